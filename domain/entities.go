@@ -1,0 +1,80 @@
+package domain
+
+import (
+	"errors"
+	"time"
+)
+
+// Role is what a signed-in user may do.
+type Role string
+
+const (
+	RoleShopper Role = "shopper"
+	RoleAdmin   Role = "admin"
+)
+
+// Address is where a shopper wants delivery.
+type Address struct {
+	Label string `json:"label"`
+	Point
+}
+
+// User is a shopper or an admin.
+type User struct {
+	ID           int64
+	Email        string
+	Name         string
+	Role         Role
+	PasswordHash string
+	Address      *Address
+	CreatedAt    time.Time
+}
+
+// Warehouse holds lots and delivers within its service area.
+type Warehouse struct {
+	ID       int64   `json:"id"`
+	Name     string  `json:"name"`
+	Region   string  `json:"region"`
+	Lat      float64 `json:"lat"`
+	Lng      float64 `json:"lng"`
+	RadiusKm float64 `json:"radius_km"`
+}
+
+// Area is the warehouse's service area.
+func (w Warehouse) Area() ServiceArea {
+	return ServiceArea{Center: Point{w.Lat, w.Lng}, RadiusKm: w.RadiusKm}
+}
+
+// Product is a catalog entry. MinShelfLife is the freshness guarantee: a lot
+// with less time left than that is not sold as regular stock.
+type Product struct {
+	ID           int64         `json:"id"`
+	SKU          string        `json:"sku"`
+	Name         string        `json:"name"`
+	NameEn       string        `json:"name_en"`
+	Category     string        `json:"category"`
+	Price        KRW           `json:"price"`
+	MinShelfLife time.Duration `json:"-"`
+}
+
+// Lot is a quantity of one product in one warehouse with one expiry.
+type Lot struct {
+	ID          int64
+	ProductID   int64
+	WarehouseID int64
+	ExpiresAt   time.Time
+	Received    int64
+	OnHand      int64
+	State       LotState
+	Version     int64
+}
+
+// Errors shared by stores and handlers.
+var (
+	ErrNotFound         = errors.New("not found")
+	ErrDuplicateSKU     = errors.New("a product with this sku exists")
+	ErrDuplicateName    = errors.New("a warehouse with this name exists")
+	ErrEmailTaken       = errors.New("this email is registered")
+	ErrUnknownProduct   = errors.New("unknown product")
+	ErrUnknownWarehouse = errors.New("unknown warehouse")
+)

@@ -1,0 +1,144 @@
+// Package mysqlstore is ShelfLife's system of record in MySQL (MariaDB in
+// tests and on one machine): schema migrations, catalog, warehouses, lots,
+// users. It translates driver errors into the sentinel errors of package
+// domain and its own, so no caller sees a *mysql.MySQLError.
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Store is the MySQL system of record.
+type Store struct {
+	db *sql.DB
+}
+
+// Config tunes the connection pool.
+type Config struct {
+	DSN          string
+	MaxOpenConns int
+	MaxIdleConns int
+}
+
+var dbNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// Open connects to the database named in cfg.DSN, creating it when missing.
+// Times are always read and written in UTC.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	mc, err := mysql.ParseDSN(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("mysql dsn: %w", err)
+	}
+	mc.ParseTime = true
+	mc.Loc = time.UTC
+	if mc.Params == nil {
+		mc.Params = map[string]string{}
+	}
+	mc.Params["time_zone"] = "'+00:00'"
+	if mc.DBName == "" {
+		return nil, errors.New("mysql dsn: no database name")
+	}
+	if !dbNamePattern.MatchString(mc.DBName) {
+		return nil, fmt.Errorf("mysql dsn: database name %q: use letters, digits and _", mc.DBName)
+	}
+	if err := createDatabase(ctx, mc); err != nil {
+		return nil, err
+	}
+	conn, err := mysql.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("mysql connector: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	maxOpen := cfg.MaxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = 32
+	}
+	maxIdle := cfg.MaxIdleConns
+	if maxIdle <= 0 {
+		maxIdle = maxOpen
+	}
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(maxIdle)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mysql ping: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+func createDatabase(ctx context.Context, mc *mysql.Config) error {
+	server := mc.Clone()
+	server.DBName = ""
+	conn, err := mysql.NewConnector(server)
+	if err != nil {
+		return fmt.Errorf("mysql connector: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	q := "CREATE DATABASE IF NOT EXISTS `" + mc.DBName + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create database %s: %w", mc.DBName, err)
+	}
+	return nil
+}
+
+// DB exposes the pool for health checks and metrics.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ping checks that MySQL answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// MySQL error numbers this package translates.
+const (
+	errDuplicate      = 1062
+	errDeadlock       = 1213
+	errLockWaitTimout = 1205
+	errNoReferenced   = 1452
+)
+
+func isMySQLError(err error, number uint16) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == number
+}
+
+// isRetryable reports a transaction that lost a deadlock or a lock wait and
+// may simply be run again.
+func isRetryable(err error) bool {
+	return isMySQLError(err, errDeadlock) || isMySQLError(err, errLockWaitTimout)
+}
+
+// inTx runs fn in a transaction, retrying a few times on deadlock.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.tryTx(ctx, fn)
+		if err == nil || !isRetryable(err) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
