@@ -1,0 +1,117 @@
+// Package member starts this process as a member of the ShelfLife actor
+// cluster (protoactor-go with disthash identity lookup) and registers the
+// grain kinds. It is the one place that knows the cluster library's
+// bootstrap; the actor packages hand it their kinds.
+package member
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+)
+
+// Config says which cluster to join and how.
+type Config struct {
+	// Name is the cluster name; members with the same name find each other.
+	Name string
+	// Host and Port are where this member's remoting listens (port 0: any).
+	Host string
+	Port int
+	// Provider is "test": members of one process, found in memory.
+	Provider string
+	// Agent is the in-memory registry shared by test-provider members of
+	// one process; nil makes a new one (a cluster of one).
+	Agent *test.InMemAgent
+	// RequestTimeout bounds one grain call.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Member is a started cluster member.
+type Member struct {
+	Cluster *cluster.Cluster
+	System  *actor.ActorSystem
+}
+
+// NewAgent makes an in-memory registry for several members in one process.
+func NewAgent() *test.InMemAgent { return test.NewInMemAgent() }
+
+// Start joins the cluster with the given kinds.
+func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
+	if cfg.Name == "" {
+		cfg.Name = "shelflife"
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var provider cluster.ClusterProvider
+	switch cfg.Provider {
+	case "", "test":
+		agent := cfg.Agent
+		if agent == nil {
+			agent = test.NewInMemAgent()
+		}
+		provider = test.NewTestProvider(agent)
+	default:
+		return nil, fmt.Errorf("cluster provider %q: this build knows \"test\"", cfg.Provider)
+	}
+
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return logger.With("component", "actors")
+	}))
+	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
+	clusterCfg := cluster.Configure(cfg.Name, provider, disthash.New(), remoteCfg,
+		cluster.WithKinds(kinds...),
+		cluster.WithRequestTimeout(cfg.RequestTimeout),
+	)
+	c := cluster.New(system, clusterCfg)
+	// The library reports start-up failures by panicking.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("start cluster member: %v", r)
+		}
+	}()
+	c.StartMember()
+	return &Member{Cluster: c, System: system}, nil
+}
+
+// Address is host:port of this member's remoting.
+func (m *Member) Address() string { return m.System.Address() }
+
+// Ping checks that this member sees itself among the live members.
+func (m *Member) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if m.Cluster.MemberList == nil {
+		return fmt.Errorf("cluster: no member list")
+	}
+	if !m.Cluster.MemberList.ContainsMemberID(m.System.ID) {
+		return fmt.Errorf("cluster: this member (%s) is not among the live members", m.System.ID)
+	}
+	return nil
+}
+
+// Shutdown leaves the cluster gracefully: grains stop (and persist) first.
+func (m *Member) Shutdown() {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("cluster shutdown", "panic", r)
+		}
+	}()
+	m.Cluster.Shutdown(true)
+}

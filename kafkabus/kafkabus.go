@@ -1,0 +1,174 @@
+// Package kafkabus carries ShelfLife's events over Kafka through IBM/sarama:
+// a sync, idempotent producer that waits for all replicas, topic creation,
+// and an in-process Kafka-protocol broker for tests and the single-machine
+// run (sarama reaches it over TCP like a real broker).
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Embedded is an in-process Kafka-protocol broker on 127.0.0.1.
+type Embedded struct {
+	c *kfake.Cluster
+}
+
+// StartEmbedded starts a one-broker cluster on a free port of 127.0.0.1
+// (or on port when it is not 0).
+func StartEmbedded(port int) (*Embedded, error) {
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(4),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka: %w", err)
+	}
+	return &Embedded{c: c}, nil
+}
+
+// Addrs are the broker addresses to give to clients.
+func (e *Embedded) Addrs() []string { return e.c.ListenAddrs() }
+
+// Close stops the broker.
+func (e *Embedded) Close() { e.c.Close() }
+
+// Config names the brokers and the client id.
+type Config struct {
+	Brokers  []string
+	ClientID string
+	// Partitions and Replication are used when creating missing topics.
+	Partitions  int32
+	Replication int16
+}
+
+// Bus is a connection to Kafka: a client, a sync producer over it, and the
+// settings consumers are made with.
+type Bus struct {
+	cfg      Config
+	client   sarama.Client
+	producer sarama.SyncProducer
+}
+
+// SaramaConfig is the configuration every ShelfLife client uses: an
+// idempotent producer that waits for all in-sync replicas.
+func SaramaConfig(clientID string) *sarama.Config {
+	sc := sarama.NewConfig()
+	sc.ClientID = clientID
+	sc.Version = sarama.V3_6_0_0
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Idempotent = true
+	sc.Producer.Return.Successes = true
+	sc.Producer.Return.Errors = true
+	sc.Producer.Retry.Max = 5
+	sc.Producer.Retry.Backoff = 50 * time.Millisecond
+	sc.Net.MaxOpenRequests = 1 // required by the idempotent producer
+	sc.Net.DialTimeout = 5 * time.Second
+	sc.Metadata.Retry.Max = 3
+	sc.Metadata.Retry.Backoff = 100 * time.Millisecond
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sc.Consumer.Offsets.AutoCommit.Enable = true
+	return sc
+}
+
+// New connects to the brokers.
+func New(cfg Config) (*Bus, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("kafka: no brokers")
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "shelflife"
+	}
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = 4
+	}
+	if cfg.Replication <= 0 {
+		cfg.Replication = 1
+	}
+	client, err := sarama.NewClient(cfg.Brokers, SaramaConfig(cfg.ClientID))
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	producer, err := sarama.NewSyncProducerFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	return &Bus{cfg: cfg, client: client, producer: producer}, nil
+}
+
+// EnsureTopics creates the topics that do not exist yet.
+func (b *Bus) EnsureTopics(topics ...string) error {
+	admin, err := sarama.NewClusterAdminFromClient(b.client)
+	if err != nil {
+		return fmt.Errorf("kafka admin: %w", err)
+	}
+	// Closing the admin would close the shared client; it holds nothing else.
+	existing, err := admin.ListTopics()
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	for _, t := range topics {
+		if _, ok := existing[t]; ok {
+			continue
+		}
+		err := admin.CreateTopic(t, &sarama.TopicDetail{NumPartitions: b.cfg.Partitions, ReplicationFactor: b.cfg.Replication}, false)
+		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+			var te *sarama.TopicError
+			if !errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists {
+				return fmt.Errorf("create topic %s: %w", t, err)
+			}
+		}
+	}
+	return b.client.RefreshMetadata(topics...)
+}
+
+// Publish writes one message and returns once the brokers acknowledged it.
+func (b *Bus) Publish(ctx context.Context, topic string, key, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	msg := &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(value)}
+	if key != nil {
+		msg.Key = sarama.ByteEncoder(key)
+	}
+	if _, _, err := b.producer.SendMessage(msg); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Ping checks that a broker answers a metadata request.
+func (b *Bus) Ping(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- b.client.RefreshMetadata() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("kafka metadata: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Brokers are the addresses this bus was given.
+func (b *Bus) Brokers() []string { return append([]string(nil), b.cfg.Brokers...) }
+
+// Close flushes the producer and closes the client.
+func (b *Bus) Close() error {
+	perr := b.producer.Close()
+	cerr := b.client.Close()
+	if !b.client.Closed() {
+		return errors.Join(perr, cerr)
+	}
+	return perr
+}
