@@ -70,8 +70,10 @@ func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
 		return nil, fmt.Errorf("cluster provider %q: this build knows \"test\"", cfg.Provider)
 	}
 
+	// The library logs every lifecycle step at info; keep its warnings.
+	actorLog := slog.New(minLevel{logger.Handler(), slog.LevelWarn}).With("component", "actors")
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return logger.With("component", "actors")
+		return actorLog
 	}))
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
 	clusterCfg := cluster.Configure(cfg.Name, provider, disthash.New(), remoteCfg,
@@ -114,4 +116,25 @@ func (m *Member) Shutdown() {
 		}
 	}()
 	m.Cluster.Shutdown(true)
+}
+
+// Agent is the in-memory registry type of the test provider.
+type Agent = *test.InMemAgent
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }

@@ -1,0 +1,125 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"shelflife/domain"
+)
+
+// Error is an answer to a client: an HTTP status, a stable machine-readable
+// code and a message for people.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func badRequest(code, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) *Error {
+	return badRequest("validation_failed", format, args...)
+}
+
+var (
+	errMissingToken = &Error{http.StatusUnauthorized, "missing_token", "sign in and send Authorization: Bearer <token>"}
+	errInvalidToken = &Error{http.StatusUnauthorized, "invalid_token", "the token is not valid"}
+	errExpiredToken = &Error{http.StatusUnauthorized, "token_expired", "the token has expired; sign in again"}
+	errBadLogin     = &Error{http.StatusUnauthorized, "invalid_credentials", "wrong email or password"}
+	errForbidden    = &Error{http.StatusForbidden, "forbidden", "your role may not do this"}
+	errNoAddress    = &Error{http.StatusBadRequest, "address_required", "set a delivery address (PUT /api/v1/me/address) or pass ?lat=&lng="}
+)
+
+// domainErrors maps the errors of the layers below to answers. It is the one
+// table of its kind: add a row here, not a special case in a handler.
+var domainErrors = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{domain.ErrDuplicateSKU, http.StatusConflict, "duplicate_sku"},
+	{domain.ErrDuplicateName, http.StatusConflict, "duplicate_name"},
+	{domain.ErrEmailTaken, http.StatusConflict, "email_taken"},
+	{domain.ErrUnknownProduct, http.StatusNotFound, "product_not_found"},
+	{domain.ErrUnknownWarehouse, http.StatusNotFound, "warehouse_not_found"},
+	{domain.ErrNotFound, http.StatusNotFound, "not_found"},
+	{domain.ErrLatitude, http.StatusBadRequest, "validation_failed"},
+	{domain.ErrLongitude, http.StatusBadRequest, "validation_failed"},
+	{domain.ErrRadius, http.StatusBadRequest, "validation_failed"},
+	{domain.ErrNegativePrice, http.StatusBadRequest, "validation_failed"},
+}
+
+// fiberErrors gives codes to the errors Fiber itself raises.
+var fiberErrors = map[int]string{
+	http.StatusNotFound:              "route_not_found",
+	http.StatusMethodNotAllowed:      "method_not_allowed",
+	http.StatusRequestEntityTooLarge: "body_too_large",
+	http.StatusUnsupportedMediaType:  "unsupported_media_type",
+	http.StatusTooManyRequests:       "rate_limited",
+	http.StatusRequestTimeout:        "request_timeout",
+}
+
+// toError turns any error into the answer the client gets.
+func toError(err error) *Error {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	for _, row := range domainErrors {
+		if errors.Is(err, row.err) {
+			return &Error{Status: row.status, Code: row.code, Message: row.err.Error()}
+		}
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code, ok := fiberErrors[fe.Code]
+		if !ok {
+			code = "bad_request"
+			if fe.Code >= 500 {
+				code = "internal"
+			}
+		}
+		status := fe.Code
+		if status == http.StatusRequestEntityTooLarge {
+			// Every rejected body is a 400; the code says why.
+			status = http.StatusBadRequest
+		}
+		return &Error{Status: status, Code: code, Message: fe.Message}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "something went wrong on our side; it was logged"}
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	ae := toError(err)
+	log := s.requestLogger(c)
+	if ae.Status >= 500 {
+		log.Error("request failed", "status", ae.Status, "error", err.Error())
+	} else {
+		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "error", err.Error())
+	}
+	return c.Status(ae.Status).JSON(errorBody{Error: errorDetail{Code: ae.Code, Message: ae.Message}})
+}
+
+func (s *Server) requestLogger(c *fiber.Ctx) *slog.Logger {
+	if l, ok := c.Locals(localLogger).(*slog.Logger); ok {
+		return l
+	}
+	return s.log
+}

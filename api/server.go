@@ -1,0 +1,265 @@
+// Package api is ShelfLife's HTTP face: the Fiber REST and WebSocket
+// handlers, authentication, the one table that maps errors to statuses, the
+// OpenAPI document and operational endpoints.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"shelflife/domain"
+)
+
+// Users is what the handlers need of the user store.
+type Users interface {
+	CreateUser(ctx context.Context, u domain.User) (domain.User, error)
+	UserByEmail(ctx context.Context, email string) (domain.User, error)
+	UserByID(ctx context.Context, id int64) (domain.User, error)
+	SetAddress(ctx context.Context, userID int64, a domain.Address) error
+}
+
+// Catalog is what the handlers need of the catalog store.
+type Catalog interface {
+	CreateWarehouse(ctx context.Context, w domain.Warehouse) (domain.Warehouse, error)
+	Warehouses(ctx context.Context) ([]domain.Warehouse, error)
+	CreateProduct(ctx context.Context, p domain.Product) (domain.Product, error)
+	Products(ctx context.Context) ([]domain.Product, error)
+}
+
+// Check is one readiness probe.
+type Check func(ctx context.Context) error
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Users   Users
+	Catalog Catalog
+	// Checks are run by /readyz, by name.
+	Checks map[string]Check
+	// Metrics is where request metrics are registered and what /metrics
+	// serves; nil makes a private registry.
+	Metrics *prometheus.Registry
+	// OnCatalogChange, when set, runs after a warehouse or product is added.
+	OnCatalogChange func(context.Context) error
+}
+
+// Config tunes the server.
+type Config struct {
+	JWTSecret  []byte
+	TokenTTL   time.Duration
+	BcryptCost int
+	// BodyLimit is the largest request body accepted, in bytes.
+	BodyLimit int
+	// RequestTimeout bounds the context handlers pass down.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg       Config
+	deps      Deps
+	app       *fiber.App
+	tokens    *Tokens
+	log       *slog.Logger
+	metrics   *httpMetrics
+	dummyHash string
+}
+
+const (
+	localLogger    = "logger"
+	localPrincipal = "principal"
+	localRequestID = "request_id"
+)
+
+// New builds the server and its routes.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = 10
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 64 << 10
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 15 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	tokens, err := NewTokens(cfg.JWTSecret, cfg.TokenTTL, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = prometheus.NewRegistry()
+	}
+	dummy, err := HashPassword("not a real password", cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy}
+	s.metrics, err = newHTTPMetrics(deps.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "shelflife",
+		BodyLimit:             cfg.BodyLimit,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+	})
+	s.routes()
+	return s, nil
+}
+
+// App is the Fiber application, for tests and for mounting more routes.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Tokens exposes the token signer (tests and tools sign in through it).
+func (s *Server) Tokens() *Tokens { return s.tokens }
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting requests and waits for those in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.app.ShutdownWithContext(ctx)
+}
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.requestContext, s.recoverPanics)
+
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", s.serveMetrics)
+
+	v1 := app.Group("/api/v1")
+	v1.Get("/openapi.yaml", serveOpenAPI)
+
+	v1.Post("/auth/signup", s.signup)
+	v1.Post("/auth/login", s.login)
+	v1.Get("/me", s.requireAuth, s.me)
+	v1.Put("/me/address", s.requireAuth, s.setAddress)
+
+	admin := v1.Group("/admin", s.requireAuth, requireRole(domain.RoleAdmin))
+	admin.Post("/warehouses", s.createWarehouse)
+	admin.Get("/warehouses", s.listWarehouses)
+	admin.Post("/products", s.createProduct)
+	admin.Get("/products", s.listAdminProducts)
+}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestContext gives the request an id (the client's X-Request-Id when it
+// sends a sane one), a logger carrying it, a deadline, and records metrics.
+func (s *Server) requestContext(c *fiber.Ctx) error {
+	start := time.Now()
+	id := c.Get(fiber.HeaderXRequestID)
+	if id == "" || len(id) > 64 {
+		id = newRequestID()
+	} else {
+		id = string([]byte(id)) // Fiber reuses the header's memory
+	}
+	c.Set(fiber.HeaderXRequestID, id)
+	c.Locals(localRequestID, id)
+	log := s.log.With("request_id", id)
+	c.Locals(localLogger, log)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+
+	err := c.Next()
+	if err != nil {
+		// Let the error handler write the answer now so the status is known.
+		if herr := s.errorHandler(c, err); herr != nil {
+			log.Error("write error response", "error", herr.Error())
+		}
+	}
+	status := c.Response().StatusCode()
+	route := c.Route().Path
+	elapsed := time.Since(start)
+	s.metrics.observe(c.Method(), route, status, elapsed)
+	log.Info("request",
+		"method", c.Method(),
+		"path", string([]byte(c.Path())),
+		"route", route,
+		"status", status,
+		"duration_ms", float64(elapsed.Microseconds())/1000,
+	)
+	return nil
+}
+
+// recoverPanics turns a handler panic into a 500 and a log line.
+func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.requestLogger(c).Error("panic in handler", "panic", r)
+			err = &Error{Status: 500, Code: "internal", Message: "something went wrong on our side; it was logged"}
+		}
+	}()
+	return c.Next()
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+type readiness struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+	defer cancel()
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan result, len(s.deps.Checks))
+	for name, check := range s.deps.Checks {
+		go func() { results <- result{name, check(ctx)} }()
+	}
+	out := readiness{Status: "ok", Checks: map[string]string{}}
+	for range s.deps.Checks {
+		r := <-results
+		if r.err != nil {
+			out.Status = "unavailable"
+			out.Checks[r.name] = "unavailable"
+			s.requestLogger(c).Warn("readiness check failed", "check", r.name, "error", r.err.Error())
+			continue
+		}
+		out.Checks[r.name] = "ok"
+	}
+	if out.Status != "ok" {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(out)
+	}
+	return c.JSON(out)
+}
+
+func parseID(c *fiber.Ctx, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Params(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("invalid_id", "%s must be a positive whole number", name)
+	}
+	return id, nil
+}

@@ -1,0 +1,81 @@
+// Command shelflife runs one ShelfLife node: the HTTP API and pages, a
+// member of the actor cluster, and (without configured brokers) an embedded
+// Kafka-protocol broker.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"shelflife/demo"
+	"shelflife/node"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "shelflife:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("shelflife", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", getenv("SHELFLIFE_CONFIG"), "YAML configuration file (env SHELFLIFE_CONFIG)")
+	printEnv := fs.Bool("print-env", false, "list the environment variables the configuration reads, then exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *printEnv {
+		for _, name := range node.EnvNames() {
+			fmt.Fprintln(stdout, name)
+		}
+		return nil
+	}
+	cfg, err := node.LoadConfig(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := node.NewLogger(cfg, stderr)
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	n, err := node.Start(startCtx, cfg, node.Options{Logger: log})
+	cancel()
+	if err != nil {
+		return err
+	}
+	banner(stdout, n.URL(), cfg.Demo)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", "signal")
+	case err := <-n.Served():
+		log.Error("http server stopped", "error", fmt.Sprint(err))
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer cancel()
+	if err := n.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func banner(w io.Writer, url string, demoData bool) {
+	fmt.Fprintf(w, "\nShelfLife is running at %s\n", url)
+	fmt.Fprintf(w, "  storefront  %s/\n  admin       %s/admin\n  API         %s/api/v1/openapi.yaml\n  health      %s/readyz\n", url, url, url, url)
+	if demoData {
+		fmt.Fprintf(w, "\nDemo accounts (password %q):\n  %s (admin)\n  %s (shopper, %s)\n  %s (shopper, %s)\n\n",
+			demo.Password, demo.AdminEmail,
+			demo.Shopper1Email, demo.Neighbourhoods[0].Label,
+			demo.Shopper2Email, demo.Neighbourhoods[2].Label)
+	}
+}

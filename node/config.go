@@ -1,0 +1,229 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written as "15s" in YAML and environment.
+type Duration time.Duration
+
+// UnmarshalYAML reads "15s", "2m", "1h30m".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ClusterConfig says how this node joins the actor cluster.
+type ClusterConfig struct {
+	Name     string `yaml:"name"`
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Provider string `yaml:"provider"`
+}
+
+// Config is a node's whole configuration. Every key can be set in the YAML
+// file and overridden by the environment variable SHELFLIFE_<KEY> (nested
+// keys joined by _, e.g. SHELFLIFE_CLUSTER_PORT).
+type Config struct {
+	HTTPAddr          string        `yaml:"http_addr"`
+	MySQLDSN          string        `yaml:"mysql_dsn"`
+	MySQLMaxConns     int           `yaml:"mysql_max_conns"`
+	RedisAddr         string        `yaml:"redis_addr"`
+	RedisPrefix       string        `yaml:"redis_prefix"`
+	KafkaBrokers      []string      `yaml:"kafka_brokers"`
+	KafkaEmbeddedPort int           `yaml:"kafka_embedded_port"`
+	Demo              bool          `yaml:"demo"`
+	JWTSecret         string        `yaml:"jwt_secret"`
+	TokenTTL          Duration      `yaml:"token_ttl"`
+	BcryptCost        int           `yaml:"bcrypt_cost"`
+	AdminEmail        string        `yaml:"admin_email"`
+	AdminPassword     string        `yaml:"admin_password"`
+	LogLevel          string        `yaml:"log_level"`
+	LogFormat         string        `yaml:"log_format"`
+	ShutdownTimeout   Duration      `yaml:"shutdown_timeout"`
+	RequestTimeout    Duration      `yaml:"request_timeout"`
+	BodyLimitBytes    int           `yaml:"body_limit_bytes"`
+	Cluster           ClusterConfig `yaml:"cluster"`
+}
+
+// Defaults work on a developer machine with MariaDB and Redis on 127.0.0.1.
+func Defaults() Config {
+	return Config{
+		HTTPAddr:        "127.0.0.1:8080",
+		MySQLDSN:        "root@tcp(127.0.0.1:3306)/shelflife?parseTime=true",
+		MySQLMaxConns:   32,
+		RedisAddr:       "127.0.0.1:6379",
+		RedisPrefix:     "shelflife:",
+		TokenTTL:        Duration(24 * time.Hour),
+		BcryptCost:      10,
+		AdminEmail:      "admin@shelflife.test",
+		LogLevel:        "info",
+		LogFormat:       "json",
+		ShutdownTimeout: Duration(15 * time.Second),
+		RequestTimeout:  Duration(15 * time.Second),
+		BodyLimitBytes:  64 << 10,
+		Cluster:         ClusterConfig{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
+	}
+}
+
+// EnvPrefix starts every environment variable the node reads.
+const EnvPrefix = "SHELFLIFE_"
+
+// LoadConfig reads the defaults, then the YAML file at path (if path is not
+// empty), then the environment through getenv.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		dec.KnownFields(true)
+		// An empty file (io.EOF) stands for "all defaults".
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// EnvNames lists every environment variable the configuration reads.
+func EnvNames() []string {
+	var names []string
+	walkEnv(reflect.TypeOf(Config{}), EnvPrefix, func(name string) { names = append(names, name) })
+	return names
+}
+
+func walkEnv(t reflect.Type, prefix string, fn func(string)) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + strings.ToUpper(f.Tag.Get("yaml"))
+		if f.Type.Kind() == reflect.Struct {
+			walkEnv(f.Type, name+"_", fn)
+			continue
+		}
+		fn(name)
+	}
+}
+
+func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + strings.ToUpper(f.Tag.Get("yaml"))
+		field := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(field, name+"_", getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		raw, ok := lookup(getenv, name)
+		if !ok {
+			continue
+		}
+		if err := setField(field, raw); err != nil {
+			return fmt.Errorf("%s=%q: %w", name, raw, err)
+		}
+	}
+	return nil
+}
+
+// lookup treats an unset and an empty variable alike: empty keeps the file's
+// value or the default.
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	if v == "" {
+		return "", false
+	}
+	return v, true
+}
+
+func setField(field reflect.Value, raw string) error {
+	if field.Type() == reflect.TypeOf(Duration(0)) {
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return err
+		}
+		field.SetInt(int64(d))
+		return nil
+	}
+	switch field.Kind() {
+	case reflect.String:
+		field.SetString(raw)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		field.SetBool(b)
+	case reflect.Int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return err
+		}
+		field.SetInt(int64(n))
+	case reflect.Slice:
+		var items []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
+			}
+		}
+		field.Set(reflect.ValueOf(items))
+	default:
+		return fmt.Errorf("unsupported kind %s", field.Kind())
+	}
+	return nil
+}
+
+// Validate checks the values that would otherwise fail late.
+func (c Config) Validate() error {
+	var errs []error
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("http_addr is empty"))
+	}
+	if c.MySQLDSN == "" {
+		errs = append(errs, errors.New("mysql_dsn is empty"))
+	}
+	if c.RedisAddr == "" {
+		errs = append(errs, errors.New("redis_addr is empty"))
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
+		errs = append(errs, errors.New("jwt_secret: at least 16 characters (or empty for a random one)"))
+	}
+	if c.BcryptCost < 4 || c.BcryptCost > 31 {
+		errs = append(errs, fmt.Errorf("bcrypt_cost %d: between 4 and 31", c.BcryptCost))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("log_format %q: json or text", c.LogFormat))
+	}
+	if c.TokenTTL <= 0 || c.ShutdownTimeout <= 0 || c.RequestTimeout <= 0 {
+		errs = append(errs, errors.New("token_ttl, shutdown_timeout and request_timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}

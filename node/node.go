@@ -1,0 +1,242 @@
+// Package node assembles one ShelfLife node: MySQL, Redis, Kafka (a real
+// broker or the embedded one), the actor cluster member and the HTTP server.
+// It is the only package that knows every concrete type; cmd/shelflife and
+// the tests start a Node.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"shelflife/api"
+	"shelflife/cluster/member"
+	"shelflife/demo"
+	"shelflife/domain"
+	"shelflife/kafkabus"
+	"shelflife/persistence/mysqlstore"
+)
+
+// Node is a running ShelfLife node.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *mysqlstore.Store
+	redis    *redis.Client
+	embedded *kafkabus.Embedded
+	bus      *kafkabus.Bus
+	member   *member.Member
+	server   *api.Server
+	ln       net.Listener
+	served   chan error
+	// closers run in reverse order of start by Shutdown.
+	closers []func(context.Context) error
+}
+
+// Options are the parts a test may supply instead of the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Agent lets several nodes of one process form one test-provider cluster.
+	Agent any
+	Now   func() time.Time
+}
+
+// NewLogger builds the structured logger the configuration asks for.
+func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// Start opens every dependency in order, then listens for HTTP. On error,
+// what was started is stopped again.
+func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	n = &Node{cfg: cfg, log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+			defer cancel()
+			n.Shutdown(sctx)
+		}
+	}()
+
+	// MySQL: the system of record, migrated before anything reads it.
+	n.store, err = mysqlstore.Open(ctx, mysqlstore.Config{DSN: cfg.MySQLDSN, MaxOpenConns: cfg.MySQLMaxConns})
+	if err != nil {
+		return n, err
+	}
+	n.onShutdown(func(context.Context) error { return n.store.Close() })
+	applied, err := n.store.Migrate(ctx)
+	if err != nil {
+		return n, err
+	}
+	log.Info("mysql ready", "migrations_applied", applied)
+
+	// Redis.
+	n.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: 64})
+	n.onShutdown(func(context.Context) error { return n.redis.Close() })
+	if err := n.redis.Ping(ctx).Err(); err != nil {
+		return n, fmt.Errorf("redis %s: %w", cfg.RedisAddr, err)
+	}
+
+	// Kafka: the configured brokers, or an embedded one on 127.0.0.1.
+	brokers := cfg.KafkaBrokers
+	if len(brokers) == 0 {
+		n.embedded, err = kafkabus.StartEmbedded(cfg.KafkaEmbeddedPort)
+		if err != nil {
+			return n, err
+		}
+		n.onShutdown(func(context.Context) error { n.embedded.Close(); return nil })
+		brokers = n.embedded.Addrs()
+		log.Info("embedded kafka broker started", "brokers", brokers)
+	}
+	n.bus, err = kafkabus.New(kafkabus.Config{Brokers: brokers, ClientID: "shelflife-node"})
+	if err != nil {
+		return n, err
+	}
+	n.onShutdown(func(context.Context) error { return n.bus.Close() })
+
+	// The actor cluster.
+	mcfg := member.Config{
+		Name: cfg.Cluster.Name, Host: cfg.Cluster.Host, Port: cfg.Cluster.Port,
+		Provider: cfg.Cluster.Provider, Logger: log,
+	}
+	if a, ok := opts.Agent.(member.Agent); ok {
+		mcfg.Agent = a
+	}
+	n.member, err = member.Start(mcfg, kinds()...)
+	if err != nil {
+		return n, err
+	}
+	n.onShutdown(func(context.Context) error { n.member.Shutdown(); return nil })
+	log.Info("cluster member started", "address", n.member.Address(), "provider", cfg.Cluster.Provider)
+
+	// Accounts and demo data.
+	if err := n.ensureAccounts(ctx, now()); err != nil {
+		return n, err
+	}
+
+	// HTTP.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(n.store.DB(), "shelflife"),
+	)
+	secret := []byte(cfg.JWTSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		log.Warn("jwt_secret is empty: using a random one; tokens end with this process and other nodes reject them")
+	}
+	n.server, err = api.New(api.Config{
+		JWTSecret:      secret,
+		TokenTTL:       time.Duration(cfg.TokenTTL),
+		BcryptCost:     cfg.BcryptCost,
+		BodyLimit:      cfg.BodyLimitBytes,
+		RequestTimeout: time.Duration(cfg.RequestTimeout),
+		Logger:         log,
+		Now:            now,
+	}, api.Deps{
+		Users:   n.store,
+		Catalog: n.store,
+		Metrics: reg,
+		Checks: map[string]api.Check{
+			"mysql":   n.store.Ping,
+			"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
+			"kafka":   n.bus.Ping,
+			"cluster": n.member.Ping,
+		},
+	})
+	if err != nil {
+		return n, err
+	}
+	n.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return n, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	go func() { n.served <- n.server.Serve(n.ln) }()
+	n.onShutdown(n.server.Shutdown)
+	log.Info("http listening", "addr", n.ln.Addr().String())
+	return n, nil
+}
+
+func (n *Node) onShutdown(fn func(context.Context) error) {
+	n.closers = append(n.closers, fn)
+}
+
+// ensureAccounts creates the configured first admin and, in demo mode, the
+// demo data.
+func (n *Node) ensureAccounts(ctx context.Context, now time.Time) error {
+	if n.cfg.AdminEmail != "" && n.cfg.AdminPassword != "" {
+		hash, err := api.HashPassword(n.cfg.AdminPassword, n.cfg.BcryptCost)
+		if err != nil {
+			return err
+		}
+		if _, err := n.store.EnsureUser(ctx, domain.User{Email: n.cfg.AdminEmail, Name: "Admin", Role: domain.RoleAdmin, PasswordHash: hash}); err != nil {
+			return fmt.Errorf("first admin: %w", err)
+		}
+	}
+	if !n.cfg.Demo {
+		return nil
+	}
+	hash, err := api.HashPassword(demo.Password, n.cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
+	r, err := demo.Seed(ctx, n.store, hash, now)
+	if err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+	n.log.Info("demo data loaded", "warehouses", r.Warehouses, "products", r.Products, "lots", r.Lots)
+	return nil
+}
+
+// Addr is the HTTP address the node listens on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// URL is the node's base URL.
+func (n *Node) URL() string { return "http://" + n.Addr() }
+
+// Store is the node's MySQL store (tests inspect it).
+func (n *Node) Store() *mysqlstore.Store { return n.store }
+
+// Served reports the HTTP server's end.
+func (n *Node) Served() <-chan error { return n.served }
+
+// Shutdown stops the node in reverse order of start: HTTP first (finishing
+// requests in flight), then the cluster member, Kafka, Redis and MySQL.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		if err := n.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
