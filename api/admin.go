@@ -74,12 +74,12 @@ func (s *Server) listWarehouses(c *fiber.Ctx) error {
 var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 type productRequest struct {
-	SKU               string  `json:"sku"`
-	Name              string  `json:"name"`
-	NameEn            string  `json:"name_en"`
-	Category          string  `json:"category"`
-	Price             *int64  `json:"price"`
-	MinShelfLifeHours *int64  `json:"min_shelf_life_hours"`
+	SKU               string `json:"sku"`
+	Name              string `json:"name"`
+	NameEn            string `json:"name_en"`
+	Category          string `json:"category"`
+	Price             *int64 `json:"price"`
+	MinShelfLifeHours *int64 `json:"min_shelf_life_hours"`
 }
 
 func (r *productRequest) validate() (err error) {

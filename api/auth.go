@@ -130,19 +130,6 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// optionalAuth records the principal when a valid token is sent; a bad token
-// is still an error, so a client never silently browses as anonymous.
-func (s *Server) optionalAuth(c *fiber.Ctx) error {
-	p, ok, err := s.principalFromHeader(c)
-	if err != nil {
-		return err
-	}
-	if ok {
-		c.Locals(localPrincipal, p)
-	}
-	return c.Next()
-}
-
 func requireRole(role domain.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p, ok := principal(c)

@@ -35,7 +35,6 @@ var (
 	errExpiredToken = &Error{http.StatusUnauthorized, "token_expired", "the token has expired; sign in again"}
 	errBadLogin     = &Error{http.StatusUnauthorized, "invalid_credentials", "wrong email or password"}
 	errForbidden    = &Error{http.StatusForbidden, "forbidden", "your role may not do this"}
-	errNoAddress    = &Error{http.StatusBadRequest, "address_required", "set a delivery address (PUT /api/v1/me/address) or pass ?lat=&lng="}
 )
 
 // domainErrors maps the errors of the layers below to answers. It is the one

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -254,12 +253,4 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(out)
 	}
 	return c.JSON(out)
-}
-
-func parseID(c *fiber.Ctx, name string) (int64, error) {
-	id, err := strconv.ParseInt(c.Params(name), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, badRequest("invalid_id", "%s must be a positive whole number", name)
-	}
-	return id, nil
 }

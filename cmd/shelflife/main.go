@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,8 +33,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", getenv("SHELFLIFE_CONFIG"), "YAML configuration file (env SHELFLIFE_CONFIG)")
 	printEnv := fs.Bool("print-env", false, "list the environment variables the configuration reads, then exit")
+	healthcheck := fs.String("healthcheck", "", "GET this URL and exit 0 when it answers 200 (for container health checks)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *healthcheck != "" {
+		return probe(ctx, *healthcheck)
 	}
 	if *printEnv {
 		for _, name := range node.EnvNames() {
@@ -66,6 +71,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+func probe(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
 	return nil
 }
 
