@@ -14,9 +14,8 @@ PROTOACTOR_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoac
 #   node            starts whole nodes, each a cluster member
 #   actors/...      grains are tested on a two-member cluster
 # Every other package runs with -race.
-CLUSTER_PKGS := ./cluster/... ./node/... ./actors/...
 ALL_PKGS      = $(shell $(GO) list ./...)
-NONRACE_PKGS  = $(shell $(GO) list $(CLUSTER_PKGS) 2>/dev/null)
+NONRACE_PKGS  = $(filter shelflife/cluster/% shelflife/node shelflife/node/% shelflife/actors/%,$(ALL_PKGS))
 RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 
 FUZZTIME ?= 10s
