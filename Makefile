@@ -46,11 +46,12 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 tools:
-	$(GO) install $(PROTOC_GEN_GO) $(PROTOC_GEN_GRAIN)
+	$(GO) install $(PROTOC_GEN_GO)
+	$(GO) install $(PROTOC_GEN_GRAIN)
 
 # Regenerates the committed protobuf and grain code (needs protoc).
 generate: tools
-	@for f in $$(git ls-files 'actors/*.proto'); do \
+	@for f in $$(find actors -name '*.proto' | sort); do \
 		echo "protoc $$f"; \
 		PATH="$(GOBIN):$$PATH" protoc -I . -I $(PROTOACTOR_DIR) \
 			--go_out=. --go_opt=paths=source_relative \

@@ -38,6 +38,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	mc.ParseTime = true
 	mc.Loc = time.UTC
+	// Conditional UPDATEs (fencing) must see "matched", not "changed".
+	mc.ClientFoundRows = true
 	if mc.Params == nil {
 		mc.Params = map[string]string{}
 	}

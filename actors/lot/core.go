@@ -1,0 +1,291 @@
+package lot
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "shelflife/actors/inventorypb"
+	"shelflife/domain"
+)
+
+// waiter is an answer to send once the batch it depends on is durable.
+type waiter struct {
+	to  any // the grain's reply address; opaque here
+	msg proto.Message
+}
+
+type entry struct {
+	LedgerEntry
+	durable bool
+	batch   uint64 // the batch that makes the entry durable, while !durable
+}
+
+// batch gathers the changes of one group commit and who waits for it.
+type batch struct {
+	no      uint64
+	dirty   bool
+	keys    []string
+	waste   []Waste
+	waiters []waiter
+}
+
+// core is the lot's state machine: no actor, clock or storage types, so it
+// can be reasoned about (and tested) on its own. The grain feeds it
+// requests and commit results and sends what it returns.
+type core struct {
+	st      State // in memory: includes changes not yet durable
+	durable State // as last committed
+	ladder  domain.Ladder
+	ledger  map[string]*entry
+	// refused remembers refusals in this activation so a repeated request
+	// gets the same answer; refusals change nothing, so they are not stored.
+	refused  map[string]*pb.DeductResponse
+	pending  batch
+	inflight *batch
+	// expired is set when the batch being assembled writes the lot off; the
+	// grain stops itself after that commit.
+	expired bool
+}
+
+const maxRefusalsRemembered = 100_000
+
+func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
+	c := &core{st: st, durable: st, ladder: ladder, ledger: make(map[string]*entry, len(ledger)),
+		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}}
+	for _, e := range ledger {
+		c.ledger[e.Key] = &entry{LedgerEntry: e, durable: true}
+	}
+	return c
+}
+
+func (c *core) info(s State, reason pb.Reason) *pb.LotInfo {
+	return &pb.LotInfo{
+		Reason: reason, LotId: s.ID, ProductId: s.ProductID, WarehouseId: s.WarehouseID,
+		ExpiresAtUnixMs: s.ExpiresAt.UnixMilli(), Received: s.Received, OnHand: s.OnHand,
+		Deducted: s.Deducted, Restored: s.Restored, WrittenOff: s.WrittenOff,
+		State: string(s.State), Epoch: s.Epoch, Seq: s.Seq,
+	}
+}
+
+// deduct handles a Deduct. It returns an answer to send now, or nil when the
+// answer waits for the commit that makes it durable.
+func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Message {
+	key := req.GetOrderKey()
+	if key == "" || len(key) > 100 || req.GetQuantity() <= 0 {
+		return &pb.DeductResponse{Reason: pb.Reason_INVALID_ARGUMENT, LotId: c.st.ID}
+	}
+	c.advance(now)
+	if e, ok := c.ledger[key]; ok {
+		return c.await(e, c.deductAnswer(e), to)
+	}
+	if r, ok := c.refused[key]; ok {
+		return r
+	}
+	reason := c.refusal(now, req)
+	if reason != pb.Reason_OK {
+		r := &pb.DeductResponse{Reason: reason, LotId: c.st.ID, OnHand: c.st.OnHand}
+		if len(c.refused) >= maxRefusalsRemembered {
+			c.refused = map[string]*pb.DeductResponse{}
+		}
+		c.refused[key] = r
+		return r
+	}
+	price, pct := c.priceAt(now)
+	qty := req.GetQuantity()
+	c.st.OnHand -= qty
+	c.st.Deducted += qty
+	e := &entry{LedgerEntry: LedgerEntry{Key: key, Kind: Deducted, Quantity: qty, UnitPrice: price, DiscountPercent: pct}}
+	c.ledger[key] = e
+	c.touch(e)
+	return c.await(e, c.deductAnswer(e), to)
+}
+
+func (c *core) refusal(now time.Time, req *pb.DeductRequest) pb.Reason {
+	switch {
+	case c.st.State == domain.Expired:
+		return pb.Reason_LOT_EXPIRED
+	case req.GetChannel() == pb.Channel_REGULAR &&
+		(c.st.State != domain.Regular || c.st.ExpiresAt.Sub(now) < c.st.MinShelfLife):
+		return pb.Reason_NOT_SELLABLE
+	case req.GetChannel() == pb.Channel_DEAL && c.st.State != domain.ClosingSoon:
+		return pb.Reason_NOT_SELLABLE
+	case req.GetQuantity() > c.st.OnHand:
+		return pb.Reason_INSUFFICIENT_STOCK
+	}
+	return pb.Reason_OK
+}
+
+// priceAt is the unit price now: the list price, or the ladder's markdown
+// while the lot is closing soon.
+func (c *core) priceAt(now time.Time) (domain.KRW, int) {
+	if c.st.State != domain.ClosingSoon {
+		return c.st.Price, 0
+	}
+	pct := c.ladder.DiscountPercent(c.st.ExpiresAt.Sub(now))
+	return domain.Discounted(c.st.Price, pct), pct
+}
+
+func (c *core) deductAnswer(e *entry) *pb.DeductResponse {
+	if e.Kind != Deducted {
+		return &pb.DeductResponse{Reason: pb.Reason_ALREADY_RESTORED, LotId: c.st.ID}
+	}
+	return &pb.DeductResponse{Reason: pb.Reason_OK, LotId: c.st.ID, Quantity: e.Quantity,
+		UnitPrice: int64(e.UnitPrice), DiscountPercent: int32(e.DiscountPercent), OnHand: c.st.OnHand}
+}
+
+// restore handles a Restore, like deduct.
+func (c *core) restore(now time.Time, req *pb.RestoreRequest, to any) proto.Message {
+	key := req.GetOrderKey()
+	if key == "" || len(key) > 100 {
+		return &pb.RestoreResponse{Reason: pb.Reason_INVALID_ARGUMENT}
+	}
+	c.advance(now)
+	e, ok := c.ledger[key]
+	switch {
+	case !ok:
+		// The restore overtook its deduct: leave a marker that refuses it.
+		delete(c.refused, key)
+		e = &entry{LedgerEntry: LedgerEntry{Key: key, Kind: Tombstone}}
+		c.ledger[key] = e
+		c.touch(e)
+		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, OnHand: c.st.OnHand}, to)
+	case e.Kind == Deducted:
+		e.Kind = Restored
+		c.st.Restored += e.Quantity
+		if c.st.State == domain.Expired {
+			// Goods that come back to an expired lot are waste at once.
+			c.st.WrittenOff += e.Quantity
+			c.pending.waste = append(c.pending.waste, Waste{Quantity: e.Quantity, UnitCost: c.st.Price, Kind: "RETURN", At: now})
+		} else {
+			c.st.OnHand += e.Quantity
+		}
+		c.touch(e)
+		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, Restored: e.Quantity, OnHand: c.st.OnHand}, to)
+	default:
+		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, OnHand: c.st.OnHand}, to)
+	}
+}
+
+// touch puts e into the batch being assembled.
+func (c *core) touch(e *entry) {
+	if e.durable || e.batch != c.pending.no {
+		c.pending.keys = append(c.pending.keys, e.Key)
+	}
+	e.durable = false
+	e.batch = c.pending.no
+	c.pending.dirty = true
+}
+
+// await answers now when e is durable, else queues the answer on e's batch.
+func (c *core) await(e *entry, answer proto.Message, to any) proto.Message {
+	if e.durable {
+		return answer
+	}
+	w := waiter{to: to, msg: answer}
+	if c.inflight != nil && e.batch == c.inflight.no {
+		c.inflight.waiters = append(c.inflight.waiters, w)
+	} else {
+		c.pending.waiters = append(c.pending.waiters, w)
+	}
+	return nil
+}
+
+// advance applies the expiry transitions due at now.
+func (c *core) advance(now time.Time) {
+	if c.st.State == domain.Expired {
+		return
+	}
+	target := domain.StateAt(c.st.ExpiresAt, now)
+	if target == c.st.State || target == domain.Regular {
+		return
+	}
+	c.pending.dirty = true
+	if target == domain.ClosingSoon {
+		c.st.State = domain.ClosingSoon
+		return
+	}
+	left := c.st.OnHand
+	c.st.WrittenOff += left
+	c.st.OnHand = 0
+	c.st.State = domain.Expired
+	c.pending.waste = append(c.pending.waste, Waste{Quantity: left, UnitCost: c.st.Price, Kind: "EXPIRY", At: now})
+	c.expired = true
+}
+
+// nextTransition is when advance next has work, if ever.
+func (c *core) nextTransition() (time.Time, bool) {
+	return domain.NextTransition(c.st.ExpiresAt, c.st.State)
+}
+
+// take starts the next group commit, if there is something to write and no
+// write in flight.
+func (c *core) take() (Commit, bool) {
+	if c.inflight != nil || !c.pending.dirty {
+		return Commit{}, false
+	}
+	c.st.Seq++
+	cm := Commit{
+		LotID: c.st.ID, Epoch: c.st.Epoch, Seq: c.st.Seq,
+		OnHand: c.st.OnHand, Deducted: c.st.Deducted, Restored: c.st.Restored, WrittenOff: c.st.WrittenOff,
+		State: c.st.State, Waste: c.pending.waste, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID,
+	}
+	for _, k := range c.pending.keys {
+		cm.Entries = append(cm.Entries, c.ledger[k].LedgerEntry)
+	}
+	b := c.pending
+	c.inflight = &b
+	c.pending = batch{no: b.no + 1}
+	return cm, true
+}
+
+// committed ends the commit in flight. On success it returns the answers
+// now due and the lot as committed. On failure every waiting request, in
+// flight or queued, is answered with reason and the grain must stop: its
+// memory may hold changes that never became durable.
+func (c *core) committed(cm Commit, failed bool, reason pb.Reason) []waiter {
+	b := c.inflight
+	c.inflight = nil
+	if !failed {
+		if b == nil {
+			return nil
+		}
+		for _, k := range b.keys {
+			if e := c.ledger[k]; e.batch == b.no {
+				e.durable = true
+			}
+		}
+		c.durable.OnHand, c.durable.Deducted, c.durable.Restored, c.durable.WrittenOff = cm.OnHand, cm.Deducted, cm.Restored, cm.WrittenOff
+		c.durable.State, c.durable.Seq = cm.State, cm.Seq
+		return b.waiters
+	}
+	var waiting []waiter
+	if b != nil {
+		waiting = append(waiting, b.waiters...)
+	}
+	waiting = append(waiting, c.pending.waiters...)
+	c.pending.waiters = nil
+	out := make([]waiter, 0, len(waiting))
+	for _, w := range waiting {
+		out = append(out, waiter{to: w.to, msg: failure(w.msg, reason, c.st.ID)})
+	}
+	return out
+}
+
+// failure is the answer of the same type as msg, refusing with reason.
+func failure(msg proto.Message, reason pb.Reason, lotID int64) proto.Message {
+	switch msg.(type) {
+	case *pb.DeductResponse:
+		return &pb.DeductResponse{Reason: reason, LotId: lotID}
+	case *pb.RestoreResponse:
+		return &pb.RestoreResponse{Reason: reason}
+	default:
+		return &pb.LotInfo{Reason: reason, LotId: lotID}
+	}
+}
+
+// event describes the lot as of cm.
+func (c *core) event(cm Commit, at time.Time) Event {
+	return Event{LotID: c.st.ID, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID, ExpiresAt: c.st.ExpiresAt,
+		OnHand: cm.OnHand, State: cm.State, Seq: cm.Seq, WrittenOff: cm.WrittenOff, At: at}
+}

@@ -1,0 +1,251 @@
+package lot_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pb "shelflife/actors/inventorypb"
+	"shelflife/actors/lot"
+	"shelflife/clock"
+	"shelflife/cluster/member"
+	"shelflife/domain"
+	"shelflife/persistence/mysqlstore"
+	"shelflife/persistence/mysqlstore/mysqltest"
+)
+
+type recorder struct {
+	mu     sync.Mutex
+	events []lot.Event
+}
+
+func (r *recorder) LotChanged(e lot.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) last(lotID int64) (lot.Event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.events) - 1; i >= 0; i-- {
+		if r.events[i].LotID == lotID {
+			return r.events[i], true
+		}
+	}
+	return lot.Event{}, false
+}
+
+type fixture struct {
+	store   *mysqlstore.Store
+	clock   *clock.Fake
+	events  *recorder
+	members []*member.Member
+	client  *lot.Client
+	product domain.Product
+	wh      domain.Warehouse
+}
+
+var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+// newFixture starts a two-member cluster hosting lot grains on a fresh
+// database with one product and one warehouse.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{store: mysqltest.New(t), clock: clock.NewFake(t0), events: &recorder{}}
+	ctx := context.Background()
+	var err error
+	f.wh, err = f.store.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.product, err = f.store.CreateProduct(ctx, domain.Product{SKU: "P1", Name: "우유", Category: "Dairy", Price: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := member.NewAgent()
+	name := fmt.Sprintf("lot-test-%d", time.Now().UnixNano())
+	for i := 0; i < 2; i++ {
+		m, err := member.Start(member.Config{Name: name, Agent: agent},
+			lot.Kind(lot.Deps{Store: f.store, Clock: f.clock, Publisher: f.events}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.members = append(f.members, m)
+		t.Cleanup(m.Shutdown)
+	}
+	waitMembers(t, f.members, 2)
+	f.client = lot.NewClient(f.members[0].Cluster)
+	return f
+}
+
+func waitMembers(t *testing.T, ms []*member.Member, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for _, m := range ms {
+		for m.Cluster.MemberList.Members().Len() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster did not reach %d members", n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func (f *fixture) newLot(t *testing.T, qty int64, expiresIn time.Duration) int64 {
+	t.Helper()
+	l, err := f.store.CreateLot(context.Background(), domain.Lot{ProductID: f.product.ID, WarehouseID: f.wh.ID, ExpiresAt: t0.Add(expiresIn), Received: qty}, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.ID
+}
+
+type row struct {
+	received, onHand, deducted, restored, writtenOff int64
+	state                                            string
+}
+
+func (f *fixture) row(t *testing.T, id int64) row {
+	t.Helper()
+	var r row
+	err := f.store.DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off, state FROM lots WHERE id = ?", id).
+		Scan(&r.received, &r.onHand, &r.deducted, &r.restored, &r.writtenOff, &r.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// checkConservation asserts received = on_hand + deducted - restored +
+// written_off, and that the ledger and waste tables agree with the counters.
+func (f *fixture) checkConservation(t *testing.T, id int64) row {
+	t.Helper()
+	r := f.row(t, id)
+	if r.received != r.onHand+r.deducted-r.restored+r.writtenOff {
+		t.Errorf("lot %d not conserved: %+v", id, r)
+	}
+	var ledgerDeducted, ledgerRestored, waste int64
+	f.store.DB().QueryRow(`SELECT COALESCE(SUM(quantity),0) FROM lot_ledger WHERE lot_id = ? AND kind IN ('DEDUCTED','RESTORED')`, id).Scan(&ledgerDeducted)
+	f.store.DB().QueryRow(`SELECT COALESCE(SUM(quantity),0) FROM lot_ledger WHERE lot_id = ? AND kind = 'RESTORED'`, id).Scan(&ledgerRestored)
+	f.store.DB().QueryRow(`SELECT COALESCE(SUM(quantity),0) FROM waste WHERE lot_id = ?`, id).Scan(&waste)
+	if ledgerDeducted != r.deducted || ledgerRestored != r.restored || waste != r.writtenOff {
+		t.Errorf("lot %d: ledger deducted %d restored %d waste %d, counters %+v", id, ledgerDeducted, ledgerRestored, waste, r)
+	}
+	return r
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestConcurrentDeductionsNeverOversell(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 100, 30*24*time.Hour)
+	ctx := ctxT(t)
+	var ok, short, other atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 200)
+	for i := 0; i < 1000; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// Half the callers go through each member.
+			c := lot.NewClient(f.members[i%2].Cluster)
+			resp, err := c.Deduct(ctx, id, fmt.Sprintf("order-%d", i), 1, pb.Channel_ANY)
+			switch {
+			case err != nil:
+				other.Add(1)
+				t.Errorf("deduct %d: %v", i, err)
+			case resp.Reason == pb.Reason_OK:
+				ok.Add(1)
+			case resp.Reason == pb.Reason_INSUFFICIENT_STOCK:
+				short.Add(1)
+			default:
+				other.Add(1)
+				t.Errorf("deduct %d: reason %s", i, resp.Reason)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 100 || short.Load() != 900 {
+		t.Errorf("ok %d, insufficient %d, other %d; want 100, 900, 0", ok.Load(), short.Load(), other.Load())
+	}
+	r := f.checkConservation(t, id)
+	if r.onHand != 0 || r.deducted != 100 {
+		t.Errorf("lot row %+v, want on_hand 0 deducted 100", r)
+	}
+	var entries int
+	f.store.DB().QueryRow("SELECT COUNT(*) FROM lot_ledger WHERE lot_id = ? AND kind = 'DEDUCTED'", id).Scan(&entries)
+	if entries != 100 {
+		t.Errorf("%d ledger rows, want 100", entries)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	ctx := ctxT(t)
+
+	first, err := f.client.Deduct(ctx, id, "order-a", 3, pb.Channel_REGULAR)
+	if err != nil || first.Reason != pb.Reason_OK || first.Quantity != 3 || first.UnitPrice != 10000 {
+		t.Fatalf("first deduct = %v, %v", first, err)
+	}
+	again, err := f.client.Deduct(ctx, id, "order-a", 3, pb.Channel_REGULAR)
+	if err != nil || again.Reason != pb.Reason_OK || again.Quantity != 3 {
+		t.Errorf("repeated deduct = %v, %v; want the first answer", again, err)
+	}
+	if r := f.row(t, id); r.onHand != 7 {
+		t.Errorf("on_hand %d after a duplicate deduct, want 7", r.onHand)
+	}
+
+	r1, err := f.client.Restore(ctx, id, "order-a")
+	if err != nil || r1.Reason != pb.Reason_OK || r1.Restored != 3 {
+		t.Errorf("restore = %v, %v", r1, err)
+	}
+	r2, err := f.client.Restore(ctx, id, "order-a")
+	if err != nil || r2.Reason != pb.Reason_OK || r2.Restored != 0 {
+		t.Errorf("second restore = %v, %v; want nothing restored", r2, err)
+	}
+	if r := f.row(t, id); r.onHand != 10 || r.restored != 3 {
+		t.Errorf("after double restore: %+v", r)
+	}
+	after, _ := f.client.Deduct(ctx, id, "order-a", 3, pb.Channel_REGULAR)
+	if after.Reason != pb.Reason_ALREADY_RESTORED {
+		t.Errorf("deduct after its restore = %v, want ALREADY_RESTORED", after)
+	}
+
+	// Restore before deduct leaves a marker: the late deduct is refused.
+	early, err := f.client.Restore(ctx, id, "order-b")
+	if err != nil || early.Reason != pb.Reason_OK || early.Restored != 0 {
+		t.Errorf("early restore = %v, %v", early, err)
+	}
+	late, _ := f.client.Deduct(ctx, id, "order-b", 2, pb.Channel_ANY)
+	if late.Reason != pb.Reason_ALREADY_RESTORED {
+		t.Errorf("late deduct = %v, want ALREADY_RESTORED", late)
+	}
+	var kind string
+	f.store.DB().QueryRow("SELECT kind FROM lot_ledger WHERE lot_id = ? AND order_key = 'order-b'", id).Scan(&kind)
+	if kind != lot.Tombstone {
+		t.Errorf("ledger kind for order-b = %q, want TOMBSTONE", kind)
+	}
+
+	for _, bad := range []*pb.DeductRequest{{OrderKey: "", Quantity: 1}, {OrderKey: "x", Quantity: 0}, {OrderKey: "x", Quantity: -1}} {
+		resp, _ := f.client.Deduct(ctx, id, bad.OrderKey, bad.Quantity, pb.Channel_ANY)
+		if resp.Reason != pb.Reason_INVALID_ARGUMENT {
+			t.Errorf("deduct %v = %v, want INVALID_ARGUMENT", bad, resp)
+		}
+	}
+	missing, err := f.client.Deduct(ctx, 987654, "order-c", 1, pb.Channel_ANY)
+	if err != nil || missing.Reason != pb.Reason_LOT_NOT_FOUND {
+		t.Errorf("deduct on a missing lot = %v, %v", missing, err)
+	}
+	f.checkConservation(t, id)
+}

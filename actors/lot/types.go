@@ -1,0 +1,117 @@
+// Package lot is the lot grain: one virtual actor per lot (identity: the lot
+// id) that owns the lot's on-hand quantity and its per-order ledger. Every
+// deduction and restore of a lot goes through it, one message at a time, so
+// a lot never goes negative; it answers only after the change is committed
+// in MySQL, committing the requests that queue meanwhile together (group
+// commit); it moves itself to closing-soon and expired by timers.
+package lot
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"shelflife/domain"
+)
+
+// Kinds of ledger entry.
+const (
+	Deducted  = "DEDUCTED"
+	Restored  = "RESTORED"
+	Tombstone = "TOMBSTONE"
+)
+
+// State is a lot as stored, plus what the grain needs of its product.
+type State struct {
+	ID           int64
+	ProductID    int64
+	WarehouseID  int64
+	ExpiresAt    time.Time
+	Received     int64
+	OnHand       int64
+	Deducted     int64
+	Restored     int64
+	WrittenOff   int64
+	State        domain.LotState
+	Seq          int64
+	Price        domain.KRW
+	MinShelfLife time.Duration
+	// Epoch is the lot row's version this activation claimed; every write
+	// requires the row still to carry it.
+	Epoch int64
+}
+
+// Conserved reports whether the counters add up.
+func (s State) Conserved() bool {
+	return s.Received == s.OnHand+s.Deducted-s.Restored+s.WrittenOff
+}
+
+// LedgerEntry is what one idempotency key did to the lot.
+type LedgerEntry struct {
+	Key             string
+	Kind            string
+	Quantity        int64
+	UnitPrice       domain.KRW
+	DiscountPercent int
+}
+
+// Waste is a write-off to record with a commit.
+type Waste struct {
+	Quantity int64
+	UnitCost domain.KRW
+	Kind     string // EXPIRY or RETURN
+	At       time.Time
+}
+
+// Commit is one group commit: the lot's counters after it, and the ledger
+// rows and write-offs it adds or changes.
+type Commit struct {
+	LotID      int64
+	Epoch      int64
+	Seq        int64
+	OnHand     int64
+	Deducted   int64
+	Restored   int64
+	WrittenOff int64
+	State      domain.LotState
+	Entries    []LedgerEntry
+	Waste      []Waste
+	// For the waste rows.
+	ProductID   int64
+	WarehouseID int64
+}
+
+// Store is what the grain needs of MySQL.
+type Store interface {
+	// ClaimLot loads the lot and its ledger and takes ownership by moving
+	// its version on; the returned State's Epoch is the new version.
+	ClaimLot(ctx context.Context, id int64) (State, []LedgerEntry, error)
+	// CommitLot writes c in one transaction if the lot still carries
+	// c.Epoch, else ErrStaleOwner.
+	CommitLot(ctx context.Context, c Commit) error
+}
+
+// Event is a committed change of a lot, for read models and dashboards.
+type Event struct {
+	LotID       int64           `json:"lot_id"`
+	ProductID   int64           `json:"product_id"`
+	WarehouseID int64           `json:"warehouse_id"`
+	ExpiresAt   time.Time       `json:"expires_at"`
+	OnHand      int64           `json:"on_hand"`
+	State       domain.LotState `json:"state"`
+	Seq         int64           `json:"seq"`
+	WrittenOff  int64           `json:"written_off"`
+	At          time.Time       `json:"at"`
+}
+
+// Publisher receives events after their commit. It must not block.
+type Publisher interface {
+	LotChanged(Event)
+}
+
+var (
+	// ErrNotFound is a lot id with no row.
+	ErrNotFound = errors.New("lot not found")
+	// ErrStaleOwner means another activation has claimed the lot.
+	ErrStaleOwner = errors.New("lot is owned by another activation")
+)
