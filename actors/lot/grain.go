@@ -265,4 +265,3 @@ func (g *grain) recover(ctx cluster.GrainContext) {
 		g.stop(ctx)
 	}
 }
-
