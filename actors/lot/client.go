@@ -14,51 +14,56 @@ import (
 
 // Client calls lot grains. Calls are idempotent, so a call whose grain
 // stopped (another owner, a storage failure, a node leaving) is retried and
-// reaches the lot's next activation.
+// reaches the lot's next activation. Each attempt has its own short
+// timeout: a request queued in a grain that stops is dropped without an
+// answer, and waiting for the caller's whole deadline would stall it.
 type Client struct {
-	c        *cluster.Cluster
-	attempts int
+	c              *cluster.Cluster
+	attemptTimeout time.Duration
+	maxAttempts    int
 }
 
 // NewClient calls lot grains through c.
-func NewClient(c *cluster.Cluster) *Client { return &Client{c: c, attempts: 4} }
+func NewClient(c *cluster.Cluster) *Client {
+	return &Client{c: c, attemptTimeout: 2 * time.Second, maxAttempts: 8}
+}
 
 // ErrNoAnswer means no activation answered within the deadline.
 var ErrNoAnswer = errors.New("lot grain did not answer")
 
-func callTimeout(ctx context.Context) time.Duration {
+func (c *Client) timeout(ctx context.Context) time.Duration {
 	if dl, ok := ctx.Deadline(); ok {
-		return max(time.Until(dl), time.Millisecond)
+		return max(min(time.Until(dl), c.attemptTimeout), time.Millisecond)
 	}
-	return 5 * time.Second
+	return c.attemptTimeout
 }
 
 func retryable(r pb.Reason) bool {
 	return r == pb.Reason_STALE_OWNER || r == pb.Reason_UNAVAILABLE
 }
 
-// call runs one grain call with retries; answer extracts the reason.
+// call runs one grain call with retries.
 func call[T interface{ GetReason() pb.Reason }](ctx context.Context, c *Client, lotID int64, fn func(*pb.LotGrainClient, time.Duration) (T, error)) (T, error) {
 	var zero T
 	g := pb.GetLotGrainClient(c.c, strconv.FormatInt(lotID, 10))
 	var lastErr error
-	for attempt := 0; attempt < c.attempts; attempt++ {
+	for attempt := 0; attempt < c.maxAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return zero, fmt.Errorf("lot %d: %w", lotID, err)
+			return zero, fmt.Errorf("lot %d: %w (last: %v)", lotID, err, lastErr)
 		}
-		resp, err := fn(g, callTimeout(ctx))
+		resp, err := fn(g, c.timeout(ctx))
 		if err == nil && !retryable(resp.GetReason()) {
 			return resp, nil
 		}
 		if err == nil {
 			lastErr = fmt.Errorf("lot %d: %s", lotID, resp.GetReason())
-			if attempt == c.attempts-1 {
+			if attempt == c.maxAttempts-1 {
 				return resp, nil
 			}
 		} else {
 			lastErr = err
 		}
-		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
 	}
 	return zero, fmt.Errorf("%w: %v", ErrNoAnswer, lastErr)
 }

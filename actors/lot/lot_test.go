@@ -75,8 +75,8 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 		f.members = append(f.members, m)
-		t.Cleanup(m.Shutdown)
 	}
+	t.Cleanup(func() { member.ShutdownAll(f.members...) })
 	waitMembers(t, f.members, 2)
 	f.client = lot.NewClient(f.members[0].Cluster)
 	return f
@@ -248,4 +248,191 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("deduct on a missing lot = %v, %v", missing, err)
 	}
 	f.checkConservation(t, id)
+}
+
+// stopGrain passivates the lot's activation wherever it lives, as a node
+// leaving or a rebalance would.
+func (f *fixture) stopGrain(t *testing.T, id int64) {
+	t.Helper()
+	for _, m := range f.members {
+		if pid := m.Cluster.Get(fmt.Sprint(id), "Lot"); pid != nil {
+			m.System.Root.StopFuture(pid).Wait()
+			return
+		}
+	}
+	t.Fatal("no activation found")
+}
+
+func TestStopMidStreamAndReactivate(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 500, 30*24*time.Hour)
+	ctx := ctxT(t)
+	var acked atomic.Int64
+	var mu sync.Mutex
+	var unanswered []string
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				key := fmt.Sprintf("w%d-%d", w, i)
+				resp, err := f.client.Deduct(ctx, id, key, 1, pb.Channel_ANY)
+				if err == nil && resp.Reason == pb.Reason_OK {
+					acked.Add(1)
+					continue
+				}
+				mu.Lock()
+				unanswered = append(unanswered, key)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(30 * time.Millisecond)
+	f.stopGrain(t, id) // mid-stream
+	wg.Wait()
+	// Every acknowledged deduction is durable; a deduction may be durable
+	// without its answer having arrived, but never the other way round.
+	r := f.checkConservation(t, id)
+	if r.deducted < acked.Load() {
+		t.Errorf("deducted %d in MySQL, but %d were acknowledged", r.deducted, acked.Load())
+	}
+	// A reactivated grain serves what MySQL holds: the same state.
+	info, err := f.client.Get(ctx, id)
+	if err != nil || info.OnHand != r.onHand || info.Deducted != r.deducted {
+		t.Fatalf("after reactivation Get = %v, %v; want %+v", info, err, r)
+	}
+	// Callers that got no answer retry with the same key; afterwards every
+	// deduction is acknowledged exactly once.
+	for _, key := range unanswered {
+		resp, err := f.client.Deduct(ctx, id, key, 1, pb.Channel_ANY)
+		if err != nil || resp.Reason != pb.Reason_OK {
+			t.Fatalf("retry %s = %v, %v", key, resp, err)
+		}
+		acked.Add(1)
+	}
+	if r := f.checkConservation(t, id); r.deducted != 320 || acked.Load() != 320 {
+		t.Errorf("after retries deducted %d, acknowledged %d; want 320 each", r.deducted, acked.Load())
+	}
+	// Repeated keys change nothing.
+	if resp, _ := f.client.Deduct(ctx, id, "w0-0", 1, pb.Channel_ANY); resp.Reason != pb.Reason_OK || f.row(t, id).deducted != 320 {
+		t.Errorf("repeated key after reactivation = %v, deducted %d", resp, f.row(t, id).deducted)
+	}
+}
+
+func TestOnlyOneActivationCanWrite(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	ctx := ctxT(t)
+	if resp, err := f.client.Deduct(ctx, id, "first", 1, pb.Channel_ANY); err != nil || resp.Reason != pb.Reason_OK {
+		t.Fatalf("first deduct: %v %v", resp, err)
+	}
+	// A second activation (as in a split brain) claims the lot directly.
+	other, _, err := f.store.ClaimLot(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first activation's next write is refused, it stops, and the
+	// client's retry reaches a fresh activation, which claims again.
+	resp, err := f.client.Deduct(ctx, id, "second", 1, pb.Channel_ANY)
+	if err != nil || resp.Reason != pb.Reason_OK {
+		t.Fatalf("deduct after the takeover = %v, %v", resp, err)
+	}
+	// The activation claimed as "other" is now stale in turn.
+	stale := lot.Commit{LotID: id, Epoch: other.Epoch, Seq: other.Seq + 1, OnHand: 0, Deducted: 10, State: domain.Regular}
+	if err := f.store.CommitLot(ctx, stale); err == nil {
+		t.Error("a stale activation wrote the lot")
+	}
+	r := f.checkConservation(t, id)
+	if r.deducted != 2 || r.onHand != 8 {
+		t.Errorf("lot %+v, want deducted 2, on_hand 8", r)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestExpiryTimers(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 20, 72*time.Hour) // regular for 24 h more
+	ctx := ctxT(t)
+	if resp, _ := f.client.Deduct(ctx, id, "deal-too-early", 1, pb.Channel_DEAL); resp.Reason != pb.Reason_NOT_SELLABLE {
+		t.Errorf("deal deduct on a regular lot = %v", resp)
+	}
+	if resp, _ := f.client.Deduct(ctx, id, "regular", 2, pb.Channel_REGULAR); resp.Reason != pb.Reason_OK || resp.UnitPrice != 10000 {
+		t.Errorf("regular deduct = %v", resp)
+	}
+
+	// 25 h later the lot is within 48 h of expiry: closing soon, 30 % off.
+	f.clock.Advance(25 * time.Hour)
+	waitFor(t, "closing soon", func() bool { return f.row(t, id).state == string(domain.ClosingSoon) })
+	if e, ok := f.events.last(id); !ok || e.State != domain.ClosingSoon {
+		t.Errorf("last event %+v, want CLOSING_SOON", e)
+	}
+	if resp, _ := f.client.Deduct(ctx, id, "regular-late", 1, pb.Channel_REGULAR); resp.Reason != pb.Reason_NOT_SELLABLE {
+		t.Errorf("regular deduct on a closing-soon lot = %v", resp)
+	}
+	deal, _ := f.client.Deduct(ctx, id, "deal", 2, pb.Channel_DEAL)
+	if deal.Reason != pb.Reason_OK || deal.DiscountPercent != 30 || deal.UnitPrice != 7000 {
+		t.Errorf("deal at 47 h = %v, want 30 %% off 10000", deal)
+	}
+	// 42 h later only 5 h are left: 70 % off, price snapshotted per deduction.
+	f.clock.Advance(42 * time.Hour)
+	deal2, _ := f.client.Deduct(ctx, id, "deal-2", 1, pb.Channel_DEAL)
+	if deal2.DiscountPercent != 70 || deal2.UnitPrice != 3000 {
+		t.Errorf("deal at 5 h = %v, want 70 %% off", deal2)
+	}
+	var snap int64
+	f.store.DB().QueryRow("SELECT unit_price FROM lot_ledger WHERE lot_id = ? AND order_key = 'deal'", id).Scan(&snap)
+	if snap != 7000 {
+		t.Errorf("the first deal's ledger price is %d, want 7000 as sold", snap)
+	}
+
+	// At expiry the rest is written off and the grain stops.
+	f.clock.Advance(5 * time.Hour)
+	waitFor(t, "expired", func() bool { return f.row(t, id).state == string(domain.Expired) })
+	r := f.checkConservation(t, id)
+	if r.onHand != 0 || r.writtenOff != 15 {
+		t.Errorf("expired lot %+v, want on_hand 0, written_off 15", r)
+	}
+	var value int64
+	f.store.DB().QueryRow("SELECT value FROM waste WHERE lot_id = ? AND kind = 'EXPIRY'", id).Scan(&value)
+	if value != 15*10000 {
+		t.Errorf("waste value %d, want %d", value, 15*10000)
+	}
+	if resp, _ := f.client.Deduct(ctx, id, "too-late", 1, pb.Channel_ANY); resp.Reason != pb.Reason_LOT_EXPIRED {
+		t.Errorf("deduct on an expired lot = %v", resp)
+	}
+	// A restore after expiry returns the goods as waste, still conserved.
+	if resp, _ := f.client.Restore(ctx, id, "deal"); resp.Reason != pb.Reason_OK || resp.Restored != 2 {
+		t.Errorf("restore after expiry = %v", resp)
+	}
+	r = f.checkConservation(t, id)
+	if r.writtenOff != 17 || r.onHand != 0 {
+		t.Errorf("after late restore %+v, want written_off 17", r)
+	}
+}
+
+func TestFreshnessGuarantee(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	p, err := f.store.CreateProduct(ctx, domain.Product{SKU: "FISH", Name: "고등어", Category: "Seafood", Price: 9000, MinShelfLife: 96 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := f.store.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: f.wh.ID, ExpiresAt: t0.Add(72 * time.Hour), Received: 5}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := f.client.Deduct(ctx, l.ID, "fresh", 1, pb.Channel_REGULAR); resp.Reason != pb.Reason_NOT_SELLABLE {
+		t.Errorf("regular sale below the freshness guarantee = %v", resp)
+	}
 }
