@@ -12,6 +12,7 @@ import (
 	"shelflife/actors/lot"
 	"shelflife/clock"
 	"shelflife/cluster/member"
+	"shelflife/cluster/membertest"
 	"shelflife/domain"
 	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/mysqlstore/mysqltest"
@@ -66,33 +67,9 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := member.NewAgent()
-	name := fmt.Sprintf("lot-test-%d", time.Now().UnixNano())
-	for i := 0; i < 2; i++ {
-		m, err := member.Start(member.Config{Name: name, Agent: agent},
-			lot.Kind(lot.Deps{Store: f.store, Clock: f.clock, Publisher: f.events}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.members = append(f.members, m)
-	}
-	t.Cleanup(func() { member.ShutdownAll(f.members...) })
-	waitMembers(t, f.members, 2)
+	f.members = membertest.Start(t, 2, lot.Kind(lot.Deps{Store: f.store, Clock: f.clock, Publisher: f.events}))
 	f.client = lot.NewClient(f.members[0].Cluster)
 	return f
-}
-
-func waitMembers(t *testing.T, ms []*member.Member, n int) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for _, m := range ms {
-		for m.Cluster.MemberList.Members().Len() < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster did not reach %d members", n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 }
 
 func (f *fixture) newLot(t *testing.T, qty int64, expiresIn time.Duration) int64 {

@@ -1,0 +1,127 @@
+package warehouse_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	pb "shelflife/actors/inventorypb"
+	"shelflife/actors/lot"
+	"shelflife/actors/warehouse"
+	"shelflife/clock"
+	"shelflife/cluster/membertest"
+	"shelflife/domain"
+	"shelflife/persistence/mysqlstore/mysqltest"
+)
+
+var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+func TestAllocateFEFOAcrossLots(t *testing.T) {
+	store := mysqltest.New(t)
+	clk := clock.NewFake(t0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	wh, _ := store.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	milk, _ := store.CreateProduct(ctx, domain.Product{SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000})
+	eggs, _ := store.CreateProduct(ctx, domain.Product{SKU: "EGGS", Name: "계란", Category: "Dairy", Price: 7000})
+	mk := func(p domain.Product, qty int64, in time.Duration) int64 {
+		l, err := store.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: wh.ID, ExpiresAt: t0.Add(in), Received: qty}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.ID
+	}
+	late := mk(milk, 10, 10*24*time.Hour)
+	early := mk(milk, 4, 5*24*time.Hour)
+	middle := mk(milk, 3, 7*24*time.Hour)
+	soon := mk(milk, 50, 60*time.Hour) // closing soon in 12 h
+
+	ms := membertest.Start(t, 2,
+		lot.Kind(lot.Deps{Store: store, Clock: clk}),
+		warehouse.Kind(warehouse.Deps{Store: store, Clock: clk}))
+	wc := warehouse.NewClient(ms[1].Cluster)
+	lots := lot.NewClient(ms[0].Cluster)
+
+	// 60 units: soon (60 h) first, then early, middle, late.
+	resp, err := wc.Allocate(ctx, wh.ID, "order-1", milk.ID, 57)
+	if err != nil || resp.Reason != pb.Reason_OK {
+		t.Fatalf("allocate = %v, %v", resp, err)
+	}
+	want := map[int64]int64{soon: 50, early: 4, middle: 3}
+	got := map[int64]int64{}
+	for _, tk := range resp.Takes {
+		got[tk.LotId] = tk.Quantity
+		if tk.UnitPrice != 3000 {
+			t.Errorf("regular take priced %d, want 3000", tk.UnitPrice)
+		}
+	}
+	if len(got) != len(want) || got[soon] != 50 || got[early] != 4 || got[middle] != 3 {
+		t.Errorf("takes %v, want %v", got, want)
+	}
+	// The same request again changes nothing.
+	again, _ := wc.Allocate(ctx, wh.ID, "order-1", milk.ID, 57)
+	if again.Reason != pb.Reason_OK || len(again.Takes) != 3 {
+		t.Errorf("repeated allocate = %v", again)
+	}
+	if info, _ := lots.Get(ctx, late); info.OnHand != 10 {
+		t.Errorf("late lot on hand %d, want 10 (untouched)", info.OnHand)
+	}
+	// Splitting works for the rest: 10 left in "late".
+	short, _ := wc.Allocate(ctx, wh.ID, "order-2", milk.ID, 11)
+	if short.Reason != pb.Reason_INSUFFICIENT_STOCK || short.Available != 10 {
+		t.Errorf("allocate beyond stock = %v, want INSUFFICIENT_STOCK with 10 available", short)
+	}
+	none, _ := wc.Allocate(ctx, wh.ID, "order-3", eggs.ID, 1)
+	if none.Reason != pb.Reason_PRODUCT_NOT_STOCKED {
+		t.Errorf("allocate of an unstocked product = %v", none)
+	}
+	// A lot received after the warehouse loaded its cache is found.
+	fresh := mk(eggs, 6, 20*24*time.Hour)
+	if r, _ := wc.Allocate(ctx, wh.ID, "order-4", eggs.ID, 2); r.Reason != pb.Reason_OK || r.Takes[0].LotId != fresh {
+		t.Errorf("allocate from a new lot = %v", r)
+	}
+	// Release gives everything back, once.
+	rel, err := wc.Release(ctx, wh.ID, "order-1", milk.ID)
+	if err != nil || rel.Reason != pb.Reason_OK || rel.Restored != 57 {
+		t.Errorf("release = %v, %v", rel, err)
+	}
+	rel2, _ := wc.Release(ctx, wh.ID, "order-1", milk.ID)
+	if rel2.Restored != 0 {
+		t.Errorf("second release restored %d", rel2.Restored)
+	}
+	// Once "soon" is closing soon it is no longer regular stock.
+	clk.Advance(13 * time.Hour)
+	r, _ := wc.Allocate(ctx, wh.ID, "order-5", milk.ID, 17)
+	if r.Reason != pb.Reason_OK {
+		t.Fatalf("allocate after the transition = %v", r)
+	}
+	for _, tk := range r.Takes {
+		if tk.LotId == soon {
+			t.Errorf("a closing-soon lot was allocated as regular stock: %v", r.Takes)
+		}
+	}
+	for _, id := range []int64{soon, early, middle, late, fresh} {
+		var rec, on, ded, res, wo int64
+		store.DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", id).Scan(&rec, &on, &ded, &res, &wo)
+		if rec != on+ded-res+wo {
+			t.Errorf("lot %d not conserved: %d != %d+%d-%d+%d", id, rec, on, ded, res, wo)
+		}
+	}
+}
+
+func TestInvalidRequests(t *testing.T) {
+	store := mysqltest.New(t)
+	ms := membertest.Start(t, 2, lot.Kind(lot.Deps{Store: store}), warehouse.Kind(warehouse.Deps{Store: store}))
+	wc := warehouse.NewClient(ms[0].Cluster)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, bad := range []struct {
+		key        string
+		product, q int64
+	}{{"", 1, 1}, {"k", 0, 1}, {"k", 1, 0}} {
+		r, err := wc.Allocate(ctx, 1, bad.key, bad.product, bad.q)
+		if err != nil || r.Reason != pb.Reason_INVALID_ARGUMENT {
+			t.Errorf("allocate %+v = %v, %v", bad, r, err)
+		}
+	}
+}
