@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -104,7 +105,12 @@ func checkPassword(hash, password string) bool {
 func (s *Server) principalFromHeader(c *fiber.Ctx) (Principal, bool, error) {
 	h := c.Get(fiber.HeaderAuthorization)
 	if h == "" {
-		return Principal{}, false, nil
+		// Browsers cannot set headers on a WebSocket: accept ?token= there.
+		if t := c.Query("token"); t != "" && websocket.IsWebSocketUpgrade(c) {
+			h = "Bearer " + t
+		} else {
+			return Principal{}, false, nil
+		}
 	}
 	scheme, raw, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
@@ -127,6 +133,19 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 		return errMissingToken
 	}
 	c.Locals(localPrincipal, p)
+	return c.Next()
+}
+
+// optionalAuth records the principal when a valid token is sent; a bad token
+// is still an error, so a client never silently browses as anonymous.
+func (s *Server) optionalAuth(c *fiber.Ctx) error {
+	p, ok, err := s.principalFromHeader(c)
+	if err != nil {
+		return err
+	}
+	if ok {
+		c.Locals(localPrincipal, p)
+	}
 	return c.Next()
 }
 
@@ -304,11 +323,13 @@ func (s *Server) setAddress(c *fiber.Ctx) error {
 	}
 	p, _ := principal(c)
 	a := req.address()
+	s.addrs.forget(p.UserID)
 	if err := s.deps.Users.SetAddress(c.UserContext(), p.UserID, a); err != nil {
 		if errors.Is(err, domain.ErrNotFound) {
 			return errInvalidToken
 		}
 		return err
 	}
+	s.addrs.forget(p.UserID)
 	return c.JSON(a)
 }

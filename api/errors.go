@@ -35,6 +35,7 @@ var (
 	errExpiredToken = &Error{http.StatusUnauthorized, "token_expired", "the token has expired; sign in again"}
 	errBadLogin     = &Error{http.StatusUnauthorized, "invalid_credentials", "wrong email or password"}
 	errForbidden    = &Error{http.StatusForbidden, "forbidden", "your role may not do this"}
+	errNoAddress    = &Error{http.StatusBadRequest, "address_required", "set a delivery address (PUT /api/v1/me/address) or pass ?lat=&lng="}
 )
 
 // domainErrors maps the errors of the layers below to answers. It is the one
@@ -64,6 +65,7 @@ var fiberErrors = map[int]string{
 	http.StatusUnsupportedMediaType:  "unsupported_media_type",
 	http.StatusTooManyRequests:       "rate_limited",
 	http.StatusRequestTimeout:        "request_timeout",
+	http.StatusUpgradeRequired:       "websocket_required",
 }
 
 // toError turns any error into the answer the client gets.

@@ -11,10 +11,12 @@ import (
 	"net"
 	"time"
 
+	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"shelflife/domain"
+	"shelflife/stockview"
 )
 
 // Users is what the handlers need of the user store.
@@ -47,6 +49,10 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	// OnCatalogChange, when set, runs after a warehouse or product is added.
 	OnCatalogChange func(context.Context) error
+	// View is the read model shoppers browse and sockets follow.
+	View *stockview.View
+	// Inventory receives and lists lots.
+	Inventory Inventory
 }
 
 // Config tunes the server.
@@ -71,6 +77,8 @@ type Server struct {
 	log       *slog.Logger
 	metrics   *httpMetrics
 	dummyHash string
+	addrs     *addressCache
+	hub       *stockHub
 }
 
 const (
@@ -107,7 +115,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy}
+	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy,
+		addrs: &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}}}
+	s.hub = newStockHub(deps.View)
 	s.metrics, err = newHTTPMetrics(deps.Metrics)
 	if err != nil {
 		return nil, err
@@ -155,11 +165,20 @@ func (s *Server) routes() {
 	v1.Get("/me", s.requireAuth, s.me)
 	v1.Put("/me/address", s.requireAuth, s.setAddress)
 
+	v1.Get("/products", s.optionalAuth, s.listProducts)
+	v1.Get("/deals", s.optionalAuth, s.listDeals)
+	v1.Get("/warehouses/serving", s.optionalAuth, s.listServing)
+	v1.Get("/ws/stock", s.optionalAuth, s.prepareStockSocket, websocket.New(s.stockSocket))
+
 	admin := v1.Group("/admin", s.requireAuth, requireRole(domain.RoleAdmin))
 	admin.Post("/warehouses", s.createWarehouse)
 	admin.Get("/warehouses", s.listWarehouses)
 	admin.Post("/products", s.createProduct)
 	admin.Get("/products", s.listAdminProducts)
+	admin.Post("/lots", s.receiveLot)
+	admin.Get("/lots", s.listLots)
+	admin.Get("/waste", s.wasteReport)
+	admin.Get("/ws/stock", s.prepareAdminSocket, websocket.New(s.stockSocket))
 }
 
 func newRequestID() string {

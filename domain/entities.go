@@ -78,3 +78,22 @@ var (
 	ErrUnknownProduct   = errors.New("unknown product")
 	ErrUnknownWarehouse = errors.New("unknown warehouse")
 )
+
+// LotFilter selects lots for the admin listing.
+type LotFilter struct {
+	WarehouseID    int64
+	ProductID      int64
+	ExpiringBefore time.Time // zero: any
+	State          LotState
+	Limit          int
+}
+
+// WasteRow is the written-off quantity and value of one warehouse on one day.
+type WasteRow struct {
+	Day         string `json:"day"`
+	WarehouseID int64  `json:"warehouse_id"`
+	Warehouse   string `json:"warehouse"`
+	Region      string `json:"region"`
+	Quantity    int64  `json:"quantity"`
+	Value       KRW    `json:"value"`
+}

@@ -172,3 +172,55 @@ func (b *Bus) Close() error {
 	}
 	return perr
 }
+
+// Subscribe reads every partition of topic from the newest offset and calls
+// handle for each message, until the returned stop is called. Each node
+// reads the whole topic (no consumer group): it is how changes made on other
+// nodes reach this node's read model and sockets.
+func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func(), err error) {
+	consumer, err := sarama.NewConsumerFromClient(b.client)
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	parts, err := consumer.Partitions(topic)
+	if err != nil {
+		consumer.Close()
+		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	var pcs []sarama.PartitionConsumer
+	for _, p := range parts {
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			for _, c := range pcs {
+				c.Close()
+			}
+			consumer.Close()
+			return nil, fmt.Errorf("consume %s/%d: %w", topic, p, err)
+		}
+		pcs = append(pcs, pc)
+		go func() {
+			for m := range pc.Messages() {
+				handle(m.Key, m.Value)
+			}
+		}()
+	}
+	return func() {
+		for _, pc := range pcs {
+			pc.AsyncClose()
+		}
+		consumer.Close()
+	}, nil
+}
+
+// PublishBatch writes several messages to topic and returns once all were
+// acknowledged.
+func (b *Bus) PublishBatch(topic string, keys, values [][]byte) error {
+	msgs := make([]*sarama.ProducerMessage, len(values))
+	for i := range values {
+		msgs[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.ByteEncoder(keys[i]), Value: sarama.ByteEncoder(values[i])}
+	}
+	if err := b.producer.SendMessages(msgs); err != nil {
+		return fmt.Errorf("publish %d to %s: %w", len(msgs), topic, err)
+	}
+	return nil
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"shelflife/domain"
 )
 
 // Duration is a time.Duration written as "15s" in YAML and environment.
@@ -56,6 +58,8 @@ type Config struct {
 	ShutdownTimeout   Duration      `yaml:"shutdown_timeout"`
 	RequestTimeout    Duration      `yaml:"request_timeout"`
 	BodyLimitBytes    int           `yaml:"body_limit_bytes"`
+	MarkdownLadder    string        `yaml:"markdown_ladder"`
+	SweepInterval     Duration      `yaml:"sweep_interval"`
 	Cluster           ClusterConfig `yaml:"cluster"`
 }
 
@@ -75,6 +79,8 @@ func Defaults() Config {
 		ShutdownTimeout: Duration(15 * time.Second),
 		RequestTimeout:  Duration(15 * time.Second),
 		BodyLimitBytes:  64 << 10,
+		MarkdownLadder:  "48h:30,24h:50,6h:70",
+		SweepInterval:   Duration(30 * time.Second),
 		Cluster:         ClusterConfig{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
 	}
 }
@@ -222,8 +228,11 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: json or text", c.LogFormat))
 	}
-	if c.TokenTTL <= 0 || c.ShutdownTimeout <= 0 || c.RequestTimeout <= 0 {
-		errs = append(errs, errors.New("token_ttl, shutdown_timeout and request_timeout must be positive"))
+	if c.TokenTTL <= 0 || c.ShutdownTimeout <= 0 || c.RequestTimeout <= 0 || c.SweepInterval <= 0 {
+		errs = append(errs, errors.New("token_ttl, shutdown_timeout, request_timeout and sweep_interval must be positive"))
+	}
+	if _, err := domain.ParseLadder(c.MarkdownLadder); err != nil {
+		errs = append(errs, fmt.Errorf("markdown_ladder: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -18,12 +18,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"shelflife/actors/lot"
+	"shelflife/actors/warehouse"
 	"shelflife/api"
+	"shelflife/clock"
 	"shelflife/cluster/member"
 	"shelflife/demo"
 	"shelflife/domain"
 	"shelflife/kafkabus"
 	"shelflife/persistence/mysqlstore"
+	"shelflife/stockview"
 )
 
 // Node is a running ShelfLife node.
@@ -36,6 +40,10 @@ type Node struct {
 	bus      *kafkabus.Bus
 	member   *member.Member
 	server   *api.Server
+	view     *stockview.View
+	sink     *eventSink
+	lots     *lot.Client
+	sweeper  *sweeper
 	ln       net.Listener
 	served   chan error
 	// closers run in reverse order of start by Shutdown.
@@ -47,7 +55,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Agent lets several nodes of one process form one test-provider cluster.
 	Agent any
-	Now   func() time.Time
+	// Clock drives the grains' timers and every "now"; nil is the wall clock.
+	Clock clock.Clock
 }
 
 // NewLogger builds the structured logger the configuration asks for.
@@ -71,9 +80,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	now := clk.Now
+	ladder, err := domain.ParseLadder(cfg.MarkdownLadder)
+	if err != nil {
+		return nil, err
 	}
 	n = &Node{cfg: cfg, log: log, served: make(chan error, 1)}
 	defer func() {
@@ -119,6 +133,20 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		return n, err
 	}
 	n.onShutdown(func(context.Context) error { return n.bus.Close() })
+	if err := n.bus.EnsureTopics(StockTopic); err != nil {
+		return n, err
+	}
+
+	// The read model, rebuilt from MySQL; the sink feeds it and Kafka.
+	n.view = stockview.New(n.store, ladder, now)
+	if err := n.ensureAccounts(ctx, now()); err != nil {
+		return n, err
+	}
+	if err := n.view.Load(ctx); err != nil {
+		return n, fmt.Errorf("load read model: %w", err)
+	}
+	n.sink = newEventSink(n.view, n.bus, log)
+	n.onShutdown(n.sink.close)
 
 	// The actor cluster.
 	mcfg := member.Config{
@@ -128,17 +156,29 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if a, ok := opts.Agent.(member.Agent); ok {
 		mcfg.Agent = a
 	}
-	n.member, err = member.Start(mcfg, kinds()...)
+	n.member, err = member.Start(mcfg, kinds(grainDeps{
+		lot:       lot.Deps{Store: n.store, Clock: clk, Ladder: ladder, Publisher: n.sink, Logger: log},
+		warehouse: warehouse.Deps{Store: n.store, Clock: clk, Logger: log},
+	})...)
 	if err != nil {
 		return n, err
 	}
 	n.onShutdown(func(context.Context) error { n.member.Shutdown(); return nil })
 	log.Info("cluster member started", "address", n.member.Address(), "provider", cfg.Cluster.Provider)
 
-	// Accounts and demo data.
-	if err := n.ensureAccounts(ctx, now()); err != nil {
+	n.lots = lot.NewClient(n.member.Cluster)
+
+	// Other nodes' changes, through Kafka.
+	stopConsumer, err := n.bus.Subscribe(StockTopic, applyRemote(n.view, log))
+	if err != nil {
 		return n, err
 	}
+	n.onShutdown(func(context.Context) error { stopConsumer(); return nil })
+
+	// Lots whose transition came while no grain held them.
+	n.sweeper = &sweeper{store: n.store, lots: n.lots, now: now, interval: time.Duration(cfg.SweepInterval), log: log}
+	n.sweeper.start()
+	n.onShutdown(n.sweeper.close)
 
 	// HTTP.
 	reg := prometheus.NewRegistry()
@@ -162,9 +202,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		Logger:         log,
 		Now:            now,
 	}, api.Deps{
-		Users:   n.store,
-		Catalog: n.store,
-		Metrics: reg,
+		Users:           n.store,
+		Catalog:         n.store,
+		Metrics:         reg,
+		View:            n.view,
+		OnCatalogChange: n.view.LoadCatalog,
+		Inventory:       &inventory{store: n.store, sink: n.sink, lots: func() *lot.Client { return n.lots }, now: now, log: log},
 		Checks: map[string]api.Check{
 			"mysql":   n.store.Ping,
 			"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
@@ -221,6 +264,15 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // URL is the node's base URL.
 func (n *Node) URL() string { return "http://" + n.Addr() }
+
+// View is the node's read model.
+func (n *Node) View() *stockview.View { return n.view }
+
+// Lots calls lot grains through this node's cluster member.
+func (n *Node) Lots() *lot.Client { return n.lots }
+
+// Sweep wakes the lots past their transition now (tests call it directly).
+func (n *Node) Sweep() int { return n.sweeper.sweep() }
 
 // Store is the node's MySQL store (tests inspect it).
 func (n *Node) Store() *mysqlstore.Store { return n.store }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"shelflife/domain"
+	"shelflife/stockview"
 )
 
 // CreateLot receives a lot into a warehouse. Its state is set from its
@@ -34,4 +35,111 @@ func (s *Store) CountLots(ctx context.Context, productID, warehouseID int64) (in
 	var n int
 	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM lots WHERE product_id = ? AND warehouse_id = ?", productID, warehouseID).Scan(&n)
 	return n, err
+}
+
+// LiveLots lists the lots not yet expired, for the read model.
+func (s *Store) LiveLots(ctx context.Context) ([]stockview.LotRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, product_id, warehouse_id, expires_at, on_hand, state, seq
+		FROM lots WHERE state <> 'EXPIRED'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []stockview.LotRow
+	for rows.Next() {
+		var r stockview.LotRow
+		var state string
+		if err := rows.Scan(&r.ID, &r.ProductID, &r.WarehouseID, &r.ExpiresAt, &r.OnHand, &state, &r.Seq); err != nil {
+			return nil, err
+		}
+		r.State = domain.LotState(state)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DueLots lists lots whose next transition time has passed at now but whose
+// state does not show it: no grain held them when their timer was due.
+func (s *Store) DueLots(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM lots
+		WHERE (state = 'REGULAR' AND expires_at <= ?) OR (state = 'CLOSING_SOON' AND expires_at <= ?)
+		ORDER BY expires_at LIMIT 10000`, now.Add(domain.ClosingWindow).UTC(), now.UTC())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Lots lists lots for admins, soonest expiry first.
+func (s *Store) Lots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, error) {
+	q := "SELECT id, product_id, warehouse_id, expires_at, received, on_hand, state, version FROM lots WHERE 1=1"
+	var args []any
+	if f.WarehouseID > 0 {
+		q += " AND warehouse_id = ?"
+		args = append(args, f.WarehouseID)
+	}
+	if f.ProductID > 0 {
+		q += " AND product_id = ?"
+		args = append(args, f.ProductID)
+	}
+	if !f.ExpiringBefore.IsZero() {
+		q += " AND expires_at <= ?"
+		args = append(args, f.ExpiringBefore.UTC())
+	}
+	if f.State != "" {
+		q += " AND state = ?"
+		args = append(args, string(f.State))
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 1000
+	}
+	q += " ORDER BY expires_at, id LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []domain.Lot{}
+	for rows.Next() {
+		var l domain.Lot
+		var state string
+		if err := rows.Scan(&l.ID, &l.ProductID, &l.WarehouseID, &l.ExpiresAt, &l.Received, &l.OnHand, &state, &l.Version); err != nil {
+			return nil, err
+		}
+		l.State = domain.LotState(state)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// WasteReport sums write-offs by day (UTC), warehouse and region in [from, to).
+func (s *Store) WasteReport(ctx context.Context, from, to time.Time) ([]domain.WasteRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DATE_FORMAT(x.written_off_at, '%Y-%m-%d') AS day, w.id, w.name, r.name,
+			SUM(x.quantity), SUM(x.value)
+		FROM waste x JOIN warehouses w ON w.id = x.warehouse_id JOIN regions r ON r.id = w.region_id
+		WHERE x.written_off_at >= ? AND x.written_off_at < ?
+		GROUP BY day, w.id, w.name, r.name ORDER BY day, w.id`, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []domain.WasteRow{}
+	for rows.Next() {
+		var r domain.WasteRow
+		if err := rows.Scan(&r.Day, &r.WarehouseID, &r.Warehouse, &r.Region, &r.Quantity, &r.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

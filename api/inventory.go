@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"shelflife/domain"
+)
+
+// Inventory is what the admin handlers need for lots.
+type Inventory interface {
+	// ReceiveLot stores a new lot and brings it to life (read model, events,
+	// its grain's timers).
+	ReceiveLot(ctx context.Context, l domain.Lot) (domain.Lot, error)
+	Lots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, error)
+	WasteReport(ctx context.Context, from, to time.Time) ([]domain.WasteRow, error)
+}
+
+type lotRequest struct {
+	ProductID   *int64  `json:"product_id"`
+	WarehouseID *int64  `json:"warehouse_id"`
+	Quantity    *int64  `json:"quantity"`
+	ExpiresAt   *string `json:"expires_at"`
+
+	expires time.Time
+}
+
+const maxLotQuantity = 10_000_000
+
+func (r *lotRequest) check(now time.Time) error {
+	if r.ProductID == nil || *r.ProductID <= 0 {
+		return invalid("product_id is required")
+	}
+	if r.WarehouseID == nil || *r.WarehouseID <= 0 {
+		return invalid("warehouse_id is required")
+	}
+	if r.Quantity == nil || *r.Quantity <= 0 || *r.Quantity > maxLotQuantity {
+		return invalid("quantity must be a whole number from 1 to %d", maxLotQuantity)
+	}
+	if r.ExpiresAt == nil {
+		return invalid("expires_at is required (RFC 3339, e.g. 2026-12-01T18:00:00+09:00)")
+	}
+	t, err := time.Parse(time.RFC3339, *r.ExpiresAt)
+	if err != nil {
+		return invalid("expires_at %q is not an RFC 3339 time with an offset", *r.ExpiresAt)
+	}
+	if !t.After(now) {
+		return invalid("expires_at must be in the future")
+	}
+	r.expires = t
+	return nil
+}
+
+type lotResponse struct {
+	ID          int64           `json:"id"`
+	ProductID   int64           `json:"product_id"`
+	WarehouseID int64           `json:"warehouse_id"`
+	ExpiresAt   time.Time       `json:"expires_at"`
+	Received    int64           `json:"received"`
+	OnHand      int64           `json:"on_hand"`
+	State       domain.LotState `json:"state"`
+}
+
+func toLotResponse(l domain.Lot) lotResponse {
+	return lotResponse{ID: l.ID, ProductID: l.ProductID, WarehouseID: l.WarehouseID, ExpiresAt: l.ExpiresAt,
+		Received: l.Received, OnHand: l.OnHand, State: l.State}
+}
+
+func (s *Server) receiveLot(c *fiber.Ctx) error {
+	var req lotRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := req.check(s.cfg.Now()); err != nil {
+		return err
+	}
+	l, err := s.deps.Inventory.ReceiveLot(c.UserContext(), domain.Lot{
+		ProductID: *req.ProductID, WarehouseID: *req.WarehouseID, Received: *req.Quantity, ExpiresAt: req.expires.UTC(),
+	})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(toLotResponse(l))
+}
+
+func queryID(c *fiber.Ctx, name string) (int64, error) {
+	raw := c.Query(name)
+	if raw == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("invalid_query", "%s must be a positive whole number", name)
+	}
+	return id, nil
+}
+
+func (s *Server) listLots(c *fiber.Ctx) error {
+	var f domain.LotFilter
+	var err error
+	if f.WarehouseID, err = queryID(c, "warehouse_id"); err != nil {
+		return err
+	}
+	if f.ProductID, err = queryID(c, "product_id"); err != nil {
+		return err
+	}
+	if w := c.Query("expiring_within"); w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d <= 0 {
+			return badRequest("invalid_query", "expiring_within must be a duration such as 48h or 90m")
+		}
+		f.ExpiringBefore = s.cfg.Now().Add(d)
+	}
+	if st := strings.ToUpper(c.Query("state")); st != "" {
+		switch domain.LotState(st) {
+		case domain.Regular, domain.ClosingSoon, domain.Expired:
+			f.State = domain.LotState(st)
+		default:
+			return badRequest("invalid_query", "state must be REGULAR, CLOSING_SOON or EXPIRED")
+		}
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n <= 0 || n > 1000 {
+			return badRequest("invalid_query", "limit must be from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	lots, err := s.deps.Inventory.Lots(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]lotResponse, len(lots))
+	for i, l := range lots {
+		out[i] = toLotResponse(l)
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) wasteReport(c *fiber.Ctx) error {
+	now := s.cfg.Now()
+	from, to := now.AddDate(0, 0, -30), now.Add(time.Minute)
+	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+		if raw := c.Query(name); raw != "" {
+			t, err := time.Parse(time.RFC3339, raw)
+			if err != nil {
+				if d, derr := time.Parse("2006-01-02", raw); derr == nil {
+					t = d
+				} else {
+					return badRequest("invalid_query", "%s must be a date (2006-01-02) or an RFC 3339 time", name)
+				}
+			}
+			*dst = t
+		}
+	}
+	if !to.After(from) {
+		return badRequest("invalid_query", "to must be after from")
+	}
+	rows, err := s.deps.Inventory.WasteReport(c.UserContext(), from, to)
+	if err != nil {
+		return err
+	}
+	var qty int64
+	var value domain.KRW
+	for _, r := range rows {
+		qty += r.Quantity
+		value += r.Value
+	}
+	return c.JSON(fiber.Map{"from": from, "to": to, "rows": rows, "total_quantity": qty, "total_value": value})
+}

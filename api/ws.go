@@ -1,0 +1,227 @@
+package api
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"shelflife/domain"
+	"shelflife/stockview"
+)
+
+// stockHub fans the read model's changes out to WebSocket subscribers. The
+// view calls it synchronously from whoever applied a change (a grain's
+// publisher among them), so it only queues; a goroutine does the work. A
+// subscriber that cannot keep up is dropped rather than slowing anyone.
+type stockHub struct {
+	view    *stockview.View
+	queue   chan stockview.Change
+	dropped atomic.Int64
+
+	mu   sync.Mutex
+	subs map[*subscriber]struct{}
+}
+
+type subscriber struct {
+	admin      bool
+	addr       domain.Point
+	warehouses map[int64]bool
+	key        string // the serving warehouses, as a cache key
+	out        chan []byte
+	closed     atomic.Bool
+	kick       func()
+}
+
+// stockMessage is what a shopper's socket receives: the new quantity of a
+// product (regular stock) or of a deal lot near the shopper's address.
+type stockMessage struct {
+	Type      string `json:"type"`
+	ProductID int64  `json:"product_id,omitempty"`
+	LotID     int64  `json:"lot_id,omitempty"`
+	Available int64  `json:"available"`
+}
+
+// adminMessage is what the admin socket receives for every committed change.
+type adminMessage struct {
+	Type        string          `json:"type"`
+	LotID       int64           `json:"lot_id"`
+	ProductID   int64           `json:"product_id"`
+	WarehouseID int64           `json:"warehouse_id"`
+	OnHand      int64           `json:"on_hand"`
+	State       domain.LotState `json:"state"`
+	ExpiresAt   time.Time       `json:"expires_at"`
+	WrittenOff  int64           `json:"written_off"`
+	At          time.Time       `json:"at"`
+}
+
+const subscriberBuffer = 256
+
+func newStockHub(view *stockview.View) *stockHub {
+	h := &stockHub{view: view, queue: make(chan stockview.Change, 8192), subs: map[*subscriber]struct{}{}}
+	if view != nil {
+		view.Subscribe(func(c stockview.Change) {
+			select {
+			case h.queue <- c:
+			default:
+				h.dropped.Add(1)
+			}
+		})
+		go h.run()
+	}
+	return h
+}
+
+func (h *stockHub) run() {
+	for c := range h.queue {
+		h.fanOut(c)
+	}
+}
+
+func (h *stockHub) add(s *subscriber) {
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *stockHub) remove(s *subscriber) {
+	h.mu.Lock()
+	delete(h.subs, s)
+	h.mu.Unlock()
+}
+
+func (h *stockHub) fanOut(c stockview.Change) {
+	e := c.Event
+	h.mu.Lock()
+	subs := make([]*subscriber, 0, len(h.subs))
+	for s := range h.subs {
+		subs = append(subs, s)
+	}
+	h.mu.Unlock()
+
+	var adminMsg, lotMsg []byte
+	if avail, deal := h.view.LotAvailable(e.LotID); deal || e.State != domain.Regular {
+		lotMsg, _ = json.Marshal(stockMessage{Type: "deal", LotID: e.LotID, Available: avail})
+	}
+	// Subscribers served by the same warehouses see the same quantity.
+	productMsgs := map[string][]byte{}
+	for _, s := range subs {
+		if s.admin {
+			if adminMsg == nil {
+				adminMsg, _ = json.Marshal(adminMessage{Type: "lot", LotID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
+					OnHand: e.OnHand, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At})
+			}
+			s.send(adminMsg)
+			continue
+		}
+		if !s.warehouses[e.WarehouseID] {
+			continue
+		}
+		msg, ok := productMsgs[s.key]
+		if !ok {
+			msg, _ = json.Marshal(stockMessage{Type: "product", ProductID: e.ProductID, Available: h.view.ProductAvailable(s.addr, e.ProductID)})
+			productMsgs[s.key] = msg
+		}
+		s.send(msg)
+		if lotMsg != nil {
+			s.send(lotMsg)
+		}
+	}
+}
+
+// send queues msg; a full queue means the client is too slow: drop it.
+func (s *subscriber) send(msg []byte) {
+	if s.closed.Load() {
+		return
+	}
+	select {
+	case s.out <- msg:
+	default:
+		if s.closed.CompareAndSwap(false, true) {
+			s.kick()
+		}
+	}
+}
+
+// serve runs a subscriber's socket until either side ends it.
+func (h *stockHub) serve(conn *websocket.Conn, s *subscriber) {
+	done := make(chan struct{})
+	var once sync.Once
+	stop := func() { once.Do(func() { close(done) }) }
+	s.kick = stop
+	h.add(s)
+	defer h.remove(s)
+	go func() {
+		defer stop()
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-done:
+			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "closed"), time.Now().Add(time.Second))
+			return
+		case msg := <-s.out:
+			conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				return
+			}
+		case <-ping.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (h *stockHub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+const localSubscriber = "ws_subscriber"
+
+// prepareStockSocket resolves the subscriber's address before the upgrade,
+// while the request (and its token) is still at hand.
+func (s *Server) prepareStockSocket(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return fiber.ErrUpgradeRequired
+	}
+	addr, err := s.address(c)
+	if err != nil {
+		return err
+	}
+	sub := &subscriber{addr: addr, warehouses: map[int64]bool{}, out: make(chan []byte, subscriberBuffer)}
+	for _, w := range s.deps.View.Serving(addr) {
+		sub.warehouses[w.ID] = true
+		sub.key += strconv.FormatInt(w.ID, 10) + ","
+	}
+	c.Locals(localSubscriber, sub)
+	return c.Next()
+}
+
+func (s *Server) prepareAdminSocket(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return fiber.ErrUpgradeRequired
+	}
+	c.Locals(localSubscriber, &subscriber{admin: true, out: make(chan []byte, subscriberBuffer)})
+	return c.Next()
+}
+
+func (s *Server) stockSocket(conn *websocket.Conn) {
+	sub, ok := conn.Locals(localSubscriber).(*subscriber)
+	if !ok {
+		return
+	}
+	s.hub.serve(conn, sub)
+}

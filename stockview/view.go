@@ -1,0 +1,378 @@
+// Package stockview is the per-node read model shoppers browse: products
+// with the regular quantity near an address, and closing-soon deals. It is
+// rebuilt from MySQL at start and kept current by the lot grains' events
+// (local ones directly, other nodes' through Kafka), so browsing asks
+// neither MySQL nor the grains.
+package stockview
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"shelflife/actors/lot"
+	"shelflife/domain"
+)
+
+// Source loads what the view starts from.
+type Source interface {
+	Products(ctx context.Context) ([]domain.Product, error)
+	Warehouses(ctx context.Context) ([]domain.Warehouse, error)
+	// LiveLots lists lots not yet expired, with their seq.
+	LiveLots(ctx context.Context) ([]LotRow, error)
+}
+
+// LotRow is a lot as the view keeps it.
+type LotRow struct {
+	ID          int64
+	ProductID   int64
+	WarehouseID int64
+	ExpiresAt   time.Time
+	OnHand      int64
+	State       domain.LotState
+	Seq         int64
+}
+
+// ProductAvailability is one line of the product listing.
+type ProductAvailability struct {
+	ID        int64      `json:"id"`
+	SKU       string     `json:"sku"`
+	Name      string     `json:"name"`
+	NameEn    string     `json:"name_en"`
+	Category  string     `json:"category"`
+	Price     domain.KRW `json:"price"`
+	Available int64      `json:"available"`
+}
+
+// Deal is a closing-soon lot near an address.
+type Deal struct {
+	LotID           int64      `json:"lot_id"`
+	ProductID       int64      `json:"product_id"`
+	Name            string     `json:"name"`
+	NameEn          string     `json:"name_en"`
+	Category        string     `json:"category"`
+	WarehouseID     int64      `json:"warehouse_id"`
+	ExpiresAt       time.Time  `json:"expires_at"`
+	Price           domain.KRW `json:"price"`
+	DealPrice       domain.KRW `json:"deal_price"`
+	DiscountPercent int        `json:"discount_percent"`
+	Available       int64      `json:"available"`
+}
+
+// Change says which lot changed; listeners recompute what they show.
+type Change struct {
+	Event lot.Event
+}
+
+// View is the read model. It is safe for concurrent use.
+type View struct {
+	src    Source
+	ladder domain.Ladder
+	now    func() time.Time
+
+	mu         sync.RWMutex
+	products   []domain.Product
+	productIdx map[int64]int
+	warehouses []domain.Warehouse
+	lots       map[int64]*LotRow
+	// byWP indexes lots by warehouse, then product.
+	byWP map[int64]map[int64][]*LotRow
+
+	lmu       sync.Mutex
+	listeners map[int]func(Change)
+	nextID    int
+}
+
+// New makes an empty view; Load fills it.
+func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
+	if now == nil {
+		now = time.Now
+	}
+	if len(ladder) == 0 {
+		ladder = domain.DefaultLadder()
+	}
+	return &View{src: src, ladder: ladder, now: now, lots: map[int64]*LotRow{},
+		byWP: map[int64]map[int64][]*LotRow{}, productIdx: map[int64]int{}, listeners: map[int]func(Change){}}
+}
+
+// Load rebuilds the view from the source.
+func (v *View) Load(ctx context.Context) error {
+	if err := v.LoadCatalog(ctx); err != nil {
+		return err
+	}
+	rows, err := v.src.LiveLots(ctx)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.lots = map[int64]*LotRow{}
+	v.byWP = map[int64]map[int64][]*LotRow{}
+	for i := range rows {
+		r := rows[i]
+		v.insertLocked(&r)
+	}
+	return nil
+}
+
+// LoadCatalog reloads products and warehouses (after an admin change).
+func (v *View) LoadCatalog(ctx context.Context) error {
+	ps, err := v.src.Products(ctx)
+	if err != nil {
+		return err
+	}
+	ws, err := v.src.Warehouses(ctx)
+	if err != nil {
+		return err
+	}
+	idx := make(map[int64]int, len(ps))
+	for i, p := range ps {
+		idx[p.ID] = i
+	}
+	v.mu.Lock()
+	v.products, v.productIdx, v.warehouses = ps, idx, ws
+	v.mu.Unlock()
+	return nil
+}
+
+func (v *View) insertLocked(r *LotRow) {
+	v.lots[r.ID] = r
+	m := v.byWP[r.WarehouseID]
+	if m == nil {
+		m = map[int64][]*LotRow{}
+		v.byWP[r.WarehouseID] = m
+	}
+	m[r.ProductID] = append(m[r.ProductID], r)
+}
+
+func (v *View) removeLocked(r *LotRow) {
+	delete(v.lots, r.ID)
+	list := v.byWP[r.WarehouseID][r.ProductID]
+	for i, x := range list {
+		if x.ID == r.ID {
+			v.byWP[r.WarehouseID][r.ProductID] = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+}
+
+// Apply takes a lot event. Events may arrive twice or out of order (local
+// and through Kafka): only one newer than what the view holds counts. It
+// reports whether the view changed.
+func (v *View) Apply(e lot.Event) bool {
+	v.mu.Lock()
+	cur, ok := v.lots[e.LotID]
+	switch {
+	case ok && e.Seq <= cur.Seq:
+		v.mu.Unlock()
+		return false
+	case e.State == domain.Expired:
+		if ok {
+			v.removeLocked(cur)
+		}
+	case ok:
+		cur.OnHand, cur.State, cur.Seq = e.OnHand, e.State, e.Seq
+	default:
+		v.insertLocked(&LotRow{ID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
+			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq})
+	}
+	v.mu.Unlock()
+	v.notify(Change{Event: e})
+	return true
+}
+
+// Subscribe calls fn after every change; the returned func unsubscribes.
+// fn must not block.
+func (v *View) Subscribe(fn func(Change)) func() {
+	v.lmu.Lock()
+	id := v.nextID
+	v.nextID++
+	v.listeners[id] = fn
+	v.lmu.Unlock()
+	return func() {
+		v.lmu.Lock()
+		delete(v.listeners, id)
+		v.lmu.Unlock()
+	}
+}
+
+func (v *View) notify(c Change) {
+	v.lmu.Lock()
+	fns := make([]func(Change), 0, len(v.listeners))
+	for _, fn := range v.listeners {
+		fns = append(fns, fn)
+	}
+	v.lmu.Unlock()
+	for _, fn := range fns {
+		fn(c)
+	}
+}
+
+// Serving lists the warehouses whose service area holds addr.
+func (v *View) Serving(addr domain.Point) []domain.Warehouse {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.servingLocked(addr)
+}
+
+func (v *View) servingLocked(addr domain.Point) []domain.Warehouse {
+	var out []domain.Warehouse
+	for _, w := range v.warehouses {
+		if w.Area().Serves(addr) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// regular is what a lot offers as regular stock now.
+func regular(r *LotRow, p domain.Product, now time.Time) int64 {
+	if r.OnHand <= 0 || domain.StateAt(r.ExpiresAt, now) != domain.Regular || r.State != domain.Regular {
+		return 0
+	}
+	if r.ExpiresAt.Sub(now) < p.MinShelfLife {
+		return 0
+	}
+	return r.OnHand
+}
+
+// Filter narrows a product listing.
+type Filter struct {
+	Category string
+	Query    string
+}
+
+func (f Filter) match(p domain.Product) bool {
+	if f.Category != "" && !strings.EqualFold(p.Category, f.Category) {
+		return false
+	}
+	if f.Query != "" {
+		q := strings.ToLower(f.Query)
+		if !strings.Contains(strings.ToLower(p.Name), q) && !strings.Contains(strings.ToLower(p.NameEn), q) && !strings.Contains(strings.ToLower(p.SKU), q) {
+			return false
+		}
+	}
+	return true
+}
+
+// Products lists the catalog with the regular quantity that warehouses
+// serving addr hold.
+func (v *View) Products(addr domain.Point, f Filter) []ProductAvailability {
+	now := v.now()
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	serving := v.servingLocked(addr)
+	out := make([]ProductAvailability, 0, len(v.products))
+	for _, p := range v.products {
+		if !f.match(p) {
+			continue
+		}
+		var avail int64
+		for _, w := range serving {
+			for _, r := range v.byWP[w.ID][p.ID] {
+				avail += regular(r, p, now)
+			}
+		}
+		out = append(out, ProductAvailability{ID: p.ID, SKU: p.SKU, Name: p.Name, NameEn: p.NameEn, Category: p.Category, Price: p.Price, Available: avail})
+	}
+	return out
+}
+
+// ProductAvailable is the regular quantity of one product near addr.
+func (v *View) ProductAvailable(addr domain.Point, productID int64) int64 {
+	now := v.now()
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	i, ok := v.productIdx[productID]
+	if !ok {
+		return 0
+	}
+	p := v.products[i]
+	var avail int64
+	for _, w := range v.servingLocked(addr) {
+		for _, r := range v.byWP[w.ID][productID] {
+			avail += regular(r, p, now)
+		}
+	}
+	return avail
+}
+
+// Deals lists the closing-soon lots of warehouses serving addr, soonest
+// expiry first, priced by the markdown ladder now.
+func (v *View) Deals(addr domain.Point) []Deal {
+	now := v.now()
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	out := []Deal{}
+	for _, w := range v.servingLocked(addr) {
+		for pid, lots := range v.byWP[w.ID] {
+			i, ok := v.productIdx[pid]
+			if !ok {
+				continue
+			}
+			p := v.products[i]
+			for _, r := range lots {
+				if d, ok := v.dealLocked(r, p, now); ok {
+					out = append(out, d)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].ExpiresAt.Equal(out[j].ExpiresAt) {
+			return out[i].ExpiresAt.Before(out[j].ExpiresAt)
+		}
+		return out[i].LotID < out[j].LotID
+	})
+	return out
+}
+
+func (v *View) dealLocked(r *LotRow, p domain.Product, now time.Time) (Deal, bool) {
+	if r.OnHand <= 0 || domain.StateAt(r.ExpiresAt, now) != domain.ClosingSoon {
+		return Deal{}, false
+	}
+	pct := v.ladder.DiscountPercent(r.ExpiresAt.Sub(now))
+	return Deal{LotID: r.ID, ProductID: p.ID, Name: p.Name, NameEn: p.NameEn, Category: p.Category,
+		WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt, Price: p.Price,
+		DealPrice: domain.Discounted(p.Price, pct), DiscountPercent: pct, Available: r.OnHand}, true
+}
+
+// LotAvailable is what a deal lot offers now, and whether it is a deal.
+func (v *View) LotAvailable(lotID int64) (int64, bool) {
+	now := v.now()
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	r, ok := v.lots[lotID]
+	if !ok {
+		return 0, false
+	}
+	if domain.StateAt(r.ExpiresAt, now) != domain.ClosingSoon {
+		return 0, false
+	}
+	return r.OnHand, true
+}
+
+// Lot reads one lot of the view.
+func (v *View) Lot(id int64) (LotRow, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	r, ok := v.lots[id]
+	if !ok {
+		return LotRow{}, false
+	}
+	return *r, true
+}
+
+// Warehouse reads one warehouse of the view.
+func (v *View) Warehouse(id int64) (domain.Warehouse, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	for _, w := range v.warehouses {
+		if w.ID == id {
+			return w, true
+		}
+	}
+	return domain.Warehouse{}, false
+}

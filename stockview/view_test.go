@@ -1,0 +1,158 @@
+package stockview
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"shelflife/actors/lot"
+	"shelflife/domain"
+)
+
+type fakeSource struct {
+	products   []domain.Product
+	warehouses []domain.Warehouse
+	lots       []LotRow
+}
+
+func (f fakeSource) Products(context.Context) ([]domain.Product, error)     { return f.products, nil }
+func (f fakeSource) Warehouses(context.Context) ([]domain.Warehouse, error) { return f.warehouses, nil }
+func (f fakeSource) LiveLots(context.Context) ([]LotRow, error)             { return f.lots, nil }
+
+var (
+	t0       = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	mapo     = domain.Warehouse{ID: 1, Name: "Mapo", Lat: 37.5663, Lng: 126.9016, RadiusKm: 6}
+	eunpyeng = domain.Warehouse{ID: 2, Name: "Eunpyeong", Lat: 37.6027, Lng: 126.9291, RadiusKm: 5}
+	songpa   = domain.Warehouse{ID: 3, Name: "Songpa", Lat: 37.5145, Lng: 127.1059, RadiusKm: 5}
+	yeonhui  = domain.Point{Lat: 37.5667, Lng: 126.9300} // Mapo and Eunpyeong
+	jamsil   = domain.Point{Lat: 37.5133, Lng: 127.1001} // Songpa
+	suwon    = domain.Point{Lat: 37.2636, Lng: 127.0286} // nobody
+)
+
+func newView(t *testing.T, now *time.Time) *View {
+	t.Helper()
+	src := fakeSource{
+		products: []domain.Product{
+			{ID: 10, SKU: "MILK", Name: "우유", NameEn: "Milk", Category: "Dairy", Price: 3000},
+			{ID: 11, SKU: "FISH", Name: "고등어", NameEn: "Mackerel", Category: "Seafood", Price: 10000, MinShelfLife: 100 * time.Hour},
+		},
+		warehouses: []domain.Warehouse{mapo, eunpyeng, songpa},
+		lots: []LotRow{
+			{ID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: t0.Add(10 * 24 * time.Hour), OnHand: 5, State: domain.Regular},
+			{ID: 101, ProductID: 10, WarehouseID: 2, ExpiresAt: t0.Add(9 * 24 * time.Hour), OnHand: 7, State: domain.Regular},
+			{ID: 102, ProductID: 10, WarehouseID: 3, ExpiresAt: t0.Add(8 * 24 * time.Hour), OnHand: 11, State: domain.Regular},
+			{ID: 103, ProductID: 10, WarehouseID: 1, ExpiresAt: t0.Add(30 * time.Hour), OnHand: 4, State: domain.ClosingSoon},
+			{ID: 104, ProductID: 11, WarehouseID: 1, ExpiresAt: t0.Add(90 * time.Hour), OnHand: 3, State: domain.Regular},
+		},
+	}
+	v := New(src, domain.DefaultLadder(), func() time.Time { return *now })
+	if err := v.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func available(ps []ProductAvailability, id int64) int64 {
+	for _, p := range ps {
+		if p.ID == id {
+			return p.Available
+		}
+	}
+	return -1
+}
+
+func TestAvailabilityByAddress(t *testing.T) {
+	now := t0
+	v := newView(t, &now)
+	tests := []struct {
+		name string
+		addr domain.Point
+		milk int64
+		fish int64
+		deal int
+	}{
+		{"served by two", yeonhui, 12, 0, 1}, // fish is below its freshness guarantee
+		{"served by one", jamsil, 11, 0, 0},
+		{"served by none", suwon, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := v.Products(tt.addr, Filter{})
+			if len(ps) != 2 {
+				t.Fatalf("%d products listed, want 2 (the catalog)", len(ps))
+			}
+			if got := available(ps, 10); got != tt.milk {
+				t.Errorf("milk available %d, want %d", got, tt.milk)
+			}
+			if got := available(ps, 11); got != tt.fish {
+				t.Errorf("fish available %d, want %d", got, tt.fish)
+			}
+			if got := len(v.Deals(tt.addr)); got != tt.deal {
+				t.Errorf("%d deals, want %d", got, tt.deal)
+			}
+		})
+	}
+	d := v.Deals(yeonhui)[0]
+	if d.LotID != 103 || d.DiscountPercent != 30 || d.DealPrice != 2100 || d.Price != 3000 || d.Available != 4 {
+		t.Errorf("deal = %+v", d)
+	}
+	if got := v.Products(yeonhui, Filter{Category: "seafood"}); len(got) != 1 || got[0].ID != 11 {
+		t.Errorf("category filter = %+v", got)
+	}
+	if got := v.Products(yeonhui, Filter{Query: "milk"}); len(got) != 1 || got[0].ID != 10 {
+		t.Errorf("query filter = %+v", got)
+	}
+}
+
+func TestTimeMovesLotsBetweenListings(t *testing.T) {
+	now := t0
+	v := newView(t, &now)
+	// Lot 100 (10 days) enters the deals at 8 days; lot 103 leaves at expiry.
+	now = t0.Add(8*24*time.Hour + time.Minute)
+	deals := v.Deals(yeonhui)
+	ids := map[int64]bool{}
+	for _, d := range deals {
+		ids[d.LotID] = true
+	}
+	if !ids[100] || !ids[101] || ids[103] {
+		t.Errorf("deals at +8 d = %v, want lots 100 and 101 but not the expired 103", ids)
+	}
+	if got := available(v.Products(yeonhui, Filter{}), 10); got != 0 {
+		t.Errorf("regular milk at +8 d = %d, want 0", got)
+	}
+}
+
+func TestApplyIsIdempotentAndOrdered(t *testing.T) {
+	now := t0
+	v := newView(t, &now)
+	var notified int
+	unsub := v.Subscribe(func(Change) { notified++ })
+	defer unsub()
+	e := lot.Event{LotID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: t0.Add(10 * 24 * time.Hour), OnHand: 2, State: domain.Regular, Seq: 3}
+	if !v.Apply(e) {
+		t.Error("a newer event was not applied")
+	}
+	if v.Apply(e) {
+		t.Error("the same event applied twice")
+	}
+	older := e
+	older.Seq, older.OnHand = 2, 4
+	if v.Apply(older) {
+		t.Error("an older event was applied")
+	}
+	if got := available(v.Products(yeonhui, Filter{}), 10); got != 9 {
+		t.Errorf("milk near yeonhui = %d, want 2 + 7", got)
+	}
+	// A new lot appears; an expired one disappears.
+	v.Apply(lot.Event{LotID: 200, ProductID: 10, WarehouseID: 3, ExpiresAt: t0.Add(20 * 24 * time.Hour), OnHand: 6, State: domain.Regular, Seq: 1})
+	v.Apply(lot.Event{LotID: 102, ProductID: 10, WarehouseID: 3, State: domain.Expired, Seq: 9})
+	if got := available(v.Products(jamsil, Filter{}), 10); got != 6 {
+		t.Errorf("milk near jamsil = %d, want 6", got)
+	}
+	if _, ok := v.Lot(102); ok {
+		t.Error("an expired lot is still in the view")
+	}
+	if notified != 3 {
+		t.Errorf("%d notifications, want 3", notified)
+	}
+}
