@@ -72,7 +72,7 @@ func (c *core) info(s State, reason pb.Reason) *pb.LotInfo {
 // answer waits for the commit that makes it durable.
 func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Message {
 	key := req.GetOrderKey()
-	if key == "" || len(key) > 100 || req.GetQuantity() <= 0 {
+	if !validKey(key) || req.GetQuantity() <= 0 {
 		return &pb.DeductResponse{Reason: pb.Reason_INVALID_ARGUMENT, LotId: c.st.ID}
 	}
 	c.advance(now)
@@ -99,6 +99,20 @@ func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Messag
 	c.ledger[key] = e
 	c.touch(e)
 	return c.await(e, c.deductAnswer(e), to)
+}
+
+// validKey accepts 1 to 100 printable ASCII characters (the ledger stores
+// keys as ASCII for speed; order ids are).
+func validKey(k string) bool {
+	if k == "" || len(k) > 100 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *core) refusal(now time.Time, req *pb.DeductRequest) pb.Reason {
@@ -137,7 +151,7 @@ func (c *core) deductAnswer(e *entry) *pb.DeductResponse {
 // restore handles a Restore, like deduct.
 func (c *core) restore(now time.Time, req *pb.RestoreRequest, to any) proto.Message {
 	key := req.GetOrderKey()
-	if key == "" || len(key) > 100 {
+	if !validKey(key) {
 		return &pb.RestoreResponse{Reason: pb.Reason_INVALID_ARGUMENT}
 	}
 	c.advance(now)

@@ -214,7 +214,7 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("ledger kind for order-b = %q, want TOMBSTONE", kind)
 	}
 
-	for _, bad := range []*pb.DeductRequest{{OrderKey: "", Quantity: 1}, {OrderKey: "x", Quantity: 0}, {OrderKey: "x", Quantity: -1}} {
+	for _, bad := range []*pb.DeductRequest{{OrderKey: "", Quantity: 1}, {OrderKey: "x", Quantity: 0}, {OrderKey: "x", Quantity: -1}, {OrderKey: "주문-1", Quantity: 1}, {OrderKey: "a b", Quantity: 1}} {
 		resp, _ := f.client.Deduct(ctx, id, bad.OrderKey, bad.Quantity, pb.Channel_ANY)
 		if resp.Reason != pb.Reason_INVALID_ARGUMENT {
 			t.Errorf("deduct %v = %v, want INVALID_ARGUMENT", bad, resp)

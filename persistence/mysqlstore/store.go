@@ -40,6 +40,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	mc.Loc = time.UTC
 	// Conditional UPDATEs (fencing) must see "matched", not "changed".
 	mc.ClientFoundRows = true
+	// One round trip per statement instead of prepare, execute and close:
+	// the lot grains' group commits carry thousands of arguments.
+	mc.InterpolateParams = true
 	if mc.Params == nil {
 		mc.Params = map[string]string{}
 	}

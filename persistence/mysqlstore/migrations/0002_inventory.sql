@@ -8,19 +8,19 @@ ALTER TABLE lots
 
 -- One row per (lot, idempotency key): what a Deduct or Restore for that key
 -- did. kind: DEDUCTED, RESTORED (deducted, then put back) or TOMBSTONE (a
--- Restore that came first; a later Deduct is refused).
+-- Restore that came first; a later Deduct is refused). It has no secondary
+-- index and no foreign key: it is written in bulk on the hottest path, and
+-- only the lot grain (which owns lot_id) writes it.
 CREATE TABLE lot_ledger (
   lot_id BIGINT NOT NULL,
-  order_key VARCHAR(100) NOT NULL,
-  kind VARCHAR(16) NOT NULL,
+  order_key VARCHAR(100) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  kind VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   quantity BIGINT NOT NULL,
   unit_price BIGINT NOT NULL DEFAULT 0,
   discount_percent INT NOT NULL DEFAULT 0,
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-  PRIMARY KEY (lot_id, order_key),
-  KEY lot_ledger_key (order_key),
-  CONSTRAINT lot_ledger_lot FOREIGN KEY (lot_id) REFERENCES lots (id)
+  PRIMARY KEY (lot_id, order_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- What expiry wrote off: one row per lot, plus later returns of goods

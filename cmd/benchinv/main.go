@@ -1,0 +1,338 @@
+// Command benchinv measures hot-lot deductions two ways against the same
+// MariaDB/MySQL in one run, and the browse rate of a node, and prints a
+// table with ratios:
+//
+//	(a) baseline: N goroutines, each deduction one transaction with
+//	    UPDATE lots SET on_hand = on_hand - 1 WHERE id = ? AND on_hand >= 1
+//	    and a ledger INSERT;
+//	(b) the same deductions through the lot grain (group commit);
+//	browse: GET /api/v1/products for an address against GET /healthz, the
+//	    same server's cheapest route.
+//
+// It is a measurement, not a test: `make bench` runs it.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	pb "shelflife/actors/inventorypb"
+	"shelflife/actors/lot"
+	"shelflife/cluster/member"
+	"shelflife/domain"
+	"shelflife/node"
+	"shelflife/persistence/mysqlstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchinv:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name     string
+	n        int
+	ops      int64
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	oversold int64
+}
+
+func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("benchinv", flag.ContinueOnError)
+	server := fs.String("mysql", "root@tcp(127.0.0.1:3306)/", "MySQL server (no database: a scratch one is created and dropped)")
+	duration := fs.Duration("duration", 5*time.Second, "how long each measurement runs")
+	levels := fs.String("n", "8,64,256", "concurrency levels")
+	browse := fs.Bool("browse", true, "also measure the browse rate on a node")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lot-grain runs to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var ns []int
+	for _, s := range strings.Split(*levels, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n <= 0 {
+			return fmt.Errorf("-n %q: want positive numbers", *levels)
+		}
+		ns = append(ns, n)
+	}
+	mc, err := mysql.ParseDSN(*server)
+	if err != nil {
+		return err
+	}
+	mc.DBName = fmt.Sprintf("shelflife_bench_%d", time.Now().UnixNano())
+	mc.ParseTime = true
+	dsn := mc.FormatDSN()
+	defer dropDB(*server, mc.DBName)
+
+	store, err := mysqlstore.Open(ctx, mysqlstore.Config{DSN: dsn, MaxOpenConns: 128})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	w, err := store.CreateWarehouse(ctx, domain.Warehouse{Name: "Bench", Region: "Bench", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	if err != nil {
+		return err
+	}
+	p, err := store.CreateProduct(ctx, domain.Product{SKU: "HOT", Name: "hot", Category: "bench", Price: 1000})
+	if err != nil {
+		return err
+	}
+	newLot := func() (int64, error) {
+		l, err := store.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: time.Now().Add(365 * 24 * time.Hour), Received: 100_000_000}, time.Now())
+		return l.ID, err
+	}
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := member.Start(member.Config{Name: "bench", Logger: quiet}, lot.Kind(lot.Deps{Store: store, Logger: quiet}))
+	if err != nil {
+		return err
+	}
+	defer m.Shutdown()
+	client := lot.NewClient(m.Cluster)
+
+	fmt.Fprintf(out, "hot-lot deductions, %s per run, MySQL %s\n\n", *duration, mc.Addr)
+	fmt.Fprintf(out, "%-22s %5s %10s %10s %10s %9s\n", "mode", "N", "ops/s", "p50 ms", "p99 ms", "oversold")
+	type pair struct{ a, b result }
+	var pairs []pair
+	for _, n := range ns {
+		idA, err := newLot()
+		if err != nil {
+			return err
+		}
+		a, err := measure(ctx, "a: SQL per deduction", n, *duration, func(i int, seq int64) error {
+			return sqlDeduct(ctx, store.DB(), idA, fmt.Sprintf("a-%d-%d", i, seq))
+		})
+		if err != nil {
+			return err
+		}
+		a.oversold, err = oversold(store.DB(), idA)
+		if err != nil {
+			return err
+		}
+		printRow(out, a)
+
+		idB, err := newLot()
+		if err != nil {
+			return err
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			pprof.StartCPUProfile(f)
+		}
+		b, err := measure(ctx, "b: lot grain", n, *duration, func(i int, seq int64) error {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			resp, err := client.Deduct(cctx, idB, fmt.Sprintf("b-%d-%d", i, seq), 1, pb.Channel_ANY)
+			if err != nil {
+				return err
+			}
+			if resp.Reason != pb.Reason_OK {
+				return fmt.Errorf("deduct: %s", resp.Reason)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if *cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
+		b.oversold, err = oversold(store.DB(), idB)
+		if err != nil {
+			return err
+		}
+		printRow(out, b)
+		pairs = append(pairs, pair{a, b})
+	}
+	fmt.Fprintf(out, "\n%5s %14s %18s %9s\n", "N", "throughput b/a", "p99(b)/p99(a)", "oversold")
+	for _, pr := range pairs {
+		fmt.Fprintf(out, "%5d %14.1f %18.3f %9d\n", pr.a.n, pr.b.rate()/pr.a.rate(), pr.b.p99.Seconds()/pr.a.p99.Seconds(), pr.a.oversold+pr.b.oversold)
+	}
+	if *browse {
+		return browseRate(ctx, out, *server, *duration, quiet)
+	}
+	return nil
+}
+
+func printRow(out io.Writer, r result) {
+	fmt.Fprintf(out, "%-22s %5d %10.0f %10.2f %10.2f %9d\n", r.name, r.n, r.rate(),
+		float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, r.oversold)
+}
+
+// sqlDeduct is the baseline: one conditional UPDATE and a ledger row in one
+// transaction.
+func sqlDeduct(ctx context.Context, db *sql.DB, lotID int64, key string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "UPDATE lots SET on_hand = on_hand - 1, deducted = deducted + 1 WHERE id = ? AND on_hand >= 1", lotID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errors.New("out of stock")
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO lot_ledger (lot_id, order_key, kind, quantity, unit_price) VALUES (?, ?, 'DEDUCTED', 1, 1000)", lotID, key); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// oversold compares the lot with its ledger: units deducted beyond what was
+// received, or ledger rows that do not match the counter.
+func oversold(db *sql.DB, lotID int64) (int64, error) {
+	var received, onHand, deducted, ledger int64
+	if err := db.QueryRow("SELECT received, on_hand, deducted FROM lots WHERE id = ?", lotID).Scan(&received, &onHand, &deducted); err != nil {
+		return 0, err
+	}
+	if err := db.QueryRow("SELECT COALESCE(SUM(quantity), 0) FROM lot_ledger WHERE lot_id = ?", lotID).Scan(&ledger); err != nil {
+		return 0, err
+	}
+	var bad int64
+	if onHand < 0 {
+		bad += -onHand
+	}
+	if d := ledger - (received - onHand); d != 0 {
+		bad += max(d, -d)
+	}
+	return bad, nil
+}
+
+// measure runs op from n goroutines for d and reports throughput and
+// latency percentiles.
+func measure(ctx context.Context, name string, n int, d time.Duration, op func(worker int, seq int64) error) (result, error) {
+	var wg sync.WaitGroup
+	var ops atomic.Int64
+	var firstErr atomic.Value
+	lat := make([][]time.Duration, n)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := int64(0); time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
+				t := time.Now()
+				if err := op(i, seq); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				lat[i] = append(lat[i], time.Since(t))
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err, ok := firstErr.Load().(error); ok && err != nil {
+		return result{}, fmt.Errorf("%s N=%d: %w", name, n, err)
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(p*float64(len(all))))]
+	}
+	return result{name: name, n: n, ops: ops.Load(), elapsed: elapsed, p50: pct(0.50), p99: pct(0.99)}, nil
+}
+
+// browseRate starts a node with the demo data and compares the product
+// listing for an address with /healthz.
+func browseRate(ctx context.Context, out io.Writer, server string, d time.Duration, log *slog.Logger) error {
+	mc, _ := mysql.ParseDSN(server)
+	mc.DBName = fmt.Sprintf("shelflife_bench_node_%d", time.Now().UnixNano())
+	defer dropDB(server, mc.DBName)
+	cfg := node.Defaults()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MySQLDSN = mc.FormatDSN()
+	cfg.Demo = true
+	cfg.BcryptCost = 4
+	cfg.JWTSecret = "bench-secret-0123456789"
+	cfg.LogLevel = "error"
+	n, err := node.Start(ctx, cfg, node.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer n.Shutdown(context.Background())
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func(url string) func(int, int64) error {
+		return func(int, int64) error {
+			resp, err := hc.Get(url)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("%s: %s", url, resp.Status)
+			}
+			return nil
+		}
+	}
+	const conc = 64
+	fmt.Fprintf(out, "\nbrowse, %d concurrent keep-alive clients, %s each\n\n", conc, d)
+	fmt.Fprintf(out, "%-34s %10s %10s %10s\n", "route", "req/s", "p50 ms", "p99 ms")
+	cheap, err := measure(ctx, "GET /healthz", conc, d, get(n.URL()+"/healthz"))
+	if err != nil {
+		return err
+	}
+	products, err := measure(ctx, "GET /api/v1/products?lat&lng", conc, d, get(n.URL()+"/api/v1/products?lat=37.5667&lng=126.93"))
+	if err != nil {
+		return err
+	}
+	deals, err := measure(ctx, "GET /api/v1/deals?lat&lng", conc, d, get(n.URL()+"/api/v1/deals?lat=37.5667&lng=126.93"))
+	if err != nil {
+		return err
+	}
+	for _, r := range []result{cheap, products, deals} {
+		fmt.Fprintf(out, "%-34s %10.0f %10.2f %10.2f\n", r.name, r.rate(), float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000)
+	}
+	fmt.Fprintf(out, "\nproducts / healthz: %.2f   deals / healthz: %.2f\n", products.rate()/cheap.rate(), deals.rate()/cheap.rate())
+	return nil
+}
+
+func dropDB(server, name string) {
+	db, err := sql.Open("mysql", server)
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	db.Exec("DROP DATABASE IF EXISTS `" + name + "`")
+}
