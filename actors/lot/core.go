@@ -42,7 +42,9 @@ type core struct {
 	// gets the same answer; refusals change nothing, so they are not stored.
 	refused  map[string]*pb.DeductResponse
 	pending  batch
-	inflight *batch
+	inflight []*batch // oldest first
+	// early holds completions that arrived before an older one's.
+	early map[uint64]commitResult
 	// expired is set when the batch being assembled writes the lot off; the
 	// grain stops itself after that commit.
 	expired bool
@@ -50,9 +52,17 @@ type core struct {
 
 const maxRefusalsRemembered = 100_000
 
+// maxInflight is how many group commits of one lot may be in flight.
+const maxInflight = 2
+
+type commitResult struct {
+	commit Commit
+	err    error
+}
+
 func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
 	c := &core{st: st, durable: st, ladder: ladder, ledger: make(map[string]*entry, len(ledger)),
-		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}}
+		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}, early: map[uint64]commitResult{}}
 	for _, e := range ledger {
 		c.ledger[e.Key] = &entry{LedgerEntry: e, durable: true}
 	}
@@ -197,11 +207,13 @@ func (c *core) await(e *entry, answer proto.Message, to any) proto.Message {
 		return answer
 	}
 	w := waiter{to: to, msg: answer}
-	if c.inflight != nil && e.batch == c.inflight.no {
-		c.inflight.waiters = append(c.inflight.waiters, w)
-	} else {
-		c.pending.waiters = append(c.pending.waiters, w)
+	for _, b := range c.inflight {
+		if b.no == e.batch {
+			b.waiters = append(b.waiters, w)
+			return nil
+		}
 	}
+	c.pending.waiters = append(c.pending.waiters, w)
 	return nil
 }
 
@@ -232,52 +244,72 @@ func (c *core) nextTransition() (time.Time, bool) {
 	return domain.NextTransition(c.st.ExpiresAt, c.st.State)
 }
 
-// take starts the next group commit, if there is something to write and no
-// write in flight.
+// take starts the next group commit, if there is something to write and
+// fewer than maxInflight are in flight.
 func (c *core) take() (Commit, bool) {
-	if c.inflight != nil || !c.pending.dirty {
+	if len(c.inflight) >= maxInflight || !c.pending.dirty {
 		return Commit{}, false
 	}
 	c.st.Seq++
 	cm := Commit{
-		LotID: c.st.ID, Epoch: c.st.Epoch, Seq: c.st.Seq,
+		LotID: c.st.ID, Epoch: c.st.Epoch, Seq: c.st.Seq, PrevSeq: c.st.Seq - 1,
 		OnHand: c.st.OnHand, Deducted: c.st.Deducted, Restored: c.st.Restored, WrittenOff: c.st.WrittenOff,
 		State: c.st.State, Waste: c.pending.waste, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID,
+		batch: c.pending.no,
 	}
 	for _, k := range c.pending.keys {
 		cm.Entries = append(cm.Entries, c.ledger[k].LedgerEntry)
 	}
 	b := c.pending
-	c.inflight = &b
+	c.inflight = append(c.inflight, &b)
 	c.pending = batch{no: b.no + 1}
 	return cm, true
 }
 
-// committed ends the commit in flight. On success it returns the answers
-// now due and the lot as committed. On failure every waiting request, in
-// flight or queued, is answered with reason and the grain must stop: its
-// memory may hold changes that never became durable.
-func (c *core) committed(cm Commit, failed bool, reason pb.Reason) []waiter {
-	b := c.inflight
-	c.inflight = nil
-	if !failed {
-		if b == nil {
-			return nil
+// busy reports whether a commit is in flight or due.
+func (c *core) busy() bool { return len(c.inflight) > 0 || c.pending.dirty }
+
+// completed takes the result of a commit and returns the answers now due,
+// the commits now known to be durable (in order), and whether everything
+// failed. Results are applied in commit order: one that arrives early waits
+// for the older ones. On failure every waiting request, in flight or
+// queued, is answered with the failure's reason and the grain must stop:
+// its memory may hold changes that never became durable.
+func (c *core) completed(r commitResult, reason pb.Reason) (due []waiter, durable []Commit, failed bool) {
+	if r.err != nil {
+		return c.failAll(reason), nil, true
+	}
+	c.early[r.commit.batch] = r
+	for len(c.inflight) > 0 {
+		b := c.inflight[0]
+		res, ok := c.early[b.no]
+		if !ok {
+			break
 		}
+		delete(c.early, b.no)
+		c.inflight = c.inflight[1:]
 		for _, k := range b.keys {
 			if e := c.ledger[k]; e.batch == b.no {
 				e.durable = true
 			}
 		}
+		cm := res.commit
 		c.durable.OnHand, c.durable.Deducted, c.durable.Restored, c.durable.WrittenOff = cm.OnHand, cm.Deducted, cm.Restored, cm.WrittenOff
 		c.durable.State, c.durable.Seq = cm.State, cm.Seq
-		return b.waiters
+		due = append(due, b.waiters...)
+		durable = append(durable, cm)
 	}
+	return due, durable, false
+}
+
+// failAll answers every waiting request with reason.
+func (c *core) failAll(reason pb.Reason) []waiter {
 	var waiting []waiter
-	if b != nil {
+	for _, b := range c.inflight {
 		waiting = append(waiting, b.waiters...)
 	}
 	waiting = append(waiting, c.pending.waiters...)
+	c.inflight = nil
 	c.pending.waiters = nil
 	out := make([]waiter, 0, len(waiting))
 	for _, w := range waiting {

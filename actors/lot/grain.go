@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -53,10 +54,7 @@ func Kind(d Deps) *cluster.Kind {
 // Messages the grain sends itself.
 type (
 	tick       struct{}
-	commitDone struct {
-		commit Commit
-		err    error
-	}
+	commitDone commitResult
 )
 
 type grain struct {
@@ -69,6 +67,9 @@ type grain struct {
 	self    *actor.PID
 	system  *actor.ActorSystem
 	stopped bool
+	// lastUpdate is closed (after its error, if any, is sent) when the most
+	// recent commit has updated the lot row or failed.
+	lastUpdate chan error
 }
 
 var _ pb.Lot = (*grain)(nil)
@@ -191,42 +192,72 @@ func (g *grain) onTick(ctx cluster.GrainContext) {
 	})
 }
 
-// flush starts a group commit when there is something to write and none is
-// in flight. The write runs outside the actor; its result comes back as a
-// message, and requests arriving meanwhile join the next batch.
+// flush starts group commits while there is something to write and room
+// in flight. The writes run outside the actor; their results come back as
+// messages, and requests arriving meanwhile join the next batch.
 func (g *grain) flush(ctx cluster.GrainContext) {
-	cm, ok := g.core.take()
-	if !ok {
-		return
+	for {
+		cm, ok := g.core.take()
+		if !ok {
+			return
+		}
+		prev, mine := g.lastUpdate, make(chan error, 1)
+		g.lastUpdate = mine
+		cm.BeforeUpdate = func() error {
+			if prev == nil {
+				return nil
+			}
+			if err, ok := <-prev; ok && err != nil {
+				return fmt.Errorf("previous commit failed: %w", err)
+			}
+			return nil
+		}
+		var once sync.Once
+		cm.AfterUpdate = func(err error) {
+			once.Do(func() {
+				if err != nil {
+					mine <- err
+				}
+				close(mine)
+			})
+		}
+		self, system, store, timeout := g.self, g.system, g.deps.Store, g.deps.WriteTimeout
+		go func() {
+			wctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			err := store.CommitLot(wctx, cm)
+			cm.AfterUpdate(err) // in case the store failed before the update
+			system.Root.Send(self, &commitDone{commit: cm, err: err})
+		}()
 	}
-	self, system, store, timeout := g.self, g.system, g.deps.Store, g.deps.WriteTimeout
-	go func() {
-		wctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		err := store.CommitLot(wctx, cm)
-		system.Root.Send(self, &commitDone{commit: cm, err: err})
-	}()
 }
 
 func (g *grain) onCommitDone(ctx cluster.GrainContext, msg *commitDone) {
-	if msg.err != nil {
-		reason := pb.Reason_UNAVAILABLE
-		if errors.Is(msg.err, ErrStaleOwner) {
-			reason = pb.Reason_STALE_OWNER
+	if g.stopped {
+		return
+	}
+	reason := pb.Reason_UNAVAILABLE
+	if errors.Is(msg.err, ErrStaleOwner) {
+		reason = pb.Reason_STALE_OWNER
+	}
+	due, durable, failed := g.core.completed(commitResult(*msg), reason)
+	g.reply(ctx, due)
+	if failed {
+		if reason == pb.Reason_STALE_OWNER {
 			g.log.Warn("another activation owns the lot; stopping", "epoch", msg.commit.Epoch)
 		} else {
 			g.log.Error("commit lot", "error", msg.err.Error())
 		}
-		g.reply(ctx, g.core.committed(msg.commit, true, reason))
 		g.stop(ctx)
 		return
 	}
-	g.reply(ctx, g.core.committed(msg.commit, false, pb.Reason_OK))
-	if g.deps.Publisher != nil {
-		g.deps.Publisher.LotChanged(g.core.event(msg.commit, g.deps.Clock.Now()))
+	for _, cm := range durable {
+		if g.deps.Publisher != nil {
+			g.deps.Publisher.LotChanged(g.core.event(cm, g.deps.Clock.Now()))
+		}
 	}
-	if msg.commit.State == domain.Expired && g.core.expired && g.core.inflight == nil && !g.core.pending.dirty {
-		g.log.Info("lot expired and written off", "written_off", msg.commit.WrittenOff)
+	if g.core.expired && !g.core.busy() {
+		g.log.Info("lot expired and written off", "written_off", g.core.durable.WrittenOff)
 		g.stop(ctx)
 		return
 	}
@@ -260,7 +291,7 @@ func (g *grain) recover(ctx cluster.GrainContext) {
 	if r := recover(); r != nil {
 		g.deps.Logger.Error("lot grain panic", "identity", ctx.Identity(), "panic", fmt.Sprint(r))
 		if g.core != nil {
-			g.reply(ctx, g.core.committed(Commit{}, true, pb.Reason_UNAVAILABLE))
+			g.reply(ctx, g.core.failAll(pb.Reason_UNAVAILABLE))
 		}
 		g.stop(ctx)
 	}

@@ -316,7 +316,9 @@ func TestOnlyOneActivationCanWrite(t *testing.T) {
 		t.Fatalf("deduct after the takeover = %v, %v", resp, err)
 	}
 	// The activation claimed as "other" is now stale in turn.
-	stale := lot.Commit{LotID: id, Epoch: other.Epoch, Seq: other.Seq + 1, OnHand: 0, Deducted: 10, State: domain.Regular}
+	var seq int64
+	f.store.DB().QueryRow("SELECT seq FROM lots WHERE id = ?", id).Scan(&seq)
+	stale := lot.Commit{LotID: id, Epoch: other.Epoch, Seq: seq + 1, PrevSeq: seq, OnHand: 0, Deducted: 10, State: domain.Regular}
 	if err := f.store.CommitLot(ctx, stale); err == nil {
 		t.Error("a stale activation wrote the lot")
 	}

@@ -65,10 +65,17 @@ type Waste struct {
 
 // Commit is one group commit: the lot's counters after it, and the ledger
 // rows and write-offs it adds or changes.
+//
+// Two commits of a lot may be in flight at once: the second writes its
+// ledger rows while the first finishes. They stay in order because each
+// updates the lot row only after the one before it has (BeforeUpdate
+// waits for that) and only if the row still carries the seq the one before
+// it wrote (PrevSeq): a commit whose predecessor failed fails too.
 type Commit struct {
 	LotID      int64
 	Epoch      int64
 	Seq        int64
+	PrevSeq    int64
 	OnHand     int64
 	Deducted   int64
 	Restored   int64
@@ -79,6 +86,13 @@ type Commit struct {
 	// For the waste rows.
 	ProductID   int64
 	WarehouseID int64
+
+	// BeforeUpdate blocks until the previous commit has updated the lot row
+	// (nil error) or failed. AfterUpdate reports this commit's update (or
+	// its failure before it). The store calls each once; nil means no-op.
+	BeforeUpdate func() error
+	AfterUpdate  func(error)
+	batch        uint64
 }
 
 // Store is what the grain needs of MySQL.
@@ -87,7 +101,7 @@ type Store interface {
 	// its version on; the returned State's Epoch is the new version.
 	ClaimLot(ctx context.Context, id int64) (State, []LedgerEntry, error)
 	// CommitLot writes c in one transaction if the lot still carries
-	// c.Epoch, else ErrStaleOwner.
+	// c.Epoch and c.PrevSeq, else ErrStaleOwner.
 	CommitLot(ctx context.Context, c Commit) error
 }
 

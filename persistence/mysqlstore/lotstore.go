@@ -61,20 +61,20 @@ func (s *Store) ClaimLot(ctx context.Context, id int64) (lot.State, []lot.Ledger
 // ledgerChunk keeps one INSERT well below MySQL's 65,535 placeholders.
 const ledgerChunk = 2000
 
-// CommitLot writes one group commit of a lot, fenced by its epoch.
-func (s *Store) CommitLot(ctx context.Context, c lot.Commit) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE lots SET on_hand = ?, deducted = ?, restored = ?, written_off = ?, state = ?, seq = ?
-			WHERE id = ? AND version = ?`,
-			c.OnHand, c.Deducted, c.Restored, c.WrittenOff, string(c.State), c.Seq, c.LotID, c.Epoch)
-		if err != nil {
-			return fmt.Errorf("update lot %d: %w", c.LotID, err)
+// CommitLot writes one group commit of a lot, fenced by its epoch and
+// chained to the previous commit by seq. The ledger rows go first so that
+// they can be written while the previous commit finishes; the lot row is
+// updated only after the previous commit updated it (c.BeforeUpdate).
+func (s *Store) CommitLot(ctx context.Context, c lot.Commit) (err error) {
+	after := func(err error) {
+		if c.AfterUpdate != nil {
+			c.AfterUpdate(err)
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("lot %d epoch %d: %w", c.LotID, c.Epoch, lot.ErrStaleOwner)
-		}
+	}
+	defer func() { after(err) }()
+	// No deadlock retry: a retried transaction could not keep the order with
+	// the commit behind it; the grain stops and callers retry instead.
+	return s.tryTx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(c.Entries); start += ledgerChunk {
 			part := c.Entries[start:min(start+ledgerChunk, len(c.Entries))]
 			var q strings.Builder
@@ -100,6 +100,23 @@ func (s *Store) CommitLot(ctx context.Context, c lot.Commit) error {
 				return fmt.Errorf("waste of lot %d: %w", c.LotID, err)
 			}
 		}
+		if c.BeforeUpdate != nil {
+			if err := c.BeforeUpdate(); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE lots SET on_hand = ?, deducted = ?, restored = ?, written_off = ?, state = ?, seq = ?
+			WHERE id = ? AND version = ? AND seq = ?`,
+			c.OnHand, c.Deducted, c.Restored, c.WrittenOff, string(c.State), c.Seq, c.LotID, c.Epoch, c.PrevSeq)
+		if err != nil {
+			return fmt.Errorf("update lot %d: %w", c.LotID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("lot %d epoch %d seq %d: %w", c.LotID, c.Epoch, c.PrevSeq, lot.ErrStaleOwner)
+		}
+		after(nil)
 		return nil
 	})
 }
