@@ -118,6 +118,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy,
 		addrs: &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}}}
 	s.hub = newStockHub(deps.View)
+	if err := deps.Metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "shelflife_ws_subscribers", Help: "Open stock WebSocket subscribers.",
+	}, func() float64 { return float64(s.hub.count()) })); err != nil {
+		return nil, err
+	}
+	if err := deps.Metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "shelflife_ws_changes_dropped_total", Help: "Stock changes not fanned out because the hub queue was full.",
+	}, func() float64 { return float64(s.hub.dropped.Load()) })); err != nil {
+		return nil, err
+	}
 	s.metrics, err = newHTTPMetrics(deps.Metrics)
 	if err != nil {
 		return nil, err

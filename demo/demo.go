@@ -29,7 +29,7 @@ type Store interface {
 	CreateProduct(ctx context.Context, p domain.Product) (domain.Product, error)
 	Products(ctx context.Context) ([]domain.Product, error)
 	EnsureUser(ctx context.Context, u domain.User) (domain.User, error)
-	CountLots(ctx context.Context, productID, warehouseID int64) (int, error)
+	CountLiveLots(ctx context.Context, productID, warehouseID int64, now time.Time) (int, error)
 	CreateLot(ctx context.Context, l domain.Lot, now time.Time) (domain.Lot, error)
 }
 
@@ -150,7 +150,9 @@ func Seed(ctx context.Context, s Store, hash string, now time.Time) (Result, err
 				continue
 			}
 			k++
-			n, err := s.CountLots(ctx, p.ID, w.ID)
+			// A pair whose lots all expired (an old demo database) is
+			// restocked, so the demo always has something to show.
+			n, err := s.CountLiveLots(ctx, p.ID, w.ID, now)
 			if err != nil {
 				return r, err
 			}

@@ -29,12 +29,20 @@ func TestSeedTwice(t *testing.T) {
 	if second.Warehouses != 0 || second.Products != 0 || second.Lots != 0 {
 		t.Errorf("second seed created %+v, want nothing new", second)
 	}
+	// Weeks later every demo lot has expired: seeding restocks the demo.
+	later, err := demo.Seed(ctx, s, "$2a$04$hash", now.Add(60*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.Lots == 0 || later.Warehouses != 0 {
+		t.Errorf("seed after every lot expired = %+v, want new lots only", later)
+	}
 	var lots, categories int
 	if err := s.DB().QueryRow("SELECT COUNT(*) FROM lots").Scan(&lots); err != nil {
 		t.Fatal(err)
 	}
-	if lots != first.Lots {
-		t.Errorf("lots table has %d rows, want %d", lots, first.Lots)
+	if lots != first.Lots+later.Lots {
+		t.Errorf("lots table has %d rows, want %d", lots, first.Lots+later.Lots)
 	}
 	if err := s.DB().QueryRow("SELECT COUNT(*) FROM categories").Scan(&categories); err != nil {
 		t.Fatal(err)

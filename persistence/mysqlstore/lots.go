@@ -30,10 +30,12 @@ func (s *Store) CreateLot(ctx context.Context, l domain.Lot, now time.Time) (dom
 	return l, err
 }
 
-// CountLots counts the lots of a product in a warehouse.
-func (s *Store) CountLots(ctx context.Context, productID, warehouseID int64) (int, error) {
+// CountLiveLots counts the lots of a product in a warehouse that have not
+// expired at now.
+func (s *Store) CountLiveLots(ctx context.Context, productID, warehouseID int64, now time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM lots WHERE product_id = ? AND warehouse_id = ?", productID, warehouseID).Scan(&n)
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM lots WHERE product_id = ? AND warehouse_id = ? AND expires_at > ?",
+		productID, warehouseID, now.UTC()).Scan(&n)
 	return n, err
 }
 
