@@ -224,3 +224,53 @@ func (b *Bus) PublishBatch(topic string, keys, values [][]byte) error {
 	}
 	return nil
 }
+
+// ConsumeGroup reads topic as a member of group: each message goes to one
+// member, and its offset is marked only after handle returned nil (handle
+// is retried with a growing pause until then). Stop ends it.
+func (b *Bus) ConsumeGroup(group, topic string, handle func(ctx context.Context, key, value []byte) error) (stop func(), err error) {
+	cg, err := sarama.NewConsumerGroup(b.cfg.Brokers, group, SaramaConfig(b.cfg.ClientID+"-"+group))
+	if err != nil {
+		return nil, fmt.Errorf("consumer group %s: %w", group, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h := groupHandler{handle: handle}
+		for ctx.Err() == nil {
+			if err := cg.Consume(ctx, []string{topic}, h); err != nil && ctx.Err() == nil {
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		cg.Close()
+	}, nil
+}
+
+type groupHandler struct {
+	handle func(ctx context.Context, key, value []byte) error
+}
+
+func (groupHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+func (h groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for m := range claim.Messages() {
+		for attempt := 0; ; attempt++ {
+			if err := h.handle(sess.Context(), m.Key, m.Value); err == nil {
+				sess.MarkMessage(m, "")
+				break
+			}
+			select {
+			case <-sess.Context().Done():
+				return nil
+			case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,618 @@
+// Package saga is the order saga grain: one virtual actor per order
+// (identity: the order id) that runs the order's steps in order — payment
+// ready, stock deducted, money approved — and the compensations when a step
+// fails. Every step is persisted before the saga acts on it, so a saga
+// resumes from MySQL on whichever node reactivates it; every message is
+// idempotent. Money is never taken before the stock is secured.
+package saga
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+
+	pb "shelflife/actors/inventorypb"
+	"shelflife/actors/lot"
+	opb "shelflife/actors/orderpb"
+	"shelflife/actors/warehouse"
+	"shelflife/clock"
+	"shelflife/domain"
+)
+
+// OrderFailedTopic carries domain.OrderFailedEvent (compensation 2).
+const OrderFailedTopic = "shelflife.order-failed"
+
+// Store is what the saga needs of MySQL.
+type Store interface {
+	Order(ctx context.Context, id string) (domain.Order, error)
+	SetReady(ctx context.Context, id, tid, redirect string, now time.Time) error
+	BeginDeducting(ctx context.Context, id, pgToken string, now time.Time) error
+	SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error
+	BeginApproving(ctx context.Context, id string, now time.Time) error
+	MarkPaid(ctx context.Context, id, aid string, now time.Time) error
+	FailOrder(ctx context.Context, id string, fromSteps []string, status, reason, paymentStatus string, now time.Time, msgs ...domain.OutboxMessage) error
+	MarkRefunded(ctx context.Context, id string, amount domain.KRW, now time.Time) error
+}
+
+// Payment errors the saga tells apart; any other error is a definite
+// refusal.
+var (
+	// ErrOutcomeUnknown: the call may or may not have taken effect.
+	ErrOutcomeUnknown = errors.New("payment outcome unknown")
+	// ErrAlreadyApproved: the payment was approved before.
+	ErrAlreadyApproved = errors.New("payment already approved")
+)
+
+// Payment states as Payments.Status reports them.
+const (
+	PayReady    = "READY"
+	PaySuccess  = "SUCCESS_PAYMENT"
+	PayCanceled = "CANCEL_PAYMENT"
+)
+
+// ReadyRequest asks the payment provider for a payment.
+type ReadyRequest struct {
+	OrderID     string
+	UserID      int64
+	ItemName    string
+	Quantity    int64
+	Amount      domain.KRW
+	ApprovalURL string
+	CancelURL   string
+	FailURL     string
+}
+
+// Payments is the payment provider (Kakao Pay).
+type Payments interface {
+	Ready(ctx context.Context, r ReadyRequest) (tid, redirectURL string, err error)
+	Approve(ctx context.Context, tid, orderID string, userID int64, pgToken string, amount domain.KRW) (aid string, err error)
+	Status(ctx context.Context, tid string) (string, error)
+	Cancel(ctx context.Context, tid string, amount domain.KRW) error
+}
+
+// Places says which warehouses serve an address.
+type Places interface {
+	Serving(addr domain.Point) []domain.Warehouse
+}
+
+// Notifier hears every change of an order's status. It must not block.
+type Notifier interface {
+	OrderChanged(o domain.Order)
+}
+
+// URLs builds the addresses Kakao Pay sends the payer back to.
+type URLs interface {
+	Approval(orderID, nonce string) string
+	Cancel(orderID, nonce string) string
+	Fail(orderID, nonce string) string
+}
+
+// Deps are shared by the saga grains of a node.
+type Deps struct {
+	Store    Store
+	Payments Payments
+	Places   Places
+	Notifier Notifier
+	URLs     URLs
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	// StepTimeout bounds one message's work.
+	StepTimeout time.Duration
+	IdleTimeout time.Duration
+	// Stock, when nil, calls the lot and warehouse grains of the cluster.
+	Stock Stock
+}
+
+// Stock takes and gives back the stock of order lines.
+type Stock interface {
+	Allocate(ctx context.Context, warehouseID int64, key string, productID, qty int64) (pb.Reason, error)
+	Release(ctx context.Context, warehouseID int64, key string, productID int64) error
+	DeductDeal(ctx context.Context, lotID int64, key string, qty int64) (pb.Reason, error)
+	RestoreDeal(ctx context.Context, lotID int64, key string) error
+}
+
+// Kind is the cluster kind of saga grains.
+func Kind(d Deps) *cluster.Kind {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.StepTimeout <= 0 {
+		d.StepTimeout = 30 * time.Second
+	}
+	if d.IdleTimeout <= 0 {
+		d.IdleTimeout = 2 * time.Minute
+	}
+	deps := d
+	return opb.NewOrderSagaKind(func() opb.OrderSaga { return &grain{deps: &deps} }, deps.IdleTimeout)
+}
+
+// ClusterStock is Stock over the lot and warehouse grains.
+type ClusterStock struct {
+	Lots       *lot.Client
+	Warehouses *warehouse.Client
+}
+
+// Allocate takes a regular line from a warehouse.
+func (s ClusterStock) Allocate(ctx context.Context, w int64, key string, product, qty int64) (pb.Reason, error) {
+	r, err := s.Warehouses.Allocate(ctx, w, key, product, qty)
+	if err != nil {
+		return pb.Reason_UNAVAILABLE, err
+	}
+	return r.GetReason(), nil
+}
+
+// Release gives a regular line back to a warehouse.
+func (s ClusterStock) Release(ctx context.Context, w int64, key string, product int64) error {
+	r, err := s.Warehouses.Release(ctx, w, key, product)
+	if err != nil {
+		return err
+	}
+	if r.GetReason() != pb.Reason_OK {
+		return fmt.Errorf("release at warehouse %d: %s", w, r.GetReason())
+	}
+	return nil
+}
+
+// DeductDeal takes a deal line from its lot.
+func (s ClusterStock) DeductDeal(ctx context.Context, lotID int64, key string, qty int64) (pb.Reason, error) {
+	r, err := s.Lots.Deduct(ctx, lotID, key, qty, pb.Channel_DEAL)
+	if err != nil {
+		return pb.Reason_UNAVAILABLE, err
+	}
+	return r.GetReason(), nil
+}
+
+// RestoreDeal gives a deal line back to its lot.
+func (s ClusterStock) RestoreDeal(ctx context.Context, lotID int64, key string) error {
+	r, err := s.Lots.Restore(ctx, lotID, key)
+	if err != nil {
+		return err
+	}
+	if r.GetReason() != pb.Reason_OK {
+		return fmt.Errorf("restore lot %d: %s", lotID, r.GetReason())
+	}
+	return nil
+}
+
+type grain struct {
+	deps  *Deps
+	id    string
+	stock Stock
+	log   *slog.Logger
+}
+
+var _ opb.OrderSaga = (*grain)(nil)
+
+func (g *grain) Init(ctx cluster.GrainContext) {
+	g.id = ctx.Identity()
+	g.log = g.deps.Logger.With("order", g.id)
+	g.stock = g.deps.Stock
+	if g.stock == nil {
+		g.stock = ClusterStock{Lots: lot.NewClient(ctx.Cluster()), Warehouses: warehouse.NewClient(ctx.Cluster())}
+	}
+}
+
+func (g *grain) Terminate(cluster.GrainContext)      {}
+func (g *grain) ReceiveDefault(cluster.GrainContext) {}
+
+func (g *grain) now() time.Time { return g.deps.Clock.Now() }
+
+// guard runs one message's work with a deadline and never lets a panic
+// reset the grain silently.
+func (g *grain) guard(work func(ctx context.Context) (*opb.SagaState, error)) (st *opb.SagaState, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			g.log.Error("saga panic", "panic", fmt.Sprint(r))
+			st, err = &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), g.deps.StepTimeout)
+	defer cancel()
+	return work(ctx)
+}
+
+// state reads the order and answers it.
+func (g *grain) state(ctx context.Context, errCode string) (*opb.SagaState, error) {
+	o, err := g.deps.Store.Order(ctx, g.id)
+	if errors.Is(err, domain.ErrOrderNotFound) {
+		return &opb.SagaState{OrderId: g.id, Error: "not_found"}, nil
+	}
+	if err != nil {
+		g.log.Error("read order", "error", err.Error())
+		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+	}
+	return &opb.SagaState{OrderId: o.ID, Status: o.Status, Reason: o.Reason, Step: o.Step, Error: errCode}, nil
+}
+
+// changed re-reads the order after a step and tells the notifier.
+func (g *grain) changed(ctx context.Context) {
+	if g.deps.Notifier == nil {
+		return
+	}
+	if o, err := g.deps.Store.Order(ctx, g.id); err == nil {
+		g.deps.Notifier.OrderChanged(o)
+	}
+}
+
+// Start asks the payment provider for the payment (step CREATED -> READY).
+func (g *grain) Start(_ *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
+	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
+		o, err := g.deps.Store.Order(ctx, g.id)
+		if err != nil {
+			return g.state(ctx, "")
+		}
+		if o.Step != domain.StepCreated {
+			return g.state(ctx, "")
+		}
+		tid, redirect, err := g.deps.Payments.Ready(ctx, ReadyRequest{
+			OrderID: o.ID, UserID: o.UserID, ItemName: itemName(o), Quantity: totalQuantity(o), Amount: o.Total,
+			ApprovalURL: g.deps.URLs.Approval(o.ID, o.Payment.Nonce), CancelURL: g.deps.URLs.Cancel(o.ID, o.Payment.Nonce),
+			FailURL: g.deps.URLs.Fail(o.ID, o.Payment.Nonce),
+		})
+		if err != nil {
+			g.log.Warn("payment ready failed", "error", err.Error())
+			if ferr := g.deps.Store.FailOrder(ctx, o.ID, []string{domain.StepCreated}, domain.StatusFailed,
+				domain.ReasonPaymentUnavailable, domain.PaymentNone, g.now()); ferr != nil && !errors.Is(ferr, domain.ErrStepChanged) {
+				return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+			}
+			g.changed(ctx)
+			return g.state(ctx, "")
+		}
+		if err := g.deps.Store.SetReady(ctx, o.ID, tid, redirect, g.now()); err != nil && !errors.Is(err, domain.ErrStepChanged) {
+			g.log.Error("record ready payment", "error", err.Error())
+			return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+		}
+		g.changed(ctx)
+		return g.state(ctx, "")
+	})
+}
+
+func itemName(o domain.Order) string {
+	if len(o.Lines) <= 1 {
+		return "ShelfLife 주문"
+	}
+	return fmt.Sprintf("ShelfLife 주문 외 %d건", len(o.Lines)-1)
+}
+
+func totalQuantity(o domain.Order) int64 {
+	var q int64
+	for _, l := range o.Lines {
+		q += l.Quantity
+	}
+	return q
+}
+
+// Approve runs the saga to its end after the payer approved: deduct every
+// line, then take the money.
+func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
+	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
+		o, err := g.deps.Store.Order(ctx, g.id)
+		if err != nil {
+			return g.state(ctx, "")
+		}
+		if req.GetNonce() == "" || req.GetNonce() != o.Payment.Nonce || req.GetPgToken() == "" {
+			return g.state(ctx, "bad_callback")
+		}
+		if o.Step == domain.StepReady {
+			if g.now().After(o.ExpiresAt) {
+				return g.abort(ctx, o, domain.StatusExpired, domain.ReasonExpired)
+			}
+			if err := g.deps.Store.BeginDeducting(ctx, o.ID, req.GetPgToken(), g.now()); err != nil {
+				if !errors.Is(err, domain.ErrStepChanged) {
+					return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+				}
+			}
+			g.changed(ctx)
+			if o, err = g.deps.Store.Order(ctx, g.id); err != nil {
+				return g.state(ctx, "")
+			}
+		}
+		return g.run(ctx, o)
+	})
+}
+
+// Resume continues a saga left mid-way (a crash, an unavailable step) and
+// expires one whose payment waited too long.
+func (g *grain) Resume(_ *opb.ResumeRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
+	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
+		o, err := g.deps.Store.Order(ctx, g.id)
+		if err != nil {
+			return g.state(ctx, "")
+		}
+		switch o.Step {
+		case domain.StepCreated:
+			// Start never finished: nobody can have paid a payment whose
+			// URL never reached them.
+			return g.abort(ctx, o, domain.StatusFailed, domain.ReasonPaymentUnavailable)
+		case domain.StepReady:
+			if g.now().After(o.ExpiresAt) {
+				return g.abort(ctx, o, domain.StatusExpired, domain.ReasonExpired)
+			}
+			return g.state(ctx, "")
+		default:
+			return g.run(ctx, o)
+		}
+	})
+}
+
+// Abort ends an order whose payer cancelled or failed at Kakao Pay, or
+// whose payment expired. Only an order still waiting for the payer can be
+// aborted; one already being approved goes on.
+func (g *grain) Abort(req *opb.AbortRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
+	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
+		o, err := g.deps.Store.Order(ctx, g.id)
+		if err != nil {
+			return g.state(ctx, "")
+		}
+		if req.GetExpire() {
+			if o.Step == domain.StepReady && g.now().After(o.ExpiresAt) {
+				return g.abort(ctx, o, domain.StatusExpired, domain.ReasonExpired)
+			}
+			return g.state(ctx, "")
+		}
+		if req.GetNonce() == "" || req.GetNonce() != o.Payment.Nonce {
+			return g.state(ctx, "bad_callback")
+		}
+		reason := req.GetReason()
+		if reason != domain.ReasonPaymentCancelled && reason != domain.ReasonPaymentFailed {
+			reason = domain.ReasonPaymentFailed
+		}
+		if o.Step != domain.StepReady {
+			return g.state(ctx, "")
+		}
+		return g.abort(ctx, o, domain.StatusFailed, reason)
+	})
+}
+
+// abort ends an order that took nothing: no stock, no money.
+func (g *grain) abort(ctx context.Context, o domain.Order, status, reason string) (*opb.SagaState, error) {
+	err := g.deps.Store.FailOrder(ctx, o.ID, []string{domain.StepCreated, domain.StepReady}, status, reason, domain.PaymentCancelled, g.now())
+	if err != nil && !errors.Is(err, domain.ErrStepChanged) {
+		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+	}
+	if o.Payment.TID != "" {
+		// Close the payment at Kakao Pay so that it cannot be approved later.
+		if err := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); err != nil {
+			g.log.Warn("close abandoned payment", "error", err.Error())
+		}
+	}
+	g.changed(ctx)
+	return g.state(ctx, "")
+}
+
+// run carries the saga on from DEDUCTING or APPROVING.
+func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
+	if o.Step == domain.StepDeducting {
+		ok, reason := g.deductAll(ctx, o)
+		switch {
+		case reason == pb.Reason_UNAVAILABLE:
+			// Left at DEDUCTING; the sweep resumes it.
+			return g.state(ctx, "")
+		case !ok:
+			return g.compensate(ctx, o, domain.StepDeducting, domain.ReasonInsufficientStock, domain.PaymentCancelled)
+		}
+		if err := g.deps.Store.BeginApproving(ctx, o.ID, g.now()); err != nil && !errors.Is(err, domain.ErrStepChanged) {
+			return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+		}
+		o.Step = domain.StepApproving
+	}
+	if o.Step == domain.StepApproving {
+		return g.approve(ctx, o)
+	}
+	return g.state(ctx, "")
+}
+
+// deductAll takes every line's stock: a deal line from its lot, a regular
+// line from the nearest serving warehouse that has it all (FEFO inside).
+func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason) {
+	serving := g.deps.Places.Serving(o.Address)
+	sort.Slice(serving, func(i, j int) bool {
+		return domain.DistanceKm(o.Address, serving[i].Area().Center) < domain.DistanceKm(o.Address, serving[j].Area().Center)
+	})
+	for _, l := range o.Lines {
+		key := l.Key(o.ID)
+		if l.Kind == domain.LineDeal {
+			r, err := g.stock.DeductDeal(ctx, l.LotID, key, l.Quantity)
+			if err != nil || r == pb.Reason_UNAVAILABLE {
+				g.log.Warn("deduct deal line", "lot", l.LotID, "error", fmt.Sprint(err))
+				return false, pb.Reason_UNAVAILABLE
+			}
+			if r != pb.Reason_OK {
+				return false, r
+			}
+			continue
+		}
+		// A warehouse tried before a crash goes first: its saved plan makes
+		// the retry take the same lots.
+		order := make([]int64, 0, len(serving))
+		if l.WarehouseID != 0 {
+			order = append(order, l.WarehouseID)
+		}
+		for _, w := range serving {
+			if w.ID != l.WarehouseID {
+				order = append(order, w.ID)
+			}
+		}
+		taken := false
+		for _, w := range order {
+			if err := g.deps.Store.SetLineWarehouse(ctx, o.ID, l.LineNo, w); err != nil {
+				return false, pb.Reason_UNAVAILABLE
+			}
+			r, err := g.stock.Allocate(ctx, w, key, l.ProductID, l.Quantity)
+			if err != nil || r == pb.Reason_UNAVAILABLE {
+				g.log.Warn("allocate regular line", "warehouse", w, "error", fmt.Sprint(err))
+				return false, pb.Reason_UNAVAILABLE
+			}
+			if r == pb.Reason_OK {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			return false, pb.Reason_INSUFFICIENT_STOCK
+		}
+	}
+	return true, pb.Reason_OK
+}
+
+// approve takes the money; when the answer is lost it asks for the
+// payment's status before deciding.
+func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
+	aid, err := g.deps.Payments.Approve(ctx, o.Payment.TID, o.ID, o.UserID, o.Payment.PGToken, o.Total)
+	if err == nil {
+		return g.paid(ctx, o, aid)
+	}
+	if !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrAlreadyApproved) {
+		g.log.Info("payment refused", "error", err.Error())
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+	}
+	status, serr := g.deps.Payments.Status(ctx, o.Payment.TID)
+	if serr != nil {
+		// Still unknown: stay at APPROVING; the sweep asks again.
+		g.log.Warn("payment status unknown", "approve", err.Error(), "status", serr.Error())
+		return g.state(ctx, "")
+	}
+	switch status {
+	case PaySuccess:
+		return g.paid(ctx, o, "")
+	case PayReady:
+		// The approval never happened; close the payment so that it cannot
+		// happen later, then give the stock back.
+		if cerr := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); cerr != nil {
+			g.log.Warn("close unapproved payment", "error", cerr.Error())
+			return g.state(ctx, "")
+		}
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+	default:
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+	}
+}
+
+func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.SagaState, error) {
+	if err := g.deps.Store.MarkPaid(ctx, o.ID, aid, g.now()); err != nil && !errors.Is(err, domain.ErrStepChanged) {
+		g.log.Error("record paid order", "error", err.Error())
+		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+	}
+	g.changed(ctx)
+	return g.state(ctx, "")
+}
+
+// compensate fails the order and gives its stock back. The order and its
+// lines are soft-deleted and the "order failed" event written to the outbox
+// in one transaction; inventory consumes it and restores idempotently. For
+// a failed deduction (compensation 1) the saga also restores at once, so
+// the stock is back before it answers.
+func (g *grain) compensate(ctx context.Context, o domain.Order, from, reason, paymentStatus string) (*opb.SagaState, error) {
+	ev := domain.OrderFailedEvent{EventID: "order-failed:" + o.ID, OrderID: o.ID, Reason: reason, Lines: o.Lines, At: g.now()}
+	for _, w := range g.deps.Places.Serving(o.Address) {
+		ev.Warehouses = append(ev.Warehouses, w.ID)
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+	}
+	if from == domain.StepDeducting {
+		if err := Restore(ctx, g.stock, ev); err != nil {
+			g.log.Warn("restore after a failed deduction; the outbox event will retry", "error", err.Error())
+		}
+	}
+	msg := domain.OutboxMessage{Topic: OrderFailedTopic, Key: o.ID, Payload: payload}
+	if err := g.deps.Store.FailOrder(ctx, o.ID, []string{from}, domain.StatusFailed, reason, paymentStatus, g.now(), msg); err != nil && !errors.Is(err, domain.ErrStepChanged) {
+		g.log.Error("fail order", "error", err.Error())
+		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+	}
+	if from == domain.StepDeducting && o.Payment.TID != "" {
+		if err := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); err != nil {
+			g.log.Warn("close payment of a failed order", "error", err.Error())
+		}
+	}
+	g.changed(ctx)
+	return g.state(ctx, "")
+}
+
+// Restore gives back everything a failed order may have taken: each deal
+// line to its lot, each regular line to every warehouse that may have
+// allocated it (a warehouse without a plan for the key gives nothing).
+// Restores are idempotent, and one that arrives before its deduction leaves
+// a marker that refuses the deduction.
+func Restore(ctx context.Context, s Stock, ev domain.OrderFailedEvent) error {
+	var errs []error
+	for _, l := range ev.Lines {
+		key := l.Key(ev.OrderID)
+		if l.Kind == domain.LineDeal {
+			if err := s.RestoreDeal(ctx, l.LotID, key); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		ws := ev.Warehouses
+		if l.WarehouseID != 0 {
+			ws = append([]int64{l.WarehouseID}, ws...)
+		}
+		seen := map[int64]bool{}
+		for _, w := range ws {
+			if seen[w] {
+				continue
+			}
+			seen[w] = true
+			if err := s.Release(ctx, w, key, l.ProductID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Client calls saga grains.
+type Client struct {
+	c *cluster.Cluster
+}
+
+// NewClient calls saga grains through c.
+func NewClient(c *cluster.Cluster) *Client { return &Client{c: c} }
+
+func (c *Client) grain(id string) *opb.OrderSagaGrainClient {
+	return opb.GetOrderSagaGrainClient(c.c, id)
+}
+
+func timeout(ctx context.Context) cluster.GrainCallOption {
+	d := 45 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		d = max(time.Until(dl), time.Millisecond)
+	}
+	return cluster.WithTimeout(d)
+}
+
+// Start makes the order's payment ready.
+func (c *Client) Start(ctx context.Context, id string) (*opb.SagaState, error) {
+	return c.grain(id).Start(&opb.StartRequest{}, timeout(ctx))
+}
+
+// Approve runs the order to its end with the payer's pg_token.
+func (c *Client) Approve(ctx context.Context, id, pgToken, nonce string) (*opb.SagaState, error) {
+	return c.grain(id).Approve(&opb.ApproveRequest{PgToken: pgToken, Nonce: nonce}, timeout(ctx))
+}
+
+// Abort ends an order whose payer cancelled or failed.
+func (c *Client) Abort(ctx context.Context, id, reason, nonce string) (*opb.SagaState, error) {
+	return c.grain(id).Abort(&opb.AbortRequest{Reason: reason, Nonce: nonce}, timeout(ctx))
+}
+
+// Expire ends an order whose payment waited past its validity.
+func (c *Client) Expire(ctx context.Context, id string) (*opb.SagaState, error) {
+	return c.grain(id).Abort(&opb.AbortRequest{Expire: true}, timeout(ctx))
+}
+
+// Resume continues an order left mid-way.
+func (c *Client) Resume(ctx context.Context, id string) (*opb.SagaState, error) {
+	return c.grain(id).Resume(&opb.ResumeRequest{}, timeout(ctx))
+}

@@ -1,0 +1,137 @@
+package domain
+
+import (
+	"errors"
+	"strconv"
+	"time"
+)
+
+// Order statuses shown to shoppers.
+const (
+	StatusCreated      = "CREATED"
+	StatusPaymentReady = "PAYMENT_READY"
+	StatusProcessing   = "PROCESSING"
+	StatusPaid         = "PAID"
+	StatusFailed       = "FAILED"
+	StatusExpired      = "EXPIRED"
+)
+
+// Saga steps: where an order's saga stands; every step is persisted before
+// the saga acts on it.
+const (
+	StepCreated   = "CREATED"   // order and lines saved
+	StepReady     = "READY"     // payment ready at Kakao Pay, waiting for the payer
+	StepDeducting = "DEDUCTING" // payer approved; taking the stock
+	StepApproving = "APPROVING" // stock taken; taking the money
+	StepDone      = "DONE"      // terminal
+)
+
+// Failure reasons.
+const (
+	ReasonInsufficientStock  = "insufficient_stock"
+	ReasonPaymentDeclined    = "payment_declined"
+	ReasonPaymentCancelled   = "payment_cancelled"
+	ReasonPaymentFailed      = "payment_failed"
+	ReasonPaymentUnavailable = "payment_unavailable"
+	ReasonExpired            = "payment_expired"
+)
+
+// Line kinds.
+const (
+	LineRegular = "REGULAR" // a product, allocated FEFO by a warehouse
+	LineDeal    = "DEAL"    // one closing-soon lot
+)
+
+// OrderLine is one line of an order.
+type OrderLine struct {
+	LineNo      int    `json:"line_no"`
+	Kind        string `json:"kind"`
+	ProductID   int64  `json:"product_id"`
+	LotID       int64  `json:"lot_id,omitempty"`
+	WarehouseID int64  `json:"warehouse_id,omitempty"`
+	Quantity    int64  `json:"quantity"`
+	UnitPrice   KRW    `json:"unit_price"`
+}
+
+// Key is the idempotency key of the line's stock deductions.
+func (l OrderLine) Key(orderID string) string {
+	if l.Kind == LineDeal {
+		return orderID + "-l" + strconv.FormatInt(l.LotID, 10)
+	}
+	return orderID + "-p" + strconv.FormatInt(l.ProductID, 10)
+}
+
+// Payment is an order's payment at Kakao Pay.
+type Payment struct {
+	TID         string `json:"tid"`
+	Status      string `json:"status"`
+	Amount      KRW    `json:"amount"`
+	RedirectURL string `json:"redirect_url"`
+	Nonce       string `json:"-"`
+	PGToken     string `json:"-"`
+	Refunded    KRW    `json:"refunded"`
+}
+
+// Payment statuses kept by the shop.
+const (
+	PaymentNone      = "NONE"
+	PaymentReady     = "READY"
+	PaymentApproved  = "APPROVED"
+	PaymentDeclined  = "DECLINED"
+	PaymentCancelled = "CANCELLED"
+	PaymentRefunded  = "REFUNDED"
+)
+
+// Order is an order with its lines and payment.
+type Order struct {
+	ID        string      `json:"order_id"`
+	UserID    int64       `json:"user_id"`
+	Status    string      `json:"status"`
+	Step      string      `json:"-"`
+	Reason    string      `json:"reason,omitempty"`
+	Total     KRW         `json:"total"`
+	Address   Point       `json:"address"`
+	FromCart  bool        `json:"from_cart"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	ExpiresAt time.Time   `json:"expires_at"`
+	Deleted   bool        `json:"-"`
+	Lines     []OrderLine `json:"lines"`
+	Payment   Payment     `json:"payment"`
+}
+
+// Terminal reports whether the order will not change any more.
+func (o Order) Terminal() bool {
+	return o.Status == StatusPaid || o.Status == StatusFailed || o.Status == StatusExpired
+}
+
+// Order errors.
+var (
+	ErrOrderNotFound     = errors.New("order not found")
+	ErrInsufficientStock = errors.New("not enough stock near the delivery address")
+	ErrDealLimit         = errors.New("more of this deal than one shopper may buy")
+	ErrNotADeal          = errors.New("this lot is not on sale near the delivery address")
+	ErrEmptyOrder        = errors.New("the order has no items")
+	ErrBadCallback       = errors.New("this payment callback is not valid for the order")
+	ErrStepChanged       = errors.New("the order moved on meanwhile")
+)
+
+// OutboxMessage is an event written in the same transaction as the change
+// it reports, published to Kafka afterwards.
+type OutboxMessage struct {
+	ID      int64
+	Topic   string
+	Key     string
+	Payload []byte
+}
+
+// OrderFailedEvent asks inventory to put back what a failed order took.
+// Restores are idempotent, so the event may be handled more than once.
+type OrderFailedEvent struct {
+	EventID    string      `json:"event_id"`
+	OrderID    string      `json:"order_id"`
+	Reason     string      `json:"reason"`
+	Warehouses []int64     `json:"warehouses"`
+	Lines      []OrderLine `json:"lines"`
+	At         time.Time   `json:"at"`
+}

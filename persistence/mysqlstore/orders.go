@@ -1,0 +1,358 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"shelflife/domain"
+)
+
+// CreateOrder stores a new order with its lines and an empty payment. The
+// shopper's row is locked so that two orders of one shopper cannot both
+// pass the per-shopper deal limit.
+func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var uid int64
+		if err := tx.QueryRowContext(ctx, "SELECT id FROM users WHERE id = ? FOR UPDATE", o.UserID).Scan(&uid); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return domain.ErrNotFound
+			}
+			return err
+		}
+		for _, l := range o.Lines {
+			if l.Kind != domain.LineDeal {
+				continue
+			}
+			var bought int64
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id
+				WHERE o.user_id = ? AND l.lot_id = ? AND l.kind = 'DEAL' AND o.deleted_at IS NULL`, o.UserID, l.LotID).Scan(&bought); err != nil {
+				return err
+			}
+			if bought+l.Quantity > dealLimit {
+				return fmt.Errorf("lot %d: %d bought, %d more asked, limit %d: %w", l.LotID, bought, l.Quantity, dealLimit, domain.ErrDealLimit)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, user_id, status, step, total, lat, lng, from_cart, created_at, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.UserID, domain.StatusCreated, domain.StepCreated, int64(o.Total), o.Address.Lat, o.Address.Lng, o.FromCart,
+			o.CreatedAt.UTC(), o.CreatedAt.UTC(), o.ExpiresAt.UTC()); err != nil {
+			return fmt.Errorf("insert order: %w", err)
+		}
+		for _, l := range o.Lines {
+			var lot any
+			if l.LotID > 0 {
+				lot = l.LotID
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, kind, product_id, lot_id, quantity, unit_price)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, l.LineNo, l.Kind, l.ProductID, lot, l.Quantity, int64(l.UnitPrice)); err != nil {
+				return fmt.Errorf("insert order line: %w", err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO payments (order_id, status, amount, nonce, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			o.ID, domain.PaymentNone, int64(o.Total), o.Payment.Nonce, o.CreatedAt.UTC(), o.CreatedAt.UTC())
+		return err
+	})
+}
+
+const orderColumns = `o.id, o.user_id, o.status, o.step, o.reason, o.total, o.lat, o.lng, o.from_cart, o.created_at, o.updated_at, o.expires_at,
+	o.deleted_at IS NOT NULL, p.tid, p.status, p.amount, p.redirect_url, p.nonce, p.pg_token, p.refunded
+	FROM orders o JOIN payments p ON p.order_id = o.id`
+
+func scanOrder(row interface{ Scan(...any) error }) (domain.Order, error) {
+	var o domain.Order
+	err := row.Scan(&o.ID, &o.UserID, &o.Status, &o.Step, &o.Reason, &o.Total, &o.Address.Lat, &o.Address.Lng, &o.FromCart,
+		&o.CreatedAt, &o.UpdatedAt, &o.ExpiresAt, &o.Deleted, &o.Payment.TID, &o.Payment.Status, &o.Payment.Amount,
+		&o.Payment.RedirectURL, &o.Payment.Nonce, &o.Payment.PGToken, &o.Payment.Refunded)
+	return o, err
+}
+
+// Order reads an order, soft-deleted or not, with its lines.
+func (s *Store) Order(ctx context.Context, id string) (domain.Order, error) {
+	o, err := scanOrder(s.db.QueryRowContext(ctx, "SELECT "+orderColumns+" WHERE o.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, domain.ErrOrderNotFound
+	}
+	if err != nil {
+		return o, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT line_no, kind, product_id, COALESCE(lot_id, 0), COALESCE(warehouse_id, 0), quantity, unit_price
+		FROM order_lines WHERE order_id = ? ORDER BY line_no`, id)
+	if err != nil {
+		return o, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l domain.OrderLine
+		if err := rows.Scan(&l.LineNo, &l.Kind, &l.ProductID, &l.LotID, &l.WarehouseID, &l.Quantity, &l.UnitPrice); err != nil {
+			return o, err
+		}
+		o.Lines = append(o.Lines, l)
+	}
+	return o, rows.Err()
+}
+
+// OrderFilter selects orders for listings.
+type OrderFilter struct {
+	UserID int64
+	Status string
+	// StuckBefore lists orders whose saga is mid-way (not READY or DONE)
+	// and has not moved since then.
+	StuckBefore time.Time
+	Limit       int
+}
+
+// Orders lists orders, newest first, without lines.
+func (s *Store) Orders(ctx context.Context, f OrderFilter) ([]domain.Order, error) {
+	q := "SELECT " + orderColumns + " WHERE 1=1"
+	var args []any
+	if f.UserID > 0 {
+		q += " AND o.user_id = ?"
+		args = append(args, f.UserID)
+	}
+	if f.Status != "" {
+		q += " AND o.status = ?"
+		args = append(args, f.Status)
+	}
+	if !f.StuckBefore.IsZero() {
+		q += " AND o.step IN ('CREATED', 'DEDUCTING', 'APPROVING') AND o.updated_at < ?"
+		args = append(args, f.StuckBefore.UTC())
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	q += " ORDER BY o.created_at DESC LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []domain.Order{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// DueOrders lists orders a sweep must look at: payments waiting past their
+// validity, and sagas left mid-way (a crash) since before stuckBefore.
+func (s *Store) DueOrders(ctx context.Context, now, stuckBefore time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM orders
+		WHERE (step = 'READY' AND expires_at < ?) OR (step IN ('CREATED', 'DEDUCTING', 'APPROVING') AND updated_at < ?)
+		ORDER BY updated_at LIMIT 1000`, now.UTC(), stuckBefore.UTC())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// advance moves an order from one step to another, atomically; it is
+// ErrStepChanged when the order was not at from.
+func advance(ctx context.Context, tx *sql.Tx, id, from, to, status string, now time.Time) error {
+	res, err := tx.ExecContext(ctx, "UPDATE orders SET step = ?, status = ?, updated_at = ? WHERE id = ? AND step = ?",
+		to, status, now.UTC(), id, from)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("order %s not at %s: %w", id, from, domain.ErrStepChanged)
+	}
+	return nil
+}
+
+// SetReady records the payment Kakao Pay made ready: the order waits for
+// the payer.
+func (s *Store) SetReady(ctx context.Context, id, tid, redirect string, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := advance(ctx, tx, id, domain.StepCreated, domain.StepReady, domain.StatusPaymentReady, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE payments SET tid = ?, status = ?, redirect_url = ?, updated_at = ? WHERE order_id = ?",
+			tid, domain.PaymentReady, redirect, now.UTC(), id)
+		return err
+	})
+}
+
+// BeginDeducting records the payer's pg_token and moves the saga on.
+func (s *Store) BeginDeducting(ctx context.Context, id, pgToken string, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := advance(ctx, tx, id, domain.StepReady, domain.StepDeducting, domain.StatusProcessing, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE payments SET pg_token = ?, updated_at = ? WHERE order_id = ?", pgToken, now.UTC(), id)
+		return err
+	})
+}
+
+// SetLineWarehouse records the warehouse a regular line is taken from.
+func (s *Store) SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE order_lines SET warehouse_id = ? WHERE order_id = ? AND line_no = ?", warehouseID, id, lineNo)
+	return err
+}
+
+// BeginApproving moves the saga from deducting to approving.
+func (s *Store) BeginApproving(ctx context.Context, id string, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		return advance(ctx, tx, id, domain.StepDeducting, domain.StepApproving, domain.StatusProcessing, now)
+	})
+}
+
+// MarkPaid records the approved payment: the order is paid.
+func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := advance(ctx, tx, id, domain.StepApproving, domain.StepDone, domain.StatusPaid, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE payments SET status = ?, aid = ?, approved_at = ?, updated_at = ? WHERE order_id = ?",
+			domain.PaymentApproved, aid, now.UTC(), now.UTC(), id)
+		return err
+	})
+}
+
+// FailOrder ends an order that is at one of fromSteps: it is soft-deleted
+// with its lines, given status and reason, its payment paymentStatus, and
+// the outbox messages are written in the same transaction.
+func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []string, status, reason, paymentStatus string, now time.Time, msgs ...domain.OutboxMessage) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		q := "UPDATE orders SET step = 'DONE', status = ?, reason = ?, updated_at = ?, deleted_at = ? WHERE id = ? AND step IN (?" +
+			strings.Repeat(",?", len(fromSteps)-1) + ")"
+		args := []any{status, reason, now.UTC(), now.UTC(), id}
+		for _, st := range fromSteps {
+			args = append(args, st)
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("fail order %s: %w", id, domain.ErrStepChanged)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE order_lines SET deleted_at = ? WHERE order_id = ?", now.UTC(), id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE payments SET status = ?, updated_at = ? WHERE order_id = ?", paymentStatus, now.UTC(), id); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO outbox (topic, msg_key, payload) VALUES (?, ?, ?)", m.Topic, m.Key, m.Payload); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MarkRefunded records money given back for an order's payment.
+func (s *Store) MarkRefunded(ctx context.Context, id string, amount domain.KRW, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE payments SET status = ?, refunded = ?, updated_at = ? WHERE order_id = ?",
+		domain.PaymentRefunded, int64(amount), now.UTC(), id)
+	return err
+}
+
+// PendingOutbox lists messages not yet published, oldest first.
+func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]domain.OutboxMessage, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, topic, msg_key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.OutboxMessage
+	for rows.Next() {
+		var m domain.OutboxMessage
+		if err := rows.Scan(&m.ID, &m.Topic, &m.Key, &m.Payload); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MarkPublished records that the messages reached Kafka.
+func (s *Store) MarkPublished(ctx context.Context, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{now.UTC()}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET published_at = ? WHERE id IN (?"+strings.Repeat(",?", len(ids)-1)+")", args...)
+	return err
+}
+
+// Processed reports whether consumer already handled event id.
+func (s *Store) Processed(ctx context.Context, consumer, id string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM processed_events WHERE consumer = ? AND event_id = ?", consumer, id).Scan(&n)
+	return n > 0, err
+}
+
+// MarkProcessed records that consumer handled event id.
+func (s *Store) MarkProcessed(ctx context.Context, consumer, id string) error {
+	_, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO processed_events (consumer, event_id) VALUES (?, ?)", consumer, id)
+	return err
+}
+
+// Reconciliation compares what the shop's payments say with its orders.
+type Reconciliation struct {
+	PaidOrders         int64      `json:"paid_orders"`
+	PaidTotal          domain.KRW `json:"paid_total"`
+	ApprovedPayments   int64      `json:"approved_payments"`
+	ApprovedTotal      domain.KRW `json:"approved_total"`
+	RefundedPayments   int64      `json:"refunded_payments"`
+	RefundedTotal      domain.KRW `json:"refunded_total"`
+	ApprovedNotPaid    []string   `json:"approved_not_paid"`
+	FailedWithApproval []string   `json:"failed_with_approval"`
+}
+
+// Reconcile sums paid orders against approved payments and lists the
+// orders where they disagree.
+func (s *Store) Reconcile(ctx context.Context) (Reconciliation, error) {
+	r := Reconciliation{ApprovedNotPaid: []string{}, FailedWithApproval: []string{}}
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(total), 0) FROM orders WHERE status = 'PAID'").Scan(&r.PaidOrders, &r.PaidTotal)
+	if err != nil {
+		return r, err
+	}
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM payments WHERE status = 'APPROVED'").Scan(&r.ApprovedPayments, &r.ApprovedTotal); err != nil {
+		return r, err
+	}
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(refunded), 0) FROM payments WHERE status = 'REFUNDED'").Scan(&r.RefundedPayments, &r.RefundedTotal); err != nil {
+		return r, err
+	}
+	for _, q := range []struct {
+		sql string
+		dst *[]string
+	}{
+		{"SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id WHERE p.status = 'APPROVED' AND o.status <> 'PAID' LIMIT 100", &r.ApprovedNotPaid},
+		{"SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.status = 'FAILED' AND p.status = 'APPROVED' LIMIT 100", &r.FailedWithApproval},
+	} {
+		rows, err := s.db.QueryContext(ctx, q.sql)
+		if err != nil {
+			return r, err
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			*q.dst = append(*q.dst, id)
+		}
+		rows.Close()
+	}
+	return r, nil
+}
