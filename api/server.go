@@ -53,6 +53,10 @@ type Deps struct {
 	View *stockview.View
 	// Inventory receives and lists lots.
 	Inventory Inventory
+	// Orders places orders and runs payment callbacks.
+	Orders Orders
+	// Carts keeps shoppers' carts.
+	Carts Carts
 }
 
 // Config tunes the server.
@@ -64,7 +68,9 @@ type Config struct {
 	BodyLimit int
 	// RequestTimeout bounds the context handlers pass down.
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// DealLimit is how many units of one deal lot a shopper may buy.
+	DealLimit int64
+	Logger    *slog.Logger
 	Now            func() time.Time
 }
 
@@ -79,6 +85,7 @@ type Server struct {
 	dummyHash string
 	addrs     *addressCache
 	hub       *stockHub
+	orders    *orderHub
 }
 
 const (
@@ -104,6 +111,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.DealLimit <= 0 {
+		cfg.DealLimit = 5
+	}
 	tokens, err := NewTokens(cfg.JWTSecret, cfg.TokenTTL, cfg.Now)
 	if err != nil {
 		return nil, err
@@ -118,6 +128,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy,
 		addrs: &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}}}
 	s.hub = newStockHub(deps.View)
+	s.orders = &orderHub{subs: map[string]map[*subscriber]struct{}{}}
 	if err := deps.Metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "shelflife_ws_subscribers", Help: "Open stock WebSocket subscribers.",
 	}, func() float64 { return float64(s.hub.count()) })); err != nil {
@@ -180,6 +191,17 @@ func (s *Server) routes() {
 	v1.Get("/warehouses/serving", s.optionalAuth, s.listServing)
 	v1.Get("/ws/stock", s.optionalAuth, s.prepareStockSocket, websocket.New(s.stockSocket))
 
+	v1.Get("/cart", s.requireAuth, s.getCart)
+	v1.Put("/cart/items", s.requireAuth, s.putCartItem)
+	v1.Delete("/cart/items/:key", s.requireAuth, s.deleteCartItem)
+	v1.Post("/orders", s.requireAuth, s.placeOrder)
+	v1.Get("/orders", s.requireAuth, s.myOrders)
+	v1.Get("/orders/:id", s.requireAuth, s.getOrder)
+	v1.Get("/ws/orders/:id", s.requireAuth, s.prepareOrderSocket, websocket.New(s.orderSocket))
+	v1.Get("/payments/kakao/approve", s.kakaoApprove)
+	v1.Get("/payments/kakao/cancel", s.kakaoAbort(domain.ReasonPaymentCancelled))
+	v1.Get("/payments/kakao/fail", s.kakaoAbort(domain.ReasonPaymentFailed))
+
 	admin := v1.Group("/admin", s.requireAuth, requireRole(domain.RoleAdmin))
 	admin.Post("/warehouses", s.createWarehouse)
 	admin.Get("/warehouses", s.listWarehouses)
@@ -189,6 +211,8 @@ func (s *Server) routes() {
 	admin.Get("/lots", s.listLots)
 	admin.Get("/waste", s.wasteReport)
 	admin.Get("/ws/stock", s.prepareAdminSocket, websocket.New(s.stockSocket))
+	admin.Get("/orders", s.adminOrders)
+	admin.Get("/payments/reconciliation", s.reconciliation)
 }
 
 func newRequestID() string {

@@ -147,14 +147,23 @@ func (s *subscriber) send(msg []byte) {
 	}
 }
 
-// serve runs a subscriber's socket until either side ends it.
+// serve runs a stock subscriber's socket until either side ends it.
 func (h *stockHub) serve(conn *websocket.Conn, s *subscriber) {
+	h.add(s)
+	defer h.remove(s)
+	h.pump(conn, s)
+}
+
+// pump writes a subscriber's queue to its socket until either side ends
+// it; a subscriber whose queue overflows is closed.
+func (h *stockHub) pump(conn *websocket.Conn, s *subscriber) {
 	done := make(chan struct{})
 	var once sync.Once
 	stop := func() { once.Do(func() { close(done) }) }
 	s.kick = stop
-	h.add(s)
-	defer h.remove(s)
+	if s.closed.Load() {
+		stop()
+	}
 	go func() {
 		defer stop()
 		for {
@@ -182,6 +191,8 @@ func (h *stockHub) serve(conn *websocket.Conn, s *subscriber) {
 		}
 	}
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func (h *stockHub) count() int {
 	h.mu.Lock()

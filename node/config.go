@@ -60,6 +60,16 @@ type Config struct {
 	BodyLimitBytes    int           `yaml:"body_limit_bytes"`
 	MarkdownLadder    string        `yaml:"markdown_ladder"`
 	SweepInterval     Duration      `yaml:"sweep_interval"`
+	PublicURL         string        `yaml:"public_url"`
+	KakaoBaseURL      string        `yaml:"kakao_base_url"`
+	KakaoSecretKey    string        `yaml:"kakao_secret_key"`
+	KakaoCID          string        `yaml:"kakao_cid"`
+	KakaoTimeout      Duration      `yaml:"kakao_timeout"`
+	KakaoFakeAddr     string        `yaml:"kakao_fake_addr"`
+	PaymentValidity   Duration      `yaml:"payment_validity"`
+	DealLimit         int           `yaml:"deal_limit"`
+	SagaStuckAfter    Duration      `yaml:"saga_stuck_after"`
+	OutboxInterval    Duration      `yaml:"outbox_interval"`
 	Cluster           ClusterConfig `yaml:"cluster"`
 }
 
@@ -81,6 +91,14 @@ func Defaults() Config {
 		BodyLimitBytes:  64 << 10,
 		MarkdownLadder:  "48h:30,24h:50,6h:70",
 		SweepInterval:   Duration(30 * time.Second),
+		KakaoSecretKey:  "DEV-shelflife-local",
+		KakaoCID:        "TC0ONETIME",
+		KakaoTimeout:    Duration(10 * time.Second),
+		KakaoFakeAddr:   "127.0.0.1:8090",
+		PaymentValidity: Duration(15 * time.Minute),
+		DealLimit:       5,
+		SagaStuckAfter:  Duration(30 * time.Second),
+		OutboxInterval:  Duration(200 * time.Millisecond),
 		Cluster:         ClusterConfig{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
 	}
 }
@@ -230,6 +248,12 @@ func (c Config) Validate() error {
 	}
 	if c.TokenTTL <= 0 || c.ShutdownTimeout <= 0 || c.RequestTimeout <= 0 || c.SweepInterval <= 0 {
 		errs = append(errs, errors.New("token_ttl, shutdown_timeout, request_timeout and sweep_interval must be positive"))
+	}
+	if c.PaymentValidity <= 0 || c.SagaStuckAfter <= 0 || c.OutboxInterval <= 0 || c.KakaoTimeout <= 0 {
+		errs = append(errs, errors.New("payment_validity, saga_stuck_after, outbox_interval and kakao_timeout must be positive"))
+	}
+	if c.DealLimit < 1 {
+		errs = append(errs, fmt.Errorf("deal_limit %d: at least 1", c.DealLimit))
 	}
 	if _, err := domain.ParseLadder(c.MarkdownLadder); err != nil {
 		errs = append(errs, fmt.Errorf("markdown_ladder: %w", err))

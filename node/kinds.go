@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 
 	"shelflife/actors/lot"
+	"shelflife/actors/saga"
 	"shelflife/actors/warehouse"
 )
 
@@ -11,6 +12,7 @@ import (
 type grainDeps struct {
 	lot       lot.Deps
 	warehouse warehouse.Deps
+	saga      saga.Deps
 }
 
 // kinds lists every grain kind this node hosts. A new actor package adds its
@@ -19,5 +21,6 @@ func kinds(d grainDeps) []*cluster.Kind {
 	return []*cluster.Kind{
 		lot.Kind(d.lot),
 		warehouse.Kind(d.warehouse),
+		saga.Kind(d.saga),
 	}
 }

@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"shelflife/actors/lot"
+	"shelflife/actors/saga"
 	"shelflife/actors/warehouse"
 	"shelflife/api"
 	"shelflife/clock"
@@ -26,7 +28,10 @@ import (
 	"shelflife/demo"
 	"shelflife/domain"
 	"shelflife/kafkabus"
+	"shelflife/kakaopay"
+	"shelflife/kakaopay/kakaofake"
 	"shelflife/persistence/mysqlstore"
+	"shelflife/persistence/redisstore"
 	"shelflife/stockview"
 )
 
@@ -44,6 +49,13 @@ type Node struct {
 	sink     *eventSink
 	lots     *lot.Client
 	sweeper  *sweeper
+
+	kakaoFake    *kakaofake.Server
+	kakaoURL     string
+	orderEvents  *orderEvents
+	sagas        *saga.Client
+	relay        *outboxRelay
+	orderSweeper *orderSweeper
 	ln       net.Listener
 	served   chan error
 	// closers run in reverse order of start by Shutdown.
@@ -98,6 +110,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		}
 	}()
 
+	// The HTTP listener first, so that the node knows its own URL.
+	n.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return n, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	n.onShutdown(func(context.Context) error { n.ln.Close(); return nil })
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + n.ln.Addr().String()
+	}
+
 	// MySQL: the system of record, migrated before anything reads it.
 	n.store, err = mysqlstore.Open(ctx, mysqlstore.Config{DSN: cfg.MySQLDSN, MaxOpenConns: cfg.MySQLMaxConns})
 	if err != nil {
@@ -133,9 +156,29 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		return n, err
 	}
 	n.onShutdown(func(context.Context) error { return n.bus.Close() })
-	if err := n.bus.EnsureTopics(StockTopic); err != nil {
+	if err := n.bus.EnsureTopics(StockTopic, OrdersTopic, saga.OrderFailedTopic); err != nil {
 		return n, err
 	}
+
+	// Kakao Pay: the configured one, or the fake on kakao_fake_addr.
+	kakaoURL := cfg.KakaoBaseURL
+	if kakaoURL == "" {
+		n.kakaoFake = kakaofake.New(time.Duration(cfg.PaymentValidity))
+		var stopFake func()
+		kakaoURL, stopFake, err = n.kakaoFake.Listen(cfg.KakaoFakeAddr)
+		if err != nil {
+			return n, fmt.Errorf("fake kakao pay on %s: %w", cfg.KakaoFakeAddr, err)
+		}
+		n.onShutdown(func(context.Context) error { stopFake(); return nil })
+		log.Info("fake kakao pay started", "url", kakaoURL)
+	}
+	kakao, err := kakaopay.New(kakaopay.Config{BaseURL: kakaoURL, SecretKey: cfg.KakaoSecretKey, CID: cfg.KakaoCID, Timeout: time.Duration(cfg.KakaoTimeout)})
+	if err != nil {
+		return n, err
+	}
+	n.kakaoURL = kakaoURL
+	n.orderEvents = newOrderEvents(n.bus, log)
+	n.onShutdown(n.orderEvents.close)
 
 	// The read model, rebuilt from MySQL; the sink feeds it and Kafka.
 	n.view = stockview.New(n.store, ladder, now)
@@ -159,6 +202,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	n.member, err = member.Start(mcfg, kinds(grainDeps{
 		lot:       lot.Deps{Store: n.store, Clock: clk, Ladder: ladder, Publisher: n.sink, Logger: log},
 		warehouse: warehouse.Deps{Store: n.store, Clock: clk, Logger: log},
+		saga: saga.Deps{Store: n.store, Payments: payments{kakao}, Places: n.view, Notifier: n.orderEvents,
+			URLs: callbackURLs{base: publicURL}, Clock: clk, Logger: log},
 	})...)
 	if err != nil {
 		return n, err
@@ -174,6 +219,35 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		return n, err
 	}
 	n.onShutdown(func(context.Context) error { stopConsumer(); return nil })
+
+	n.sagas = saga.NewClient(n.member.Cluster)
+	stopOrders, err := n.bus.Subscribe(OrdersTopic, func(_, value []byte) {
+		var o domain.Order
+		if json.Unmarshal(value, &o) == nil && n.server != nil {
+			n.server.OrderChanged(o)
+		}
+	})
+	if err != nil {
+		return n, err
+	}
+	n.onShutdown(func(context.Context) error { stopOrders(); return nil })
+
+	// The outbox, and inventory's side of compensation 2.
+	n.relay = &outboxRelay{store: n.store, bus: n.bus, now: now, interval: time.Duration(cfg.OutboxInterval), log: log}
+	n.relay.start()
+	n.onShutdown(n.relay.close)
+	stock := saga.ClusterStock{Lots: n.lots, Warehouses: warehouse.NewClient(n.member.Cluster)}
+	stopRestore, err := n.bus.ConsumeGroup(restoreConsumerName, saga.OrderFailedTopic, restoreConsumer{store: n.store, stock: stock, log: log}.handle)
+	if err != nil {
+		return n, err
+	}
+	n.onShutdown(func(context.Context) error { stopRestore(); return nil })
+
+	// Sagas left mid-way, unpaid orders past their validity.
+	n.orderSweeper = &orderSweeper{store: n.store, sagas: n.sagas, now: now, stuckAfter: time.Duration(cfg.SagaStuckAfter),
+		interval: time.Duration(cfg.SweepInterval), log: log}
+	n.orderSweeper.start()
+	n.onShutdown(n.orderSweeper.close)
 
 	// Lots whose transition came while no grain held them.
 	n.sweeper = &sweeper{store: n.store, lots: n.lots, now: now, interval: time.Duration(cfg.SweepInterval), log: log}
@@ -193,7 +267,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		rand.Read(secret)
 		log.Warn("jwt_secret is empty: using a random one; tokens end with this process and other nodes reject them")
 	}
+	carts := redisstore.NewCarts(n.redis, cfg.RedisPrefix)
 	n.server, err = api.New(api.Config{
+		DealLimit:      int64(cfg.DealLimit),
 		JWTSecret:      secret,
 		TokenTTL:       time.Duration(cfg.TokenTTL),
 		BcryptCost:     cfg.BcryptCost,
@@ -208,6 +284,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		View:            n.view,
 		OnCatalogChange: n.view.LoadCatalog,
 		Inventory:       &inventory{store: n.store, sink: n.sink, lots: func() *lot.Client { return n.lots }, now: now, log: log},
+		Carts:           carts,
+		Orders: &orderService{store: n.store, view: n.view, sagas: func() *saga.Client { return n.sagas }, carts: carts,
+			now: now, validity: time.Duration(cfg.PaymentValidity), dealLimit: int64(cfg.DealLimit)},
 		Checks: map[string]api.Check{
 			"mysql":   n.store.Ping,
 			"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
@@ -218,10 +297,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
-	n.ln, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return n, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
-	}
+	n.orderEvents.local = n.server.OrderChanged
 	go func() { n.served <- n.server.Serve(n.ln) }()
 	n.onShutdown(n.server.Shutdown)
 	log.Info("http listening", "addr", n.ln.Addr().String())
@@ -264,6 +340,18 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // URL is the node's base URL.
 func (n *Node) URL() string { return "http://" + n.Addr() }
+
+// KakaoFake is the in-process fake Kakao Pay, nil when a real one is set.
+func (n *Node) KakaoFake() *kakaofake.Server { return n.kakaoFake }
+
+// KakaoURL is the Kakao Pay base URL the node uses.
+func (n *Node) KakaoURL() string { return n.kakaoURL }
+
+// RelayOutbox publishes the outbox now (tests call it directly).
+func (n *Node) RelayOutbox() int { return n.relay.relay() }
+
+// SweepOrders resumes and expires due orders now (tests call it directly).
+func (n *Node) SweepOrders() int { return n.orderSweeper.sweep() }
 
 // View is the node's read model.
 func (n *Node) View() *stockview.View { return n.view }

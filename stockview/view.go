@@ -376,3 +376,38 @@ func (v *View) Warehouse(id int64) (domain.Warehouse, bool) {
 	}
 	return domain.Warehouse{}, false
 }
+
+// Product reads one product of the catalog.
+func (v *View) Product(id int64) (domain.Product, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	i, ok := v.productIdx[id]
+	if !ok {
+		return domain.Product{}, false
+	}
+	return v.products[i], true
+}
+
+// DealNear quotes a closing-soon lot for a shopper at addr: it must be a
+// deal now and its warehouse must serve addr.
+func (v *View) DealNear(addr domain.Point, lotID int64) (Deal, bool) {
+	now := v.now()
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	r, ok := v.lots[lotID]
+	if !ok {
+		return Deal{}, false
+	}
+	i, ok := v.productIdx[r.ProductID]
+	if !ok {
+		return Deal{}, false
+	}
+	served := false
+	for _, w := range v.servingLocked(addr) {
+		served = served || w.ID == r.WarehouseID
+	}
+	if !served {
+		return Deal{}, false
+	}
+	return v.dealLocked(r, v.products[i], now)
+}

@@ -246,6 +246,12 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := p.injection
+	if in.Mode == "" {
+		// Injected after ready: look again by order.
+		if got, ok := s.injections[p.PartnerOrderID]; ok {
+			in = got
+		}
+	}
 	decline := in.Mode == Decline
 	if !decline && s.declineRate > 0 {
 		n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))

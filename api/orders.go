@@ -1,0 +1,454 @@
+package api
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"shelflife/domain"
+	"shelflife/persistence/redisstore"
+)
+
+// OrderItem is one requested item: a product (regular stock) or a lot (a
+// closing-soon deal).
+type OrderItem struct {
+	ProductID int64 `json:"product_id,omitempty"`
+	LotID     int64 `json:"lot_id,omitempty"`
+	Quantity  int64 `json:"quantity"`
+}
+
+// OrderFilter selects orders for listings.
+type OrderFilter struct {
+	UserID   int64
+	Status   string
+	StuckFor time.Duration
+	Limit    int
+}
+
+// Orders is what the handlers need of ordering.
+type Orders interface {
+	Place(ctx context.Context, userID int64, addr domain.Point, items []OrderItem, fromCart bool) (domain.Order, error)
+	Order(ctx context.Context, id string) (domain.Order, error)
+	List(ctx context.Context, f OrderFilter) ([]domain.Order, error)
+	Approve(ctx context.Context, id, pgToken, nonce string) (domain.Order, error)
+	Abort(ctx context.Context, id, reason, nonce string) (domain.Order, error)
+	Reconcile(ctx context.Context) (any, error)
+}
+
+// Carts is what the handlers need of the cart store.
+type Carts interface {
+	Items(ctx context.Context, userID int64) ([]redisstore.Item, error)
+	Set(ctx context.Context, userID int64, itemKey string, quantity int64) error
+	Remove(ctx context.Context, userID int64, itemKey string) error
+}
+
+const (
+	maxItemQuantity = 99
+	maxOrderItems   = 30
+)
+
+func (it *OrderItem) check() error {
+	if (it.ProductID > 0) == (it.LotID > 0) {
+		return invalid("each item names exactly one of product_id (regular stock) or lot_id (a deal)")
+	}
+	if it.ProductID < 0 || it.LotID < 0 {
+		return invalid("ids must be positive")
+	}
+	if it.Quantity < 1 || it.Quantity > maxItemQuantity {
+		return invalid("quantity must be from 1 to %d", maxItemQuantity)
+	}
+	return nil
+}
+
+type orderRequest struct {
+	Items    []OrderItem `json:"items"`
+	FromCart bool        `json:"from_cart"`
+}
+
+// merged adds up repeated items so each product or lot is one line.
+func merged(items []OrderItem) []OrderItem {
+	var out []OrderItem
+	idx := map[[2]int64]int{}
+	for _, it := range items {
+		k := [2]int64{it.ProductID, it.LotID}
+		if i, ok := idx[k]; ok {
+			out[i].Quantity += it.Quantity
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, it)
+	}
+	return out
+}
+
+type orderResponse struct {
+	domain.Order
+	Lines []domain.OrderLine `json:"lines"`
+}
+
+func toOrderResponse(o domain.Order) orderResponse {
+	lines := o.Lines
+	if lines == nil {
+		lines = []domain.OrderLine{}
+	}
+	return orderResponse{Order: o, Lines: lines}
+}
+
+func (s *Server) placeOrder(c *fiber.Ctx) error {
+	var req orderRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	if req.FromCart == (len(req.Items) > 0) {
+		return invalid("send either items or from_cart: true")
+	}
+	items := req.Items
+	if req.FromCart {
+		cart, err := s.deps.Carts.Items(c.UserContext(), p.UserID)
+		if err != nil {
+			return err
+		}
+		for _, it := range cart {
+			items = append(items, OrderItem{ProductID: it.ProductID, LotID: it.LotID, Quantity: it.Quantity})
+		}
+		if len(items) == 0 {
+			return &Error{Status: 400, Code: "empty_order", Message: "the cart is empty"}
+		}
+	}
+	if len(items) > maxOrderItems {
+		return invalid("at most %d items per order", maxOrderItems)
+	}
+	for i := range items {
+		if err := items[i].check(); err != nil {
+			return err
+		}
+	}
+	items = merged(items)
+	addr, err := s.userAddress(c.UserContext(), p.UserID)
+	if err != nil {
+		return err
+	}
+	o, err := s.deps.Orders.Place(c.UserContext(), p.UserID, addr, items, req.FromCart)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(toOrderResponse(o))
+}
+
+// visibleOrder reads an order the caller may see: its owner's or, for an
+// admin, anyone's. Others get the same 404 as for a missing order.
+func (s *Server) visibleOrder(ctx context.Context, p Principal, id string) (domain.Order, error) {
+	if id == "" || len(id) > 40 {
+		return domain.Order{}, domain.ErrOrderNotFound
+	}
+	o, err := s.deps.Orders.Order(ctx, id)
+	if err != nil {
+		return o, err
+	}
+	if p.Role != domain.RoleAdmin && o.UserID != p.UserID {
+		return domain.Order{}, domain.ErrOrderNotFound
+	}
+	return o, nil
+}
+
+func (s *Server) getOrder(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	o, err := s.visibleOrder(c.UserContext(), p, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(toOrderResponse(o))
+}
+
+func (s *Server) myOrders(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	os, err := s.deps.Orders.List(c.UserContext(), OrderFilter{UserID: p.UserID, Limit: 100})
+	if err != nil {
+		return err
+	}
+	out := make([]orderResponse, len(os))
+	for i, o := range os {
+		out[i] = toOrderResponse(o)
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) adminOrders(c *fiber.Ctx) error {
+	f := OrderFilter{Status: strings.ToUpper(c.Query("status")), Limit: 200}
+	switch f.Status {
+	case "", domain.StatusCreated, domain.StatusPaymentReady, domain.StatusProcessing, domain.StatusPaid, domain.StatusFailed, domain.StatusExpired:
+	default:
+		return badRequest("invalid_query", "unknown status %q", f.Status)
+	}
+	if raw := c.Query("stuck_for"); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d <= 0 {
+			return badRequest("invalid_query", "stuck_for must be a duration such as 10m")
+		}
+		f.StuckFor = d
+	}
+	os, err := s.deps.Orders.List(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]orderResponse, len(os))
+	for i, o := range os {
+		out[i] = toOrderResponse(o)
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) reconciliation(c *fiber.Ctx) error {
+	r, err := s.deps.Orders.Reconcile(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(r)
+}
+
+// wantsHTML tells a browser (sent here by Kakao Pay's redirect) from an API
+// client.
+func wantsHTML(c *fiber.Ctx) bool {
+	return strings.Contains(c.Get(fiber.HeaderAccept), "text/html")
+}
+
+func (s *Server) callbackAnswer(c *fiber.Ctx, o domain.Order) error {
+	if wantsHTML(c) {
+		return c.Redirect("/#/orders/"+o.ID, fiber.StatusFound)
+	}
+	return c.JSON(toOrderResponse(o))
+}
+
+// kakaoApprove is the approval URL Kakao Pay redirects the payer to. It
+// needs no session: the nonce in the URL (which only Kakao Pay was given)
+// and the pg_token are its proof, and only the first one counts.
+func (s *Server) kakaoApprove(c *fiber.Ctx) error {
+	id, nonce, token := c.Query("order_id"), c.Query("nonce"), c.Query("pg_token")
+	if id == "" || nonce == "" || token == "" {
+		return badRequest("invalid_callback", "order_id, nonce and pg_token are required")
+	}
+	o, err := s.deps.Orders.Approve(c.UserContext(), strings.Clone(id), strings.Clone(token), strings.Clone(nonce))
+	if err != nil {
+		return err
+	}
+	return s.callbackAnswer(c, o)
+}
+
+func (s *Server) kakaoAbort(reason string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, nonce := c.Query("order_id"), c.Query("nonce")
+		if id == "" || nonce == "" {
+			return badRequest("invalid_callback", "order_id and nonce are required")
+		}
+		o, err := s.deps.Orders.Abort(c.UserContext(), strings.Clone(id), reason, strings.Clone(nonce))
+		if err != nil {
+			return err
+		}
+		return s.callbackAnswer(c, o)
+	}
+}
+
+// Cart.
+
+type cartLine struct {
+	Key       string     `json:"key"`
+	ProductID int64      `json:"product_id"`
+	LotID     int64      `json:"lot_id,omitempty"`
+	Name      string     `json:"name"`
+	NameEn    string     `json:"name_en"`
+	Quantity  int64      `json:"quantity"`
+	UnitPrice domain.KRW `json:"unit_price"`
+	Available int64      `json:"available"`
+	Deal      bool       `json:"deal"`
+	LineTotal domain.KRW `json:"line_total"`
+}
+
+type cartResponse struct {
+	Items []cartLine `json:"items"`
+	Total domain.KRW `json:"total"`
+}
+
+func (s *Server) cartView(ctx context.Context, userID int64) (cartResponse, error) {
+	items, err := s.deps.Carts.Items(ctx, userID)
+	if err != nil {
+		return cartResponse{}, err
+	}
+	addr, addrErr := s.userAddress(ctx, userID)
+	out := cartResponse{Items: []cartLine{}}
+	for _, it := range items {
+		l := cartLine{Key: it.Key, ProductID: it.ProductID, LotID: it.LotID, Quantity: it.Quantity, Deal: it.LotID > 0}
+		if it.LotID > 0 {
+			if d, ok := s.deps.View.DealNear(addr, it.LotID); ok && addrErr == nil {
+				l.ProductID, l.Name, l.NameEn, l.UnitPrice, l.Available = d.ProductID, d.Name, d.NameEn, d.DealPrice, d.Available
+			} else if r, ok := s.deps.View.Lot(it.LotID); ok {
+				l.ProductID = r.ProductID
+			}
+		}
+		if p, ok := s.deps.View.Product(l.ProductID); ok {
+			l.Name, l.NameEn = p.Name, p.NameEn
+			if it.LotID == 0 {
+				l.UnitPrice = p.Price
+				if addrErr == nil {
+					l.Available = s.deps.View.ProductAvailable(addr, p.ID)
+				}
+			}
+		}
+		l.LineTotal = l.UnitPrice * domain.KRW(l.Quantity)
+		out.Total += l.LineTotal
+		out.Items = append(out.Items, l)
+	}
+	return out, nil
+}
+
+func (s *Server) getCart(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	v, err := s.cartView(c.UserContext(), p.UserID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+type cartItemRequest struct {
+	ProductID int64 `json:"product_id"`
+	LotID     int64 `json:"lot_id"`
+	Quantity  int64 `json:"quantity"`
+}
+
+func (s *Server) putCartItem(c *fiber.Ctx) error {
+	var req cartItemRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if (req.ProductID > 0) == (req.LotID > 0) || req.ProductID < 0 || req.LotID < 0 {
+		return invalid("name exactly one of product_id or lot_id")
+	}
+	if req.Quantity < 0 || req.Quantity > maxItemQuantity {
+		return invalid("quantity must be from 0 (remove) to %d", maxItemQuantity)
+	}
+	p, _ := principal(c)
+	ctx := c.UserContext()
+	if req.Quantity > 0 {
+		addr, err := s.userAddress(ctx, p.UserID)
+		if err != nil {
+			return err
+		}
+		if req.LotID > 0 {
+			d, ok := s.deps.View.DealNear(addr, req.LotID)
+			if !ok {
+				return domain.ErrNotADeal
+			}
+			if req.Quantity > s.cfg.DealLimit {
+				return domain.ErrDealLimit
+			}
+			if req.Quantity > d.Available {
+				return domain.ErrInsufficientStock
+			}
+		} else {
+			if _, ok := s.deps.View.Product(req.ProductID); !ok {
+				return domain.ErrUnknownProduct
+			}
+			if req.Quantity > s.deps.View.ProductAvailable(addr, req.ProductID) {
+				return domain.ErrInsufficientStock
+			}
+		}
+	}
+	if err := s.deps.Carts.Set(ctx, p.UserID, redisstore.ItemKey(req.ProductID, req.LotID), req.Quantity); err != nil {
+		return err
+	}
+	return s.getCart(c)
+}
+
+func (s *Server) deleteCartItem(c *fiber.Ctx) error {
+	key := strings.Clone(c.Params("key"))
+	if _, _, err := redisstore.ParseItemKey(key); err != nil {
+		return badRequest("invalid_id", "%s", err.Error())
+	}
+	p, _ := principal(c)
+	if err := s.deps.Carts.Remove(c.UserContext(), p.UserID, key); err != nil {
+		return err
+	}
+	return s.getCart(c)
+}
+
+// Order sockets.
+
+// orderHub pushes order status changes to the sockets watching them.
+type orderHub struct {
+	mu   sync.Mutex
+	subs map[string]map[*subscriber]struct{}
+}
+
+type orderMessage struct {
+	Type    string    `json:"type"`
+	OrderID string    `json:"order_id"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// OrderChanged is called (by the node) for every order status change.
+func (s *Server) OrderChanged(o domain.Order) {
+	s.orders.mu.Lock()
+	subs := make([]*subscriber, 0, len(s.orders.subs[o.ID]))
+	for sub := range s.orders.subs[o.ID] {
+		subs = append(subs, sub)
+	}
+	s.orders.mu.Unlock()
+	if len(subs) == 0 {
+		return
+	}
+	msg, _ := jsonMarshal(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
+	for _, sub := range subs {
+		sub.send(msg)
+	}
+}
+
+const localOrderID = "ws_order_id"
+
+func (s *Server) prepareOrderSocket(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return fiber.ErrUpgradeRequired
+	}
+	p, _ := principal(c)
+	o, err := s.visibleOrder(c.UserContext(), p, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	c.Locals(localOrderID, o.ID)
+	c.Locals(localSubscriber, &subscriber{out: make(chan []byte, subscriberBuffer)})
+	// The current status first, so a client never misses the change that
+	// happened before it connected.
+	msg, _ := jsonMarshal(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
+	c.Locals(localSubscriber).(*subscriber).out <- msg
+	return c.Next()
+}
+
+func (s *Server) orderSocket(conn *websocket.Conn) {
+	sub, ok := conn.Locals(localSubscriber).(*subscriber)
+	id, _ := conn.Locals(localOrderID).(string)
+	if !ok || id == "" {
+		return
+	}
+	s.orders.mu.Lock()
+	if s.orders.subs[id] == nil {
+		s.orders.subs[id] = map[*subscriber]struct{}{}
+	}
+	s.orders.subs[id][sub] = struct{}{}
+	s.orders.mu.Unlock()
+	defer func() {
+		s.orders.mu.Lock()
+		delete(s.orders.subs[id], sub)
+		if len(s.orders.subs[id]) == 0 {
+			delete(s.orders.subs, id)
+		}
+		s.orders.mu.Unlock()
+	}()
+	s.hub.pump(conn, sub)
+}
+

@@ -1,0 +1,409 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"shelflife/actors/saga"
+	"shelflife/clock"
+	"shelflife/domain"
+	"shelflife/kakaopay"
+	"shelflife/kakaopay/kakaofake"
+)
+
+// shop is a node with two warehouses, a regular product and a deal lot.
+type shop struct {
+	t      *testing.T
+	n      *Node
+	clk    *clock.Fake
+	admin  client
+	milk   domain.Product
+	regLot int64 // 20 units of milk at Songpa, 10 days
+	deal   int64 // 10 units of milk at Songpa, closing soon (30 h)
+}
+
+func newShop(t *testing.T) *shop {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.AdminPassword = "admin-pass-123"
+	cfg.TokenTTL = Duration(30 * 24 * time.Hour)
+	cfg.RedisPrefix = fmt.Sprintf("slt-test-%d:", time.Now().UnixNano())
+	s := &shop{t: t, clk: clock.NewFake(time.Now().Truncate(time.Second))}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	s.n, err = Start(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: s.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.n.Shutdown(context.Background()) })
+	s.admin = login(t, s.n.URL(), cfg.AdminEmail, cfg.AdminPassword)
+	var songpa domain.Warehouse
+	s.admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &songpa, 201)
+	s.admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "MILK", "name": "우유", "category": "Dairy", "price": 3000}, &s.milk, 201)
+	var l struct{ ID int64 }
+	s.admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": s.milk.ID, "warehouse_id": songpa.ID, "quantity": 20,
+		"expires_at": s.clk.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)}, &l, 201)
+	s.regLot = l.ID
+	s.admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": s.milk.ID, "warehouse_id": songpa.ID, "quantity": 10,
+		"expires_at": s.clk.Now().Add(30 * time.Hour).Format(time.RFC3339)}, &l, 201)
+	s.deal = l.ID
+	return s
+}
+
+var shopperSeq atomic.Int64
+
+// shopper signs up a shopper living in Jamsil (served by Songpa).
+func (s *shop) shopper() client {
+	s.t.Helper()
+	email := fmt.Sprintf("shopper%d@shop.test", shopperSeq.Add(1))
+	client{t: s.t, base: s.n.URL()}.must("POST", "/api/v1/auth/signup", map[string]any{"email": email, "password": "password-1", "name": "S",
+		"address": map[string]any{"label": "잠실", "lat": 37.5133, "lng": 127.1001}}, nil, 201)
+	return login(s.t, s.n.URL(), email, "password-1")
+}
+
+type orderView struct {
+	OrderID string `json:"order_id"`
+	Status  string
+	Reason  string
+	Total   int64
+	Payment struct {
+		TID         string `json:"tid"`
+		RedirectURL string `json:"redirect_url"`
+		Status      string
+	}
+	Lines []domain.OrderLine
+}
+
+func (s *shop) order(c client, body any) orderView {
+	s.t.Helper()
+	var o orderView
+	c.must("POST", "/api/v1/orders", body, &o, 201)
+	if o.Status != domain.StatusPaymentReady || o.Payment.RedirectURL == "" || o.Payment.TID == "" {
+		s.t.Fatalf("new order = %+v", o)
+	}
+	return o
+}
+
+var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// pay presses the fake Kakao Pay page's button and returns where Kakao Pay
+// sends the payer back to.
+func (s *shop) pay(o orderView, button string) string {
+	s.t.Helper()
+	resp, err := noFollow.Post(o.Payment.RedirectURL+"/"+button, "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		s.t.Fatalf("%s button: %d", button, resp.StatusCode)
+	}
+	return resp.Header.Get("Location")
+}
+
+// callback follows Kakao Pay's redirect as an API client would.
+func (s *shop) callback(loc string) (int, orderView) {
+	s.t.Helper()
+	resp, err := http.Get(loc)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o orderView
+	raw, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(raw, &o)
+	return resp.StatusCode, o
+}
+
+func (s *shop) lotRow(id int64) row4 {
+	var r row4
+	s.n.Store().DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", id).
+		Scan(&r.received, &r.onHand, &r.deducted, &r.restored, &r.writtenOff)
+	return r
+}
+
+type row4 struct{ received, onHand, deducted, restored, writtenOff int64 }
+
+// invariants: every lot conserved, nothing oversold, and every payment the
+// fake took matches a PAID order or was refunded.
+func (s *shop) invariants() {
+	s.t.Helper()
+	var bad int
+	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM lots WHERE received <> on_hand + deducted - restored + written_off OR on_hand < 0").Scan(&bad)
+	if bad != 0 {
+		s.t.Errorf("%d lots break conservation or went negative", bad)
+	}
+	for _, p := range s.n.KakaoFake().Ledger().Payments {
+		var status string
+		s.n.Store().DB().QueryRow("SELECT status FROM orders WHERE id = ?", p.PartnerOrderID).Scan(&status)
+		if p.Status == kakaopay.StatusSuccess && status != domain.StatusPaid {
+			s.t.Errorf("money taken for order %s, which is %s", p.PartnerOrderID, status)
+		}
+		if status == domain.StatusPaid && p.Status != kakaopay.StatusSuccess {
+			s.t.Errorf("order %s PAID but its payment is %s", p.PartnerOrderID, p.Status)
+		}
+	}
+}
+
+func TestOrderHappyPathFromCart(t *testing.T) {
+	s := newShop(t)
+	c := s.shopper()
+	var cart struct {
+		Items []struct {
+			Key       string
+			UnitPrice int64 `json:"unit_price"`
+		}
+		Total int64
+	}
+	c.must("PUT", "/api/v1/cart/items", map[string]any{"product_id": s.milk.ID, "quantity": 3}, &cart, 200)
+	c.must("PUT", "/api/v1/cart/items", map[string]any{"lot_id": s.deal, "quantity": 2}, &cart, 200)
+	if len(cart.Items) != 2 || cart.Total != 3*3000+2*2100 {
+		t.Fatalf("cart = %+v", cart)
+	}
+	if code, body := c.do("PUT", "/api/v1/cart/items", map[string]any{"lot_id": s.deal, "quantity": 6}, nil); code != 409 || !strings.Contains(body, "deal_limit_exceeded") {
+		t.Errorf("6 of a deal: %d %s", code, body)
+	}
+	o := s.order(c, map[string]any{"from_cart": true})
+	if o.Total != 3*3000+2*2100 {
+		t.Errorf("order total %d", o.Total)
+	}
+	wsURL := "ws" + strings.TrimPrefix(s.n.URL(), "http") + "/api/v1/ws/orders/" + o.OrderID + "?token=" + c.token
+	ws := dial(t, wsURL)
+	ws.await("current status", func(m map[string]any) bool { return m["status"] == domain.StatusPaymentReady })
+
+	loc := s.pay(o, "approve")
+	code, paid := s.callback(loc)
+	if code != 200 || paid.Status != domain.StatusPaid {
+		t.Fatalf("approval callback: %d %+v", code, paid)
+	}
+	ws.await("PAID", func(m map[string]any) bool { return m["status"] == domain.StatusPaid })
+	// The redirect again (the payer reloads): still one payment.
+	if code, again := s.callback(loc); code != 200 || again.Status != domain.StatusPaid {
+		t.Errorf("second callback: %d %+v", code, again)
+	}
+	p, _ := s.n.KakaoFake().Payment(o.OrderID)
+	if p.Status != kakaopay.StatusSuccess || p.Approvals != 1 || p.Amount != o.Total {
+		t.Errorf("fake payment = %+v", p)
+	}
+	if r := s.lotRow(s.deal); r.onHand != 8 {
+		t.Errorf("deal lot on hand %d, want 8", r.onHand)
+	}
+	if r := s.lotRow(s.regLot); r.onHand != 17 {
+		t.Errorf("regular lot on hand %d, want 17", r.onHand)
+	}
+	c.must("GET", "/api/v1/cart", nil, &cart, 200)
+	if len(cart.Items) != 0 {
+		t.Errorf("cart after paying = %+v", cart)
+	}
+	var mine []orderView
+	c.must("GET", "/api/v1/orders", nil, &mine, 200)
+	if len(mine) != 1 || mine[0].OrderID != o.OrderID {
+		t.Errorf("my orders = %+v", mine)
+	}
+	other := s.shopper()
+	if code, _ := other.do("GET", "/api/v1/orders/"+o.OrderID, nil, nil); code != 404 {
+		t.Errorf("another shopper reads the order: %d", code)
+	}
+	s.admin.must("GET", "/api/v1/orders/"+o.OrderID, nil, nil, 200)
+	var rec struct {
+		PaidOrders         int64    `json:"paid_orders"`
+		FailedWithApproval []string `json:"failed_with_approval"`
+	}
+	s.admin.must("GET", "/api/v1/admin/payments/reconciliation", nil, &rec, 200)
+	if rec.PaidOrders != 1 || len(rec.FailedWithApproval) != 0 {
+		t.Errorf("reconciliation = %+v", rec)
+	}
+	s.invariants()
+}
+
+func TestInsufficientStockAtApproval(t *testing.T) {
+	s := newShop(t)
+	a, b := s.shopper(), s.shopper()
+	// Both see 20 units and order 15; only one can have them.
+	oa := s.order(a, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 15}}})
+	ob := s.order(b, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 15}}})
+	if _, o := s.callback(s.pay(oa, "approve")); o.Status != domain.StatusPaid {
+		t.Fatalf("first order = %+v", o)
+	}
+	_, o := s.callback(s.pay(ob, "approve"))
+	if o.Status != domain.StatusFailed || o.Reason != domain.ReasonInsufficientStock {
+		t.Errorf("second order = %+v, want FAILED insufficient_stock", o)
+	}
+	if p, _ := s.n.KakaoFake().Payment(ob.OrderID); p.Approvals != 0 || p.Status == kakaopay.StatusSuccess {
+		t.Errorf("the fake approved a payment for an order without stock: %+v", p)
+	}
+	if r := s.lotRow(s.regLot); r.onHand != 5 {
+		t.Errorf("regular lot on hand %d, want 5", r.onHand)
+	}
+	if code, body := b.do("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 6}}}, nil); code != 409 || !strings.Contains(body, "insufficient_stock") {
+		t.Errorf("ordering more than is left: %d %s", code, body)
+	}
+	s.invariants()
+}
+
+func TestDeclineAfterDeductionRestoresStock(t *testing.T) {
+	s := newShop(t)
+	c := s.shopper()
+	o := s.order(c, map[string]any{"items": []map[string]any{{"lot_id": s.deal, "quantity": 4}, {"product_id": s.milk.ID, "quantity": 5}}})
+	s.n.KakaoFake().Inject(o.OrderID, kakaofake.Injection{Mode: kakaofake.Decline})
+
+	// An independent Kafka client reads the compensation topic.
+	kc, err := kgo.NewClient(kgo.SeedBrokers(s.n.bus.Brokers()...), kgo.ConsumeTopics(saga.OrderFailedTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+
+	_, failed := s.callback(s.pay(o, "approve"))
+	if failed.Status != domain.StatusFailed || failed.Reason != domain.ReasonPaymentDeclined {
+		t.Fatalf("declined order = %+v", failed)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var ev domain.OrderFailedEvent
+	for ev.OrderID == "" && ctx.Err() == nil {
+		fetches := kc.PollFetches(ctx)
+		fetches.EachRecord(func(r *kgo.Record) {
+			var e domain.OrderFailedEvent
+			if json.Unmarshal(r.Value, &e) == nil && e.OrderID == o.OrderID {
+				ev = e
+			}
+		})
+	}
+	if ev.OrderID != o.OrderID || len(ev.Lines) != 2 || ev.Reason != domain.ReasonPaymentDeclined {
+		t.Fatalf("order-failed event = %+v", ev)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for (s.lotRow(s.deal).onHand != 10 || s.lotRow(s.regLot).onHand != 20) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d, r := s.lotRow(s.deal), s.lotRow(s.regLot); d.onHand != 10 || r.onHand != 20 || d.restored != 4 || r.restored != 5 {
+		t.Errorf("after compensation: deal %+v, regular %+v; want everything back", d, r)
+	}
+	var deleted int
+	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM order_lines WHERE order_id = ? AND deleted_at IS NOT NULL", o.OrderID).Scan(&deleted)
+	if deleted != 2 {
+		t.Errorf("%d soft-deleted lines, want 2", deleted)
+	}
+	var processed int
+	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM processed_events WHERE event_id = ?", ev.EventID).Scan(&processed)
+	if processed != 1 {
+		t.Errorf("event processed %d times, want 1 record", processed)
+	}
+	s.invariants()
+}
+
+func TestTimeoutAfterApprovingEndsPaid(t *testing.T) {
+	s := newShop(t)
+	c := s.shopper()
+	o := s.order(c, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 2}}})
+	s.n.KakaoFake().Inject(o.OrderID, kakaofake.Injection{Mode: kakaofake.TimeoutAfterApprove})
+	_, got := s.callback(s.pay(o, "approve"))
+	if got.Status != domain.StatusPaid {
+		t.Errorf("order after a lost approve answer = %+v, want PAID (the money was taken)", got)
+	}
+	s.invariants()
+}
+
+func TestForgedAndCancelledCallbacks(t *testing.T) {
+	s := newShop(t)
+	c := s.shopper()
+	o := s.order(c, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 1}}})
+	loc := s.pay(o, "approve")
+	u, _ := url.Parse(loc)
+	q := u.Query()
+	q.Set("nonce", "forged")
+	u.RawQuery = q.Encode()
+	if code, _ := s.callback(u.String()); code != 403 {
+		t.Errorf("forged callback: %d, want 403", code)
+	}
+	var still orderView
+	c.must("GET", "/api/v1/orders/"+o.OrderID, nil, &still, 200)
+	if still.Status != domain.StatusPaymentReady {
+		t.Errorf("after a forged callback the order is %s", still.Status)
+	}
+	o2 := s.order(c, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 1}}})
+	_, cancelled := s.callback(s.pay(o2, "cancel"))
+	if cancelled.Status != domain.StatusFailed || cancelled.Reason != domain.ReasonPaymentCancelled {
+		t.Errorf("cancelled = %+v", cancelled)
+	}
+	s.invariants()
+}
+
+func TestUnpaidOrdersExpire(t *testing.T) {
+	s := newShop(t)
+	c := s.shopper()
+	o := s.order(c, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 1}}})
+	s.clk.Advance(16 * time.Minute)
+	if n := s.n.SweepOrders(); n < 1 {
+		t.Errorf("sweep found %d orders", n)
+	}
+	var got orderView
+	c.must("GET", "/api/v1/orders/"+o.OrderID, nil, &got, 200)
+	if got.Status != domain.StatusExpired {
+		t.Errorf("unpaid order after 16 min = %+v", got)
+	}
+	// Its payment can no longer be approved.
+	if _, late := s.callback(s.pay(o, "approve")); late.Status != domain.StatusExpired {
+		t.Errorf("approving an expired order = %+v", late)
+	}
+	s.invariants()
+}
+
+func TestConcurrentShoppersOnOneDealLot(t *testing.T) {
+	s := newShop(t)
+	shoppers := make([]client, 8)
+	for i := range shoppers {
+		shoppers[i] = s.shopper()
+	}
+	var paid, refused atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range shoppers {
+		for k := 0; k < 3; k++ { // 3 x 2 units each: the limit of 5 stops the third
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var o orderView
+				code, body := c.do("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"lot_id": s.deal, "quantity": 2}}}, &o)
+				if code != 201 {
+					if !strings.Contains(body, "deal_limit_exceeded") && !strings.Contains(body, "insufficient_stock") {
+						t.Errorf("order: %d %s", code, body)
+					}
+					refused.Add(1)
+					return
+				}
+				if _, got := s.callback(s.pay(o, "approve")); got.Status == domain.StatusPaid {
+					paid.Add(1)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if paid.Load() != 5 {
+		t.Errorf("%d orders paid, want 5 (10 units / 2)", paid.Load())
+	}
+	if r := s.lotRow(s.deal); r.onHand != 0 || r.deducted-r.restored != 10 {
+		t.Errorf("deal lot %+v", r)
+	}
+	var over int
+	s.n.Store().DB().QueryRow(`SELECT COUNT(*) FROM (SELECT o.user_id, SUM(l.quantity) q FROM orders o JOIN order_lines l ON l.order_id = o.id
+		WHERE o.status = 'PAID' AND l.lot_id = ? GROUP BY o.user_id HAVING q > 5) x`, s.deal).Scan(&over)
+	if over != 0 {
+		t.Errorf("%d shoppers bought more than the limit", over)
+	}
+	s.invariants()
+}
