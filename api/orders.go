@@ -451,4 +451,3 @@ func (s *Server) orderSocket(conn *websocket.Conn) {
 	}()
 	s.hub.pump(conn, sub)
 }
-

@@ -71,7 +71,7 @@ type Config struct {
 	// DealLimit is how many units of one deal lot a shopper may buy.
 	DealLimit int64
 	Logger    *slog.Logger
-	Now            func() time.Time
+	Now       func() time.Time
 }
 
 // Server is the HTTP server.

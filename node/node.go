@@ -6,8 +6,8 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,8 +56,8 @@ type Node struct {
 	sagas        *saga.Client
 	relay        *outboxRelay
 	orderSweeper *orderSweeper
-	ln       net.Listener
-	served   chan error
+	ln           net.Listener
+	served       chan error
 	// closers run in reverse order of start by Shutdown.
 	closers []func(context.Context) error
 }
