@@ -103,3 +103,39 @@ func TestUnknownRoute(t *testing.T) {
 		t.Errorf("unknown route: %d %s", status, body)
 	}
 }
+
+func TestOrderAndCartValidation(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	tests := []struct {
+		method, path, body string
+		code               string
+	}{
+		{"POST", "/api/v1/orders", `{}`, "validation_failed"},
+		{"POST", "/api/v1/orders", `{"items":[{"product_id":1,"quantity":1}],"from_cart":true}`, "validation_failed"},
+		{"POST", "/api/v1/orders", `{"items":[{"product_id":1,"lot_id":2,"quantity":1}]}`, "validation_failed"},
+		{"POST", "/api/v1/orders", `{"items":[{"quantity":1}]}`, "validation_failed"},
+		{"POST", "/api/v1/orders", `{"items":[{"product_id":1,"quantity":0}]}`, "validation_failed"},
+		{"POST", "/api/v1/orders", `{"items":[{"product_id":1,"quantity":100}]}`, "validation_failed"},
+		{"POST", "/api/v1/orders", `{"items":[{"product_id":1,"quantity":1,"price":1}]}`, "unknown_field"},
+		{"POST", "/api/v1/orders", `{"items":{"product_id":1}}`, "invalid_type"},
+		{"PUT", "/api/v1/cart/items", `{"quantity":1}`, "validation_failed"},
+		{"PUT", "/api/v1/cart/items", `{"product_id":1,"lot_id":1,"quantity":1}`, "validation_failed"},
+		{"PUT", "/api/v1/cart/items", `{"product_id":1,"quantity":-1}`, "validation_failed"},
+		{"PUT", "/api/v1/cart/items", `{"product_id":"1","quantity":1}`, "invalid_type"},
+		{"DELETE", "/api/v1/cart/items/x9", ``, "invalid_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path+" "+tt.body, func(t *testing.T) {
+			status, body := ts.do(tt.method, tt.path, ts.shopper, tt.body)
+			if status != 400 || errorCode(t, body) != tt.code {
+				t.Errorf("status %d body %s, want 400 %s", status, body, tt.code)
+			}
+		})
+	}
+	for _, path := range []string{"/api/v1/payments/kakao/approve?order_id=o1", "/api/v1/payments/kakao/cancel?nonce=x"} {
+		if status, body := ts.do("GET", path, "", ""); status != 400 || errorCode(t, body) != "invalid_callback" {
+			t.Errorf("GET %s: %d %s", path, status, body)
+		}
+	}
+}
