@@ -40,37 +40,41 @@ type ClusterConfig struct {
 // file and overridden by the environment variable SHELFLIFE_<KEY> (nested
 // keys joined by _, e.g. SHELFLIFE_CLUSTER_PORT).
 type Config struct {
-	HTTPAddr          string        `yaml:"http_addr"`
-	MySQLDSN          string        `yaml:"mysql_dsn"`
-	MySQLMaxConns     int           `yaml:"mysql_max_conns"`
-	RedisAddr         string        `yaml:"redis_addr"`
-	RedisPrefix       string        `yaml:"redis_prefix"`
-	KafkaBrokers      []string      `yaml:"kafka_brokers"`
-	KafkaEmbeddedPort int           `yaml:"kafka_embedded_port"`
-	Demo              bool          `yaml:"demo"`
-	JWTSecret         string        `yaml:"jwt_secret"`
-	TokenTTL          Duration      `yaml:"token_ttl"`
-	BcryptCost        int           `yaml:"bcrypt_cost"`
-	AdminEmail        string        `yaml:"admin_email"`
-	AdminPassword     string        `yaml:"admin_password"`
-	LogLevel          string        `yaml:"log_level"`
-	LogFormat         string        `yaml:"log_format"`
-	ShutdownTimeout   Duration      `yaml:"shutdown_timeout"`
-	RequestTimeout    Duration      `yaml:"request_timeout"`
-	BodyLimitBytes    int           `yaml:"body_limit_bytes"`
-	MarkdownLadder    string        `yaml:"markdown_ladder"`
-	SweepInterval     Duration      `yaml:"sweep_interval"`
-	PublicURL         string        `yaml:"public_url"`
-	KakaoBaseURL      string        `yaml:"kakao_base_url"`
-	KakaoSecretKey    string        `yaml:"kakao_secret_key"`
-	KakaoCID          string        `yaml:"kakao_cid"`
-	KakaoTimeout      Duration      `yaml:"kakao_timeout"`
-	KakaoFakeAddr     string        `yaml:"kakao_fake_addr"`
-	PaymentValidity   Duration      `yaml:"payment_validity"`
-	DealLimit         int           `yaml:"deal_limit"`
-	SagaStuckAfter    Duration      `yaml:"saga_stuck_after"`
-	OutboxInterval    Duration      `yaml:"outbox_interval"`
-	Cluster           ClusterConfig `yaml:"cluster"`
+	HTTPAddr          string   `yaml:"http_addr"`
+	MySQLDSN          string   `yaml:"mysql_dsn"`
+	MySQLMaxConns     int      `yaml:"mysql_max_conns"`
+	RedisAddr         string   `yaml:"redis_addr"`
+	RedisPrefix       string   `yaml:"redis_prefix"`
+	KafkaBrokers      []string `yaml:"kafka_brokers"`
+	KafkaEmbeddedPort int      `yaml:"kafka_embedded_port"`
+	Demo              bool     `yaml:"demo"`
+	JWTSecret         string   `yaml:"jwt_secret"`
+	TokenTTL          Duration `yaml:"token_ttl"`
+	BcryptCost        int      `yaml:"bcrypt_cost"`
+	AdminEmail        string   `yaml:"admin_email"`
+	AdminPassword     string   `yaml:"admin_password"`
+	LogLevel          string   `yaml:"log_level"`
+	LogFormat         string   `yaml:"log_format"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	RequestTimeout    Duration `yaml:"request_timeout"`
+	BodyLimitBytes    int      `yaml:"body_limit_bytes"`
+	MarkdownLadder    string   `yaml:"markdown_ladder"`
+	SweepInterval     Duration `yaml:"sweep_interval"`
+	PublicURL         string   `yaml:"public_url"`
+	KakaoBaseURL      string   `yaml:"kakao_base_url"`
+	KakaoSecretKey    string   `yaml:"kakao_secret_key"`
+	KakaoCID          string   `yaml:"kakao_cid"`
+	KakaoTimeout      Duration `yaml:"kakao_timeout"`
+	KakaoFakeAddr     string   `yaml:"kakao_fake_addr"`
+	PaymentValidity   Duration `yaml:"payment_validity"`
+	DealLimit         int      `yaml:"deal_limit"`
+	SagaStuckAfter    Duration `yaml:"saga_stuck_after"`
+	OutboxInterval    Duration `yaml:"outbox_interval"`
+	// FaultCrashAfter makes the process kill itself (SIGKILL) right after an
+	// order saga reaches this step: READY, DEDUCTING, APPROVING or
+	// APPROVED. For crash tests only; empty in every real configuration.
+	FaultCrashAfter string        `yaml:"fault_crash_after"`
+	Cluster         ClusterConfig `yaml:"cluster"`
 }
 
 // Defaults work on a developer machine with MariaDB and Redis on 127.0.0.1.

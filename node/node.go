@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -203,7 +205,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		lot:       lot.Deps{Store: n.store, Clock: clk, Ladder: ladder, Publisher: n.sink, Logger: log},
 		warehouse: warehouse.Deps{Store: n.store, Clock: clk, Logger: log},
 		saga: saga.Deps{Store: n.store, Payments: payments{kakao}, Places: n.view, Notifier: n.orderEvents,
-			URLs: callbackURLs{base: publicURL}, Clock: clk, Logger: log},
+			URLs: callbackURLs{base: publicURL}, Clock: clk, Logger: log, AfterStep: crashAfter(cfg.FaultCrashAfter, log)},
 	})...)
 	if err != nil {
 		return n, err
@@ -379,4 +381,19 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.closers = nil
 	return errors.Join(errs...)
+}
+
+// crashAfter is the crash tests' fault injection: it kills this process the
+// moment a saga reaches step, as a power cut would.
+func crashAfter(step string, log *slog.Logger) func(orderID, reached string) {
+	if step == "" {
+		return nil
+	}
+	log.Warn("fault injection armed: the process will SIGKILL itself", "after_step", step)
+	return func(orderID, reached string) {
+		if reached == step {
+			log.Warn("fault injection: killing the process", "order", orderID, "step", step)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
 }

@@ -107,6 +107,10 @@ type Deps struct {
 	IdleTimeout time.Duration
 	// Stock, when nil, calls the lot and warehouse grains of the cluster.
 	Stock Stock
+	// AfterStep, when set, runs after each step is persisted (READY,
+	// DEDUCTING, APPROVING) and after the money is taken (APPROVED). Crash
+	// tests use it to stop the process exactly there.
+	AfterStep func(orderID, step string)
 }
 
 // Stock takes and gives back the stock of order lines.
@@ -206,6 +210,12 @@ func (g *grain) ReceiveDefault(cluster.GrainContext) {}
 
 func (g *grain) now() time.Time { return g.deps.Clock.Now() }
 
+func (g *grain) after(step string) {
+	if g.deps.AfterStep != nil {
+		g.deps.AfterStep(g.id, step)
+	}
+}
+
 // guard runs one message's work with a deadline and never lets a panic
 // reset the grain silently.
 func (g *grain) guard(work func(ctx context.Context) (*opb.SagaState, error)) (st *opb.SagaState, err error) {
@@ -271,6 +281,7 @@ func (g *grain) Start(_ *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaSta
 			g.log.Error("record ready payment", "error", err.Error())
 			return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 		}
+		g.after(domain.StepReady)
 		g.changed(ctx)
 		return g.state(ctx, "")
 	})
@@ -311,6 +322,7 @@ func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.S
 					return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 				}
 			}
+			g.after(domain.StepDeducting)
 			g.changed(ctx)
 			if o, err = g.deps.Store.Order(ctx, g.id); err != nil {
 				return g.state(ctx, "")
@@ -403,6 +415,7 @@ func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error)
 		if err := g.deps.Store.BeginApproving(ctx, o.ID, g.now()); err != nil && !errors.Is(err, domain.ErrStepChanged) {
 			return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 		}
+		g.after(domain.StepApproving)
 		o.Step = domain.StepApproving
 	}
 	if o.Step == domain.StepApproving {
@@ -469,6 +482,7 @@ func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason)
 func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
 	aid, err := g.deps.Payments.Approve(ctx, o.Payment.TID, o.ID, o.UserID, o.Payment.PGToken, o.Total)
 	if err == nil {
+		g.after("APPROVED")
 		return g.paid(ctx, o, aid)
 	}
 	if !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrAlreadyApproved) {

@@ -46,7 +46,7 @@ type Payment struct {
 	Amount         int64     `json:"amount"`
 	Canceled       int64     `json:"canceled"`
 	Status         string    `json:"status"`
-	Approvals      int       `json:"approvals"`
+	Approvals      int       `json:"approvals"` // successful approvals: more than 1 would be a double charge
 	CreatedAt      time.Time `json:"created_at"`
 	ApprovedAt     time.Time `json:"approved_at,omitzero"`
 
@@ -227,7 +227,6 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
 		fail(w, 400, kakaopay.CodeApprovalFailure, "total_amount does not match the payment")
 		return
 	case p.Status == kakaopay.StatusSuccess || p.Status == kakaopay.StatusCanceled:
-		p.Approvals++
 		s.mu.Unlock()
 		fail(w, 400, kakaopay.CodeAlreadyApproved, "payment already approved")
 		return

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"shelflife/kafkabus"
+	"shelflife/kakaopay"
+	"shelflife/kakaopay/kakaofake"
+	"shelflife/persistence/mysqlstore/mysqltest"
+)
+
+// TestCrashAtEveryStepBoundary kills a node subprocess with SIGKILL right
+// after each step of an order saga, restarts it, and checks that the order
+// ends PAID exactly once with its stock taken exactly once. Kafka and the
+// fake Kakao Pay live in the test process, so they survive the node, as
+// real ones would.
+func TestCrashAtEveryStepBoundary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs node processes")
+	}
+	bin := filepath.Join(t.TempDir(), "shelflife")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	broker, err := kafkabus.StartEmbedded(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	fake := kakaofake.New(15 * time.Minute)
+	kakaoURL, stopFake, err := fake.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopFake()
+
+	for _, step := range []string{"READY", "DEDUCTING", "APPROVING", "APPROVED"} {
+		t.Run(step, func(t *testing.T) {
+			crashScenario(t, bin, step, broker.Addrs(), kakaoURL, fake)
+		})
+	}
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+	log  *bytes.Buffer
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startNode(t *testing.T, bin string, env []string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	p := &proc{cmd: cmd, done: make(chan error, 1), log: &bytes.Buffer{}}
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "ShelfLife is running at") {
+				close(ready)
+			}
+		}
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case <-ready:
+	case err := <-p.done:
+		t.Fatalf("node exited at start: %v\n%s", err, tail(p.log))
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("node did not start\n%s", tail(p.log))
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+func tail(b *bytes.Buffer) string {
+	s := b.String()
+	if len(s) > 4000 {
+		s = s[len(s)-4000:]
+	}
+	return s
+}
+
+// waitKilled waits for the node to kill itself.
+func (p *proc) waitKilled(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		if err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Fatalf("node ended with %v, want killed\n%s", err, tail(p.log))
+		}
+		p.done <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatalf("node was not killed\n%s", tail(p.log))
+	}
+}
+
+type api struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (a api) call(method, path string, body, out any) (int, error) {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.base+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		json.Unmarshal(raw, out)
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, nil
+}
+
+func (a api) must(method, path string, body, out any) {
+	a.t.Helper()
+	if _, err := a.call(method, path, body, out); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+func (a api) login(email, password string) api {
+	a.t.Helper()
+	var out struct{ Token string }
+	a.must("POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &out)
+	return api{t: a.t, base: a.base, token: out.Token}
+}
+
+func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL string, fake *kakaofake.Server) {
+	dsn := mysqltest.NewDSN(t)
+	addr := freePort(t)
+	env := []string{
+		"SHELFLIFE_CONFIG=../../configs/test.yaml",
+		"SHELFLIFE_HTTP_ADDR=" + addr,
+		"SHELFLIFE_MYSQL_DSN=" + dsn,
+		"SHELFLIFE_KAFKA_BROKERS=" + strings.Join(brokers, ","),
+		"SHELFLIFE_KAKAO_BASE_URL=" + kakaoURL,
+		"SHELFLIFE_ADMIN_PASSWORD=admin-pass-123",
+		"SHELFLIFE_REDIS_PREFIX=slt-crash-" + step + fmt.Sprint(time.Now().UnixNano()) + ":",
+		"SHELFLIFE_SWEEP_INTERVAL=500ms",
+		"SHELFLIFE_SAGA_STUCK_AFTER=1s",
+		"SHELFLIFE_LOG_LEVEL=info",
+	}
+	first := startNode(t, bin, append(env, "SHELFLIFE_FAULT_CRASH_AFTER="+step))
+	base := "http://" + addr
+	anon := api{t: t, base: base}
+	admin := anon.login("admin@shelflife.test", "admin-pass-123")
+	var w, p, l struct{ ID int64 }
+	admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &w)
+	admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "MILK", "name": "우유", "category": "Dairy", "price": 3000}, &p)
+	admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": p.ID, "warehouse_id": w.ID, "quantity": 20,
+		"expires_at": time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)}, &l)
+	anon.must("POST", "/api/v1/auth/signup", map[string]any{"email": "kim@shop.test", "password": "password-1", "name": "Kim",
+		"address": map[string]any{"lat": 37.5133, "lng": 127.1001}}, nil)
+	shopper := anon.login("kim@shop.test", "password-1")
+
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	var order struct {
+		OrderID string `json:"order_id"`
+	}
+	_, err = shopper.call("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 3}}}, &order)
+	if step == "READY" {
+		if err == nil {
+			t.Fatal("the order was answered although the node should have died after READY")
+		}
+		first.waitKilled(t)
+		startNode(t, bin, env)
+		if err := db.QueryRow("SELECT id FROM orders").Scan(&order.OrderID); err != nil {
+			t.Fatal(err)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var redirect string
+	db.QueryRow("SELECT redirect_url FROM payments WHERE order_id = ?", order.OrderID).Scan(&redirect)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Post(redirect+"/approve", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	cresp, err := (&http.Client{Timeout: 60 * time.Second}).Get(callback)
+	if step != "READY" {
+		if err == nil {
+			cresp.Body.Close()
+			t.Fatalf("the callback was answered (%d) although the node should have died after %s", cresp.StatusCode, step)
+		}
+		first.waitKilled(t)
+		startNode(t, bin, env) // its sweep resumes the saga
+	} else if err != nil {
+		t.Fatal(err)
+	} else {
+		cresp.Body.Close()
+	}
+
+	var status string
+	deadline := time.Now().Add(30 * time.Second)
+	for status != "PAID" && time.Now().Before(deadline) {
+		db.QueryRow("SELECT status FROM orders WHERE id = ?", order.OrderID).Scan(&status)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status != "PAID" {
+		t.Fatalf("order %s is %s after the restart, want PAID", order.OrderID, status)
+	}
+	pay, _ := fake.Payment(order.OrderID)
+	if pay.Status != kakaopay.StatusSuccess || pay.Approvals != 1 || pay.Amount != 9000 {
+		t.Errorf("payment at Kakao Pay = %+v, want one approval of 9000", pay)
+	}
+	var received, onHand, deducted, restored, writtenOff int64
+	db.QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", l.ID).
+		Scan(&received, &onHand, &deducted, &restored, &writtenOff)
+	if onHand != 17 || deducted-restored != 3 || received != onHand+deducted-restored+writtenOff {
+		t.Errorf("lot after the crash: on_hand %d deducted %d restored %d, want 17 and 3 taken once", onHand, deducted, restored)
+	}
+}
