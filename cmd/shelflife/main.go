@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	banner(stdout, n.URL(), cfg.Demo)
+	banner(stdout, n.URL(), n.KakaoURL(), n.KakaoFake() != nil, cfg.Demo)
 
 	select {
 	case <-ctx.Done():
@@ -92,9 +92,12 @@ func probe(ctx context.Context, url string) error {
 	return nil
 }
 
-func banner(w io.Writer, url string, demoData bool) {
+func banner(w io.Writer, url, kakaoURL string, fakeKakao, demoData bool) {
 	fmt.Fprintf(w, "\nShelfLife is running at %s\n", url)
 	fmt.Fprintf(w, "  storefront  %s/\n  admin       %s/admin\n  API         %s/api/v1/openapi.yaml\n  health      %s/readyz\n", url, url, url, url)
+	if fakeKakao {
+		fmt.Fprintf(w, "  fake Kakao Pay  %s (ledger: %s/fake/v1/ledger)\n", kakaoURL, kakaoURL)
+	}
 	if demoData {
 		fmt.Fprintf(w, "\nDemo accounts (password %q):\n  %s (admin)\n  %s (shopper, %s)\n  %s (shopper, %s)\n\n",
 			demo.Password, demo.AdminEmail,
