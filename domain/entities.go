@@ -65,6 +65,9 @@ type Lot struct {
 	ExpiresAt   time.Time
 	Received    int64
 	OnHand      int64
+	Deducted    int64
+	Restored    int64
+	WrittenOff  int64
 	State       LotState
 	Version     int64
 }

@@ -1,0 +1,249 @@
+// Command loadgen hammers ShelfLife over its real HTTP and WebSocket API:
+// flash sales on a hot lot, browsing, dashboards, or all at once; then it
+// checks the shop's invariants and prints a report. Exit status 1 means an
+// invariant failed, 2 a usage or setup error.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"shelflife/loadtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+	switch {
+	case errors.Is(err, loadtest.ErrInvariants):
+		os.Exit(1)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+}
+
+type targets []string
+
+func (t *targets) String() string     { return strings.Join(*t, ",") }
+func (t *targets) Set(v string) error { *t = append(*t, strings.TrimRight(v, "/")); return nil }
+
+// Report is the --json output (the last line of stdout).
+type Report struct {
+	Scenario          string                        `json:"scenario"`
+	OrdersPaid        int64                         `json:"orders_paid"`
+	Oversold          int64                         `json:"oversold"`
+	TakenWithoutOrder int64                         `json:"taken_without_order"`
+	Throughput        float64                       `json:"throughput"`
+	LatencyMS         map[string]map[string]float64 `json:"latency_ms"`
+	Errors            map[string]int64              `json:"errors"`
+	Verdict           *loadtest.Verdict             `json:"verdict,omitempty"`
+	BrowseRatio       float64                       `json:"browse_ratio,omitempty"`
+	CheapestRate      float64                       `json:"cheapest_rate,omitempty"`
+	BrowseRate        float64                       `json:"browse_rate,omitempty"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var tgts targets
+	fs.Var(&tgts, "target", "node base URL (repeat for several nodes; default http://127.0.0.1:8080)")
+	scenario := fs.String("scenario", "flash-sale", "flash-sale, browse, dashboard or mixed")
+	shoppers := fs.Int("shoppers", 1000, "flash-sale: virtual shoppers")
+	stock := fs.Int64("stock", 100, "flash-sale: units in the hot lot")
+	deal := fs.Bool("deal", true, "flash-sale: the hot lot is a closing-soon deal (false: a regular product)")
+	duration := fs.Duration("duration", 10*time.Second, "browse and dashboard: how long")
+	rate := fs.Float64("rate", 0, "browse: open loop at this many requests/s (0: closed loop with -concurrency)")
+	concurrency := fs.Int("concurrency", 64, "closed loop clients; also the signup parallelism")
+	subscribers := fs.Int("subscribers", 1000, "dashboard: WebSocket subscribers")
+	declineRate := fs.Float64("decline-rate", 0, "fraction of approvals the fake Kakao Pay declines")
+	kakao := fs.String("kakao", "http://127.0.0.1:8090", "the fake Kakao Pay's base URL (its ledger is checked)")
+	adminEmail := fs.String("admin-email", "admin@shelflife.test", "admin account")
+	adminPassword := fs.String("admin-password", "shelflife-demo", "admin password")
+	jsonOut := fs.Bool("json", false, "print one JSON object as the last line of stdout")
+	settle := fs.Duration("settle", 30*time.Second, "flash-sale: how long to wait for compensations to land before checking")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(tgts) == 0 {
+		tgts = targets{"http://127.0.0.1:8080"}
+	}
+	switch *scenario {
+	case "flash-sale", "browse", "dashboard", "mixed":
+	default:
+		return fmt.Errorf("-scenario %q: flash-sale, browse, dashboard or mixed", *scenario)
+	}
+	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || *declineRate < 0 || *declineRate > 1 {
+		return errors.New("-shoppers, -stock and -concurrency must be positive; -decline-rate within 0..1")
+	}
+	cfg := loadtest.Config{
+		Client: loadtest.NewClient(tgts, max(*concurrency, 64)*2), AdminEmail: *adminEmail, AdminPassword: *adminPassword,
+		KakaoURL: strings.TrimRight(*kakao, "/"), Shoppers: *shoppers, Stock: *stock, Deal: *deal, Duration: *duration,
+		Rate: *rate, Concurrency: *concurrency, Subscribers: *subscribers, DeclineRate: *declineRate,
+	}
+	site, err := loadtest.Setup(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rec := loadtest.NewRecorder()
+	stopProgress := progress(stderr, rec, tty)
+	report := Report{Scenario: *scenario}
+	var verdict *loadtest.Verdict
+	var wg sync.WaitGroup
+	var runErr error
+	var mu sync.Mutex
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if runErr == nil {
+			runErr = err
+		}
+	}
+	if *scenario == "flash-sale" || *scenario == "mixed" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := loadtest.FlashSale(ctx, cfg, site, rec)
+			if err != nil {
+				fail(err)
+				return
+			}
+			obs, err := loadtest.ObserveRun(ctx, cfg, site, res, *settle)
+			if err != nil {
+				fail(err)
+				return
+			}
+			v := loadtest.Check(obs)
+			verdict = &v
+		}()
+	}
+	if *scenario == "browse" || *scenario == "mixed" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if *rate > 0 {
+				loadtest.Browse(ctx, cfg, site, rec)
+				return
+			}
+			half := *duration / 2
+			report.CheapestRate = loadtest.ClosedLoop(ctx, cfg, "/healthz", half, rec, "cheapest_route")
+			report.BrowseRate = loadtest.ClosedLoop(ctx, cfg, fmt.Sprintf("/api/v1/products?lat=%.4f&lng=%.4f", site.Lat, site.Lng), half, rec, "browse")
+			if report.CheapestRate > 0 {
+				report.BrowseRatio = report.BrowseRate / report.CheapestRate
+			}
+		}()
+	}
+	if *scenario == "dashboard" || *scenario == "mixed" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := loadtest.Dashboard(ctx, cfg, site, rec); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	stopProgress()
+	if runErr != nil {
+		return runErr
+	}
+	sum := rec.Summary()
+	report.Throughput = sum.Throughput
+	report.Errors = sum.Errors
+	report.LatencyMS = map[string]map[string]float64{}
+	for _, s := range sum.Steps {
+		report.LatencyMS[s.Step] = map[string]float64{"p50": s.P50, "p90": s.P90, "p99": s.P99, "p99_9": s.P999}
+	}
+	if verdict != nil {
+		report.Verdict = verdict
+		report.OrdersPaid, report.Oversold, report.TakenWithoutOrder = verdict.OrdersPaid, verdict.Oversold, verdict.TakenWithoutOrder
+	}
+	printSummary(stdout, *scenario, tgts, sum, report, cfg)
+	if *jsonOut {
+		b, _ := json.Marshal(report)
+		fmt.Fprintln(stdout, string(b))
+	}
+	if verdict != nil && !verdict.OK() {
+		return loadtest.ErrInvariants
+	}
+	return nil
+}
+
+// progress redraws one line on a terminal; elsewhere it stays quiet.
+func progress(w io.Writer, rec *loadtest.Recorder, tty bool) func() {
+	if !tty {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		var last int64
+		lastAt := time.Now()
+		frames := []string{"|", "/", "-", "\\"}
+		i := 0
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case now := <-t.C:
+				p := rec.Progress()
+				r := float64(p.Requests-last) / now.Sub(lastAt).Seconds()
+				last, lastAt = p.Requests, now
+				bar := strings.Repeat("=", int(min(r/200, 30)))
+				fmt.Fprintf(w, "\r\033[K%s %6.1fs  requests %8d  errors %6d  %8.0f req/s [%-30s]", frames[i%4], p.Elapsed.Seconds(), p.Requests, p.Errors, r, bar)
+				i++
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func printSummary(w io.Writer, scenario string, tgts targets, sum loadtest.Summary, r Report, cfg loadtest.Config) {
+	fmt.Fprintf(w, "\nscenario %s against %s: %d requests in %.1fs, %.0f req/s\n\n", scenario, tgts.String(), sum.Requests, sum.Elapsed.Seconds(), sum.Throughput)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "step\tcount\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")
+	for _, s := range sum.Steps {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", s.Step, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max)
+	}
+	tw.Flush()
+	if len(sum.Errors) > 0 {
+		fmt.Fprintln(w, "\nerrors and refusals by code:")
+		for k, v := range sum.Errors {
+			fmt.Fprintf(w, "  %-50s %d\n", k, v)
+		}
+	}
+	if r.BrowseRatio > 0 {
+		fmt.Fprintf(w, "\nbrowse %.0f req/s vs cheapest route %.0f req/s: %.2fx\n", r.BrowseRate, r.CheapestRate, r.BrowseRatio)
+	}
+	if r.Verdict != nil {
+		v := r.Verdict
+		fmt.Fprintf(w, "\ninvariants (stock %d): paid orders %d, units sold %d, oversold %d, not conserved %d, taken without order %d, paid without money %d, double charged %d\n",
+			cfg.Stock, v.OrdersPaid, v.UnitsSold, v.Oversold, v.NotConserved, v.TakenWithoutOrder, v.PaidWithoutMoney, v.DoubleCharged)
+		if v.OK() {
+			fmt.Fprintln(w, "all invariants hold")
+		} else {
+			fmt.Fprintln(w, "INVARIANTS FAILED:")
+			for _, p := range v.Problems {
+				fmt.Fprintln(w, "  "+p)
+			}
+		}
+	}
+}

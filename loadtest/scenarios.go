@@ -1,0 +1,361 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// Config is what every scenario shares.
+type Config struct {
+	Client        *Client
+	AdminEmail    string
+	AdminPassword string
+	KakaoURL      string
+	Shoppers      int
+	Stock         int64
+	Deal          bool
+	Duration      time.Duration
+	Rate          float64 // open loop, requests per second (browse)
+	Concurrency   int     // closed loop
+	Subscribers   int
+	DeclineRate   float64
+}
+
+// Site is the place a run sets up: a warehouse, a product, a hot lot.
+type Site struct {
+	AdminToken  string
+	WarehouseID int64
+	ProductID   int64
+	LotID       int64
+	Lat, Lng    float64
+}
+
+func (c Config) admin(ctx context.Context) (string, error) {
+	var out struct{ Token string }
+	err := c.Client.Do(ctx, "POST", c.Client.Target()+"/api/v1/auth/login", "", map[string]string{"email": c.AdminEmail, "password": c.AdminPassword}, &out)
+	return out.Token, err
+}
+
+// Setup creates a warehouse in central Seoul, a product and the hot lot
+// (a deal lot expiring within 48 h, or a regular one) through the admin API.
+func Setup(ctx context.Context, c Config) (Site, error) {
+	tok, err := c.admin(ctx)
+	if err != nil {
+		return Site{}, fmt.Errorf("admin login: %w", err)
+	}
+	s := Site{AdminToken: tok, Lat: 37.5700, Lng: 126.9800}
+	tag := fmt.Sprintf("%d", time.Now().UnixNano())
+	var w, p, l struct{ ID int64 }
+	base := c.Client.Target()
+	if err := c.Client.Do(ctx, "POST", base+"/api/v1/admin/warehouses", tok, map[string]any{"name": "Load " + tag, "region": "Load test",
+		"lat": s.Lat, "lng": s.Lng, "radius_km": 3}, &w); err != nil {
+		return s, fmt.Errorf("warehouse: %w", err)
+	}
+	if err := c.Client.Do(ctx, "POST", base+"/api/v1/admin/products", tok, map[string]any{"sku": "FLASH-" + tag, "name": "반짝 특가 " + tag,
+		"name_en": "Flash sale " + tag, "category": "Flash", "price": 10000}, &p); err != nil {
+		return s, fmt.Errorf("product: %w", err)
+	}
+	expires := time.Now().Add(30 * 24 * time.Hour)
+	if c.Deal {
+		expires = time.Now().Add(30 * time.Hour)
+	}
+	if err := c.Client.Do(ctx, "POST", base+"/api/v1/admin/lots", tok, map[string]any{"product_id": p.ID, "warehouse_id": w.ID,
+		"quantity": c.Stock, "expires_at": expires.Format(time.RFC3339)}, &l); err != nil {
+		return s, fmt.Errorf("lot: %w", err)
+	}
+	s.WarehouseID, s.ProductID, s.LotID = w.ID, p.ID, l.ID
+	if c.DeclineRate > 0 {
+		if err := c.Client.Do(ctx, "POST", c.KakaoURL+"/fake/v1/inject", "", map[string]any{"decline_rate": c.DeclineRate}, nil); err != nil {
+			return s, fmt.Errorf("inject declines at the fake Kakao Pay: %w", err)
+		}
+	}
+	return s, nil
+}
+
+type shopper struct {
+	token string
+}
+
+// FlashResult is what a flash sale leaves for the checker.
+type FlashResult struct {
+	Orders map[string]string // order id -> final status
+	Units  map[string]int64
+}
+
+// FlashSale signs up c.Shoppers shoppers near the site, then has them all
+// try to buy one unit of the hot lot at the same moment, each through the
+// whole checkout: order, the Kakao Pay page, the approval redirect.
+func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashResult, error) {
+	shoppers := make([]shopper, c.Shoppers)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(c.Concurrency, 1))
+	tag := fmt.Sprintf("%d", time.Now().UnixNano())
+	var signupErr atomic.Value
+	for i := range shoppers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			email := fmt.Sprintf("load-%s-%d@shelflife.test", tag, i)
+			base := c.Client.Target()
+			t0 := time.Now()
+			err := c.Client.Do(ctx, "POST", base+"/api/v1/auth/signup", "", map[string]any{"email": email, "password": "load-password",
+				"name": fmt.Sprintf("Load %d", i), "address": map[string]any{"label": "load", "lat": site.Lat + 0.001, "lng": site.Lng}}, nil)
+			rec.Observe("signup", time.Since(t0), Code(err))
+			if err != nil {
+				signupErr.CompareAndSwap(nil, err)
+				return
+			}
+			var out struct{ Token string }
+			t0 = time.Now()
+			err = c.Client.Do(ctx, "POST", base+"/api/v1/auth/login", "", map[string]string{"email": email, "password": "load-password"}, &out)
+			rec.Observe("login", time.Since(t0), Code(err))
+			shoppers[i].token = out.Token
+		}()
+	}
+	wg.Wait()
+	if err, ok := signupErr.Load().(error); ok {
+		return FlashResult{}, fmt.Errorf("signup: %w", err)
+	}
+
+	res := FlashResult{Orders: map[string]string{}, Units: map[string]int64{}}
+	var mu sync.Mutex
+	start := make(chan struct{})
+	item := map[string]any{"product_id": site.ProductID, "quantity": 1}
+	if c.Deal {
+		item = map[string]any{"lot_id": site.LotID, "quantity": 1}
+	}
+	for _, s := range shoppers {
+		if s.token == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			id, status := checkout(ctx, c, s, item, rec)
+			if id != "" {
+				mu.Lock()
+				res.Orders[id] = status
+				res.Units[id] = 1
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start) // everyone at once
+	wg.Wait()
+	return res, nil
+}
+
+func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec *Recorder) (string, string) {
+	base := c.Client.Target()
+	var o struct {
+		OrderID string `json:"order_id"`
+		Status  string
+		Payment struct {
+			RedirectURL string `json:"redirect_url"`
+		}
+	}
+	t0 := time.Now()
+	err := c.Client.Do(ctx, "POST", base+"/api/v1/orders", s.token, map[string]any{"items": []any{item}}, &o)
+	rec.Observe("order", time.Since(t0), Code(err))
+	if err != nil {
+		return "", ""
+	}
+	t0 = time.Now()
+	loc, err := c.Client.PressButton(ctx, o.Payment.RedirectURL, "approve")
+	rec.Observe("kakao_page", time.Since(t0), Code(err))
+	if err != nil {
+		return o.OrderID, o.Status
+	}
+	var done struct{ Status, Reason string }
+	t0 = time.Now()
+	err = c.Client.Do(ctx, "GET", loc, "", nil, &done)
+	code := Code(err)
+	if err == nil && done.Status != "PAID" {
+		code = strings.ToLower(done.Status) + ":" + done.Reason
+	}
+	rec.Observe("approve", time.Since(t0), code)
+	if err != nil {
+		return o.OrderID, "UNKNOWN"
+	}
+	return o.OrderID, done.Status
+}
+
+// ObserveRun reads back what the checker needs: the orders' final statuses
+// (through the admin API), the hot lot and the fake Kakao Pay's ledger.
+// Compensations are eventually consistent (outbox, Kafka, the restore
+// consumer), so it waits up to settle for the lot to match the PAID orders
+// before it reads the rest.
+func ObserveRun(ctx context.Context, c Config, site Site, res FlashResult, settle time.Duration) (Observed, error) {
+	o := Observed{Stock: c.Stock, OrderStatus: map[string]string{}, OrderUnits: res.Units}
+	base := c.Client.Target()
+	var paidUnits int64
+	for id := range res.Orders {
+		var ord struct{ Status string }
+		if err := c.Client.Do(ctx, "GET", base+"/api/v1/orders/"+id, site.AdminToken, nil, &ord); err != nil {
+			return o, fmt.Errorf("order %s: %w", id, err)
+		}
+		o.OrderStatus[id] = ord.Status
+		if ord.Status == "PAID" {
+			paidUnits += res.Units[id]
+		}
+	}
+	deadline := time.Now().Add(settle)
+	for {
+		var lots []LotState
+		if err := c.Client.Do(ctx, "GET", fmt.Sprintf("%s/api/v1/admin/lots?product_id=%d", base, site.ProductID), site.AdminToken, nil, &lots); err != nil {
+			return o, fmt.Errorf("lots: %w", err)
+		}
+		o.Lots = lots
+		var taken int64
+		for _, l := range lots {
+			taken += l.Deducted - l.Restored
+		}
+		if taken == paidUnits || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var ledger struct{ Payments []Payment }
+	if err := c.Client.Do(ctx, "GET", c.KakaoURL+"/fake/v1/ledger", "", nil, &ledger); err != nil {
+		return o, fmt.Errorf("kakao ledger: %w", err)
+	}
+	o.Payments = ledger.Payments
+	return o, nil
+}
+
+// Browse asks for products and deals at random addresses near the site at
+// c.Rate requests per second (open loop) for c.Duration.
+func Browse(ctx context.Context, c Config, site Site, rec *Recorder) {
+	rate := c.Rate
+	if rate <= 0 {
+		rate = 1000
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	deadline := time.Now().Add(c.Duration)
+	tick := time.NewTicker(max(interval, 50*time.Microsecond))
+	defer tick.Stop()
+	sem := make(chan struct{}, max(c.Concurrency, 64))
+	var wg sync.WaitGroup
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		<-tick.C
+		select {
+		case sem <- struct{}{}:
+		default:
+			rec.Observe("browse", 0, "client_saturated")
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			lat, lng := site.Lat+(rand.Float64()-0.5)*0.04, site.Lng+(rand.Float64()-0.5)*0.04
+			path := "/api/v1/products"
+			if rand.IntN(3) == 0 {
+				path = "/api/v1/deals"
+			}
+			t0 := time.Now()
+			err := c.Client.Do(ctx, "GET", fmt.Sprintf("%s%s?lat=%.5f&lng=%.5f", c.Client.Target(), path, lat, lng), "", nil, nil)
+			rec.Observe("browse", time.Since(t0), Code(err))
+		}()
+	}
+	wg.Wait()
+}
+
+// ClosedLoop hammers one route with c.Concurrency clients for d and
+// reports requests per second (for the browse-to-cheapest-route ratio).
+func ClosedLoop(ctx context.Context, c Config, path string, d time.Duration, rec *Recorder, step string) float64 {
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := 0; i < max(c.Concurrency, 1); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				t0 := time.Now()
+				err := c.Client.Do(ctx, "GET", c.Client.Target()+path, "", nil, nil)
+				rec.Observe(step, time.Since(t0), Code(err))
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
+}
+
+// Dashboard opens c.Subscribers admin stock sockets, then receives lots at
+// a steady pace for c.Duration and measures, at every socket, the delay
+// from each change's commit to its delivery.
+func Dashboard(ctx context.Context, c Config, site Site, rec *Recorder) error {
+	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
+	var conns []*websocket.Conn
+	defer func() {
+		for _, cn := range conns {
+			cn.Close()
+		}
+	}()
+	for i := 0; i < c.Subscribers; i++ {
+		url := "ws" + strings.TrimPrefix(c.Client.Target(), "http") + "/api/v1/admin/ws/stock?token=" + site.AdminToken
+		cn, _, err := dialer.DialContext(ctx, url, nil)
+		if err != nil {
+			return fmt.Errorf("socket %d: %w", i, err)
+		}
+		conns = append(conns, cn)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for _, cn := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var m struct {
+					Type string
+					At   time.Time
+				}
+				if err := cn.ReadJSON(&m); err != nil {
+					select {
+					case <-stop:
+					default:
+						rec.Observe("ws_delivery", 0, "socket_closed")
+					}
+					return
+				}
+				if m.Type == "lot" && !m.At.IsZero() {
+					rec.Observe("ws_delivery", time.Since(m.At), "")
+				}
+			}
+		}()
+	}
+	// Changes: lots received at 10 per second.
+	deadline := time.Now().Add(c.Duration)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		t0 := time.Now()
+		err := c.Client.Do(ctx, "POST", c.Client.Target()+"/api/v1/admin/lots", site.AdminToken, map[string]any{"product_id": site.ProductID,
+			"warehouse_id": site.WarehouseID, "quantity": 1, "expires_at": time.Now().Add(20 * 24 * time.Hour).Format(time.RFC3339)}, nil)
+		rec.Observe("receive_lot", time.Since(t0), Code(err))
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // let the last changes arrive
+	close(stop)
+	for _, cn := range conns {
+		cn.Close()
+	}
+	wg.Wait()
+	conns = nil
+	return nil
+}
+
+// ErrInvariants reports a run whose invariants failed.
+var ErrInvariants = errors.New("invariants failed")
