@@ -21,7 +21,7 @@ RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 
 FUZZTIME ?= 10s
 
-.PHONY: compose-check run test test-race test-cluster fuzz lint generate bench build tools
+.PHONY: load compose-check run test test-race test-cluster fuzz lint generate bench build tools
 
 run:
 	$(GO) run ./cmd/shelflife -config configs/local.yaml
@@ -65,6 +65,10 @@ BENCHTIME ?= 5s
 # and the browse rate, in one run against the local MariaDB; prints ratios.
 bench:
 	$(GO) run ./cmd/benchinv -duration $(BENCHTIME)
+
+# The load tester's scenarios against a node started for the purpose.
+load:
+	bash scripts/load.sh
 
 # Validates docker-compose.yml (needs docker compose or docker-compose).
 compose-check:
