@@ -21,7 +21,7 @@ RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 
 FUZZTIME ?= 10s
 
-.PHONY: load compose-check run test test-race test-cluster fuzz lint generate bench build tools
+.PHONY: e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
 
 run:
 	$(GO) run ./cmd/shelflife -config configs/local.yaml
@@ -65,6 +65,11 @@ BENCHTIME ?= 5s
 # and the browse rate, in one run against the local MariaDB; prints ratios.
 bench:
 	$(GO) run ./cmd/benchinv -duration $(BENCHTIME)
+
+# The browser test of the pages: Debian's Chromium driven by playwright-core
+# (npm), against a node started from bin/shelflife.
+e2e: build
+	cd web/e2e && npm ci --no-audit --no-fund && SHELFLIFE_BIN=../../bin/shelflife npm test
 
 # The load tester's scenarios against a node started for the purpose.
 load:

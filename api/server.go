@@ -7,12 +7,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"shelflife/domain"
@@ -57,6 +60,8 @@ type Deps struct {
 	Orders Orders
 	// Carts keeps shoppers' carts.
 	Carts Carts
+	// Pages holds index.html, admin.html and their assets; nil serves none.
+	Pages fs.FS
 }
 
 // Config tunes the server.
@@ -174,6 +179,11 @@ func (s *Server) routes() {
 	app := s.app
 	app.Use(s.requestContext, s.recoverPanics)
 
+	if s.deps.Pages != nil {
+		app.Get("/", s.page("index.html"))
+		app.Get("/admin", s.page("admin.html"))
+		app.Use("/assets", filesystem.New(filesystem.Config{Root: http.FS(s.deps.Pages), MaxAge: 60}))
+	}
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.serveMetrics)
@@ -213,6 +223,19 @@ func (s *Server) routes() {
 	admin.Get("/ws/stock", s.prepareAdminSocket, websocket.New(s.stockSocket))
 	admin.Get("/orders", s.adminOrders)
 	admin.Get("/payments/reconciliation", s.reconciliation)
+}
+
+// page serves one of the embedded pages.
+func (s *Server) page(name string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		b, err := fs.ReadFile(s.deps.Pages, name)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		return c.Send(b)
+	}
 }
 
 func newRequestID() string {

@@ -35,6 +35,7 @@ import (
 	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/redisstore"
 	"shelflife/stockview"
+	"shelflife/web"
 )
 
 // Node is a running ShelfLife node.
@@ -287,6 +288,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		OnCatalogChange: n.view.LoadCatalog,
 		Inventory:       &inventory{store: n.store, sink: n.sink, lots: func() *lot.Client { return n.lots }, now: now, log: log},
 		Carts:           carts,
+		Pages:           web.Files(),
 		Orders: &orderService{store: n.store, view: n.view, sagas: func() *saga.Client { return n.sagas }, carts: carts,
 			now: now, validity: time.Duration(cfg.PaymentValidity), dealLimit: int64(cfg.DealLimit)},
 		Checks: map[string]api.Check{
