@@ -21,7 +21,7 @@ RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 
 FUZZTIME ?= 10s
 
-.PHONY: e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
+.PHONY: cluster e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
 
 run:
 	$(GO) run ./cmd/shelflife -config configs/local.yaml
@@ -70,6 +70,10 @@ bench:
 # (npm), against a node started from bin/shelflife.
 e2e: build
 	cd web/e2e && npm ci --no-audit --no-fund && SHELFLIFE_BIN=../../bin/shelflife npm test
+
+# Three nodes of one cluster on this machine (see README "Several nodes").
+cluster:
+	bash scripts/cluster.sh
 
 # The load tester's scenarios against a node started for the purpose.
 load:

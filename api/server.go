@@ -62,6 +62,8 @@ type Deps struct {
 	Carts Carts
 	// Pages holds index.html, admin.html and their assets; nil serves none.
 	Pages fs.FS
+	// Cluster describes the actor cluster for admins.
+	Cluster ClusterInfo
 }
 
 // Config tunes the server.
@@ -223,6 +225,7 @@ func (s *Server) routes() {
 	admin.Get("/ws/stock", s.prepareAdminSocket, websocket.New(s.stockSocket))
 	admin.Get("/orders", s.adminOrders)
 	admin.Get("/payments/reconciliation", s.reconciliation)
+	admin.Get("/cluster", s.clusterInfo)
 }
 
 // page serves one of the embedded pages.

@@ -34,6 +34,10 @@ type ClusterConfig struct {
 	Host     string `yaml:"host"`
 	Port     int    `yaml:"port"`
 	Provider string `yaml:"provider"`
+	// Peers and AutomanPort configure the automanaged provider: every
+	// member's host:automan_port, and this member's.
+	Peers       []string `yaml:"peers"`
+	AutomanPort int      `yaml:"automan_port"`
 }
 
 // Config is a node's whole configuration. Every key can be set in the YAML

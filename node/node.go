@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -197,7 +199,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	// The actor cluster.
 	mcfg := member.Config{
 		Name: cfg.Cluster.Name, Host: cfg.Cluster.Host, Port: cfg.Cluster.Port,
-		Provider: cfg.Cluster.Provider, Logger: log,
+		Provider: cfg.Cluster.Provider, Peers: cfg.Cluster.Peers, AutoManPort: cfg.Cluster.AutomanPort, Logger: log,
 	}
 	if a, ok := opts.Agent.(member.Agent); ok {
 		mcfg.Agent = a
@@ -289,6 +291,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		Inventory:       &inventory{store: n.store, sink: n.sink, lots: func() *lot.Client { return n.lots }, now: now, log: log},
 		Carts:           carts,
 		Pages:           web.Files(),
+		Cluster:         clusterInfo{n.member},
 		Orders: &orderService{store: n.store, view: n.view, sagas: func() *saga.Client { return n.sagas }, carts: carts,
 			now: now, validity: time.Duration(cfg.PaymentValidity), dealLimit: int64(cfg.DealLimit)},
 		Checks: map[string]api.Check{
@@ -398,4 +401,22 @@ func crashAfter(step string, log *slog.Logger) func(orderID, reached string) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
+}
+
+// clusterInfo adapts the member to the admin API.
+type clusterInfo struct{ m *member.Member }
+
+func (c clusterInfo) Self() string { return c.m.Address() }
+
+func (c clusterInfo) MemberAddresses() []string {
+	var out []string
+	for _, m := range c.m.Members() {
+		out = append(out, m.Address)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c clusterInfo) LotOwner(lotID int64) string {
+	return c.m.Owner(strconv.FormatInt(lotID, 10), "Lot")
 }

@@ -6,6 +6,7 @@ package member
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
@@ -25,8 +27,17 @@ type Config struct {
 	// Host and Port are where this member's remoting listens (port 0: any).
 	Host string
 	Port int
-	// Provider is "test": members of one process, found in memory.
+	// Provider is "test" (members of one process, found in memory) or
+	// "automanaged" (processes that find each other through a static list
+	// of peers, each serving its health on AutoManPort).
 	Provider string
+	// Peers are the host:automan-port of every member (automanaged).
+	Peers []string
+	// AutoManPort is where this member answers its peers (automanaged). The
+	// library listens on all interfaces; the peers it calls are in Peers.
+	AutoManPort int
+	// RefreshTTL is how often automanaged members check each other.
+	RefreshTTL time.Duration
 	// Agent is the in-memory registry shared by test-provider members of
 	// one process; nil makes a new one (a cluster of one).
 	Agent *test.InMemAgent
@@ -67,8 +78,17 @@ func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
 			agent = test.NewInMemAgent()
 		}
 		provider = test.NewTestProvider(agent)
+	case "automanaged":
+		if len(cfg.Peers) == 0 || cfg.AutoManPort <= 0 {
+			return nil, errors.New("cluster provider automanaged: peers and automan_port are required")
+		}
+		ttl := cfg.RefreshTTL
+		if ttl <= 0 {
+			ttl = 500 * time.Millisecond
+		}
+		provider = automanaged.NewWithConfig(ttl, cfg.AutoManPort, cfg.Peers...)
 	default:
-		return nil, fmt.Errorf("cluster provider %q: this build knows \"test\"", cfg.Provider)
+		return nil, fmt.Errorf("cluster provider %q: this build knows \"test\" and \"automanaged\"", cfg.Provider)
 	}
 
 	// The library logs every lifecycle step at info; keep its warnings.
@@ -151,4 +171,29 @@ func ShutdownAll(ms ...*Member) {
 		}()
 	}
 	wg.Wait()
+}
+
+// MemberInfo is one member as the cluster sees it.
+type MemberInfo struct {
+	ID      string `json:"id"`
+	Address string `json:"address"`
+}
+
+// Members lists the live members.
+func (m *Member) Members() []MemberInfo {
+	var out []MemberInfo
+	for _, mm := range m.Cluster.MemberList.Members().Members() {
+		out = append(out, MemberInfo{ID: mm.Id, Address: mm.Address()})
+	}
+	return out
+}
+
+// Owner is the address of the member that hosts identity of kind (placing
+// it if needed), or "" when no member answers.
+func (m *Member) Owner(identity, kind string) string {
+	pid := m.Cluster.Get(identity, kind)
+	if pid == nil {
+		return ""
+	}
+	return pid.Address
 }
