@@ -74,6 +74,9 @@ func SaramaConfig(clientID string) *sarama.Config {
 	sc.Metadata.Retry.Max = 3
 	sc.Metadata.Retry.Backoff = 100 * time.Millisecond
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// Other nodes' sockets and read models wait on these fetches: answer
+	// a fetch after at most 100 ms even when little arrived.
+	sc.Consumer.MaxWaitTime = 100 * time.Millisecond
 	sc.Consumer.Offsets.AutoCommit.Enable = true
 	return sc
 }

@@ -161,7 +161,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		return n, err
 	}
 	n.onShutdown(func(context.Context) error { return n.bus.Close() })
-	if err := n.bus.EnsureTopics(StockTopic, OrdersTopic, saga.OrderFailedTopic); err != nil {
+	if err := n.bus.EnsureTopics(StockTopic, OrdersTopic, CatalogTopic, saga.OrderFailedTopic); err != nil {
 		return n, err
 	}
 
@@ -226,6 +226,18 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	n.onShutdown(func(context.Context) error { stopConsumer(); return nil })
 
 	n.sagas = saga.NewClient(n.member.Cluster)
+	// Warehouses and products added through any node.
+	stopCatalog, err := n.bus.Subscribe(CatalogTopic, func(_, _ []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.view.LoadCatalog(ctx); err != nil {
+			log.Warn("reload catalog", "error", err.Error())
+		}
+	})
+	if err != nil {
+		return n, err
+	}
+	n.onShutdown(func(context.Context) error { stopCatalog(); return nil })
 	stopOrders, err := n.bus.Subscribe(OrdersTopic, func(_, value []byte) {
 		var o domain.Order
 		if json.Unmarshal(value, &o) == nil && n.server != nil {
@@ -287,7 +299,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		Catalog:         n.store,
 		Metrics:         reg,
 		View:            n.view,
-		OnCatalogChange: n.view.LoadCatalog,
+		OnCatalogChange: n.catalogChanged,
 		Inventory:       &inventory{store: n.store, sink: n.sink, lots: func() *lot.Client { return n.lots }, now: now, log: log},
 		Carts:           carts,
 		Pages:           web.Files(),
@@ -347,6 +359,18 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // URL is the node's base URL.
 func (n *Node) URL() string { return "http://" + n.Addr() }
+
+// CatalogTopic says "warehouses or products changed": every node reloads
+// its read model's catalog.
+const CatalogTopic = "shelflife.catalog"
+
+// catalogChanged reloads this node's catalog and tells the others.
+func (n *Node) catalogChanged(ctx context.Context) error {
+	if err := n.view.LoadCatalog(ctx); err != nil {
+		return err
+	}
+	return n.bus.Publish(ctx, CatalogTopic, nil, []byte(`{"changed":"catalog"}`))
+}
 
 // KakaoFake is the in-process fake Kakao Pay, nil when a real one is set.
 func (n *Node) KakaoFake() *kakaofake.Server { return n.kakaoFake }

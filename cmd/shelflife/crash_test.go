@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,11 +34,7 @@ func TestCrashAtEveryStepBoundary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs node processes")
 	}
-	bin := filepath.Join(t.TempDir(), "shelflife")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildNode(t)
 	broker, err := kafkabus.StartEmbedded(0)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +52,32 @@ func TestCrashAtEveryStepBoundary(t *testing.T) {
 			crashScenario(t, bin, step, broker.Addrs(), kakaoURL, fake)
 		})
 	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildNode builds this command once per test binary run.
+func buildNode(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shelflife-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "shelflife")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
 }
 
 type proc struct {
