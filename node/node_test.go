@@ -122,3 +122,16 @@ func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 		t.Error("a missing config file was accepted")
 	}
 }
+
+func TestShippedConfigsLoad(t *testing.T) {
+	for _, f := range []string{"local.yaml", "test.yaml", "compose.yaml"} {
+		cfg, err := LoadConfig("../configs/"+f, func(string) string { return "" })
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if f == "compose.yaml" && (cfg.Cluster.Provider != "automanaged" || len(cfg.Cluster.Peers) != 3) {
+			t.Errorf("compose.yaml cluster = %+v", cfg.Cluster)
+		}
+	}
+}
