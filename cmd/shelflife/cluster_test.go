@@ -187,32 +187,7 @@ func TestNodeLossDuringASale(t *testing.T) {
 		t.Skip("runs three node processes")
 	}
 	nodes, dsn, fake := startCluster(t, 3)
-	admin := api{t: t, base: nodes[0].base}.login("admin@shelflife.test", "admin-pass-123")
-	var w, p, l struct{ ID int64 }
-	admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &w)
-	admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "HOT", "name": "핫딜", "category": "Flash", "price": 1000}, &p)
-	admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": p.ID, "warehouse_id": w.ID, "quantity": 100000,
-		"expires_at": time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)}, &l)
-	// Every node learns the new warehouse, product and lot through Kafka.
-	seen := time.Now()
-	for _, cn := range nodes {
-		for {
-			var ps []struct{ ID, Available int64 }
-			api{t: t, base: cn.base}.call("GET", "/api/v1/products?lat=37.5133&lng=127.1001", nil, &ps)
-			found := false
-			for _, x := range ps {
-				found = found || (x.ID == p.ID && x.Available == 100000)
-			}
-			if found {
-				break
-			}
-			if time.Since(seen) > 20*time.Second {
-				t.Fatalf("%s never listed the new product", cn.base)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	t.Logf("the catalog and the lot reached every node in %.2fs", time.Since(seen).Seconds())
+	admin, p, l := setupHotLot(t, nodes)
 	var info struct {
 		LotOwner string `json:"lot_owner"`
 	}
@@ -226,15 +201,7 @@ func TestNodeLossDuringASale(t *testing.T) {
 	if owner == nil {
 		t.Fatalf("lot owner %q is none of the nodes", info.LotOwner)
 	}
-	var tokens []string
-	for i := 0; i < 16; i++ {
-		email := fmt.Sprintf("s%d@shop.test", i)
-		nodeAPI := api{t: t, base: nodes[i%3].base}
-		nodeAPI.must("POST", "/api/v1/auth/signup", map[string]any{"email": email, "password": "password-1", "name": "S",
-			"address": map[string]any{"lat": 37.5133, "lng": 127.1001}}, nil)
-		tokens = append(tokens, nodeAPI.login(email, "password-1").token)
-	}
-
+	tokens := shoppers(t, nodes, 16)
 	stop := make(chan struct{})
 	resultCh := make(chan []attempt)
 	go func() { resultCh <- shopLoop(t, nodes, tokens, p.ID, stop) }()
@@ -246,7 +213,7 @@ func TestNodeLossDuringASale(t *testing.T) {
 	close(stop)
 	attempts := <-resultCh
 
-	var before, after, failedBefore, failedAfter int
+	var before, after, failedBefore, failedAfter, inFlightFailed int
 	var firstFail, lastFail time.Time
 	var worst time.Duration
 	var completions []time.Time
@@ -255,6 +222,8 @@ func TestNodeLossDuringASale(t *testing.T) {
 			before++
 			if !a.ok && a.at.Add(a.latency).Before(killedAt) {
 				failedBefore++
+			} else if !a.ok {
+				inFlightFailed++
 			}
 			continue
 		}
@@ -285,10 +254,10 @@ func TestNodeLossDuringASale(t *testing.T) {
 		stall = max(stall, c.Sub(prev))
 		prev = c
 	}
-	t.Logf("node loss: %d checkouts before the kill, %d after (%d failed); failures ended %.2fs after the kill; no checkout completed for %.2fs; slowest %.2fs",
-		before, after, failedAfter, window.Seconds(), stall.Seconds(), worst.Seconds())
-	fmt.Fprintf(os.Stderr, "NODE-LOSS-FIGURES before=%d after=%d failed_after=%d failure_window_s=%.2f stall_s=%.2f slowest_after_s=%.2f\n",
-		before, after, failedAfter, window.Seconds(), stall.Seconds(), worst.Seconds())
+	t.Logf("node loss: %d checkouts before the kill (%d in flight at it failed), %d after (%d failed); failures ended %.2fs after the kill; no checkout completed for %.2fs; slowest %.2fs",
+		before, inFlightFailed, after, failedAfter, window.Seconds(), stall.Seconds(), worst.Seconds())
+	fmt.Fprintf(os.Stderr, "NODE-LOSS-FIGURES before=%d in_flight_failed=%d after=%d failed_after=%d failure_window_s=%.2f stall_s=%.2f slowest_after_s=%.2f\n",
+		before, inFlightFailed, after, failedAfter, window.Seconds(), stall.Seconds(), worst.Seconds())
 	if failedBefore > 0 {
 		t.Errorf("%d checkouts failed before any node was lost", failedBefore)
 	}
@@ -307,7 +276,63 @@ func TestNodeLossDuringASale(t *testing.T) {
 	}
 	t.Logf("failures after the kill (second, reason): %v", reasons)
 
-	// Let the survivors resume the killed node's sagas and land compensations.
+	// The survivors resume the killed node's sagas and land compensations.
+	settleAndCheck(t, dsn, l.ID, attempts, fake)
+}
+
+type idOnly struct{ ID int64 }
+
+// setupHotLot creates a warehouse, a product and a 100,000-unit lot through
+// the first node and waits until every node lists the product.
+func setupHotLot(t *testing.T, nodes []*clusterNode) (api, idOnly, idOnly) {
+	t.Helper()
+	admin := api{t: t, base: nodes[0].base}.login("admin@shelflife.test", "admin-pass-123")
+	var w, p, l idOnly
+	admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &w)
+	admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "HOT", "name": "핫딜", "category": "Flash", "price": 1000}, &p)
+	admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": p.ID, "warehouse_id": w.ID, "quantity": 100000,
+		"expires_at": time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)}, &l)
+	// Every node learns the new warehouse, product and lot through Kafka.
+	seen := time.Now()
+	for _, cn := range nodes {
+		for {
+			var ps []struct{ ID, Available int64 }
+			api{t: t, base: cn.base}.call("GET", "/api/v1/products?lat=37.5133&lng=127.1001", nil, &ps)
+			found := false
+			for _, x := range ps {
+				found = found || (x.ID == p.ID && x.Available == 100000)
+			}
+			if found {
+				break
+			}
+			if time.Since(seen) > 20*time.Second {
+				t.Fatalf("%s never listed the new product", cn.base)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Logf("the catalog and the lot reached every node in %.2fs", time.Since(seen).Seconds())
+	return admin, p, l
+}
+
+// shoppers signs up k shoppers in Jamsil through the nodes in turn.
+func shoppers(t *testing.T, nodes []*clusterNode, k int) []string {
+	t.Helper()
+	var tokens []string
+	for i := 0; i < k; i++ {
+		email := fmt.Sprintf("s%d@shop.test", i)
+		nodeAPI := api{t: t, base: nodes[i%len(nodes)].base}
+		nodeAPI.must("POST", "/api/v1/auth/signup", map[string]any{"email": email, "password": "password-1", "name": "S",
+			"address": map[string]any{"lat": 37.5133, "lng": 127.1001}}, nil)
+		tokens = append(tokens, nodeAPI.login(email, "password-1").token)
+	}
+	return tokens
+}
+
+// settleAndCheck waits for sagas and compensations to finish, then checks
+// the invariants on the hot lot, the orders and the fake's ledger.
+func settleAndCheck(t *testing.T, dsn string, lotID int64, attempts []attempt, fake *kakaofake.Server) {
+	t.Helper()
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -323,12 +348,12 @@ func TestNodeLossDuringASale(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	if midway != 0 {
-		t.Errorf("%d sagas still mid-way 30 s after the kill", midway)
+		t.Errorf("%d sagas still mid-way 30 s later", midway)
 	}
 	var paidUnits, taken, received, onHand, deducted, restored, writtenOff int64
 	db.QueryRow("SELECT COALESCE(SUM(l.quantity), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.status = 'PAID'").Scan(&paidUnits)
 	for time.Now().Before(deadline) {
-		db.QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", l.ID).Scan(&received, &onHand, &deducted, &restored, &writtenOff)
+		db.QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", lotID).Scan(&received, &onHand, &deducted, &restored, &writtenOff)
 		if taken = deducted - restored; taken == paidUnits {
 			break
 		}
@@ -340,14 +365,15 @@ func TestNodeLossDuringASale(t *testing.T) {
 	if taken != paidUnits {
 		t.Errorf("the lot gave out %d units, PAID orders hold %d", taken, paidUnits)
 	}
-	var ok int
 	for _, a := range attempts {
-		if a.ok {
-			ok++
+		if !a.ok {
+			continue
 		}
-	}
-	if int64(ok) > paidUnits {
-		t.Errorf("%d checkouts were answered PAID but only %d units are in PAID orders", ok, paidUnits)
+		var status string
+		db.QueryRow("SELECT status FROM orders WHERE id = ?", a.order).Scan(&status)
+		if status != "PAID" {
+			t.Errorf("order %s was answered PAID but is %s", a.order, status)
+		}
 	}
 	for _, pay := range fake.Ledger().Payments {
 		var status string
@@ -359,4 +385,50 @@ func TestNodeLossDuringASale(t *testing.T) {
 			t.Errorf("order %s charged %d times", pay.PartnerOrderID, pay.Approvals)
 		}
 	}
+}
+
+// TestRollingRestartLosesNoOrder restarts the three nodes one after the
+// other (SIGTERM, a graceful stop, then a new process on the same ports)
+// while shoppers check out through the nodes that are up.
+func TestRollingRestartLosesNoOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three node processes")
+	}
+	nodes, dsn, fake := startCluster(t, 3)
+	_, p, l := setupHotLot(t, nodes)
+	tokens := shoppers(t, nodes, 12)
+	stop := make(chan struct{})
+	resultCh := make(chan []attempt)
+	go func() { resultCh <- shopLoop(t, nodes, tokens, p.ID, stop) }()
+	bin := buildNode(t)
+	for _, cn := range nodes {
+		time.Sleep(1500 * time.Millisecond)
+		cn.dead.Store(true)
+		cn.p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-cn.p.done:
+			if err != nil {
+				t.Errorf("%s did not stop cleanly: %v\n%s", cn.base, err, tail(cn.p.log))
+			}
+			cn.p.done <- err
+		case <-time.After(40 * time.Second):
+			t.Fatalf("%s did not stop within 40 s", cn.base)
+		}
+		cn.p = startNode(t, bin, cn.env)
+		cn.dead.Store(false)
+	}
+	time.Sleep(2 * time.Second)
+	close(stop)
+	attempts := <-resultCh
+	var ok int
+	for _, a := range attempts {
+		if a.ok {
+			ok++
+		}
+	}
+	t.Logf("rolling restart: %d checkouts, %d PAID", len(attempts), ok)
+	if ok == 0 {
+		t.Fatal("no checkout succeeded during the rolling restart")
+	}
+	settleAndCheck(t, dsn, l.ID, attempts, fake)
 }
