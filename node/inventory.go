@@ -147,6 +147,52 @@ func (inv *inventory) WasteReport(ctx context.Context, from, to time.Time) ([]do
 	return inv.store.WasteReport(ctx, from, to)
 }
 
+// periodic runs a job now and then every interval, until closed.
+type periodic struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startPeriodic(interval time.Duration, job func()) *periodic {
+	p := &periodic{stop: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			job()
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+// stopping reports whether close has begun (long jobs check it).
+func (p *periodic) stopping() bool {
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *periodic) close(context.Context) error {
+	if p != nil {
+		close(p.stop)
+		p.wg.Wait()
+	}
+	return nil
+}
+
 // sweeper activates lots whose transition came while no grain held them,
 // at start and then periodically; the grains do the rest.
 type sweeper struct {
@@ -155,27 +201,10 @@ type sweeper struct {
 	now      func() time.Time
 	interval time.Duration
 	log      *slog.Logger
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	loop     *periodic
 }
 
-func (s *sweeper) start() {
-	s.stop = make(chan struct{})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(s.interval)
-		defer t.Stop()
-		for {
-			s.sweep()
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-}
+func (s *sweeper) start() { s.loop = startPeriodic(s.interval, func() { s.sweep() }) }
 
 // sweep wakes every due lot; it reports how many.
 func (s *sweeper) sweep() int {
@@ -187,10 +216,8 @@ func (s *sweeper) sweep() int {
 		return 0
 	}
 	for _, id := range ids {
-		select {
-		case <-s.stop:
+		if s.loop.stopping() {
 			return 0
-		default:
 		}
 		if _, err := s.lots.Get(ctx, id); err != nil {
 			s.log.Warn("sweep lot", "lot", id, "error", err.Error())
@@ -202,10 +229,4 @@ func (s *sweeper) sweep() int {
 	return len(ids)
 }
 
-func (s *sweeper) close(context.Context) error {
-	if s.stop != nil {
-		close(s.stop)
-		s.wg.Wait()
-	}
-	return nil
-}
+func (s *sweeper) close(ctx context.Context) error { return s.loop.close(ctx) }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"shelflife/actors/saga"
@@ -125,27 +124,10 @@ type outboxRelay struct {
 	now      func() time.Time
 	interval time.Duration
 	log      *slog.Logger
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	loop     *periodic
 }
 
-func (r *outboxRelay) start() {
-	r.stop = make(chan struct{})
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		t := time.NewTicker(r.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-r.stop:
-				return
-			case <-t.C:
-				r.relay()
-			}
-		}
-	}()
-}
+func (r *outboxRelay) start() { r.loop = startPeriodic(r.interval, func() { r.relay() }) }
 
 // relay publishes what is pending; it reports how many messages went out.
 func (r *outboxRelay) relay() int {
@@ -190,13 +172,7 @@ func (r *outboxRelay) relay() int {
 	}
 }
 
-func (r *outboxRelay) close(context.Context) error {
-	if r.stop != nil {
-		close(r.stop)
-		r.wg.Wait()
-	}
-	return nil
-}
+func (r *outboxRelay) close(ctx context.Context) error { return r.loop.close(ctx) }
 
 // restoreConsumer is inventory's side of compensation 2: it reads "order
 // failed" events and puts the stock back, once per event.
@@ -238,27 +214,10 @@ type orderSweeper struct {
 	stuckAfter time.Duration
 	interval   time.Duration
 	log        *slog.Logger
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	loop       *periodic
 }
 
-func (s *orderSweeper) start() {
-	s.stop = make(chan struct{})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(s.interval)
-		defer t.Stop()
-		for {
-			s.sweep()
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-}
+func (s *orderSweeper) start() { s.loop = startPeriodic(s.interval, func() { s.sweep() }) }
 
 // sweep resumes or expires every due order; it reports how many.
 func (s *orderSweeper) sweep() int {
@@ -271,6 +230,9 @@ func (s *orderSweeper) sweep() int {
 		return 0
 	}
 	for _, id := range ids {
+		if s.loop.stopping() {
+			break
+		}
 		if _, err := s.sagas.Resume(ctx, id); err != nil {
 			s.log.Warn("resume order", "order", id, "error", err.Error())
 		}
@@ -278,10 +240,4 @@ func (s *orderSweeper) sweep() int {
 	return len(ids)
 }
 
-func (s *orderSweeper) close(context.Context) error {
-	if s.stop != nil {
-		close(s.stop)
-		s.wg.Wait()
-	}
-	return nil
-}
+func (s *orderSweeper) close(ctx context.Context) error { return s.loop.close(ctx) }
