@@ -20,12 +20,11 @@ import (
 )
 
 type clusterNode struct {
-	p       *proc
-	base    string
-	env     []string
-	remote  string
-	dead    atomic.Bool
-	killedA time.Time
+	p      *proc
+	base   string
+	env    []string
+	remote string
+	dead   atomic.Bool
 }
 
 // startCluster starts n node processes forming one automanaged cluster on
