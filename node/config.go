@@ -38,6 +38,8 @@ type ClusterConfig struct {
 	// member's host:automan_port, and this member's.
 	Peers       []string `yaml:"peers"`
 	AutomanPort int      `yaml:"automan_port"`
+	// EtcdEndpoints configure the etcd provider (production).
+	EtcdEndpoints []string `yaml:"etcd_endpoints"`
 }
 
 // Config is a node's whole configuration. Every key can be set in the YAML

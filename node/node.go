@@ -199,7 +199,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	// The actor cluster.
 	mcfg := member.Config{
 		Name: cfg.Cluster.Name, Host: cfg.Cluster.Host, Port: cfg.Cluster.Port,
-		Provider: cfg.Cluster.Provider, Peers: cfg.Cluster.Peers, AutoManPort: cfg.Cluster.AutomanPort, Logger: log,
+		Provider: cfg.Cluster.Provider, Peers: cfg.Cluster.Peers, AutoManPort: cfg.Cluster.AutomanPort,
+		EtcdEndpoints: cfg.Cluster.EtcdEndpoints, Logger: log,
 	}
 	if a, ok := opts.Agent.(member.Agent); ok {
 		mcfg.Agent = a

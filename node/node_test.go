@@ -130,7 +130,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		if f == "compose.yaml" && (cfg.Cluster.Provider != "automanaged" || len(cfg.Cluster.Peers) != 3) {
+		if f == "compose.yaml" && (cfg.Cluster.Provider != "etcd" || len(cfg.Cluster.EtcdEndpoints) != 1) {
 			t.Errorf("compose.yaml cluster = %+v", cfg.Cluster)
 		}
 	}

@@ -15,9 +15,11 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Config says which cluster to join and how.
@@ -38,6 +40,9 @@ type Config struct {
 	AutoManPort int
 	// RefreshTTL is how often automanaged members check each other.
 	RefreshTTL time.Duration
+	// EtcdEndpoints are the etcd servers of the "etcd" provider (members
+	// register under /shelflife with a lease and watch each other).
+	EtcdEndpoints []string
 	// Agent is the in-memory registry shared by test-provider members of
 	// one process; nil makes a new one (a cluster of one).
 	Agent *test.InMemAgent
@@ -87,8 +92,17 @@ func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
 			ttl = 500 * time.Millisecond
 		}
 		provider = automanaged.NewWithConfig(ttl, cfg.AutoManPort, cfg.Peers...)
+	case "etcd":
+		if len(cfg.EtcdEndpoints) == 0 {
+			return nil, errors.New("cluster provider etcd: etcd_endpoints are required")
+		}
+		p, err := etcd.NewWithConfig("/shelflife", clientv3.Config{Endpoints: cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("cluster provider etcd: %w", err)
+		}
+		provider = p
 	default:
-		return nil, fmt.Errorf("cluster provider %q: this build knows \"test\" and \"automanaged\"", cfg.Provider)
+		return nil, fmt.Errorf("cluster provider %q: this build knows \"test\", \"automanaged\" and \"etcd\"", cfg.Provider)
 	}
 
 	// The library logs every lifecycle step at info; keep its warnings.
