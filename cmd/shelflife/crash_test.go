@@ -83,7 +83,25 @@ func buildNode(t *testing.T) string {
 type proc struct {
 	cmd  *exec.Cmd
 	done chan error
-	log  *bytes.Buffer
+	log  *syncBuffer
+}
+
+// syncBuffer collects a process's stderr while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func freePort(t *testing.T) string {
@@ -99,7 +117,7 @@ func startNode(t *testing.T, bin string, env []string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{cmd: cmd, done: make(chan error, 1), log: &bytes.Buffer{}}
+	p := &proc{cmd: cmd, done: make(chan error, 1), log: &syncBuffer{}}
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = p.log
 	if err := cmd.Start(); err != nil {
@@ -130,7 +148,7 @@ func startNode(t *testing.T, bin string, env []string) *proc {
 	return p
 }
 
-func tail(b *bytes.Buffer) string {
+func tail(b *syncBuffer) string {
 	s := b.String()
 	if len(s) > 4000 {
 		s = s[len(s)-4000:]
