@@ -187,19 +187,7 @@ func TestNodeLossDuringASale(t *testing.T) {
 	}
 	nodes, dsn, fake := startCluster(t, 3)
 	admin, p, l := setupHotLot(t, nodes)
-	var info struct {
-		LotOwner string `json:"lot_owner"`
-	}
-	admin.must("GET", fmt.Sprintf("/api/v1/admin/cluster?lot_id=%d", l.ID), nil, &info)
-	var owner *clusterNode
-	for _, cn := range nodes {
-		if cn.remote == info.LotOwner {
-			owner = cn
-		}
-	}
-	if owner == nil {
-		t.Fatalf("lot owner %q is none of the nodes", info.LotOwner)
-	}
+	owner := lotOwner(t, admin, nodes, l.ID)
 	tokens := shoppers(t, nodes, 16)
 	stop := make(chan struct{})
 	resultCh := make(chan []attempt)
@@ -277,6 +265,22 @@ func TestNodeLossDuringASale(t *testing.T) {
 
 	// The survivors resume the killed node's sagas and land compensations.
 	settleAndCheck(t, dsn, l.ID, attempts, fake)
+}
+
+// lotOwner asks the cluster which node hosts the lot's grain.
+func lotOwner(t *testing.T, admin api, nodes []*clusterNode, lotID int64) *clusterNode {
+	t.Helper()
+	var info struct {
+		LotOwner string `json:"lot_owner"`
+	}
+	admin.must("GET", fmt.Sprintf("/api/v1/admin/cluster?lot_id=%d", lotID), nil, &info)
+	for _, cn := range nodes {
+		if cn.remote == info.LotOwner {
+			return cn
+		}
+	}
+	t.Fatalf("lot owner %q is none of the nodes", info.LotOwner)
+	return nil
 }
 
 type idOnly struct{ ID int64 }
@@ -444,19 +448,7 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	}
 	nodes, dsn, fake := startCluster(t, 3)
 	admin, p, l := setupHotLot(t, nodes)
-	var info struct {
-		LotOwner string `json:"lot_owner"`
-	}
-	admin.must("GET", fmt.Sprintf("/api/v1/admin/cluster?lot_id=%d", l.ID), nil, &info)
-	var owner *clusterNode
-	for _, cn := range nodes {
-		if cn.remote == info.LotOwner {
-			owner = cn
-		}
-	}
-	if owner == nil {
-		t.Fatalf("lot owner %q is none of the nodes", info.LotOwner)
-	}
+	owner := lotOwner(t, admin, nodes, l.ID)
 	tokens := shoppers(t, nodes, 12)
 	stop := make(chan struct{})
 	resultCh := make(chan []attempt)
