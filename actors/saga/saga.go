@@ -243,14 +243,14 @@ func (g *grain) state(ctx context.Context, errCode string) (*opb.SagaState, erro
 	return &opb.SagaState{OrderId: o.ID, Status: o.Status, Reason: o.Reason, Step: o.Step, Error: errCode}, nil
 }
 
-// changed re-reads the order after a step and tells the notifier.
-func (g *grain) changed(ctx context.Context) {
-	if g.deps.Notifier == nil {
-		return
+// moved records in memory the step the store just made durable, tells the
+// notifier, and answers it, so that a step costs no read back.
+func (g *grain) moved(o *domain.Order, step, status, reason string) *opb.SagaState {
+	o.Step, o.Status, o.Reason, o.UpdatedAt = step, status, reason, g.now()
+	if g.deps.Notifier != nil {
+		g.deps.Notifier.OrderChanged(*o)
 	}
-	if o, err := g.deps.Store.Order(ctx, g.id); err == nil {
-		g.deps.Notifier.OrderChanged(o)
-	}
+	return &opb.SagaState{OrderId: o.ID, Status: status, Reason: reason, Step: step}
 }
 
 // Start asks the payment provider for the payment (step CREATED -> READY).
@@ -271,19 +271,23 @@ func (g *grain) Start(_ *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaSta
 		if err != nil {
 			g.log.Warn("payment ready failed", "error", err.Error())
 			if ferr := g.deps.Store.FailOrder(ctx, o.ID, []string{domain.StepCreated}, domain.StatusFailed,
-				domain.ReasonPaymentUnavailable, domain.PaymentNone, g.now()); ferr != nil && !errors.Is(ferr, domain.ErrStepChanged) {
+				domain.ReasonPaymentUnavailable, domain.PaymentNone, g.now()); ferr != nil {
+				if errors.Is(ferr, domain.ErrStepChanged) {
+					return g.state(ctx, "")
+				}
 				return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 			}
-			g.changed(ctx)
-			return g.state(ctx, "")
+			return g.moved(&o, domain.StepDone, domain.StatusFailed, domain.ReasonPaymentUnavailable), nil
 		}
-		if err := g.deps.Store.SetReady(ctx, o.ID, tid, redirect, g.now()); err != nil && !errors.Is(err, domain.ErrStepChanged) {
+		if err := g.deps.Store.SetReady(ctx, o.ID, tid, redirect, g.now()); err != nil {
+			if errors.Is(err, domain.ErrStepChanged) {
+				return g.state(ctx, "")
+			}
 			g.log.Error("record ready payment", "error", err.Error())
 			return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 		}
 		g.after(domain.StepReady)
-		g.changed(ctx)
-		return g.state(ctx, "")
+		return g.moved(&o, domain.StepReady, domain.StatusPaymentReady, ""), nil
 	})
 }
 
@@ -321,11 +325,14 @@ func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.S
 				if !errors.Is(err, domain.ErrStepChanged) {
 					return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 				}
-			}
-			g.after(domain.StepDeducting)
-			g.changed(ctx)
-			if o, err = g.deps.Store.Order(ctx, g.id); err != nil {
-				return g.state(ctx, "")
+				// Another message moved it on meanwhile: carry on from MySQL.
+				if o, err = g.deps.Store.Order(ctx, g.id); err != nil {
+					return g.state(ctx, "")
+				}
+			} else {
+				g.after(domain.StepDeducting)
+				o.Payment.PGToken = req.GetPgToken()
+				g.moved(&o, domain.StepDeducting, domain.StatusProcessing, "")
 			}
 		}
 		return g.run(ctx, o)
@@ -388,7 +395,10 @@ func (g *grain) Abort(req *opb.AbortRequest, _ cluster.GrainContext) (*opb.SagaS
 // abort ends an order that took nothing: no stock, no money.
 func (g *grain) abort(ctx context.Context, o domain.Order, status, reason string) (*opb.SagaState, error) {
 	err := g.deps.Store.FailOrder(ctx, o.ID, []string{domain.StepCreated, domain.StepReady}, status, reason, domain.PaymentCancelled, g.now())
-	if err != nil && !errors.Is(err, domain.ErrStepChanged) {
+	if errors.Is(err, domain.ErrStepChanged) {
+		return g.state(ctx, "")
+	}
+	if err != nil {
 		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 	}
 	if o.Payment.TID != "" {
@@ -397,8 +407,7 @@ func (g *grain) abort(ctx context.Context, o domain.Order, status, reason string
 			g.log.Warn("close abandoned payment", "error", err.Error())
 		}
 	}
-	g.changed(ctx)
-	return g.state(ctx, "")
+	return g.moved(&o, domain.StepDone, status, reason), nil
 }
 
 // run carries the saga on from DEDUCTING or APPROVING.
@@ -412,7 +421,10 @@ func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error)
 		case !ok:
 			return g.compensate(ctx, o, domain.StepDeducting, domain.ReasonInsufficientStock, domain.PaymentCancelled)
 		}
-		if err := g.deps.Store.BeginApproving(ctx, o.ID, g.now()); err != nil && !errors.Is(err, domain.ErrStepChanged) {
+		if err := g.deps.Store.BeginApproving(ctx, o.ID, g.now()); err != nil {
+			if errors.Is(err, domain.ErrStepChanged) {
+				return g.state(ctx, "")
+			}
 			return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 		}
 		g.after(domain.StepApproving)
@@ -512,12 +524,14 @@ func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, er
 }
 
 func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.SagaState, error) {
-	if err := g.deps.Store.MarkPaid(ctx, o.ID, aid, g.now()); err != nil && !errors.Is(err, domain.ErrStepChanged) {
+	if err := g.deps.Store.MarkPaid(ctx, o.ID, aid, g.now()); err != nil {
+		if errors.Is(err, domain.ErrStepChanged) {
+			return g.state(ctx, "")
+		}
 		g.log.Error("record paid order", "error", err.Error())
 		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 	}
-	g.changed(ctx)
-	return g.state(ctx, "")
+	return g.moved(&o, domain.StepDone, domain.StatusPaid, ""), nil
 }
 
 // compensate fails the order and gives its stock back. The order and its
@@ -540,7 +554,10 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, from, reason, pa
 		}
 	}
 	msg := domain.OutboxMessage{Topic: OrderFailedTopic, Key: o.ID, Payload: payload}
-	if err := g.deps.Store.FailOrder(ctx, o.ID, []string{from}, domain.StatusFailed, reason, paymentStatus, g.now(), msg); err != nil && !errors.Is(err, domain.ErrStepChanged) {
+	if err := g.deps.Store.FailOrder(ctx, o.ID, []string{from}, domain.StatusFailed, reason, paymentStatus, g.now(), msg); err != nil {
+		if errors.Is(err, domain.ErrStepChanged) {
+			return g.state(ctx, "")
+		}
 		g.log.Error("fail order", "error", err.Error())
 		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 	}
@@ -549,8 +566,7 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, from, reason, pa
 			g.log.Warn("close payment of a failed order", "error", err.Error())
 		}
 	}
-	g.changed(ctx)
-	return g.state(ctx, "")
+	return g.moved(&o, domain.StepDone, domain.StatusFailed, reason), nil
 }
 
 // Restore gives back everything a failed order may have taken: each deal
