@@ -57,6 +57,7 @@ var domainErrors = []struct {
 	{domain.ErrNotADeal, http.StatusConflict, "not_a_deal"},
 	{domain.ErrEmptyOrder, http.StatusBadRequest, "empty_order"},
 	{domain.ErrBadCallback, http.StatusForbidden, "invalid_callback"},
+	{domain.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{domain.ErrLatitude, http.StatusBadRequest, "validation_failed"},
 	{domain.ErrLongitude, http.StatusBadRequest, "validation_failed"},
 	{domain.ErrRadius, http.StatusBadRequest, "validation_failed"},

@@ -114,6 +114,9 @@ var (
 	ErrEmptyOrder        = errors.New("the order has no items")
 	ErrBadCallback       = errors.New("this payment callback is not valid for the order")
 	ErrStepChanged       = errors.New("the order moved on meanwhile")
+	// ErrUnavailable means a part of the shop did not answer in time; the
+	// request may be repeated (every step is idempotent).
+	ErrUnavailable = errors.New("the shop is busy or partly unavailable; try again shortly")
 )
 
 // OutboxMessage is an event written in the same transaction as the change

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -80,7 +79,7 @@ func (s *orderService) Place(ctx context.Context, userID int64, addr domain.Poin
 	if _, err := s.sagas().Start(ctx, o.ID); err != nil {
 		// The saga may still finish; the sweep fails orders stuck before
 		// their payment was ready.
-		return domain.Order{}, fmt.Errorf("start order %s: %w", o.ID, err)
+		return domain.Order{}, fmt.Errorf("start order %s: %v: %w", o.ID, err, domain.ErrUnavailable)
 	}
 	return s.store.Order(ctx, o.ID)
 }
@@ -102,7 +101,7 @@ func (s *orderService) List(ctx context.Context, f api.OrderFilter) ([]domain.Or
 func (s *orderService) Approve(ctx context.Context, id, pgToken, nonce string) (domain.Order, error) {
 	st, err := s.sagas().Approve(ctx, id, pgToken, nonce)
 	if err != nil {
-		return domain.Order{}, err
+		return domain.Order{}, fmt.Errorf("approve order %s: %v: %w", id, err, domain.ErrUnavailable)
 	}
 	if err := sagaError(st.GetError()); err != nil {
 		return domain.Order{}, err
@@ -119,7 +118,7 @@ func (s *orderService) Approve(ctx context.Context, id, pgToken, nonce string) (
 func (s *orderService) Abort(ctx context.Context, id, reason, nonce string) (domain.Order, error) {
 	st, err := s.sagas().Abort(ctx, id, reason, nonce)
 	if err != nil {
-		return domain.Order{}, err
+		return domain.Order{}, fmt.Errorf("abort order %s: %v: %w", id, err, domain.ErrUnavailable)
 	}
 	if err := sagaError(st.GetError()); err != nil {
 		return domain.Order{}, err
@@ -140,6 +139,6 @@ func sagaError(code string) error {
 	case "bad_callback":
 		return domain.ErrBadCallback
 	default:
-		return errors.New("order saga unavailable")
+		return domain.ErrUnavailable
 	}
 }
