@@ -15,10 +15,38 @@ type waiter struct {
 	msg proto.Message
 }
 
+// entry is what one key did, kept without pointers: a hot lot holds one per
+// order, and the garbage collector need not look inside them.
 type entry struct {
-	LedgerEntry
-	durable bool
-	batch   uint64 // the batch that makes the entry durable, while !durable
+	kind     entryKind
+	durable  bool
+	pct      int32
+	quantity int64
+	price    domain.KRW
+	batch    uint64 // the batch that makes the entry durable, while !durable
+}
+
+type entryKind uint8
+
+const (
+	kindDeducted entryKind = iota + 1
+	kindRestored
+	kindTombstone
+)
+
+var kindNames = map[entryKind]string{kindDeducted: Deducted, kindRestored: Restored, kindTombstone: Tombstone}
+
+func kindOf(name string) entryKind {
+	for k, n := range kindNames {
+		if n == name {
+			return k
+		}
+	}
+	return kindTombstone
+}
+
+func (e *entry) ledgerEntry(key string) LedgerEntry {
+	return LedgerEntry{Key: key, Kind: kindNames[e.kind], Quantity: e.quantity, UnitPrice: e.price, DiscountPercent: int(e.pct)}
 }
 
 // batch gathers the changes of one group commit and who waits for it.
@@ -64,7 +92,7 @@ func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
 	c := &core{st: st, durable: st, ladder: ladder, ledger: make(map[string]*entry, len(ledger)),
 		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}, early: map[uint64]commitResult{}}
 	for _, e := range ledger {
-		c.ledger[e.Key] = &entry{LedgerEntry: e, durable: true}
+		c.ledger[e.Key] = &entry{kind: kindOf(e.Kind), durable: true, quantity: e.Quantity, price: e.UnitPrice, pct: int32(e.DiscountPercent)}
 	}
 	return c
 }
@@ -105,9 +133,9 @@ func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Messag
 	qty := req.GetQuantity()
 	c.st.OnHand -= qty
 	c.st.Deducted += qty
-	e := &entry{LedgerEntry: LedgerEntry{Key: key, Kind: Deducted, Quantity: qty, UnitPrice: price, DiscountPercent: pct}}
+	e := &entry{kind: kindDeducted, quantity: qty, price: price, pct: int32(pct)}
 	c.ledger[key] = e
-	c.touch(e)
+	c.touch(key, e)
 	return c.await(e, c.deductAnswer(e), to)
 }
 
@@ -151,11 +179,11 @@ func (c *core) priceAt(now time.Time) (domain.KRW, int) {
 }
 
 func (c *core) deductAnswer(e *entry) *pb.DeductResponse {
-	if e.Kind != Deducted {
+	if e.kind != kindDeducted {
 		return &pb.DeductResponse{Reason: pb.Reason_ALREADY_RESTORED, LotId: c.st.ID}
 	}
-	return &pb.DeductResponse{Reason: pb.Reason_OK, LotId: c.st.ID, Quantity: e.Quantity,
-		UnitPrice: int64(e.UnitPrice), DiscountPercent: int32(e.DiscountPercent), OnHand: c.st.OnHand}
+	return &pb.DeductResponse{Reason: pb.Reason_OK, LotId: c.st.ID, Quantity: e.quantity,
+		UnitPrice: int64(e.price), DiscountPercent: e.pct, OnHand: c.st.OnHand}
 }
 
 // restore handles a Restore, like deduct.
@@ -170,31 +198,31 @@ func (c *core) restore(now time.Time, req *pb.RestoreRequest, to any) proto.Mess
 	case !ok:
 		// The restore overtook its deduct: leave a marker that refuses it.
 		delete(c.refused, key)
-		e = &entry{LedgerEntry: LedgerEntry{Key: key, Kind: Tombstone}}
+		e = &entry{kind: kindTombstone}
 		c.ledger[key] = e
-		c.touch(e)
+		c.touch(key, e)
 		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, OnHand: c.st.OnHand}, to)
-	case e.Kind == Deducted:
-		e.Kind = Restored
-		c.st.Restored += e.Quantity
+	case e.kind == kindDeducted:
+		e.kind = kindRestored
+		c.st.Restored += e.quantity
 		if c.st.State == domain.Expired {
 			// Goods that come back to an expired lot are waste at once.
-			c.st.WrittenOff += e.Quantity
-			c.pending.waste = append(c.pending.waste, Waste{Quantity: e.Quantity, UnitCost: c.st.Price, Kind: "RETURN", At: now})
+			c.st.WrittenOff += e.quantity
+			c.pending.waste = append(c.pending.waste, Waste{Quantity: e.quantity, UnitCost: c.st.Price, Kind: "RETURN", At: now})
 		} else {
-			c.st.OnHand += e.Quantity
+			c.st.OnHand += e.quantity
 		}
-		c.touch(e)
-		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, Restored: e.Quantity, OnHand: c.st.OnHand}, to)
+		c.touch(key, e)
+		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, Restored: e.quantity, OnHand: c.st.OnHand}, to)
 	default:
 		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, OnHand: c.st.OnHand}, to)
 	}
 }
 
 // touch puts e into the batch being assembled.
-func (c *core) touch(e *entry) {
+func (c *core) touch(key string, e *entry) {
 	if e.durable || e.batch != c.pending.no {
-		c.pending.keys = append(c.pending.keys, e.Key)
+		c.pending.keys = append(c.pending.keys, key)
 	}
 	e.durable = false
 	e.batch = c.pending.no
@@ -258,7 +286,7 @@ func (c *core) take() (Commit, bool) {
 		batch: c.pending.no,
 	}
 	for _, k := range c.pending.keys {
-		cm.Entries = append(cm.Entries, c.ledger[k].LedgerEntry)
+		cm.Entries = append(cm.Entries, c.ledger[k].ledgerEntry(k))
 	}
 	b := c.pending
 	c.inflight = append(c.inflight, &b)
