@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -403,7 +404,7 @@ func (s *Server) OrderChanged(o domain.Order) {
 	if len(subs) == 0 {
 		return
 	}
-	msg, _ := jsonMarshal(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
+	msg, _ := json.Marshal(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
 	for _, sub := range subs {
 		sub.send(msg)
 	}
@@ -424,7 +425,7 @@ func (s *Server) prepareOrderSocket(c *fiber.Ctx) error {
 	c.Locals(localSubscriber, &subscriber{out: make(chan []byte, subscriberBuffer)})
 	// The current status first, so a client never misses the change that
 	// happened before it connected.
-	msg, _ := jsonMarshal(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
+	msg, _ := json.Marshal(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
 	c.Locals(localSubscriber).(*subscriber).out <- msg
 	return c.Next()
 }

@@ -166,9 +166,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // App is the Fiber application, for tests and for mounting more routes.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Tokens exposes the token signer (tests and tools sign in through it).
-func (s *Server) Tokens() *Tokens { return s.tokens }
-
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 

@@ -192,8 +192,6 @@ func (h *stockHub) pump(conn *websocket.Conn, s *subscriber) {
 	}
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
 func (h *stockHub) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -168,12 +168,7 @@ func (b *Bus) Brokers() []string { return append([]string(nil), b.cfg.Brokers...
 
 // Close flushes the producer and closes the client.
 func (b *Bus) Close() error {
-	perr := b.producer.Close()
-	cerr := b.client.Close()
-	if !b.client.Closed() {
-		return errors.Join(perr, cerr)
-	}
-	return perr
+	return errors.Join(b.producer.Close(), b.client.Close())
 }
 
 // Subscribe reads every partition of topic from the newest offset and calls

@@ -365,18 +365,6 @@ func (v *View) Lot(id int64) (LotRow, bool) {
 	return *r, true
 }
 
-// Warehouse reads one warehouse of the view.
-func (v *View) Warehouse(id int64) (domain.Warehouse, bool) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	for _, w := range v.warehouses {
-		if w.ID == id {
-			return w, true
-		}
-	}
-	return domain.Warehouse{}, false
-}
-
 // Product reads one product of the catalog.
 func (v *View) Product(id int64) (domain.Product, bool) {
 	v.mu.RLock()

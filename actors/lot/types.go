@@ -41,11 +41,6 @@ type State struct {
 	Epoch int64
 }
 
-// Conserved reports whether the counters add up.
-func (s State) Conserved() bool {
-	return s.Received == s.OnHand+s.Deducted-s.Restored+s.WrittenOff
-}
-
 // LedgerEntry is what one idempotency key did to the lot.
 type LedgerEntry struct {
 	Key             string
