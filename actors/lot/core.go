@@ -68,20 +68,18 @@ type core struct {
 	ledger  map[string]*entry
 	// refused remembers refusals in this activation so a repeated request
 	// gets the same answer; refusals change nothing, so they are not stored.
-	refused  map[string]*pb.DeductResponse
-	pending  batch
-	inflight []*batch // oldest first
-	// early holds completions that arrived before an older one's.
-	early map[uint64]commitResult
+	refused map[string]*pb.DeductResponse
+	pending batch
+	// inflight is the commit being written, if any. One at a time: the
+	// store writes a commit in one round trip and the next batch gathers
+	// meanwhile, so a second in flight would only contend for the lot row.
+	inflight *batch
 	// expired is set when the batch being assembled writes the lot off; the
 	// grain stops itself after that commit.
 	expired bool
 }
 
 const maxRefusalsRemembered = 100_000
-
-// maxInflight is how many group commits of one lot may be in flight.
-const maxInflight = 2
 
 type commitResult struct {
 	commit Commit
@@ -90,7 +88,7 @@ type commitResult struct {
 
 func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
 	c := &core{st: st, durable: st, ladder: ladder, ledger: make(map[string]*entry, len(ledger)),
-		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}, early: map[uint64]commitResult{}}
+		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}}
 	for _, e := range ledger {
 		c.ledger[e.Key] = &entry{kind: kindOf(e.Kind), durable: true, quantity: e.Quantity, price: e.UnitPrice, pct: int32(e.DiscountPercent)}
 	}
@@ -235,11 +233,9 @@ func (c *core) await(e *entry, answer proto.Message, to any) proto.Message {
 		return answer
 	}
 	w := waiter{to: to, msg: answer}
-	for _, b := range c.inflight {
-		if b.no == e.batch {
-			b.waiters = append(b.waiters, w)
-			return nil
-		}
+	if c.inflight != nil && c.inflight.no == e.batch {
+		c.inflight.waiters = append(c.inflight.waiters, w)
+		return nil
 	}
 	c.pending.waiters = append(c.pending.waiters, w)
 	return nil
@@ -273,9 +269,9 @@ func (c *core) nextTransition() (time.Time, bool) {
 }
 
 // take starts the next group commit, if there is something to write and
-// fewer than maxInflight are in flight.
+// none is in flight.
 func (c *core) take() (Commit, bool) {
-	if len(c.inflight) >= maxInflight || !c.pending.dirty {
+	if c.inflight != nil || !c.pending.dirty {
 		return Commit{}, false
 	}
 	c.st.Seq++
@@ -285,56 +281,49 @@ func (c *core) take() (Commit, bool) {
 		State: c.st.State, Waste: c.pending.waste, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID,
 		batch: c.pending.no,
 	}
+	cm.Entries = make([]LedgerEntry, 0, len(c.pending.keys))
 	for _, k := range c.pending.keys {
 		cm.Entries = append(cm.Entries, c.ledger[k].ledgerEntry(k))
 	}
 	b := c.pending
-	c.inflight = append(c.inflight, &b)
+	c.inflight = &b
 	c.pending = batch{no: b.no + 1}
 	return cm, true
 }
 
 // busy reports whether a commit is in flight or due.
-func (c *core) busy() bool { return len(c.inflight) > 0 || c.pending.dirty }
+func (c *core) busy() bool { return c.inflight != nil || c.pending.dirty }
 
-// completed takes the result of a commit and returns the answers now due,
-// the commits now known to be durable (in order), and whether everything
-// failed. Results are applied in commit order: one that arrives early waits
-// for the older ones. On failure every waiting request, in flight or
-// queued, is answered with the failure's reason and the grain must stop:
-// its memory may hold changes that never became durable.
-func (c *core) completed(r commitResult, reason pb.Reason) (due []waiter, durable []Commit, failed bool) {
+// completed takes the result of the commit in flight and returns the
+// answers now due and whether it failed. On failure every waiting request,
+// in flight or queued, is answered with the failure's reason and the grain
+// must stop: its memory may hold changes that never became durable.
+func (c *core) completed(r commitResult, reason pb.Reason) (due []waiter, failed bool) {
+	b := c.inflight
+	if b == nil || b.no != r.commit.batch {
+		// Not the commit this core started: nothing to apply.
+		return nil, false
+	}
 	if r.err != nil {
-		return c.failAll(reason), nil, true
+		return c.failAll(reason), true
 	}
-	c.early[r.commit.batch] = r
-	for len(c.inflight) > 0 {
-		b := c.inflight[0]
-		res, ok := c.early[b.no]
-		if !ok {
-			break
+	c.inflight = nil
+	for _, k := range b.keys {
+		if e := c.ledger[k]; e.batch == b.no {
+			e.durable = true
 		}
-		delete(c.early, b.no)
-		c.inflight = c.inflight[1:]
-		for _, k := range b.keys {
-			if e := c.ledger[k]; e.batch == b.no {
-				e.durable = true
-			}
-		}
-		cm := res.commit
-		c.durable.OnHand, c.durable.Deducted, c.durable.Restored, c.durable.WrittenOff = cm.OnHand, cm.Deducted, cm.Restored, cm.WrittenOff
-		c.durable.State, c.durable.Seq = cm.State, cm.Seq
-		due = append(due, b.waiters...)
-		durable = append(durable, cm)
 	}
-	return due, durable, false
+	cm := r.commit
+	c.durable.OnHand, c.durable.Deducted, c.durable.Restored, c.durable.WrittenOff = cm.OnHand, cm.Deducted, cm.Restored, cm.WrittenOff
+	c.durable.State, c.durable.Seq = cm.State, cm.Seq
+	return b.waiters, false
 }
 
 // failAll answers every waiting request with reason.
 func (c *core) failAll(reason pb.Reason) []waiter {
 	var waiting []waiter
-	for _, b := range c.inflight {
-		waiting = append(waiting, b.waiters...)
+	if c.inflight != nil {
+		waiting = append(waiting, c.inflight.waiters...)
 	}
 	waiting = append(waiting, c.pending.waiters...)
 	c.inflight = nil

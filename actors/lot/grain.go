@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
 
 	pb "shelflife/actors/inventorypb"
 	"shelflife/clock"
@@ -51,25 +52,25 @@ func Kind(d Deps) *cluster.Kind {
 	return pb.NewLotKind(func() pb.Lot { return &grain{deps: &deps} }, deps.IdleTimeout)
 }
 
-// Messages the grain sends itself.
-type (
-	tick       struct{}
-	commitDone commitResult
-)
+// tick is the message the grain's timer sends it.
+type tick struct{}
 
+// grain is a lot's activation. Its handlers run on the grain's goroutine;
+// a finished group commit is applied by the goroutine that wrote it, so
+// the next batch starts and the waiting callers are answered without a
+// trip through the grain's mailbox (behind the requests queued there). mu
+// guards everything both touch.
 type grain struct {
-	deps *Deps
-	core *core
-	log  *slog.Logger
+	deps   *Deps
+	log    *slog.Logger
+	self   *actor.PID
+	system *actor.ActorSystem
+	mu     sync.Mutex
+	core   *core
 	// loadErr answers every request when the lot could not be loaded.
 	loadErr pb.Reason
 	timer   clock.Timer
-	self    *actor.PID
-	system  *actor.ActorSystem
 	stopped bool
-	// lastUpdate is closed (after its error, if any, is sent) when the most
-	// recent commit has updated the lot row or failed.
-	lastUpdate chan error
 }
 
 var _ pb.Lot = (*grain)(nil)
@@ -78,85 +79,105 @@ var _ pb.Lot = (*grain)(nil)
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.self, g.system = ctx.Self(), ctx.ActorSystem()
 	g.log = g.deps.Logger.With("lot", ctx.Identity())
-	id, err := strconv.ParseInt(ctx.Identity(), 10, 64)
-	if err != nil || id <= 0 {
-		g.loadErr = pb.Reason_LOT_NOT_FOUND
-		g.stop(ctx)
-		return
-	}
-	lctx, cancel := context.WithTimeout(context.Background(), g.deps.WriteTimeout)
-	defer cancel()
-	st, ledger, err := g.deps.Store.ClaimLot(lctx, id)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		g.loadErr = pb.Reason_LOT_NOT_FOUND
-		g.stop(ctx)
-		return
-	case err != nil:
-		g.log.Error("load lot", "error", err.Error())
-		g.loadErr = pb.Reason_UNAVAILABLE
-		g.stop(ctx)
-		return
-	}
-	g.core = newCore(st, ledger, g.deps.Ladder)
-	g.onTick(ctx)
+	g.locked(ctx.Identity(), func() []waiter {
+		id, err := strconv.ParseInt(ctx.Identity(), 10, 64)
+		if err != nil || id <= 0 {
+			g.loadErr = pb.Reason_LOT_NOT_FOUND
+			g.stop()
+			return nil
+		}
+		lctx, cancel := context.WithTimeout(context.Background(), g.deps.WriteTimeout)
+		defer cancel()
+		st, ledger, err := g.deps.Store.ClaimLot(lctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			g.loadErr = pb.Reason_LOT_NOT_FOUND
+			g.stop()
+			return nil
+		case err != nil:
+			g.log.Error("load lot", "error", err.Error())
+			g.loadErr = pb.Reason_UNAVAILABLE
+			g.stop()
+			return nil
+		}
+		g.core = newCore(st, ledger, g.deps.Ladder)
+		g.onTick()
+		return nil
+	})
 }
 
 // Terminate cancels the timer; everything acknowledged is already in MySQL.
-func (g *grain) Terminate(cluster.GrainContext) {
-	if g.timer != nil {
-		g.timer.Stop()
-	}
+func (g *grain) Terminate(ctx cluster.GrainContext) {
+	g.locked(ctx.Identity(), func() []waiter {
+		if g.timer != nil {
+			g.timer.Stop()
+		}
+		return nil
+	})
 }
 
 // ReceiveDefault handles the grain's own messages.
 func (g *grain) ReceiveDefault(ctx cluster.GrainContext) {
-	defer g.recover(ctx)
-	switch msg := ctx.Message().(type) {
-	case *tick:
-		if g.core != nil {
-			g.onTick(ctx)
-		}
-	case *commitDone:
-		g.onCommitDone(ctx, msg)
+	if _, ok := ctx.Message().(*tick); !ok {
+		return
 	}
+	g.locked(ctx.Identity(), func() []waiter {
+		if g.core != nil && !g.stopped {
+			g.onTick()
+		}
+		return nil
+	})
 }
 
 func (g *grain) Deduct(req *pb.DeductRequest, respond func(*pb.DeductResponse), _ func(error), ctx cluster.GrainContext) error {
-	defer g.recover(ctx)
-	if g.core == nil || g.stopped {
-		respond(&pb.DeductResponse{Reason: g.unavailable(), LotId: g.id()})
+	var answer proto.Message
+	g.locked(ctx.Identity(), func() []waiter {
+		if g.core == nil || g.stopped {
+			answer = &pb.DeductResponse{Reason: g.unavailable(), LotId: g.id()}
+			return nil
+		}
+		answer = g.core.deduct(g.deps.Clock.Now(), req, ctx.Sender())
+		g.flush()
 		return nil
-	}
-	if answer := g.core.deduct(g.deps.Clock.Now(), req, ctx.Sender()); answer != nil {
+	})
+	if answer != nil {
 		respond(answer.(*pb.DeductResponse))
 	}
-	g.flush(ctx)
 	return nil
 }
 
 func (g *grain) Restore(req *pb.RestoreRequest, respond func(*pb.RestoreResponse), _ func(error), ctx cluster.GrainContext) error {
-	defer g.recover(ctx)
-	if g.core == nil || g.stopped {
-		respond(&pb.RestoreResponse{Reason: g.unavailable()})
+	var answer proto.Message
+	g.locked(ctx.Identity(), func() []waiter {
+		if g.core == nil || g.stopped {
+			answer = &pb.RestoreResponse{Reason: g.unavailable()}
+			return nil
+		}
+		answer = g.core.restore(g.deps.Clock.Now(), req, ctx.Sender())
+		g.flush()
 		return nil
-	}
-	if answer := g.core.restore(g.deps.Clock.Now(), req, ctx.Sender()); answer != nil {
+	})
+	if answer != nil {
 		respond(answer.(*pb.RestoreResponse))
 	}
-	g.flush(ctx)
 	return nil
 }
 
 // Get answers the lot as last committed; it also wakes a passivated lot so
 // its transitions run.
 func (g *grain) Get(_ *pb.GetLotRequest, respond func(*pb.LotInfo), _ func(error), ctx cluster.GrainContext) error {
-	defer g.recover(ctx)
-	if g.core == nil {
-		respond(&pb.LotInfo{Reason: g.unavailable(), LotId: g.id()})
+	var answer *pb.LotInfo
+	g.locked(ctx.Identity(), func() []waiter {
+		if g.core == nil {
+			answer = &pb.LotInfo{Reason: g.unavailable(), LotId: g.id()}
+		} else {
+			answer = g.core.info(g.core.durable, pb.Reason_OK)
+		}
 		return nil
+	})
+	if answer != nil {
+		respond(answer)
 	}
-	respond(g.core.info(g.core.durable, pb.Reason_OK))
 	return nil
 }
 
@@ -174,10 +195,33 @@ func (g *grain) id() int64 {
 	return g.core.st.ID
 }
 
+// locked runs fn holding mu, then sends the answers fn returns. A panic in
+// fn is logged, every waiting caller is answered, and the grain stops (the
+// next activation reloads from MySQL): it never silently resets the grain
+// nor, on a commit's goroutine, the process.
+func (g *grain) locked(identity string, fn func() []waiter) {
+	var due []waiter
+	func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		defer func() {
+			if r := recover(); r != nil {
+				g.deps.Logger.Error("lot grain panic", "identity", identity, "panic", fmt.Sprint(r))
+				if g.core != nil {
+					due = g.core.failAll(pb.Reason_UNAVAILABLE)
+				}
+				g.stop()
+			}
+		}()
+		due = fn()
+	}()
+	g.reply(due)
+}
+
 // onTick applies due transitions, writes them, and arms the next timer.
-func (g *grain) onTick(ctx cluster.GrainContext) {
+func (g *grain) onTick() {
 	g.core.advance(g.deps.Clock.Now())
-	g.flush(ctx)
+	g.flush()
 	if g.timer != nil {
 		g.timer.Stop()
 		g.timer = nil
@@ -192,89 +236,69 @@ func (g *grain) onTick(ctx cluster.GrainContext) {
 	})
 }
 
-// flush starts group commits while there is something to write and room
-// in flight. The writes run outside the actor; their results come back as
-// messages, and requests arriving meanwhile join the next batch.
-func (g *grain) flush(ctx cluster.GrainContext) {
-	for {
-		cm, ok := g.core.take()
-		if !ok {
-			return
-		}
-		prev, mine := g.lastUpdate, make(chan error, 1)
-		g.lastUpdate = mine
-		cm.BeforeUpdate = func() error {
-			if prev == nil {
-				return nil
-			}
-			if err, ok := <-prev; ok && err != nil {
-				return fmt.Errorf("previous commit failed: %w", err)
-			}
-			return nil
-		}
-		var once sync.Once
-		cm.AfterUpdate = func(err error) {
-			once.Do(func() {
-				if err != nil {
-					mine <- err
-				}
-				close(mine)
-			})
-		}
-		self, system, store, timeout := g.self, g.system, g.deps.Store, g.deps.WriteTimeout
-		go func() {
-			wctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			err := store.CommitLot(wctx, cm)
-			cm.AfterUpdate(err) // in case the store failed before the update
-			system.Root.Send(self, &commitDone{commit: cm, err: err})
-		}()
+// flush starts a group commit when there is something to write and none
+// in flight. The write runs outside the grain's goroutine; requests
+// arriving meanwhile join the next batch.
+func (g *grain) flush() {
+	cm, ok := g.core.take()
+	if !ok {
+		return
 	}
+	store, timeout := g.deps.Store, g.deps.WriteTimeout
+	go func() {
+		wctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err := store.CommitLot(wctx, cm)
+		cancel()
+		g.locked(strconv.FormatInt(cm.LotID, 10), func() []waiter {
+			return g.committed(commitResult{commit: cm, err: err})
+		})
+	}()
 }
 
-func (g *grain) onCommitDone(ctx cluster.GrainContext, msg *commitDone) {
+// committed applies a commit's result and returns the answers now due.
+func (g *grain) committed(r commitResult) []waiter {
 	if g.stopped {
-		return
+		return nil
 	}
 	reason := pb.Reason_UNAVAILABLE
-	if errors.Is(msg.err, ErrStaleOwner) {
+	if errors.Is(r.err, ErrStaleOwner) {
 		reason = pb.Reason_STALE_OWNER
 	}
-	due, durable, failed := g.core.completed(commitResult(*msg), reason)
-	g.reply(ctx, due)
+	due, failed := g.core.completed(r, reason)
 	if failed {
 		if reason == pb.Reason_STALE_OWNER {
-			g.log.Warn("another activation owns the lot; stopping", "epoch", msg.commit.Epoch)
+			g.log.Warn("another activation owns the lot; stopping", "epoch", r.commit.Epoch)
 		} else {
-			g.log.Error("commit lot", "error", msg.err.Error())
+			g.log.Error("commit lot", "error", r.err.Error())
 		}
-		g.stop(ctx)
-		return
+		g.stop()
+		return due
 	}
-	for _, cm := range durable {
-		if g.deps.Publisher != nil {
-			g.deps.Publisher.LotChanged(g.core.event(cm, g.deps.Clock.Now()))
-		}
+	if g.deps.Publisher != nil {
+		g.deps.Publisher.LotChanged(g.core.event(r.commit, g.deps.Clock.Now()))
 	}
 	if g.core.expired && !g.core.busy() {
 		g.log.Info("lot expired and written off", "written_off", g.core.durable.WrittenOff)
-		g.stop(ctx)
-		return
+		g.stop()
+		return due
 	}
-	g.flush(ctx)
+	g.flush()
+	return due
 }
 
-func (g *grain) reply(ctx cluster.GrainContext, ws []waiter) {
+// reply sends answers to their callers; any goroutine may send.
+func (g *grain) reply(ws []waiter) {
 	for _, w := range ws {
 		if pid, ok := w.to.(*actor.PID); ok && pid != nil {
-			ctx.Send(pid, w.msg)
+			g.system.Root.Send(pid, w.msg)
 		}
 	}
 }
 
 // stop passivates the grain; requests that arrive later reach a new
-// activation, which loads what MySQL holds.
-func (g *grain) stop(ctx cluster.GrainContext) {
+// activation, which loads what MySQL holds. Requests already queued are
+// answered STALE_OWNER, and their callers retry.
+func (g *grain) stop() {
 	if g.stopped {
 		return
 	}
@@ -282,17 +306,5 @@ func (g *grain) stop(ctx cluster.GrainContext) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	ctx.Poison(ctx.Self())
-}
-
-// recover keeps a bug from silently resetting the grain: it is logged, the
-// grain stops, and the next activation reloads from MySQL.
-func (g *grain) recover(ctx cluster.GrainContext) {
-	if r := recover(); r != nil {
-		g.deps.Logger.Error("lot grain panic", "identity", ctx.Identity(), "panic", fmt.Sprint(r))
-		if g.core != nil {
-			g.reply(ctx, g.core.failAll(pb.Reason_UNAVAILABLE))
-		}
-		g.stop(ctx)
-	}
+	g.system.Root.Poison(g.self)
 }

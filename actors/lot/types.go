@@ -59,13 +59,9 @@ type Waste struct {
 }
 
 // Commit is one group commit: the lot's counters after it, and the ledger
-// rows and write-offs it adds or changes.
-//
-// Two commits of a lot may be in flight at once: the second writes its
-// ledger rows while the first finishes. They stay in order because each
-// updates the lot row only after the one before it has (BeforeUpdate
-// waits for that) and only if the row still carries the seq the one before
-// it wrote (PrevSeq): a commit whose predecessor failed fails too.
+// rows and write-offs it adds or changes. A lot has one commit in flight at
+// a time; each carries the seq of the one before it (PrevSeq), which the
+// lot row must still hold.
 type Commit struct {
 	LotID      int64
 	Epoch      int64
@@ -81,13 +77,7 @@ type Commit struct {
 	// For the waste rows.
 	ProductID   int64
 	WarehouseID int64
-
-	// BeforeUpdate blocks until the previous commit has updated the lot row
-	// (nil error) or failed. AfterUpdate reports this commit's update (or
-	// its failure before it). The store calls each once; nil means no-op.
-	BeforeUpdate func() error
-	AfterUpdate  func(error)
-	batch        uint64
+	batch       uint64
 }
 
 // Store is what the grain needs of MySQL.

@@ -3,10 +3,13 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"shelflife/actors/lot"
 	"shelflife/domain"
@@ -61,62 +64,152 @@ func (s *Store) ClaimLot(ctx context.Context, id int64) (lot.State, []lot.Ledger
 // ledgerChunk keeps one INSERT well below MySQL's 65,535 placeholders.
 const ledgerChunk = 2000
 
-// CommitLot writes one group commit of a lot, fenced by its epoch and
-// chained to the previous commit by seq. The ledger rows go first so that
-// they can be written while the previous commit finishes; the lot row is
-// updated only after the previous commit updated it (c.BeforeUpdate).
-func (s *Store) CommitLot(ctx context.Context, c lot.Commit) (err error) {
-	after := func(err error) {
-		if c.AfterUpdate != nil {
-			c.AfterUpdate(err)
-		}
+// oneTripEntries is the most ledger rows a commit sends in a single round
+// trip (about 0.5 MB, well inside max_allowed_packet); a larger commit sends
+// its statements one by one in the same transaction.
+const oneTripEntries = 4000
+
+// CommitLot writes one group commit of a lot in one transaction, fenced by
+// its epoch and chained to the previous commit by seq. The lot grain waits
+// for every commit before answering, so round trips are its latency: the
+// transaction, its statements and the COMMIT go in one. The fenced update
+// of the lot row comes first and fails (it would set a NOT NULL column to
+// NULL, an error in the strict mode the pool's sessions use) when another
+// activation has claimed the lot or the seq is not the previous commit's,
+// so nothing after it runs and the transaction is rolled back.
+func (s *Store) CommitLot(ctx context.Context, c lot.Commit) error {
+	stmts := commitStatements(c)
+	conn, err := s.batch.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("commit lot %d: %w", c.LotID, err)
 	}
-	defer func() { after(err) }()
-	// No deadlock retry: a retried transaction could not keep the order with
-	// the commit behind it; the grain stops and callers retry instead.
-	return s.tryTx(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(c.Entries); start += ledgerChunk {
-			part := c.Entries[start:min(start+ledgerChunk, len(c.Entries))]
-			var q strings.Builder
-			q.WriteString("INSERT INTO lot_ledger (lot_id, order_key, kind, quantity, unit_price, discount_percent) VALUES ")
-			args := make([]any, 0, len(part)*6)
-			for i, e := range part {
-				if i > 0 {
-					q.WriteString(",")
-				}
-				q.WriteString("(?,?,?,?,?,?)")
-				args = append(args, c.LotID, e.Key, e.Kind, e.Quantity, int64(e.UnitPrice), e.DiscountPercent)
+	defer conn.Close()
+	matched, err := execBatch(ctx, conn, stmts, len(c.Entries) <= oneTripEntries)
+	if err == nil && matched == 0 {
+		// Lots are never deleted; should the row be gone, say so.
+		err = fmt.Errorf("lot %d: %w", c.LotID, lot.ErrNotFound)
+	}
+	if isMySQLError(err, errBadNull) {
+		err = fmt.Errorf("lot %d epoch %d seq %d: %w", c.LotID, c.Epoch, c.PrevSeq, lot.ErrStaleOwner)
+	}
+	if err != nil {
+		rollback(conn)
+		return fmt.Errorf("commit lot %d: %w", c.LotID, err)
+	}
+	return nil
+}
+
+// statement is one SQL statement with its arguments.
+type statement struct {
+	query string
+	args  []driver.NamedValue
+}
+
+func (st *statement) add(args ...any) {
+	for _, a := range args {
+		st.args = append(st.args, driver.NamedValue{Ordinal: len(st.args) + 1, Value: a})
+	}
+}
+
+// commitStatements are c's statements: the fenced update of the lot row
+// first, then the ledger rows, then the write-offs.
+func commitStatements(c lot.Commit) []statement {
+	upd := statement{query: `UPDATE lots SET seq = IF(version = ? AND seq = ?, ?, NULL),
+		on_hand = ?, deducted = ?, restored = ?, written_off = ?, state = ? WHERE id = ?`}
+	upd.add(c.Epoch, c.PrevSeq, c.Seq, c.OnHand, c.Deducted, c.Restored, c.WrittenOff, string(c.State), c.LotID)
+	stmts := []statement{upd}
+	for start := 0; start < len(c.Entries); start += ledgerChunk {
+		part := c.Entries[start:min(start+ledgerChunk, len(c.Entries))]
+		var q strings.Builder
+		q.Grow(120 + 14*len(part) + 160)
+		q.WriteString("INSERT INTO lot_ledger (lot_id, order_key, kind, quantity, unit_price, discount_percent) VALUES ")
+		st := statement{args: make([]driver.NamedValue, 0, len(part)*6)}
+		for i, e := range part {
+			if i > 0 {
+				q.WriteString(",")
 			}
-			q.WriteString(` ON DUPLICATE KEY UPDATE kind = VALUES(kind), quantity = VALUES(quantity),
-				unit_price = VALUES(unit_price), discount_percent = VALUES(discount_percent), updated_at = CURRENT_TIMESTAMP(6)`)
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-				return fmt.Errorf("ledger of lot %d: %w", c.LotID, err)
-			}
+			q.WriteString("(?,?,?,?,?,?)")
+			st.add(c.LotID, e.Key, e.Kind, e.Quantity, int64(e.UnitPrice), int64(e.DiscountPercent))
 		}
-		for _, w := range c.Waste {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO waste (lot_id, product_id, warehouse_id, quantity, unit_cost, value, kind, written_off_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				c.LotID, c.ProductID, c.WarehouseID, w.Quantity, int64(w.UnitCost), w.Quantity*int64(w.UnitCost), w.Kind, w.At.UTC()); err != nil {
-				return fmt.Errorf("waste of lot %d: %w", c.LotID, err)
-			}
+		q.WriteString(` ON DUPLICATE KEY UPDATE kind = VALUES(kind), quantity = VALUES(quantity),
+			unit_price = VALUES(unit_price), discount_percent = VALUES(discount_percent), updated_at = CURRENT_TIMESTAMP(6)`)
+		st.query = q.String()
+		stmts = append(stmts, st)
+	}
+	for _, w := range c.Waste {
+		st := statement{query: `INSERT INTO waste (lot_id, product_id, warehouse_id, quantity, unit_cost, value, kind, written_off_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`}
+		st.add(c.LotID, c.ProductID, c.WarehouseID, w.Quantity, int64(w.UnitCost), w.Quantity*int64(w.UnitCost), w.Kind, w.At.UTC())
+		stmts = append(stmts, st)
+	}
+	return stmts
+}
+
+// execBatch runs stmts in one transaction on conn and commits it, in one
+// round trip when oneTrip is set, and returns the rows the first statement
+// matched. After an error the transaction may still be open.
+func execBatch(ctx context.Context, conn *sql.Conn, stmts []statement, oneTrip bool) (matched int64, err error) {
+	err = conn.Raw(func(dc any) error {
+		ex, ok := dc.(driver.ExecerContext)
+		if !ok {
+			return errors.New("mysql driver cannot execute directly")
 		}
-		if c.BeforeUpdate != nil {
-			if err := c.BeforeUpdate(); err != nil {
+		if !oneTrip {
+			if _, err := ex.ExecContext(ctx, "START TRANSACTION", nil); err != nil {
 				return err
 			}
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE lots SET on_hand = ?, deducted = ?, restored = ?, written_off = ?, state = ?, seq = ?
-			WHERE id = ? AND version = ? AND seq = ?`,
-			c.OnHand, c.Deducted, c.Restored, c.WrittenOff, string(c.State), c.Seq, c.LotID, c.Epoch, c.PrevSeq)
-		if err != nil {
-			return fmt.Errorf("update lot %d: %w", c.LotID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
+			for i, st := range stmts {
+				res, err := ex.ExecContext(ctx, st.query, st.args)
+				if err != nil {
+					return err
+				}
+				if i == 0 {
+					if matched, err = res.RowsAffected(); err != nil {
+						return err
+					}
+				}
+			}
+			_, err := ex.ExecContext(ctx, "COMMIT", nil)
 			return err
-		} else if n == 0 {
-			return fmt.Errorf("lot %d epoch %d seq %d: %w", c.LotID, c.Epoch, c.PrevSeq, lot.ErrStaleOwner)
 		}
-		after(nil)
+		var q strings.Builder
+		q.WriteString("START TRANSACTION")
+		var args []driver.NamedValue
+		for _, st := range stmts {
+			q.WriteString(";\n")
+			q.WriteString(st.query)
+			for _, a := range st.args {
+				a.Ordinal = len(args) + 1
+				args = append(args, a)
+			}
+		}
+		q.WriteString(";\nCOMMIT")
+		res, err := ex.ExecContext(ctx, q.String(), args)
+		if err != nil {
+			return err
+		}
+		all, ok := res.(mysql.Result)
+		if !ok {
+			return fmt.Errorf("mysql driver result %T has no per-statement counts", res)
+		}
+		if counts := all.AllRowsAffected(); len(counts) > 1 {
+			matched = counts[1]
+		}
 		return nil
 	})
+	return matched, err
+}
+
+// rollback ends conn's transaction; a connection that cannot is closed.
+func rollback(conn *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		discard(conn)
+	}
+}
+
+// discard closes conn instead of returning it to the pool.
+func discard(conn *sql.Conn) {
+	conn.Raw(func(any) error { return driver.ErrBadConn })
 }

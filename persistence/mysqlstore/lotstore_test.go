@@ -1,0 +1,163 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"shelflife/actors/lot"
+	"shelflife/domain"
+	"shelflife/persistence/mysqlstore"
+	"shelflife/persistence/mysqlstore/mysqltest"
+)
+
+// lotRow is what a test reads back of a lot and its ledger.
+type lotRow struct {
+	onHand, deducted, restored, writtenOff, seq int64
+	state                                       string
+	ledgerRows, ledgerUnits, wasteRows          int64
+}
+
+func readLot(t *testing.T, s *mysqlstore.Store, id int64) lotRow {
+	t.Helper()
+	var r lotRow
+	db := s.DB()
+	if err := db.QueryRow("SELECT on_hand, deducted, restored, written_off, seq, state FROM lots WHERE id = ?", id).
+		Scan(&r.onHand, &r.deducted, &r.restored, &r.writtenOff, &r.seq, &r.state); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT COUNT(*), COALESCE(SUM(CASE kind WHEN 'DEDUCTED' THEN quantity ELSE 0 END), 0) FROM lot_ledger WHERE lot_id = ?", id).
+		Scan(&r.ledgerRows, &r.ledgerUnits); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT COUNT(*) FROM waste WHERE lot_id = ?", id).Scan(&r.wasteRows); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func newStoreLot(t *testing.T, s *mysqlstore.Store, received int64) (lot.State, int64) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := s.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreateProduct(ctx, domain.Product{SKU: "SKU-1", Name: "milk", Category: "dairy", Price: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: time.Now().Add(30 * 24 * time.Hour), Received: received}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := s.ClaimLot(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, l.ID
+}
+
+// deductions is a commit taking one unit for each of n keys after prev.
+func deductions(st lot.State, prev lot.Commit, n int) lot.Commit {
+	c := lot.Commit{LotID: st.ID, Epoch: st.Epoch, PrevSeq: prev.Seq, Seq: prev.Seq + 1,
+		OnHand: prev.OnHand - int64(n), Deducted: prev.Deducted + int64(n), Restored: prev.Restored,
+		State: domain.Regular, ProductID: st.ProductID, WarehouseID: st.WarehouseID}
+	for i := 0; i < n; i++ {
+		c.Entries = append(c.Entries, lot.LedgerEntry{Key: fmt.Sprintf("k%d-%d", c.Seq, i), Kind: lot.Deducted, Quantity: 1, UnitPrice: 1000})
+	}
+	return c
+}
+
+func TestCommitLotSmallAndLargeBatches(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx := context.Background()
+	st, id := newStoreLot(t, s, 100_000)
+	start := lot.Commit{Seq: st.Seq, OnHand: st.OnHand}
+
+	// One round trip, and then more rows than one round trip carries (and
+	// than one INSERT holds).
+	small := deductions(st, start, 50)
+	if err := s.CommitLot(ctx, small); err != nil {
+		t.Fatalf("small commit: %v", err)
+	}
+	large := deductions(st, small, 4500)
+	if err := s.CommitLot(ctx, large); err != nil {
+		t.Fatalf("large commit: %v", err)
+	}
+	r := readLot(t, s, id)
+	if r.ledgerRows != 4550 || r.ledgerUnits != 4550 || r.deducted != 4550 || r.onHand != 100_000-4550 || r.seq != large.Seq {
+		t.Errorf("after two commits: %+v", r)
+	}
+
+	// A later commit changes earlier rows (restores) and writes off waste.
+	restore := lot.Commit{LotID: id, Epoch: st.Epoch, PrevSeq: large.Seq, Seq: large.Seq + 1,
+		OnHand: large.OnHand + 2, Deducted: large.Deducted, Restored: 2, State: domain.Regular,
+		ProductID: st.ProductID, WarehouseID: st.WarehouseID,
+		Entries: []lot.LedgerEntry{
+			{Key: small.Entries[0].Key, Kind: lot.Restored, Quantity: 1, UnitPrice: 1000},
+			{Key: large.Entries[9].Key, Kind: lot.Restored, Quantity: 1, UnitPrice: 1000},
+		},
+		Waste: []lot.Waste{{Quantity: 3, UnitCost: 1000, Kind: "RETURN", At: time.Now()}}}
+	restore.WrittenOff = 3
+	restore.OnHand -= 3
+	if err := s.CommitLot(ctx, restore); err != nil {
+		t.Fatalf("restore commit: %v", err)
+	}
+	r = readLot(t, s, id)
+	if r.ledgerRows != 4550 || r.ledgerUnits != 4548 || r.restored != 2 || r.writtenOff != 3 || r.wasteRows != 1 {
+		t.Errorf("after the restore: %+v", r)
+	}
+}
+
+func TestCommitLotRefusedOrFailedWritesNothing(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx := context.Background()
+	st, id := newStoreLot(t, s, 10_000)
+	first := deductions(st, lot.Commit{Seq: st.Seq, OnHand: st.OnHand}, 10)
+	if err := s.CommitLot(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	want := readLot(t, s, id)
+
+	stale := deductions(st, first, 20)
+	stale.Epoch--
+	stale.Waste = []lot.Waste{{Quantity: 1, UnitCost: 1000, Kind: "RETURN", At: time.Now()}}
+	outOfOrder := deductions(st, first, 20)
+	outOfOrder.PrevSeq--
+	bigStale := deductions(st, first, 4500)
+	bigStale.Epoch--
+	for name, c := range map[string]lot.Commit{"old epoch": stale, "wrong seq": outOfOrder, "old epoch, large": bigStale} {
+		if err := s.CommitLot(ctx, c); !errors.Is(err, lot.ErrStaleOwner) {
+			t.Errorf("%s: err = %v, want ErrStaleOwner", name, err)
+		}
+	}
+	// A statement that fails after the lot row was updated.
+	bad := deductions(st, first, 5)
+	bad.Entries[4].Kind = strings.Repeat("X", 40) // longer than the column
+	if err := s.CommitLot(ctx, bad); err == nil || errors.Is(err, lot.ErrStaleOwner) {
+		t.Errorf("failing statement: err = %v, want a write error", err)
+	}
+	if got := readLot(t, s, id); got != want {
+		t.Errorf("refused commits changed the lot: %+v, want %+v", got, want)
+	}
+
+	// Every connection went back without a transaction left open: commits
+	// on all of them still work and are seen by others.
+	prev := first
+	for i := 0; i < 40; i++ {
+		next := deductions(st, prev, 1)
+		if err := s.CommitLot(ctx, next); err != nil {
+			t.Fatalf("commit %d after the refusals: %v", i, err)
+		}
+		prev = next
+	}
+	if got := readLot(t, s, id); got.deducted != 50 || got.ledgerRows != 50 || got.wasteRows != 0 {
+		t.Errorf("after the refusals: %+v", got)
+	}
+}
