@@ -126,7 +126,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		a, err := measure(ctx, "a: SQL per deduction", n, *duration, func(i int, seq int64) error {
-			return sqlDeduct(ctx, store.DB(), idA, fmt.Sprintf("a-%d-%d", i, seq))
+			return sqlDeduct(ctx, store.DB(), idA, nextKey("a"))
 		})
 		if err != nil {
 			return err
@@ -151,7 +151,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		b, err := measure(ctx, "b: lot grain", n, *duration, func(i int, seq int64) error {
 			// The same context as the SQL baseline; the client bounds each
 			// attempt itself.
-			resp, err := client.Deduct(ctx, idB, fmt.Sprintf("b-%d-%d", i, seq), 1, pb.Channel_ANY)
+			resp, err := client.Deduct(ctx, idB, nextKey("b"), 1, pb.Channel_ANY)
 			if err != nil {
 				return err
 			}
@@ -336,3 +336,10 @@ func dropDB(server, name string) {
 	defer db.Close()
 	db.Exec("DROP DATABASE IF EXISTS `" + name + "`")
 }
+
+// keySeq numbers the deductions of both modes. Order ids start with their
+// creation time, so keys that grow, as these do, are what a lot's ledger
+// sees in production.
+var keySeq atomic.Int64
+
+func nextKey(mode string) string { return fmt.Sprintf("%s%016x", mode, keySeq.Add(1)) }
