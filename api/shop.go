@@ -99,7 +99,12 @@ func (s *Server) listProducts(c *fiber.Ctx) error {
 		return err
 	}
 	f := stockview.Filter{Category: strings.TrimSpace(c.Query("category")), Query: strings.TrimSpace(c.Query("q"))}
-	return c.JSON(s.deps.View.Products(addr, f))
+	body, err := s.deps.View.ProductsJSON(addr, f)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
 }
 
 func (s *Server) listDeals(c *fiber.Ctx) error {
@@ -107,7 +112,12 @@ func (s *Server) listDeals(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.deps.View.Deals(addr))
+	body, err := s.deps.View.DealsJSON(addr)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
 }
 
 type servingResponse struct {

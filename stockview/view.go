@@ -7,9 +7,12 @@ package stockview
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"shelflife/actors/lot"
@@ -80,10 +83,36 @@ type View struct {
 	// byWP indexes lots by warehouse, then product.
 	byWP map[int64]map[int64][]*LotRow
 
+	// version moves on with every change; encoded listings carry the
+	// version they were made from.
+	version  atomic.Uint64
+	cmu      sync.Mutex
+	listings map[listingKey]listing
+
 	lmu       sync.Mutex
 	listeners map[int]func(Change)
 	nextID    int
 }
+
+type listingKey struct {
+	serving  string // the listing's kind and the serving warehouses' ids
+	category string
+}
+
+type listing struct {
+	version uint64
+	at      time.Time
+	body    []byte
+}
+
+// ListingTTL bounds how long an encoded product listing is reused while
+// nothing changes: lots also move by time (a regular lot becomes closing
+// soon), so a listing is at most this much older than the clock.
+const ListingTTL = time.Second
+
+// maxListings bounds the cache (addresses map to few serving sets, but
+// categories are the caller's input).
+const maxListings = 512
 
 // New makes an empty view; Load fills it.
 func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
@@ -94,7 +123,8 @@ func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
 		ladder = domain.DefaultLadder()
 	}
 	return &View{src: src, ladder: ladder, now: now, lots: map[int64]*LotRow{},
-		byWP: map[int64]map[int64][]*LotRow{}, productIdx: map[int64]int{}, listeners: map[int]func(Change){}}
+		byWP: map[int64]map[int64][]*LotRow{}, productIdx: map[int64]int{}, listeners: map[int]func(Change){},
+		listings: map[listingKey]listing{}}
 }
 
 // Load rebuilds the view from the source.
@@ -108,6 +138,7 @@ func (v *View) Load(ctx context.Context) error {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	defer v.version.Add(1)
 	v.lots = map[int64]*LotRow{}
 	v.byWP = map[int64]map[int64][]*LotRow{}
 	for i := range rows {
@@ -133,6 +164,7 @@ func (v *View) LoadCatalog(ctx context.Context) error {
 	}
 	v.mu.Lock()
 	v.products, v.productIdx, v.warehouses = ps, idx, ws
+	v.version.Add(1)
 	v.mu.Unlock()
 	return nil
 }
@@ -178,6 +210,7 @@ func (v *View) Apply(e lot.Event) bool {
 		v.insertLocked(&LotRow{ID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
 			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq})
 	}
+	v.version.Add(1)
 	v.mu.Unlock()
 	v.notify(Change{Event: e})
 	return true
@@ -278,6 +311,54 @@ func (v *View) Products(addr domain.Point, f Filter) []ProductAvailability {
 		out = append(out, ProductAvailability{ID: p.ID, SKU: p.SKU, Name: p.Name, NameEn: p.NameEn, Category: p.Category, Price: p.Price, Available: avail})
 	}
 	return out
+}
+
+// ProductsJSON is Products encoded as JSON. Listings without a search term
+// are kept per serving warehouses and category and reused until the view
+// changes or ListingTTL passes, so browsing mostly costs a lookup.
+func (v *View) ProductsJSON(addr domain.Point, f Filter) ([]byte, error) {
+	if f.Query != "" {
+		return json.Marshal(v.Products(addr, f))
+	}
+	return v.encoded("products", addr, strings.ToLower(f.Category), func() any { return v.Products(addr, f) })
+}
+
+// DealsJSON is Deals encoded as JSON, kept like ProductsJSON.
+func (v *View) DealsJSON(addr domain.Point) ([]byte, error) {
+	return v.encoded("deals", addr, "", func() any { return v.Deals(addr) })
+}
+
+func (v *View) encoded(kind string, addr domain.Point, category string, build func() any) ([]byte, error) {
+	version := v.version.Load()
+	now := v.now()
+	var key strings.Builder
+	key.WriteString(kind)
+	v.mu.RLock()
+	for _, w := range v.servingLocked(addr) {
+		key.WriteByte(',')
+		key.WriteString(strconv.FormatInt(w.ID, 10))
+	}
+	v.mu.RUnlock()
+	k := listingKey{serving: key.String(), category: category}
+	v.cmu.Lock()
+	l, ok := v.listings[k]
+	v.cmu.Unlock()
+	if ok && l.version == version && now.Sub(l.at) < ListingTTL && !now.Before(l.at) {
+		return l.body, nil
+	}
+	body, err := json.Marshal(build())
+	if err != nil {
+		return nil, err
+	}
+	v.cmu.Lock()
+	if len(v.listings) >= maxListings {
+		clear(v.listings)
+	}
+	// The version read before the listing was made: a change meanwhile
+	// makes the next request build it again.
+	v.listings[k] = listing{version: version, at: now, body: body}
+	v.cmu.Unlock()
+	return body, nil
 }
 
 // ProductAvailable is the regular quantity of one product near addr.

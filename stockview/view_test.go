@@ -1,7 +1,9 @@
 package stockview
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -154,5 +156,74 @@ func TestApplyIsIdempotentAndOrdered(t *testing.T) {
 	}
 	if notified != 3 {
 		t.Errorf("%d notifications, want 3", notified)
+	}
+}
+
+func decodeListing(t *testing.T, body []byte) []ProductAvailability {
+	t.Helper()
+	var ps []ProductAvailability
+	if err := json.Unmarshal(body, &ps); err != nil {
+		t.Fatalf("listing %q: %v", body, err)
+	}
+	return ps
+}
+
+func TestEncodedListingFollowsChangesAndTime(t *testing.T) {
+	now := t0
+	v := newView(t, &now)
+	get := func(addr domain.Point, f Filter) []byte {
+		t.Helper()
+		body, err := v.ProductsJSON(addr, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	first := get(yeonhui, Filter{})
+	want, _ := json.Marshal(v.Products(yeonhui, Filter{}))
+	if !bytes.Equal(first, want) {
+		t.Fatalf("encoded listing %s, want %s", first, want)
+	}
+	if again := get(yeonhui, Filter{}); &again[0] != &first[0] {
+		t.Error("an unchanged view encoded the listing again")
+	}
+	if got := available(decodeListing(t, get(jamsil, Filter{})), 10); got != 11 {
+		t.Errorf("Jamsil milk = %d, want 11 (another address's listing reused?)", got)
+	}
+	if got := decodeListing(t, get(yeonhui, Filter{Category: "seafood"})); len(got) != 1 || got[0].ID != 11 {
+		t.Errorf("seafood listing = %+v", got)
+	}
+	if got := decodeListing(t, get(yeonhui, Filter{Query: "milk"})); len(got) != 1 || got[0].ID != 10 {
+		t.Errorf("search listing = %+v", got)
+	}
+
+	deals, err := v.DealsJSON(yeonhui)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := json.Marshal(v.Deals(yeonhui)); !bytes.Equal(deals, want) || bytes.Equal(deals, first) {
+		t.Errorf("encoded deals %s, want %s", deals, want)
+	}
+
+	// A committed change shows at once.
+	v.Apply(lot.Event{LotID: 100, ProductID: 10, WarehouseID: 1, OnHand: 2, State: domain.Regular, Seq: 1})
+	if got := available(decodeListing(t, get(yeonhui, Filter{})), 10); got != 9 {
+		t.Errorf("milk after a deduction = %d, want 9", got)
+	}
+
+	// A move by time shows within ListingTTL. Lot 101 (7 units) leaves
+	// regular stock 48 h before it expires.
+	turn := t0.Add(9*24*time.Hour - 48*time.Hour)
+	now = turn.Add(-ListingTTL / 2)
+	if got := available(decodeListing(t, get(yeonhui, Filter{})), 10); got != 9 {
+		t.Fatalf("milk before the turn = %d, want 9", got)
+	}
+	now = turn.Add(ListingTTL / 4)
+	if got := available(decodeListing(t, get(yeonhui, Filter{})), 10); got != 9 && got != 2 {
+		t.Errorf("milk just after the turn = %d, want 9 (cached) or 2", got)
+	}
+	now = turn.Add(ListingTTL)
+	if got := available(decodeListing(t, get(yeonhui, Filter{})), 10); got != 2 {
+		t.Errorf("milk a listing lifetime after the turn = %d, want 2", got)
 	}
 }
