@@ -168,7 +168,12 @@ func (s *Server) getOrder(c *fiber.Ctx) error {
 
 func (s *Server) myOrders(c *fiber.Ctx) error {
 	p, _ := principal(c)
-	os, err := s.deps.Orders.List(c.UserContext(), OrderFilter{UserID: p.UserID, Limit: 100})
+	return s.listOrders(c, OrderFilter{UserID: p.UserID, Limit: 100})
+}
+
+// listOrders answers the orders f selects.
+func (s *Server) listOrders(c *fiber.Ctx, f OrderFilter) error {
+	os, err := s.deps.Orders.List(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -193,15 +198,7 @@ func (s *Server) adminOrders(c *fiber.Ctx) error {
 		}
 		f.StuckFor = d
 	}
-	os, err := s.deps.Orders.List(c.UserContext(), f)
-	if err != nil {
-		return err
-	}
-	out := make([]orderResponse, len(os))
-	for i, o := range os {
-		out[i] = toOrderResponse(o)
-	}
-	return c.JSON(out)
+	return s.listOrders(c, f)
 }
 
 func (s *Server) reconciliation(c *fiber.Ctx) error {

@@ -79,12 +79,12 @@ var _ pb.Lot = (*grain)(nil)
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.self, g.system = ctx.Self(), ctx.ActorSystem()
 	g.log = g.deps.Logger.With("lot", ctx.Identity())
-	g.locked(ctx.Identity(), func() []waiter {
+	g.locked(func() {
 		id, err := strconv.ParseInt(ctx.Identity(), 10, 64)
 		if err != nil || id <= 0 {
 			g.loadErr = pb.Reason_LOT_NOT_FOUND
 			g.stop()
-			return nil
+			return
 		}
 		lctx, cancel := context.WithTimeout(context.Background(), g.deps.WriteTimeout)
 		defer cancel()
@@ -93,26 +93,23 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 		case errors.Is(err, ErrNotFound):
 			g.loadErr = pb.Reason_LOT_NOT_FOUND
 			g.stop()
-			return nil
 		case err != nil:
 			g.log.Error("load lot", "error", err.Error())
 			g.loadErr = pb.Reason_UNAVAILABLE
 			g.stop()
-			return nil
+		default:
+			g.core = newCore(st, ledger, g.deps.Ladder)
+			g.onTick()
 		}
-		g.core = newCore(st, ledger, g.deps.Ladder)
-		g.onTick()
-		return nil
 	})
 }
 
 // Terminate cancels the timer; everything acknowledged is already in MySQL.
-func (g *grain) Terminate(ctx cluster.GrainContext) {
-	g.locked(ctx.Identity(), func() []waiter {
+func (g *grain) Terminate(cluster.GrainContext) {
+	g.locked(func() {
 		if g.timer != nil {
 			g.timer.Stop()
 		}
-		return nil
 	})
 }
 
@@ -121,24 +118,22 @@ func (g *grain) ReceiveDefault(ctx cluster.GrainContext) {
 	if _, ok := ctx.Message().(*tick); !ok {
 		return
 	}
-	g.locked(ctx.Identity(), func() []waiter {
+	g.locked(func() {
 		if g.core != nil && !g.stopped {
 			g.onTick()
 		}
-		return nil
 	})
 }
 
 func (g *grain) Deduct(req *pb.DeductRequest, respond func(*pb.DeductResponse), _ func(error), ctx cluster.GrainContext) error {
 	var answer proto.Message
-	g.locked(ctx.Identity(), func() []waiter {
+	g.locked(func() {
 		if g.core == nil || g.stopped {
 			answer = &pb.DeductResponse{Reason: g.unavailable(), LotId: g.id()}
-			return nil
+			return
 		}
 		answer = g.core.deduct(g.deps.Clock.Now(), req, ctx.Sender())
 		g.flush()
-		return nil
 	})
 	if answer != nil {
 		respond(answer.(*pb.DeductResponse))
@@ -148,14 +143,13 @@ func (g *grain) Deduct(req *pb.DeductRequest, respond func(*pb.DeductResponse), 
 
 func (g *grain) Restore(req *pb.RestoreRequest, respond func(*pb.RestoreResponse), _ func(error), ctx cluster.GrainContext) error {
 	var answer proto.Message
-	g.locked(ctx.Identity(), func() []waiter {
+	g.locked(func() {
 		if g.core == nil || g.stopped {
 			answer = &pb.RestoreResponse{Reason: g.unavailable()}
-			return nil
+			return
 		}
 		answer = g.core.restore(g.deps.Clock.Now(), req, ctx.Sender())
 		g.flush()
-		return nil
 	})
 	if answer != nil {
 		respond(answer.(*pb.RestoreResponse))
@@ -167,13 +161,12 @@ func (g *grain) Restore(req *pb.RestoreRequest, respond func(*pb.RestoreResponse
 // its transitions run.
 func (g *grain) Get(_ *pb.GetLotRequest, respond func(*pb.LotInfo), _ func(error), ctx cluster.GrainContext) error {
 	var answer *pb.LotInfo
-	g.locked(ctx.Identity(), func() []waiter {
+	g.locked(func() {
 		if g.core == nil {
 			answer = &pb.LotInfo{Reason: g.unavailable(), LotId: g.id()}
 		} else {
 			answer = g.core.info(g.core.durable, pb.Reason_OK)
 		}
-		return nil
 	})
 	if answer != nil {
 		respond(answer)
@@ -195,27 +188,27 @@ func (g *grain) id() int64 {
 	return g.core.st.ID
 }
 
-// locked runs fn holding mu, then sends the answers fn returns. A panic in
-// fn is logged, every waiting caller is answered, and the grain stops (the
-// next activation reloads from MySQL): it never silently resets the grain
-// nor, on a commit's goroutine, the process.
-func (g *grain) locked(identity string, fn func() []waiter) {
-	var due []waiter
+// locked runs fn holding mu. A panic in fn is logged, every waiting caller
+// is answered, and the grain stops (the next activation reloads from
+// MySQL): it never silently resets the grain nor, on a commit's goroutine,
+// the process.
+func (g *grain) locked(fn func()) {
+	var failed []waiter
 	func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		defer func() {
 			if r := recover(); r != nil {
-				g.deps.Logger.Error("lot grain panic", "identity", identity, "panic", fmt.Sprint(r))
+				g.log.Error("lot grain panic", "panic", fmt.Sprint(r))
 				if g.core != nil {
-					due = g.core.failAll(pb.Reason_UNAVAILABLE)
+					failed = g.core.failAll(pb.Reason_UNAVAILABLE)
 				}
 				g.stop()
 			}
 		}()
-		due = fn()
+		fn()
 	}()
-	g.reply(due)
+	g.reply(failed)
 }
 
 // onTick applies due transitions, writes them, and arms the next timer.
@@ -249,9 +242,9 @@ func (g *grain) flush() {
 		wctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := store.CommitLot(wctx, cm)
 		cancel()
-		g.locked(strconv.FormatInt(cm.LotID, 10), func() []waiter {
-			return g.committed(commitResult{commit: cm, err: err})
-		})
+		var due []waiter
+		g.locked(func() { due = g.committed(commitResult{commit: cm, err: err}) })
+		g.reply(due)
 	}()
 }
 

@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		a, err := measure(ctx, "a: SQL per deduction", n, *duration, func(i int, seq int64) error {
+		a, err := measure(ctx, "a: SQL per deduction", n, *duration, func() error {
 			return sqlDeduct(ctx, store.DB(), idA, nextKey("a"))
 		})
 		if err != nil {
@@ -148,7 +148,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}
 			pprof.StartCPUProfile(f)
 		}
-		b, err := measure(ctx, "b: lot grain", n, *duration, func(i int, seq int64) error {
+		b, err := measure(ctx, "b: lot grain", n, *duration, func() error {
 			// The same context as the SQL baseline; the client bounds each
 			// attempt itself.
 			resp, err := client.Deduct(ctx, idB, nextKey("b"), 1, pb.Channel_ANY)
@@ -231,7 +231,7 @@ func oversold(db *sql.DB, lotID int64) (int64, error) {
 
 // measure runs op from n goroutines for d and reports throughput and
 // latency percentiles.
-func measure(ctx context.Context, name string, n int, d time.Duration, op func(worker int, seq int64) error) (result, error) {
+func measure(ctx context.Context, name string, n int, d time.Duration, op func() error) (result, error) {
 	var wg sync.WaitGroup
 	var ops atomic.Int64
 	var firstErr atomic.Value
@@ -242,9 +242,9 @@ func measure(ctx context.Context, name string, n int, d time.Duration, op func(w
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for seq := int64(0); time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
+			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t := time.Now()
-				if err := op(i, seq); err != nil {
+				if err := op(); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
@@ -292,8 +292,8 @@ func browseRate(ctx context.Context, out io.Writer, server string, d time.Durati
 	defer n.Shutdown(context.Background())
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	get := func(url string) func(int, int64) error {
-		return func(int, int64) error {
+	get := func(url string) func() error {
+		return func() error {
 			resp, err := hc.Get(url)
 			if err != nil {
 				return err

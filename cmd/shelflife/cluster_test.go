@@ -102,6 +102,18 @@ type attempt struct {
 	err     string
 }
 
+// startShopping runs shopLoop in the background; the returned func stops
+// it and returns every attempt.
+func startShopping(t *testing.T, nodes []*clusterNode, tokens []string, product int64) func() []attempt {
+	stop := make(chan struct{})
+	done := make(chan []attempt)
+	go func() { done <- shopLoop(t, nodes, tokens, product, stop) }()
+	return func() []attempt {
+		close(stop)
+		return <-done
+	}
+}
+
 // shopLoop runs checkouts of one unit from k shoppers against the live
 // nodes, round robin, until stop closes; a dead node gets no traffic, as
 // behind a load balancer that checks health.
@@ -189,16 +201,13 @@ func TestNodeLossDuringASale(t *testing.T) {
 	admin, p, l := setupHotLot(t, nodes)
 	owner := lotOwner(t, admin, nodes, l.ID)
 	tokens := shoppers(t, nodes, 16)
-	stop := make(chan struct{})
-	resultCh := make(chan []attempt)
-	go func() { resultCh <- shopLoop(t, nodes, tokens, p.ID, stop) }()
+	stopShopping := startShopping(t, nodes, tokens, p.ID)
 	time.Sleep(3 * time.Second)
 	owner.dead.Store(true)
 	killedAt := time.Now()
 	owner.p.cmd.Process.Signal(syscall.SIGKILL)
 	time.Sleep(7 * time.Second)
-	close(stop)
-	attempts := <-resultCh
+	attempts := stopShopping()
 
 	var before, after, failedBefore, failedAfter, inFlightFailed int
 	var firstFail, lastFail time.Time
@@ -400,9 +409,7 @@ func TestRollingRestartLosesNoOrder(t *testing.T) {
 	nodes, dsn, fake := startCluster(t, 3)
 	_, p, l := setupHotLot(t, nodes)
 	tokens := shoppers(t, nodes, 12)
-	stop := make(chan struct{})
-	resultCh := make(chan []attempt)
-	go func() { resultCh <- shopLoop(t, nodes, tokens, p.ID, stop) }()
+	stopShopping := startShopping(t, nodes, tokens, p.ID)
 	bin := buildNode(t)
 	for _, cn := range nodes {
 		time.Sleep(1500 * time.Millisecond)
@@ -421,8 +428,7 @@ func TestRollingRestartLosesNoOrder(t *testing.T) {
 		cn.dead.Store(false)
 	}
 	time.Sleep(2 * time.Second)
-	close(stop)
-	attempts := <-resultCh
+	attempts := stopShopping()
 	var ok int
 	for _, a := range attempts {
 		if a.ok {
@@ -450,9 +456,7 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	admin, p, l := setupHotLot(t, nodes)
 	owner := lotOwner(t, admin, nodes, l.ID)
 	tokens := shoppers(t, nodes, 12)
-	stop := make(chan struct{})
-	resultCh := make(chan []attempt)
-	go func() { resultCh <- shopLoop(t, nodes, tokens, p.ID, stop) }()
+	stopShopping := startShopping(t, nodes, tokens, p.ID)
 	time.Sleep(2 * time.Second)
 	owner.dead.Store(true)
 	owner.p.cmd.Process.Signal(syscall.SIGSTOP)
@@ -460,8 +464,7 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	owner.p.cmd.Process.Signal(syscall.SIGCONT)
 	owner.dead.Store(false)
 	time.Sleep(5 * time.Second)
-	close(stop)
-	attempts := <-resultCh
+	attempts := stopShopping()
 	var ok int
 	for _, a := range attempts {
 		if a.ok {
