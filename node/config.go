@@ -79,8 +79,11 @@ type Config struct {
 	// FaultCrashAfter makes the process kill itself (SIGKILL) right after an
 	// order saga reaches this step: READY, DEDUCTING, APPROVING or
 	// APPROVED. For crash tests only; empty in every real configuration.
-	FaultCrashAfter string        `yaml:"fault_crash_after"`
-	Cluster         ClusterConfig `yaml:"cluster"`
+	FaultCrashAfter string `yaml:"fault_crash_after"`
+	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) there.
+	// Keep it on a loopback or private address.
+	DebugAddr string        `yaml:"debug_addr"`
+	Cluster   ClusterConfig `yaml:"cluster"`
 }
 
 // Defaults work on a developer machine with MariaDB and Redis on 127.0.0.1.

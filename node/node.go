@@ -121,6 +121,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		return n, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
 	n.onShutdown(func(context.Context) error { n.ln.Close(); return nil })
+	if cfg.DebugAddr != "" {
+		stop, err := serveDebug(cfg.DebugAddr)
+		if err != nil {
+			return n, err
+		}
+		n.onShutdown(stop)
+	}
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + n.ln.Addr().String()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	opb "shelflife/actors/orderpb"
 	"shelflife/actors/saga"
 	"shelflife/api"
 	"shelflife/domain"
@@ -76,12 +77,29 @@ func (s *orderService) Place(ctx context.Context, userID int64, addr domain.Poin
 	if err := s.store.CreateOrder(ctx, o, s.dealLimit); err != nil {
 		return domain.Order{}, err
 	}
-	if _, err := s.sagas().Start(ctx, o.ID); err != nil {
+	o.Step, o.Status, o.Payment.Status = domain.StepCreated, domain.StatusCreated, domain.PaymentNone
+	o.Payment.Amount, o.UpdatedAt = o.Total, o.CreatedAt
+	st, err := s.sagas().Start(ctx, o.ID, &o)
+	if err != nil {
 		// The saga may still finish; the sweep fails orders stuck before
 		// their payment was ready.
 		return domain.Order{}, fmt.Errorf("start order %s: %v: %w", o.ID, err, domain.ErrUnavailable)
 	}
-	return s.store.Order(ctx, o.ID)
+	return s.answer(ctx, st)
+}
+
+// answer is the order as the saga's answer carries it, or as MySQL has it
+// when the answer carries none.
+func (s *orderService) answer(ctx context.Context, st *opb.SagaState) (domain.Order, error) {
+	if err := sagaError(st.GetError()); err != nil {
+		return domain.Order{}, err
+	}
+	if len(st.GetOrder()) > 0 {
+		if o, err := saga.DecodeOrder(st.GetOrder()); err == nil && o.ID == st.GetOrderId() {
+			return o, nil
+		}
+	}
+	return s.store.Order(ctx, st.GetOrderId())
 }
 
 func (s *orderService) Order(ctx context.Context, id string) (domain.Order, error) {
@@ -103,10 +121,7 @@ func (s *orderService) Approve(ctx context.Context, id, pgToken, nonce string) (
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("approve order %s: %v: %w", id, err, domain.ErrUnavailable)
 	}
-	if err := sagaError(st.GetError()); err != nil {
-		return domain.Order{}, err
-	}
-	o, err := s.store.Order(ctx, id)
+	o, err := s.answer(ctx, st)
 	if err == nil && o.Status == domain.StatusPaid && o.FromCart {
 		if cerr := s.carts.Clear(context.WithoutCancel(ctx), o.UserID); cerr != nil {
 			return o, nil // the order is paid; a full cart is only untidy
@@ -120,10 +135,7 @@ func (s *orderService) Abort(ctx context.Context, id, reason, nonce string) (dom
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("abort order %s: %v: %w", id, err, domain.ErrUnavailable)
 	}
-	if err := sagaError(st.GetError()); err != nil {
-		return domain.Order{}, err
-	}
-	return s.store.Order(ctx, id)
+	return s.answer(ctx, st)
 }
 
 func (s *orderService) Reconcile(ctx context.Context) (any, error) {

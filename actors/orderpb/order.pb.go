@@ -26,7 +26,10 @@ const (
 )
 
 type StartRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The order as the caller just stored it (the saga's own encoding), so
+	// that the saga need not read it back; empty: the saga reads MySQL.
+	Order         []byte `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -59,6 +62,13 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
 	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *StartRequest) GetOrder() []byte {
+	if x != nil {
+		return x.Order
+	}
+	return nil
 }
 
 type ApproveRequest struct {
@@ -220,7 +230,10 @@ type SagaState struct {
 	Reason  string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	Step    string                 `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
 	// Set when the request was refused: not_found, bad_callback, unavailable.
-	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The order as the saga knows it after the request (the saga's own
+	// encoding), so that the caller need not read it back; may be empty.
+	Order         []byte `protobuf:"bytes,6,opt,name=order,proto3" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -290,12 +303,20 @@ func (x *SagaState) GetError() string {
 	return ""
 }
 
+func (x *SagaState) GetOrder() []byte {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
 var File_actors_orderpb_order_proto protoreflect.FileDescriptor
 
 const file_actors_orderpb_order_proto_rawDesc = "" +
 	"\n" +
-	"\x1aactors/orderpb/order.proto\x12\x05order\"\x0e\n" +
-	"\fStartRequest\"A\n" +
+	"\x1aactors/orderpb/order.proto\x12\x05order\"$\n" +
+	"\fStartRequest\x12\x14\n" +
+	"\x05order\x18\x01 \x01(\fR\x05order\"A\n" +
 	"\x0eApproveRequest\x12\x19\n" +
 	"\bpg_token\x18\x01 \x01(\tR\apgToken\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\"T\n" +
@@ -303,13 +324,14 @@ const file_actors_orderpb_order_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\x12\x16\n" +
 	"\x06expire\x18\x03 \x01(\bR\x06expire\"\x0f\n" +
-	"\rResumeRequest\"\x80\x01\n" +
+	"\rResumeRequest\"\x96\x01\n" +
 	"\tSagaState\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
 	"\x04step\x18\x04 \x01(\tR\x04step\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error2\xd1\x01\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x14\n" +
+	"\x05order\x18\x06 \x01(\fR\x05order2\xd1\x01\n" +
 	"\tOrderSaga\x12.\n" +
 	"\x05Start\x12\x13.order.StartRequest\x1a\x10.order.SagaState\x122\n" +
 	"\aApprove\x12\x15.order.ApproveRequest\x1a\x10.order.SagaState\x12.\n" +

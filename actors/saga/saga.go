@@ -192,6 +192,11 @@ type grain struct {
 	id    string
 	stock Stock
 	log   *slog.Logger
+	// known is the order as this activation last read or wrote it, so that
+	// a step costs no read. Every step's write is conditional on the step
+	// it came from: a stale copy (another activation moved the order) makes
+	// the write fail with ErrStepChanged, and the saga reads MySQL again.
+	known *domain.Order
 }
 
 var _ opb.OrderSaga = (*grain)(nil)
@@ -222,7 +227,7 @@ func (g *grain) guard(work func(ctx context.Context) (*opb.SagaState, error)) (s
 	defer func() {
 		if r := recover(); r != nil {
 			g.log.Error("saga panic", "panic", fmt.Sprint(r))
-			st, err = &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+			st, err = g.unavailable(), nil
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), g.deps.StepTimeout)
@@ -230,9 +235,34 @@ func (g *grain) guard(work func(ctx context.Context) (*opb.SagaState, error)) (s
 	return work(ctx)
 }
 
-// state reads the order and answers it.
+// order is the order as this activation knows it, read from MySQL when it
+// knows nothing. The copy is the caller's to change.
+func (g *grain) order(ctx context.Context) (domain.Order, error) {
+	if g.known == nil {
+		o, err := g.deps.Store.Order(ctx, g.id)
+		if err != nil {
+			return o, err
+		}
+		g.remember(o)
+	}
+	return copyOrder(*g.known), nil
+}
+
+func (g *grain) remember(o domain.Order) {
+	c := copyOrder(o)
+	g.known = &c
+}
+
+func copyOrder(o domain.Order) domain.Order {
+	o.Lines = append([]domain.OrderLine(nil), o.Lines...)
+	return o
+}
+
+// state reads the order from MySQL (what this activation knew may be
+// stale) and answers it.
 func (g *grain) state(ctx context.Context, errCode string) (*opb.SagaState, error) {
-	o, err := g.deps.Store.Order(ctx, g.id)
+	g.known = nil
+	o, err := g.order(ctx)
 	if errors.Is(err, domain.ErrOrderNotFound) {
 		return &opb.SagaState{OrderId: g.id, Error: "not_found"}, nil
 	}
@@ -240,23 +270,76 @@ func (g *grain) state(ctx context.Context, errCode string) (*opb.SagaState, erro
 		g.log.Error("read order", "error", err.Error())
 		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
 	}
-	return &opb.SagaState{OrderId: o.ID, Status: o.Status, Reason: o.Reason, Step: o.Step, Error: errCode}, nil
+	st := &opb.SagaState{OrderId: o.ID, Status: o.Status, Reason: o.Reason, Step: o.Step, Error: errCode}
+	if errCode == "" {
+		st.Order = EncodeOrder(o)
+	}
+	return st, nil
+}
+
+// unavailable answers a step that could not be made durable; what this
+// activation knew of the order is forgotten.
+func (g *grain) unavailable() *opb.SagaState {
+	g.known = nil
+	return &opb.SagaState{OrderId: g.id, Error: "unavailable"}
 }
 
 // moved records in memory the step the store just made durable, tells the
 // notifier, and answers it, so that a step costs no read back.
 func (g *grain) moved(o *domain.Order, step, status, reason string) *opb.SagaState {
 	o.Step, o.Status, o.Reason, o.UpdatedAt = step, status, reason, g.now()
+	g.remember(*o)
 	if g.deps.Notifier != nil {
 		g.deps.Notifier.OrderChanged(*o)
 	}
-	return &opb.SagaState{OrderId: o.ID, Status: status, Reason: reason, Step: step}
+	return &opb.SagaState{OrderId: o.ID, Status: status, Reason: reason, Step: step, Order: EncodeOrder(*o)}
+}
+
+// wireOrder is an order in saga messages: all of it, with the fields the
+// public JSON leaves out.
+type wireOrder struct {
+	domain.Order
+	Step    string `json:"step"`
+	Deleted bool   `json:"deleted"`
+	Nonce   string `json:"nonce"`
+	PGToken string `json:"pg_token"`
+}
+
+// EncodeOrder encodes o for StartRequest.Order; SagaState.Order is the
+// same encoding.
+func EncodeOrder(o domain.Order) []byte {
+	b, err := json.Marshal(wireOrder{Order: o, Step: o.Step, Deleted: o.Deleted, Nonce: o.Payment.Nonce, PGToken: o.Payment.PGToken})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// DecodeOrder reads what EncodeOrder wrote.
+func DecodeOrder(b []byte) (domain.Order, error) {
+	var w wireOrder
+	if err := json.Unmarshal(b, &w); err != nil {
+		return domain.Order{}, err
+	}
+	o := w.Order
+	o.Step, o.Deleted, o.Payment.Nonce, o.Payment.PGToken = w.Step, w.Deleted, w.Nonce, w.PGToken
+	return o, nil
 }
 
 // Start asks the payment provider for the payment (step CREATED -> READY).
-func (g *grain) Start(_ *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
+//
+// The request may carry the order as its caller just stored it; a fresh
+// activation takes it instead of reading MySQL. Payment-ready is
+// conditional on the order still being CREATED, so a stale copy cannot
+// move it twice.
+func (g *grain) Start(req *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
 	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
-		o, err := g.deps.Store.Order(ctx, g.id)
+		if g.known == nil && len(req.GetOrder()) > 0 {
+			if o, err := DecodeOrder(req.GetOrder()); err == nil && o.ID == g.id {
+				g.remember(o)
+			}
+		}
+		o, err := g.order(ctx)
 		if err != nil {
 			return g.state(ctx, "")
 		}
@@ -275,8 +358,9 @@ func (g *grain) Start(_ *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaSta
 				if errors.Is(ferr, domain.ErrStepChanged) {
 					return g.state(ctx, "")
 				}
-				return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+				return g.unavailable(), nil
 			}
+			o.Deleted, o.Payment.Status = true, domain.PaymentNone
 			return g.moved(&o, domain.StepDone, domain.StatusFailed, domain.ReasonPaymentUnavailable), nil
 		}
 		if err := g.deps.Store.SetReady(ctx, o.ID, tid, redirect, g.now()); err != nil {
@@ -284,9 +368,10 @@ func (g *grain) Start(_ *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaSta
 				return g.state(ctx, "")
 			}
 			g.log.Error("record ready payment", "error", err.Error())
-			return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+			return g.unavailable(), nil
 		}
 		g.after(domain.StepReady)
+		o.Payment.TID, o.Payment.RedirectURL, o.Payment.Status = tid, redirect, domain.PaymentReady
 		return g.moved(&o, domain.StepReady, domain.StatusPaymentReady, ""), nil
 	})
 }
@@ -310,7 +395,7 @@ func totalQuantity(o domain.Order) int64 {
 // line, then take the money.
 func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
 	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
-		o, err := g.deps.Store.Order(ctx, g.id)
+		o, err := g.order(ctx)
 		if err != nil {
 			return g.state(ctx, "")
 		}
@@ -323,10 +408,12 @@ func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.S
 			}
 			if err := g.deps.Store.BeginDeducting(ctx, o.ID, req.GetPgToken(), g.now()); err != nil {
 				if !errors.Is(err, domain.ErrStepChanged) {
-					return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+					return g.unavailable(), nil
 				}
-				// Another message moved it on meanwhile: carry on from MySQL.
-				if o, err = g.deps.Store.Order(ctx, g.id); err != nil {
+				// Another activation moved it on meanwhile: carry on from
+				// MySQL.
+				g.known = nil
+				if o, err = g.order(ctx); err != nil {
 					return g.state(ctx, "")
 				}
 			} else {
@@ -343,7 +430,10 @@ func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.S
 // expires one whose payment waited too long.
 func (g *grain) Resume(_ *opb.ResumeRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
 	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
-		o, err := g.deps.Store.Order(ctx, g.id)
+		// A sweep's resume reads MySQL: the order may have been left by
+		// another activation.
+		g.known = nil
+		o, err := g.order(ctx)
 		if err != nil {
 			return g.state(ctx, "")
 		}
@@ -368,7 +458,7 @@ func (g *grain) Resume(_ *opb.ResumeRequest, _ cluster.GrainContext) (*opb.SagaS
 // aborted; one already being approved goes on.
 func (g *grain) Abort(req *opb.AbortRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
 	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
-		o, err := g.deps.Store.Order(ctx, g.id)
+		o, err := g.order(ctx)
 		if err != nil {
 			return g.state(ctx, "")
 		}
@@ -399,8 +489,9 @@ func (g *grain) abort(ctx context.Context, o domain.Order, status, reason string
 		return g.state(ctx, "")
 	}
 	if err != nil {
-		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+		return g.unavailable(), nil
 	}
+	o.Deleted, o.Payment.Status = true, domain.PaymentCancelled
 	if o.Payment.TID != "" {
 		// Close the payment at Kakao Pay so that it cannot be approved later.
 		if err := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); err != nil {
@@ -425,10 +516,11 @@ func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error)
 			if errors.Is(err, domain.ErrStepChanged) {
 				return g.state(ctx, "")
 			}
-			return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+			return g.unavailable(), nil
 		}
 		g.after(domain.StepApproving)
 		o.Step = domain.StepApproving
+		g.remember(o)
 	}
 	if o.Step == domain.StepApproving {
 		return g.approve(ctx, o)
@@ -443,7 +535,7 @@ func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason)
 	sort.Slice(serving, func(i, j int) bool {
 		return domain.DistanceKm(o.Address, serving[i].Area().Center) < domain.DistanceKm(o.Address, serving[j].Area().Center)
 	})
-	for _, l := range o.Lines {
+	for i, l := range o.Lines {
 		key := l.Key(o.ID)
 		if l.Kind == domain.LineDeal {
 			r, err := g.stock.DeductDeal(ctx, l.LotID, key, l.Quantity)
@@ -472,6 +564,7 @@ func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason)
 			if err := g.deps.Store.SetLineWarehouse(ctx, o.ID, l.LineNo, w); err != nil {
 				return false, pb.Reason_UNAVAILABLE
 			}
+			o.Lines[i].WarehouseID = w
 			r, err := g.stock.Allocate(ctx, w, key, l.ProductID, l.Quantity)
 			if err != nil || r == pb.Reason_UNAVAILABLE {
 				g.log.Warn("allocate regular line", "warehouse", w, "error", fmt.Sprint(err))
@@ -529,8 +622,9 @@ func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.Saga
 			return g.state(ctx, "")
 		}
 		g.log.Error("record paid order", "error", err.Error())
-		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+		return g.unavailable(), nil
 	}
+	o.Payment.Status = domain.PaymentApproved
 	return g.moved(&o, domain.StepDone, domain.StatusPaid, ""), nil
 }
 
@@ -546,7 +640,7 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, from, reason, pa
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+		return g.unavailable(), nil
 	}
 	if from == domain.StepDeducting {
 		if err := Restore(ctx, g.stock, ev); err != nil {
@@ -559,8 +653,9 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, from, reason, pa
 			return g.state(ctx, "")
 		}
 		g.log.Error("fail order", "error", err.Error())
-		return &opb.SagaState{OrderId: g.id, Error: "unavailable"}, nil
+		return g.unavailable(), nil
 	}
+	o.Deleted, o.Payment.Status = true, paymentStatus
 	if from == domain.StepDeducting && o.Payment.TID != "" {
 		if err := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); err != nil {
 			g.log.Warn("close payment of a failed order", "error", err.Error())
@@ -622,9 +717,14 @@ func timeout(ctx context.Context) cluster.GrainCallOption {
 	return cluster.WithTimeout(d)
 }
 
-// Start makes the order's payment ready.
-func (c *Client) Start(ctx context.Context, id string) (*opb.SagaState, error) {
-	return c.grain(id).Start(&opb.StartRequest{}, timeout(ctx))
+// Start makes the order's payment ready. o, when it has the order's id, is
+// the order as just stored, which spares the saga a read.
+func (c *Client) Start(ctx context.Context, id string, o *domain.Order) (*opb.SagaState, error) {
+	req := &opb.StartRequest{}
+	if o != nil && o.ID == id {
+		req.Order = EncodeOrder(*o)
+	}
+	return c.grain(id).Start(req, timeout(ctx))
 }
 
 // Approve runs the order to its end with the payer's pg_token.

@@ -27,8 +27,10 @@ func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64
 			if l.Kind != domain.LineDeal {
 				continue
 			}
+			// From the shopper's own orders: in a flash sale the lot's
+			// lines are many, one shopper's orders few.
 			var bought int64
-			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.quantity), 0) FROM orders o STRAIGHT_JOIN order_lines l ON l.order_id = o.id
 				WHERE o.user_id = ? AND l.lot_id = ? AND l.kind = 'DEAL' AND o.deleted_at IS NULL`, o.UserID, l.LotID).Scan(&bought); err != nil {
 				return err
 			}
@@ -163,11 +165,23 @@ func (s *Store) DueOrders(ctx context.Context, now, stuckBefore time.Time) ([]st
 	return out, rows.Err()
 }
 
-// advance moves an order from one step to another, atomically; it is
+// advance moves an order from one step to another and sets fields of its
+// payment, in one statement (one round trip, atomic on its own): it is
 // ErrStepChanged when the order was not at from.
-func advance(ctx context.Context, tx *sql.Tx, id, from, to, status string, now time.Time) error {
-	res, err := tx.ExecContext(ctx, "UPDATE orders SET step = ?, status = ?, updated_at = ? WHERE id = ? AND step = ?",
-		to, status, now.UTC(), id, from)
+func (s *Store) advance(ctx context.Context, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
+	q := "UPDATE orders o JOIN payments p ON p.order_id = o.id SET o.step = ?, o.status = ?, o.updated_at = ?, p.updated_at = ?"
+	args := []any{to, status, now.UTC(), now.UTC()}
+	if paymentSet != "" {
+		q += ", " + paymentSet
+		args = append(args, paymentArgs...)
+	}
+	q += " WHERE o.id = ? AND o.step = ?"
+	args = append(args, id, from)
+	var res sql.Result
+	err := retry(ctx, func() (err error) {
+		res, err = s.db.ExecContext(ctx, q, args...)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -180,25 +194,13 @@ func advance(ctx context.Context, tx *sql.Tx, id, from, to, status string, now t
 // SetReady records the payment Kakao Pay made ready: the order waits for
 // the payer.
 func (s *Store) SetReady(ctx context.Context, id, tid, redirect string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := advance(ctx, tx, id, domain.StepCreated, domain.StepReady, domain.StatusPaymentReady, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "UPDATE payments SET tid = ?, status = ?, redirect_url = ?, updated_at = ? WHERE order_id = ?",
-			tid, domain.PaymentReady, redirect, now.UTC(), id)
-		return err
-	})
+	return s.advance(ctx, id, domain.StepCreated, domain.StepReady, domain.StatusPaymentReady, now,
+		"p.tid = ?, p.status = ?, p.redirect_url = ?", tid, domain.PaymentReady, redirect)
 }
 
 // BeginDeducting records the payer's pg_token and moves the saga on.
 func (s *Store) BeginDeducting(ctx context.Context, id, pgToken string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := advance(ctx, tx, id, domain.StepReady, domain.StepDeducting, domain.StatusProcessing, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "UPDATE payments SET pg_token = ?, updated_at = ? WHERE order_id = ?", pgToken, now.UTC(), id)
-		return err
-	})
+	return s.advance(ctx, id, domain.StepReady, domain.StepDeducting, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
 }
 
 // SetLineWarehouse records the warehouse a regular line is taken from.
@@ -209,21 +211,13 @@ func (s *Store) SetLineWarehouse(ctx context.Context, id string, lineNo int, war
 
 // BeginApproving moves the saga from deducting to approving.
 func (s *Store) BeginApproving(ctx context.Context, id string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		return advance(ctx, tx, id, domain.StepDeducting, domain.StepApproving, domain.StatusProcessing, now)
-	})
+	return s.advance(ctx, id, domain.StepDeducting, domain.StepApproving, domain.StatusProcessing, now, "")
 }
 
 // MarkPaid records the approved payment: the order is paid.
 func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := advance(ctx, tx, id, domain.StepApproving, domain.StepDone, domain.StatusPaid, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "UPDATE payments SET status = ?, aid = ?, approved_at = ?, updated_at = ? WHERE order_id = ?",
-			domain.PaymentApproved, aid, now.UTC(), now.UTC(), id)
-		return err
-	})
+	return s.advance(ctx, id, domain.StepApproving, domain.StepDone, domain.StatusPaid, now,
+		"p.status = ?, p.aid = ?, p.approved_at = ?", domain.PaymentApproved, aid, now.UTC())
 }
 
 // FailOrder ends an order that is at one of fromSteps: it is soft-deleted
@@ -231,9 +225,10 @@ func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) err
 // the outbox messages are written in the same transaction.
 func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []string, status, reason, paymentStatus string, now time.Time, msgs ...domain.OutboxMessage) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		q := "UPDATE orders SET step = 'DONE', status = ?, reason = ?, updated_at = ?, deleted_at = ? WHERE id = ? AND step IN (?" +
-			strings.Repeat(",?", len(fromSteps)-1) + ")"
-		args := []any{status, reason, now.UTC(), now.UTC(), id}
+		q := `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN order_lines l ON l.order_id = o.id
+			SET o.step = 'DONE', o.status = ?, o.reason = ?, o.updated_at = ?, o.deleted_at = ?, l.deleted_at = ?, p.status = ?, p.updated_at = ?
+			WHERE o.id = ? AND o.step IN (?` + strings.Repeat(",?", len(fromSteps)-1) + ")"
+		args := []any{status, reason, now.UTC(), now.UTC(), now.UTC(), paymentStatus, now.UTC(), id}
 		for _, st := range fromSteps {
 			args = append(args, st)
 		}
@@ -243,12 +238,6 @@ func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []string, st
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("fail order %s: %w", id, domain.ErrStepChanged)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE order_lines SET deleted_at = ? WHERE order_id = ?", now.UTC(), id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE payments SET status = ?, updated_at = ? WHERE order_id = ?", paymentStatus, now.UTC(), id); err != nil {
-			return err
 		}
 		for _, m := range msgs {
 			if _, err := tx.ExecContext(ctx, "INSERT INTO outbox (topic, msg_key, payload) VALUES (?, ?, ?)", m.Topic, m.Key, m.Payload); err != nil {

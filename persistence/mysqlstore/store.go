@@ -145,10 +145,16 @@ func isRetryable(err error) bool {
 
 // inTx runs fn in a transaction, retrying a few times on deadlock.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return retry(ctx, func() error { return s.tryTx(ctx, fn) })
+}
+
+// retry runs fn again, a few times, while it fails on a deadlock or a lock
+// wait timeout (fn must be atomic: a transaction or one statement).
+func retry(ctx context.Context, fn func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = s.tryTx(ctx, fn)
-		if err == nil || !isRetryable(err) {
+		err = fn()
+		if err == nil || !isRetryable(err) || ctx.Err() != nil {
 			return err
 		}
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)

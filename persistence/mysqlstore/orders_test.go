@@ -1,0 +1,137 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"shelflife/domain"
+	"shelflife/persistence/mysqlstore/mysqltest"
+)
+
+// Each saga step is one conditional statement over the order and its
+// payment: it moves the order only from the step it names, and a refused
+// step changes nothing.
+func TestOrderStepsAreConditional(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	u, err := s.CreateUser(ctx, domain.User{Email: "steps@shelflife.test", Name: "S", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "STEP", Name: "P", Category: "C", Price: 1000})
+	mk := func(id string) domain.Order {
+		o := domain.Order{ID: id, UserID: u.ID, Total: 2000, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
+			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 2, UnitPrice: 1000}},
+			Payment: domain.Payment{Nonce: "n-" + id}}
+		if err := s.CreateOrder(ctx, o, 5); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	mk("o-steps")
+	if err := s.BeginDeducting(ctx, "o-steps", "pg", at); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("deducting before ready = %v, want ErrStepChanged", err)
+	}
+	if err := s.SetReady(ctx, "o-steps", "T1", "http://kakao/T1", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetReady(ctx, "o-steps", "T2", "http://kakao/T2", at); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("second ready = %v, want ErrStepChanged", err)
+	}
+	o, _ := s.Order(ctx, "o-steps")
+	if o.Step != domain.StepReady || o.Status != domain.StatusPaymentReady || o.Payment.TID != "T1" ||
+		o.Payment.RedirectURL != "http://kakao/T1" || o.Payment.Status != domain.PaymentReady {
+		t.Errorf("after ready: %+v", o)
+	}
+	for _, step := range []func() error{
+		func() error { return s.BeginDeducting(ctx, "o-steps", "pg-token", at) },
+		func() error { return s.BeginApproving(ctx, "o-steps", at) },
+		func() error { return s.MarkPaid(ctx, "o-steps", "A1", at) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		if err := step(); !errors.Is(err, domain.ErrStepChanged) {
+			t.Errorf("a step repeated = %v, want ErrStepChanged", err)
+		}
+	}
+	o, _ = s.Order(ctx, "o-steps")
+	if o.Status != domain.StatusPaid || o.Step != domain.StepDone || o.Payment.PGToken != "pg-token" || o.Payment.Status != domain.PaymentApproved {
+		t.Errorf("after paid: %+v", o)
+	}
+	// A paid order cannot be failed.
+	if err := s.FailOrder(ctx, "o-steps", []string{domain.StepReady}, domain.StatusFailed, "x", domain.PaymentCancelled, at,
+		domain.OutboxMessage{Topic: "t", Key: "k", Payload: []byte("{}")}); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("fail a paid order = %v", err)
+	}
+	if msgs, _ := s.PendingOutbox(ctx, 10); len(msgs) != 0 {
+		t.Errorf("a refused failure wrote %d outbox messages", len(msgs))
+	}
+	// Failing soft-deletes the order, its lines and sets the payment, with
+	// the outbox message in the same transaction.
+	mk("o-fail")
+	if err := s.FailOrder(ctx, "o-fail", []string{domain.StepCreated, domain.StepReady}, domain.StatusFailed, domain.ReasonInsufficientStock,
+		domain.PaymentCancelled, at, domain.OutboxMessage{Topic: "t", Key: "o-fail", Payload: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = s.Order(ctx, "o-fail")
+	var liveLines int
+	s.DB().QueryRow("SELECT COUNT(*) FROM order_lines WHERE order_id = 'o-fail' AND deleted_at IS NULL").Scan(&liveLines)
+	if !o.Deleted || o.Status != domain.StatusFailed || o.Reason != domain.ReasonInsufficientStock || o.Payment.Status != domain.PaymentCancelled || liveLines != 0 {
+		t.Errorf("after fail: %+v, %d lines not deleted", o, liveLines)
+	}
+	if msgs, _ := s.PendingOutbox(ctx, 10); len(msgs) != 1 || msgs[0].Key != "o-fail" {
+		t.Errorf("outbox = %+v", msgs)
+	}
+}
+
+// The deal limit counts one shopper's live orders of the lot, however many
+// other shoppers bought it.
+func TestDealLimitPerShopper(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	w, _ := s.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "DEAL", Name: "P", Category: "C", Price: 1000})
+	l, _ := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(30 * time.Hour), Received: 100}, at)
+	order := func(user int64, id string, qty int64) error {
+		return s.CreateOrder(ctx, domain.Order{ID: id, UserID: user, Total: 500, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
+			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, Quantity: qty, UnitPrice: 500}}}, 5)
+	}
+	var users []int64
+	for i := range 3 {
+		u, err := s.CreateUser(ctx, domain.User{Email: "deal" + string(rune('a'+i)) + "@shelflife.test", Name: "D", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u.ID)
+	}
+	for i, u := range users[1:] {
+		if err := order(u, "o-other-"+string(rune('a'+i)), 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := order(users[0], "o-first", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := order(users[0], "o-over", 3); !errors.Is(err, domain.ErrDealLimit) {
+		t.Errorf("3 more after 3 = %v, want ErrDealLimit", err)
+	}
+	if err := order(users[0], "o-fits", 2); err != nil {
+		t.Errorf("2 more after 3 = %v", err)
+	}
+	// A failed order no longer counts.
+	if err := s.FailOrder(ctx, "o-first", []string{domain.StepCreated}, domain.StatusFailed, "x", domain.PaymentCancelled, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := order(users[0], "o-after-fail", 3); err != nil {
+		t.Errorf("3 after a failed order = %v", err)
+	}
+}
