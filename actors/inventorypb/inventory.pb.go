@@ -941,9 +941,9 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\x03Lot\x12E\n" +
 	"\x06Deduct\x12\x18.inventory.DeductRequest\x1a\x19.inventory.DeductResponse\"\x06\x82\xb5\x18\x02\b\x01\x12H\n" +
 	"\aRestore\x12\x19.inventory.RestoreRequest\x1a\x1a.inventory.RestoreResponse\"\x06\x82\xb5\x18\x02\b\x01\x12;\n" +
-	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x012\x92\x01\n" +
-	"\tWarehouse\x12C\n" +
-	"\bAllocate\x12\x1a.inventory.AllocateRequest\x1a\x1b.inventory.AllocateResponse\x12@\n" +
+	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x012\x9a\x01\n" +
+	"\tWarehouse\x12K\n" +
+	"\bAllocate\x12\x1a.inventory.AllocateRequest\x1a\x1b.inventory.AllocateResponse\"\x06\x82\xb5\x18\x02\b\x01\x12@\n" +
 	"\aRelease\x12\x19.inventory.ReleaseRequest\x1a\x1a.inventory.ReleaseResponseB\x1eZ\x1cshelflife/actors/inventorypbb\x06proto3"
 
 var (

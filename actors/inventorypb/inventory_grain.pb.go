@@ -294,7 +294,7 @@ type Warehouse interface {
 	Init(ctx cluster.GrainContext)
 	Terminate(ctx cluster.GrainContext)
 	ReceiveDefault(ctx cluster.GrainContext)
-	Allocate(req *AllocateRequest, ctx cluster.GrainContext) (*AllocateResponse, error)
+	Allocate(req *AllocateRequest, respond func(*AllocateResponse), onError func(error), ctx cluster.GrainContext) error
 	Release(req *ReleaseRequest, ctx cluster.GrainContext) (*ReleaseResponse, error)
 }
 
@@ -398,14 +398,12 @@ func (a *WarehouseActor) Receive(ctx actor.Context) {
 				ctx.Respond(resp)
 				return
 			}
-
-			r0, err := a.inner.Allocate(req, a.ctx)
+			err = a.inner.Allocate(req, respond[*AllocateResponse](a.ctx), a.onError, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)
 				return
 			}
-			ctx.Respond(r0)
 		case 1:
 			req := &ReleaseRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)

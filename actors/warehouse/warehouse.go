@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 
 	pb "shelflife/actors/inventorypb"
@@ -30,14 +32,23 @@ type Candidate struct {
 	MinShelfLife time.Duration
 }
 
+// PlanKey names one allocation: an order line's key and its product.
+type PlanKey struct {
+	Key       string
+	ProductID int64
+}
+
 // Store is what the grain needs of MySQL.
 type Store interface {
 	// RegularLots lists the warehouse's REGULAR lots with stock.
 	RegularLots(ctx context.Context, warehouseID int64) ([]Candidate, error)
 	// Plan reads the allocation saved for (key, product) here, if any.
 	Plan(ctx context.Context, key string, productID, warehouseID int64) ([]domain.Allocation, error)
-	// SavePlan stores an allocation before it is carried out.
-	SavePlan(ctx context.Context, key string, productID, warehouseID int64, plan []domain.Allocation) error
+	// Plans reads the allocations saved here for keys, in one query.
+	Plans(ctx context.Context, warehouseID int64, keys []PlanKey) (map[PlanKey][]domain.Allocation, error)
+	// SavePlans stores new allocations, all or none, before they are
+	// carried out.
+	SavePlans(ctx context.Context, warehouseID int64, plans map[PlanKey][]domain.Allocation) error
 	// DeletePlan forgets an allocation that was undone.
 	DeletePlan(ctx context.Context, key string, productID, warehouseID int64) error
 }
@@ -78,171 +89,463 @@ func Kind(d Deps) *cluster.Kind {
 }
 
 type grain struct {
-	deps *Deps
-	id   int64
-	lots Lots
-	log  *slog.Logger
+	deps   *Deps
+	id     int64
+	lots   Lots
+	log    *slog.Logger
+	system *actor.ActorSystem
+
+	// mu guards what follows: the grain's handlers and the goroutines that
+	// plan batches and carry plans out share it.
+	mu sync.Mutex
 	// byProduct caches the regular lots; the lots remain the authority, so
 	// a stale entry costs a refused deduction and a reload, never stock.
 	byProduct map[int64][]*Candidate
 	loaded    bool
+	// inflight is what plans not yet answered by their lots hold, per lot
+	// and per product: planning counts it as gone.
+	inflight        map[int64]int64
+	inflightProduct map[int64]int64
+	// plans are the saved plans this activation made or read.
+	plans map[PlanKey][]domain.Allocation
+	// queue waits for the next batch; parked waits for a product's plans
+	// in flight to be answered before it is refused for lack of stock.
+	queue   []*allocation
+	parked  []*allocation
+	running bool
 }
+
+// allocation is one Allocate request waiting for its answer.
+type allocation struct {
+	req  *pb.AllocateRequest
+	to   *actor.PID
+	plan []domain.Allocation
+	// fresh: planned by this batch, so its parts count as in flight.
+	fresh bool
+}
+
+func (a *allocation) key() PlanKey {
+	return PlanKey{Key: a.req.GetOrderKey(), ProductID: a.req.GetProductId()}
+}
+
+// maxKnownPlans bounds the plans kept in memory; older ones are read from
+// MySQL again when a retry or a release needs them.
+const maxKnownPlans = 50_000
 
 var _ pb.Warehouse = (*grain)(nil)
 
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.id, _ = strconv.ParseInt(ctx.Identity(), 10, 64)
+	g.system = ctx.ActorSystem()
 	g.log = g.deps.Logger.With("warehouse", ctx.Identity())
 	g.lots = g.deps.Lots
 	if g.lots == nil {
 		g.lots = lot.NewClient(ctx.Cluster())
 	}
+	g.inflight, g.inflightProduct = map[int64]int64{}, map[int64]int64{}
+	g.plans = map[PlanKey][]domain.Allocation{}
 }
 
 func (g *grain) Terminate(cluster.GrainContext)      {}
 func (g *grain) ReceiveDefault(cluster.GrainContext) {}
 
+// reload reads the regular lots; it runs without mu held.
 func (g *grain) reload(ctx context.Context) error {
 	cands, err := g.deps.Store.RegularLots(ctx, g.id)
 	if err != nil {
 		return err
 	}
-	g.byProduct = map[int64][]*Candidate{}
+	by := map[int64][]*Candidate{}
 	for i := range cands {
 		c := cands[i]
-		g.byProduct[c.ProductID] = append(g.byProduct[c.ProductID], &c)
+		by[c.ProductID] = append(by[c.ProductID], &c)
 	}
-	g.loaded = true
+	g.mu.Lock()
+	g.byProduct, g.loaded = by, true
+	g.mu.Unlock()
 	return nil
 }
 
-// sellable lists what the cache says can be sold now as regular stock.
+// sellable lists what the cache says can be sold now as regular stock,
+// less what plans in flight hold. mu held.
 func (g *grain) sellable(productID int64, now time.Time) []domain.LotStock {
 	var out []domain.LotStock
 	for _, c := range g.byProduct[productID] {
-		if c.OnHand <= 0 || domain.StateAt(c.ExpiresAt, now) != domain.Regular || c.ExpiresAt.Sub(now) < c.MinShelfLife {
+		free := c.OnHand - g.inflight[c.LotID]
+		if free <= 0 || domain.StateAt(c.ExpiresAt, now) != domain.Regular || c.ExpiresAt.Sub(now) < c.MinShelfLife {
 			continue
 		}
-		out = append(out, domain.LotStock{LotID: c.LotID, ExpiresAt: c.ExpiresAt, Available: c.OnHand})
+		out = append(out, domain.LotStock{LotID: c.LotID, ExpiresAt: c.ExpiresAt, Available: free})
 	}
 	return out
 }
 
-func (g *grain) setOnHand(productID, lotID, onHand int64) {
+// lotAnswered updates the cache with what a lot said after a deduction:
+// stock only goes down between reloads, so an answer that overtook a later
+// one cannot raise it. mu held.
+func (g *grain) lotAnswered(productID, lotID, onHand int64) {
 	for _, c := range g.byProduct[productID] {
-		if c.LotID == lotID {
+		if c.LotID == lotID && onHand < c.OnHand {
 			c.OnHand = onHand
 		}
 	}
 }
 
+// restored adds back what a release gave to a lot. mu held.
+func (g *grain) restored(productID, lotID, units int64) {
+	for _, c := range g.byProduct[productID] {
+		if c.LotID == lotID {
+			c.OnHand += units
+		}
+	}
+}
+
 // Allocate deducts an order line from the warehouse's regular lots, FEFO.
-// A repeated request carries out the saved plan again, which the lots
-// answer idempotently.
-func (g *grain) Allocate(req *pb.AllocateRequest, _ cluster.GrainContext) (resp *pb.AllocateResponse, err error) {
+// Requests are planned and their plans saved in batches (one read and one
+// write for all of a batch), then carried out concurrently, so a hot
+// product is not served one order at a time. A repeated request carries
+// out the saved plan again, which the lots answer idempotently.
+func (g *grain) Allocate(req *pb.AllocateRequest, respond func(*pb.AllocateResponse), _ func(error), ctx cluster.GrainContext) error {
+	if req.GetOrderKey() == "" || len(req.GetOrderKey()) > 100 || req.GetQuantity() <= 0 || req.GetProductId() <= 0 || g.id <= 0 {
+		respond(&pb.AllocateResponse{Reason: pb.Reason_INVALID_ARGUMENT})
+		return nil
+	}
+	g.enqueue(&allocation{req: req, to: ctx.Sender()})
+	return nil
+}
+
+func (g *grain) enqueue(as ...*allocation) {
+	g.mu.Lock()
+	g.queue = append(g.queue, as...)
+	start := !g.running && len(g.queue) > 0
+	if start {
+		g.running = true
+	}
+	g.mu.Unlock()
+	if start {
+		go g.drain()
+	}
+}
+
+// drain plans batches until the queue is empty. A panic answers the batch
+// UNAVAILABLE (its callers retry; saved plans make that safe) and never
+// reaches the process.
+func (g *grain) drain() {
+	for {
+		g.mu.Lock()
+		batch := g.queue
+		g.queue = nil
+		if len(batch) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					g.log.Error("allocate panic", "panic", fmt.Sprint(r))
+					for _, a := range batch {
+						g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
+					}
+				}
+			}()
+			g.process(batch)
+		}()
+	}
+}
+
+func (g *grain) answer(a *allocation, resp *pb.AllocateResponse) {
+	if a.to != nil {
+		g.system.Root.Send(a.to, resp)
+	}
+}
+
+// process plans one batch: the plans already saved (in memory, else one
+// read), new plans from the cache, one write for all of them; then each
+// is carried out on its own goroutine.
+func (g *grain) process(batch []*allocation) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.deps.CallTimeout)
+	defer cancel()
+
+	var unknown []PlanKey
+	seen := map[PlanKey]bool{}
+	g.mu.Lock()
+	for _, a := range batch {
+		k := a.key()
+		if p, ok := g.plans[k]; ok {
+			a.plan = p
+		} else if !seen[k] {
+			seen[k] = true
+			unknown = append(unknown, k)
+		}
+	}
+	g.mu.Unlock()
+	if len(unknown) > 0 {
+		saved, err := g.deps.Store.Plans(ctx, g.id, unknown)
+		if err != nil {
+			g.log.Error("read plans", "error", err.Error())
+			for _, a := range batch {
+				g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
+			}
+			return
+		}
+		g.mu.Lock()
+		for _, a := range batch {
+			if p, ok := saved[a.key()]; ok && a.plan == nil {
+				a.plan = p
+				g.plans[a.key()] = p
+			}
+		}
+		g.mu.Unlock()
+	}
+
+	fresh, refused := g.planNew(ctx, batch)
+	for _, r := range refused {
+		g.answer(r.a, r.resp)
+	}
+	if len(fresh) > 0 {
+		plans := map[PlanKey][]domain.Allocation{}
+		for _, a := range fresh {
+			plans[a.key()] = a.plan
+		}
+		if err := g.deps.Store.SavePlans(ctx, g.id, plans); err != nil {
+			// Not carried out: give back what the plans held. Whether the
+			// write landed is unknown, so nothing is remembered; a retry
+			// reads MySQL.
+			g.log.Error("save plans", "error", err.Error())
+			var failed []*allocation
+			g.mu.Lock()
+			for _, a := range batch {
+				if _, ok := plans[a.key()]; ok && a.plan != nil {
+					g.settle(a, nil)
+					a.plan = nil
+					failed = append(failed, a)
+				}
+			}
+			g.mu.Unlock()
+			for _, a := range failed {
+				g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
+			}
+		} else {
+			g.mu.Lock()
+			if len(g.plans)+len(plans) > maxKnownPlans {
+				g.plans = map[PlanKey][]domain.Allocation{}
+			}
+			for k, p := range plans {
+				g.plans[k] = p
+			}
+			g.mu.Unlock()
+		}
+	}
+	// Every request without a plan has been answered, or parked.
+	for _, a := range batch {
+		if a.plan != nil {
+			go g.carryOut(a)
+		}
+	}
+}
+
+type refusal struct {
+	a    *allocation
+	resp *pb.AllocateResponse
+}
+
+// planNew plans, FEFO from the cache, the requests of batch that have no
+// saved plan, and holds their parts in flight. The cache is reloaded once
+// when it falls short; a request still short while plans of its product
+// are in flight is parked until they are answered (their lots may refuse
+// them); otherwise it is refused.
+func (g *grain) planNew(ctx context.Context, batch []*allocation) (fresh []*allocation, refused []refusal) {
+	now := g.deps.Clock.Now()
+	needReload := !g.isLoaded()
+	for attempt := 0; attempt < 2; attempt++ {
+		if needReload {
+			if err := g.reload(ctx); err != nil {
+				g.log.Error("load regular lots", "error", err.Error())
+				for _, a := range batch {
+					if a.plan == nil {
+						refused = append(refused, refusal{a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE}})
+					}
+				}
+				return fresh, refused
+			}
+		}
+		needReload = false
+		var short []*allocation
+		planned := map[PlanKey][]domain.Allocation{}
+		g.mu.Lock()
+		for _, a := range batch {
+			if a.plan != nil {
+				continue
+			}
+			k := a.key()
+			if p, ok := planned[k]; ok {
+				// The same request twice in one batch: one plan.
+				a.plan = p
+				continue
+			}
+			allocs, miss := domain.AllocateFEFO(g.sellable(k.ProductID, now), a.req.GetQuantity())
+			if miss > 0 {
+				short = append(short, a)
+				continue
+			}
+			a.plan, a.fresh = allocs, true
+			planned[k] = allocs
+			g.hold(k.ProductID, allocs)
+			fresh = append(fresh, a)
+		}
+		if len(short) == 0 || attempt == 1 {
+			for _, a := range short {
+				if g.inflightProduct[a.req.GetProductId()] > 0 {
+					g.parked = append(g.parked, a)
+					continue
+				}
+				var free int64
+				for _, st := range g.sellable(a.req.GetProductId(), now) {
+					free += st.Available
+				}
+				reason := pb.Reason_INSUFFICIENT_STOCK
+				if free == 0 && len(g.byProduct[a.req.GetProductId()]) == 0 {
+					reason = pb.Reason_PRODUCT_NOT_STOCKED
+				}
+				refused = append(refused, refusal{a, &pb.AllocateResponse{Reason: reason, Available: free}})
+			}
+			g.mu.Unlock()
+			return fresh, refused
+		}
+		g.mu.Unlock()
+		needReload = true
+		batch = short
+	}
+	return fresh, refused
+}
+
+func (g *grain) isLoaded() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.loaded
+}
+
+// hold counts a new plan's parts as in flight. mu held.
+func (g *grain) hold(productID int64, plan []domain.Allocation) {
+	for _, p := range plan {
+		g.inflight[p.LotID] += p.Quantity
+		g.inflightProduct[productID] += p.Quantity
+	}
+}
+
+// settle ends what a fresh plan's part held once its lot answered (or
+// will not be asked); when nothing of the product is in flight any more,
+// the requests parked for it are planned again. mu held.
+func (g *grain) settle(a *allocation, part *domain.Allocation) {
+	if !a.fresh {
+		return
+	}
+	product := a.req.GetProductId()
+	parts := a.plan
+	if part != nil {
+		parts = []domain.Allocation{*part}
+	}
+	for _, p := range parts {
+		g.inflight[p.LotID] -= p.Quantity
+		if g.inflight[p.LotID] <= 0 {
+			delete(g.inflight, p.LotID)
+		}
+		g.inflightProduct[product] -= p.Quantity
+	}
+	if g.inflightProduct[product] > 0 {
+		return
+	}
+	delete(g.inflightProduct, product)
+	var keep, again []*allocation
+	for _, w := range g.parked {
+		if w.req.GetProductId() == product {
+			again = append(again, w)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	if len(again) > 0 {
+		g.parked = keep
+		g.queue = append(g.queue, again...)
+		if !g.running {
+			g.running = true
+			go g.drain()
+		}
+	}
+}
+
+// carryOut deducts every part of the plan, then answers. If one lot
+// refuses, the parts already taken are restored and the plan is
+// forgotten: the line fails as a whole and the next request plans afresh.
+func (g *grain) carryOut(a *allocation) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.deps.CallTimeout)
+	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
 			g.log.Error("allocate panic", "panic", fmt.Sprint(r))
-			resp, err = &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE}, nil
+			g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
 		}
 	}()
-	if req.GetOrderKey() == "" || len(req.GetOrderKey()) > 100 || req.GetQuantity() <= 0 || req.GetProductId() <= 0 || g.id <= 0 {
-		return &pb.AllocateResponse{Reason: pb.Reason_INVALID_ARGUMENT}, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.deps.CallTimeout)
-	defer cancel()
-	key, product := req.GetOrderKey(), req.GetProductId()
-
-	plan, err := g.deps.Store.Plan(ctx, key, product, g.id)
-	if err != nil {
-		return g.unavailable("read plan", err), nil
-	}
-	if len(plan) == 0 {
-		var available int64
-		plan, available, err = g.plan(ctx, product, req.GetQuantity())
-		if err != nil {
-			return g.unavailable("plan", err), nil
-		}
-		if plan == nil {
-			reason := pb.Reason_INSUFFICIENT_STOCK
-			if available == 0 && len(g.byProduct[product]) == 0 {
-				reason = pb.Reason_PRODUCT_NOT_STOCKED
-			}
-			return &pb.AllocateResponse{Reason: reason, Available: available}, nil
-		}
-		if err := g.deps.Store.SavePlan(ctx, key, product, g.id, plan); err != nil {
-			return g.unavailable("save plan", err), nil
-		}
-	}
-	return g.carryOut(ctx, key, product, plan), nil
-}
-
-// plan chooses lots FEFO from the cache, reloading it once when it falls
-// short. nil means the warehouse cannot give quantity; available is what it
-// could give.
-func (g *grain) plan(ctx context.Context, product, quantity int64) ([]domain.Allocation, int64, error) {
-	now := g.deps.Clock.Now()
-	for attempt := 0; attempt < 2; attempt++ {
-		if !g.loaded || attempt == 1 {
-			if err := g.reload(ctx); err != nil {
-				return nil, 0, err
-			}
-		}
-		stock := g.sellable(product, now)
-		allocs, short := domain.AllocateFEFO(stock, quantity)
-		if short == 0 {
-			return allocs, quantity, nil
-		}
-		if attempt == 1 {
-			return nil, quantity - short, nil
-		}
-	}
-	return nil, 0, nil
-}
-
-// carryOut deducts every part of the plan. If one lot refuses, the parts
-// already taken are restored and the plan is forgotten: the line fails as a
-// whole and the next request plans afresh.
-func (g *grain) carryOut(ctx context.Context, key string, product int64, plan []domain.Allocation) *pb.AllocateResponse {
+	product := a.req.GetProductId()
 	var takes []*pb.LotTake
-	var refusal pb.Reason
-	for _, a := range plan {
-		resp, err := g.lots.Deduct(ctx, a.LotID, key, a.Quantity, pb.Channel_REGULAR)
+	var refused pb.Reason
+	for i := range a.plan {
+		part := a.plan[i]
+		resp, err := g.lots.Deduct(ctx, part.LotID, a.req.GetOrderKey(), part.Quantity, pb.Channel_REGULAR)
+		g.mu.Lock()
+		if err == nil {
+			g.lotAnswered(product, part.LotID, resp.GetOnHand())
+		}
+		if err != nil || resp.GetReason() != pb.Reason_OK {
+			// The parts not asked hold nothing any more either.
+			for _, rest := range a.plan[i:] {
+				g.settle(a, &rest)
+			}
+		} else {
+			g.settle(a, &part)
+		}
+		g.mu.Unlock()
 		if err != nil {
-			g.log.Error("deduct lot", "lot", a.LotID, "error", err.Error())
-			refusal = pb.Reason_UNAVAILABLE
+			g.log.Error("deduct lot", "lot", part.LotID, "error", err.Error())
+			refused = pb.Reason_UNAVAILABLE
 			break
 		}
 		if resp.GetReason() != pb.Reason_OK {
-			refusal = resp.GetReason()
-			g.setOnHand(product, a.LotID, resp.GetOnHand())
+			refused = resp.GetReason()
 			break
 		}
-		g.setOnHand(product, a.LotID, resp.GetOnHand())
-		takes = append(takes, &pb.LotTake{LotId: a.LotID, Quantity: resp.GetQuantity(), UnitPrice: resp.GetUnitPrice()})
+		takes = append(takes, &pb.LotTake{LotId: part.LotID, Quantity: resp.GetQuantity(), UnitPrice: resp.GetUnitPrice()})
 	}
-	if refusal == pb.Reason_OK {
-		return &pb.AllocateResponse{Reason: pb.Reason_OK, Takes: takes}
-	}
-	if refusal == pb.Reason_UNAVAILABLE {
+	switch refused {
+	case pb.Reason_OK:
+		g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_OK, Takes: takes})
+		return
+	case pb.Reason_UNAVAILABLE:
 		// The outcome of the last deduction is unknown: keep the plan so a
 		// retry carries out the same one, and let the caller decide.
-		return &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE}
+		g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
+		return
 	}
-	for _, a := range plan {
-		if _, err := g.lots.Restore(ctx, a.LotID, key); err != nil {
-			g.log.Error("restore after a refused allocation", "lot", a.LotID, "error", err.Error())
-			return &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE}
+	for _, part := range a.plan {
+		if _, err := g.lots.Restore(ctx, part.LotID, a.req.GetOrderKey()); err != nil {
+			g.log.Error("restore after a refused allocation", "lot", part.LotID, "error", err.Error())
+			g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
+			return
 		}
 	}
-	if err := g.deps.Store.DeletePlan(ctx, key, product, g.id); err != nil {
+	if err := g.deps.Store.DeletePlan(ctx, a.req.GetOrderKey(), product, g.id); err != nil {
 		g.log.Error("delete plan", "error", err.Error())
 	}
+	g.mu.Lock()
+	delete(g.plans, a.key())
 	g.loaded = false // the cache was wrong; reload next time
-	if refusal == pb.Reason_NOT_SELLABLE || refusal == pb.Reason_LOT_EXPIRED || refusal == pb.Reason_ALREADY_RESTORED {
-		refusal = pb.Reason_INSUFFICIENT_STOCK
+	g.mu.Unlock()
+	if refused == pb.Reason_NOT_SELLABLE || refused == pb.Reason_LOT_EXPIRED || refused == pb.Reason_ALREADY_RESTORED {
+		refused = pb.Reason_INSUFFICIENT_STOCK
 	}
-	return &pb.AllocateResponse{Reason: refusal}
+	g.answer(a, &pb.AllocateResponse{Reason: refused})
 }
 
 // Release restores what an allocation took (compensation). Without a plan
@@ -270,14 +573,11 @@ func (g *grain) Release(req *pb.ReleaseRequest, _ cluster.GrainContext) (resp *p
 			return &pb.ReleaseResponse{Reason: pb.Reason_UNAVAILABLE, Restored: restored}, nil
 		}
 		restored += r.GetRestored()
-		g.setOnHand(req.GetProductId(), a.LotID, r.GetOnHand())
+		g.mu.Lock()
+		g.restored(req.GetProductId(), a.LotID, r.GetRestored())
+		g.mu.Unlock()
 	}
 	return &pb.ReleaseResponse{Reason: pb.Reason_OK, Restored: restored}, nil
-}
-
-func (g *grain) unavailable(what string, err error) *pb.AllocateResponse {
-	g.log.Error(what, "error", err.Error())
-	return &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE}
 }
 
 // Client calls warehouse grains.

@@ -2,6 +2,8 @@ package warehouse_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,5 +125,102 @@ func TestInvalidRequests(t *testing.T) {
 		if err != nil || r.Reason != pb.Reason_INVALID_ARGUMENT {
 			t.Errorf("allocate %+v = %v, %v", bad, r, err)
 		}
+	}
+}
+
+// Many orders at once on a product split over lots: the grain plans them
+// in batches and carries the plans out concurrently, yet gives out exactly
+// the stock, no unit twice, and a request repeated at the same time takes
+// once.
+func TestConcurrentAllocationsGiveExactlyTheStock(t *testing.T) {
+	store := mysqltest.New(t)
+	clk := clock.NewFake(t0)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	wh, _ := store.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	milk, _ := store.CreateProduct(ctx, domain.Product{SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000})
+	var lotIDs []int64
+	for i, qty := range []int64{40, 35, 25} {
+		l, err := store.CreateLot(ctx, domain.Lot{ProductID: milk.ID, WarehouseID: wh.ID, ExpiresAt: t0.Add(time.Duration(5+i) * 24 * time.Hour), Received: qty}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lotIDs = append(lotIDs, l.ID)
+	}
+	ms := membertest.Start(t, 2,
+		lot.Kind(lot.Deps{Store: store, Clock: clk}),
+		warehouse.Kind(warehouse.Deps{Store: store, Clock: clk}))
+	wc := warehouse.NewClient(ms[1].Cluster)
+
+	const orders = 300
+	type result struct {
+		key  string
+		resp *pb.AllocateResponse
+		err  error
+	}
+	results := make(chan result, orders+20)
+	var wg sync.WaitGroup
+	for i := range orders {
+		key := fmt.Sprintf("order-%d", i)
+		n := 1
+		if i%30 == 0 {
+			n = 3 // the same request delivered three times at once
+		}
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				qty := int64(1 + i%2) // 1 or 2 units
+				r, err := wc.Allocate(ctx, wh.ID, key, milk.ID, qty)
+				results <- result{key, r, err}
+			}()
+		}
+	}
+	wg.Wait()
+	close(results)
+	given := map[string]int64{}
+	answers := map[pb.Reason]int{}
+	for r := range results {
+		if r.err != nil {
+			t.Fatalf("allocate %s: %v", r.key, r.err)
+		}
+		answers[r.resp.Reason]++
+		if r.resp.Reason != pb.Reason_OK {
+			continue
+		}
+		var sum int64
+		for _, tk := range r.resp.Takes {
+			sum += tk.Quantity
+		}
+		if prev, ok := given[r.key]; ok && prev != sum {
+			t.Errorf("%s answered %d then %d", r.key, prev, sum)
+		}
+		given[r.key] = sum
+	}
+	var total int64
+	for _, n := range given {
+		total += n
+	}
+	var onHand, deducted int64
+	for _, id := range lotIDs {
+		var rec, on, ded, res, wo int64
+		store.DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", id).Scan(&rec, &on, &ded, &res, &wo)
+		if rec != on+ded-res+wo {
+			t.Errorf("lot %d not conserved: %d != %d+%d-%d+%d", id, rec, on, ded, res, wo)
+		}
+		onHand += on
+		deducted += ded - res
+	}
+	if total != deducted || total > 100 {
+		t.Errorf("answered %d units given, lots say %d deducted (stock 100)", total, deducted)
+	}
+	// Every order still refused must have been refused for lack of stock:
+	// at most one unit can be left (a 2-unit order cannot take it).
+	if onHand > 1 || answers[pb.Reason_UNAVAILABLE] > 0 {
+		t.Errorf("%d units left on hand, answers %v", onHand, answers)
+	}
+	// Sold out, the warehouse has no regular lot of the product left.
+	if answers[pb.Reason_INSUFFICIENT_STOCK]+answers[pb.Reason_PRODUCT_NOT_STOCKED] == 0 || len(answers) > 3 {
+		t.Errorf("answers %v, want OK and refusals for lack of stock only", answers)
 	}
 }
