@@ -27,6 +27,10 @@ type Config struct {
 	Concurrency   int     // closed loop
 	Subscribers   int
 	DeclineRate   float64
+	// Cheapest, when positive: the flash sale first measures the cheapest
+	// route (/healthz, closed loop with Concurrency clients) this long,
+	// after the signups, so that its rate compares with the sale's.
+	Cheapest time.Duration
 }
 
 // Site is the place a run sets up: a warehouse, a product, a hot lot.
@@ -84,10 +88,24 @@ type shopper struct {
 	token string
 }
 
-// FlashResult is what a flash sale leaves for the checker.
+// FlashResult is what a flash sale leaves for the checker and the report.
 type FlashResult struct {
 	Orders map[string]string // order id -> final status
 	Units  map[string]int64
+	// The sale itself, from the start signal to the last checkout's
+	// answer: HTTP requests made and time taken.
+	SaleRequests int64
+	SaleElapsed  time.Duration
+	// CheapestRate is /healthz's rate measured just before (0 if not).
+	CheapestRate float64
+}
+
+// SaleRate is the sale's HTTP requests per second.
+func (r FlashResult) SaleRate() float64 {
+	if r.SaleElapsed <= 0 {
+		return 0
+	}
+	return float64(r.SaleRequests) / r.SaleElapsed.Seconds()
 }
 
 // FlashSale signs up c.Shoppers shoppers near the site, then has them all
@@ -128,7 +146,11 @@ func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashRe
 	}
 
 	res := FlashResult{Orders: map[string]string{}, Units: map[string]int64{}}
+	if c.Cheapest > 0 {
+		res.CheapestRate = ClosedLoop(ctx, c, "/healthz", c.Cheapest, rec, "cheapest_route")
+	}
 	var mu sync.Mutex
+	var requests atomic.Int64
 	start := make(chan struct{})
 	item := map[string]any{"product_id": site.ProductID, "quantity": 1}
 	if c.Deal {
@@ -142,7 +164,7 @@ func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashRe
 		go func() {
 			defer wg.Done()
 			<-start
-			id, status := checkout(ctx, c, s, item, rec)
+			id, status := checkout(ctx, c, s, item, rec, &requests)
 			if id != "" {
 				mu.Lock()
 				res.Orders[id] = status
@@ -151,12 +173,15 @@ func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashRe
 			}
 		}()
 	}
+	t0 := time.Now()
 	close(start) // everyone at once
 	wg.Wait()
+	res.SaleElapsed, res.SaleRequests = time.Since(t0), requests.Load()
 	return res, nil
 }
 
-func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec *Recorder) (string, string) {
+// checkout runs one shopper's checkout; requests counts its HTTP requests.
+func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec *Recorder, requests *atomic.Int64) (string, string) {
 	base := c.Client.Target()
 	var o struct {
 		OrderID string `json:"order_id"`
@@ -165,12 +190,14 @@ func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec
 			RedirectURL string `json:"redirect_url"`
 		}
 	}
+	requests.Add(1)
 	t0 := time.Now()
 	err := c.Client.Do(ctx, "POST", base+"/api/v1/orders", s.token, map[string]any{"items": []any{item}}, &o)
 	rec.Observe("order", time.Since(t0), Code(err))
 	if err != nil {
 		return "", ""
 	}
+	requests.Add(1)
 	t0 = time.Now()
 	loc, err := c.Client.PressButton(ctx, o.Payment.RedirectURL, "approve")
 	rec.Observe("kakao_page", time.Since(t0), Code(err))
@@ -178,6 +205,7 @@ func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec
 		return o.OrderID, o.Status
 	}
 	var done struct{ Status, Reason string }
+	requests.Add(1)
 	t0 = time.Now()
 	err = c.Client.Do(ctx, "GET", loc, "", nil, &done)
 	code := Code(err)

@@ -50,12 +50,20 @@ func runJSON(t *testing.T, n *node.Node, args ...string) (Report, string) {
 
 func TestFlashSaleOnADealLot(t *testing.T) {
 	n := startNode(t)
-	r, text := runJSON(t, n, "-scenario", "flash-sale", "-shoppers", "40", "-stock", "12", "-concurrency", "16")
+	r, text := runJSON(t, n, "-scenario", "flash-sale", "-shoppers", "40", "-stock", "12", "-concurrency", "16", "-cheapest", "500ms")
 	if r.OrdersPaid != 12 || r.Oversold != 0 || r.TakenWithoutOrder != 0 || r.Verdict == nil || !r.Verdict.OK() {
 		t.Errorf("report = %+v\n%s", r, text)
 	}
 	if r.LatencyMS["approve"]["p99"] <= 0 || r.Throughput <= 0 {
 		t.Errorf("no approve latency or throughput: %+v", r)
+	}
+	// Every shopper placed an order; the 12 who paid made 3 requests.
+	if r.SaleRequests < 40+2*12 || r.SaleSeconds <= 0 || r.CheapestRate <= 0 || r.SaleRatio <= 0 ||
+		r.Throughput != float64(r.SaleRequests)/r.SaleSeconds {
+		t.Errorf("sale figures: %+v", r)
+	}
+	if !strings.Contains(text, "the sale: ") {
+		t.Errorf("summary lacks the sale's rate:\n%s", text)
 	}
 	if !strings.Contains(text, "all invariants hold") {
 		t.Errorf("summary lacks the verdict:\n%s", text)
