@@ -105,8 +105,13 @@ type statement struct {
 	args  []driver.NamedValue
 }
 
+// add appends arguments, converted as database/sql would (int to int64,
+// named string types to string): they reach the driver directly.
 func (st *statement) add(args ...any) {
 	for _, a := range args {
+		if v, err := driver.DefaultParameterConverter.ConvertValue(a); err == nil {
+			a = v
+		}
 		st.args = append(st.args, driver.NamedValue{Ordinal: len(st.args) + 1, Value: a})
 	}
 }

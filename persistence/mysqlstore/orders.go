@@ -5,59 +5,97 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"shelflife/domain"
 )
 
-// CreateOrder stores a new order with its lines and an empty payment. The
-// shopper's row is locked so that two orders of one shopper cannot both
-// pass the per-shopper deal limit.
+// CreateOrder stores a new order with its lines and an empty payment, in
+// one transaction sent in one round trip. An order with deal lines first
+// locks the shopper's row, so that two orders of one shopper cannot both
+// pass the per-shopper deal limit; the limit is checked in the payment's
+// insert, which a shopper over the limit makes fail (a NULL amount), and
+// an unknown shopper fails the order's insert (a NULL user id).
 func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var uid int64
-		if err := tx.QueryRowContext(ctx, "SELECT id FROM users WHERE id = ? FOR UPDATE", o.UserID).Scan(&uid); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return domain.ErrNotFound
-			}
+	var stmts []statement
+	var dealLots []int64
+	for _, l := range o.Lines {
+		if l.Kind == domain.LineDeal && !slices.Contains(dealLots, l.LotID) {
+			dealLots = append(dealLots, l.LotID)
+		}
+	}
+	if len(dealLots) > 0 {
+		lock := statement{query: "UPDATE users SET id = id WHERE id = ?"}
+		lock.add(o.UserID)
+		stmts = append(stmts, lock)
+	}
+	ins := statement{query: `INSERT INTO orders (id, user_id, status, step, total, lat, lng, from_cart, created_at, updated_at, expires_at)
+		VALUES (?, (SELECT u.id FROM users u WHERE u.id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)`}
+	ins.add(o.ID, o.UserID, domain.StatusCreated, domain.StepCreated, int64(o.Total), o.Address.Lat, o.Address.Lng, o.FromCart,
+		o.CreatedAt.UTC(), o.CreatedAt.UTC(), o.ExpiresAt.UTC())
+	lines := statement{query: "INSERT INTO order_lines (order_id, line_no, kind, product_id, lot_id, quantity, unit_price) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?),", len(o.Lines)), ",")}
+	for _, l := range o.Lines {
+		var lot any
+		if l.LotID > 0 {
+			lot = l.LotID
+		}
+		lines.add(o.ID, l.LineNo, l.Kind, l.ProductID, lot, l.Quantity, int64(l.UnitPrice))
+	}
+	// The shopper's live deal lines of each lot, this order's included,
+	// counted from the shopper's orders: in a flash sale the lot's lines
+	// are many, one shopper's orders few.
+	amount := "?"
+	var limitArgs []any
+	for _, lot := range dealLots {
+		if amount == "?" {
+			amount = "IF(1"
+		}
+		amount += ` AND (SELECT COALESCE(SUM(l.quantity), 0) FROM orders o STRAIGHT_JOIN order_lines l ON l.order_id = o.id
+			WHERE o.user_id = ? AND l.lot_id = ? AND l.kind = 'DEAL' AND o.deleted_at IS NULL) <= ?`
+		limitArgs = append(limitArgs, o.UserID, lot, dealLimit)
+	}
+	if len(dealLots) > 0 {
+		amount += ", ?, NULL)"
+	}
+	pay := statement{query: "INSERT INTO payments (order_id, status, amount, nonce, created_at, updated_at) VALUES (?, ?, " + amount + ", ?, ?, ?)"}
+	pay.add(o.ID, domain.PaymentNone)
+	pay.add(limitArgs...)
+	pay.add(int64(o.Total), o.Payment.Nonce, o.CreatedAt.UTC(), o.CreatedAt.UTC())
+	if len(o.Lines) == 0 {
+		return domain.ErrEmptyOrder
+	}
+	stmts = append(stmts, ins, lines, pay)
+
+	err := retry(ctx, func() error {
+		conn, err := s.batch.Conn(ctx)
+		if err != nil {
 			return err
 		}
-		for _, l := range o.Lines {
-			if l.Kind != domain.LineDeal {
-				continue
-			}
-			// From the shopper's own orders: in a flash sale the lot's
-			// lines are many, one shopper's orders few.
-			var bought int64
-			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.quantity), 0) FROM orders o STRAIGHT_JOIN order_lines l ON l.order_id = o.id
-				WHERE o.user_id = ? AND l.lot_id = ? AND l.kind = 'DEAL' AND o.deleted_at IS NULL`, o.UserID, l.LotID).Scan(&bought); err != nil {
-				return err
-			}
-			if bought+l.Quantity > dealLimit {
-				return fmt.Errorf("lot %d: %d bought, %d more asked, limit %d: %w", l.LotID, bought, l.Quantity, dealLimit, domain.ErrDealLimit)
-			}
+		defer conn.Close()
+		if _, err := execBatch(ctx, conn, stmts, true); err != nil {
+			rollback(conn)
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, user_id, status, step, total, lat, lng, from_cart, created_at, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.UserID, domain.StatusCreated, domain.StepCreated, int64(o.Total), o.Address.Lat, o.Address.Lng, o.FromCart,
-			o.CreatedAt.UTC(), o.CreatedAt.UTC(), o.ExpiresAt.UTC()); err != nil {
-			return fmt.Errorf("insert order: %w", err)
-		}
-		for _, l := range o.Lines {
-			var lot any
-			if l.LotID > 0 {
-				lot = l.LotID
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, kind, product_id, lot_id, quantity, unit_price)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, l.LineNo, l.Kind, l.ProductID, lot, l.Quantity, int64(l.UnitPrice)); err != nil {
-				return fmt.Errorf("insert order line: %w", err)
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO payments (order_id, status, amount, nonce, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			o.ID, domain.PaymentNone, int64(o.Total), o.Payment.Nonce, o.CreatedAt.UTC(), o.CreatedAt.UTC())
-		return err
+		return nil
 	})
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == errBadNull {
+		switch {
+		case strings.Contains(me.Message, "user_id"):
+			return fmt.Errorf("user %d: %w", o.UserID, domain.ErrNotFound)
+		case strings.Contains(me.Message, "amount"):
+			return fmt.Errorf("lots %v: more than %d per shopper: %w", dealLots, dealLimit, domain.ErrDealLimit)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create order: %w", err)
+	}
+	return nil
 }
 
 const orderColumns = `o.id, o.user_id, o.status, o.step, o.reason, o.total, o.lat, o.lng, o.from_cart, o.created_at, o.updated_at, o.expires_at,

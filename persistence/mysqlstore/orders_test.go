@@ -3,6 +3,9 @@ package mysqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,14 +109,14 @@ func TestDealLimitPerShopper(t *testing.T) {
 			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, Quantity: qty, UnitPrice: 500}}}, 5)
 	}
 	var users []int64
-	for i := range 3 {
+	for i := range 4 {
 		u, err := s.CreateUser(ctx, domain.User{Email: "deal" + string(rune('a'+i)) + "@shelflife.test", Name: "D", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
 		if err != nil {
 			t.Fatal(err)
 		}
 		users = append(users, u.ID)
 	}
-	for i, u := range users[1:] {
+	for i, u := range users[1:3] {
 		if err := order(u, "o-other-"+string(rune('a'+i)), 5); err != nil {
 			t.Fatal(err)
 		}
@@ -133,5 +136,47 @@ func TestDealLimitPerShopper(t *testing.T) {
 	}
 	if err := order(users[0], "o-after-fail", 3); err != nil {
 		t.Errorf("3 after a failed order = %v", err)
+	}
+	if err := order(999999, "o-nobody", 1); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("order of an unknown shopper = %v, want ErrNotFound", err)
+	}
+	var n int
+	s.DB().QueryRow("SELECT (SELECT COUNT(*) FROM orders WHERE id IN ('o-over', 'o-nobody')) + (SELECT COUNT(*) FROM order_lines WHERE order_id IN ('o-over', 'o-nobody')) + (SELECT COUNT(*) FROM payments WHERE order_id IN ('o-over', 'o-nobody'))").Scan(&n)
+	if n != 0 {
+		t.Errorf("refused orders left %d rows", n)
+	}
+	// Ten orders of one shopper at once, one unit each: five pass.
+	var wg sync.WaitGroup
+	var passed atomic.Int64
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := order(users[1], fmt.Sprintf("o-race-%d", i), 1)
+			if err == nil {
+				passed.Add(1)
+			} else if !errors.Is(err, domain.ErrDealLimit) {
+				t.Errorf("racing order: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	// users[1] already holds 5 of the lot from above: none may pass.
+	if passed.Load() != 0 {
+		t.Errorf("%d racing orders passed a full limit", passed.Load())
+	}
+	// A shopper with none: exactly five pass.
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := order(users[3], fmt.Sprintf("o-race2-%d", i), 1); err == nil {
+				passed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if passed.Load() != 5 {
+		t.Errorf("%d of 10 racing orders passed a limit of 5", passed.Load())
 	}
 }
