@@ -204,8 +204,8 @@ func (s *Store) DueOrders(ctx context.Context, now, stuckBefore time.Time) ([]st
 }
 
 // advance moves an order from one step to another and sets fields of its
-// payment, in one statement (one round trip, atomic on its own): it is
-// ErrStepChanged when the order was not at from.
+// payment, in one statement, committed with the steps of other orders that
+// arrive meanwhile: it is ErrStepChanged when the order was not at from.
 func (s *Store) advance(ctx context.Context, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
 	q := "UPDATE orders o JOIN payments p ON p.order_id = o.id SET o.step = ?, o.status = ?, o.updated_at = ?, p.updated_at = ?"
 	args := []any{to, status, now.UTC(), now.UTC()}
@@ -215,15 +215,13 @@ func (s *Store) advance(ctx context.Context, id, from, to, status string, now ti
 	}
 	q += " WHERE o.id = ? AND o.step = ?"
 	args = append(args, id, from)
-	var res sql.Result
-	err := retry(ctx, func() (err error) {
-		res, err = s.db.ExecContext(ctx, q, args...)
-		return err
-	})
+	st := statement{query: q}
+	st.add(args...)
+	n, err := s.steps.exec(ctx, st)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf("order %s not at %s: %w", id, from, domain.ErrStepChanged)
 	}
 	return nil
@@ -243,7 +241,9 @@ func (s *Store) BeginDeducting(ctx context.Context, id, pgToken string, now time
 
 // SetLineWarehouse records the warehouse a regular line is taken from.
 func (s *Store) SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE order_lines SET warehouse_id = ? WHERE order_id = ? AND line_no = ?", warehouseID, id, lineNo)
+	st := statement{query: "UPDATE order_lines SET warehouse_id = ? WHERE order_id = ? AND line_no = ?"}
+	st.add(warehouseID, id, lineNo)
+	_, err := s.steps.exec(ctx, st)
 	return err
 }
 

@@ -180,3 +180,86 @@ func TestDealLimitPerShopper(t *testing.T) {
 		t.Errorf("%d of 10 racing orders passed a limit of 5", passed.Load())
 	}
 }
+
+// Steps of many orders at once share commits, yet each keeps its own
+// answer: an order not at its step fails alone, and a statement that fails
+// makes its batch go again one statement at a time.
+func TestConcurrentStepsShareCommits(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	u, err := s.CreateUser(ctx, domain.User{Email: "shared@shelflife.test", Name: "S", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := range n {
+		o := domain.Order{ID: fmt.Sprintf("o-%03d", i), UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
+			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: 1, Quantity: 1, UnitPrice: 1000}},
+			Payment: domain.Payment{Nonce: "n"}}
+		if err := s.CreateOrder(ctx, o, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("o-%03d", i)
+			if i%10 == 0 {
+				// Not at READY: must fail alone.
+				errs[i] = s.BeginDeducting(ctx, id, "pg", at)
+				return
+			}
+			errs[i] = s.SetReady(ctx, id, "T"+id, "http://kakao/"+id, at)
+		}()
+	}
+	wg.Wait()
+	ready := 0
+	for i, err := range errs {
+		switch {
+		case i%10 == 0:
+			if !errors.Is(err, domain.ErrStepChanged) {
+				t.Errorf("order %d not at READY: %v", i, err)
+			}
+		case err != nil:
+			t.Errorf("order %d: %v", i, err)
+		default:
+			ready++
+		}
+	}
+	var inDB int
+	s.DB().QueryRow("SELECT COUNT(*) FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.step = 'READY' AND p.tid = CONCAT('T', o.id)").Scan(&inDB)
+	if inDB != ready || ready != n-n/10 {
+		t.Errorf("%d orders answered READY, %d are READY in MySQL, want %d", ready, inDB, n-n/10)
+	}
+	if s.SharedStepCommits() == 0 {
+		t.Error("no steps were committed together")
+	}
+	// Broken statements among good ones: the good ones still land.
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%10 == 0 {
+				_, errs[i] = s.ExecStep(ctx, "UPDATE no_such_table SET x = 1")
+				return
+			}
+			errs[i] = s.BeginDeducting(ctx, fmt.Sprintf("o-%03d", i), "pg", at)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%10 == 0) != (err != nil) {
+			t.Errorf("statement %d: %v", i, err)
+		}
+	}
+	s.DB().QueryRow("SELECT COUNT(*) FROM orders WHERE step = 'DEDUCTING'").Scan(&inDB)
+	if inDB != n-n/10 {
+		t.Errorf("%d orders DEDUCTING, want %d", inDB, n-n/10)
+	}
+}

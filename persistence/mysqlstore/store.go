@@ -22,6 +22,8 @@ type Store struct {
 	// one round trip; only the lot grains' group commits use it, with
 	// arguments that the driver escapes.
 	batch *sql.DB
+	// steps commits the saga steps of concurrent orders together.
+	steps *steps
 }
 
 // Config tunes the connection pool.
@@ -95,7 +97,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	batch.SetMaxOpenConns(batchConns)
 	batch.SetMaxIdleConns(batchConns)
 	batch.SetConnMaxLifetime(30 * time.Minute)
-	return &Store{db: db, batch: batch}, nil
+	st := &Store{db: db, batch: batch}
+	st.steps = &steps{s: st}
+	return st, nil
 }
 
 func createDatabase(ctx context.Context, mc *mysql.Config) error {

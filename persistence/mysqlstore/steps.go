@@ -1,0 +1,186 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// maxStepBatch bounds the statements of one shared commit; stepTimeout
+// bounds its write.
+// stepWriters batches may be in flight at once (more measured no faster:
+// a batch commits in about a millisecond here).
+const (
+	maxStepBatch = 256
+	stepTimeout  = 10 * time.Second
+	stepWriters  = 1
+)
+
+// steps writes the saga steps of many orders together. While batches are
+// being committed, the steps that arrive wait and go in the next: one round
+// trip and one commit for all of them. Each statement keeps its own row
+// count, so one order that is not at its expected step fails alone. A batch
+// that fails as a whole (a deadlock, a lost connection) is written again
+// statement by statement, each on its own.
+type steps struct {
+	s       *Store
+	mu      sync.Mutex
+	pending []*stepReq
+	running int
+	// shared counts the batches committed together (for tests).
+	shared atomic.Int64
+}
+
+type stepReq struct {
+	ctx  context.Context
+	st   statement
+	done chan stepResult
+}
+
+type stepResult struct {
+	rows int64
+	err  error
+}
+
+// exec commits st, alone or with others, and returns the rows it changed.
+// When ctx ends first the outcome is unknown to the caller, as with any
+// statement whose answer was lost.
+func (w *steps) exec(ctx context.Context, st statement) (int64, error) {
+	r := &stepReq{ctx: ctx, st: st, done: make(chan stepResult, 1)}
+	w.mu.Lock()
+	w.pending = append(w.pending, r)
+	start := w.running < stepWriters
+	if start {
+		w.running++
+	}
+	w.mu.Unlock()
+	if start {
+		go w.run()
+	}
+	select {
+	case res := <-r.done:
+		return res.rows, res.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (w *steps) run() {
+	for {
+		w.mu.Lock()
+		n := min(len(w.pending), maxStepBatch)
+		batch := w.pending[:n:n]
+		w.pending = w.pending[n:]
+		if n == 0 {
+			w.pending = nil
+			w.running--
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		w.write(batch)
+	}
+}
+
+// write commits batch in one transaction, or each statement alone after
+// the shared commit failed.
+func (w *steps) write(batch []*stepReq) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- stepResult{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	if len(live) > 1 {
+		rows, err := w.together(ctx, live)
+		if err == nil {
+			w.shared.Add(1)
+			for i, r := range live {
+				r.done <- stepResult{rows: rows[i]}
+			}
+			return
+		}
+	}
+	for _, r := range live {
+		var rows int64
+		err := retry(r.ctx, func() error {
+			res, err := w.s.db.ExecContext(r.ctx, r.st.query, values(r.st.args)...)
+			if err != nil {
+				return err
+			}
+			rows, err = res.RowsAffected()
+			return err
+		})
+		r.done <- stepResult{rows: rows, err: err}
+	}
+}
+
+// together sends "START TRANSACTION; s1; ...; sn; COMMIT" in one round
+// trip and returns each statement's row count.
+func (w *steps) together(ctx context.Context, batch []*stepReq) ([]int64, error) {
+	conn, err := w.s.batch.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var rows []int64
+	err = conn.Raw(func(dc any) error {
+		ex, ok := dc.(driver.ExecerContext)
+		if !ok {
+			return errors.New("mysql driver cannot execute directly")
+		}
+		var q strings.Builder
+		q.WriteString("START TRANSACTION")
+		var args []driver.NamedValue
+		for _, r := range batch {
+			q.WriteString(";\n")
+			q.WriteString(r.st.query)
+			for _, a := range r.st.args {
+				a.Ordinal = len(args) + 1
+				args = append(args, a)
+			}
+		}
+		q.WriteString(";\nCOMMIT")
+		res, err := ex.ExecContext(ctx, q.String(), args)
+		if err != nil {
+			return err
+		}
+		all, ok := res.(mysql.Result)
+		if !ok {
+			return fmt.Errorf("mysql driver result %T has no per-statement counts", res)
+		}
+		counts := all.AllRowsAffected()
+		if len(counts) != len(batch)+2 {
+			return fmt.Errorf("%d statements answered %d counts", len(batch)+2, len(counts))
+		}
+		rows = counts[1 : len(batch)+1]
+		return nil
+	})
+	if err != nil {
+		rollback(conn)
+		return nil, err
+	}
+	return rows, nil
+}
+
+func values(args []driver.NamedValue) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a.Value
+	}
+	return out
+}
