@@ -6,6 +6,8 @@ package kafkabus
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -55,7 +57,14 @@ type Bus struct {
 	cfg      Config
 	client   sarama.Client
 	producer sarama.SyncProducer
+	// origin marks what this bus publishes (a record header), so that its
+	// own broadcast subscriptions can skip it.
+	origin []byte
 }
+
+// OriginHeader is the record header naming the bus that published a
+// message.
+const OriginHeader = "shelflife-origin"
 
 // SaramaConfig is the configuration every ShelfLife client uses: an
 // idempotent producer that waits for all in-sync replicas.
@@ -104,7 +113,9 @@ func New(cfg Config) (*Bus, error) {
 		client.Close()
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	return &Bus{cfg: cfg, client: client, producer: producer}, nil
+	origin := make([]byte, 8)
+	rand.Read(origin)
+	return &Bus{cfg: cfg, client: client, producer: producer, origin: []byte(hex.EncodeToString(origin))}, nil
 }
 
 // EnsureTopics creates the topics that do not exist yet.
@@ -138,7 +149,7 @@ func (b *Bus) Publish(ctx context.Context, topic string, key, value []byte) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	msg := &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(value)}
+	msg := &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(value), Headers: b.headers()}
 	if key != nil {
 		msg.Key = sarama.ByteEncoder(key)
 	}
@@ -174,7 +185,8 @@ func (b *Bus) Close() error {
 // Subscribe reads every partition of topic from the newest offset and calls
 // handle for each message, until the returned stop is called. Each node
 // reads the whole topic (no consumer group): it is how changes made on other
-// nodes reach this node's read model and sockets.
+// nodes reach this node's read model and sockets. What this bus published
+// itself is skipped: its publisher applied it locally already.
 func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func(), err error) {
 	consumer, err := sarama.NewConsumerFromClient(b.client)
 	if err != nil {
@@ -198,7 +210,9 @@ func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func
 		pcs = append(pcs, pc)
 		go func() {
 			for m := range pc.Messages() {
-				handle(m.Key, m.Value)
+				if !b.own(m) {
+					handle(m.Key, m.Value)
+				}
 			}
 		}()
 	}
@@ -210,12 +224,26 @@ func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func
 	}, nil
 }
 
+func (b *Bus) headers() []sarama.RecordHeader {
+	return []sarama.RecordHeader{{Key: []byte(OriginHeader), Value: b.origin}}
+}
+
+// own reports whether this bus published m.
+func (b *Bus) own(m *sarama.ConsumerMessage) bool {
+	for _, h := range m.Headers {
+		if h != nil && string(h.Key) == OriginHeader {
+			return string(h.Value) == string(b.origin)
+		}
+	}
+	return false
+}
+
 // PublishBatch writes several messages to topic and returns once all were
 // acknowledged.
 func (b *Bus) PublishBatch(topic string, keys, values [][]byte) error {
 	msgs := make([]*sarama.ProducerMessage, len(values))
 	for i := range values {
-		msgs[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.ByteEncoder(keys[i]), Value: sarama.ByteEncoder(values[i])}
+		msgs[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.ByteEncoder(keys[i]), Value: sarama.ByteEncoder(values[i]), Headers: b.headers()}
 	}
 	if err := b.producer.SendMessages(msgs); err != nil {
 		return fmt.Errorf("publish %d to %s: %w", len(msgs), topic, err)

@@ -83,3 +83,66 @@ func TestPingFailsWhenTheBrokerIsGone(t *testing.T) {
 		t.Error("Ping succeeded with the broker closed")
 	}
 }
+
+// Subscribe is how other processes' changes arrive: a bus hears what
+// another bus published, and skips what it published itself.
+func TestSubscribeSkipsItsOwnMessages(t *testing.T) {
+	broker, err := StartEmbedded(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	a, err := New(Config{Brokers: broker.Addrs(), ClientID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New(Config{Brokers: broker.Addrs(), ClientID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.EnsureTopics("test-broadcast"); err != nil {
+		t.Fatal(err)
+	}
+	heardA, heardB := make(chan string, 10), make(chan string, 10)
+	stopA, err := a.Subscribe("test-broadcast", func(_, v []byte) { heardA <- string(v) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopA()
+	stopB, err := b.Subscribe("test-broadcast", func(_, v []byte) { heardB <- string(v) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopB()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	time.Sleep(500 * time.Millisecond) // subscriptions start at the newest offset
+	if err := a.PublishBatch("test-broadcast", [][]byte{[]byte("k")}, [][]byte{[]byte("from a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "test-broadcast", []byte("k"), []byte("from b")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ch   chan string
+		want string
+	}{{heardA, "from b"}, {heardB, "from a"}} {
+		select {
+		case v := <-c.ch:
+			if v != c.want {
+				t.Errorf("heard %q, want %q", v, c.want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%q never arrived", c.want)
+		}
+	}
+	select {
+	case v := <-heardA:
+		t.Errorf("a heard %q as well", v)
+	case v := <-heardB:
+		t.Errorf("b heard %q as well", v)
+	case <-time.After(time.Second):
+	}
+}

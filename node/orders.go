@@ -86,9 +86,27 @@ func newOrderEvents(bus *kafkabus.Bus, log *slog.Logger) *orderEvents {
 	go func() {
 		defer close(e.done)
 		for o := range e.queue {
-			b, _ := json.Marshal(o)
-			if err := e.bus.Publish(context.Background(), OrdersTopic, []byte(o.ID), b); err != nil {
-				e.log.Warn("publish order event", "order", o.ID, "error", err.Error())
+			// What queued meanwhile goes in the same produce request.
+			batch := []domain.Order{o}
+		drain:
+			for len(batch) < 500 {
+				select {
+				case more, ok := <-e.queue:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, more)
+				default:
+					break drain
+				}
+			}
+			keys, values := make([][]byte, len(batch)), make([][]byte, len(batch))
+			for i, o := range batch {
+				keys[i] = []byte(o.ID)
+				values[i], _ = json.Marshal(o)
+			}
+			if err := e.bus.PublishBatch(OrdersTopic, keys, values); err != nil {
+				e.log.Warn("publish order events", "orders", len(batch), "error", err.Error())
 			}
 		}
 	}()
