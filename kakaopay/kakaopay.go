@@ -45,6 +45,10 @@ type Config struct {
 	SecretKey string
 	CID       string
 	Timeout   time.Duration
+	// MaxConns bounds the connections kept open to Kakao Pay (default
+	// 256): a flash sale makes hundreds of calls at once, and a connection
+	// per call dialled and dropped costs more than the call.
+	MaxConns int
 }
 
 // Client calls Kakao Pay.
@@ -64,8 +68,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 256
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Client{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout}}, nil
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = cfg.MaxConns, cfg.MaxConns, cfg.MaxConns
+	return &Client{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}}, nil
 }
 
 // CID is the merchant id the client sends.
