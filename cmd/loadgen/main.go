@@ -98,8 +98,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || *declineRate < 0 || *declineRate > 1 {
 		return errors.New("-shoppers, -stock and -concurrency must be positive; -decline-rate within 0..1")
 	}
+	// Connections per node: every virtual shopper of a flash sale is a
+	// client of its own, as the crowd it stands for would be.
+	conns := max(*concurrency, 64) * 2
+	if *scenario == "flash-sale" || *scenario == "mixed" {
+		conns = max(conns, *shoppers)
+	}
 	cfg := loadtest.Config{
-		Client: loadtest.NewClient(tgts, max(*concurrency, 64)*2), AdminEmail: *adminEmail, AdminPassword: *adminPassword,
+		Client: loadtest.NewClient(tgts, conns), AdminEmail: *adminEmail, AdminPassword: *adminPassword,
 		KakaoURL: strings.TrimRight(*kakao, "/"), Shoppers: *shoppers, Stock: *stock, Deal: *deal, Duration: *duration,
 		Rate: *rate, Concurrency: *concurrency, Subscribers: *subscribers, DeclineRate: *declineRate,
 	}
