@@ -32,7 +32,9 @@ const OrderFailedTopic = "shelflife.order-failed"
 type Store interface {
 	Order(ctx context.Context, id string) (domain.Order, error)
 	SetReady(ctx context.Context, id, tid, redirect string, now time.Time) error
-	BeginDeducting(ctx context.Context, id, pgToken string, now time.Time) error
+	// BeginDeducting also records the first warehouse of regular lines
+	// (line number -> warehouse id).
+	BeginDeducting(ctx context.Context, id, pgToken string, now time.Time, lineWarehouses map[int]int64) error
 	SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error
 	BeginApproving(ctx context.Context, id string, now time.Time) error
 	MarkPaid(ctx context.Context, id, aid string, now time.Time) error
@@ -406,7 +408,8 @@ func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.S
 			if g.now().After(o.ExpiresAt) {
 				return g.abort(ctx, o, domain.StatusExpired, domain.ReasonExpired)
 			}
-			if err := g.deps.Store.BeginDeducting(ctx, o.ID, req.GetPgToken(), g.now()); err != nil {
+			first := g.firstWarehouses(o)
+			if err := g.deps.Store.BeginDeducting(ctx, o.ID, req.GetPgToken(), g.now(), first); err != nil {
 				if !errors.Is(err, domain.ErrStepChanged) {
 					return g.unavailable(), nil
 				}
@@ -419,6 +422,11 @@ func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.S
 			} else {
 				g.after(domain.StepDeducting)
 				o.Payment.PGToken = req.GetPgToken()
+				for i, l := range o.Lines {
+					if w, ok := first[l.LineNo]; ok {
+						o.Lines[i].WarehouseID = w
+					}
+				}
 				g.moved(&o, domain.StepDeducting, domain.StatusProcessing, "")
 			}
 		}
@@ -528,13 +536,40 @@ func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error)
 	return g.state(ctx, "")
 }
 
-// deductAll takes every line's stock: a deal line from its lot, a regular
-// line from the nearest serving warehouse that has it all (FEFO inside).
-func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason) {
+// serving lists the warehouses that serve the order's address, nearest
+// first.
+func (g *grain) serving(o domain.Order) []domain.Warehouse {
 	serving := g.deps.Places.Serving(o.Address)
 	sort.Slice(serving, func(i, j int) bool {
 		return domain.DistanceKm(o.Address, serving[i].Area().Center) < domain.DistanceKm(o.Address, serving[j].Area().Center)
 	})
+	return serving
+}
+
+// firstWarehouses is the warehouse each regular line without one will be
+// tried at first: the nearest that serves the address. Recording it with
+// the step spares a write per line.
+func (g *grain) firstWarehouses(o domain.Order) map[int]int64 {
+	var serving []domain.Warehouse
+	first := map[int]int64{}
+	for _, l := range o.Lines {
+		if l.Kind == domain.LineDeal || l.WarehouseID != 0 {
+			continue
+		}
+		if serving == nil {
+			if serving = g.serving(o); len(serving) == 0 {
+				return nil
+			}
+		}
+		first[l.LineNo] = serving[0].ID
+	}
+	return first
+}
+
+// deductAll takes every line's stock: a deal line from its lot, a regular
+// line from the nearest serving warehouse that has it all (FEFO inside).
+func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason) {
+	serving := g.serving(o)
 	for i, l := range o.Lines {
 		key := l.Key(o.ID)
 		if l.Kind == domain.LineDeal {
@@ -561,10 +596,14 @@ func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason)
 		}
 		taken := false
 		for _, w := range order {
-			if err := g.deps.Store.SetLineWarehouse(ctx, o.ID, l.LineNo, w); err != nil {
-				return false, pb.Reason_UNAVAILABLE
+			// Recorded before asking, so that a retry after a crash asks
+			// the same warehouse first.
+			if o.Lines[i].WarehouseID != w {
+				if err := g.deps.Store.SetLineWarehouse(ctx, o.ID, l.LineNo, w); err != nil {
+					return false, pb.Reason_UNAVAILABLE
+				}
+				o.Lines[i].WarehouseID = w
 			}
-			o.Lines[i].WarehouseID = w
 			r, err := g.stock.Allocate(ctx, w, key, l.ProductID, l.Quantity)
 			if err != nil || r == pb.Reason_UNAVAILABLE {
 				g.log.Warn("allocate regular line", "warehouse", w, "error", fmt.Sprint(err))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -207,7 +208,12 @@ func (s *Store) DueOrders(ctx context.Context, now, stuckBefore time.Time) ([]st
 // payment, in one statement, committed with the steps of other orders that
 // arrive meanwhile: it is ErrStepChanged when the order was not at from.
 func (s *Store) advance(ctx context.Context, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
-	q := "UPDATE orders o JOIN payments p ON p.order_id = o.id SET o.step = ?, o.status = ?, o.updated_at = ?, p.updated_at = ?"
+	return s.advanceJoin(ctx, "", id, from, to, status, now, paymentSet, paymentArgs...)
+}
+
+// advanceJoin is advance with one more join (order_lines l) to set.
+func (s *Store) advanceJoin(ctx context.Context, join, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
+	q := "UPDATE orders o JOIN payments p ON p.order_id = o.id " + join + " SET o.step = ?, o.status = ?, o.updated_at = ?, p.updated_at = ?"
 	args := []any{to, status, now.UTC(), now.UTC()}
 	if paymentSet != "" {
 		q += ", " + paymentSet
@@ -234,9 +240,22 @@ func (s *Store) SetReady(ctx context.Context, id, tid, redirect string, now time
 		"p.tid = ?, p.status = ?, p.redirect_url = ?", tid, domain.PaymentReady, redirect)
 }
 
-// BeginDeducting records the payer's pg_token and moves the saga on.
-func (s *Store) BeginDeducting(ctx context.Context, id, pgToken string, now time.Time) error {
-	return s.advance(ctx, id, domain.StepReady, domain.StepDeducting, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
+// BeginDeducting records the payer's pg_token and moves the saga on; in
+// the same statement it records the warehouse each line of lineWarehouses
+// (line number -> warehouse) is to be taken from first.
+func (s *Store) BeginDeducting(ctx context.Context, id, pgToken string, now time.Time, lineWarehouses map[int]int64) error {
+	if len(lineWarehouses) == 0 {
+		return s.advance(ctx, id, domain.StepReady, domain.StepDeducting, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
+	}
+	set := "p.pg_token = ?, l.warehouse_id = CASE l.line_no"
+	args := []any{pgToken}
+	lines := slices.Sorted(maps.Keys(lineWarehouses))
+	for _, n := range lines {
+		set += " WHEN ? THEN ?"
+		args = append(args, n, lineWarehouses[n])
+	}
+	set += " ELSE l.warehouse_id END"
+	return s.advanceJoin(ctx, "JOIN order_lines l ON l.order_id = o.id", id, domain.StepReady, domain.StepDeducting, domain.StatusProcessing, now, set, args...)
 }
 
 // SetLineWarehouse records the warehouse a regular line is taken from.

@@ -37,7 +37,7 @@ func TestOrderStepsAreConditional(t *testing.T) {
 		return o
 	}
 	mk("o-steps")
-	if err := s.BeginDeducting(ctx, "o-steps", "pg", at); !errors.Is(err, domain.ErrStepChanged) {
+	if err := s.BeginDeducting(ctx, "o-steps", "pg", at, map[int]int64{1: 41}); !errors.Is(err, domain.ErrStepChanged) {
 		t.Errorf("deducting before ready = %v, want ErrStepChanged", err)
 	}
 	if err := s.SetReady(ctx, "o-steps", "T1", "http://kakao/T1", at); err != nil {
@@ -52,7 +52,7 @@ func TestOrderStepsAreConditional(t *testing.T) {
 		t.Errorf("after ready: %+v", o)
 	}
 	for _, step := range []func() error{
-		func() error { return s.BeginDeducting(ctx, "o-steps", "pg-token", at) },
+		func() error { return s.BeginDeducting(ctx, "o-steps", "pg-token", at, map[int]int64{1: 42}) },
 		func() error { return s.BeginApproving(ctx, "o-steps", at) },
 		func() error { return s.MarkPaid(ctx, "o-steps", "A1", at) },
 	} {
@@ -66,6 +66,29 @@ func TestOrderStepsAreConditional(t *testing.T) {
 	o, _ = s.Order(ctx, "o-steps")
 	if o.Status != domain.StatusPaid || o.Step != domain.StepDone || o.Payment.PGToken != "pg-token" || o.Payment.Status != domain.PaymentApproved {
 		t.Errorf("after paid: %+v", o)
+	}
+	// The line's first warehouse came with the deducting step, not with
+	// the refused one.
+	if len(o.Lines) != 1 || o.Lines[0].WarehouseID != 42 {
+		t.Errorf("lines after deducting: %+v", o.Lines)
+	}
+	// Several lines, each with its own warehouse; a line not named keeps
+	// none.
+	two := domain.Order{ID: "o-two", UserID: u.ID, Total: 3000, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
+		Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000},
+			{LineNo: 2, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000},
+			{LineNo: 3, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
+		Payment: domain.Payment{Nonce: "n2"}}
+	if err := s.CreateOrder(ctx, two, 5); err != nil {
+		t.Fatal(err)
+	}
+	s.SetReady(ctx, "o-two", "T9", "http://kakao/T9", at)
+	if err := s.BeginDeducting(ctx, "o-two", "pg", at, map[int]int64{1: 7, 2: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.Order(ctx, "o-two"); o.Step != domain.StepDeducting || len(o.Lines) != 3 ||
+		o.Lines[0].WarehouseID != 7 || o.Lines[1].WarehouseID != 8 || o.Lines[2].WarehouseID != 0 {
+		t.Errorf("two warehouses: %+v", o)
 	}
 	// A paid order cannot be failed.
 	if err := s.FailOrder(ctx, "o-steps", []string{domain.StepReady}, domain.StatusFailed, "x", domain.PaymentCancelled, at,
@@ -212,7 +235,7 @@ func TestConcurrentStepsShareCommits(t *testing.T) {
 			id := fmt.Sprintf("o-%03d", i)
 			if i%10 == 0 {
 				// Not at READY: must fail alone.
-				errs[i] = s.BeginDeducting(ctx, id, "pg", at)
+				errs[i] = s.BeginDeducting(ctx, id, "pg", at, nil)
 				return
 			}
 			errs[i] = s.SetReady(ctx, id, "T"+id, "http://kakao/"+id, at)
@@ -249,7 +272,7 @@ func TestConcurrentStepsShareCommits(t *testing.T) {
 				_, errs[i] = s.ExecStep(ctx, "UPDATE no_such_table SET x = 1")
 				return
 			}
-			errs[i] = s.BeginDeducting(ctx, fmt.Sprintf("o-%03d", i), "pg", at)
+			errs[i] = s.BeginDeducting(ctx, fmt.Sprintf("o-%03d", i), "pg", at, nil)
 		}()
 	}
 	wg.Wait()
