@@ -248,6 +248,13 @@ func TestInsufficientStockAtApproval(t *testing.T) {
 	if r := s.lotRow(s.regLot); r.onHand != 5 {
 		t.Errorf("regular lot on hand %d, want 5", r.onHand)
 	}
+	// Nothing was taken that the saga could not give back at once: no
+	// compensation event.
+	var events int
+	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", ob.OrderID).Scan(&events)
+	if events != 0 {
+		t.Errorf("%d order-failed events for a failed deduction restored at once", events)
+	}
 	if code, body := b.do("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 6}}}, nil); code != 409 || !strings.Contains(body, "insufficient_stock") {
 		t.Errorf("ordering more than is left: %d %s", code, body)
 	}

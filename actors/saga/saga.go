@@ -669,9 +669,10 @@ func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.Saga
 
 // compensate fails the order and gives its stock back. The order and its
 // lines are soft-deleted and the "order failed" event written to the outbox
-// in one transaction; inventory consumes it and restores idempotently. For
-// a failed deduction (compensation 1) the saga also restores at once, so
-// the stock is back before it answers.
+// in one transaction; inventory consumes it and restores idempotently
+// (compensation 2). For a failed deduction (compensation 1) the saga
+// restores at once, so the stock is back before it answers, and writes the
+// event only if that restore failed.
 func (g *grain) compensate(ctx context.Context, o domain.Order, from, reason, paymentStatus string) (*opb.SagaState, error) {
 	ev := domain.OrderFailedEvent{EventID: "order-failed:" + o.ID, OrderID: o.ID, Reason: reason, Lines: o.Lines, At: g.now()}
 	for _, w := range g.deps.Places.Serving(o.Address) {
@@ -681,13 +682,17 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, from, reason, pa
 	if err != nil {
 		return g.unavailable(), nil
 	}
+	msgs := []domain.OutboxMessage{{Topic: OrderFailedTopic, Key: o.ID, Payload: payload}}
 	if from == domain.StepDeducting {
+		// Compensation 1: nothing was paid; what was taken goes back now.
+		// Only when that fails does the outbox event carry it on.
 		if err := Restore(ctx, g.stock, ev); err != nil {
 			g.log.Warn("restore after a failed deduction; the outbox event will retry", "error", err.Error())
+		} else {
+			msgs = nil
 		}
 	}
-	msg := domain.OutboxMessage{Topic: OrderFailedTopic, Key: o.ID, Payload: payload}
-	if err := g.deps.Store.FailOrder(ctx, o.ID, []string{from}, domain.StatusFailed, reason, paymentStatus, g.now(), msg); err != nil {
+	if err := g.deps.Store.FailOrder(ctx, o.ID, []string{from}, domain.StatusFailed, reason, paymentStatus, g.now(), msgs...); err != nil {
 		if errors.Is(err, domain.ErrStepChanged) {
 			return g.state(ctx, "")
 		}

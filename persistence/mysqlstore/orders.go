@@ -280,15 +280,29 @@ func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) err
 // FailOrder ends an order that is at one of fromSteps: it is soft-deleted
 // with its lines, given status and reason, its payment paymentStatus, and
 // the outbox messages are written in the same transaction.
+// Without messages it is one statement, committed with other orders'
+// steps.
 func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []string, status, reason, paymentStatus string, now time.Time, msgs ...domain.OutboxMessage) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		q := `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN order_lines l ON l.order_id = o.id
-			SET o.step = 'DONE', o.status = ?, o.reason = ?, o.updated_at = ?, o.deleted_at = ?, l.deleted_at = ?, p.status = ?, p.updated_at = ?
-			WHERE o.id = ? AND o.step IN (?` + strings.Repeat(",?", len(fromSteps)-1) + ")"
-		args := []any{status, reason, now.UTC(), now.UTC(), now.UTC(), paymentStatus, now.UTC(), id}
-		for _, st := range fromSteps {
-			args = append(args, st)
+	q := `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN order_lines l ON l.order_id = o.id
+		SET o.step = 'DONE', o.status = ?, o.reason = ?, o.updated_at = ?, o.deleted_at = ?, l.deleted_at = ?, p.status = ?, p.updated_at = ?
+		WHERE o.id = ? AND o.step IN (?` + strings.Repeat(",?", len(fromSteps)-1) + ")"
+	args := []any{status, reason, now.UTC(), now.UTC(), now.UTC(), paymentStatus, now.UTC(), id}
+	for _, st := range fromSteps {
+		args = append(args, st)
+	}
+	if len(msgs) == 0 {
+		st := statement{query: q}
+		st.add(args...)
+		n, err := s.steps.exec(ctx, st)
+		if err != nil {
+			return err
 		}
+		if n == 0 {
+			return fmt.Errorf("fail order %s: %w", id, domain.ErrStepChanged)
+		}
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err

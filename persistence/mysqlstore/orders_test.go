@@ -98,6 +98,9 @@ func TestOrderStepsAreConditional(t *testing.T) {
 	if msgs, _ := s.PendingOutbox(ctx, 10); len(msgs) != 0 {
 		t.Errorf("a refused failure wrote %d outbox messages", len(msgs))
 	}
+	if err := s.FailOrder(ctx, "o-steps", []string{domain.StepReady}, domain.StatusFailed, "x", domain.PaymentCancelled, at); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("fail a paid order without a message = %v", err)
+	}
 	// Failing soft-deletes the order, its lines and sets the payment, with
 	// the outbox message in the same transaction.
 	mk("o-fail")
