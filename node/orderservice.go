@@ -94,7 +94,7 @@ func (s *orderService) answer(ctx context.Context, st *opb.SagaState) (domain.Or
 	if err := sagaError(st.GetError()); err != nil {
 		return domain.Order{}, err
 	}
-	if len(st.GetOrder()) > 0 {
+	if st.GetOrder() != nil {
 		if o, err := saga.DecodeOrder(st.GetOrder()); err == nil && o.ID == st.GetOrderId() {
 			return o, nil
 		}

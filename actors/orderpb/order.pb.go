@@ -25,18 +25,316 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// An order as the saga knows it: everything MySQL holds of it.
+type OrderLine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LineNo        int64                  `protobuf:"varint,1,opt,name=line_no,json=lineNo,proto3" json:"line_no,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	ProductId     int64                  `protobuf:"varint,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	LotId         int64                  `protobuf:"varint,4,opt,name=lot_id,json=lotId,proto3" json:"lot_id,omitempty"`
+	WarehouseId   int64                  `protobuf:"varint,5,opt,name=warehouse_id,json=warehouseId,proto3" json:"warehouse_id,omitempty"`
+	Quantity      int64                  `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	UnitPrice     int64                  `protobuf:"varint,7,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderLine) Reset() {
+	*x = OrderLine{}
+	mi := &file_actors_orderpb_order_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderLine) ProtoMessage() {}
+
+func (x *OrderLine) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_orderpb_order_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderLine.ProtoReflect.Descriptor instead.
+func (*OrderLine) Descriptor() ([]byte, []int) {
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *OrderLine) GetLineNo() int64 {
+	if x != nil {
+		return x.LineNo
+	}
+	return 0
+}
+
+func (x *OrderLine) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *OrderLine) GetProductId() int64 {
+	if x != nil {
+		return x.ProductId
+	}
+	return 0
+}
+
+func (x *OrderLine) GetLotId() int64 {
+	if x != nil {
+		return x.LotId
+	}
+	return 0
+}
+
+func (x *OrderLine) GetWarehouseId() int64 {
+	if x != nil {
+		return x.WarehouseId
+	}
+	return 0
+}
+
+func (x *OrderLine) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *OrderLine) GetUnitPrice() int64 {
+	if x != nil {
+		return x.UnitPrice
+	}
+	return 0
+}
+
+type Order struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	UserId   int64                  `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Status   string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Step     string                 `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
+	Reason   string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Total    int64                  `protobuf:"varint,6,opt,name=total,proto3" json:"total,omitempty"`
+	Lat      float64                `protobuf:"fixed64,7,opt,name=lat,proto3" json:"lat,omitempty"`
+	Lng      float64                `protobuf:"fixed64,8,opt,name=lng,proto3" json:"lng,omitempty"`
+	FromCart bool                   `protobuf:"varint,9,opt,name=from_cart,json=fromCart,proto3" json:"from_cart,omitempty"`
+	// Unix microseconds.
+	CreatedAt     int64        `protobuf:"varint,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     int64        `protobuf:"varint,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	ExpiresAt     int64        `protobuf:"varint,12,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Deleted       bool         `protobuf:"varint,13,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Lines         []*OrderLine `protobuf:"bytes,14,rep,name=lines,proto3" json:"lines,omitempty"`
+	Tid           string       `protobuf:"bytes,15,opt,name=tid,proto3" json:"tid,omitempty"`
+	PaymentStatus string       `protobuf:"bytes,16,opt,name=payment_status,json=paymentStatus,proto3" json:"payment_status,omitempty"`
+	Amount        int64        `protobuf:"varint,17,opt,name=amount,proto3" json:"amount,omitempty"`
+	RedirectUrl   string       `protobuf:"bytes,18,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
+	Nonce         string       `protobuf:"bytes,19,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	PgToken       string       `protobuf:"bytes,20,opt,name=pg_token,json=pgToken,proto3" json:"pg_token,omitempty"`
+	Refunded      int64        `protobuf:"varint,21,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Order) Reset() {
+	*x = Order{}
+	mi := &file_actors_orderpb_order_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Order) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Order) ProtoMessage() {}
+
+func (x *Order) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_orderpb_order_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Order.ProtoReflect.Descriptor instead.
+func (*Order) Descriptor() ([]byte, []int) {
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Order) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Order) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *Order) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Order) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *Order) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Order) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *Order) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *Order) GetLng() float64 {
+	if x != nil {
+		return x.Lng
+	}
+	return 0
+}
+
+func (x *Order) GetFromCart() bool {
+	if x != nil {
+		return x.FromCart
+	}
+	return false
+}
+
+func (x *Order) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+func (x *Order) GetUpdatedAt() int64 {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return 0
+}
+
+func (x *Order) GetExpiresAt() int64 {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return 0
+}
+
+func (x *Order) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *Order) GetLines() []*OrderLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *Order) GetTid() string {
+	if x != nil {
+		return x.Tid
+	}
+	return ""
+}
+
+func (x *Order) GetPaymentStatus() string {
+	if x != nil {
+		return x.PaymentStatus
+	}
+	return ""
+}
+
+func (x *Order) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *Order) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
+	}
+	return ""
+}
+
+func (x *Order) GetNonce() string {
+	if x != nil {
+		return x.Nonce
+	}
+	return ""
+}
+
+func (x *Order) GetPgToken() string {
+	if x != nil {
+		return x.PgToken
+	}
+	return ""
+}
+
+func (x *Order) GetRefunded() int64 {
+	if x != nil {
+		return x.Refunded
+	}
+	return 0
+}
+
 type StartRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The order as the caller just stored it (the saga's own encoding), so
-	// that the saga need not read it back; empty: the saga reads MySQL.
-	Order         []byte `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	// The order as the caller just stored it, so that the saga need not
+	// read it back; absent: the saga reads MySQL.
+	Order         *Order `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartRequest) Reset() {
 	*x = StartRequest{}
-	mi := &file_actors_orderpb_order_proto_msgTypes[0]
+	mi := &file_actors_orderpb_order_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +346,7 @@ func (x *StartRequest) String() string {
 func (*StartRequest) ProtoMessage() {}
 
 func (x *StartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_orderpb_order_proto_msgTypes[0]
+	mi := &file_actors_orderpb_order_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,10 +359,10 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
-	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{0}
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *StartRequest) GetOrder() []byte {
+func (x *StartRequest) GetOrder() *Order {
 	if x != nil {
 		return x.Order
 	}
@@ -83,7 +381,7 @@ type ApproveRequest struct {
 
 func (x *ApproveRequest) Reset() {
 	*x = ApproveRequest{}
-	mi := &file_actors_orderpb_order_proto_msgTypes[1]
+	mi := &file_actors_orderpb_order_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -95,7 +393,7 @@ func (x *ApproveRequest) String() string {
 func (*ApproveRequest) ProtoMessage() {}
 
 func (x *ApproveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_orderpb_order_proto_msgTypes[1]
+	mi := &file_actors_orderpb_order_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -108,7 +406,7 @@ func (x *ApproveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveRequest.ProtoReflect.Descriptor instead.
 func (*ApproveRequest) Descriptor() ([]byte, []int) {
-	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{1}
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ApproveRequest) GetPgToken() string {
@@ -138,7 +436,7 @@ type AbortRequest struct {
 
 func (x *AbortRequest) Reset() {
 	*x = AbortRequest{}
-	mi := &file_actors_orderpb_order_proto_msgTypes[2]
+	mi := &file_actors_orderpb_order_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -150,7 +448,7 @@ func (x *AbortRequest) String() string {
 func (*AbortRequest) ProtoMessage() {}
 
 func (x *AbortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_orderpb_order_proto_msgTypes[2]
+	mi := &file_actors_orderpb_order_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -163,7 +461,7 @@ func (x *AbortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortRequest.ProtoReflect.Descriptor instead.
 func (*AbortRequest) Descriptor() ([]byte, []int) {
-	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{2}
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AbortRequest) GetReason() string {
@@ -195,7 +493,7 @@ type ResumeRequest struct {
 
 func (x *ResumeRequest) Reset() {
 	*x = ResumeRequest{}
-	mi := &file_actors_orderpb_order_proto_msgTypes[3]
+	mi := &file_actors_orderpb_order_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -207,7 +505,7 @@ func (x *ResumeRequest) String() string {
 func (*ResumeRequest) ProtoMessage() {}
 
 func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_orderpb_order_proto_msgTypes[3]
+	mi := &file_actors_orderpb_order_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -220,7 +518,7 @@ func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRequest) Descriptor() ([]byte, []int) {
-	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{3}
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{5}
 }
 
 type SagaState struct {
@@ -231,16 +529,16 @@ type SagaState struct {
 	Step    string                 `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
 	// Set when the request was refused: not_found, bad_callback, unavailable.
 	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	// The order as the saga knows it after the request (the saga's own
-	// encoding), so that the caller need not read it back; may be empty.
-	Order         []byte `protobuf:"bytes,6,opt,name=order,proto3" json:"order,omitempty"`
+	// The order as the saga knows it after the request, so that the caller
+	// need not read it back; may be absent.
+	Order         *Order `protobuf:"bytes,6,opt,name=order,proto3" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SagaState) Reset() {
 	*x = SagaState{}
-	mi := &file_actors_orderpb_order_proto_msgTypes[4]
+	mi := &file_actors_orderpb_order_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -252,7 +550,7 @@ func (x *SagaState) String() string {
 func (*SagaState) ProtoMessage() {}
 
 func (x *SagaState) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_orderpb_order_proto_msgTypes[4]
+	mi := &file_actors_orderpb_order_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -265,7 +563,7 @@ func (x *SagaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SagaState.ProtoReflect.Descriptor instead.
 func (*SagaState) Descriptor() ([]byte, []int) {
-	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{4}
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SagaState) GetOrderId() string {
@@ -303,7 +601,7 @@ func (x *SagaState) GetError() string {
 	return ""
 }
 
-func (x *SagaState) GetOrder() []byte {
+func (x *SagaState) GetOrder() *Order {
 	if x != nil {
 		return x.Order
 	}
@@ -314,9 +612,45 @@ var File_actors_orderpb_order_proto protoreflect.FileDescriptor
 
 const file_actors_orderpb_order_proto_rawDesc = "" +
 	"\n" +
-	"\x1aactors/orderpb/order.proto\x12\x05order\"$\n" +
-	"\fStartRequest\x12\x14\n" +
-	"\x05order\x18\x01 \x01(\fR\x05order\"A\n" +
+	"\x1aactors/orderpb/order.proto\x12\x05order\"\xcc\x01\n" +
+	"\tOrderLine\x12\x17\n" +
+	"\aline_no\x18\x01 \x01(\x03R\x06lineNo\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\x03R\tproductId\x12\x15\n" +
+	"\x06lot_id\x18\x04 \x01(\x03R\x05lotId\x12!\n" +
+	"\fwarehouse_id\x18\x05 \x01(\x03R\vwarehouseId\x12\x1a\n" +
+	"\bquantity\x18\x06 \x01(\x03R\bquantity\x12\x1d\n" +
+	"\n" +
+	"unit_price\x18\a \x01(\x03R\tunitPrice\"\xab\x04\n" +
+	"\x05Order\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x03R\x06userId\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x12\n" +
+	"\x04step\x18\x04 \x01(\tR\x04step\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05total\x18\x06 \x01(\x03R\x05total\x12\x10\n" +
+	"\x03lat\x18\a \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lng\x18\b \x01(\x01R\x03lng\x12\x1b\n" +
+	"\tfrom_cart\x18\t \x01(\bR\bfromCart\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\n" +
+	" \x01(\x03R\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"updated_at\x18\v \x01(\x03R\tupdatedAt\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\f \x01(\x03R\texpiresAt\x12\x18\n" +
+	"\adeleted\x18\r \x01(\bR\adeleted\x12&\n" +
+	"\x05lines\x18\x0e \x03(\v2\x10.order.OrderLineR\x05lines\x12\x10\n" +
+	"\x03tid\x18\x0f \x01(\tR\x03tid\x12%\n" +
+	"\x0epayment_status\x18\x10 \x01(\tR\rpaymentStatus\x12\x16\n" +
+	"\x06amount\x18\x11 \x01(\x03R\x06amount\x12!\n" +
+	"\fredirect_url\x18\x12 \x01(\tR\vredirectUrl\x12\x14\n" +
+	"\x05nonce\x18\x13 \x01(\tR\x05nonce\x12\x19\n" +
+	"\bpg_token\x18\x14 \x01(\tR\apgToken\x12\x1a\n" +
+	"\brefunded\x18\x15 \x01(\x03R\brefunded\"2\n" +
+	"\fStartRequest\x12\"\n" +
+	"\x05order\x18\x01 \x01(\v2\f.order.OrderR\x05order\"A\n" +
 	"\x0eApproveRequest\x12\x19\n" +
 	"\bpg_token\x18\x01 \x01(\tR\apgToken\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\"T\n" +
@@ -324,14 +658,14 @@ const file_actors_orderpb_order_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\x12\x16\n" +
 	"\x06expire\x18\x03 \x01(\bR\x06expire\"\x0f\n" +
-	"\rResumeRequest\"\x96\x01\n" +
+	"\rResumeRequest\"\xa4\x01\n" +
 	"\tSagaState\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
 	"\x04step\x18\x04 \x01(\tR\x04step\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\x12\x14\n" +
-	"\x05order\x18\x06 \x01(\fR\x05order2\xd1\x01\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\"\n" +
+	"\x05order\x18\x06 \x01(\v2\f.order.OrderR\x05order2\xd1\x01\n" +
 	"\tOrderSaga\x12.\n" +
 	"\x05Start\x12\x13.order.StartRequest\x1a\x10.order.SagaState\x122\n" +
 	"\aApprove\x12\x15.order.ApproveRequest\x1a\x10.order.SagaState\x12.\n" +
@@ -350,28 +684,33 @@ func file_actors_orderpb_order_proto_rawDescGZIP() []byte {
 	return file_actors_orderpb_order_proto_rawDescData
 }
 
-var file_actors_orderpb_order_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_actors_orderpb_order_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_actors_orderpb_order_proto_goTypes = []any{
-	(*StartRequest)(nil),   // 0: order.StartRequest
-	(*ApproveRequest)(nil), // 1: order.ApproveRequest
-	(*AbortRequest)(nil),   // 2: order.AbortRequest
-	(*ResumeRequest)(nil),  // 3: order.ResumeRequest
-	(*SagaState)(nil),      // 4: order.SagaState
+	(*OrderLine)(nil),      // 0: order.OrderLine
+	(*Order)(nil),          // 1: order.Order
+	(*StartRequest)(nil),   // 2: order.StartRequest
+	(*ApproveRequest)(nil), // 3: order.ApproveRequest
+	(*AbortRequest)(nil),   // 4: order.AbortRequest
+	(*ResumeRequest)(nil),  // 5: order.ResumeRequest
+	(*SagaState)(nil),      // 6: order.SagaState
 }
 var file_actors_orderpb_order_proto_depIdxs = []int32{
-	0, // 0: order.OrderSaga.Start:input_type -> order.StartRequest
-	1, // 1: order.OrderSaga.Approve:input_type -> order.ApproveRequest
-	2, // 2: order.OrderSaga.Abort:input_type -> order.AbortRequest
-	3, // 3: order.OrderSaga.Resume:input_type -> order.ResumeRequest
-	4, // 4: order.OrderSaga.Start:output_type -> order.SagaState
-	4, // 5: order.OrderSaga.Approve:output_type -> order.SagaState
-	4, // 6: order.OrderSaga.Abort:output_type -> order.SagaState
-	4, // 7: order.OrderSaga.Resume:output_type -> order.SagaState
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0, // 0: order.Order.lines:type_name -> order.OrderLine
+	1, // 1: order.StartRequest.order:type_name -> order.Order
+	1, // 2: order.SagaState.order:type_name -> order.Order
+	2, // 3: order.OrderSaga.Start:input_type -> order.StartRequest
+	3, // 4: order.OrderSaga.Approve:input_type -> order.ApproveRequest
+	4, // 5: order.OrderSaga.Abort:input_type -> order.AbortRequest
+	5, // 6: order.OrderSaga.Resume:input_type -> order.ResumeRequest
+	6, // 7: order.OrderSaga.Start:output_type -> order.SagaState
+	6, // 8: order.OrderSaga.Approve:output_type -> order.SagaState
+	6, // 9: order.OrderSaga.Abort:output_type -> order.SagaState
+	6, // 10: order.OrderSaga.Resume:output_type -> order.SagaState
+	7, // [7:11] is the sub-list for method output_type
+	3, // [3:7] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_actors_orderpb_order_proto_init() }
@@ -385,7 +724,7 @@ func file_actors_orderpb_order_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_orderpb_order_proto_rawDesc), len(file_actors_orderpb_order_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

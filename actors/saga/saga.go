@@ -297,35 +297,55 @@ func (g *grain) moved(o *domain.Order, step, status, reason string) *opb.SagaSta
 	return &opb.SagaState{OrderId: o.ID, Status: status, Reason: reason, Step: step, Order: EncodeOrder(*o)}
 }
 
-// wireOrder is an order in saga messages: all of it, with the fields the
-// public JSON leaves out.
-type wireOrder struct {
-	domain.Order
-	Step    string `json:"step"`
-	Deleted bool   `json:"deleted"`
-	Nonce   string `json:"nonce"`
-	PGToken string `json:"pg_token"`
-}
-
-// EncodeOrder encodes o for StartRequest.Order; SagaState.Order is the
-// same encoding.
-func EncodeOrder(o domain.Order) []byte {
-	b, err := json.Marshal(wireOrder{Order: o, Step: o.Step, Deleted: o.Deleted, Nonce: o.Payment.Nonce, PGToken: o.Payment.PGToken})
-	if err != nil {
-		return nil
+// EncodeOrder is o as saga messages carry it.
+func EncodeOrder(o domain.Order) *opb.Order {
+	m := &opb.Order{
+		Id: o.ID, UserId: o.UserID, Status: o.Status, Step: o.Step, Reason: o.Reason, Total: int64(o.Total),
+		Lat: o.Address.Lat, Lng: o.Address.Lng, FromCart: o.FromCart, CreatedAt: micros(o.CreatedAt),
+		UpdatedAt: micros(o.UpdatedAt), ExpiresAt: micros(o.ExpiresAt), Deleted: o.Deleted,
+		Tid: o.Payment.TID, PaymentStatus: o.Payment.Status, Amount: int64(o.Payment.Amount),
+		RedirectUrl: o.Payment.RedirectURL, Nonce: o.Payment.Nonce, PgToken: o.Payment.PGToken, Refunded: int64(o.Payment.Refunded),
 	}
-	return b
+	m.Lines = make([]*opb.OrderLine, len(o.Lines))
+	for i, l := range o.Lines {
+		m.Lines[i] = &opb.OrderLine{LineNo: int64(l.LineNo), Kind: l.Kind, ProductId: l.ProductID, LotId: l.LotID,
+			WarehouseId: l.WarehouseID, Quantity: l.Quantity, UnitPrice: int64(l.UnitPrice)}
+	}
+	return m
 }
 
 // DecodeOrder reads what EncodeOrder wrote.
-func DecodeOrder(b []byte) (domain.Order, error) {
-	var w wireOrder
-	if err := json.Unmarshal(b, &w); err != nil {
-		return domain.Order{}, err
+func DecodeOrder(m *opb.Order) (domain.Order, error) {
+	if m.GetId() == "" {
+		return domain.Order{}, errors.New("order without an id")
 	}
-	o := w.Order
-	o.Step, o.Deleted, o.Payment.Nonce, o.Payment.PGToken = w.Step, w.Deleted, w.Nonce, w.PGToken
+	o := domain.Order{
+		ID: m.GetId(), UserID: m.GetUserId(), Status: m.GetStatus(), Step: m.GetStep(), Reason: m.GetReason(),
+		Total: domain.KRW(m.GetTotal()), Address: domain.Point{Lat: m.GetLat(), Lng: m.GetLng()}, FromCart: m.GetFromCart(),
+		CreatedAt: fromMicros(m.GetCreatedAt()), UpdatedAt: fromMicros(m.GetUpdatedAt()), ExpiresAt: fromMicros(m.GetExpiresAt()),
+		Deleted: m.GetDeleted(),
+		Payment: domain.Payment{TID: m.GetTid(), Status: m.GetPaymentStatus(), Amount: domain.KRW(m.GetAmount()),
+			RedirectURL: m.GetRedirectUrl(), Nonce: m.GetNonce(), PGToken: m.GetPgToken(), Refunded: domain.KRW(m.GetRefunded())},
+	}
+	for _, l := range m.GetLines() {
+		o.Lines = append(o.Lines, domain.OrderLine{LineNo: int(l.GetLineNo()), Kind: l.GetKind(), ProductID: l.GetProductId(),
+			LotID: l.GetLotId(), WarehouseID: l.GetWarehouseId(), Quantity: l.GetQuantity(), UnitPrice: domain.KRW(l.GetUnitPrice())})
+	}
 	return o, nil
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
 }
 
 // Start asks the payment provider for the payment (step CREATED -> READY).
@@ -336,7 +356,7 @@ func DecodeOrder(b []byte) (domain.Order, error) {
 // move it twice.
 func (g *grain) Start(req *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
 	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
-		if g.known == nil && len(req.GetOrder()) > 0 {
+		if g.known == nil && req.GetOrder() != nil {
 			if o, err := DecodeOrder(req.GetOrder()); err == nil && o.ID == g.id {
 				g.remember(o)
 			}

@@ -5,13 +5,16 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	opb "shelflife/actors/orderpb"
 	"shelflife/actors/saga"
 	"shelflife/domain"
 )
 
-// The saga's encoding carries what the public JSON leaves out: a saga
-// that took an order from its caller must see the same nonce and step as
-// one that read MySQL.
+// The saga's messages carry all of an order, what the public JSON leaves
+// out included: a saga that took an order from its caller must see the
+// same nonce and step as one that read MySQL.
 func TestOrderEncodingKeepsEverything(t *testing.T) {
 	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	o := domain.Order{
@@ -23,14 +26,22 @@ func TestOrderEncodingKeepsEverything(t *testing.T) {
 		Payment: domain.Payment{TID: "T1", Status: domain.PaymentReady, Amount: 12000, RedirectURL: "http://k/p",
 			Nonce: "n0nce", PGToken: "pg", Refunded: 0},
 	}
-	got, err := saga.DecodeOrder(saga.EncodeOrder(o))
+	wire, err := proto.Marshal(saga.EncodeOrder(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back opb.Order
+	if err := proto.Unmarshal(wire, &back); err != nil {
+		t.Fatal(err)
+	}
+	got, err := saga.DecodeOrder(&back)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, o) {
 		t.Errorf("decoded %+v\nwant    %+v", got, o)
 	}
-	if _, err := saga.DecodeOrder([]byte("{")); err == nil {
-		t.Error("a broken encoding decoded without error")
+	if _, err := saga.DecodeOrder(&opb.Order{}); err == nil {
+		t.Error("an order without an id decoded without error")
 	}
 }
