@@ -154,28 +154,46 @@ func commitStatements(c lot.Commit) []statement {
 // round trip when oneTrip is set, and returns the rows the first statement
 // matched. After an error the transaction may still be open.
 func execBatch(ctx context.Context, conn *sql.Conn, stmts []statement, oneTrip bool) (matched int64, err error) {
+	if oneTrip {
+		counts, err := execOneTrip(ctx, conn, stmts)
+		if err != nil || len(counts) == 0 {
+			return 0, err
+		}
+		return counts[0], nil
+	}
 	err = conn.Raw(func(dc any) error {
 		ex, ok := dc.(driver.ExecerContext)
 		if !ok {
 			return errors.New("mysql driver cannot execute directly")
 		}
-		if !oneTrip {
-			if _, err := ex.ExecContext(ctx, "START TRANSACTION", nil); err != nil {
+		if _, err := ex.ExecContext(ctx, "START TRANSACTION", nil); err != nil {
+			return err
+		}
+		for i, st := range stmts {
+			res, err := ex.ExecContext(ctx, st.query, st.args)
+			if err != nil {
 				return err
 			}
-			for i, st := range stmts {
-				res, err := ex.ExecContext(ctx, st.query, st.args)
-				if err != nil {
+			if i == 0 {
+				if matched, err = res.RowsAffected(); err != nil {
 					return err
 				}
-				if i == 0 {
-					if matched, err = res.RowsAffected(); err != nil {
-						return err
-					}
-				}
 			}
-			_, err := ex.ExecContext(ctx, "COMMIT", nil)
-			return err
+		}
+		_, err := ex.ExecContext(ctx, "COMMIT", nil)
+		return err
+	})
+	return matched, err
+}
+
+// execOneTrip sends "START TRANSACTION; s1; …; sn; COMMIT" on conn in one
+// round trip and returns each statement's row count. After an error the
+// transaction may still be open.
+func execOneTrip(ctx context.Context, conn *sql.Conn, stmts []statement) (counts []int64, err error) {
+	err = conn.Raw(func(dc any) error {
+		ex, ok := dc.(driver.ExecerContext)
+		if !ok {
+			return errors.New("mysql driver cannot execute directly")
 		}
 		var q strings.Builder
 		q.WriteString("START TRANSACTION")
@@ -197,12 +215,14 @@ func execBatch(ctx context.Context, conn *sql.Conn, stmts []statement, oneTrip b
 		if !ok {
 			return fmt.Errorf("mysql driver result %T has no per-statement counts", res)
 		}
-		if counts := all.AllRowsAffected(); len(counts) > 1 {
-			matched = counts[1]
+		got := all.AllRowsAffected()
+		if len(got) != len(stmts)+2 {
+			return fmt.Errorf("%d statements answered %d counts", len(stmts)+2, len(got))
 		}
+		counts = got[1 : len(stmts)+1]
 		return nil
 	})
-	return matched, err
+	return counts, err
 }
 
 // rollback ends conn's transaction; a connection that cannot is closed.

@@ -3,14 +3,9 @@ package mysqlstore
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 )
 
 // maxStepBatch bounds the statements of one shared commit; stepTimeout
@@ -130,47 +125,19 @@ func (w *steps) write(batch []*stepReq) {
 	}
 }
 
-// together sends "START TRANSACTION; s1; ...; sn; COMMIT" in one round
-// trip and returns each statement's row count.
+// together commits batch in one transaction sent in one round trip and
+// returns each statement's row count.
 func (w *steps) together(ctx context.Context, batch []*stepReq) ([]int64, error) {
 	conn, err := w.s.batch.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	var rows []int64
-	err = conn.Raw(func(dc any) error {
-		ex, ok := dc.(driver.ExecerContext)
-		if !ok {
-			return errors.New("mysql driver cannot execute directly")
-		}
-		var q strings.Builder
-		q.WriteString("START TRANSACTION")
-		var args []driver.NamedValue
-		for _, r := range batch {
-			q.WriteString(";\n")
-			q.WriteString(r.st.query)
-			for _, a := range r.st.args {
-				a.Ordinal = len(args) + 1
-				args = append(args, a)
-			}
-		}
-		q.WriteString(";\nCOMMIT")
-		res, err := ex.ExecContext(ctx, q.String(), args)
-		if err != nil {
-			return err
-		}
-		all, ok := res.(mysql.Result)
-		if !ok {
-			return fmt.Errorf("mysql driver result %T has no per-statement counts", res)
-		}
-		counts := all.AllRowsAffected()
-		if len(counts) != len(batch)+2 {
-			return fmt.Errorf("%d statements answered %d counts", len(batch)+2, len(counts))
-		}
-		rows = counts[1 : len(batch)+1]
-		return nil
-	})
+	stmts := make([]statement, len(batch))
+	for i, r := range batch {
+		stmts[i] = r.st
+	}
+	rows, err := execOneTrip(ctx, conn, stmts)
 	if err != nil {
 		rollback(conn)
 		return nil, err
