@@ -53,31 +53,14 @@ func (s *eventSink) LotChanged(e lot.Event) {
 
 func (s *eventSink) run() {
 	defer close(s.done)
-	var keys, values [][]byte
-	for e := range s.queue {
-		keys, values = keys[:0], values[:0]
-		add := func(e lot.Event) {
-			v, _ := json.Marshal(e)
-			keys = append(keys, []byte(strconv.FormatInt(e.LotID, 10)))
-			values = append(values, v)
-		}
-		add(e)
-	drain:
-		for len(values) < 500 {
-			select {
-			case more, ok := <-s.queue:
-				if !ok {
-					break drain
-				}
-				add(more)
-			default:
-				break drain
-			}
-		}
-		if err := s.bus.PublishBatch(StockTopic, keys, values); err != nil {
-			s.log.Warn("publish stock events", "count", len(values), "error", err.Error())
-		}
-	}
+	publishQueued(s.queue, func(e lot.Event) ([]byte, []byte) {
+		v, _ := json.Marshal(e)
+		return []byte(strconv.FormatInt(e.LotID, 10)), v
+	}, func(keys, values [][]byte) error {
+		return s.bus.PublishBatch(StockTopic, keys, values)
+	}, func(n int, err error) {
+		s.log.Warn("publish stock events", "count", n, "error", err.Error())
+	})
 }
 
 // close publishes what is queued, then stops.

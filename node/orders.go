@@ -85,30 +85,14 @@ func newOrderEvents(bus *kafkabus.Bus, log *slog.Logger) *orderEvents {
 	e := &orderEvents{bus: bus, queue: make(chan domain.Order, 4096), log: log, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
-		for o := range e.queue {
-			// What queued meanwhile goes in the same produce request.
-			batch := []domain.Order{o}
-		drain:
-			for len(batch) < 500 {
-				select {
-				case more, ok := <-e.queue:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, more)
-				default:
-					break drain
-				}
-			}
-			keys, values := make([][]byte, len(batch)), make([][]byte, len(batch))
-			for i, o := range batch {
-				keys[i] = []byte(o.ID)
-				values[i], _ = json.Marshal(o)
-			}
-			if err := e.bus.PublishBatch(OrdersTopic, keys, values); err != nil {
-				e.log.Warn("publish order events", "orders", len(batch), "error", err.Error())
-			}
-		}
+		publishQueued(e.queue, func(o domain.Order) ([]byte, []byte) {
+			v, _ := json.Marshal(o)
+			return []byte(o.ID), v
+		}, func(keys, values [][]byte) error {
+			return e.bus.PublishBatch(OrdersTopic, keys, values)
+		}, func(n int, err error) {
+			log.Warn("publish order events", "orders", n, "error", err.Error())
+		})
 	}()
 	return e
 }
