@@ -160,9 +160,7 @@ func (g *grain) reload(ctx context.Context) error {
 		c := cands[i]
 		by[c.ProductID] = append(by[c.ProductID], &c)
 	}
-	g.mu.Lock()
-	g.byProduct, g.loaded = by, true
-	g.mu.Unlock()
+	g.locked(func() { g.byProduct, g.loaded = by, true })
 	return nil
 }
 
@@ -214,14 +212,22 @@ func (g *grain) Allocate(req *pb.AllocateRequest, respond func(*pb.AllocateRespo
 	return nil
 }
 
-func (g *grain) enqueue(as ...*allocation) {
+// locked runs fn holding mu, which a panic in fn does not leave held.
+func (g *grain) locked(fn func()) {
 	g.mu.Lock()
-	g.queue = append(g.queue, as...)
-	start := !g.running && len(g.queue) > 0
-	if start {
-		g.running = true
-	}
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	fn()
+}
+
+func (g *grain) enqueue(as ...*allocation) {
+	var start bool
+	g.locked(func() {
+		g.queue = append(g.queue, as...)
+		start = !g.running && len(g.queue) > 0
+		if start {
+			g.running = true
+		}
+	})
 	if start {
 		go g.drain()
 	}
@@ -232,15 +238,16 @@ func (g *grain) enqueue(as ...*allocation) {
 // reaches the process.
 func (g *grain) drain() {
 	for {
-		g.mu.Lock()
-		batch := g.queue
-		g.queue = nil
+		var batch []*allocation
+		g.locked(func() {
+			batch, g.queue = g.queue, nil
+			if len(batch) == 0 {
+				g.running = false
+			}
+		})
 		if len(batch) == 0 {
-			g.running = false
-			g.mu.Unlock()
 			return
 		}
-		g.mu.Unlock()
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -270,17 +277,17 @@ func (g *grain) process(batch []*allocation) {
 
 	var unknown []PlanKey
 	seen := map[PlanKey]bool{}
-	g.mu.Lock()
-	for _, a := range batch {
-		k := a.key()
-		if p, ok := g.plans[k]; ok {
-			a.plan = p
-		} else if !seen[k] {
-			seen[k] = true
-			unknown = append(unknown, k)
+	g.locked(func() {
+		for _, a := range batch {
+			k := a.key()
+			if p, ok := g.plans[k]; ok {
+				a.plan = p
+			} else if !seen[k] {
+				seen[k] = true
+				unknown = append(unknown, k)
+			}
 		}
-	}
-	g.mu.Unlock()
+	})
 	if len(unknown) > 0 {
 		saved, err := g.deps.Store.Plans(ctx, g.id, unknown)
 		if err != nil {
@@ -290,14 +297,14 @@ func (g *grain) process(batch []*allocation) {
 			}
 			return
 		}
-		g.mu.Lock()
-		for _, a := range batch {
-			if p, ok := saved[a.key()]; ok && a.plan == nil {
-				a.plan = p
-				g.plans[a.key()] = p
+		g.locked(func() {
+			for _, a := range batch {
+				if p, ok := saved[a.key()]; ok && a.plan == nil {
+					a.plan = p
+					g.plans[a.key()] = p
+				}
 			}
-		}
-		g.mu.Unlock()
+		})
 	}
 
 	fresh, refused := g.planNew(ctx, batch)
@@ -315,27 +322,27 @@ func (g *grain) process(batch []*allocation) {
 			// reads MySQL.
 			g.log.Error("save plans", "error", err.Error())
 			var failed []*allocation
-			g.mu.Lock()
-			for _, a := range batch {
-				if _, ok := plans[a.key()]; ok && a.plan != nil {
-					g.settle(a, nil)
-					a.plan = nil
-					failed = append(failed, a)
+			g.locked(func() {
+				for _, a := range batch {
+					if _, ok := plans[a.key()]; ok && a.plan != nil {
+						g.settle(a, nil)
+						a.plan = nil
+						failed = append(failed, a)
+					}
 				}
-			}
-			g.mu.Unlock()
+			})
 			for _, a := range failed {
 				g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
 			}
 		} else {
-			g.mu.Lock()
-			if len(g.plans)+len(plans) > maxKnownPlans {
-				g.plans = map[PlanKey][]domain.Allocation{}
-			}
-			for k, p := range plans {
-				g.plans[k] = p
-			}
-			g.mu.Unlock()
+			g.locked(func() {
+				if len(g.plans)+len(plans) > maxKnownPlans {
+					g.plans = map[PlanKey][]domain.Allocation{}
+				}
+				for k, p := range plans {
+					g.plans[k] = p
+				}
+			})
 		}
 	}
 	// Every request without a plan has been answered, or parked.
@@ -373,29 +380,33 @@ func (g *grain) planNew(ctx context.Context, batch []*allocation) (fresh []*allo
 		}
 		needReload = false
 		var short []*allocation
+		var done bool
 		planned := map[PlanKey][]domain.Allocation{}
-		g.mu.Lock()
-		for _, a := range batch {
-			if a.plan != nil {
-				continue
+		g.locked(func() {
+			for _, a := range batch {
+				if a.plan != nil {
+					continue
+				}
+				k := a.key()
+				if p, ok := planned[k]; ok {
+					// The same request twice in one batch: one plan.
+					a.plan = p
+					continue
+				}
+				allocs, miss := domain.AllocateFEFO(g.sellable(k.ProductID, now), a.req.GetQuantity())
+				if miss > 0 {
+					short = append(short, a)
+					continue
+				}
+				a.plan, a.fresh = allocs, true
+				planned[k] = allocs
+				g.hold(k.ProductID, allocs)
+				fresh = append(fresh, a)
 			}
-			k := a.key()
-			if p, ok := planned[k]; ok {
-				// The same request twice in one batch: one plan.
-				a.plan = p
-				continue
+			if len(short) > 0 && attempt == 0 {
+				return
 			}
-			allocs, miss := domain.AllocateFEFO(g.sellable(k.ProductID, now), a.req.GetQuantity())
-			if miss > 0 {
-				short = append(short, a)
-				continue
-			}
-			a.plan, a.fresh = allocs, true
-			planned[k] = allocs
-			g.hold(k.ProductID, allocs)
-			fresh = append(fresh, a)
-		}
-		if len(short) == 0 || attempt == 1 {
+			done = true
 			for _, a := range short {
 				if g.inflightProduct[a.req.GetProductId()] > 0 {
 					g.parked = append(g.parked, a)
@@ -411,10 +422,10 @@ func (g *grain) planNew(ctx context.Context, batch []*allocation) (fresh []*allo
 				}
 				refused = append(refused, refusal{a, &pb.AllocateResponse{Reason: reason, Available: free}})
 			}
-			g.mu.Unlock()
+		})
+		if done {
 			return fresh, refused
 		}
-		g.mu.Unlock()
 		needReload = true
 		batch = short
 	}
@@ -482,9 +493,15 @@ func (g *grain) settle(a *allocation, part *domain.Allocation) {
 func (g *grain) carryOut(a *allocation) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.deps.CallTimeout)
 	defer cancel()
+	unsettled := 0 // the first part still held in flight
 	defer func() {
 		if r := recover(); r != nil {
 			g.log.Error("allocate panic", "panic", fmt.Sprint(r))
+			g.locked(func() {
+				for _, rest := range a.plan[unsettled:] {
+					g.settle(a, &rest)
+				}
+			})
 			g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
 		}
 	}()
@@ -494,19 +511,21 @@ func (g *grain) carryOut(a *allocation) {
 	for i := range a.plan {
 		part := a.plan[i]
 		resp, err := g.lots.Deduct(ctx, part.LotID, a.req.GetOrderKey(), part.Quantity, pb.Channel_REGULAR)
-		g.mu.Lock()
-		if err == nil {
-			g.lotAnswered(product, part.LotID, resp.GetOnHand())
-		}
-		if err != nil || resp.GetReason() != pb.Reason_OK {
-			// The parts not asked hold nothing any more either.
-			for _, rest := range a.plan[i:] {
-				g.settle(a, &rest)
+		g.locked(func() {
+			if err == nil {
+				g.lotAnswered(product, part.LotID, resp.GetOnHand())
 			}
-		} else {
-			g.settle(a, &part)
-		}
-		g.mu.Unlock()
+			if err != nil || resp.GetReason() != pb.Reason_OK {
+				// The parts not asked hold nothing any more either.
+				for _, rest := range a.plan[i:] {
+					g.settle(a, &rest)
+				}
+				unsettled = len(a.plan)
+			} else {
+				g.settle(a, &part)
+				unsettled = i + 1
+			}
+		})
 		if err != nil {
 			g.log.Error("deduct lot", "lot", part.LotID, "error", err.Error())
 			refused = pb.Reason_UNAVAILABLE
@@ -538,10 +557,10 @@ func (g *grain) carryOut(a *allocation) {
 	if err := g.deps.Store.DeletePlan(ctx, a.req.GetOrderKey(), product, g.id); err != nil {
 		g.log.Error("delete plan", "error", err.Error())
 	}
-	g.mu.Lock()
-	delete(g.plans, a.key())
-	g.loaded = false // the cache was wrong; reload next time
-	g.mu.Unlock()
+	g.locked(func() {
+		delete(g.plans, a.key())
+		g.loaded = false // the cache was wrong; reload next time
+	})
 	if refused == pb.Reason_NOT_SELLABLE || refused == pb.Reason_LOT_EXPIRED || refused == pb.Reason_ALREADY_RESTORED {
 		refused = pb.Reason_INSUFFICIENT_STOCK
 	}
@@ -573,9 +592,7 @@ func (g *grain) Release(req *pb.ReleaseRequest, _ cluster.GrainContext) (resp *p
 			return &pb.ReleaseResponse{Reason: pb.Reason_UNAVAILABLE, Restored: restored}, nil
 		}
 		restored += r.GetRestored()
-		g.mu.Lock()
-		g.restored(req.GetProductId(), a.LotID, r.GetRestored())
-		g.mu.Unlock()
+		g.locked(func() { g.restored(req.GetProductId(), a.LotID, r.GetRestored()) })
 	}
 	return &pb.ReleaseResponse{Reason: pb.Reason_OK, Restored: restored}, nil
 }
