@@ -211,13 +211,16 @@ func (s *Store) advance(ctx context.Context, id, from, to, status string, now ti
 	return s.advanceJoin(ctx, "", id, from, to, status, now, paymentSet, paymentArgs...)
 }
 
-// advanceJoin is advance with one more join (order_lines l) to set.
+// advanceJoin is advance with one more join (order_lines l) to set along
+// with the payment; a step that sets nothing of the payment updates the
+// order's row alone.
 func (s *Store) advanceJoin(ctx context.Context, join, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
-	q := "UPDATE orders o JOIN payments p ON p.order_id = o.id " + join + " SET o.step = ?, o.status = ?, o.updated_at = ?, p.updated_at = ?"
-	args := []any{to, status, now.UTC(), now.UTC()}
+	q := "UPDATE orders o SET o.step = ?, o.status = ?, o.updated_at = ?"
+	args := []any{to, status, now.UTC()}
 	if paymentSet != "" {
-		q += ", " + paymentSet
-		args = append(args, paymentArgs...)
+		// The payment changes too: its row joins the same statement.
+		q = "UPDATE orders o JOIN payments p ON p.order_id = o.id " + join + " SET o.step = ?, o.status = ?, o.updated_at = ?, p.updated_at = ?, " + paymentSet
+		args = append(append(args, now.UTC()), paymentArgs...)
 	}
 	q += " WHERE o.id = ? AND o.step = ?"
 	args = append(args, id, from)
