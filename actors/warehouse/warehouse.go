@@ -42,8 +42,6 @@ type PlanKey struct {
 type Store interface {
 	// RegularLots lists the warehouse's REGULAR lots with stock.
 	RegularLots(ctx context.Context, warehouseID int64) ([]Candidate, error)
-	// Plan reads the allocation saved for (key, product) here, if any.
-	Plan(ctx context.Context, key string, productID, warehouseID int64) ([]domain.Allocation, error)
 	// Plans reads the allocations saved here for keys, in one query.
 	Plans(ctx context.Context, warehouseID int64, keys []PlanKey) (map[PlanKey][]domain.Allocation, error)
 	// SavePlans stores new allocations, all or none, before they are
@@ -581,10 +579,12 @@ func (g *grain) Release(req *pb.ReleaseRequest, _ cluster.GrainContext) (resp *p
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.deps.CallTimeout)
 	defer cancel()
-	plan, err := g.deps.Store.Plan(ctx, req.GetOrderKey(), req.GetProductId(), g.id)
+	key := PlanKey{Key: req.GetOrderKey(), ProductID: req.GetProductId()}
+	saved, err := g.deps.Store.Plans(ctx, g.id, []PlanKey{key})
 	if err != nil {
 		return &pb.ReleaseResponse{Reason: pb.Reason_UNAVAILABLE}, nil
 	}
+	plan := saved[key]
 	var restored int64
 	for _, a := range plan {
 		r, err := g.lots.Restore(ctx, a.LotID, req.GetOrderKey())

@@ -22,6 +22,9 @@ import (
 // insert, which a shopper over the limit makes fail (a NULL amount), and
 // an unknown shopper fails the order's insert (a NULL user id).
 func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error {
+	if len(o.Lines) == 0 {
+		return domain.ErrEmptyOrder
+	}
 	var stmts []statement
 	var dealLots []int64
 	for _, l := range o.Lines {
@@ -67,9 +70,6 @@ func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64
 	pay.add(o.ID, domain.PaymentNone)
 	pay.add(limitArgs...)
 	pay.add(int64(o.Total), o.Payment.Nonce, o.CreatedAt.UTC(), o.CreatedAt.UTC())
-	if len(o.Lines) == 0 {
-		return domain.ErrEmptyOrder
-	}
 	stmts = append(stmts, ins, lines, pay)
 
 	err := retry(ctx, func() error {

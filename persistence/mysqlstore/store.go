@@ -19,8 +19,8 @@ import (
 type Store struct {
 	db *sql.DB
 	// batch is a small pool whose connections accept several statements in
-	// one round trip; only the lot grains' group commits use it, with
-	// arguments that the driver escapes.
+	// one round trip, with arguments that the driver escapes: the lot
+	// grains' group commits, new orders and shared saga-step commits.
 	batch *sql.DB
 	// steps commits the saga steps of concurrent orders together.
 	steps *steps

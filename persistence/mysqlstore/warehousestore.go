@@ -33,25 +33,6 @@ func (s *Store) RegularLots(ctx context.Context, warehouseID int64) ([]warehouse
 	return out, rows.Err()
 }
 
-// Plan reads a saved allocation.
-func (s *Store) Plan(ctx context.Context, key string, productID, warehouseID int64) ([]domain.Allocation, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT lot_id, quantity FROM allocations
-		WHERE order_key = ? AND product_id = ? AND warehouse_id = ? ORDER BY lot_id`, key, productID, warehouseID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []domain.Allocation
-	for rows.Next() {
-		var a domain.Allocation
-		if err := rows.Scan(&a.LotID, &a.Quantity); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
 // Plans reads the allocations saved in a warehouse for keys.
 func (s *Store) Plans(ctx context.Context, warehouseID int64, keys []warehouse.PlanKey) (map[warehouse.PlanKey][]domain.Allocation, error) {
 	out := map[warehouse.PlanKey][]domain.Allocation{}
