@@ -411,13 +411,22 @@ func (v *View) Deals(addr domain.Point) []Deal {
 }
 
 func (v *View) dealLocked(r *LotRow, p domain.Product, now time.Time) (Deal, bool) {
-	if r.OnHand <= 0 || domain.StateAt(r.ExpiresAt, now) != domain.ClosingSoon {
+	if r.OnHand <= 0 {
+		return Deal{}, false
+	}
+	return v.quoteLocked(r, p, now)
+}
+
+// quoteLocked is r as a deal, sold out or not; false when r is not
+// closing soon.
+func (v *View) quoteLocked(r *LotRow, p domain.Product, now time.Time) (Deal, bool) {
+	if domain.StateAt(r.ExpiresAt, now) != domain.ClosingSoon {
 		return Deal{}, false
 	}
 	pct := v.ladder.DiscountPercent(r.ExpiresAt.Sub(now))
 	return Deal{LotID: r.ID, ProductID: p.ID, Name: p.Name, NameEn: p.NameEn, Category: p.Category,
 		WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt, Price: p.Price,
-		DealPrice: domain.Discounted(p.Price, pct), DiscountPercent: pct, Available: r.OnHand}, true
+		DealPrice: domain.Discounted(p.Price, pct), DiscountPercent: pct, Available: max(r.OnHand, 0)}, true
 }
 
 // LotAvailable is what a deal lot offers now, and whether it is a deal.
@@ -458,7 +467,9 @@ func (v *View) Product(id int64) (domain.Product, bool) {
 }
 
 // DealNear quotes a closing-soon lot for a shopper at addr: it must be a
-// deal now and its warehouse must serve addr.
+// deal now and its warehouse must serve addr. A sold-out deal is still
+// quoted, with nothing available, so that buying it is refused for want of
+// stock rather than as no deal at all.
 func (v *View) DealNear(addr domain.Point, lotID int64) (Deal, bool) {
 	now := v.now()
 	v.mu.RLock()
@@ -478,5 +489,5 @@ func (v *View) DealNear(addr domain.Point, lotID int64) (Deal, bool) {
 	if !served {
 		return Deal{}, false
 	}
-	return v.dealLocked(r, v.products[i], now)
+	return v.quoteLocked(r, v.products[i], now)
 }

@@ -106,6 +106,33 @@ func TestAvailabilityByAddress(t *testing.T) {
 	}
 }
 
+func TestSoldOutDealIsQuotedWithNothingLeft(t *testing.T) {
+	now := t0
+	v := newView(t, &now)
+	if d, ok := v.DealNear(yeonhui, 103); !ok || d.Available != 4 {
+		t.Fatalf("deal 103 before the sale = %+v, %v", d, ok)
+	}
+	v.mu.Lock()
+	v.lots[103].OnHand = 0
+	v.mu.Unlock()
+	d, ok := v.DealNear(yeonhui, 103)
+	if !ok || d.Available != 0 || d.DealPrice != 2100 {
+		t.Errorf("sold-out deal 103 = %+v, %v; want it quoted with 0 available", d, ok)
+	}
+	if got := len(v.Deals(yeonhui)); got != 0 {
+		t.Errorf("%d deals listed, want the sold-out one hidden", got)
+	}
+	for _, tc := range []struct {
+		name string
+		addr domain.Point
+		lot  int64
+	}{{"not served", jamsil, 103}, {"not closing soon", yeonhui, 100}, {"unknown", yeonhui, 999}} {
+		if d, ok := v.DealNear(tc.addr, tc.lot); ok {
+			t.Errorf("%s: lot %d quoted as a deal: %+v", tc.name, tc.lot, d)
+		}
+	}
+}
+
 func TestTimeMovesLotsBetweenListings(t *testing.T) {
 	now := t0
 	v := newView(t, &now)
