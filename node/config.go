@@ -76,6 +76,9 @@ type Config struct {
 	DealLimit         int      `yaml:"deal_limit"`
 	SagaStuckAfter    Duration `yaml:"saga_stuck_after"`
 	OutboxInterval    Duration `yaml:"outbox_interval"`
+	// OrderAdmission is how many orders one node places at once; the others
+	// wait in line (see admission). 0: no bound.
+	OrderAdmission int `yaml:"order_admission"`
 	// FaultCrashAfter makes the process kill itself (SIGKILL) right after an
 	// order saga reaches this step: READY, DEDUCTING, APPROVING or
 	// APPROVED. For crash tests only; empty in every real configuration.
@@ -110,6 +113,7 @@ func Defaults() Config {
 		KakaoFakeAddr:   "127.0.0.1:8090",
 		PaymentValidity: Duration(15 * time.Minute),
 		DealLimit:       5,
+		OrderAdmission:  16,
 		SagaStuckAfter:  Duration(30 * time.Second),
 		OutboxInterval:  Duration(200 * time.Millisecond),
 		Cluster:         ClusterConfig{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
@@ -264,6 +268,9 @@ func (c Config) Validate() error {
 	}
 	if c.PaymentValidity <= 0 || c.SagaStuckAfter <= 0 || c.OutboxInterval <= 0 || c.KakaoTimeout <= 0 {
 		errs = append(errs, errors.New("payment_validity, saga_stuck_after, outbox_interval and kakao_timeout must be positive"))
+	}
+	if c.OrderAdmission < 0 {
+		errs = append(errs, fmt.Errorf("order_admission %d: 0 (no bound) or more", c.OrderAdmission))
 	}
 	if c.DealLimit < 1 {
 		errs = append(errs, fmt.Errorf("deal_limit %d: at least 1", c.DealLimit))

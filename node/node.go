@@ -59,6 +59,7 @@ type Node struct {
 	kakaoURL     string
 	orderEvents  *orderEvents
 	sagas        *saga.Client
+	orders       *orderService
 	relay        *outboxRelay
 	orderSweeper *orderSweeper
 	ln           net.Listener
@@ -293,6 +294,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		log.Warn("jwt_secret is empty: using a random one; tokens end with this process and other nodes reject them")
 	}
 	carts := redisstore.NewCarts(n.redis, cfg.RedisPrefix)
+	n.orders = &orderService{store: n.store, view: n.view, sagas: func() *saga.Client { return n.sagas }, carts: carts,
+		now: now, validity: time.Duration(cfg.PaymentValidity), dealLimit: int64(cfg.DealLimit),
+		admit: newAdmission(cfg.OrderAdmission)}
 	n.server, err = api.New(api.Config{
 		DealLimit:      int64(cfg.DealLimit),
 		JWTSecret:      secret,
@@ -312,8 +316,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		Carts:           carts,
 		Pages:           web.Files(),
 		Cluster:         clusterInfo{n.member},
-		Orders: &orderService{store: n.store, view: n.view, sagas: func() *saga.Client { return n.sagas }, carts: carts,
-			now: now, validity: time.Duration(cfg.PaymentValidity), dealLimit: int64(cfg.DealLimit)},
+		Orders:          n.orders,
 		Checks: map[string]api.Check{
 			"mysql":   n.store.Ping,
 			"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },

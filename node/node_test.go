@@ -112,6 +112,7 @@ func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 		{"SHELFLIFE_TOKEN_TTL": "forever"},
 		{"SHELFLIFE_LOG_LEVEL": "loud"},
 		{"SHELFLIFE_JWT_SECRET": "short"},
+		{"SHELFLIFE_ORDER_ADMISSION": "-1"},
 	}
 	for _, e := range bad {
 		if _, err := LoadConfig("", func(k string) string { return e[k] }); err == nil {

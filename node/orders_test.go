@@ -34,9 +34,12 @@ type shop struct {
 	deal   int64 // 10 units of milk at Songpa, closing soon (30 h)
 }
 
-func newShop(t *testing.T) *shop {
+func newShop(t *testing.T, configure ...func(*Config)) *shop {
 	t.Helper()
 	cfg := testConfig(t)
+	for _, f := range configure {
+		f(&cfg)
+	}
 	cfg.AdminPassword = "admin-pass-123"
 	cfg.TokenTTL = Duration(30 * 24 * time.Hour)
 	cfg.RedisPrefix = fmt.Sprintf("slt-test-%d:", time.Now().UnixNano())
@@ -413,4 +416,37 @@ func TestConcurrentShoppersOnOneDealLot(t *testing.T) {
 		t.Errorf("%d shoppers bought more than the limit", over)
 	}
 	s.invariants()
+}
+
+func TestOrderAdmissionLetsEveryOrderThroughInTurn(t *testing.T) {
+	s := newShop(t, func(c *Config) { c.OrderAdmission = 2 })
+	if cap(s.n.orders.admit) != 2 {
+		t.Fatalf("admission of %d places, want 2", cap(s.n.orders.admit))
+	}
+	const n = 12
+	var paid atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		c := s.shopper()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var o orderView
+			code, body := c.do("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 1}}}, &o)
+			if code != 201 {
+				t.Errorf("order: %d %s", code, body)
+				return
+			}
+			if _, got := s.callback(s.pay(o, "approve")); got.Status == domain.StatusPaid {
+				paid.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if paid.Load() != n {
+		t.Errorf("%d of %d orders paid", paid.Load(), n)
+	}
+	if held := len(s.n.orders.admit); held != 0 {
+		t.Errorf("%d places still held after every order was placed", held)
+	}
 }

@@ -25,6 +25,7 @@ type orderService struct {
 	now       func() time.Time
 	validity  time.Duration
 	dealLimit int64
+	admit     admission
 }
 
 var _ api.Orders = (*orderService)(nil)
@@ -74,6 +75,10 @@ func (s *orderService) Place(ctx context.Context, userID int64, addr domain.Poin
 		o.Lines = append(o.Lines, line)
 		o.Total += line.UnitPrice * domain.KRW(line.Quantity)
 	}
+	if err := s.admit.enter(ctx); err != nil {
+		return domain.Order{}, err
+	}
+	defer s.admit.leave()
 	if err := s.store.CreateOrder(ctx, o, s.dealLimit); err != nil {
 		return domain.Order{}, err
 	}
