@@ -31,11 +31,6 @@ func (a admission) enter(ctx context.Context) error {
 	select {
 	case a <- struct{}{}:
 		return nil
-	default:
-	}
-	select {
-	case a <- struct{}{}:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("waiting to place the order: %v: %w", ctx.Err(), domain.ErrUnavailable)
 	}

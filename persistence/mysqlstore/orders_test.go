@@ -10,18 +10,25 @@ import (
 	"time"
 
 	"shelflife/domain"
+	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/mysqlstore/mysqltest"
 )
+
+// orderStore is a store of its own for a parallel test, a context ending
+// after timeout and the test's clock reading.
+func orderStore(t *testing.T, timeout time.Duration) (*mysqlstore.Store, context.Context, time.Time) {
+	t.Helper()
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return mysqltest.New(t), ctx, time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+}
 
 // Each saga step is one conditional statement over the order and its
 // payment: it moves the order only from the step it names, and a refused
 // step changes nothing.
 func TestOrderStepsAreConditional(t *testing.T) {
-	t.Parallel()
-	s := mysqltest.New(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	s, ctx, at := orderStore(t, 30*time.Second)
 	u, err := s.CreateUser(ctx, domain.User{Email: "steps@shelflife.test", Name: "S", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
 	if err != nil {
 		t.Fatal(err)
@@ -122,11 +129,7 @@ func TestOrderStepsAreConditional(t *testing.T) {
 // The deal limit counts one shopper's live orders of the lot, however many
 // other shoppers bought it.
 func TestDealLimitPerShopper(t *testing.T) {
-	t.Parallel()
-	s := mysqltest.New(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	s, ctx, at := orderStore(t, 30*time.Second)
 	w, _ := s.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
 	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "DEAL", Name: "P", Category: "C", Price: 1000})
 	l, _ := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(30 * time.Hour), Received: 100}, at)
@@ -211,11 +214,7 @@ func TestDealLimitPerShopper(t *testing.T) {
 // answer: an order not at its step fails alone, and a statement that fails
 // makes its batch go again one statement at a time.
 func TestConcurrentStepsShareCommits(t *testing.T) {
-	t.Parallel()
-	s := mysqltest.New(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	s, ctx, at := orderStore(t, time.Minute)
 	u, err := s.CreateUser(ctx, domain.User{Email: "shared@shelflife.test", Name: "S", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
 	if err != nil {
 		t.Fatal(err)
