@@ -125,23 +125,26 @@ func (inv *inventory) WasteReport(ctx context.Context, from, to time.Time) ([]do
 	return inv.store.WasteReport(ctx, from, to)
 }
 
-// periodic runs a job now and then every interval, until closed.
+// periodic runs a job now and then every interval, until closed. The job's
+// context ends when close begins, so a long job stops at its next call
+// instead of holding the shutdown.
 type periodic struct {
-	stop chan struct{}
-	wg   sync.WaitGroup
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-func startPeriodic(interval time.Duration, job func()) *periodic {
-	p := &periodic{stop: make(chan struct{})}
+func startPeriodic(interval time.Duration, job func(context.Context)) *periodic {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &periodic{cancel: cancel}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			job()
+			job(ctx)
 			select {
-			case <-p.stop:
+			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
@@ -150,25 +153,20 @@ func startPeriodic(interval time.Duration, job func()) *periodic {
 	return p
 }
 
-// stopping reports whether close has begun (long jobs check it).
-func (p *periodic) stopping() bool {
+// close stops the job and waits for it to end, or for ctx.
+func (p *periodic) close(ctx context.Context) error {
 	if p == nil {
-		return false
+		return nil
 	}
+	p.cancel()
+	ended := make(chan struct{})
+	go func() { p.wg.Wait(); close(ended) }()
 	select {
-	case <-p.stop:
-		return true
-	default:
-		return false
+	case <-ended:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-}
-
-func (p *periodic) close(context.Context) error {
-	if p != nil {
-		close(p.stop)
-		p.wg.Wait()
-	}
-	return nil
 }
 
 // sweeper activates lots whose transition came while no grain held them,
@@ -182,11 +180,13 @@ type sweeper struct {
 	loop     *periodic
 }
 
-func (s *sweeper) start() { s.loop = startPeriodic(s.interval, func() { s.sweep() }) }
+func (s *sweeper) start() {
+	s.loop = startPeriodic(s.interval, func(ctx context.Context) { s.sweep(ctx) })
+}
 
-// sweep wakes every due lot; it reports how many.
-func (s *sweeper) sweep() int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+// sweep wakes every due lot, until ctx ends; it reports how many were due.
+func (s *sweeper) sweep(ctx context.Context) int {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	ids, err := s.store.DueLots(ctx, s.now())
 	if err != nil {
@@ -194,7 +194,7 @@ func (s *sweeper) sweep() int {
 		return 0
 	}
 	for _, id := range ids {
-		if s.loop.stopping() {
+		if ctx.Err() != nil {
 			return 0
 		}
 		if _, err := s.lots.Get(ctx, id); err != nil {

@@ -65,7 +65,7 @@ type Node struct {
 	ln           net.Listener
 	served       chan error
 	// closers run in reverse order of start by Shutdown.
-	closers []func(context.Context) error
+	closers []closer
 }
 
 // Options are the parts a test may supply instead of the configuration.
@@ -121,13 +121,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return n, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
-	n.onShutdown(func(context.Context) error { n.ln.Close(); return nil })
+	n.onShutdown("http listener", func(context.Context) error { n.ln.Close(); return nil })
 	if cfg.DebugAddr != "" {
 		stop, err := serveDebug(cfg.DebugAddr)
 		if err != nil {
 			return n, err
 		}
-		n.onShutdown(stop)
+		n.onShutdown("debug server", stop)
 	}
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
@@ -139,7 +139,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
-	n.onShutdown(func(context.Context) error { return n.store.Close() })
+	n.onShutdown("mysql", func(context.Context) error { return n.store.Close() })
 	applied, err := n.store.Migrate(ctx)
 	if err != nil {
 		return n, err
@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 
 	// Redis.
 	n.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: 64})
-	n.onShutdown(func(context.Context) error { return n.redis.Close() })
+	n.onShutdown("redis", func(context.Context) error { return n.redis.Close() })
 	if err := n.redis.Ping(ctx).Err(); err != nil {
 		return n, fmt.Errorf("redis %s: %w", cfg.RedisAddr, err)
 	}
@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		if err != nil {
 			return n, err
 		}
-		n.onShutdown(func(context.Context) error { n.embedded.Close(); return nil })
+		n.onShutdown("embedded kafka", func(context.Context) error { n.embedded.Close(); return nil })
 		brokers = n.embedded.Addrs()
 		log.Info("embedded kafka broker started", "brokers", brokers)
 	}
@@ -168,7 +168,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
-	n.onShutdown(func(context.Context) error { return n.bus.Close() })
+	n.onShutdown("kafka client", func(context.Context) error { return n.bus.Close() })
 	if err := n.bus.EnsureTopics(StockTopic, OrdersTopic, CatalogTopic, saga.OrderFailedTopic); err != nil {
 		return n, err
 	}
@@ -182,7 +182,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		if err != nil {
 			return n, fmt.Errorf("fake kakao pay on %s: %w", cfg.KakaoFakeAddr, err)
 		}
-		n.onShutdown(func(context.Context) error { stopFake(); return nil })
+		n.onShutdown("fake kakao pay", func(context.Context) error { stopFake(); return nil })
 		log.Info("fake kakao pay started", "url", kakaoURL)
 	}
 	kakao, err := kakaopay.New(kakaopay.Config{BaseURL: kakaoURL, SecretKey: cfg.KakaoSecretKey, CID: cfg.KakaoCID, Timeout: time.Duration(cfg.KakaoTimeout)})
@@ -191,7 +191,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	}
 	n.kakaoURL = kakaoURL
 	n.orderEvents = newOrderEvents(n.bus, log)
-	n.onShutdown(n.orderEvents.close)
+	n.onShutdown("order events", n.orderEvents.close)
 
 	// The read model, rebuilt from MySQL; the sink feeds it and Kafka.
 	n.view = stockview.New(n.store, ladder, now)
@@ -202,7 +202,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		return n, fmt.Errorf("load read model: %w", err)
 	}
 	n.sink = newEventSink(n.view, n.bus, log)
-	n.onShutdown(n.sink.close)
+	n.onShutdown("stock events", n.sink.close)
 
 	// The actor cluster.
 	mcfg := member.Config{
@@ -222,7 +222,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
-	n.onShutdown(func(context.Context) error { n.member.Shutdown(); return nil })
+	n.onShutdown("cluster member", func(context.Context) error { n.member.Shutdown(); return nil })
 	log.Info("cluster member started", "address", n.member.Address(), "provider", cfg.Cluster.Provider)
 
 	n.lots = lot.NewClient(n.member.Cluster)
@@ -232,7 +232,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
-	n.onShutdown(func(context.Context) error { stopConsumer(); return nil })
+	n.onShutdown("stock consumer", func(context.Context) error { stopConsumer(); return nil })
 
 	n.sagas = saga.NewClient(n.member.Cluster)
 	// Warehouses and products added through any node.
@@ -246,7 +246,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
-	n.onShutdown(func(context.Context) error { stopCatalog(); return nil })
+	n.onShutdown("catalog consumer", func(context.Context) error { stopCatalog(); return nil })
 	stopOrders, err := n.bus.Subscribe(OrdersTopic, func(_, value []byte) {
 		var o domain.Order
 		if json.Unmarshal(value, &o) == nil && n.server != nil {
@@ -256,29 +256,29 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
-	n.onShutdown(func(context.Context) error { stopOrders(); return nil })
+	n.onShutdown("order consumer", func(context.Context) error { stopOrders(); return nil })
 
 	// The outbox, and inventory's side of compensation 2.
 	n.relay = &outboxRelay{store: n.store, bus: n.bus, now: now, interval: time.Duration(cfg.OutboxInterval), log: log}
 	n.relay.start()
-	n.onShutdown(n.relay.close)
+	n.onShutdown("outbox relay", n.relay.close)
 	stock := saga.ClusterStock{Lots: n.lots, Warehouses: warehouse.NewClient(n.member.Cluster)}
 	stopRestore, err := n.bus.ConsumeGroup(restoreConsumerName, saga.OrderFailedTopic, restoreConsumer{store: n.store, stock: stock, log: log}.handle)
 	if err != nil {
 		return n, err
 	}
-	n.onShutdown(func(context.Context) error { stopRestore(); return nil })
+	n.onShutdown("restore consumer", func(context.Context) error { stopRestore(); return nil })
 
 	// Sagas left mid-way, unpaid orders past their validity.
 	n.orderSweeper = &orderSweeper{store: n.store, sagas: n.sagas, now: now, stuckAfter: time.Duration(cfg.SagaStuckAfter),
 		interval: time.Duration(cfg.SweepInterval), log: log}
 	n.orderSweeper.start()
-	n.onShutdown(n.orderSweeper.close)
+	n.onShutdown("order sweeper", n.orderSweeper.close)
 
 	// Lots whose transition came while no grain held them.
 	n.sweeper = &sweeper{store: n.store, lots: n.lots, now: now, interval: time.Duration(cfg.SweepInterval), log: log}
 	n.sweeper.start()
-	n.onShutdown(n.sweeper.close)
+	n.onShutdown("lot sweeper", n.sweeper.close)
 
 	// HTTP.
 	reg := prometheus.NewRegistry()
@@ -329,13 +329,19 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	}
 	n.orderEvents.local = n.server.OrderChanged
 	go func() { n.served <- n.server.Serve(n.ln) }()
-	n.onShutdown(n.server.Shutdown)
+	n.onShutdown("http server", n.server.Shutdown)
 	log.Info("http listening", "addr", n.ln.Addr().String())
 	return n, nil
 }
 
-func (n *Node) onShutdown(fn func(context.Context) error) {
-	n.closers = append(n.closers, fn)
+// closer is one step of Shutdown.
+type closer struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (n *Node) onShutdown(name string, fn func(context.Context) error) {
+	n.closers = append(n.closers, closer{name, fn})
 }
 
 // ensureAccounts creates the configured first admin and, in demo mode, the
@@ -390,10 +396,10 @@ func (n *Node) KakaoFake() *kakaofake.Server { return n.kakaoFake }
 func (n *Node) KakaoURL() string { return n.kakaoURL }
 
 // RelayOutbox publishes the outbox now (tests call it directly).
-func (n *Node) RelayOutbox() int { return n.relay.relay() }
+func (n *Node) RelayOutbox() int { return n.relay.relay(context.Background()) }
 
 // SweepOrders resumes and expires due orders now (tests call it directly).
-func (n *Node) SweepOrders() int { return n.orderSweeper.sweep() }
+func (n *Node) SweepOrders() int { return n.orderSweeper.sweep(context.Background()) }
 
 // View is the node's read model.
 func (n *Node) View() *stockview.View { return n.view }
@@ -402,7 +408,7 @@ func (n *Node) View() *stockview.View { return n.view }
 func (n *Node) Lots() *lot.Client { return n.lots }
 
 // Sweep wakes the lots past their transition now (tests call it directly).
-func (n *Node) Sweep() int { return n.sweeper.sweep() }
+func (n *Node) Sweep() int { return n.sweeper.sweep(context.Background()) }
 
 // Store is the node's MySQL store (tests inspect it).
 func (n *Node) Store() *mysqlstore.Store { return n.store }
@@ -410,17 +416,53 @@ func (n *Node) Store() *mysqlstore.Store { return n.store }
 // Served reports the HTTP server's end.
 func (n *Node) Served() <-chan error { return n.served }
 
+// lateStepGrace is what each step still gets once the shutdown's deadline
+// has passed: enough to close connections and for the cluster member to
+// leave (its graceful leave waits 2 s), not to wait on a peer.
+const lateStepGrace = 3 * time.Second
+
 // Shutdown stops the node in reverse order of start: HTTP first (finishing
 // requests in flight), then the cluster member, Kafka, Redis and MySQL.
+// It ends in bounded time whatever a step does: a step still running at
+// ctx's deadline (or lateStepGrace after it) is left behind, logged, and
+// reported in the error, and the next step starts.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
 	for i := len(n.closers) - 1; i >= 0; i-- {
-		if err := n.closers[i](ctx); err != nil {
+		if err := n.runCloser(ctx, n.closers[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	n.closers = nil
 	return errors.Join(errs...)
+}
+
+func (n *Node) runCloser(ctx context.Context, c closer) error {
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- c.fn(ctx) }()
+	wait := ctx.Done()
+	var late <-chan time.Time
+	if ctx.Err() != nil {
+		wait, late = nil, time.After(lateStepGrace)
+	}
+	for {
+		select {
+		case err := <-done:
+			if took := time.Since(start); took > time.Second {
+				n.log.Info("shutdown step was slow", "step", c.name, "seconds", took.Seconds())
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			return nil
+		case <-wait:
+			wait, late = nil, time.After(lateStepGrace)
+		case <-late:
+			n.log.Warn("shutdown step did not finish; left behind", "step", c.name, "seconds", time.Since(start).Seconds())
+			return fmt.Errorf("%s did not finish: %w", c.name, context.DeadlineExceeded)
+		}
+	}
 }
 
 // crashAfter is the crash tests' fault injection: it kills this process the

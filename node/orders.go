@@ -129,14 +129,18 @@ type outboxRelay struct {
 	loop     *periodic
 }
 
-func (r *outboxRelay) start() { r.loop = startPeriodic(r.interval, func() { r.relay() }) }
+func (r *outboxRelay) start() {
+	r.loop = startPeriodic(r.interval, func(ctx context.Context) { r.relay(ctx) })
+}
 
 // relay publishes what is pending; it reports how many messages went out.
-func (r *outboxRelay) relay() int {
+// When stop ends it finishes the batch in hand (publishing and marking it)
+// and starts no other.
+func (r *outboxRelay) relay(stop context.Context) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sent := 0
-	for {
+	for stop.Err() == nil {
 		msgs, err := r.store.PendingOutbox(ctx, 200)
 		if err != nil {
 			r.log.Warn("read outbox", "error", err.Error())
@@ -172,6 +176,7 @@ func (r *outboxRelay) relay() int {
 		}
 		sent += len(ids)
 	}
+	return sent
 }
 
 func (r *outboxRelay) close(ctx context.Context) error { return r.loop.close(ctx) }
@@ -219,11 +224,13 @@ type orderSweeper struct {
 	loop       *periodic
 }
 
-func (s *orderSweeper) start() { s.loop = startPeriodic(s.interval, func() { s.sweep() }) }
+func (s *orderSweeper) start() {
+	s.loop = startPeriodic(s.interval, func(ctx context.Context) { s.sweep(ctx) })
+}
 
 // sweep resumes or expires every due order; it reports how many.
-func (s *orderSweeper) sweep() int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func (s *orderSweeper) sweep(ctx context.Context) int {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	now := s.now()
 	ids, err := s.store.DueOrders(ctx, now, now.Add(-s.stuckAfter))
@@ -232,7 +239,7 @@ func (s *orderSweeper) sweep() int {
 		return 0
 	}
 	for _, id := range ids {
-		if s.loop.stopping() {
+		if ctx.Err() != nil {
 			break
 		}
 		if _, err := s.sagas.Resume(ctx, id); err != nil {

@@ -781,6 +781,30 @@ func timeout(ctx context.Context) cluster.GrainCallOption {
 	return cluster.WithTimeout(d)
 }
 
+// withinCtx returns when call does or when ctx ends, whichever is first.
+// The cluster's own timeout covers a call's attempts but not its waits for
+// a placement while membership changes, so a call can outlive its caller's
+// deadline; the caller then stops waiting (the grain's messages are
+// idempotent, so a call left running is harmless, and its answer is
+// dropped).
+func withinCtx(ctx context.Context, call func() (*opb.SagaState, error)) (*opb.SagaState, error) {
+	type result struct {
+		st  *opb.SagaState
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := call()
+		done <- result{st, err}
+	}()
+	select {
+	case r := <-done:
+		return r.st, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("saga call: %w", ctx.Err())
+	}
+}
+
 // Start makes the order's payment ready. o, when it has the order's id, is
 // the order as just stored, which spares the saga a read.
 func (c *Client) Start(ctx context.Context, id string, o *domain.Order) (*opb.SagaState, error) {
@@ -788,25 +812,28 @@ func (c *Client) Start(ctx context.Context, id string, o *domain.Order) (*opb.Sa
 	if o != nil && o.ID == id {
 		req.Order = EncodeOrder(*o)
 	}
-	return c.grain(id).Start(req, timeout(ctx))
+	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Start(req, timeout(ctx)) })
 }
 
 // Approve runs the order to its end with the payer's pg_token.
 func (c *Client) Approve(ctx context.Context, id, pgToken, nonce string) (*opb.SagaState, error) {
-	return c.grain(id).Approve(&opb.ApproveRequest{PgToken: pgToken, Nonce: nonce}, timeout(ctx))
+	req := &opb.ApproveRequest{PgToken: pgToken, Nonce: nonce}
+	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Approve(req, timeout(ctx)) })
 }
 
 // Abort ends an order whose payer cancelled or failed.
 func (c *Client) Abort(ctx context.Context, id, reason, nonce string) (*opb.SagaState, error) {
-	return c.grain(id).Abort(&opb.AbortRequest{Reason: reason, Nonce: nonce}, timeout(ctx))
+	req := &opb.AbortRequest{Reason: reason, Nonce: nonce}
+	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Abort(req, timeout(ctx)) })
 }
 
 // Expire ends an order whose payment waited past its validity.
 func (c *Client) Expire(ctx context.Context, id string) (*opb.SagaState, error) {
-	return c.grain(id).Abort(&opb.AbortRequest{Expire: true}, timeout(ctx))
+	req := &opb.AbortRequest{Expire: true}
+	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Abort(req, timeout(ctx)) })
 }
 
 // Resume continues an order left mid-way.
 func (c *Client) Resume(ctx context.Context, id string) (*opb.SagaState, error) {
-	return c.grain(id).Resume(&opb.ResumeRequest{}, timeout(ctx))
+	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Resume(&opb.ResumeRequest{}, timeout(ctx)) })
 }

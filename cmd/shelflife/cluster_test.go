@@ -108,10 +108,18 @@ func startShopping(t *testing.T, nodes []*clusterNode, tokens []string, product 
 	stop := make(chan struct{})
 	done := make(chan []attempt)
 	go func() { done <- shopLoop(t, nodes, tokens, product, stop) }()
-	return func() []attempt {
-		close(stop)
-		return <-done
+	var once sync.Once
+	var attempts []attempt
+	stopNow := func() []attempt {
+		once.Do(func() {
+			close(stop)
+			attempts = <-done
+		})
+		return attempts
 	}
+	// A test that ends early stops its shoppers too.
+	t.Cleanup(func() { stopNow() })
+	return stopNow
 }
 
 // shopLoop runs checkouts of one unit from k shoppers against the live
@@ -415,14 +423,16 @@ func TestRollingRestartLosesNoOrder(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 		cn.dead.Store(true)
 		cn.p.cmd.Process.Signal(syscall.SIGTERM)
+		stopping := time.Now()
 		select {
 		case err := <-cn.p.done:
+			t.Logf("%s stopped in %.1fs%s", cn.base, time.Since(stopping).Seconds(), shutdownSteps(cn.p.log.String()))
 			if err != nil {
 				t.Errorf("%s did not stop cleanly: %v\n%s", cn.base, err, tail(cn.p.log))
 			}
 			cn.p.done <- err
 		case <-time.After(40 * time.Second):
-			t.Fatalf("%s did not stop within 40 s", cn.base)
+			t.Fatalf("%s did not stop within 40 s; its goroutines:\n%s", cn.base, dumpStuck(cn.p))
 		}
 		cn.p = startNode(t, bin, cn.env)
 		cn.dead.Store(false)
@@ -440,6 +450,17 @@ func TestRollingRestartLosesNoOrder(t *testing.T) {
 		t.Fatal("no checkout succeeded during the rolling restart")
 	}
 	settleAndCheck(t, dsn, l.ID, attempts, fake)
+}
+
+// shutdownSteps picks the node's lines about slow shutdown steps.
+func shutdownSteps(log string) string {
+	var out strings.Builder
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "shutdown step") {
+			out.WriteString("\n\t" + line)
+		}
+	}
+	return out.String()
 }
 
 // TestPausedOwnerIsFenced freezes the node hosting the hot lot (SIGSTOP, as

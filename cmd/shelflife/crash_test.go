@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,6 +155,24 @@ func tail(b *syncBuffer) string {
 		s = s[len(s)-4000:]
 	}
 	return s
+}
+
+// dumpStuck makes a process that does not stop print its goroutines
+// (SIGQUIT) and returns the end of its log, so a hang can be told apart.
+func dumpStuck(p *proc) string {
+	before := len(p.log.String())
+	p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case err := <-p.done:
+		p.done <- err
+	case <-time.After(5 * time.Second):
+	}
+	s := p.log.String()
+	if start := max(before-4000, 0); len(s)-start > 60000 {
+		return s[start:start+60000] + "\n…"
+	} else {
+		return s[start:]
+	}
 }
 
 // waitKilled waits for the node to kill itself.
