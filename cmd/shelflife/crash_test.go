@@ -167,12 +167,11 @@ func dumpStuck(p *proc) string {
 		p.done <- err
 	case <-time.After(5 * time.Second):
 	}
-	s := p.log.String()
-	if start := max(before-4000, 0); len(s)-start > 60000 {
-		return s[start:start+60000] + "\n…"
-	} else {
-		return s[start:]
+	s := p.log.String()[max(before-4000, 0):]
+	if len(s) > 60000 {
+		s = s[:60000] + "\n…"
 	}
+	return s
 }
 
 // waitKilled waits for the node to kill itself.
