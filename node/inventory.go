@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -130,15 +129,14 @@ func (inv *inventory) WasteReport(ctx context.Context, from, to time.Time) ([]do
 // instead of holding the shutdown.
 type periodic struct {
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ended  chan struct{}
 }
 
 func startPeriodic(interval time.Duration, job func(context.Context)) *periodic {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &periodic{cancel: cancel}
-	p.wg.Add(1)
+	p := &periodic{cancel: cancel, ended: make(chan struct{})}
 	go func() {
-		defer p.wg.Done()
+		defer close(p.ended)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
@@ -159,10 +157,8 @@ func (p *periodic) close(ctx context.Context) error {
 		return nil
 	}
 	p.cancel()
-	ended := make(chan struct{})
-	go func() { p.wg.Wait(); close(ended) }()
 	select {
-	case <-ended:
+	case <-p.ended:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -441,28 +441,24 @@ func (n *Node) runCloser(ctx context.Context, c closer) error {
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- c.fn(ctx) }()
-	wait := ctx.Done()
-	var late <-chan time.Time
-	if ctx.Err() != nil {
-		wait, late = nil, time.After(lateStepGrace)
-	}
-	for {
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
 		select {
-		case err := <-done:
-			if took := time.Since(start); took > time.Second {
-				n.log.Info("shutdown step was slow", "step", c.name, "seconds", took.Seconds())
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", c.name, err)
-			}
-			return nil
-		case <-wait:
-			wait, late = nil, time.After(lateStepGrace)
-		case <-late:
+		case err = <-done:
+		case <-time.After(lateStepGrace):
 			n.log.Warn("shutdown step did not finish; left behind", "step", c.name, "seconds", time.Since(start).Seconds())
 			return fmt.Errorf("%s did not finish: %w", c.name, context.DeadlineExceeded)
 		}
 	}
+	if took := time.Since(start); took > time.Second {
+		n.log.Info("shutdown step was slow", "step", c.name, "seconds", took.Seconds())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	return nil
 }
 
 // crashAfter is the crash tests' fault injection: it kills this process the

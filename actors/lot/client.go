@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 )
 
@@ -32,10 +33,7 @@ func NewClient(c *cluster.Cluster) *Client {
 var ErrNoAnswer = errors.New("lot grain did not answer")
 
 func (c *Client) timeout(ctx context.Context) time.Duration {
-	if dl, ok := ctx.Deadline(); ok {
-		return max(min(time.Until(dl), c.attemptTimeout), time.Millisecond)
-	}
-	return c.attemptTimeout
+	return min(grainctx.Timeout(ctx, c.attemptTimeout), c.attemptTimeout)
 }
 
 func retryable(r pb.Reason) bool {
@@ -51,7 +49,8 @@ func call[T interface{ GetReason() pb.Reason }](ctx context.Context, c *Client, 
 		if err := ctx.Err(); err != nil {
 			return zero, fmt.Errorf("lot %d: %w (last: %v)", lotID, err, lastErr)
 		}
-		resp, err := fn(g, c.timeout(ctx))
+		d := c.timeout(ctx)
+		resp, err := grainctx.Within(ctx, func() (T, error) { return fn(g, d) })
 		if err == nil && !retryable(resp.GetReason()) {
 			return resp, nil
 		}

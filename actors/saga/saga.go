@@ -17,6 +17,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	"shelflife/actors/lot"
 	opb "shelflife/actors/orderpb"
@@ -769,40 +770,10 @@ type Client struct {
 // NewClient calls saga grains through c.
 func NewClient(c *cluster.Cluster) *Client { return &Client{c: c} }
 
-func (c *Client) grain(id string) *opb.OrderSagaGrainClient {
-	return opb.GetOrderSagaGrainClient(c.c, id)
-}
-
-func timeout(ctx context.Context) cluster.GrainCallOption {
-	d := 45 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		d = max(time.Until(dl), time.Millisecond)
-	}
-	return cluster.WithTimeout(d)
-}
-
-// withinCtx returns when call does or when ctx ends, whichever is first.
-// The cluster's own timeout covers a call's attempts but not its waits for
-// a placement while membership changes, so a call can outlive its caller's
-// deadline; the caller then stops waiting (the grain's messages are
-// idempotent, so a call left running is harmless, and its answer is
-// dropped).
-func withinCtx(ctx context.Context, call func() (*opb.SagaState, error)) (*opb.SagaState, error) {
-	type result struct {
-		st  *opb.SagaState
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		st, err := call()
-		done <- result{st, err}
-	}()
-	select {
-	case r := <-done:
-		return r.st, r.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("saga call: %w", ctx.Err())
-	}
+// call sends one message to order id's saga, within ctx.
+func (c *Client) call(ctx context.Context, id string, send func(*opb.OrderSagaGrainClient, cluster.GrainCallOption) (*opb.SagaState, error)) (*opb.SagaState, error) {
+	g, opt := opb.GetOrderSagaGrainClient(c.c, id), cluster.WithTimeout(grainctx.Timeout(ctx, 45*time.Second))
+	return grainctx.Within(ctx, func() (*opb.SagaState, error) { return send(g, opt) })
 }
 
 // Start makes the order's payment ready. o, when it has the order's id, is
@@ -812,28 +783,38 @@ func (c *Client) Start(ctx context.Context, id string, o *domain.Order) (*opb.Sa
 	if o != nil && o.ID == id {
 		req.Order = EncodeOrder(*o)
 	}
-	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Start(req, timeout(ctx)) })
+	return c.call(ctx, id, func(g *opb.OrderSagaGrainClient, opt cluster.GrainCallOption) (*opb.SagaState, error) {
+		return g.Start(req, opt)
+	})
 }
 
 // Approve runs the order to its end with the payer's pg_token.
 func (c *Client) Approve(ctx context.Context, id, pgToken, nonce string) (*opb.SagaState, error) {
 	req := &opb.ApproveRequest{PgToken: pgToken, Nonce: nonce}
-	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Approve(req, timeout(ctx)) })
+	return c.call(ctx, id, func(g *opb.OrderSagaGrainClient, opt cluster.GrainCallOption) (*opb.SagaState, error) {
+		return g.Approve(req, opt)
+	})
 }
 
 // Abort ends an order whose payer cancelled or failed.
 func (c *Client) Abort(ctx context.Context, id, reason, nonce string) (*opb.SagaState, error) {
 	req := &opb.AbortRequest{Reason: reason, Nonce: nonce}
-	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Abort(req, timeout(ctx)) })
+	return c.call(ctx, id, func(g *opb.OrderSagaGrainClient, opt cluster.GrainCallOption) (*opb.SagaState, error) {
+		return g.Abort(req, opt)
+	})
 }
 
 // Expire ends an order whose payment waited past its validity.
 func (c *Client) Expire(ctx context.Context, id string) (*opb.SagaState, error) {
 	req := &opb.AbortRequest{Expire: true}
-	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Abort(req, timeout(ctx)) })
+	return c.call(ctx, id, func(g *opb.OrderSagaGrainClient, opt cluster.GrainCallOption) (*opb.SagaState, error) {
+		return g.Abort(req, opt)
+	})
 }
 
 // Resume continues an order left mid-way.
 func (c *Client) Resume(ctx context.Context, id string) (*opb.SagaState, error) {
-	return withinCtx(ctx, func() (*opb.SagaState, error) { return c.grain(id).Resume(&opb.ResumeRequest{}, timeout(ctx)) })
+	return c.call(ctx, id, func(g *opb.OrderSagaGrainClient, opt cluster.GrainCallOption) (*opb.SagaState, error) {
+		return g.Resume(&opb.ResumeRequest{}, opt)
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	"shelflife/actors/lot"
 	"shelflife/clock"
@@ -611,11 +612,8 @@ func (c *Client) Allocate(ctx context.Context, id int64, key string, product, qu
 	req := &pb.AllocateRequest{OrderKey: key, ProductId: product, Quantity: quantity}
 	var last error
 	for attempt := 0; attempt < 3; attempt++ {
-		d := 15 * time.Second
-		if dl, ok := ctx.Deadline(); ok {
-			d = max(time.Until(dl), time.Millisecond)
-		}
-		resp, err := g.Allocate(req, cluster.WithTimeout(d))
+		opt := cluster.WithTimeout(grainctx.Timeout(ctx, 15*time.Second))
+		resp, err := grainctx.Within(ctx, func() (*pb.AllocateResponse, error) { return g.Allocate(req, opt) })
 		if err == nil {
 			return resp, nil
 		}
@@ -630,9 +628,6 @@ func (c *Client) Allocate(ctx context.Context, id int64, key string, product, qu
 // Release gives back what key took of product in warehouse id.
 func (c *Client) Release(ctx context.Context, id int64, key string, product int64) (*pb.ReleaseResponse, error) {
 	g := pb.GetWarehouseGrainClient(c.c, strconv.FormatInt(id, 10))
-	d := 15 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		d = max(time.Until(dl), time.Millisecond)
-	}
-	return g.Release(&pb.ReleaseRequest{OrderKey: key, ProductId: product}, cluster.WithTimeout(d))
+	req, opt := &pb.ReleaseRequest{OrderKey: key, ProductId: product}, cluster.WithTimeout(grainctx.Timeout(ctx, 15*time.Second))
+	return grainctx.Within(ctx, func() (*pb.ReleaseResponse, error) { return g.Release(req, opt) })
 }
