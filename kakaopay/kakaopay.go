@@ -21,22 +21,70 @@ import (
 // TestCID is Kakao Pay's test merchant id for single payments.
 const TestCID = "TC0ONETIME"
 
-// Payment states of the order status call.
+// Payment states of the order status call, as documented.
 const (
-	StatusReady    = "READY"
-	StatusSuccess  = "SUCCESS_PAYMENT"
-	StatusCanceled = "CANCEL_PAYMENT"
-	StatusQuit     = "QUIT_PAYMENT"
-	StatusFail     = "FAIL_PAYMENT"
+	StatusReady            = "READY"               // ready called, the payer not yet seen
+	StatusSendTMS          = "SEND_TMS"            // a payment message sent to the payer's KakaoTalk
+	StatusOpenPayment      = "OPEN_PAYMENT"        // the payer opened the payment screen
+	StatusSelectMethod     = "SELECT_METHOD"       // the payer is choosing how to pay
+	StatusARSWaiting       = "ARS_WAITING"         // waiting for the payer's phone (ARS) confirmation
+	StatusAuthPassword     = "AUTH_PASSWORD"       // the payer entered the password
+	StatusIssuedSID        = "ISSUED_SID"          // a subscription id was issued (recurring payments)
+	StatusSuccess          = "SUCCESS_PAYMENT"     // approved: the money is taken
+	StatusPartCanceled     = "PART_CANCEL_PAYMENT" // approved, then part of it refunded
+	StatusCanceled         = "CANCEL_PAYMENT"      // approved, then refunded in full
+	StatusFailAuthPassword = "FAIL_AUTH_PASSWORD"  // the payer's password failed
+	StatusQuit             = "QUIT_PAYMENT"        // the payer quit, or the payment was closed
+	StatusFail             = "FAIL_PAYMENT"        // the payment failed (declined, expired)
 )
+
+// Outcome is what a payment's status means for the money.
+type Outcome int
+
+const (
+	// OutcomeUnknown is a status this client does not know: nothing can be
+	// concluded, so ask again later.
+	OutcomeUnknown Outcome = iota
+	// OutcomePending: not approved yet; the payer is still on the way.
+	OutcomePending
+	// OutcomeTaken: approved; the money is (at least in part) taken.
+	OutcomeTaken
+	// OutcomeNotTaken: it ended without money taken, or was refunded in full.
+	OutcomeNotTaken
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomePending:
+		return "pending"
+	case OutcomeTaken:
+		return "taken"
+	case OutcomeNotTaken:
+		return "not_taken"
+	}
+	return "unknown"
+}
+
+// OutcomeOf maps a payment status to taken, not taken or still pending.
+func OutcomeOf(status string) Outcome {
+	switch status {
+	case StatusReady, StatusSendTMS, StatusOpenPayment, StatusSelectMethod, StatusARSWaiting, StatusAuthPassword, StatusIssuedSID:
+		return OutcomePending
+	case StatusSuccess, StatusPartCanceled:
+		return OutcomeTaken
+	case StatusCanceled, StatusFailAuthPassword, StatusQuit, StatusFail:
+		return OutcomeNotTaken
+	}
+	return OutcomeUnknown
+}
 
 // Error codes this project reacts to.
 const (
-	CodeAlreadyApproved = -702
-	CodeBadPGToken      = -708
-	CodeUnknownTID      = -721
-	CodeExpired         = -723
-	CodeApprovalFailure = -780
+	CodeAlreadyApproved = -702 // the payment was approved already
+	CodeBadPGToken      = -708 // the pg_token is wrong
+	CodeUnknownTID      = -721 // no payment with this tid
+	CodeExpired         = -723 // the payment's time to approve ran out
+	CodeApprovalFailure = -780 // approval failed; extras.method_result_code says why
 )
 
 // Config points the client at Kakao Pay (or the fake).
@@ -80,7 +128,8 @@ func New(cfg Config) (*Client, error) {
 // CID is the merchant id the client sends.
 func (c *Client) CID() string { return c.cfg.CID }
 
-// Error is Kakao Pay's error answer.
+// Error is Kakao Pay's error answer. Extras is kept as sent: its members
+// differ by error and may be null.
 type Error struct {
 	HTTPStatus int            `json:"-"`
 	Code       int            `json:"error_code"`
@@ -89,11 +138,37 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if mc := e.MethodResultCode(); mc != "" {
+		return fmt.Sprintf("kakaopay %d: %s (%s: %s, HTTP %d)", e.Code, e.Message, mc, e.MethodResultMessage(), e.HTTPStatus)
+	}
 	return fmt.Sprintf("kakaopay %d: %s (HTTP %d)", e.Code, e.Message, e.HTTPStatus)
+}
+
+// MethodResultCode is extras.method_result_code: why the payment method
+// refused (for example USER_LOCKED), or "".
+func (e *Error) MethodResultCode() string { return e.extra("method_result_code") }
+
+// MethodResultMessage is extras.method_result_message, or "".
+func (e *Error) MethodResultMessage() string { return e.extra("method_result_message") }
+
+func (e *Error) extra(key string) string {
+	switch v := e.Extras[key].(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
 }
 
 // ErrUnknownOutcome means the call may or may not have taken effect.
 var ErrUnknownOutcome = errors.New("kakaopay: outcome unknown")
+
+// ErrUnreachable means Kakao Pay did not answer at all (no connection, a
+// timeout, a 5xx without a Kakao error): the call may be tried again later.
+// It always comes with ErrUnknownOutcome.
+var ErrUnreachable = errors.New("kakaopay: unreachable")
 
 // ReadyRequest starts a payment.
 type ReadyRequest struct {
@@ -111,13 +186,13 @@ type ReadyRequest struct {
 
 // ReadyResponse carries the payment's tid and the URLs to send the payer to.
 type ReadyResponse struct {
-	TID                   string    `json:"tid"`
-	NextRedirectAppURL    string    `json:"next_redirect_app_url"`
-	NextRedirectMobileURL string    `json:"next_redirect_mobile_url"`
-	NextRedirectPCURL     string    `json:"next_redirect_pc_url"`
-	AndroidAppScheme      string    `json:"android_app_scheme"`
-	IOSAppScheme          string    `json:"ios_app_scheme"`
-	CreatedAt             time.Time `json:"created_at"`
+	TID                   string `json:"tid"`
+	NextRedirectAppURL    string `json:"next_redirect_app_url"`
+	NextRedirectMobileURL string `json:"next_redirect_mobile_url"`
+	NextRedirectPCURL     string `json:"next_redirect_pc_url"`
+	AndroidAppScheme      string `json:"android_app_scheme"`
+	IOSAppScheme          string `json:"ios_app_scheme"`
+	CreatedAt             Time   `json:"created_at"`
 }
 
 // ApproveRequest completes a payment with the payer's pg_token.
@@ -130,38 +205,68 @@ type ApproveRequest struct {
 	TotalAmount    int64  `json:"total_amount,omitempty"`
 }
 
-// Amount is a payment's money.
+// Amount is a payment's money, in whole KRW.
 type Amount struct {
-	Total   int64 `json:"total"`
-	TaxFree int64 `json:"tax_free"`
-	VAT     int64 `json:"vat"`
+	Total        int64 `json:"total"`
+	TaxFree      int64 `json:"tax_free"`
+	VAT          int64 `json:"vat"`
+	Point        int64 `json:"point"`
+	Discount     int64 `json:"discount"`
+	GreenDeposit int64 `json:"green_deposit"`
 }
 
-// ApproveResponse is an approved payment.
+// ApproveResponse is an approved payment. Members the shop does not use
+// (card_info, payload, item_code, sequential_payment_methods, ...) are
+// left out; decoding skips them.
 type ApproveResponse struct {
-	AID               string    `json:"aid"`
-	TID               string    `json:"tid"`
-	CID               string    `json:"cid"`
-	PartnerOrderID    string    `json:"partner_order_id"`
-	PartnerUserID     string    `json:"partner_user_id"`
-	PaymentMethodType string    `json:"payment_method_type"`
-	Amount            Amount    `json:"amount"`
-	ItemName          string    `json:"item_name"`
-	Quantity          int64     `json:"quantity"`
-	CreatedAt         time.Time `json:"created_at"`
-	ApprovedAt        time.Time `json:"approved_at"`
+	AID               string `json:"aid"`
+	TID               string `json:"tid"`
+	CID               string `json:"cid"`
+	PartnerOrderID    string `json:"partner_order_id"`
+	PartnerUserID     string `json:"partner_user_id"`
+	PaymentMethodType string `json:"payment_method_type"` // MONEY or CARD
+	Amount            Amount `json:"amount"`
+	ItemName          string `json:"item_name"`
+	Quantity          int64  `json:"quantity"`
+	CreatedAt         Time   `json:"created_at"`
+	ApprovedAt        Time   `json:"approved_at"`
 }
 
-// OrderResponse is a payment's status.
-type OrderResponse struct {
-	TID            string `json:"tid"`
-	CID            string `json:"cid"`
-	Status         string `json:"status"`
-	PartnerOrderID string `json:"partner_order_id"`
-	PartnerUserID  string `json:"partner_user_id"`
-	Amount         Amount `json:"amount"`
-	CanceledAmount Amount `json:"canceled_amount"`
+// PaymentAction is one approval or cancel of a payment.
+type PaymentAction struct {
+	AID               string `json:"aid"`
+	ApprovedAt        Time   `json:"approved_at"`
+	Amount            int64  `json:"amount"`
+	PaymentActionType string `json:"payment_action_type"` // PAYMENT, CANCEL, ISSUED_SID
 }
+
+// Payment is what the order status and cancel answers say of a payment.
+// Times of what has not happened (approved_at, canceled_at) are zero.
+type Payment struct {
+	TID                   string `json:"tid"`
+	CID                   string `json:"cid"`
+	Status                string `json:"status"`
+	PartnerOrderID        string `json:"partner_order_id"`
+	PartnerUserID         string `json:"partner_user_id"`
+	PaymentMethodType     string `json:"payment_method_type"` // null until the payer chose
+	Amount                Amount `json:"amount"`
+	CanceledAmount        Amount `json:"canceled_amount"`
+	CancelAvailableAmount Amount `json:"cancel_available_amount"`
+	ItemName              string `json:"item_name"`
+	Quantity              int64  `json:"quantity"`
+	CreatedAt             Time   `json:"created_at"`
+	ApprovedAt            Time   `json:"approved_at"`
+	CanceledAt            Time   `json:"canceled_at"`
+}
+
+// OrderResponse is a payment's status, with each approval and cancel.
+type OrderResponse struct {
+	Payment
+	PaymentActionDetails []PaymentAction `json:"payment_action_details"`
+}
+
+// Outcome is what the payment's status means for the money.
+func (r OrderResponse) Outcome() Outcome { return OutcomeOf(r.Status) }
 
 // CancelRequest refunds (part of) a payment.
 type CancelRequest struct {
@@ -173,10 +278,9 @@ type CancelRequest struct {
 
 // CancelResponse is the payment after the cancel.
 type CancelResponse struct {
-	TID            string `json:"tid"`
-	Status         string `json:"status"`
-	Amount         Amount `json:"amount"`
-	CanceledAmount Amount `json:"canceled_amount"`
+	Payment
+	AID                  string `json:"aid"`
+	ApprovedCancelAmount Amount `json:"approved_cancel_amount"`
 }
 
 func (c *Client) post(ctx context.Context, path string, in, out any) error {
@@ -192,7 +296,7 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnknownOutcome, path, err)
+		return fmt.Errorf("%w: %w: %s: %v", ErrUnknownOutcome, ErrUnreachable, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -206,7 +310,7 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 			return &e
 		}
 		if resp.StatusCode >= 500 {
-			return fmt.Errorf("%w: %s: HTTP %d", ErrUnknownOutcome, path, resp.StatusCode)
+			return fmt.Errorf("%w: %w: %s: HTTP %d", ErrUnknownOutcome, ErrUnreachable, path, resp.StatusCode)
 		}
 		return &Error{HTTPStatus: resp.StatusCode, Code: -resp.StatusCode, Message: strings.TrimSpace(string(raw))}
 	}

@@ -27,6 +27,9 @@ const (
 	Decline             = "decline"
 	TimeoutAfterApprove = "timeout_after_approve"
 	Slow                = "slow"
+	// RefuseReady answers the ready call with a Kakao Pay error, as for a
+	// merchant that may not take payments.
+	RefuseReady = "refuse_ready"
 )
 
 // Injection makes one payment (by partner_order_id) fail or slow down.
@@ -49,10 +52,22 @@ type Payment struct {
 	Approvals      int       `json:"approvals"` // successful approvals: more than 1 would be a double charge
 	CreatedAt      time.Time `json:"created_at"`
 	ApprovedAt     time.Time `json:"approved_at,omitzero"`
+	CanceledAt     time.Time `json:"canceled_at,omitzero"`
 
+	taxFree                         int64
+	aid                             string
+	actions                         []action
 	approvalURL, cancelURL, failURL string
 	pgToken                         string
 	injection                       Injection
+}
+
+// action is one approval or cancel, for payment_action_details.
+type action struct {
+	aid    string
+	at     time.Time
+	amount int64
+	kind   string // PAYMENT or CANCEL
 }
 
 // Ledger is the money the fake has taken and given back.
@@ -102,7 +117,7 @@ func (s *Server) Ledger() Ledger {
 	var l Ledger
 	for _, p := range s.payments {
 		l.Payments = append(l.Payments, *p)
-		if p.Status == kakaopay.StatusSuccess || p.Status == kakaopay.StatusCanceled {
+		if p.Status == kakaopay.StatusSuccess || p.Status == kakaopay.StatusPartCanceled || p.Status == kakaopay.StatusCanceled {
 			l.Taken += p.Amount
 		}
 		l.Refunded += p.Canceled
@@ -156,8 +171,47 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func fail(w http.ResponseWriter, status, code int, msg string) {
-	writeJSON(w, status, kakaopay.Error{Code: code, Message: msg})
+// fail answers a Kakao Pay error: HTTP 400 (401 for a missing key) with
+// error_code, error_message and, for -780, the payment method's own
+// result in extras. The method result codes are the fake's own words.
+func fail(w http.ResponseWriter, status, code int, msg string, extras ...string) {
+	body := map[string]any{"error_code": code, "error_message": msg}
+	if len(extras) == 2 {
+		body["extras"] = map[string]any{"method_result_code": extras[0], "method_result_message": extras[1]}
+	}
+	writeJSON(w, status, body)
+}
+
+// kst writes a time as Kakao Pay does: Korean time without a zone, or null.
+func kst(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.In(kakaopay.KST).Format("2006-01-02T15:04:05")
+}
+
+// amount is Kakao Pay's amount object for total KRW of which taxFree is
+// free of tax: VAT is a tenth of the taxed price (1/11 of it with VAT).
+func amount(total, taxFree int64) map[string]any {
+	return map[string]any{"total": total, "tax_free": taxFree, "vat": (total - taxFree) / 11,
+		"point": 0, "discount": 0, "green_deposit": 0}
+}
+
+// methodType is null until the payer chose how to pay.
+func (p *Payment) methodType() any {
+	if p.ApprovedAt.IsZero() {
+		return nil
+	}
+	return "MONEY"
+}
+
+func (p *Payment) actionDetails() []map[string]any {
+	out := make([]map[string]any, 0, len(p.actions))
+	for _, a := range p.actions {
+		out = append(out, map[string]any{"aid": a.aid, "approved_at": kst(a.at), "amount": a.amount,
+			"point_amount": 0, "discount_amount": 0, "green_deposit": 0, "payment_action_type": a.kind, "payload": nil})
+	}
+	return out
 }
 
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
@@ -190,19 +244,25 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	p := &Payment{TID: newID("T"), CID: req.CID, PartnerOrderID: req.PartnerOrderID, PartnerUserID: req.PartnerUserID,
 		ItemName: req.ItemName, Quantity: req.Quantity, Amount: req.TotalAmount, Status: kakaopay.StatusReady,
-		CreatedAt: s.now(), approvalURL: req.ApprovalURL, cancelURL: req.CancelURL, failURL: req.FailURL}
+		CreatedAt: s.now(), taxFree: req.TaxFreeAmount, approvalURL: req.ApprovalURL, cancelURL: req.CancelURL, failURL: req.FailURL}
 	if in, ok := s.injections[req.PartnerOrderID]; ok {
 		p.injection = in
 	} else if in, ok := s.injections["*"]; ok {
 		p.injection = in
 	}
+	if p.injection.Mode == RefuseReady {
+		s.mu.Unlock()
+		fail(w, 400, -2, "the merchant may not start payments now (injected)")
+		return
+	}
 	s.payments[p.TID] = p
 	base := s.base
 	s.mu.Unlock()
 	pc := base + "/online/v1/payment/qr/" + p.TID
-	writeJSON(w, 200, kakaopay.ReadyResponse{TID: p.TID, NextRedirectPCURL: pc, NextRedirectMobileURL: pc + "?mobile=1",
-		NextRedirectAppURL: pc + "?app=1", AndroidAppScheme: "kakaotalk://kakaopay/pg?url=" + url.QueryEscape(pc),
-		IOSAppScheme: "kakaotalk://kakaopay/pg?url=" + url.QueryEscape(pc), CreatedAt: p.CreatedAt})
+	writeJSON(w, 200, map[string]any{"tid": p.TID, "tms_result": false, "next_redirect_pc_url": pc,
+		"next_redirect_mobile_url": pc + "?mobile=1", "next_redirect_app_url": pc + "?app=1",
+		"android_app_scheme": "kakaotalk://kakaopay/pg?url=" + url.QueryEscape(pc),
+		"ios_app_scheme":     "kakaotalk://kakaopay/pg?url=" + url.QueryEscape(pc), "created_at": kst(p.CreatedAt)})
 }
 
 func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +286,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		fail(w, 400, kakaopay.CodeApprovalFailure, "total_amount does not match the payment")
 		return
-	case p.Status == kakaopay.StatusSuccess || p.Status == kakaopay.StatusCanceled:
+	case p.Status == kakaopay.StatusSuccess || p.Status == kakaopay.StatusPartCanceled || p.Status == kakaopay.StatusCanceled:
 		s.mu.Unlock()
 		fail(w, 400, kakaopay.CodeAlreadyApproved, "payment already approved")
 		return
@@ -259,15 +319,18 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
 	if decline {
 		p.Status = kakaopay.StatusFail
 		s.mu.Unlock()
-		fail(w, 400, kakaopay.CodeApprovalFailure, "the card issuer declined the payment")
+		fail(w, 400, kakaopay.CodeApprovalFailure, "approval failure!", "PAYMENT_DECLINED", "결제가 거절되었습니다. The payment was declined.")
 		return
 	}
 	p.Status = kakaopay.StatusSuccess
 	p.Approvals++
 	p.ApprovedAt = s.now()
-	resp := kakaopay.ApproveResponse{AID: newID("A"), TID: p.TID, CID: p.CID, PartnerOrderID: p.PartnerOrderID,
-		PartnerUserID: p.PartnerUserID, PaymentMethodType: "MONEY", Amount: kakaopay.Amount{Total: p.Amount},
-		ItemName: p.ItemName, Quantity: p.Quantity, CreatedAt: p.CreatedAt, ApprovedAt: p.ApprovedAt}
+	p.aid = newID("A")
+	p.actions = append(p.actions, action{aid: p.aid, at: p.ApprovedAt, amount: p.Amount, kind: "PAYMENT"})
+	resp := map[string]any{"aid": p.aid, "tid": p.TID, "cid": p.CID, "partner_order_id": p.PartnerOrderID,
+		"partner_user_id": p.PartnerUserID, "payment_method_type": "MONEY", "amount": amount(p.Amount, p.taxFree),
+		"card_info": nil, "sequential_payment_methods": nil, "item_name": p.ItemName, "item_code": "",
+		"quantity": p.Quantity, "created_at": kst(p.CreatedAt), "approved_at": kst(p.ApprovedAt), "payload": ""}
 	hold := s.hold
 	s.mu.Unlock()
 	switch in.Mode {
@@ -289,10 +352,11 @@ func (s *Server) order(w http.ResponseWriter, r *http.Request) {
 	json.NewDecoder(r.Body).Decode(&req)
 	s.mu.Lock()
 	p, ok := s.payments[req.TID]
-	var resp kakaopay.OrderResponse
+	var resp map[string]any
 	if ok {
-		resp = kakaopay.OrderResponse{TID: p.TID, CID: p.CID, Status: p.Status, PartnerOrderID: p.PartnerOrderID,
-			PartnerUserID: p.PartnerUserID, Amount: kakaopay.Amount{Total: p.Amount}, CanceledAmount: kakaopay.Amount{Total: p.Canceled}}
+		resp = p.answer()
+		resp["selected_card_info"] = nil
+		resp["payment_action_details"] = p.actionDetails()
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -312,22 +376,46 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		fail(w, 400, kakaopay.CodeUnknownTID, "no payment with this tid")
 		return
 	}
+	var refunded int64
 	switch p.Status {
-	case kakaopay.StatusSuccess:
-		amount := req.CancelAmount
-		if amount <= 0 || amount > p.Amount-p.Canceled {
-			amount = p.Amount - p.Canceled
+	case kakaopay.StatusSuccess, kakaopay.StatusPartCanceled:
+		refunded = req.CancelAmount
+		if refunded <= 0 || refunded > p.Amount-p.Canceled {
+			refunded = p.Amount - p.Canceled
 		}
-		p.Canceled += amount
+		p.Canceled += refunded
+		p.CanceledAt = s.now()
+		p.actions = append(p.actions, action{aid: newID("A"), at: p.CanceledAt, amount: -refunded, kind: "CANCEL"})
+		p.Status = kakaopay.StatusPartCanceled
 		if p.Canceled >= p.Amount {
 			p.Status = kakaopay.StatusCanceled
 		}
 	case kakaopay.StatusReady:
 		p.Status = kakaopay.StatusQuit
-	case kakaopay.StatusCanceled, kakaopay.StatusQuit, kakaopay.StatusFail:
+		p.CanceledAt = s.now()
 	}
-	writeJSON(w, 200, kakaopay.CancelResponse{TID: p.TID, Status: p.Status, Amount: kakaopay.Amount{Total: p.Amount},
-		CanceledAmount: kakaopay.Amount{Total: p.Canceled}})
+	resp := p.answer()
+	resp["aid"] = p.aid
+	resp["approved_cancel_amount"] = amount(refunded, 0)
+	resp["payload"] = nil
+	writeJSON(w, 200, resp)
+}
+
+// answer is what the order status and cancel calls share.
+func (p *Payment) answer() map[string]any {
+	return map[string]any{"tid": p.TID, "cid": p.CID, "status": p.Status, "partner_order_id": p.PartnerOrderID,
+		"partner_user_id": p.PartnerUserID, "payment_method_type": p.methodType(),
+		"amount": amount(p.Amount, p.taxFree), "canceled_amount": amount(p.Canceled, 0),
+		"cancel_available_amount": amount(p.cancelAvailable(), 0), "item_name": p.ItemName, "item_code": "",
+		"quantity": p.Quantity, "created_at": kst(p.CreatedAt), "approved_at": kst(p.ApprovedAt),
+		"canceled_at": kst(p.CanceledAt)}
+}
+
+func (p *Payment) cancelAvailable() int64 {
+	if p.Status != kakaopay.StatusSuccess && p.Status != kakaopay.StatusPartCanceled {
+		return 0
+	}
+	return p.Amount - p.Canceled
 }
 
 var qrTemplate = template.Must(template.New("qr").Parse(`<!doctype html>
@@ -435,9 +523,9 @@ func (s *Server) injectHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.PartnerOrderID != "" {
 		switch req.Mode {
-		case Decline, TimeoutAfterApprove, Slow, "":
+		case Decline, TimeoutAfterApprove, Slow, RefuseReady, "":
 		default:
-			fail(w, 400, -2, fmt.Sprintf("mode %q: decline, timeout_after_approve or slow", req.Mode))
+			fail(w, 400, -2, fmt.Sprintf("mode %q: decline, timeout_after_approve, slow or refuse_ready", req.Mode))
 			return
 		}
 		s.Inject(req.PartnerOrderID, req.Injection)

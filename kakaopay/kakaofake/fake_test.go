@@ -2,9 +2,13 @@ package kakaofake_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +116,89 @@ func TestInjectedFailures(t *testing.T) {
 	}
 	if l := fake.Ledger(); l.Taken != 2000 {
 		t.Errorf("taken %d, want 2000", l.Taken)
+	}
+}
+
+// rawPost calls the fake without the client, to see its answers as sent.
+func rawPost(t *testing.T, base, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "SECRET_KEY DEV-test")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
+}
+
+var kakaoLocalTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$`)
+
+// The fake answers as Kakao Pay documents it: Korean times without a zone,
+// null for what has not happened, the whole amount object, documented
+// errors with HTTP 400 and, for -780, the method's result in extras.
+func TestAnswersInDocumentedShapes(t *testing.T) {
+	fake := kakaofake.New(15 * time.Minute)
+	base, stop, err := fake.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	readyBody := `{"cid":"TC0ONETIME","partner_order_id":"%s","partner_user_id":"u1","item_name":"우유","quantity":1,"total_amount":2200,"tax_free_amount":0,"approval_url":"http://shop.test/a","cancel_url":"http://shop.test/c","fail_url":"http://shop.test/f"}`
+	status, ready := rawPost(t, base, "/online/v1/payment/ready", fmt.Sprintf(readyBody, "o1"))
+	if status != 200 || !kakaoLocalTime.MatchString(fmt.Sprint(ready["created_at"])) {
+		t.Fatalf("ready = %d %v; want created_at in Korean time without a zone", status, ready)
+	}
+	tid := ready["tid"].(string)
+	_, order := rawPost(t, base, "/online/v1/payment/order", `{"cid":"TC0ONETIME","tid":"`+tid+`"}`)
+	if order["approved_at"] != nil || order["canceled_at"] != nil || order["payment_method_type"] != nil || order["status"] != kakaopay.StatusReady {
+		t.Errorf("order before approval = %v; want null times and method", order)
+	}
+	pc := ready["next_redirect_pc_url"].(string)
+	status, approved := rawPost(t, base, "/online/v1/payment/approve",
+		`{"cid":"TC0ONETIME","tid":"`+tid+`","partner_order_id":"o1","partner_user_id":"u1","pg_token":"`+scan(t, pc)+`"}`)
+	if status != 200 || !kakaoLocalTime.MatchString(fmt.Sprint(approved["approved_at"])) {
+		t.Fatalf("approve = %d %v", status, approved)
+	}
+	amount, _ := approved["amount"].(map[string]any)
+	for _, k := range []string{"total", "tax_free", "vat", "point", "discount", "green_deposit"} {
+		if _, ok := amount[k]; !ok {
+			t.Errorf("approve amount lacks %s: %v", k, amount)
+		}
+	}
+	if amount["vat"] != float64(200) {
+		t.Errorf("vat of 2200 = %v, want 200", amount["vat"])
+	}
+	for _, k := range []string{"item_code", "payload", "card_info"} {
+		if _, ok := approved[k]; !ok {
+			t.Errorf("approve answer lacks %s", k)
+		}
+	}
+	_, order = rawPost(t, base, "/online/v1/payment/order", `{"cid":"TC0ONETIME","tid":"`+tid+`"}`)
+	details, _ := order["payment_action_details"].([]any)
+	if len(details) != 1 || !kakaoLocalTime.MatchString(fmt.Sprint(order["approved_at"])) {
+		t.Errorf("order after approval = %v", order)
+	}
+	_, cancel := rawPost(t, base, "/online/v1/payment/cancel", `{"cid":"TC0ONETIME","tid":"`+tid+`","cancel_amount":1000,"cancel_tax_free_amount":0}`)
+	if cancel["status"] != kakaopay.StatusPartCanceled || !kakaoLocalTime.MatchString(fmt.Sprint(cancel["canceled_at"])) {
+		t.Errorf("part cancel = %v", cancel)
+	}
+
+	fake.Inject("o2", kakaofake.Injection{Mode: kakaofake.Decline})
+	_, ready = rawPost(t, base, "/online/v1/payment/ready", fmt.Sprintf(readyBody, "o2"))
+	status, e := rawPost(t, base, "/online/v1/payment/approve",
+		`{"cid":"TC0ONETIME","tid":"`+ready["tid"].(string)+`","partner_order_id":"o2","partner_user_id":"u1","pg_token":"`+scan(t, ready["next_redirect_pc_url"].(string))+`"}`)
+	extras, _ := e["extras"].(map[string]any)
+	if status != 400 || e["error_code"] != float64(kakaopay.CodeApprovalFailure) || extras["method_result_code"] == nil {
+		t.Errorf("declined approve = %d %v; want 400, -780 and extras.method_result_code", status, e)
+	}
+	status, e = rawPost(t, base, "/online/v1/payment/order", `{"cid":"TC0ONETIME","tid":"T-none"}`)
+	if status != 400 || e["error_code"] != float64(kakaopay.CodeUnknownTID) {
+		t.Errorf("unknown tid = %d %v", status, e)
 	}
 }
