@@ -38,6 +38,10 @@ var (
 	errNoAddress    = &Error{http.StatusBadRequest, "address_required", "set a delivery address (PUT /api/v1/me/address) or pass ?lat=&lng="}
 )
 
+// retryAfterSeconds is the Retry-After of a 503: long enough for a busy
+// node or a dependency's blip to pass, short for a shopper.
+const retryAfterSeconds = "2"
+
 // domainErrors maps the errors of the layers below to answers. It is the one
 // table of its kind: add a row here, not a special case in a handler.
 var domainErrors = []struct {
@@ -58,6 +62,8 @@ var domainErrors = []struct {
 	{domain.ErrEmptyOrder, http.StatusBadRequest, "empty_order"},
 	{domain.ErrBadCallback, http.StatusForbidden, "invalid_callback"},
 	{domain.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{domain.ErrPaymentUnavailable, http.StatusBadGateway, "payment_unavailable"},
+	{domain.ErrPaymentUnreachable, http.StatusServiceUnavailable, "payment_unavailable"},
 	{domain.ErrLatitude, http.StatusBadRequest, "validation_failed"},
 	{domain.ErrLongitude, http.StatusBadRequest, "validation_failed"},
 	{domain.ErrRadius, http.StatusBadRequest, "validation_failed"},
@@ -121,6 +127,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		log.Error("request failed", "status", ae.Status, "error", err.Error())
 	} else {
 		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "error", err.Error())
+	}
+	if ae.Status == http.StatusServiceUnavailable {
+		// Every 503 is worth repeating: say when.
+		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
 	}
 	return c.Status(ae.Status).JSON(errorBody{Error: errorDetail{Code: ae.Code, Message: ae.Message}})
 }

@@ -117,6 +117,12 @@ var (
 	// ErrUnavailable means a part of the shop did not answer in time; the
 	// request may be repeated (every step is idempotent).
 	ErrUnavailable = errors.New("the shop is busy or partly unavailable; try again shortly")
+	// ErrPaymentUnavailable: Kakao Pay refused to start the payment (its
+	// ready call failed). No order was kept and nothing was charged.
+	ErrPaymentUnavailable = errors.New("Kakao Pay could not start the payment; no order was placed and nothing was charged")
+	// ErrPaymentUnreachable: Kakao Pay did not answer the ready call. No
+	// order was kept; the same order may be placed again shortly.
+	ErrPaymentUnreachable = errors.New("Kakao Pay cannot be reached; no order was placed and nothing was charged; try again shortly")
 )
 
 // OutboxMessage is an event written in the same transaction as the change

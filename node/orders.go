@@ -28,6 +28,9 @@ func (p payments) Ready(ctx context.Context, r saga.ReadyRequest) (string, strin
 		PartnerOrderID: r.OrderID, PartnerUserID: strconv.FormatInt(r.UserID, 10), ItemName: r.ItemName,
 		Quantity: r.Quantity, TotalAmount: int64(r.Amount), ApprovalURL: r.ApprovalURL, CancelURL: r.CancelURL, FailURL: r.FailURL,
 	})
+	if errors.Is(err, kakaopay.ErrUnreachable) {
+		return "", "", errors.Join(saga.ErrPaymentUnreachable, err)
+	}
 	if err != nil {
 		return "", "", err
 	}
@@ -48,9 +51,19 @@ func (p payments) Approve(ctx context.Context, tid, orderID string, userID int64
 	return "", err
 }
 
-func (p payments) Status(ctx context.Context, tid string) (string, error) {
+// outcomes turns Kakao Pay's reading of a payment into the saga's.
+var outcomes = map[kakaopay.Outcome]saga.PaymentOutcome{
+	kakaopay.OutcomePending:  saga.PaymentPending,
+	kakaopay.OutcomeTaken:    saga.PaymentTaken,
+	kakaopay.OutcomeNotTaken: saga.PaymentNotTaken,
+}
+
+func (p payments) Status(ctx context.Context, tid string) (saga.PaymentOutcome, error) {
 	resp, err := p.c.Order(ctx, tid)
-	return resp.Status, err
+	if err != nil {
+		return saga.PaymentUnknown, err
+	}
+	return outcomes[resp.Outcome()], nil
 }
 
 func (p payments) Cancel(ctx context.Context, tid string, amount domain.KRW) error {

@@ -155,6 +155,10 @@ func sagaError(code string) error {
 		return domain.ErrOrderNotFound
 	case "bad_callback":
 		return domain.ErrBadCallback
+	case "payment_unavailable":
+		return domain.ErrPaymentUnavailable
+	case "payment_unreachable":
+		return domain.ErrPaymentUnreachable
 	default:
 		return domain.ErrUnavailable
 	}

@@ -41,6 +41,10 @@ type Store interface {
 	MarkPaid(ctx context.Context, id, aid string, now time.Time) error
 	FailOrder(ctx context.Context, id string, fromSteps []string, status, reason, paymentStatus string, now time.Time, msgs ...domain.OutboxMessage) error
 	MarkRefunded(ctx context.Context, id string, amount domain.KRW, now time.Time) error
+	// DiscardOrder removes an order that never got a payment page (still
+	// CREATED): it never existed for the shopper. Another step is
+	// domain.ErrStepChanged.
+	DiscardOrder(ctx context.Context, id string) error
 }
 
 // Payment errors the saga tells apart; any other error is a definite
@@ -50,13 +54,24 @@ var (
 	ErrOutcomeUnknown = errors.New("payment outcome unknown")
 	// ErrAlreadyApproved: the payment was approved before.
 	ErrAlreadyApproved = errors.New("payment already approved")
+	// ErrPaymentUnreachable: the provider did not answer at all; the
+	// shopper may try again shortly.
+	ErrPaymentUnreachable = errors.New("payment provider unreachable")
 )
 
-// Payment states as Payments.Status reports them.
+// PaymentOutcome is what a payment's status at the provider means for
+// the money, as Payments.Status reports it.
+type PaymentOutcome int
+
 const (
-	PayReady    = "READY"
-	PaySuccess  = "SUCCESS_PAYMENT"
-	PayCanceled = "CANCEL_PAYMENT"
+	// PaymentUnknown: a status the adapter does not know; ask again later.
+	PaymentUnknown PaymentOutcome = iota
+	// PaymentPending: not approved (yet); no money taken.
+	PaymentPending
+	// PaymentTaken: approved; the money is taken.
+	PaymentTaken
+	// PaymentNotTaken: ended without money taken, or refunded in full.
+	PaymentNotTaken
 )
 
 // ReadyRequest asks the payment provider for a payment.
@@ -75,7 +90,7 @@ type ReadyRequest struct {
 type Payments interface {
 	Ready(ctx context.Context, r ReadyRequest) (tid, redirectURL string, err error)
 	Approve(ctx context.Context, tid, orderID string, userID int64, pgToken string, amount domain.KRW) (aid string, err error)
-	Status(ctx context.Context, tid string) (string, error)
+	Status(ctx context.Context, tid string) (PaymentOutcome, error)
 	Cancel(ctx context.Context, tid string, amount domain.KRW) error
 }
 
@@ -376,15 +391,7 @@ func (g *grain) Start(req *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaS
 		})
 		if err != nil {
 			g.log.Warn("payment ready failed", "error", err.Error())
-			if ferr := g.deps.Store.FailOrder(ctx, o.ID, []string{domain.StepCreated}, domain.StatusFailed,
-				domain.ReasonPaymentUnavailable, domain.PaymentNone, g.now()); ferr != nil {
-				if errors.Is(ferr, domain.ErrStepChanged) {
-					return g.state(ctx, "")
-				}
-				return g.unavailable(), nil
-			}
-			o.Deleted, o.Payment.Status = true, domain.PaymentNone
-			return g.moved(&o, domain.StepDone, domain.StatusFailed, domain.ReasonPaymentUnavailable), nil
+			return g.discard(ctx, o, err)
 		}
 		if err := g.deps.Store.SetReady(ctx, o.ID, tid, redirect, g.now()); err != nil {
 			if errors.Is(err, domain.ErrStepChanged) {
@@ -397,6 +404,26 @@ func (g *grain) Start(req *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaS
 		o.Payment.TID, o.Payment.RedirectURL, o.Payment.Status = tid, redirect, domain.PaymentReady
 		return g.moved(&o, domain.StepReady, domain.StatusPaymentReady, ""), nil
 	})
+}
+
+// discard removes an order whose payment could not be made ready: the
+// shopper gets an error instead of an order, nothing was held or charged,
+// and the order's rows go. The answer says whether Kakao Pay refused
+// (payment_unavailable) or did not answer (payment_unreachable).
+func (g *grain) discard(ctx context.Context, o domain.Order, cause error) (*opb.SagaState, error) {
+	if err := g.deps.Store.DiscardOrder(ctx, o.ID); err != nil {
+		if errors.Is(err, domain.ErrStepChanged) {
+			return g.state(ctx, "")
+		}
+		g.log.Error("discard order without payment", "error", err.Error())
+		return g.unavailable(), nil
+	}
+	g.known = nil
+	code := "payment_unavailable"
+	if errors.Is(cause, ErrPaymentUnreachable) {
+		code = "payment_unreachable"
+	}
+	return &opb.SagaState{OrderId: g.id, Error: code}, nil
 }
 
 func itemName(o domain.Order) string {
@@ -469,8 +496,8 @@ func (g *grain) Resume(_ *opb.ResumeRequest, _ cluster.GrainContext) (*opb.SagaS
 		switch o.Step {
 		case domain.StepCreated:
 			// Start never finished: nobody can have paid a payment whose
-			// URL never reached them.
-			return g.abort(ctx, o, domain.StatusFailed, domain.ReasonPaymentUnavailable)
+			// URL never reached them, so the order goes as if never placed.
+			return g.discard(ctx, o, ErrPaymentUnreachable)
 		case domain.StepReady:
 			if g.now().After(o.ExpiresAt) {
 				return g.abort(ctx, o, domain.StatusExpired, domain.ReasonExpired)
@@ -661,9 +688,9 @@ func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, er
 		return g.state(ctx, "")
 	}
 	switch status {
-	case PaySuccess:
+	case PaymentTaken:
 		return g.paid(ctx, o, "")
-	case PayReady:
+	case PaymentPending:
 		// The approval never happened; close the payment so that it cannot
 		// happen later, then give the stock back.
 		if cerr := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); cerr != nil {
@@ -671,8 +698,12 @@ func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, er
 			return g.state(ctx, "")
 		}
 		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
-	default:
+	case PaymentNotTaken:
 		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+	default:
+		// Nothing can be concluded: stay at APPROVING; the sweep asks again.
+		g.log.Warn("payment status not understood; asking again later", "approve", err.Error())
+		return g.state(ctx, "")
 	}
 }
 

@@ -419,3 +419,19 @@ func (s *Store) Reconcile(ctx context.Context) (Reconciliation, error) {
 	}
 	return r, nil
 }
+
+// DiscardOrder removes an order still at CREATED, with its lines and
+// payment row: its payment was never made ready, so it never existed for
+// the shopper and must not count towards a deal limit.
+func (s *Store) DiscardOrder(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE o, l, p FROM orders o
+		LEFT JOIN order_lines l ON l.order_id = o.id LEFT JOIN payments p ON p.order_id = o.id
+		WHERE o.id = ? AND o.step = ?`, id, domain.StepCreated)
+	if err != nil {
+		return fmt.Errorf("discard order %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("discard order %s: %w", id, domain.ErrStepChanged)
+	}
+	return nil
+}

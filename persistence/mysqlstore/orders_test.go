@@ -288,3 +288,47 @@ func TestConcurrentStepsShareCommits(t *testing.T) {
 		t.Errorf("%d orders DEDUCTING, want %d", inDB, n-n/10)
 	}
 }
+
+// An order whose payment was never made ready goes with its lines and
+// payment; one that has moved on is kept.
+func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
+	s, ctx, at := orderStore(t, 30*time.Second)
+	u, err := s.CreateUser(ctx, domain.User{Email: "discard@shelflife.test", Name: "D", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "DISC", Name: "P", Category: "C", Price: 1000})
+	for _, id := range []string{"o-gone", "o-kept"} {
+		o := domain.Order{ID: id, UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
+			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
+			Payment: domain.Payment{Nonce: "n-" + id}}
+		if err := s.CreateOrder(ctx, o, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetReady(ctx, "o-kept", "T1", "http://kakao/T1", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DiscardOrder(ctx, "o-gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DiscardOrder(ctx, "o-kept"); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("discard of a ready order = %v, want ErrStepChanged", err)
+	}
+	if err := s.DiscardOrder(ctx, "o-gone"); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("second discard = %v, want ErrStepChanged", err)
+	}
+	for table, want := range map[string]int{"orders": 1, "order_lines": 1, "payments": 1} {
+		var n int
+		s.DB().QueryRow("SELECT COUNT(*) FROM "+table+" WHERE order_id = 'o-gone' OR order_id = 'o-kept'").Scan(&n)
+		if table == "orders" {
+			s.DB().QueryRow("SELECT COUNT(*) FROM orders WHERE id IN ('o-gone', 'o-kept')").Scan(&n)
+		}
+		if n != want {
+			t.Errorf("%s rows = %d, want %d (the ready order's)", table, n, want)
+		}
+	}
+	if _, err := s.Order(ctx, "o-gone"); !errors.Is(err, domain.ErrOrderNotFound) {
+		t.Errorf("discarded order read = %v, want not found", err)
+	}
+}
