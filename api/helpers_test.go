@@ -25,15 +25,19 @@ type testServer struct {
 
 // newTestServer starts a server on its own database with an admin and a
 // shopper signed in.
-func newTestServer(t testing.TB) *testServer {
+func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
 	t.Helper()
 	store := mysqltest.New(t)
-	srv, err := New(Config{
+	cfg := Config{
 		JWTSecret:  testSecret,
 		BcryptCost: 4,
 		BodyLimit:  4 << 10,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, Deps{Users: store, Catalog: store})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv, err := New(cfg, Deps{Users: store, Catalog: store})
 	if err != nil {
 		t.Fatal(err)
 	}

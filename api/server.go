@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,8 +76,14 @@ type Config struct {
 	RequestTimeout time.Duration
 	// DealLimit is how many units of one deal lot a shopper may buy.
 	DealLimit int64
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// SocketsPerAddress bounds the WebSockets open at once from one client
+	// address (0: no bound).
+	SocketsPerAddress int
+	// TrustedProxies are the addresses (or CIDRs) of load balancers whose
+	// X-Forwarded-For names the client; from anyone else it is ignored.
+	TrustedProxies []string
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // Server is the HTTP server.
@@ -93,6 +98,7 @@ type Server struct {
 	addrs     *addressCache
 	hub       *stockHub
 	orders    *orderHub
+	sockets   *socketLimit
 }
 
 const (
@@ -135,6 +141,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy,
 		addrs: &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}}}
 	s.hub = newStockHub(deps.View)
+	s.sockets = newSocketLimit(cfg.SocketsPerAddress)
 	s.orders = &orderHub{subs: map[string]map[*subscriber]struct{}{}}
 	if err := deps.Metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "shelflife_ws_subscribers", Help: "Open stock WebSocket subscribers.",
@@ -158,9 +165,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
+		// c.IP() is the client: the peer, or what a trusted load balancer
+		// says in X-Forwarded-For. Limits per address rely on it.
+		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		EnableIPValidation:      true,
 	})
 	s.routes()
 	return s, nil
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
 
 // App is the Fiber application, for tests and for mounting more routes.
@@ -198,7 +218,7 @@ func (s *Server) routes() {
 	v1.Get("/products", s.optionalAuth, s.listProducts)
 	v1.Get("/deals", s.optionalAuth, s.listDeals)
 	v1.Get("/warehouses/serving", s.optionalAuth, s.listServing)
-	v1.Get("/ws/stock", s.optionalAuth, s.prepareStockSocket, websocket.New(s.stockSocket))
+	v1.Get("/ws/stock", append([]fiber.Handler{s.optionalAuth, s.prepareStockSocket}, s.socket(s.stockSocket)...)...)
 
 	v1.Get("/cart", s.requireAuth, s.getCart)
 	v1.Put("/cart/items", s.requireAuth, s.putCartItem)
@@ -206,7 +226,7 @@ func (s *Server) routes() {
 	v1.Post("/orders", s.requireAuth, s.placeOrder)
 	v1.Get("/orders", s.requireAuth, s.myOrders)
 	v1.Get("/orders/:id", s.requireAuth, s.getOrder)
-	v1.Get("/ws/orders/:id", s.requireAuth, s.prepareOrderSocket, websocket.New(s.orderSocket))
+	v1.Get("/ws/orders/:id", append([]fiber.Handler{s.requireAuth, s.prepareOrderSocket}, s.socket(s.orderSocket)...)...)
 	v1.Get("/payments/kakao/approve", s.kakaoApprove)
 	v1.Get("/payments/kakao/cancel", s.kakaoAbort(domain.ReasonPaymentCancelled))
 	v1.Get("/payments/kakao/fail", s.kakaoAbort(domain.ReasonPaymentFailed))
@@ -219,7 +239,7 @@ func (s *Server) routes() {
 	admin.Post("/lots", s.receiveLot)
 	admin.Get("/lots", s.listLots)
 	admin.Get("/waste", s.wasteReport)
-	admin.Get("/ws/stock", s.prepareAdminSocket, websocket.New(s.stockSocket))
+	admin.Get("/ws/stock", append([]fiber.Handler{s.prepareAdminSocket}, s.socket(s.stockSocket)...)...)
 	admin.Get("/orders", s.adminOrders)
 	admin.Get("/payments/reconciliation", s.reconciliation)
 	admin.Get("/cluster", s.clusterInfo)

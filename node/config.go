@@ -85,8 +85,17 @@ type Config struct {
 	FaultCrashAfter string `yaml:"fault_crash_after"`
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) there.
 	// Keep it on a loopback or private address.
-	DebugAddr string        `yaml:"debug_addr"`
-	Cluster   ClusterConfig `yaml:"cluster"`
+	DebugAddr string `yaml:"debug_addr"`
+	// MetricsAddr, when set, serves /metrics and Go's profiler there for
+	// operators, and the public listener no longer serves /metrics.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// WSPerAddress bounds the WebSockets open at once from one client
+	// address (0: no bound).
+	WSPerAddress int `yaml:"ws_per_address"`
+	// TrustedProxies are the load balancers whose X-Forwarded-For names
+	// the client (addresses or CIDRs).
+	TrustedProxies []string      `yaml:"trusted_proxies"`
+	Cluster        ClusterConfig `yaml:"cluster"`
 }
 
 // Defaults work on a developer machine with MariaDB and Redis on 127.0.0.1.
@@ -114,6 +123,7 @@ func Defaults() Config {
 		PaymentValidity: Duration(15 * time.Minute),
 		DealLimit:       5,
 		OrderAdmission:  16,
+		WSPerAddress:    64,
 		SagaStuckAfter:  Duration(30 * time.Second),
 		OutboxInterval:  Duration(200 * time.Millisecond),
 		Cluster:         ClusterConfig{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},

@@ -23,13 +23,15 @@ cleanup() {
 trap cleanup EXIT
 
 # Signups use bcrypt cost 4 so that 1,000 of them measure the shop, not
-# password hashing.
+# password hashing; every virtual shopper and dashboard comes from 127.0.0.1,
+# so the per-address socket bound is off.
 SHELFLIFE_CONFIG=configs/local.yaml \
 SHELFLIFE_HTTP_ADDR=$HTTP \
 SHELFLIFE_MYSQL_DSN="root@tcp(127.0.0.1:3306)/$DB?parseTime=true" \
 SHELFLIFE_KAKAO_FAKE_ADDR=$KAKAO \
 SHELFLIFE_REDIS_PREFIX="shelflife-load-$DB:" \
 SHELFLIFE_BCRYPT_COST=4 \
+SHELFLIFE_WS_PER_ADDRESS=0 \
 SHELFLIFE_LOG_LEVEL=warn \
   bin/shelflife >bin/load-node.out 2>bin/load-node.log &
 NODE_PID=$!

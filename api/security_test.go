@@ -1,0 +1,89 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+)
+
+// dialAdminSocket opens the admin stock socket of base with token.
+func dialAdminSocket(t *testing.T, base, token string) (*fws.Conn, *http.Response, error) {
+	t.Helper()
+	u := strings.Replace(base, "http://", "ws://", 1) + "/api/v1/admin/ws/stock?token=" + url.QueryEscape(token)
+	d := fws.Dialer{HandshakeTimeout: 5 * time.Second}
+	return d.Dial(u, nil)
+}
+
+// A client sends nothing but control frames: a message over the limit is refused
+// with 1009 before it is read into memory.
+func TestSocketRefusesLargeMessages(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	base := ts.serve()
+	conn, _, err := dialAdminSocket(t, base, ts.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The header of a masked 1 MiB text frame, and no payload: the server
+	// must refuse on the length alone, before reading (or buffering) any of
+	// it. Sending the payload too would race the server's close.
+	header := []byte{0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4}
+	if _, err := conn.UnderlyingConn().Write(header); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err = conn.ReadMessage()
+		if err != nil {
+			break
+		}
+	}
+	var ce *fws.CloseError
+	if !errors.As(err, &ce) || ce.Code != fws.CloseMessageTooBig {
+		t.Errorf("after the header of a 1 MiB message: %v, want close 1009", err)
+	}
+}
+
+// One address holds at most SocketsPerAddress sockets; a socket that ends
+// gives its place back.
+func TestSocketsPerAddressAreBounded(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(c *Config) { c.SocketsPerAddress = 2 })
+	base := ts.serve()
+	var open []*fws.Conn
+	for i := 0; i < 2; i++ {
+		conn, _, err := dialAdminSocket(t, base, ts.admin)
+		if err != nil {
+			t.Fatalf("socket %d: %v", i+1, err)
+		}
+		open = append(open, conn)
+	}
+	_, resp, err := dialAdminSocket(t, base, ts.admin)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("third socket: %v (HTTP %d), want 429", err, status)
+	}
+	open[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, _, err := dialAdminSocket(t, base, ts.admin)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed socket did not give its place back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	open[1].Close()
+}
