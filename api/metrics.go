@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,9 +36,36 @@ func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
 	return m, nil
 }
 
+// observe counts a request. Labels are kept by the registry for good, so
+// none may point into Fiber's request memory, which the next request
+// reuses: the method becomes one of a fixed set of constants and the route
+// is the registered pattern (copied), never the raw path.
 func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
+	method, route = methodLabel(method), strings.Clone(route)
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// methodLabel maps a request method to a constant; anything unusual is
+// OTHER, so a client cannot grow the label set.
+func methodLabel(m string) string {
+	switch m {
+	case fiber.MethodGet:
+		return "GET"
+	case fiber.MethodHead:
+		return "HEAD"
+	case fiber.MethodPost:
+		return "POST"
+	case fiber.MethodPut:
+		return "PUT"
+	case fiber.MethodPatch:
+		return "PATCH"
+	case fiber.MethodDelete:
+		return "DELETE"
+	case fiber.MethodOptions:
+		return "OPTIONS"
+	}
+	return "OTHER"
 }
 
 func (s *Server) serveMetrics(c *fiber.Ctx) error {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -86,4 +87,42 @@ func TestSocketsPerAddressAreBounded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	open[1].Close()
+}
+
+// Label values outlive the request: mixed methods on reused connections
+// must leave /metrics servable, with each method counted under its name.
+func TestMetricsAfterMixedMethods(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	base := ts.serve()
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	for i := 0; i < 50; i++ {
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"} {
+			req, _ := http.NewRequest(m, base+"/api/v1/products/"+strings.Repeat("x", i%7), strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics after mixed methods = %d: %.300s", resp.StatusCode, body)
+	}
+	for _, m := range []string{`method="GET"`, `method="POST"`, `method="DELETE"`} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	if strings.Contains(string(body), `method="POS"`) || strings.Contains(string(body), `/api/v1/products/x`) {
+		t.Errorf("/metrics has a torn method or a raw path as a label")
+	}
 }

@@ -76,6 +76,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// DealLimit is how many units of one deal lot a shopper may buy.
 	DealLimit int64
+	// MetricsElsewhere: /metrics is served on an operators' address, not
+	// on this listener.
+	MetricsElsewhere bool
 	// SocketsPerAddress bounds the WebSockets open at once from one client
 	// address (0: no bound).
 	SocketsPerAddress int
@@ -205,7 +208,9 @@ func (s *Server) routes() {
 	}
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.serveMetrics)
+	if !s.cfg.MetricsElsewhere {
+		app.Get("/metrics", s.serveMetrics)
+	}
 
 	v1 := app.Group("/api/v1")
 	v1.Get("/openapi.yaml", serveOpenAPI)

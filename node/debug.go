@@ -10,13 +10,17 @@ import (
 )
 
 // serveDebug serves Go's profiler on addr, for measuring a node under load
-// (go tool pprof http://addr/debug/pprof/profile?seconds=10).
-func serveDebug(addr string) (func(context.Context) error, error) {
+// (go tool pprof http://addr/debug/pprof/profile?seconds=10), and the
+// Prometheus metrics at /metrics when metrics is not nil.
+func serveDebug(addr string, metrics http.Handler) (func(context.Context) error, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("debug listener %s: %w", addr, err)
+		return nil, fmt.Errorf("operator listener %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("/metrics", metrics)
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"shelflife/actors/lot"
@@ -123,7 +124,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	}
 	n.onShutdown("http listener", func(context.Context) error { n.ln.Close(); return nil })
 	if cfg.DebugAddr != "" {
-		stop, err := serveDebug(cfg.DebugAddr)
+		stop, err := serveDebug(cfg.DebugAddr, nil)
 		if err != nil {
 			return n, err
 		}
@@ -287,6 +288,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(n.store.DB(), "shelflife"),
 	)
+	if cfg.MetricsAddr != "" {
+		stop, err := serveDebug(cfg.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		if err != nil {
+			return n, err
+		}
+		n.onShutdown("operator server", stop)
+		log.Info("metrics and profiler served for operators", "url", "http://"+cfg.MetricsAddr+"/metrics")
+	}
 	secret := []byte(cfg.JWTSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
@@ -300,6 +309,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	n.server, err = api.New(api.Config{
 		DealLimit:         int64(cfg.DealLimit),
 		SocketsPerAddress: cfg.WSPerAddress,
+		MetricsElsewhere:  cfg.MetricsAddr != "",
 		TrustedProxies:    cfg.TrustedProxies,
 		JWTSecret:         secret,
 		TokenTTL:          time.Duration(cfg.TokenTTL),
