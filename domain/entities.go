@@ -74,10 +74,12 @@ type Lot struct {
 
 // Errors shared by stores and handlers.
 var (
-	ErrNotFound         = errors.New("not found")
-	ErrDuplicateSKU     = errors.New("a product with this sku exists")
-	ErrDuplicateName    = errors.New("a warehouse with this name exists")
-	ErrEmailTaken       = errors.New("this email is registered")
+	ErrNotFound      = errors.New("not found")
+	ErrDuplicateSKU  = errors.New("a product with this sku exists")
+	ErrDuplicateName = errors.New("a warehouse with this name exists")
+	ErrEmailTaken    = errors.New("this email is registered")
+	// ErrRoleConflict: an account exists with the email but another role.
+	ErrRoleConflict     = errors.New("the account exists with another role")
 	ErrUnknownProduct   = errors.New("unknown product")
 	ErrUnknownWarehouse = errors.New("unknown warehouse")
 )

@@ -364,7 +364,12 @@ func (n *Node) ensureAccounts(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if _, err := n.store.EnsureUser(ctx, domain.User{Email: n.cfg.AdminEmail, Name: "Admin", Role: domain.RoleAdmin, PasswordHash: hash}); err != nil {
+		_, err = n.store.EnsureUser(ctx, domain.User{Email: n.cfg.AdminEmail, Name: "Admin", Role: domain.RoleAdmin, PasswordHash: hash})
+		if errors.Is(err, domain.ErrRoleConflict) {
+			return fmt.Errorf("admin_email %s belongs to an account someone signed up with; it is not made admin. "+
+				"Set admin_email (SHELFLIFE_ADMIN_EMAIL) to an address nobody has signed up with: %w", n.cfg.AdminEmail, err)
+		}
+		if err != nil {
 			return fmt.Errorf("first admin: %w", err)
 		}
 	}

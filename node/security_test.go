@@ -1,11 +1,15 @@
 package node
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"shelflife/domain"
 	"strings"
 	"testing"
+	"time"
 )
 
 func freeAddr(t *testing.T) string {
@@ -44,5 +48,33 @@ func TestMetricsOnOperatorAddress(t *testing.T) {
 	}
 	if status, _ := get(t, "http://"+addr+"/debug/pprof/"); status != 200 {
 		t.Errorf("operator /debug/pprof/ = %d", status)
+	}
+}
+
+// Someone who signs up with the configured admin email before the node
+// starts is not made admin: the node refuses to start and says why, and the
+// account stays a shopper.
+func TestAdminEmailTakenByAShopperStopsStart(t *testing.T) {
+	s := newShop(t)
+	client{t: t, base: s.n.URL()}.must("POST", "/api/v1/auth/signup", map[string]any{"email": "boss@shop.test",
+		"password": "attacker-pass-1", "name": "Not the boss"}, nil, 201)
+
+	cfg := s.n.cfg
+	cfg.AdminEmail, cfg.AdminPassword = "boss@shop.test", "operator-pass-1"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := Start(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if n != nil {
+		defer n.Shutdown(context.Background())
+	}
+	if err == nil || !strings.Contains(err.Error(), "admin_email boss@shop.test") {
+		t.Fatalf("start with a shopper's email as admin_email = %v, want a refusal naming admin_email", err)
+	}
+	u, err := s.n.Store().UserByEmail(ctx, "boss@shop.test")
+	if err != nil || u.Role != domain.RoleShopper {
+		t.Errorf("the shopper's account = %+v, %v; want it left a shopper", u, err)
+	}
+	if status, _ := (client{t: t, base: s.n.URL()}).do("POST", "/api/v1/auth/login", map[string]any{"email": "boss@shop.test", "password": "operator-pass-1"}, nil); status != http.StatusUnauthorized {
+		t.Errorf("login with the operator's password = %d, want 401", status)
 	}
 }

@@ -320,7 +320,7 @@ func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
 	}
 	for table, want := range map[string]int{"orders": 1, "order_lines": 1, "payments": 1} {
 		var n int
-		s.DB().QueryRow("SELECT COUNT(*) FROM "+table+" WHERE order_id = 'o-gone' OR order_id = 'o-kept'").Scan(&n)
+		s.DB().QueryRow("SELECT COUNT(*) FROM " + table + " WHERE order_id = 'o-gone' OR order_id = 'o-kept'").Scan(&n)
 		if table == "orders" {
 			s.DB().QueryRow("SELECT COUNT(*) FROM orders WHERE id IN ('o-gone', 'o-kept')").Scan(&n)
 		}

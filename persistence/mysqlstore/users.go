@@ -31,8 +31,10 @@ func (s *Store) CreateUser(ctx context.Context, u domain.User) (domain.User, err
 	return u, err
 }
 
-// EnsureUser creates u unless its email exists; an existing user is given
-// u's role. It answers the stored user either way.
+// EnsureUser creates u unless its email exists. An existing user is left
+// as it is, password included, when it has u's role; one with another role
+// is domain.ErrRoleConflict: an account somebody else signed up with is
+// never promoted (it would make them admin with their own password).
 func (s *Store) EnsureUser(ctx context.Context, u domain.User) (domain.User, error) {
 	created, err := s.CreateUser(ctx, u)
 	if err == nil {
@@ -41,10 +43,14 @@ func (s *Store) EnsureUser(ctx context.Context, u domain.User) (domain.User, err
 	if !errors.Is(err, domain.ErrEmailTaken) {
 		return domain.User{}, err
 	}
-	if _, err := s.db.ExecContext(ctx, "UPDATE users SET role = ? WHERE email = ?", string(u.Role), u.Email); err != nil {
+	existing, err := s.UserByEmail(ctx, u.Email)
+	if err != nil {
 		return domain.User{}, err
 	}
-	return s.UserByEmail(ctx, u.Email)
+	if existing.Role != u.Role {
+		return existing, fmt.Errorf("%s is a %s account: %w", u.Email, existing.Role, domain.ErrRoleConflict)
+	}
+	return existing, nil
 }
 
 const userColumns = "id, email, name, role, password_hash, address_label, lat, lng, created_at FROM users"
