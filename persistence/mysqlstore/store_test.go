@@ -100,8 +100,12 @@ func TestCatalogAndUsers(t *testing.T) {
 	if err != nil || back.Address == nil || *back.Address != addr {
 		t.Errorf("UserByEmail = %+v, %v", back, err)
 	}
-	admin, err := s.EnsureUser(ctx, domain.User{Email: "a@b.test", Role: domain.RoleAdmin})
-	if err != nil || admin.Role != domain.RoleAdmin || admin.ID != u.ID {
-		t.Errorf("EnsureUser promoted = %+v, %v", admin, err)
+	// A shopper's account is never promoted by EnsureUser.
+	if _, err := s.EnsureUser(ctx, domain.User{Email: "a@b.test", Role: domain.RoleAdmin}); !errors.Is(err, domain.ErrRoleConflict) {
+		t.Errorf("EnsureUser of a shopper's email as admin = %v, want ErrRoleConflict", err)
+	}
+	same, err := s.EnsureUser(ctx, domain.User{Email: "a@b.test", Role: domain.RoleShopper, PasswordHash: "other"})
+	if err != nil || same.Role != domain.RoleShopper || same.ID != u.ID || same.PasswordHash != "h" {
+		t.Errorf("EnsureUser of an existing shopper = %+v, %v; want it unchanged", same, err)
 	}
 }
