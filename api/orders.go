@@ -30,6 +30,27 @@ type OrderFilter struct {
 	Limit    int
 }
 
+// CallbackVerifier tells a genuine payment callback (its nonce signed for
+// its order) from a forged one.
+type CallbackVerifier interface {
+	Valid(orderID, nonce string) bool
+}
+
+// maxOrderIDLen bounds an order id from a callback's query.
+const maxOrderIDLen = 40
+
+// genuineCallback checks a callback's order id and nonce before anything
+// else: a forged callback costs no grain and no query.
+func (s *Server) genuineCallback(id, nonce string) error {
+	if id == "" || nonce == "" || len(id) > maxOrderIDLen {
+		return badRequest("invalid_callback", "order_id and nonce are required")
+	}
+	if s.deps.Callbacks == nil || !s.deps.Callbacks.Valid(id, nonce) {
+		return domain.ErrBadCallback
+	}
+	return nil
+}
+
 // Orders is what the handlers need of ordering.
 type Orders interface {
 	Place(ctx context.Context, userID int64, addr domain.Point, items []OrderItem, fromCart bool) (domain.Order, error)
@@ -227,8 +248,11 @@ func (s *Server) callbackAnswer(c *fiber.Ctx, o domain.Order) error {
 // and the pg_token are its proof, and only the first one counts.
 func (s *Server) kakaoApprove(c *fiber.Ctx) error {
 	id, nonce, token := c.Query("order_id"), c.Query("nonce"), c.Query("pg_token")
-	if id == "" || nonce == "" || token == "" {
-		return badRequest("invalid_callback", "order_id, nonce and pg_token are required")
+	if err := s.genuineCallback(id, nonce); err != nil {
+		return err
+	}
+	if token == "" || len(token) > 128 {
+		return badRequest("invalid_callback", "pg_token is required")
 	}
 	o, err := s.deps.Orders.Approve(c.UserContext(), strings.Clone(id), strings.Clone(token), strings.Clone(nonce))
 	if err != nil {
@@ -240,8 +264,8 @@ func (s *Server) kakaoApprove(c *fiber.Ctx) error {
 func (s *Server) kakaoAbort(reason string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, nonce := c.Query("order_id"), c.Query("nonce")
-		if id == "" || nonce == "" {
-			return badRequest("invalid_callback", "order_id and nonce are required")
+		if err := s.genuineCallback(id, nonce); err != nil {
+			return err
 		}
 		o, err := s.deps.Orders.Abort(c.UserContext(), strings.Clone(id), reason, strings.Clone(nonce))
 		if err != nil {

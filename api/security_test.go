@@ -1,11 +1,16 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"shelflife/domain"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,5 +129,61 @@ func TestMetricsAfterMixedMethods(t *testing.T) {
 	}
 	if strings.Contains(string(body), `method="POS"`) || strings.Contains(string(body), `/api/v1/products/x`) {
 		t.Errorf("/metrics has a torn method or a raw path as a label")
+	}
+}
+
+// recordingOrders counts what reaches ordering.
+type recordingOrders struct {
+	Orders
+	calls atomic.Int64
+}
+
+func (r *recordingOrders) Approve(context.Context, string, string, string) (domain.Order, error) {
+	r.calls.Add(1)
+	return domain.Order{}, domain.ErrOrderNotFound
+}
+
+func (r *recordingOrders) Abort(context.Context, string, string, string) (domain.Order, error) {
+	r.calls.Add(1)
+	return domain.Order{}, domain.ErrOrderNotFound
+}
+
+type signedBy string
+
+func (k signedBy) Valid(orderID, nonce string) bool { return nonce == string(k)+orderID }
+
+// A forged callback is refused in memory: ordering (and so any grain or
+// query) never hears of it; a genuine one goes through.
+func TestForgedCallbacksNeverReachOrdering(t *testing.T) {
+	t.Parallel()
+	orders := &recordingOrders{}
+	srv, err := New(Config{JWTSecret: testSecret, BcryptCost: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Deps{Orders: orders, Callbacks: signedBy("k:")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"/api/v1/payments/kakao/approve?order_id=o123&nonce=guess&pg_token=x",
+		"/api/v1/payments/kakao/cancel?order_id=o123&nonce=guess",
+		"/api/v1/payments/kakao/fail?order_id=o124&nonce=k:o123",
+		"/api/v1/payments/kakao/approve?order_id=" + strings.Repeat("o", 41) + "&nonce=k:&pg_token=x",
+	} {
+		resp, err := srv.App().Test(httptest.NewRequest("GET", path, nil), 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s = %d, want 403 or 400", path, resp.StatusCode)
+		}
+	}
+	if n := orders.calls.Load(); n != 0 {
+		t.Fatalf("forged callbacks reached ordering %d times", n)
+	}
+	resp, err := srv.App().Test(httptest.NewRequest("GET", "/api/v1/payments/kakao/approve?order_id=o123&nonce=k:o123&pg_token=x", nil), 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orders.calls.Load() != 1 || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a genuine callback: status %d, %d calls; want it passed to ordering", resp.StatusCode, orders.calls.Load())
 	}
 }

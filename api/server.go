@@ -57,6 +57,9 @@ type Deps struct {
 	Inventory Inventory
 	// Orders places orders and runs payment callbacks.
 	Orders Orders
+	// Callbacks checks a payment callback's nonce in memory, before any
+	// grain or query is asked about the order.
+	Callbacks CallbackVerifier
 	// Carts keeps shoppers' carts.
 	Carts Carts
 	// Pages holds index.html, admin.html and their assets; nil serves none.

@@ -28,6 +28,7 @@ import (
 	"shelflife/actors/saga"
 	"shelflife/actors/warehouse"
 	"shelflife/api"
+	"shelflife/callbacksig"
 	"shelflife/clock"
 	"shelflife/cluster/member"
 	"shelflife/demo"
@@ -146,6 +147,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		return n, err
 	}
 	log.Info("mysql ready", "migrations_applied", applied)
+	key, err := n.store.Secret(ctx, "callback_key", callbacksig.KeySize)
+	if err != nil {
+		return n, err
+	}
+	callbacks, err := callbacksig.New(key)
+	if err != nil {
+		return n, err
+	}
 
 	// Redis.
 	n.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: 64})
@@ -305,7 +314,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	carts := redisstore.NewCarts(n.redis, cfg.RedisPrefix)
 	n.orders = &orderService{store: n.store, view: n.view, sagas: func() *saga.Client { return n.sagas }, carts: carts,
 		now: now, validity: time.Duration(cfg.PaymentValidity), dealLimit: int64(cfg.DealLimit),
-		admit: newAdmission(cfg.OrderAdmission)}
+		admit: newAdmission(cfg.OrderAdmission), nonce: callbacks.Nonce}
 	n.server, err = api.New(api.Config{
 		DealLimit:         int64(cfg.DealLimit),
 		SocketsPerAddress: cfg.WSPerAddress,
@@ -321,6 +330,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	}, api.Deps{
 		Users:           n.store,
 		Catalog:         n.store,
+		Callbacks:       callbacks,
 		Metrics:         reg,
 		View:            n.view,
 		OnCatalogChange: n.catalogChanged,

@@ -26,6 +26,8 @@ type orderService struct {
 	validity  time.Duration
 	dealLimit int64
 	admit     admission
+	// nonce signs an order's callback URLs (callbacksig).
+	nonce func(orderID string) string
 }
 
 var _ api.Orders = (*orderService)(nil)
@@ -46,8 +48,9 @@ func (s *orderService) Place(ctx context.Context, userID int64, addr domain.Poin
 	now := s.now()
 	o := domain.Order{
 		ID: fmt.Sprintf("o%x%s", now.UnixMilli(), randomHex(5)), UserID: userID, Address: addr, FromCart: fromCart,
-		CreatedAt: now, ExpiresAt: now.Add(s.validity), Payment: domain.Payment{Nonce: randomHex(16)},
+		CreatedAt: now, ExpiresAt: now.Add(s.validity),
 	}
+	o.Payment.Nonce = s.nonce(o.ID)
 	for i, it := range items {
 		line := domain.OrderLine{LineNo: i + 1, ProductID: it.ProductID, LotID: it.LotID, Quantity: it.Quantity}
 		if it.LotID > 0 {

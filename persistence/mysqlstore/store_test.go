@@ -1,6 +1,7 @@
 package mysqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -107,5 +108,24 @@ func TestCatalogAndUsers(t *testing.T) {
 	same, err := s.EnsureUser(ctx, domain.User{Email: "a@b.test", Role: domain.RoleShopper, PasswordHash: "other"})
 	if err != nil || same.Role != domain.RoleShopper || same.ID != u.ID || same.PasswordHash != "h" {
 		t.Errorf("EnsureUser of an existing shopper = %+v, %v; want it unchanged", same, err)
+	}
+}
+
+// A secret is made once and the same bytes are read back by every caller.
+func TestSecretIsMadeOnce(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx := t.Context()
+	a, err := s.Secret(ctx, "k", 32)
+	if err != nil || len(a) != 32 {
+		t.Fatalf("secret = %x, %v", a, err)
+	}
+	b, err := s.Secret(ctx, "k", 32)
+	if err != nil || !bytes.Equal(a, b) {
+		t.Errorf("second read = %x, want %x", b, a)
+	}
+	c, _ := s.Secret(ctx, "other", 32)
+	if bytes.Equal(a, c) {
+		t.Error("two secrets share their bytes")
 	}
 }
