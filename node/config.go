@@ -257,9 +257,7 @@ func (c Config) Validate() error {
 	if c.RedisAddr == "" {
 		errs = append(errs, errors.New("redis_addr is empty"))
 	}
-	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
-		errs = append(errs, errors.New("jwt_secret: at least 16 characters (or empty for a random one)"))
-	}
+	errs = append(errs, c.secretProblems()...)
 	if c.BcryptCost < 4 || c.BcryptCost > 31 {
 		errs = append(errs, fmt.Errorf("bcrypt_cost %d: between 4 and 31", c.BcryptCost))
 	}

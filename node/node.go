@@ -305,6 +305,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		n.onShutdown("operator server", stop)
 		log.Info("metrics and profiler served for operators", "url", "http://"+cfg.MetricsAddr+"/metrics")
 	}
+	if name := cfg.placeholderInUse(); name != "" {
+		log.Warn("demo mode runs with a published placeholder secret; outside demo mode the node refuses it", "setting", name)
+	}
 	secret := []byte(cfg.JWTSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)

@@ -283,7 +283,7 @@ func browseRate(ctx context.Context, out io.Writer, server string, d time.Durati
 	cfg.MySQLDSN = mc.FormatDSN()
 	cfg.Demo = true
 	cfg.BcryptCost = 4
-	cfg.JWTSecret = "bench-secret-0123456789"
+	cfg.JWTSecret = "bench-only-secret-0123456789abcdefgh"
 	cfg.LogLevel = "error"
 	n, err := node.Start(ctx, cfg, node.Options{Logger: log})
 	if err != nil {
