@@ -10,6 +10,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
+var errNotJSON = &Error{fiber.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"}
+
+// isJSON reports whether the request says its body is JSON. A form or
+// text/plain body is refused, so a page on another site cannot post one
+// with a plain HTML form (which cannot send application/json).
+func isJSON(c *fiber.Ctx) bool {
+	mt, _, _ := strings.Cut(string(c.Request().Header.ContentType()), ";")
+	return strings.EqualFold(strings.TrimSpace(mt), fiber.MIMEApplicationJSON)
+}
+
 // decodeStrict reads one JSON value from body into v. Unknown fields, wrong
 // types, trailing data and malformed JSON are answered with distinct codes.
 func decodeStrict(body []byte, v any) error {
@@ -66,6 +76,9 @@ func jsonKind(goKind string) string {
 
 // bind decodes the request body into v and validates it when v knows how.
 func bind(c *fiber.Ctx, v any) error {
+	if len(bytes.TrimSpace(c.Body())) > 0 && !isJSON(c) {
+		return errNotJSON
+	}
 	if err := decodeStrict(c.Body(), v); err != nil {
 		return err
 	}

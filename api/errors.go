@@ -68,6 +68,8 @@ var domainErrors = []struct {
 	{domain.ErrLongitude, http.StatusBadRequest, "validation_failed"},
 	{domain.ErrRadius, http.StatusBadRequest, "validation_failed"},
 	{domain.ErrNegativePrice, http.StatusBadRequest, "validation_failed"},
+	{domain.ErrPriceTooHigh, http.StatusBadRequest, "validation_failed"},
+	{domain.ErrAmountTooLarge, http.StatusBadRequest, "validation_failed"},
 }
 
 // fiberErrors gives codes to the errors Fiber itself raises.

@@ -51,9 +51,15 @@ func (r *lotRequest) check(now time.Time) error {
 	if !t.After(now) {
 		return invalid("expires_at must be in the future")
 	}
+	if t.After(now.Add(maxShelfLife)) {
+		return invalid("expires_at must be within %d years: fresh food does not keep longer", maxShelfLife/(365*24*time.Hour))
+	}
 	r.expires = t
 	return nil
 }
+
+// maxShelfLife bounds a received lot's expiry.
+const maxShelfLife = 3 * 365 * 24 * time.Hour
 
 type lotResponse struct {
 	ID          int64           `json:"id"`

@@ -151,6 +151,11 @@ func (s *Server) placeOrder(c *fiber.Ctx) error {
 		}
 	}
 	items = merged(items)
+	for _, it := range items {
+		if it.Quantity > maxItemQuantity {
+			return invalid("at most %d units of one product or lot per order (repeated items are added up)", maxItemQuantity)
+		}
+	}
 	addr, err := s.userAddress(c.UserContext(), p.UserID)
 	if err != nil {
 		return err

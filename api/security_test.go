@@ -70,13 +70,21 @@ func TestSocketsPerAddressAreBounded(t *testing.T) {
 		}
 		open = append(open, conn)
 	}
-	_, resp, err := dialAdminSocket(t, base, ts.admin)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
+	// The third is refused: with 429 before the upgrade, or, when it passed
+	// that check before the first two were counted, closed with 1008 at once.
+	third, resp, err := dialAdminSocket(t, base, ts.admin)
+	switch {
+	case err != nil && resp != nil && resp.StatusCode == http.StatusTooManyRequests:
+	case err == nil:
+		third.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, rerr := third.ReadMessage()
+		var ce *fws.CloseError
+		if !errors.As(rerr, &ce) || ce.Code != fws.ClosePolicyViolation {
+			t.Fatalf("third socket was upgraded and then %v, want close 1008", rerr)
 		}
-		t.Fatalf("third socket: %v (HTTP %d), want 429", err, status)
+		third.Close()
+	default:
+		t.Fatalf("third socket: %v, want 429", err)
 	}
 	open[0].Close()
 	deadline := time.Now().Add(5 * time.Second)
@@ -185,5 +193,67 @@ func TestForgedCallbacksNeverReachOrdering(t *testing.T) {
 	}
 	if orders.calls.Load() != 1 || resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a genuine callback: status %d, %d calls; want it passed to ordering", resp.StatusCode, orders.calls.Load())
+	}
+}
+
+// Bad input that once went through is refused with a clear code.
+func TestHostileInputIsRefused(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	line := `{"product_id":1,"quantity":99}`
+	for _, tc := range []struct {
+		name, method, path, token, ctype, body string
+		status                                 int
+		code                                   string
+	}{
+		{"form body", "POST", "/api/v1/auth/login", "", "application/x-www-form-urlencoded", "email=a%40b.test&password=x", 415, "unsupported_media_type"},
+		{"text/plain body", "POST", "/api/v1/auth/signup", "", "text/plain", `{"email":"x@y.test","password":"long-password-1","name":"X"}`, 415, "unsupported_media_type"},
+		{"price past the bound", "POST", "/api/v1/admin/products", ts.admin, "application/json", `{"sku":"BIG","name":"Big","category":"C","price":4611686018427387905}`, 400, "validation_failed"},
+		{"radius 1e308", "POST", "/api/v1/admin/warehouses", ts.admin, "application/json", `{"name":"Far","region":"R","lat":37.5,"lng":127,"radius_km":1e308}`, 400, "validation_failed"},
+		{"expiry in year 9999", "POST", "/api/v1/admin/lots", ts.admin, "application/json", `{"product_id":1,"warehouse_id":1,"quantity":5,"expires_at":"9999-01-01T00:00:00Z"}`, 400, "validation_failed"},
+		{"99-unit lines merged past 99", "POST", "/api/v1/orders", ts.shopper, "application/json", `{"items":[` + line + `,` + line + `,` + line + `]}`, 400, "validation_failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", tc.ctype)
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := ts.srv.App().Test(req, 5000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || errorCode(t, body) != tc.code {
+				t.Errorf("%s = %d %s, want %d %s", tc.name, resp.StatusCode, body, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+// Every answer carries the headers that keep a browser from sniffing,
+// framing or leaking the URL; a token in the query counts only for a
+// WebSocket upgrade.
+func TestSecurityHeadersAndQueryTokens(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	resp, err := ts.srv.App().Test(httptest.NewRequest("GET", "/api/v1/me?token="+url.QueryEscape(ts.shopper), nil), 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /me with ?token= = %d, want 401", resp.StatusCode)
+	}
+	for h, want := range map[string]string{
+		"X-Content-Type-Options": "nosniff",
+		"X-Frame-Options":        "DENY",
+		"Referrer-Policy":        "no-referrer",
+	} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("Content-Security-Policy = %q", csp)
 	}
 }

@@ -202,7 +202,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.requestContext, s.recoverPanics)
+	app.Use(securityHeaders, s.requestContext, s.recoverPanics)
 
 	if s.deps.Pages != nil {
 		app.Get("/", s.page("index.html"))

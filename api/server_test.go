@@ -131,6 +131,7 @@ func TestInternalErrorsAreNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"a@b.test","password":"password1"}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := srv.App().Test(req, 10_000)
 	if err != nil {
 		t.Fatal(err)

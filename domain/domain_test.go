@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -160,5 +161,27 @@ func TestAllocateFEFO(t *testing.T) {
 	}
 	if got, short := AllocateFEFO(nil, 3); len(got) != 0 || short != 3 {
 		t.Errorf("no lots: %v short %d", got, short)
+	}
+}
+
+func TestAddLineBoundsMoney(t *testing.T) {
+	for _, tc := range []struct {
+		total, price KRW
+		qty          int64
+		want         KRW
+		err          error
+	}{
+		{0, 3000, 2, 6000, nil},
+		{6000, MaxPrice, 99, 6000 + 99*MaxPrice, nil},
+		{0, MaxPrice + 1, 1, 0, ErrPriceTooHigh},
+		{0, -1, 1, 0, ErrNegativePrice},
+		{0, 4_611_686_018_427_387_905, 4, 0, ErrPriceTooHigh},
+		{0, 1000, 1 << 62, 0, ErrAmountTooLarge},
+		{1 << 53, 1000, 1, 1 << 53, ErrAmountTooLarge},
+	} {
+		got, err := AddLine(tc.total, tc.price, tc.qty)
+		if !errors.Is(err, tc.err) || (err == nil && got != tc.want) {
+			t.Errorf("AddLine(%d, %d, %d) = %d, %v; want %d, %v", tc.total, tc.price, tc.qty, got, err, tc.want, tc.err)
+		}
 	}
 }

@@ -16,8 +16,9 @@ var (
 	ErrLatitude = errors.New("lat must be between -90 and 90")
 	// ErrLongitude reports a longitude outside [-180, 180].
 	ErrLongitude = errors.New("lng must be between -180 and 180")
-	// ErrRadius reports a service radius that is not positive.
-	ErrRadius = errors.New("radius_km must be greater than 0")
+	// ErrRadius reports a service radius that is not positive or larger
+	// than any fresh-food delivery area.
+	ErrRadius = errors.New("radius_km must be greater than 0 and at most 100")
 )
 
 // Validate checks that p is a position on Earth.
@@ -43,6 +44,9 @@ func DistanceKm(a, b Point) float64 {
 	return 2 * earthRadiusKm * math.Asin(math.Min(1, math.Sqrt(h)))
 }
 
+// MaxRadiusKm is the largest service radius: fresh food travels no farther.
+const MaxRadiusKm = 100
+
 // ServiceArea is the disc a warehouse delivers to.
 type ServiceArea struct {
 	Center   Point
@@ -54,7 +58,7 @@ func (s ServiceArea) Validate() error {
 	if err := s.Center.Validate(); err != nil {
 		return err
 	}
-	if !(s.RadiusKm > 0) || math.IsInf(s.RadiusKm, 0) {
+	if !(s.RadiusKm > 0) || !(s.RadiusKm <= MaxRadiusKm) {
 		return ErrRadius
 	}
 	return nil

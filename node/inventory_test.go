@@ -325,6 +325,7 @@ func TestReceiveLotValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest("POST", n.URL()+"/api/v1/admin/lots", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+admin.token)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

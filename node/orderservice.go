@@ -75,8 +75,12 @@ func (s *orderService) Place(ctx context.Context, userID int64, addr domain.Poin
 			}
 			line.Kind, line.UnitPrice = domain.LineRegular, p.Price
 		}
+		total, err := domain.AddLine(o.Total, line.UnitPrice, line.Quantity)
+		if err != nil {
+			return domain.Order{}, fmt.Errorf("line %d: %w", line.LineNo, err)
+		}
 		o.Lines = append(o.Lines, line)
-		o.Total += line.UnitPrice * domain.KRW(line.Quantity)
+		o.Total = total
 	}
 	if err := s.admit.enter(ctx); err != nil {
 		return domain.Order{}, err
