@@ -119,10 +119,10 @@ var (
 	ErrUnavailable = errors.New("the shop is busy or partly unavailable; try again shortly")
 	// ErrPaymentUnavailable: Kakao Pay refused to start the payment (its
 	// ready call failed). No order was kept and nothing was charged.
-	ErrPaymentUnavailable = errors.New("Kakao Pay could not start the payment; no order was placed and nothing was charged")
+	ErrPaymentUnavailable = errors.New("the payment could not be started at Kakao Pay; no order was placed and nothing was charged")
 	// ErrPaymentUnreachable: Kakao Pay did not answer the ready call. No
 	// order was kept; the same order may be placed again shortly.
-	ErrPaymentUnreachable = errors.New("Kakao Pay cannot be reached; no order was placed and nothing was charged; try again shortly")
+	ErrPaymentUnreachable = errors.New("the payment service (Kakao Pay) cannot be reached; no order was placed and nothing was charged; try again shortly")
 )
 
 // OutboxMessage is an event written in the same transaction as the change
