@@ -66,6 +66,8 @@ type Deps struct {
 	Pages fs.FS
 	// Cluster describes the actor cluster for admins.
 	Cluster ClusterInfo
+	// Dashboard gives the admin dashboard's figures; nil answers 501.
+	Dashboard Dashboard
 }
 
 // Config tunes the server.
@@ -251,6 +253,7 @@ func (s *Server) routes() {
 	admin.Get("/orders", s.adminOrders)
 	admin.Get("/payments/reconciliation", s.reconciliation)
 	admin.Get("/cluster", s.clusterInfo)
+	s.dashboardRoutes(v1, admin)
 }
 
 // page serves one of the embedded pages.

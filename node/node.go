@@ -342,6 +342,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		Pages:           web.Files(),
 		Cluster:         clusterInfo{n.member},
 		Orders:          n.orders,
+		Dashboard:       n.store,
 		Checks: map[string]api.Check{
 			"mysql":   n.store.Ping,
 			"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
