@@ -1,17 +1,25 @@
-// End to end in a real browser: a shopper signs in, sees quantities for the
-// address, puts a closing-soon deal in the cart, pays on the fake Kakao Pay
-// page and sees PAID; meanwhile the admin dashboard, open in a second page,
-// shows the stock drop without a reload. A failing step saves screenshots
-// to web/e2e/artifacts/.
+// End to end in a real browser, against a node started from bin/shelflife.
+//
+// 1. A shopper on a phone puts a closing-soon deal in the cart, pays on the
+//    fake Kakao Pay page and lands on the order view: product names, the
+//    warehouse, and a status that a second tab sees move live; the deal
+//    count drops on the storefront, and the admin dashboard (its filtered
+//    stock table and its order list) follows without a reload.
+// 2. Both pages at 1280 px and 390 px, in Korean and in English: no
+//    sideways scroll, no text left in the other language outside names, no
+//    serious or critical axe-core violation. Full-page screenshots of every
+//    case are saved to web/e2e/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 
 const bin = process.env.SHELFLIFE_BIN || '../../bin/shelflife';
 const artifacts = new URL('./artifacts/', import.meta.url).pathname;
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const db = `shelflife_e2e_${Date.now()}`;
 let node, browser, base;
 
@@ -20,6 +28,7 @@ const freePort = () => new Promise((resolve) => {
 });
 
 before(async () => {
+  mkdirSync(artifacts, { recursive: true });
   const [httpPort, kakaoPort] = [await freePort(), await freePort()];
   base = `http://127.0.0.1:${httpPort}`;
   node = spawn(bin, ['-config', '../../configs/local.yaml'], {
@@ -52,6 +61,14 @@ after(async () => {
   try { execFileSync('mariadb', ['-uroot', '-h127.0.0.1', '-e', `DROP DATABASE IF EXISTS \`${db}\``]); } catch { /* best effort */ }
 });
 
+// newContext opens a browser context of the given width whose pages start
+// in lang.
+async function newContext(width, lang) {
+  const ctx = await browser.newContext({ viewport: { width, height: width < 500 ? 844 : 900 }, locale: 'en-US' });
+  await ctx.addInitScript((l) => { if (!sessionStorage.getItem('lang-set')) { localStorage.setItem('shelflife.lang', l); sessionStorage.setItem('lang-set', '1'); } }, lang);
+  return ctx;
+}
+
 async function signIn(page, path, email) {
   await page.goto(base + path);
   await page.fill('#signin-form input[name=email]', email);
@@ -59,65 +76,178 @@ async function signIn(page, path, email) {
   await page.click('#signin');
 }
 
-test('a shopper buys a deal and the admin dashboard sees the stock drop', async () => {
-  const ctxAdmin = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  const ctxShop = await browser.newContext({ viewport: { width: 390, height: 844 } }); // a phone
+const token = (page) => page.evaluate(() => localStorage.getItem('shelflife.token'));
+
+async function apiGet(tok, path) {
+  const res = await fetch(base + path, { headers: { Authorization: 'Bearer ' + tok } });
+  assert.equal(res.status, 200, `GET ${path}`);
+  return res.json();
+}
+
+function watchErrors(pages) {
+  const errors = [];
+  for (const p of pages) p.on('pageerror', (e) => errors.push(`${p.url()}: ${e.message}`));
+  return errors;
+}
+
+test('a shopper buys a deal, lands on the live order view, and the admin dashboard follows', async () => {
+  const ctxAdmin = await newContext(1280, 'en');
+  const ctxShop = await newContext(390, 'ko'); // a phone
   const admin = await ctxAdmin.newPage();
   const shop = await ctxShop.newPage();
-  const errors = [];
-  for (const p of [admin, shop]) p.on('pageerror', (e) => errors.push(e.message));
+  const errors = watchErrors([admin, shop]);
   try {
     await signIn(admin, '/admin', 'admin@shelflife.test');
-    await admin.waitForSelector('#stock tr');
+    await admin.waitForSelector('#stock tr[id^=stock-]');
+    await admin.waitForSelector('#live.on', { timeout: 10000 }); // the socket is open
 
     // shopper2 lives in Jamsil, served by the Songpa warehouse only.
     await signIn(shop, '/', 'shopper2@shelflife.test');
     await shop.waitForSelector('#deals article.deal');
     await shop.waitForSelector('#products article');
-    const served = await shop.textContent('#serving');
-    assert.match(served, /Songpa/, 'the listing is for the shopper\'s address');
+    const shopToken = await token(shop);
+    assert.match(await shop.textContent('#serving'), /송파/, 'the listing is for the shopper\'s address');
     const avail = await shop.$$eval('#products article .avail', (els) => els.map((e) => e.textContent));
-    assert.ok(avail.some((a) => /\d/.test(a)), 'products show quantities for the address');
+    assert.ok(avail.some((a) => /\d+개 남음/.test(a)), `products show quantities for the address: ${avail.slice(0, 3)}`);
+    assert.match(await shop.textContent('#deals article.deal .where'), /송파 센터/, 'a deal says which warehouse it comes from');
 
     const card = shop.locator('#deals article.deal').filter({ has: shop.locator('button:not([disabled])') }).first();
     const lotId = Number((await card.getAttribute('id')).replace('deal-', ''));
-    const leftBefore = parseInt(await card.locator('.avail').textContent(), 10);
+    const leftBefore = Number(await card.locator('.avail').getAttribute('data-available'));
+    const dealName = (await card.locator('.name').textContent()).trim();
 
-    // The admin row of that lot (warehouse and product) before the sale.
-    const lot = await (await fetch(`${base}/api/v1/admin/lots?state=CLOSING_SOON&limit=1000`, {
-      headers: { Authorization: 'Bearer ' + await admin.evaluate(() => localStorage.getItem('shelflife.token')) },
-    })).json();
-    const row = lot.find((l) => l.id === lotId);
+    // The admin's row of that lot, found through the table's filters.
+    const lots = await apiGet(await token(admin), '/api/v1/admin/lots?state=CLOSING_SOON&limit=1000');
+    const row = lots.find((l) => l.id === lotId);
     assert.ok(row, 'the deal lot is listed for the admin');
-    const dealCell = admin.locator(`#stock-${row.warehouse_id}-${row.product_id} td`).nth(3);
-    const adminBefore = Number(await dealCell.textContent());
+    const products = await apiGet(await token(admin), '/api/v1/admin/products');
+    await admin.selectOption('#wh-filter', String(row.warehouse_id));
+    await admin.selectOption('#cat-filter', products.find((p) => p.id === row.product_id).category);
+    await admin.selectOption('#state-filter', 'CLOSING_SOON');
+    const dealCell = `#stock-${row.warehouse_id}-${row.product_id} td[data-deal]`;
+    const adminBefore = Number(await admin.getAttribute(dealCell, 'data-deal'));
+    assert.ok(adminBefore >= leftBefore, `admin sees ${adminBefore} units of deals, the shopper ${leftBefore} of this lot`);
 
+    // Adding says so at once: a count in the header and a confirmation.
     await card.locator('button').click();
-    await shop.waitForSelector('#cart tr[data-key]');
+    await shop.waitForFunction(() => document.querySelector('#cart-count').textContent === '1');
+    assert.match(await shop.textContent('#toast'), /장바구니에 담았습니다/);
+    await shop.click('#cart-link');
+    await shop.waitForSelector('#cart-view:not(.hidden) #cart li[data-key]');
+    assert.equal(await shop.isEnabled('#checkout'), true, 'checkout is enabled with a full cart');
     await shop.click('#checkout');
 
-    // The fake Kakao Pay's QR page stands in for the shopper's phone.
+    // The fake Kakao Pay's QR page stands in for the shopper's phone. A
+    // second tab follows the order meanwhile.
     await shop.waitForSelector('#approve');
+    const [pending] = (await apiGet(shopToken, '/api/v1/orders')).filter((o) => o.status === 'PAYMENT_READY');
+    assert.ok(pending, 'the order waits for payment');
+    const watcher = await ctxShop.newPage();
+    errors.push(...watchErrors([watcher]));
+    await watcher.goto(`${base}/#/orders/${pending.order_id}`);
+    await watcher.waitForSelector('#order-view[data-status=PAYMENT_READY] #timeline li[aria-current=step]');
+    assert.equal(await watcher.textContent('#timeline li[aria-current=step]'), '결제 대기');
+
     await shop.click('#approve');
     await shop.waitForURL(/#\/orders\//);
-    await shop.waitForFunction(() => document.querySelector('#order-status')?.textContent === 'PAID', null, { timeout: 20000 });
+    await shop.waitForSelector('#order-view:not(.hidden)[data-status=PAID]', { timeout: 20000 });
+    assert.equal(await shop.textContent('#timeline li[aria-current=step]'), '결제 완료');
+    const view = await shop.evaluate(() => ({ y: scrollY, top: document.querySelector('#order-view').getBoundingClientRect().top, shop: !document.querySelector('#shop-view').classList.contains('hidden') }));
+    assert.ok(view.y === 0 && view.top < 200 && !view.shop, `the order is the view, at the top: ${JSON.stringify(view)}`);
+    const lines = await shop.$$eval('#order-lines li', (els) => els.map((e) => e.textContent));
+    assert.equal(lines.length, 1);
+    assert.ok(lines[0].includes(dealName) && lines[0].includes('송파 센터'), `the line names the product and the warehouse: ${lines[0]}`);
+    assert.ok(!/product \d|lot \d/.test(lines[0]), 'no raw ids for names');
 
-    // The shopper's deal count and the admin's live table both drop, with
-    // no reload of either page.
+    // The second tab moved without a reload.
+    await watcher.waitForSelector('#order-view[data-status=PAID]', { timeout: 15000 });
+    assert.equal(await watcher.textContent('#timeline li[aria-current=step]'), '결제 완료');
+    await shop.screenshot({ path: artifacts + 'order-390-ko.png', fullPage: true });
+
+    // The shopper's deal count and the admin's live table and order list
+    // all follow, with no reload.
+    await shop.goto(base + '/#/');
     await shop.waitForFunction(([id, before]) => {
-      const el = document.querySelector(`#deal-${id} .avail`);
-      return el && parseInt(el.textContent, 10) === before - 1;
+      const e = document.querySelector(`#deal-${id} .avail`);
+      return e && Number(e.dataset.available) === before - 1;
     }, [lotId, leftBefore], { timeout: 15000 });
-    await admin.waitForFunction(([sel, before]) => Number(document.querySelector(sel)?.textContent) === before - 1,
-      [`#stock-${row.warehouse_id}-${row.product_id} td:nth-child(4)`, adminBefore], { timeout: 15000 });
+    await admin.waitForFunction(([sel, before]) => Number(document.querySelector(sel)?.dataset.deal) === before - 1,
+      [dealCell, adminBefore], { timeout: 15000 });
+    await admin.waitForSelector(`#order-${pending.order_id} [data-status=PAID]`, { timeout: 20000 });
+    await admin.waitForFunction(() => /Paid [1-9]/.test(document.querySelector('#tiles [data-status=PAID]')?.textContent || ''), null, { timeout: 20000 });
     assert.deepEqual(errors, [], 'no script errors on the pages');
   } catch (e) {
-    mkdirSync(artifacts, { recursive: true });
-    await shop.screenshot({ path: artifacts + 'shop.png', fullPage: true }).catch(() => {});
-    await admin.screenshot({ path: artifacts + 'admin.png', fullPage: true }).catch(() => {});
+    await shop.screenshot({ path: artifacts + 'failed-shop.png', fullPage: true }).catch(() => {});
+    await admin.screenshot({ path: artifacts + 'failed-admin.png', fullPage: true }).catch(() => {});
     throw e;
   } finally {
     await ctxAdmin.close();
     await ctxShop.close();
   }
 });
+
+// foreignText lists the text a page shows in the wrong language: Hangul
+// when it is in English, Latin words when it is in Korean. Names (marked
+// translate="no": products, places, people, order numbers) and text in a
+// language of its own (the language switch) are skipped. Every other text
+// node counts, shown or hidden, and so do labels, placeholders and titles.
+function foreignText(lang) {
+  const bad = lang === 'en' ? /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]/ : /[A-Za-z]{2,}/;
+  const skip = (e) => e.closest('[translate=no], script, style, [lang]:not(html)');
+  const out = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    if (!skip(n.parentElement) && bad.test(n.textContent)) out.push(n.textContent.trim());
+  }
+  for (const e of document.body.querySelectorAll('[aria-label], [placeholder], [title], [alt]')) {
+    if (skip(e)) continue;
+    for (const a of ['aria-label', 'placeholder', 'title', 'alt']) {
+      const v = e.getAttribute(a);
+      if (v && bad.test(v)) out.push(`${a}="${v}"`);
+    }
+  }
+  const title = document.title.replace('ShelfLife', '');
+  if (bad.test(title)) out.push(`title: ${document.title}`);
+  return out;
+}
+
+async function axeScan(page) {
+  await page.addScriptTag({ content: axeSource });
+  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+for (const width of [1280, 390]) {
+  for (const [name, path, email, ready] of [
+    ['shop', '/', 'shopper1@shelflife.test', '#deals article.deal'],
+    ['admin', '/admin', 'admin@shelflife.test', '#stock tr[id^=stock-] td[data-deal]'],
+  ]) {
+    test(`${name} at ${width} px: fits, speaks one language at a time, passes axe`, async () => {
+      const ctx = await newContext(width, 'ko');
+      const page = await ctx.newPage();
+      const errors = watchErrors([page]);
+      try {
+        await signIn(page, path, email);
+        await page.waitForSelector(ready);
+        if (name === 'admin') await page.waitForSelector('#tiles .tile');
+        await page.waitForTimeout(300); // let the charts and fonts settle before measuring
+        for (const lang of ['ko', 'en', 'ko']) {
+          if (await page.evaluate(() => document.documentElement.lang) !== lang) {
+            await page.click('#lang');
+            await page.waitForFunction((l) => document.documentElement.lang === l, lang);
+          }
+          const size = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
+          assert.ok(size.scroll <= size.inner, `${name} ${lang}: page is ${size.scroll} px wide in a ${size.inner} px window`);
+          assert.deepEqual(await page.evaluate(foreignText, lang), [], `${name} in ${lang}: text in the other language`);
+          const violations = await axeScan(page);
+          assert.deepEqual(violations, [], `${name} in ${lang}: serious or critical accessibility violations`);
+          await page.screenshot({ path: `${artifacts}${name}-${width}-${lang}.png`, fullPage: true });
+        }
+        assert.deepEqual(errors, [], 'no script errors');
+      } finally {
+        await ctx.close();
+      }
+    });
+  }
+}

@@ -1,103 +1,244 @@
-// The admin dashboard: live stock per warehouse and product (a WebSocket of
-// every committed change), lots expiring soon, waste, receiving, orders and
-// stuck sagas, and units sold per minute.
-import { api, el, setLang, setToken, socket, state, t, toast, won } from './common.js';
+// The admin dashboard: a live summary, charts (units sold per minute, waste
+// per day, stock by warehouse and category, the expiry timeline), the stock
+// table (filtered and paged, live over a WebSocket of every committed lot
+// change), lots expiring soon, orders and receiving.
+import {
+  api, categoryText, dateTime, el, inDeals, localName, lotStateText, nameEl, num, productName,
+  setLang, setToken, socket, state, statusText, t, timeLeft, toast, units, won, dayLabel,
+} from './common.js';
+import { bars, legend, stacked } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
+const PAGE = 15;
+const STATUSES = ['PAYMENT_READY', 'PROCESSING', 'PAID', 'FAILED', 'EXPIRED'];
+const COLORS = ['#0a7c4a', '#2563eb', '#b45309', '#7c3aed', '#0e7490', '#be123c', '#4d7c0f', '#6b7280'];
+
 const lots = new Map();       // lot id -> {id, product_id, warehouse_id, on_hand, state, expires_at}
 let products = new Map();
 let warehouses = new Map();
-const soldPerMinute = new Map(); // minute -> units
+let summary = null;
+let sales = null;             // {from, to, minutes: [{minute, units}]}
+let waste = null;             // {rows, total_value, ...}
+let orders = [];
+let stuckOnly = false;
+let page = 0;
+let live = false;
 let stop = null;
 
-const pname = (id) => { const p = products.get(id); return p ? (state.lang === 'ko' ? p.name : (p.name_en || p.name)) : '#' + id; };
-const wname = (id) => (warehouses.get(id) || { name: '#' + id }).name;
+const pname = (id) => { const p = products.get(id); return p ? productName(p) : '#' + id; };
+const wname = (id) => { const w = warehouses.get(id); return w ? localName(w.name) : '#' + id; };
+const hhmm = (d) => `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 
 async function load() {
-  const [ps, ws, ls] = await Promise.all([api('GET', '/api/v1/admin/products'), api('GET', '/api/v1/admin/warehouses'),
-    api('GET', '/api/v1/admin/lots?limit=1000&state=REGULAR'), ]);
-  const soon = await api('GET', '/api/v1/admin/lots?limit=1000&state=CLOSING_SOON');
+  const [ps, ws, ls, soon] = await Promise.all([api('GET', '/api/v1/admin/products'), api('GET', '/api/v1/admin/warehouses'),
+    api('GET', '/api/v1/admin/lots?limit=1000&state=REGULAR'), api('GET', '/api/v1/admin/lots?limit=1000&state=CLOSING_SOON')]);
   products = new Map(ps.map((p) => [p.id, p]));
   warehouses = new Map(ws.map((w) => [w.id, w]));
   lots.clear();
   for (const l of [...ls, ...soon]) lots.set(l.id, l);
-  const sel = $('wh-filter'); const cur = sel.value;
-  sel.replaceChildren(el('option', { value: '' }, t('all')), ...ws.map((w) => el('option', { value: w.id }, w.name)));
-  sel.value = cur;
-  $('recv-product').replaceChildren(...ps.map((p) => el('option', { value: p.id }, `${p.sku} · ${pname(p.id)}`)));
-  $('recv-wh').replaceChildren(...ws.map((w) => el('option', { value: w.id }, w.name)));
-  renderStock(); renderExpiring(); loadWaste(); loadOrders();
+  renderFilters(); renderReceive(); renderStock(); renderExpiring(); renderExpiryChart();
+  await Promise.all([loadSummary(), loadWaste(), loadOrders()]);
+}
+
+function renderFilters() {
+  const keep = (sel, options) => { const cur = sel.value; sel.replaceChildren(...options); sel.value = cur; };
+  keep($('wh-filter'), [el('option', { value: '' }, t('all')), ...[...warehouses.values()].map((w) => el('option', { value: w.id, translate: 'no' }, localName(w.name)))]);
+  const cats = [...new Set([...products.values()].map((p) => p.category))].sort();
+  keep($('cat-filter'), [el('option', { value: '' }, t('all')), ...cats.map((c) => el('option', { value: c }, categoryText(c)))]);
+  keep($('state-filter'), [el('option', { value: '' }, t('all')), ...['REGULAR', 'CLOSING_SOON'].map((s) => el('option', { value: s }, lotStateText(s)))]);
+  keep($('order-status'), [el('option', { value: '' }, t('all')), ...STATUSES.map((s) => el('option', { value: s }, statusText(s)))]);
+}
+
+function renderReceive() {
+  const keep = (sel, options) => { const cur = sel.value; sel.replaceChildren(...options); if (cur) sel.value = cur; };
+  keep($('recv-product'), [...products.values()].map((p) => el('option', { value: p.id, translate: 'no' }, `${p.sku} · ${productName(p)}`)));
+  keep($('recv-wh'), [...warehouses.values()].map((w) => el('option', { value: w.id, translate: 'no' }, localName(w.name))));
+}
+
+// stockRows sums live lots by warehouse and product under the filters.
+function stockRows() {
+  const wh = Number($('wh-filter').value) || 0, cat = $('cat-filter').value, st = $('state-filter').value;
+  const rows = new Map();
+  for (const l of lots.values()) {
+    if (wh && l.warehouse_id !== wh) continue;
+    if (cat && products.get(l.product_id)?.category !== cat) continue;
+    const k = l.warehouse_id + ':' + l.product_id;
+    const r = rows.get(k) || { w: l.warehouse_id, p: l.product_id, regular: 0, deal: 0, next: null };
+    if (l.state === 'REGULAR') r.regular += l.on_hand; else if (l.state === 'CLOSING_SOON') r.deal += l.on_hand;
+    if (l.on_hand > 0 && (!r.next || new Date(l.expires_at) < new Date(r.next))) r.next = l.expires_at;
+    rows.set(k, r);
+  }
+  return [...rows.values()].filter((r) => !st || (st === 'REGULAR' ? r.regular : r.deal) > 0)
+    .sort((a, b) => a.w - b.w || a.p - b.p);
 }
 
 function renderStock(changed) {
-  const filter = Number($('wh-filter').value) || 0;
-  const rows = new Map(); // "w:p" -> {w, p, regular, deal}
-  for (const l of lots.values()) {
-    if (filter && l.warehouse_id !== filter) continue;
-    const k = l.warehouse_id + ':' + l.product_id;
-    const r = rows.get(k) || { w: l.warehouse_id, p: l.product_id, regular: 0, deal: 0 };
-    if (l.state === 'REGULAR') r.regular += l.on_hand; else if (l.state === 'CLOSING_SOON') r.deal += l.on_hand;
-    rows.set(k, r);
-  }
-  const sorted = [...rows.values()].sort((a, b) => a.w - b.w || a.p - b.p);
-  $('stock').replaceChildren(...sorted.map((r) => el('tr', { id: `stock-${r.w}-${r.p}`, class: changed === `${r.w}:${r.p}` ? 'flash' : '' },
-    el('td', {}, wname(r.w)), el('td', {}, pname(r.p)),
-    el('td', { class: 'num', 'data-regular': r.regular }, r.regular), el('td', { class: 'num' }, r.deal))));
+  const rows = stockRows();
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  page = Math.min(page, pages - 1);
+  $('stock').replaceChildren(...rows.slice(page * PAGE, page * PAGE + PAGE).map((r) => el('tr', { id: `stock-${r.w}-${r.p}`, class: changed === `${r.w}:${r.p}` ? 'flash' : undefined },
+    el('td', {}, nameEl(wname(r.w))), el('td', {}, nameEl(pname(r.p))), el('td', { class: 'narrow-hide' }, categoryText(products.get(r.p)?.category)),
+    el('td', { class: 'num', 'data-regular': r.regular }, num(r.regular)), el('td', { class: 'num', 'data-deal': r.deal }, num(r.deal)),
+    el('td', { class: 'narrow-hide' }, r.next ? dateTime(r.next) : '—'))));
+  if (!rows.length) $('stock').replaceChildren(el('tr', {}, el('td', { colspan: 6, class: 'muted' }, t('empty'))));
+  $('page').textContent = state.lang === 'ko' ? `${page + 1} / ${pages}${t('page')}` : `${t('page')} ${page + 1} / ${pages}`;
+  $('prev').disabled = page === 0;
+  $('next').disabled = page >= pages - 1;
 }
 
 function renderExpiring() {
-  const cutoff = Date.now() + 48 * 3600e3;
-  const soon = [...lots.values()].filter((l) => new Date(l.expires_at) <= cutoff && l.state !== 'EXPIRED')
-    .sort((a, b) => new Date(a.expires_at) - new Date(b.expires_at));
-  $('expiring').replaceChildren(...soon.map((l) => el('tr', {},
-    el('td', {}, l.id), el('td', {}, wname(l.warehouse_id)), el('td', {}, pname(l.product_id)),
-    el('td', {}, new Date(l.expires_at).toLocaleString()), el('td', { class: 'num' }, l.on_hand), el('td', {}, l.state))));
+  const now = Date.now(), cutoff = now + 48 * 3600e3;
+  const soon = [...lots.values()].filter((l) => l.on_hand > 0 && new Date(l.expires_at) <= cutoff && l.state !== 'EXPIRED')
+    .sort((a, b) => new Date(a.expires_at) - new Date(b.expires_at)).slice(0, 10);
+  $('expiring').replaceChildren(...(soon.length ? soon.map((l) => el('li', {},
+    el('div', { class: 'line-main' },
+      nameEl(pname(l.product_id), 'name'),
+      el('span', { class: 'muted' }, nameEl(wname(l.warehouse_id)), ` · ${t('lot')} ${l.id} · ${dateTime(l.expires_at)}`)),
+    el('div', { class: 'line-end' }, el('strong', {}, units(l.on_hand)), el('span', { class: 'countdown' }, timeLeft(new Date(l.expires_at) - now)))))
+    : [el('li', { class: 'muted' }, t('empty'))]));
 }
 
-function drawChart() {
-  const c = $('chart'), g = c.getContext('2d');
-  const now = Math.floor(Date.now() / 60e3);
-  const mins = Array.from({ length: 30 }, (_, i) => now - 29 + i);
-  const vals = mins.map((m) => soldPerMinute.get(m) || 0);
-  const top = Math.max(1, ...vals);
-  g.clearRect(0, 0, c.width, c.height);
-  g.fillStyle = '#0a7c4a';
-  const w = c.width / mins.length;
-  vals.forEach((v, i) => { const h = (v / top) * (c.height - 20); g.fillRect(i * w + 2, c.height - h, w - 4, h); });
-  g.fillStyle = '#333'; g.font = '12px sans-serif'; g.fillText(`max ${top}/min`, 4, 12);
+function renderTiles() {
+  if (!summary) return;
+  const byWh = new Map();
+  for (const c of summary.stock) {
+    const w = byWh.get(c.warehouse_id) || { regular: 0, deal: 0 };
+    w.regular += c.regular; w.deal += c.deal;
+    byWh.set(c.warehouse_id, w);
+  }
+  const tile = (label, big, sub, alert) => el('div', { class: 'tile' + (alert ? ' alert' : '') },
+    el('span', { class: 'muted' }, label), el('span', { class: 'big' }, big), sub ? el('span', { class: 'muted' }, sub) : null);
+  const statusChips = el('div', { class: 'chips' }, ...STATUSES.map((s) => el('span', { class: 'chip', 'data-status': s }, `${statusText(s)} ${num(summary.orders_by_status[s] || 0)}`)));
+  $('tiles').replaceChildren(
+    ...[...byWh].map(([id, w]) => tile(nameEl(wname(id)), num(w.regular + w.deal), `${t('unitsOnHand')} · ${inDeals(w.deal)}`)),
+    tile(t('lots48h'), num(summary.lots_expiring_48h), t('lotsCount'), false),
+    tile(t('lots6h'), num(summary.lots_expiring_6h), t('lotsCount'), summary.lots_expiring_6h > 0),
+    tile(t('wasteWeek'), won(summary.waste_week_value), units(summary.waste_week_quantity), summary.waste_week_value > 0),
+    tile(t('stuckSagas'), num(summary.stuck_sagas), null, summary.stuck_sagas > 0),
+    el('div', { class: 'tile wide' }, el('span', { class: 'muted' }, t('ordersByStatus')), statusChips));
 }
-setInterval(drawChart, 5000);
+
+function renderSalesChart() {
+  if (!sales) return;
+  const from = new Date(sales.from).getTime();
+  const n = Math.round((new Date(sales.to).getTime() - from) / 60e3);
+  const vals = new Array(n).fill(0);
+  for (const m of sales.minutes) {
+    const i = Math.round((new Date(m.minute).getTime() - from) / 60e3);
+    if (i >= 0 && i < n) vals[i] += m.units;
+  }
+  const at = (i) => new Date(from + i * 60e3);
+  const total = vals.reduce((a, b) => a + b, 0);
+  bars($('sales-chart'), {
+    values: vals, labelAt: (i) => (i % 5 === 0 ? hhmm(at(i)) : ''), tip: (i) => `${hhmm(at(i))}: ${units(vals[i])}`,
+    fmt: num, integer: true, label: `${t('soldPerMinute')}: ${units(total)}`, empty: t('noData'),
+  });
+}
+
+function renderWasteChart() {
+  if (!waste) return;
+  const today = new Date(); today.setUTCHours(0, 0, 0, 0);
+  const days = Array.from({ length: 30 }, (_, i) => new Date(today.getTime() - (29 - i) * 86400e3));
+  const byDay = new Map();
+  for (const r of waste.rows) byDay.set(r.day, (byDay.get(r.day) || 0) + r.value);
+  const vals = days.map((d) => byDay.get(d.toISOString().slice(0, 10)) || 0);
+  bars($('waste-chart'), {
+    values: vals, labelAt: (i) => (i % 7 === 2 ? dayLabel(days[i]) : ''), tip: (i) => `${dayLabel(days[i])}: ${won(vals[i])}`,
+    colorAt: () => '#b93a0b', integer: true, fmt: (v) => (v >= 10000 && state.lang === 'ko' ? `${num(v / 10000)}만` : num(v)),
+    label: `${t('wastePerDay')}: ${won(waste.total_value)}`, empty: t('noData'),
+  });
+}
+
+function renderCategoryChart() {
+  if (!summary) return;
+  const cats = [...new Set(summary.stock.map((c) => c.category))].sort();
+  const rows = new Map();
+  for (const c of summary.stock) {
+    const r = rows.get(c.warehouse_id) || { label: wname(c.warehouse_id), parts: {} };
+    r.parts[c.category] = (r.parts[c.category] || 0) + c.regular + c.deal;
+    rows.set(c.warehouse_id, r);
+  }
+  stacked($('cat-chart'), {
+    rows: [...rows.values()], keys: cats, colors: COLORS, keyLabel: categoryText, fmt: num,
+    label: t('stockByCategory'), empty: t('noData'),
+  });
+}
+
+function renderExpiryChart() {
+  const now = Date.now(), step = 3 * 3600e3, n = 24;
+  const vals = new Array(n).fill(0);
+  for (const l of lots.values()) {
+    const i = Math.floor((new Date(l.expires_at) - now) / step);
+    if (i >= 0 && i < n && l.on_hand > 0) vals[i] += l.on_hand;
+  }
+  const hours = (i) => (i === 0 ? t('now') : state.lang === 'ko' ? `${i * 3}시간` : `${i * 3} h`);
+  bars($('exp-chart'), {
+    values: vals, labelAt: (i) => (i % 4 === 0 ? hours(i) : ''),
+    tip: (i) => `${hours(i)}–${hours(i + 1)}: ${units(vals[i])}`,
+    colorAt: (i) => (i < 2 ? '#be123c' : i < 16 ? '#b45309' : '#0a7c4a'), fmt: num, integer: true,
+    label: `${t('expiryTimeline')}: ${units(vals.reduce((a, b) => a + b, 0))}`, empty: t('noData'),
+  });
+  legend($('exp-chart'), [['#be123c', t('lots6h')], ['#b45309', t('lots48h')], ['#0a7c4a', lotStateText('REGULAR')]]);
+}
+
+function renderCharts() { renderSalesChart(); renderWasteChart(); renderCategoryChart(); renderExpiryChart(); }
+
+async function loadSummary() {
+  try {
+    [summary, sales] = await Promise.all([api('GET', '/api/v1/admin/dashboard'), api('GET', '/api/v1/admin/sales/per-minute?minutes=30')]);
+    renderTiles(); renderSalesChart(); renderCategoryChart();
+  } catch (e) { toast(e.message); }
+}
+
+async function loadWaste() {
+  try { waste = await api('GET', '/api/v1/admin/waste'); renderWasteChart(); } catch (e) { toast(e.message); }
+}
+
+async function loadOrders() {
+  const st = $('order-status').value;
+  const q = stuckOnly ? '?stuck_for=5m' : (st ? '?status=' + st : '');
+  try { orders = await api('GET', '/api/v1/admin/orders' + q); renderOrders(); } catch (e) { toast(e.message); }
+}
+
+function renderOrders() {
+  $('stuck').setAttribute('aria-pressed', stuckOnly);
+  $('orders').replaceChildren(...(orders.length ? orders.slice(0, 30).map((o) => el('li', { id: 'order-' + o.order_id },
+    el('div', { class: 'line-main' }, el('code', { translate: 'no' }, o.order_id), el('span', { class: 'muted' }, dateTime(o.updated_at))),
+    el('span', { class: 'status ' + o.status, 'data-status': o.status }, statusText(o.status)),
+    el('strong', { class: 'line-price' }, won(o.total))))
+    : [el('li', { class: 'muted' }, t('empty'))]));
+}
+
+function renderLive() {
+  $('live').classList.remove('hidden');
+  $('live').classList.toggle('on', live);
+  $('live').textContent = live ? t('live') : t('offline');
+}
+
+// refresh reloads the server's figures soon after a burst of changes.
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => { loadSummary(); loadOrders(); }, 800);
+}
 
 function follow() {
   if (stop) stop();
   stop = socket('/api/v1/admin/ws/stock?token=' + encodeURIComponent(state.token), (m) => {
-    $('live').textContent = '● live';
     const before = lots.get(m.lot_id);
-    if (before && m.on_hand < before.on_hand && m.state !== 'EXPIRED') {
-      const min = Math.floor(Date.now() / 60e3);
-      soldPerMinute.set(min, (soldPerMinute.get(min) || 0) + (before.on_hand - m.on_hand));
-    }
     if (m.state === 'EXPIRED') lots.delete(m.lot_id);
     else lots.set(m.lot_id, { ...(before || {}), id: m.lot_id, product_id: m.product_id, warehouse_id: m.warehouse_id,
       on_hand: m.on_hand, state: m.state, expires_at: m.expires_at });
-    renderStock(`${m.warehouse_id}:${m.product_id}`); renderExpiring(); drawChart();
+    renderStock(`${m.warehouse_id}:${m.product_id}`); renderExpiring(); renderExpiryChart();
     if (m.state === 'EXPIRED') loadWaste();
-  });
+    refreshSoon();
+  }, (s) => { live = s === 'open'; renderLive(); });
 }
 
-async function loadWaste() {
-  const r = await api('GET', '/api/v1/admin/waste');
-  $('waste').replaceChildren(...r.rows.map((w) => el('tr', {}, el('td', {}, w.day), el('td', {}, w.warehouse), el('td', {}, w.region),
-    el('td', { class: 'num' }, w.quantity), el('td', { class: 'num' }, won(w.value)))),
-    el('tr', {}, el('td', {}, t('total')), el('td'), el('td'), el('td', { class: 'num' }, r.total_quantity), el('td', { class: 'num' }, won(r.total_value))));
-}
-
-async function loadOrders(stuck) {
-  const st = $('order-status').value;
-  const q = stuck ? '?stuck_for=5m' : (st ? '?status=' + st : '');
-  const os = await api('GET', '/api/v1/admin/orders' + q);
-  $('orders').replaceChildren(...os.map((o) => el('tr', {}, el('td', {}, o.order_id), el('td', {}, el('span', { class: 'status ' + o.status }, o.status)),
-    el('td', { class: 'muted' }, o.reason || ''), el('td', { class: 'num' }, won(o.total)), el('td', { class: 'muted' }, new Date(o.updated_at).toLocaleString()))));
+function renderAll() {
+  document.title = `ShelfLife · ${t('adminTitle')}`;
+  renderFilters(); renderReceive(); renderStock(); renderExpiring(); renderTiles(); renderCharts(); renderOrders();
+  if (!$('live').classList.contains('hidden')) renderLive();
 }
 
 $('signin-form').addEventListener('submit', async (ev) => {
@@ -105,8 +246,8 @@ $('signin-form').addEventListener('submit', async (ev) => {
   const f = new FormData(ev.target);
   try {
     const r = await api('POST', '/api/v1/auth/login', { email: f.get('email'), password: f.get('password') });
-    if (r.role !== 'admin') { toast('admin only'); return; }
-    setToken(r.token); start();
+    setToken(r.token);
+    if (!(await start())) toast(t('adminOnly'));
   } catch (e) { toast(e.message); }
 });
 $('receive-form').addEventListener('submit', async (ev) => {
@@ -115,26 +256,31 @@ $('receive-form').addEventListener('submit', async (ev) => {
   try {
     const l = await api('POST', '/api/v1/admin/lots', { product_id: Number(f.get('product_id')), warehouse_id: Number(f.get('warehouse_id')),
       quantity: Number(f.get('quantity')), expires_at: new Date(f.get('expires_at')).toISOString() });
-    toast(`lot ${l.id}: ${l.state}`);
-  } catch (e) { toast(`${e.code}: ${e.message}`); }
+    toast(`${t('received')}: ${t('lot')} ${l.id} · ${lotStateText(l.state)}`);
+  } catch (e) { toast(e.message); }
 });
-$('wh-filter').addEventListener('change', () => renderStock());
-$('order-status').addEventListener('change', () => loadOrders());
-$('stuck').addEventListener('click', () => loadOrders(true));
+for (const id of ['wh-filter', 'cat-filter', 'state-filter']) $(id).addEventListener('change', () => { page = 0; renderStock(); });
+$('prev').addEventListener('click', () => { page--; renderStock(); });
+$('next').addEventListener('click', () => { page++; renderStock(); });
+$('order-status').addEventListener('change', () => { stuckOnly = false; loadOrders(); });
+$('stuck').addEventListener('click', () => { stuckOnly = !stuckOnly; loadOrders(); });
 $('signout').addEventListener('click', () => { setToken(''); location.reload(); });
-$('lang').addEventListener('click', () => { setLang(state.lang === 'ko' ? 'en' : 'ko'); $('lang').textContent = state.lang === 'ko' ? 'EN' : '한국어'; renderStock(); });
+$('lang').addEventListener('click', () => { setLang(state.lang === 'ko' ? 'en' : 'ko'); renderAll(); });
+let resizeTimer = null;
+window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderCharts, 200); });
+setInterval(() => { if (summary) { loadSummary(); loadOrders(); renderExpiring(); renderExpiryChart(); } }, 10000);
 
 async function start() {
   setLang(state.lang);
-  $('lang').textContent = state.lang === 'ko' ? 'EN' : '한국어';
+  document.title = `ShelfLife · ${t('adminTitle')}`;
   let ok = false;
   if (state.token) { try { ok = (await api('GET', '/api/v1/me')).role === 'admin'; } catch { setToken(''); } }
   $('auth').classList.toggle('hidden', ok);
   $('dash').classList.toggle('hidden', !ok);
   $('signout').classList.toggle('hidden', !ok);
-  if (!ok) return;
-  await load();
+  if (!ok) return false;
   follow();
-  drawChart();
+  await load();
+  return true;
 }
 start();

@@ -1,14 +1,44 @@
 // The shopper storefront: address, products and closing-soon deals near it
-// (quantities live over a WebSocket), cart, Kakao Pay checkout, orders.
-import { api, el, setLang, setToken, socket, state, t, toast, won } from './common.js';
+// (quantities live over a WebSocket), the cart, Kakao Pay checkout and the
+// order's progress. Views: #/ (shop), #/cart, #/orders/<id>.
+import {
+  api, categoryText, dateTime, el, endsAt, left, localName, nameEl, productName, reasonText,
+  setLang, setToken, socket, state, statusText, t, timeLeft, toast, won,
+} from './common.js';
 
 const $ = (id) => document.getElementById(id);
+
+// The demo neighbourhoods; typing one of these names (in either language)
+// finds it too.
+const PLACES = [
+  { ko: '연희동', en: 'Yeonhui-dong', areaKo: '마포·은평', areaEn: 'Mapo, Eunpyeong', lat: 37.5667, lng: 126.9300 },
+  { ko: '삼성동', en: 'Samseong-dong', areaKo: '강남·송파', areaEn: 'Gangnam, Songpa', lat: 37.5088, lng: 127.0631 },
+  { ko: '잠실동', en: 'Jamsil-dong', areaKo: '송파', areaEn: 'Songpa', lat: 37.5133, lng: 127.1001 },
+  { ko: '수원', en: 'Suwon', areaKo: '경기', areaEn: 'Gyeonggi', lat: 37.2636, lng: 127.0286 },
+];
+
 let me = null;
-let addr = null;          // {lat, lng} the listings are for
+let addr = null;          // {label, lat, lng} the listings are for
 let products = [];
 let deals = [];
+let serving = null;       // null before the first listing
+let cart = { items: [], total: 0 };
+let myOrders = [];
+let order = null;         // the order on view
+const catalog = { products: new Map(), warehouses: new Map() };
 let stopStock = null;
 let stopOrder = null;
+
+// The warehouse of every deal lot seen, so that an order's deal line can
+// name it after the deal has left the listing.
+const lotWarehouses = new Map(JSON.parse(localStorage.getItem('shelflife.lotWarehouses') || '[]'));
+function rememberDeals(ds) {
+  for (const d of ds) { lotWarehouses.delete(d.lot_id); lotWarehouses.set(d.lot_id, d.warehouse_id); }
+  localStorage.setItem('shelflife.lotWarehouses', JSON.stringify([...lotWarehouses].slice(-500)));
+}
+
+const placeLabel = (p) => (state.lang === 'ko' ? `${p.ko} (${p.areaKo})` : `${p.en} (${p.areaEn})`);
+const warehouseName = (id) => { const w = catalog.warehouses.get(id); return w ? localName(w.name) : '#' + id; };
 
 function addrQuery() {
   // Signed-in shoppers browse at their saved address; visitors pass one.
@@ -16,74 +46,112 @@ function addrQuery() {
   return addr ? `?lat=${addr.lat}&lng=${addr.lng}` : null;
 }
 
+async function loadCatalog() {
+  try {
+    const c = await api('GET', '/api/v1/catalog');
+    catalog.products = new Map(c.products.map((p) => [p.id, p]));
+    catalog.warehouses = new Map(c.warehouses.map((w) => [w.id, w]));
+  } catch (e) { toast(e.message); }
+}
+
 async function loadMe() {
   me = null;
   if (state.token) {
     try { me = await api('GET', '/api/v1/me'); } catch { setToken(''); }
   }
-  $('who').textContent = me ? `${me.name} (${me.email})` : '';
   $('signout').classList.toggle('hidden', !me);
   $('auth').classList.toggle('hidden', !!me);
-  if (me && me.address) {
-    addr = { lat: me.address.lat, lng: me.address.lng };
+  if (me && me.address) addr = { label: me.address.label, lat: me.address.lat, lng: me.address.lng };
+  renderWho(); renderAddress();
+}
+
+function renderWho() {
+  $('who').replaceChildren(me ? nameEl(localName(me.name)) : '');
+}
+
+function renderAddress() {
+  const sel = $('preset');
+  const cur = sel.value;
+  sel.replaceChildren(el('option', { value: '' }, '—'), ...PLACES.map((p, i) => el('option', { value: i }, placeLabel(p))));
+  sel.value = cur;
+  $('places').replaceChildren(...PLACES.flatMap((p) => [el('option', { value: p.ko }), el('option', { value: p.en })]));
+  if (addr) {
     $('lat').value = addr.lat; $('lng').value = addr.lng;
+    $('addr-now').replaceChildren(nameEl(localName(addr.label || '')));
+  } else {
+    $('addr-now').replaceChildren(t('chooseAddress'));
   }
+  $('serving').replaceChildren(...(serving === null ? [] : serving.length
+    ? serving.map((w, i) => [i ? ', ' : '', nameEl(localName(w.name))]).flat()
+    : [t('noWarehouse')]));
 }
 
 async function loadListings() {
   const q = addrQuery();
-  if (q === null) { $('products').replaceChildren(el('p', { class: 'muted' }, t('address'))); return; }
+  if (q === null) {
+    products = []; deals = []; serving = null;
+    renderAll();
+    return;
+  }
   try {
-    const [ps, ds, serving] = await Promise.all([
+    const [ps, ds, sv] = await Promise.all([
       api('GET', '/api/v1/products' + q), api('GET', '/api/v1/deals' + q), api('GET', '/api/v1/warehouses/serving' + q)]);
-    products = ps; deals = ds;
-    $('serving').textContent = serving.warehouses.length
-      ? serving.warehouses.map((w) => w.name).join(', ') : t('noWarehouse');
-    const cats = [...new Set(ps.map((p) => p.category))].sort();
-    const sel = $('category');
-    const cur = sel.value;
-    sel.replaceChildren(el('option', { value: '' }, t('all')), ...cats.map((c) => el('option', { value: c }, c)));
-    sel.value = cur;
-    renderProducts(); renderDeals();
+    products = ps; deals = ds; serving = sv.warehouses;
+    rememberDeals(ds);
+    renderAddress(); renderCategories(); renderProducts(); renderDeals();
     followStock(q);
   } catch (e) { toast(e.message); }
 }
 
-function name(p) { return state.lang === 'ko' ? p.name : (p.name_en || p.name); }
+function renderCategories() {
+  const sel = $('category');
+  const cur = sel.value;
+  const cats = [...new Set(products.map((p) => p.category))].sort();
+  sel.replaceChildren(el('option', { value: '' }, t('all')), ...cats.map((c) => el('option', { value: c }, categoryText(c))));
+  sel.value = cur;
+}
+
+// addButton is a card's button; its accessible name is "Add" followed by
+// the card's name element (nameID), so the name stays out of attributes.
+function addButton(id, nameID, available, onclick) {
+  const disabled = !available || !me;
+  return el('button', {
+    type: 'button', class: 'primary', disabled, id, 'aria-labelledby': `${id} ${nameID}`,
+    title: !me ? t('signinToBuy') : undefined, onclick,
+  }, available ? t('add') : t('soldout'));
+}
 
 function renderProducts() {
+  if (addrQuery() === null) { $('products').replaceChildren(el('p', { class: 'muted' }, t('chooseAddress'))); return; }
   const q = $('q').value.trim().toLowerCase();
   const cat = $('category').value;
   const shown = products.filter((p) => (!cat || p.category === cat) &&
     (!q || p.name.toLowerCase().includes(q) || (p.name_en || '').toLowerCase().includes(q)));
+  if (!shown.length) { $('products').replaceChildren(el('p', { class: 'muted' }, t('nothingNear'))); return; }
   $('products').replaceChildren(...shown.map((p) => el('article', { class: 'card' + (p.available ? '' : ' soldout'), id: 'product-' + p.id },
-    el('span', { class: 'name' }, name(p)),
-    el('span', { class: 'muted' }, p.category),
+    el('span', { translate: 'no', class: 'name', id: 'pname-' + p.id }, productName(p)),
+    el('span', { class: 'muted' }, categoryText(p.category)),
     el('span', { class: 'price' }, won(p.price)),
-    el('span', { class: 'avail', 'aria-live': 'polite' }, p.available ? `${p.available} ${t('available')}` : t('soldout')),
-    el('button', { disabled: !p.available || !me, 'aria-label': `${t('add')}: ${name(p)}`, onclick: () => addToCart({ product_id: p.id }) }, t('add')))));
-}
-
-function countdown(iso) {
-  const ms = new Date(iso) - Date.now();
-  if (ms <= 0) return '0:00:00';
-  const h = Math.floor(ms / 3600e3), m = Math.floor(ms / 60e3) % 60, s = Math.floor(ms / 1e3) % 60;
-  return `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+    el('span', { class: 'avail', 'aria-live': 'polite', 'data-available': p.available }, p.available ? left(p.available) : t('soldout')),
+    addButton('padd-' + p.id, 'pname-' + p.id, p.available, () => addToCart({ product_id: p.id }, productName(p))))));
+  if (!me) $('products').prepend(el('p', { class: 'muted full' }, t('signinToBuy')));
 }
 
 function renderDeals() {
+  if (addrQuery() === null) { $('deals').replaceChildren(el('p', { class: 'muted' }, t('chooseAddress'))); return; }
   $('deals').replaceChildren(...(deals.length ? deals.map((d) => el('article', { class: 'card deal' + (d.available ? '' : ' soldout'), id: 'deal-' + d.lot_id },
     el('span', { class: 'badge' }, `-${d.discount_percent}% ${t('off')}`),
-    el('span', { class: 'name' }, name(d)),
+    el('span', { translate: 'no', class: 'name', id: 'dname-' + d.lot_id }, productName(d)),
+    el('span', { class: 'where' }, nameEl(warehouseName(d.warehouse_id)), ' · ', endsAt(d.expires_at)),
     el('span', { class: 'price' }, el('s', {}, won(d.price)), ' ', el('strong', {}, won(d.deal_price))),
-    el('span', { class: 'countdown', 'data-expires': d.expires_at }, `${t('expiresIn')} ${countdown(d.expires_at)}`),
-    el('span', { class: 'avail', 'aria-live': 'polite' }, d.available ? `${d.available} ${t('available')}` : t('soldout')),
-    el('button', { disabled: !d.available || !me, 'aria-label': `${t('add')}: ${name(d)}`, onclick: () => addToCart({ lot_id: d.lot_id }) }, t('add'))))
+    el('span', { class: 'countdown', 'data-expires': d.expires_at }, timeLeft(new Date(d.expires_at) - Date.now())),
+    el('span', { class: 'avail', 'aria-live': 'polite', 'data-available': d.available }, d.available ? left(d.available) : t('soldout')),
+    addButton('dadd-' + d.lot_id, 'dname-' + d.lot_id, d.available, () => addToCart({ lot_id: d.lot_id }, productName(d)))))
     : [el('p', { class: 'muted' }, t('empty'))]));
 }
 
 setInterval(() => document.querySelectorAll('.countdown').forEach((c) => {
-  c.textContent = `${t('expiresIn')} ${countdown(c.dataset.expires)}`;
+  c.textContent = timeLeft(new Date(c.dataset.expires) - Date.now());
 }), 1000);
 
 function followStock(q) {
@@ -95,81 +163,149 @@ function followStock(q) {
       if (!p || p.available === m.available) return;
       p.available = m.available;
       renderProducts();
-      document.getElementById('product-' + p.id)?.classList.add('flash');
+      $('product-' + p.id)?.classList.add('flash');
     } else if (m.type === 'deal') {
       const d = deals.find((x) => x.lot_id === m.lot_id);
-      if (d) { d.available = m.available; renderDeals(); document.getElementById('deal-' + d.lot_id)?.classList.add('flash'); }
+      if (d) { d.available = m.available; renderDeals(); $('deal-' + d.lot_id)?.classList.add('flash'); }
       else if (m.available > 0) loadListings();
     }
   });
 }
 
-async function addToCart(item) {
+async function addToCart(item, label) {
   try {
     const items = (await api('GET', '/api/v1/cart')).items;
     const key = item.lot_id ? 'l' + item.lot_id : 'p' + item.product_id;
     const cur = items.find((i) => i.key === key);
-    renderCart(await api('PUT', '/api/v1/cart/items', { ...item, quantity: (cur ? cur.quantity : 0) + 1 }));
+    cart = await api('PUT', '/api/v1/cart/items', { ...item, quantity: (cur ? cur.quantity : 0) + 1 });
+    renderCart();
+    $('cart-link').classList.remove('bump'); void $('cart-link').offsetWidth; $('cart-link').classList.add('bump');
+    toast(`${t('added')}: ${label}`);
   } catch (e) { toast(e.message); }
 }
 
-function renderCart(cart) {
-  $('cart').replaceChildren(...(cart.items.length ? cart.items.map((i) => el('tr', { 'data-key': i.key },
-    el('td', {}, i.deal ? '⏰ ' : '', state.lang === 'ko' ? i.name : (i.name_en || i.name)),
-    el('td', { class: 'num' }, '× ' + i.quantity),
-    el('td', { class: 'num' }, won(i.line_total)),
-    el('td', {}, el('button', { 'aria-label': 'remove', onclick: async () => renderCart(await api('DELETE', '/api/v1/cart/items/' + i.key)) }, '✕'))))
-    : [el('tr', {}, el('td', { class: 'muted' }, t('empty')))]));
+function itemName(i) {
+  const p = catalog.products.get(i.product_id);
+  return p ? productName(p) : productName(i);
+}
+
+// cartWarehouse names the warehouse of a deal line: a deal is one lot.
+function cartWarehouse(i) {
+  const w = i.lot_id && lotWarehouses.get(i.lot_id);
+  return w ? [' · ', t('fromWarehouse'), ' ', nameEl(warehouseName(w))] : null;
+}
+
+function renderCart() {
+  const count = cart.items.reduce((n, i) => n + i.quantity, 0);
+  $('cart-count').textContent = count;
+  $('cart').replaceChildren(...(cart.items.length ? cart.items.map((i) => el('li', { 'data-key': i.key },
+    el('div', { class: 'line-main' },
+      el('span', { translate: 'no', class: 'name', id: 'cname-' + i.key }, itemName(i)),
+      el('span', { class: 'muted' }, i.deal ? [el('span', { class: 'tag' }, t('deal')), ' '] : null,
+        `${t('qty')} ${i.quantity} · ${won(i.unit_price)}`, cartWarehouse(i))),
+    el('strong', { class: 'line-price' }, won(i.line_total)),
+    el('button', {
+      type: 'button', class: 'icon', id: 'crm-' + i.key, 'aria-labelledby': `crm-${i.key} cname-${i.key}`,
+      onclick: async () => { try { cart = await api('DELETE', '/api/v1/cart/items/' + i.key); renderCart(); toast(`${t('removed')}: ${itemName(i)}`); } catch (e) { toast(e.message); } },
+    }, el('span', { class: 'sr-only' }, t('remove')), el('span', { 'aria-hidden': 'true' }, '✕'))))
+    : [el('li', { class: 'muted' }, t('cartEmpty'))]));
   $('cart-total').textContent = won(cart.total);
-  $('checkout').disabled = !cart.items.length;
+  const why = !me ? t('signinToPay') : !cart.items.length ? t('addSomething') : '';
+  $('checkout').disabled = !!why;
+  $('checkout-hint').textContent = why;
 }
 
 async function loadCart() {
-  if (!me) { renderCart({ items: [], total: 0 }); return; }
-  try { renderCart(await api('GET', '/api/v1/cart')); } catch (e) { toast(e.message); }
+  if (!me) { cart = { items: [], total: 0 }; renderCart(); return; }
+  try { cart = await api('GET', '/api/v1/cart'); renderCart(); } catch (e) { toast(e.message); }
 }
 
 async function checkout() {
   try {
+    $('checkout').disabled = true;
     const o = await api('POST', '/api/v1/orders', { from_cart: true });
     // Kakao Pay's QR page; after paying it sends the browser back to the
     // approval URL, which lands on #/orders/<id>.
     location.href = o.payment.redirect_url;
-  } catch (e) { toast(`${e.code}: ${e.message}`); }
+  } catch (e) { toast(`${e.message}`); renderCart(); }
+}
+
+const STEPS = ['PAYMENT_READY', 'PROCESSING', 'PAID'];
+
+function renderOrder() {
+  if (!order) return;
+  const o = order;
+  $('order-view').dataset.status = o.status;
+  $('order-id').textContent = o.order_id;
+  const failed = o.status === 'FAILED' || o.status === 'EXPIRED';
+  const at = o.status === 'CREATED' ? 0 : Math.max(0, STEPS.indexOf(failed ? 'PAID' : o.status));
+  $('timeline').replaceChildren(...STEPS.map((s, i) => {
+    const label = i === 2 && failed ? statusText(o.status) : statusText(s);
+    const cls = i < at || (i === at && (o.status === 'PAID')) ? 'done' : i === at ? (failed ? 'failed' : 'current') : 'todo';
+    return el('li', { class: cls, 'data-step': s, 'aria-current': i === at ? 'step' : undefined }, label);
+  }));
+  $('order-reason').classList.toggle('hidden', !o.reason);
+  $('order-reason').textContent = reasonText(o.reason);
+  $('order-lines').replaceChildren(...o.lines.map((l) => {
+    const p = catalog.products.get(l.product_id);
+    const warehouse = l.warehouse_id || lotWarehouses.get(l.lot_id);
+    return el('li', {},
+      el('div', { class: 'line-main' },
+        nameEl(p ? productName(p) : '#' + l.product_id, 'name'),
+        el('span', { class: 'muted' }, l.kind === 'DEAL' ? [el('span', { class: 'tag' }, t('deal')), ' '] : null,
+          `${t('qty')} ${l.quantity} · ${won(l.unit_price)}`,
+          warehouse ? [' · ', t('fromWarehouse'), ' ', nameEl(warehouseName(warehouse))] : null)),
+      el('strong', { class: 'line-price' }, won(l.unit_price * l.quantity)));
+  }));
+  $('order-total').textContent = won(o.total);
+  $('order-at').textContent = o.created_at ? dateTime(o.created_at) : '';
 }
 
 async function showOrder(id) {
   if (!me) return;
   try {
-    const o = await api('GET', '/api/v1/orders/' + id);
-    $('order-view').classList.remove('hidden');
-    $('order-id').textContent = o.order_id;
-    const setStatus = (s, r) => { $('order-status').textContent = s; $('order-status').className = 'status ' + s; $('order-reason').textContent = r || ''; };
-    setStatus(o.status, o.reason);
-    $('order-lines').replaceChildren(...o.lines.map((l) => el('tr', {},
-      el('td', {}, l.kind === 'DEAL' ? '⏰ lot ' + l.lot_id : 'product ' + l.product_id),
-      el('td', { class: 'num' }, '× ' + l.quantity), el('td', { class: 'num' }, won(l.unit_price * l.quantity)))));
+    order = await api('GET', '/api/v1/orders/' + id);
+    renderOrder();
     if (stopOrder) stopOrder();
     stopOrder = socket(`/api/v1/ws/orders/${id}?token=${encodeURIComponent(state.token)}`, (m) => {
-      setStatus(m.status, m.reason);
-      if (m.status === 'PAID' || m.status === 'FAILED') { loadOrders(); loadCart(); loadListings(); }
+      if (!order || order.order_id !== id) return;
+      order.status = m.status; order.reason = m.reason || order.reason;
+      renderOrder();
+      if (m.status === 'PAID' || m.status === 'FAILED' || m.status === 'EXPIRED') {
+        loadOrders(); loadCart(); loadListings();
+        api('GET', '/api/v1/orders/' + id).then((o) => { if (order && order.order_id === id) { order = o; renderOrder(); } }).catch(() => {});
+      }
     });
   } catch (e) { toast(e.message); }
 }
 
 async function loadOrders() {
-  if (!me) { $('orders').replaceChildren(); return; }
-  const os = await api('GET', '/api/v1/orders');
-  $('orders').replaceChildren(...os.map((o) => el('tr', {},
-    el('td', {}, el('a', { href: '#/orders/' + o.order_id }, o.order_id)),
-    el('td', {}, el('span', { class: 'status ' + o.status }, o.status)),
-    el('td', { class: 'num' }, won(o.total)),
-    el('td', { class: 'muted' }, new Date(o.created_at).toLocaleString()))));
+  if (!me) { myOrders = []; renderOrders(); return; }
+  try { myOrders = await api('GET', '/api/v1/orders'); renderOrders(); } catch (e) { toast(e.message); }
+}
+
+function renderOrders() {
+  $('orders').replaceChildren(...(myOrders.length ? myOrders.map((o) => el('li', {},
+    el('div', { class: 'line-main' },
+      el('a', { href: '#/orders/' + o.order_id }, el('code', { translate: 'no' }, o.order_id)),
+      el('span', { class: 'muted' }, dateTime(o.created_at))),
+    el('span', { class: 'status ' + o.status }, statusText(o.status)),
+    el('strong', { class: 'line-price' }, won(o.total))))
+    : [el('li', { class: 'muted' }, t('empty'))]));
 }
 
 function route() {
   const m = location.hash.match(/^#\/orders\/([\w-]+)/);
+  const view = m ? 'order-view' : location.hash === '#/cart' ? 'cart-view' : 'shop-view';
+  for (const v of ['order-view', 'cart-view', 'shop-view']) $(v).classList.toggle('hidden', v !== view);
+  if (view !== 'order-view' && stopOrder) { stopOrder(); stopOrder = null; order = null; }
   if (m) showOrder(m[1]);
+  window.scrollTo(0, 0);
+}
+
+function renderAll() {
+  document.title = `ShelfLife · ${t('shopTitle')}`;
+  renderWho(); renderAddress(); renderCategories(); renderProducts(); renderDeals(); renderCart(); renderOrders(); renderOrder();
 }
 
 $('signin-form').addEventListener('submit', async (ev) => {
@@ -185,36 +321,42 @@ $('signup-form').addEventListener('submit', async (ev) => {
   const f = new FormData(ev.target);
   try {
     const body = { email: f.get('email'), password: f.get('password'), name: f.get('name') };
-    if (addr) body.address = { label: 'home', ...addr };
+    if (addr) body.address = { label: addr.label || 'home', lat: addr.lat, lng: addr.lng };
     await api('POST', '/api/v1/auth/signup', body);
     setToken((await api('POST', '/api/v1/auth/login', { email: body.email, password: body.password })).token);
     await start();
   } catch (e) { toast(e.message); }
 });
-$('signout').addEventListener('click', () => { setToken(''); me = null; start(); });
+$('signout').addEventListener('click', () => { setToken(''); me = null; addr = null; start(); });
 $('preset').addEventListener('change', (ev) => {
-  const [, lat, lng] = ev.target.value.split('|');
-  if (lat) { $('lat').value = lat; $('lng').value = lng; }
+  const p = PLACES[ev.target.value];
+  if (p) { $('place').value = state.lang === 'ko' ? p.ko : p.en; $('lat').value = p.lat; $('lng').value = p.lng; }
 });
 $('address-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  addr = { lat: Number($('lat').value), lng: Number($('lng').value) };
-  const label = ($('preset').value.split('|')[0]) || 'custom';
+  const typed = $('place').value.trim().toLowerCase();
+  let p = PLACES[$('preset').value];
+  if (typed) p = PLACES.find((x) => [x.ko, x.en, x.areaKo, x.areaEn].some((n) => n.toLowerCase().includes(typed)));
+  let next;
+  if (p) next = { label: `${p.ko} ${p.en} (${p.areaEn})`, lat: p.lat, lng: p.lng };
+  else if (!typed && $('lat').value !== '' && $('lng').value !== '') next = { label: `${$('lat').value}, ${$('lng').value}`, lat: Number($('lat').value), lng: Number($('lng').value) };
+  else { toast(t('unknownPlace')); return; }
   if (me) {
-    try { await api('PUT', '/api/v1/me/address', { label, ...addr }); me.address = { label, ...addr }; } catch (e) { toast(e.message); return; }
+    try { await api('PUT', '/api/v1/me/address', next); me.address = next; } catch (e) { toast(e.message); return; }
   }
-  loadListings(); loadCart();
+  addr = next;
+  renderAddress(); loadListings(); loadCart();
 });
 $('q').addEventListener('input', renderProducts);
 $('category').addEventListener('change', renderProducts);
 $('checkout').addEventListener('click', checkout);
-$('lang').addEventListener('click', () => { setLang(state.lang === 'ko' ? 'en' : 'ko'); $('lang').textContent = state.lang === 'ko' ? 'EN' : '한국어'; renderProducts(); renderDeals(); loadCart(); });
+$('lang').addEventListener('click', () => { setLang(state.lang === 'ko' ? 'en' : 'ko'); renderAll(); });
 window.addEventListener('hashchange', route);
 
 async function start() {
   setLang(state.lang);
-  $('lang').textContent = state.lang === 'ko' ? 'EN' : '한국어';
-  await loadMe();
+  await Promise.all([loadMe(), catalog.products.size ? null : loadCatalog()]);
+  renderAll();
   await Promise.all([loadListings(), loadCart(), loadOrders()]);
   route();
 }
