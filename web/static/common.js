@@ -17,7 +17,7 @@ const TEXT = {
     servedBy: '배송 창고', chooseAddress: '배송지를 먼저 선택하세요', unknownPlace: '모르는 장소입니다. 목록에서 고르거나 좌표를 입력하세요',
     added: '장바구니에 담았습니다', removed: '뺐습니다', remove: '빼기', backToShop: '쇼핑 계속하기', signinToBuy: '로그인하면 담을 수 있습니다',
     signinToPay: '결제하려면 로그인하세요', addSomething: '상품을 담으면 결제할 수 있습니다', fromWarehouse: '출고', expiresAt: '유통기한',
-    qty: '수량', deal: '특가', change: '변경', orderPlacedAt: '주문 시각', nothingNear: '이 주소 근처에 상품이 없습니다',
+    qty: '수량', deal: '특가', change: '변경', changeAddress: '배송지 바꾸기', orderPlacedAt: '주문 시각', nothingNear: '이 주소 근처에 상품이 없습니다',
     stock: '재고', warehouse: '창고', product: '상품', lot: '로트', onHand: '재고', state: '상태', dealUnits: '특가',
     expiring: '곧 마감되는 로트', waste: '폐기', receive: '입고', quantity: '수량', regular: '일반',
     orders: '주문', stuck: '멈춘 사가', stuckSagas: '멈춘 사가', chart: '분당 판매량', region: '지역', value: '금액', refresh: '새로고침',
@@ -40,7 +40,7 @@ const TEXT = {
     servedBy: 'Delivered from', chooseAddress: 'Choose a delivery address first', unknownPlace: 'Unknown place: pick one from the list or enter coordinates',
     added: 'Added to your cart', removed: 'Removed', remove: 'Remove', backToShop: 'Keep shopping', signinToBuy: 'Sign in to add to your cart',
     signinToPay: 'Sign in to pay', addSomething: 'Add something to your cart to pay', fromWarehouse: 'From', expiresAt: 'Expires',
-    qty: 'Qty', deal: 'Deal', change: 'Change', orderPlacedAt: 'Placed', nothingNear: 'Nothing is sold near this address',
+    qty: 'Qty', deal: 'Deal', change: 'Change', changeAddress: 'Change address', orderPlacedAt: 'Placed', nothingNear: 'Nothing is sold near this address',
     stock: 'Stock', warehouse: 'Warehouse', product: 'Product', lot: 'Lot', onHand: 'On hand', state: 'State', dealUnits: 'Deals',
     expiring: 'Lots expiring soon', waste: 'Waste', receive: 'Receive a lot', quantity: 'Quantity', regular: 'Regular',
     orders: 'Orders', stuck: 'Stuck sagas', stuckSagas: 'Stuck sagas', chart: 'Units sold per minute', region: 'Region', value: 'Value', refresh: 'Refresh',
@@ -169,6 +169,8 @@ export const inDeals = (n) => (state.lang === 'ko' ? `특가 ${num(n)}개 포함
 export const endsAt = (iso) => (state.lang === 'ko' ? `${dateTime(iso)} 마감` : `ends ${dateTime(iso)}`);
 export const timeLeft = (ms) => (state.lang === 'ko' ? `${duration(ms)} 남음` : `${duration(ms)} left`);
 
+export const fromWarehouse = (nameNode) => (state.lang === 'ko' ? [nameNode, '에서 출고'] : ['from ', nameNode]);
+
 export const dateTime = (iso) => new Intl.DateTimeFormat(locale(), { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
 export const timeOnly = (iso) => new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
 export const dayLabel = (d) => new Intl.DateTimeFormat(locale(), { month: 'numeric', day: 'numeric' }).format(d);
@@ -186,7 +188,7 @@ export function el(tag, attrs = {}, ...children) {
     if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c.nodeType ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) e.append(c.nodeType ? c : String(c));
   return e;
 }
 

@@ -2,7 +2,7 @@
 // (quantities live over a WebSocket), the cart, Kakao Pay checkout and the
 // order's progress. Views: #/ (shop), #/cart, #/orders/<id>.
 import {
-  api, categoryText, dateTime, el, endsAt, left, localName, nameEl, productName, reasonText,
+  api, categoryText, dateTime, el, endsAt, fromWarehouse, left, localName, nameEl, productName, reasonText,
   setLang, setToken, socket, state, statusText, t, timeLeft, toast, won,
 } from './common.js';
 
@@ -61,7 +61,10 @@ async function loadMe() {
   }
   $('signout').classList.toggle('hidden', !me);
   $('auth').classList.toggle('hidden', !!me);
-  if (me && me.address) addr = { label: me.address.label, lat: me.address.lat, lng: me.address.lng };
+  if (me && me.address) {
+    addr = { label: me.address.label, lat: me.address.lat, lng: me.address.lng };
+    $('addr-edit').open = false;
+  }
   renderWho(); renderAddress();
 }
 
@@ -73,12 +76,15 @@ function renderAddress() {
   const sel = $('preset');
   const cur = sel.value;
   sel.replaceChildren(el('option', { value: '' }, '—'), ...PLACES.map((p, i) => el('option', { value: i }, placeLabel(p))));
-  sel.value = cur;
+  // The saved address picks its neighbourhood in the list.
+  const known = addr && PLACES.findIndex((p) => p.lat === addr.lat && p.lng === addr.lng);
+  sel.value = known >= 0 && known !== null && known !== false ? String(known) : cur;
   $('places').replaceChildren(...PLACES.flatMap((p) => [el('option', { value: p.ko }), el('option', { value: p.en })]));
   if (addr) {
     $('lat').value = addr.lat; $('lng').value = addr.lng;
     $('addr-now').replaceChildren(nameEl(localName(addr.label || '')));
   } else {
+    $('addr-edit').open = true;
     $('addr-now').replaceChildren(t('chooseAddress'));
   }
   $('serving').replaceChildren(...(serving === null ? [] : serving.length
@@ -192,7 +198,7 @@ function itemName(i) {
 // cartWarehouse names the warehouse of a deal line: a deal is one lot.
 function cartWarehouse(i) {
   const w = i.lot_id && lotWarehouses.get(i.lot_id);
-  return w ? [' · ', t('fromWarehouse'), ' ', nameEl(warehouseName(w))] : null;
+  return w ? [' · ', fromWarehouse(nameEl(warehouseName(w)))] : null;
 }
 
 function renderCart() {
@@ -241,7 +247,7 @@ function renderOrder() {
   const at = o.status === 'CREATED' ? 0 : Math.max(0, STEPS.indexOf(failed ? 'PAID' : o.status));
   $('timeline').replaceChildren(...STEPS.map((s, i) => {
     const label = i === 2 && failed ? statusText(o.status) : statusText(s);
-    const cls = i < at || (i === at && (o.status === 'PAID')) ? 'done' : i === at ? (failed ? 'failed' : 'current') : 'todo';
+    const cls = i < at ? 'done' : i === at ? (o.status === 'PAID' ? 'done current' : failed ? 'failed' : 'current') : 'todo';
     return el('li', { class: cls, 'data-step': s, 'aria-current': i === at ? 'step' : undefined }, label);
   }));
   $('order-reason').classList.toggle('hidden', !o.reason);
@@ -254,7 +260,7 @@ function renderOrder() {
         nameEl(p ? productName(p) : '#' + l.product_id, 'name'),
         el('span', { class: 'muted' }, l.kind === 'DEAL' ? [el('span', { class: 'tag' }, t('deal')), ' '] : null,
           `${t('qty')} ${l.quantity} · ${won(l.unit_price)}`,
-          warehouse ? [' · ', t('fromWarehouse'), ' ', nameEl(warehouseName(warehouse))] : null)),
+          warehouse ? [' · ', fromWarehouse(nameEl(warehouseName(warehouse)))] : null)),
       el('strong', { class: 'line-price' }, won(l.unit_price * l.quantity)));
   }));
   $('order-total').textContent = won(o.total);
@@ -345,6 +351,7 @@ $('address-form').addEventListener('submit', async (ev) => {
     try { await api('PUT', '/api/v1/me/address', next); me.address = next; } catch (e) { toast(e.message); return; }
   }
   addr = next;
+  $('addr-edit').open = false;
   renderAddress(); loadListings(); loadCart();
 });
 $('q').addEventListener('input', renderProducts);
