@@ -5,7 +5,8 @@
 //    warehouse, and a status that a second tab sees move live; the deal
 //    count drops on the storefront, and the admin dashboard (its filtered
 //    stock table and its order list) follows without a reload.
-// 2. Both pages at 1280 px and 390 px, in Korean and in English: no
+// 2. A cancelled payment lands on the order view with the reason in words.
+// 3. Both pages at 1280 px and 390 px, in Korean and in English: no
 //    sideways scroll, no text left in the other language outside names, no
 //    serious or critical axe-core violation. Full-page screenshots of every
 //    case are saved to web/e2e/artifacts/.
@@ -183,6 +184,35 @@ test('a shopper buys a deal, lands on the live order view, and the admin dashboa
   } finally {
     await ctxAdmin.close();
     await ctxShop.close();
+  }
+});
+
+test('a cancelled payment lands on the order view with the reason in words', async () => {
+  const ctx = await newContext(1280, 'en');
+  const shop = await ctx.newPage();
+  const errors = watchErrors([shop]);
+  try {
+    await signIn(shop, '/', 'shopper1@shelflife.test');
+    const card = shop.locator('#products article').filter({ has: shop.locator('button:not([disabled])') }).first();
+    await card.waitFor();
+    const name = (await card.locator('.name').textContent()).trim();
+    await card.locator('button').click();
+    await shop.waitForFunction(() => Number(document.querySelector('#cart-count').textContent) >= 1);
+    await shop.click('#cart-link');
+    await shop.click('#checkout');
+    await shop.waitForSelector('#cancel');
+    await shop.click('#cancel');
+    await shop.waitForURL(/#\/orders\//);
+    await shop.waitForSelector('#order-view:not(.hidden)[data-status=FAILED]', { timeout: 20000 });
+    assert.equal(await shop.textContent('#timeline li[aria-current=step]'), 'Failed');
+    assert.equal(await shop.textContent('#order-reason'), 'You cancelled the payment.');
+    assert.equal(await shop.getAttribute('#timeline li[data-step=PROCESSING]', 'class'), 'todo', 'a cancelled payment never reached processing');
+    const lines = await shop.textContent('#order-lines');
+    assert.ok(lines.includes(name), `the line names ${name}: ${lines}`);
+    await shop.screenshot({ path: artifacts + 'order-1280-en-cancelled.png', fullPage: true });
+    assert.deepEqual(errors, [], 'no script errors');
+  } finally {
+    await ctx.close();
   }
 });
 

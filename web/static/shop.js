@@ -237,6 +237,7 @@ async function checkout() {
 }
 
 const STEPS = ['PAYMENT_READY', 'PROCESSING', 'PAID'];
+const PAYMENT_STAGE = new Set(['payment_cancelled', 'payment_failed', 'payment_expired']);
 
 function renderOrder() {
   if (!order) return;
@@ -247,7 +248,9 @@ function renderOrder() {
   const at = o.status === 'CREATED' ? 0 : Math.max(0, STEPS.indexOf(failed ? 'PAID' : o.status));
   $('timeline').replaceChildren(...STEPS.map((s, i) => {
     const label = i === 2 && failed ? statusText(o.status) : statusText(s);
-    const cls = i < at ? 'done' : i === at ? (o.status === 'PAID' ? 'done current' : failed ? 'failed' : 'current') : 'todo';
+    // An order that ended at the payment page never reached processing.
+    const reached = failed && PAYMENT_STAGE.has(o.reason) ? 1 : at;
+    const cls = i < reached ? 'done' : i === at ? (o.status === 'PAID' ? 'done current' : failed ? 'failed' : 'current') : 'todo';
     return el('li', { class: cls, 'data-step': s, 'aria-current': i === at ? 'step' : undefined }, label);
   }));
   $('order-reason').classList.toggle('hidden', !o.reason);
