@@ -5,7 +5,8 @@
 //    warehouse, and a status that a second tab sees move live; the deal
 //    count drops on the storefront, and the admin dashboard (its filtered
 //    stock table and its order list) follows without a reload.
-// 2. A cancelled payment lands on the order view with the reason in words.
+// 2. A cancelled payment lands on the order view with the reason in words;
+//    a visitor finds a neighbourhood by its name.
 // 3. Both pages at 1280 px and 390 px, in Korean and in English: no
 //    sideways scroll, no text left in the other language outside names, no
 //    serious or critical axe-core violation. Full-page screenshots of every
@@ -210,6 +211,29 @@ test('a cancelled payment lands on the order view with the reason in words', asy
     const lines = await shop.textContent('#order-lines');
     assert.ok(lines.includes(name), `the line names ${name}: ${lines}`);
     await shop.screenshot({ path: artifacts + 'order-1280-en-cancelled.png', fullPage: true });
+    assert.deepEqual(errors, [], 'no script errors');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a visitor finds a neighbourhood by name; coordinates stay under advanced', async () => {
+  const ctx = await newContext(390, 'en');
+  const page = await ctx.newPage();
+  const errors = watchErrors([page]);
+  try {
+    await page.goto(base + '/');
+    await page.waitForSelector('#address-form');
+    assert.equal(await page.isVisible('#lat'), false, 'no coordinate boxes unless asked for');
+    await page.fill('#place', '삼성동');
+    await page.click('#address-form button.primary');
+    await page.waitForSelector('#deals article.deal');
+    assert.equal(await page.textContent('#serving'), 'Gangnam, Songpa');
+    assert.match(await page.textContent('#addr-now'), /^Samseong-dong/);
+    await page.click('#addr-edit > summary');
+    await page.selectOption('#preset', { label: 'Suwon (Gyeonggi)' });
+    await page.click('#address-form button.primary');
+    await page.waitForFunction(() => document.querySelector('#serving').textContent === 'No warehouse delivers to this address');
     assert.deepEqual(errors, [], 'no script errors');
   } finally {
     await ctx.close();

@@ -87,6 +87,7 @@ function renderAddress() {
     $('addr-edit').open = true;
     $('addr-now').replaceChildren(t('chooseAddress'));
   }
+  $('serving-row').classList.toggle('hidden', serving === null);
   $('serving').replaceChildren(...(serving === null ? [] : serving.length
     ? serving.map((w, i) => [i ? ', ' : '', nameEl(localName(w.name))]).flat()
     : [t('noWarehouse')]));
@@ -154,6 +155,7 @@ function renderDeals() {
     el('span', { class: 'avail', 'aria-live': 'polite', 'data-available': d.available }, d.available ? left(d.available) : t('soldout')),
     addButton('dadd-' + d.lot_id, 'dname-' + d.lot_id, d.available, () => addToCart({ lot_id: d.lot_id }, productName(d)))))
     : [el('p', { class: 'muted' }, t('empty'))]));
+  if (!me && deals.length) $('deals').prepend(el('p', { class: 'muted full' }, t('signinToBuy')));
 }
 
 setInterval(() => document.querySelectorAll('.countdown').forEach((c) => {
