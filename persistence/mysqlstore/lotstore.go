@@ -9,13 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"shelflife/actors/lot"
 	"shelflife/domain"
 )
-
-var _ lot.Store = (*Store)(nil)
 
 // ClaimLot loads a lot with its product's price and its ledger, and moves
 // the lot's version on: the new version is the caller's epoch, and any older
@@ -78,14 +74,8 @@ const oneTripEntries = 4000
 // activation has claimed the lot or the seq is not the previous commit's,
 // so nothing after it runs and the transaction is rolled back.
 func (s *Store) CommitLot(ctx context.Context, c lot.Commit) error {
-	stmts := commitStatements(c)
-	conn, err := s.batch.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("commit lot %d: %w", c.LotID, err)
-	}
-	defer conn.Close()
-	matched, err := execBatch(ctx, conn, stmts, len(c.Entries) <= oneTripEntries)
-	if err == nil && matched == 0 {
+	counts, err := s.commitBatch(ctx, commitStatements(c), len(c.Entries) <= oneTripEntries)
+	if err == nil && counts[0] == 0 {
 		// Lots are never deleted; should the row be gone, say so.
 		err = fmt.Errorf("lot %d: %w", c.LotID, lot.ErrNotFound)
 	}
@@ -93,27 +83,9 @@ func (s *Store) CommitLot(ctx context.Context, c lot.Commit) error {
 		err = fmt.Errorf("lot %d epoch %d seq %d: %w", c.LotID, c.Epoch, c.PrevSeq, lot.ErrStaleOwner)
 	}
 	if err != nil {
-		rollback(conn)
 		return fmt.Errorf("commit lot %d: %w", c.LotID, err)
 	}
 	return nil
-}
-
-// statement is one SQL statement with its arguments.
-type statement struct {
-	query string
-	args  []driver.NamedValue
-}
-
-// add appends arguments, converted as database/sql would (int to int64,
-// named string types to string): they reach the driver directly.
-func (st *statement) add(args ...any) {
-	for _, a := range args {
-		if v, err := driver.DefaultParameterConverter.ConvertValue(a); err == nil {
-			a = v
-		}
-		st.args = append(st.args, driver.NamedValue{Ordinal: len(st.args) + 1, Value: a})
-	}
 }
 
 // commitStatements are c's statements: the fenced update of the lot row
@@ -148,93 +120,4 @@ func commitStatements(c lot.Commit) []statement {
 		stmts = append(stmts, st)
 	}
 	return stmts
-}
-
-// execBatch runs stmts in one transaction on conn and commits it, in one
-// round trip when oneTrip is set, and returns the rows the first statement
-// matched. After an error the transaction may still be open.
-func execBatch(ctx context.Context, conn *sql.Conn, stmts []statement, oneTrip bool) (matched int64, err error) {
-	if oneTrip {
-		counts, err := execOneTrip(ctx, conn, stmts)
-		if err != nil || len(counts) == 0 {
-			return 0, err
-		}
-		return counts[0], nil
-	}
-	err = conn.Raw(func(dc any) error {
-		ex, ok := dc.(driver.ExecerContext)
-		if !ok {
-			return errors.New("mysql driver cannot execute directly")
-		}
-		if _, err := ex.ExecContext(ctx, "START TRANSACTION", nil); err != nil {
-			return err
-		}
-		for i, st := range stmts {
-			res, err := ex.ExecContext(ctx, st.query, st.args)
-			if err != nil {
-				return err
-			}
-			if i == 0 {
-				if matched, err = res.RowsAffected(); err != nil {
-					return err
-				}
-			}
-		}
-		_, err := ex.ExecContext(ctx, "COMMIT", nil)
-		return err
-	})
-	return matched, err
-}
-
-// execOneTrip sends "START TRANSACTION; s1; …; sn; COMMIT" on conn in one
-// round trip and returns each statement's row count. After an error the
-// transaction may still be open.
-func execOneTrip(ctx context.Context, conn *sql.Conn, stmts []statement) (counts []int64, err error) {
-	err = conn.Raw(func(dc any) error {
-		ex, ok := dc.(driver.ExecerContext)
-		if !ok {
-			return errors.New("mysql driver cannot execute directly")
-		}
-		var q strings.Builder
-		q.WriteString("START TRANSACTION")
-		var args []driver.NamedValue
-		for _, st := range stmts {
-			q.WriteString(";\n")
-			q.WriteString(st.query)
-			for _, a := range st.args {
-				a.Ordinal = len(args) + 1
-				args = append(args, a)
-			}
-		}
-		q.WriteString(";\nCOMMIT")
-		res, err := ex.ExecContext(ctx, q.String(), args)
-		if err != nil {
-			return err
-		}
-		all, ok := res.(mysql.Result)
-		if !ok {
-			return fmt.Errorf("mysql driver result %T has no per-statement counts", res)
-		}
-		got := all.AllRowsAffected()
-		if len(got) != len(stmts)+2 {
-			return fmt.Errorf("%d statements answered %d counts", len(stmts)+2, len(got))
-		}
-		counts = got[1 : len(stmts)+1]
-		return nil
-	})
-	return counts, err
-}
-
-// rollback ends conn's transaction; a connection that cannot is closed.
-func rollback(conn *sql.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		discard(conn)
-	}
-}
-
-// discard closes conn instead of returning it to the pool.
-func discard(conn *sql.Conn) {
-	conn.Raw(func(any) error { return driver.ErrBadConn })
 }

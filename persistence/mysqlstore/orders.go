@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"shelflife/domain"
 )
@@ -73,30 +70,31 @@ func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64
 	stmts = append(stmts, ins, lines, pay)
 
 	err := retry(ctx, func() error {
-		conn, err := s.batch.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if _, err := execBatch(ctx, conn, stmts, true); err != nil {
-			rollback(conn)
-			return err
-		}
-		return nil
+		_, err := s.commitBatch(ctx, stmts, true)
+		return err
 	})
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == errBadNull {
-		switch {
-		case strings.Contains(me.Message, "user_id"):
-			return fmt.Errorf("user %d: %w", o.UserID, domain.ErrNotFound)
-		case strings.Contains(me.Message, "amount"):
-			return fmt.Errorf("lots %v: more than %d per shopper: %w", dealLots, dealLimit, domain.ErrDealLimit)
-		}
+	if isMySQLError(err, errBadNull) {
+		// A NULL user id or a NULL amount: which one, the users table says.
+		return s.orderRefused(ctx, o.UserID, dealLots, dealLimit)
 	}
 	if err != nil {
 		return fmt.Errorf("create order: %w", err)
 	}
 	return nil
+}
+
+// orderRefused tells why CreateOrder's insert met a NULL: an unknown
+// shopper, or else a shopper over the deal limit.
+func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64, dealLimit int64) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, "SELECT 1 FROM users WHERE id = ?", userID).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("user %d: %w", userID, domain.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("create order: %w", err)
+	}
+	return fmt.Errorf("lots %v: more than %d per shopper: %w", dealLots, dealLimit, domain.ErrDealLimit)
 }
 
 const orderColumns = `o.id, o.user_id, o.status, o.step, o.reason, o.total, o.lat, o.lng, o.from_cart, o.created_at, o.updated_at, o.expires_at,
@@ -202,236 +200,4 @@ func (s *Store) DueOrders(ctx context.Context, now, stuckBefore time.Time) ([]st
 		out = append(out, id)
 	}
 	return out, rows.Err()
-}
-
-// advance moves an order from one step to another and sets fields of its
-// payment, in one statement, committed with the steps of other orders that
-// arrive meanwhile: it is ErrStepChanged when the order was not at from.
-func (s *Store) advance(ctx context.Context, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
-	return s.advanceJoin(ctx, "", id, from, to, status, now, paymentSet, paymentArgs...)
-}
-
-// advanceJoin is advance with one more join (order_lines l) to set along
-// with the payment; a step that sets nothing of the payment updates the
-// order's row alone.
-func (s *Store) advanceJoin(ctx context.Context, join, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
-	q := "UPDATE orders o SET o.step = ?, o.status = ?, o.updated_at = ?"
-	args := []any{to, status, now.UTC()}
-	if paymentSet != "" {
-		// The payment changes too: its row joins the same statement.
-		q = "UPDATE orders o JOIN payments p ON p.order_id = o.id " + join + " SET o.step = ?, o.status = ?, o.updated_at = ?, p.updated_at = ?, " + paymentSet
-		args = append(append(args, now.UTC()), paymentArgs...)
-	}
-	q += " WHERE o.id = ? AND o.step = ?"
-	args = append(args, id, from)
-	st := statement{query: q}
-	st.add(args...)
-	n, err := s.steps.exec(ctx, st)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("order %s not at %s: %w", id, from, domain.ErrStepChanged)
-	}
-	return nil
-}
-
-// SetReady records the payment Kakao Pay made ready: the order waits for
-// the payer.
-func (s *Store) SetReady(ctx context.Context, id, tid, redirect string, now time.Time) error {
-	return s.advance(ctx, id, domain.StepCreated, domain.StepReady, domain.StatusPaymentReady, now,
-		"p.tid = ?, p.status = ?, p.redirect_url = ?", tid, domain.PaymentReady, redirect)
-}
-
-// BeginDeducting records the payer's pg_token and moves the saga on; in
-// the same statement it records the warehouse each line of lineWarehouses
-// (line number -> warehouse) is to be taken from first.
-func (s *Store) BeginDeducting(ctx context.Context, id, pgToken string, now time.Time, lineWarehouses map[int]int64) error {
-	if len(lineWarehouses) == 0 {
-		return s.advance(ctx, id, domain.StepReady, domain.StepDeducting, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
-	}
-	set := "p.pg_token = ?, l.warehouse_id = CASE l.line_no"
-	args := []any{pgToken}
-	lines := slices.Sorted(maps.Keys(lineWarehouses))
-	for _, n := range lines {
-		set += " WHEN ? THEN ?"
-		args = append(args, n, lineWarehouses[n])
-	}
-	set += " ELSE l.warehouse_id END"
-	return s.advanceJoin(ctx, "JOIN order_lines l ON l.order_id = o.id", id, domain.StepReady, domain.StepDeducting, domain.StatusProcessing, now, set, args...)
-}
-
-// SetLineWarehouse records the warehouse a regular line is taken from.
-func (s *Store) SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error {
-	st := statement{query: "UPDATE order_lines SET warehouse_id = ? WHERE order_id = ? AND line_no = ?"}
-	st.add(warehouseID, id, lineNo)
-	_, err := s.steps.exec(ctx, st)
-	return err
-}
-
-// BeginApproving moves the saga from deducting to approving.
-func (s *Store) BeginApproving(ctx context.Context, id string, now time.Time) error {
-	return s.advance(ctx, id, domain.StepDeducting, domain.StepApproving, domain.StatusProcessing, now, "")
-}
-
-// MarkPaid records the approved payment: the order is paid.
-func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) error {
-	return s.advance(ctx, id, domain.StepApproving, domain.StepDone, domain.StatusPaid, now,
-		"p.status = ?, p.aid = ?, p.approved_at = ?", domain.PaymentApproved, aid, now.UTC())
-}
-
-// FailOrder ends an order that is at one of fromSteps: it is soft-deleted
-// with its lines, given status and reason, its payment paymentStatus, and
-// the outbox messages are written in the same transaction.
-// Without messages it is one statement, committed with other orders'
-// steps.
-func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []string, status, reason, paymentStatus string, now time.Time, msgs ...domain.OutboxMessage) error {
-	q := `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN order_lines l ON l.order_id = o.id
-		SET o.step = 'DONE', o.status = ?, o.reason = ?, o.updated_at = ?, o.deleted_at = ?, l.deleted_at = ?, p.status = ?, p.updated_at = ?
-		WHERE o.id = ? AND o.step IN (?` + strings.Repeat(",?", len(fromSteps)-1) + ")"
-	args := []any{status, reason, now.UTC(), now.UTC(), now.UTC(), paymentStatus, now.UTC(), id}
-	for _, st := range fromSteps {
-		args = append(args, st)
-	}
-	if len(msgs) == 0 {
-		st := statement{query: q}
-		st.add(args...)
-		n, err := s.steps.exec(ctx, st)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("fail order %s: %w", id, domain.ErrStepChanged)
-		}
-		return nil
-	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("fail order %s: %w", id, domain.ErrStepChanged)
-		}
-		for _, m := range msgs {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO outbox (topic, msg_key, payload) VALUES (?, ?, ?)", m.Topic, m.Key, m.Payload); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// MarkRefunded records money given back for an order's payment.
-func (s *Store) MarkRefunded(ctx context.Context, id string, amount domain.KRW, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE payments SET status = ?, refunded = ?, updated_at = ? WHERE order_id = ?",
-		domain.PaymentRefunded, int64(amount), now.UTC(), id)
-	return err
-}
-
-// PendingOutbox lists messages not yet published, oldest first.
-func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]domain.OutboxMessage, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, topic, msg_key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?", limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []domain.OutboxMessage
-	for rows.Next() {
-		var m domain.OutboxMessage
-		if err := rows.Scan(&m.ID, &m.Topic, &m.Key, &m.Payload); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
-// MarkPublished records that the messages reached Kafka.
-func (s *Store) MarkPublished(ctx context.Context, ids []int64, now time.Time) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	args := []any{now.UTC()}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET published_at = ? WHERE id IN (?"+strings.Repeat(",?", len(ids)-1)+")", args...)
-	return err
-}
-
-// Processed reports whether consumer already handled event id.
-func (s *Store) Processed(ctx context.Context, consumer, id string) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM processed_events WHERE consumer = ? AND event_id = ?", consumer, id).Scan(&n)
-	return n > 0, err
-}
-
-// MarkProcessed records that consumer handled event id.
-func (s *Store) MarkProcessed(ctx context.Context, consumer, id string) error {
-	_, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO processed_events (consumer, event_id) VALUES (?, ?)", consumer, id)
-	return err
-}
-
-// Reconciliation compares what the shop's payments say with its orders.
-type Reconciliation struct {
-	PaidOrders         int64      `json:"paid_orders"`
-	PaidTotal          domain.KRW `json:"paid_total"`
-	ApprovedPayments   int64      `json:"approved_payments"`
-	ApprovedTotal      domain.KRW `json:"approved_total"`
-	RefundedPayments   int64      `json:"refunded_payments"`
-	RefundedTotal      domain.KRW `json:"refunded_total"`
-	ApprovedNotPaid    []string   `json:"approved_not_paid"`
-	FailedWithApproval []string   `json:"failed_with_approval"`
-}
-
-// Reconcile sums paid orders against approved payments and lists the
-// orders where they disagree.
-func (s *Store) Reconcile(ctx context.Context) (Reconciliation, error) {
-	r := Reconciliation{ApprovedNotPaid: []string{}, FailedWithApproval: []string{}}
-	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(total), 0) FROM orders WHERE status = 'PAID'").Scan(&r.PaidOrders, &r.PaidTotal)
-	if err != nil {
-		return r, err
-	}
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM payments WHERE status = 'APPROVED'").Scan(&r.ApprovedPayments, &r.ApprovedTotal); err != nil {
-		return r, err
-	}
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(refunded), 0) FROM payments WHERE status = 'REFUNDED'").Scan(&r.RefundedPayments, &r.RefundedTotal); err != nil {
-		return r, err
-	}
-	for _, q := range []struct {
-		sql string
-		dst *[]string
-	}{
-		{"SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id WHERE p.status = 'APPROVED' AND o.status <> 'PAID' LIMIT 100", &r.ApprovedNotPaid},
-		{"SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.status = 'FAILED' AND p.status = 'APPROVED' LIMIT 100", &r.FailedWithApproval},
-	} {
-		rows, err := s.db.QueryContext(ctx, q.sql)
-		if err != nil {
-			return r, err
-		}
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			*q.dst = append(*q.dst, id)
-		}
-		rows.Close()
-	}
-	return r, nil
-}
-
-// DiscardOrder removes an order still at CREATED, with its lines and
-// payment row: its payment was never made ready, so it never existed for
-// the shopper and must not count towards a deal limit.
-func (s *Store) DiscardOrder(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE o, l, p FROM orders o
-		LEFT JOIN order_lines l ON l.order_id = o.id LEFT JOIN payments p ON p.order_id = o.id
-		WHERE o.id = ? AND o.step = ?`, id, domain.StepCreated)
-	if err != nil {
-		return fmt.Errorf("discard order %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("discard order %s: %w", id, domain.ErrStepChanged)
-	}
-	return nil
 }

@@ -128,21 +128,11 @@ func (w *steps) write(batch []*stepReq) {
 // together commits batch in one transaction sent in one round trip and
 // returns each statement's row count.
 func (w *steps) together(ctx context.Context, batch []*stepReq) ([]int64, error) {
-	conn, err := w.s.batch.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
 	stmts := make([]statement, len(batch))
 	for i, r := range batch {
 		stmts[i] = r.st
 	}
-	rows, err := execOneTrip(ctx, conn, stmts)
-	if err != nil {
-		rollback(conn)
-		return nil, err
-	}
-	return rows, nil
+	return w.s.commitBatch(ctx, stmts, true)
 }
 
 func values(args []driver.NamedValue) []any {

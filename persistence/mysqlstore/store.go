@@ -1,7 +1,3 @@
-// Package mysqlstore is ShelfLife's system of record in MySQL (MariaDB in
-// tests and on one machine): schema migrations, catalog, warehouses, lots,
-// users. It translates driver errors into the sentinel errors of package
-// domain and its own, so no caller sees a *mysql.MySQLError.
 package mysqlstore
 
 import (
@@ -126,54 +122,3 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close closes the pools.
 func (s *Store) Close() error { return errors.Join(s.batch.Close(), s.db.Close()) }
-
-// MySQL error numbers this package translates.
-const (
-	errDuplicate      = 1062
-	errDeadlock       = 1213
-	errLockWaitTimout = 1205
-	errNoReferenced   = 1452
-	errBadNull        = 1048
-)
-
-func isMySQLError(err error, number uint16) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == number
-}
-
-// isRetryable reports a transaction that lost a deadlock or a lock wait and
-// may simply be run again.
-func isRetryable(err error) bool {
-	return isMySQLError(err, errDeadlock) || isMySQLError(err, errLockWaitTimout)
-}
-
-// inTx runs fn in a transaction, retrying a few times on deadlock.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return retry(ctx, func() error { return s.tryTx(ctx, fn) })
-}
-
-// retry runs fn again, a few times, while it fails on a deadlock or a lock
-// wait timeout (fn must be atomic: a transaction or one statement).
-func retry(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = fn()
-		if err == nil || !isRetryable(err) || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
-	}
-	return err
-}
-
-func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}

@@ -9,8 +9,6 @@ import (
 	"shelflife/domain"
 )
 
-var _ warehouse.Store = (*Store)(nil)
-
 // RegularLots lists a warehouse's REGULAR lots that have stock.
 func (s *Store) RegularLots(ctx context.Context, warehouseID int64) ([]warehouse.Candidate, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT l.id, l.product_id, l.expires_at, l.on_hand, p.min_shelf_life_hours
