@@ -11,24 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"shelflife/domain"
-	"shelflife/persistence/redisstore"
 )
-
-// OrderItem is one requested item: a product (regular stock) or a lot (a
-// closing-soon deal).
-type OrderItem struct {
-	ProductID int64 `json:"product_id,omitempty"`
-	LotID     int64 `json:"lot_id,omitempty"`
-	Quantity  int64 `json:"quantity"`
-}
-
-// OrderFilter selects orders for listings.
-type OrderFilter struct {
-	UserID   int64
-	Status   string
-	StuckFor time.Duration
-	Limit    int
-}
 
 // CallbackVerifier tells a genuine payment callback (its nonce signed for
 // its order) from a forged one.
@@ -53,17 +36,17 @@ func (s *Server) genuineCallback(id, nonce string) error {
 
 // Orders is what the handlers need of ordering.
 type Orders interface {
-	Place(ctx context.Context, userID int64, addr domain.Point, items []OrderItem, fromCart bool) (domain.Order, error)
+	Place(ctx context.Context, userID int64, addr domain.Point, items []domain.OrderItem, fromCart bool) (domain.Order, error)
 	Order(ctx context.Context, id string) (domain.Order, error)
-	List(ctx context.Context, f OrderFilter) ([]domain.Order, error)
+	List(ctx context.Context, f domain.OrderFilter) ([]domain.Order, error)
 	Approve(ctx context.Context, id, pgToken, nonce string) (domain.Order, error)
-	Abort(ctx context.Context, id, reason, nonce string) (domain.Order, error)
+	Abort(ctx context.Context, id string, reason domain.Reason, nonce string) (domain.Order, error)
 	Reconcile(ctx context.Context) (any, error)
 }
 
 // Carts is what the handlers need of the cart store.
 type Carts interface {
-	Items(ctx context.Context, userID int64) ([]redisstore.Item, error)
+	Items(ctx context.Context, userID int64) ([]domain.CartItem, error)
 	Set(ctx context.Context, userID int64, itemKey string, quantity int64) error
 	Remove(ctx context.Context, userID int64, itemKey string) error
 }
@@ -73,7 +56,7 @@ const (
 	maxOrderItems   = 30
 )
 
-func (it *OrderItem) check() error {
+func checkItem(it domain.OrderItem) error {
 	if (it.ProductID > 0) == (it.LotID > 0) {
 		return invalid("each item names exactly one of product_id (regular stock) or lot_id (a deal)")
 	}
@@ -87,13 +70,13 @@ func (it *OrderItem) check() error {
 }
 
 type orderRequest struct {
-	Items    []OrderItem `json:"items"`
-	FromCart bool        `json:"from_cart"`
+	Items    []domain.OrderItem `json:"items"`
+	FromCart bool               `json:"from_cart"`
 }
 
 // merged adds up repeated items so each product or lot is one line.
-func merged(items []OrderItem) []OrderItem {
-	var out []OrderItem
+func merged(items []domain.OrderItem) []domain.OrderItem {
+	var out []domain.OrderItem
 	idx := map[[2]int64]int{}
 	for _, it := range items {
 		k := [2]int64{it.ProductID, it.LotID}
@@ -136,7 +119,7 @@ func (s *Server) placeOrder(c *fiber.Ctx) error {
 			return err
 		}
 		for _, it := range cart {
-			items = append(items, OrderItem{ProductID: it.ProductID, LotID: it.LotID, Quantity: it.Quantity})
+			items = append(items, domain.OrderItem{ProductID: it.ProductID, LotID: it.LotID, Quantity: it.Quantity})
 		}
 		if len(items) == 0 {
 			return &Error{Status: 400, Code: "empty_order", Message: "the cart is empty"}
@@ -146,7 +129,7 @@ func (s *Server) placeOrder(c *fiber.Ctx) error {
 		return invalid("at most %d items per order", maxOrderItems)
 	}
 	for i := range items {
-		if err := items[i].check(); err != nil {
+		if err := checkItem(items[i]); err != nil {
 			return err
 		}
 	}
@@ -194,11 +177,11 @@ func (s *Server) getOrder(c *fiber.Ctx) error {
 
 func (s *Server) myOrders(c *fiber.Ctx) error {
 	p, _ := principal(c)
-	return s.listOrders(c, OrderFilter{UserID: p.UserID, Limit: 100})
+	return s.listOrders(c, domain.OrderFilter{UserID: p.UserID, Limit: 100})
 }
 
 // listOrders answers the orders f selects.
-func (s *Server) listOrders(c *fiber.Ctx, f OrderFilter) error {
+func (s *Server) listOrders(c *fiber.Ctx, f domain.OrderFilter) error {
 	os, err := s.deps.Orders.List(c.UserContext(), f)
 	if err != nil {
 		return err
@@ -211,7 +194,7 @@ func (s *Server) listOrders(c *fiber.Ctx, f OrderFilter) error {
 }
 
 func (s *Server) adminOrders(c *fiber.Ctx) error {
-	f := OrderFilter{Status: strings.ToUpper(c.Query("status")), Limit: 200}
+	f := domain.OrderFilter{Status: domain.OrderStatus(strings.ToUpper(c.Query("status"))), Limit: 200}
 	switch f.Status {
 	case "", domain.StatusCreated, domain.StatusPaymentReady, domain.StatusProcessing, domain.StatusPaid, domain.StatusFailed, domain.StatusExpired:
 	default:
@@ -266,7 +249,7 @@ func (s *Server) kakaoApprove(c *fiber.Ctx) error {
 	return s.callbackAnswer(c, o)
 }
 
-func (s *Server) kakaoAbort(reason string) fiber.Handler {
+func (s *Server) kakaoAbort(reason domain.Reason) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, nonce := c.Query("order_id"), c.Query("nonce")
 		if err := s.genuineCallback(id, nonce); err != nil {
@@ -370,8 +353,8 @@ func (s *Server) putCartItem(c *fiber.Ctx) error {
 			if !ok {
 				return domain.ErrNotADeal
 			}
-			if req.Quantity > s.cfg.DealLimit {
-				return domain.ErrDealLimit
+			if err := s.cfg.Deals.Check(req.Quantity); err != nil {
+				return err
 			}
 			if req.Quantity > d.Available {
 				return domain.ErrInsufficientStock
@@ -385,7 +368,7 @@ func (s *Server) putCartItem(c *fiber.Ctx) error {
 			}
 		}
 	}
-	if err := s.deps.Carts.Set(ctx, p.UserID, redisstore.ItemKey(req.ProductID, req.LotID), req.Quantity); err != nil {
+	if err := s.deps.Carts.Set(ctx, p.UserID, domain.CartItemKey(req.ProductID, req.LotID), req.Quantity); err != nil {
 		return err
 	}
 	return s.getCart(c)
@@ -393,7 +376,7 @@ func (s *Server) putCartItem(c *fiber.Ctx) error {
 
 func (s *Server) deleteCartItem(c *fiber.Ctx) error {
 	key := strings.Clone(c.Params("key"))
-	if _, _, err := redisstore.ParseItemKey(key); err != nil {
+	if _, _, err := domain.ParseCartItemKey(key); err != nil {
 		return badRequest("invalid_id", "%s", err.Error())
 	}
 	p, _ := principal(c)
@@ -412,11 +395,11 @@ type orderHub struct {
 }
 
 type orderMessage struct {
-	Type    string    `json:"type"`
-	OrderID string    `json:"order_id"`
-	Status  string    `json:"status"`
-	Reason  string    `json:"reason,omitempty"`
-	At      time.Time `json:"at"`
+	Type    string             `json:"type"`
+	OrderID string             `json:"order_id"`
+	Status  domain.OrderStatus `json:"status"`
+	Reason  domain.Reason      `json:"reason,omitempty"`
+	At      time.Time          `json:"at"`
 }
 
 // OrderChanged is called (by the node) for every order status change.

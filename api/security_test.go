@@ -151,7 +151,7 @@ func (r *recordingOrders) Approve(context.Context, string, string, string) (doma
 	return domain.Order{}, domain.ErrOrderNotFound
 }
 
-func (r *recordingOrders) Abort(context.Context, string, string, string) (domain.Order, error) {
+func (r *recordingOrders) Abort(context.Context, string, domain.Reason, string) (domain.Order, error) {
 	r.calls.Add(1)
 	return domain.Order{}, domain.ErrOrderNotFound
 }

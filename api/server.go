@@ -79,8 +79,8 @@ type Config struct {
 	BodyLimit int
 	// RequestTimeout bounds the context handlers pass down.
 	RequestTimeout time.Duration
-	// DealLimit is how many units of one deal lot a shopper may buy.
-	DealLimit int64
+	// Deals is how many units of one deal lot a shopper may buy.
+	Deals domain.DealLimit
 	// MetricsElsewhere: /metrics is served on an operators' address, not
 	// on this listener.
 	MetricsElsewhere bool
@@ -131,9 +131,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.DealLimit <= 0 {
-		cfg.DealLimit = 5
 	}
 	tokens, err := NewTokens(cfg.JWTSecret, cfg.TokenTTL, cfg.Now)
 	if err != nil {

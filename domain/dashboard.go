@@ -24,7 +24,7 @@ type DashboardSummary struct {
 	WasteWeekQuantity int64 `json:"waste_week_quantity"`
 	WasteWeekValue    KRW   `json:"waste_week_value"`
 	// OrdersByStatus counts every order ever placed, by status.
-	OrdersByStatus map[string]int64 `json:"orders_by_status"`
+	OrdersByStatus map[OrderStatus]int64 `json:"orders_by_status"`
 	// StuckSagas counts sagas mid-way that have not moved since StuckBefore.
 	StuckSagas  int64     `json:"stuck_sagas"`
 	StuckBefore time.Time `json:"stuck_before"`

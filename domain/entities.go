@@ -69,7 +69,10 @@ type Lot struct {
 	Restored    int64
 	WrittenOff  int64
 	State       LotState
-	Version     int64
+	// Version moves on each time a grain claims the lot (its epoch); Seq
+	// counts the lot's commits.
+	Version int64
+	Seq     int64
 }
 
 // Errors shared by stores and handlers.

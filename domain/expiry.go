@@ -126,3 +126,30 @@ func (l Ladder) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// LotEvent is a committed change of a lot, for read models and dashboards.
+type LotEvent struct {
+	LotID       int64     `json:"lot_id"`
+	ProductID   int64     `json:"product_id"`
+	WarehouseID int64     `json:"warehouse_id"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	OnHand      int64     `json:"on_hand"`
+	State       LotState  `json:"state"`
+	Seq         int64     `json:"seq"`
+	WrittenOff  int64     `json:"written_off"`
+	At          time.Time `json:"at"`
+}
+
+// UnmarshalText reads a ladder as ParseLadder does, so that configuration
+// decodes it once, at start.
+func (l *Ladder) UnmarshalText(b []byte) error {
+	parsed, err := ParseLadder(string(b))
+	if err != nil {
+		return err
+	}
+	*l = parsed
+	return nil
+}
+
+// MarshalText writes the ladder as ParseLadder reads it.
+func (l Ladder) MarshalText() ([]byte, error) { return []byte(l.String()), nil }

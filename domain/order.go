@@ -6,51 +6,63 @@ import (
 	"time"
 )
 
-// Order statuses shown to shoppers.
+// OrderStatus is an order's status as shoppers see it.
+type OrderStatus string
+
+// Order statuses.
 const (
-	StatusCreated      = "CREATED"
-	StatusPaymentReady = "PAYMENT_READY"
-	StatusProcessing   = "PROCESSING"
-	StatusPaid         = "PAID"
-	StatusFailed       = "FAILED"
-	StatusExpired      = "EXPIRED"
+	StatusCreated      OrderStatus = "CREATED"
+	StatusPaymentReady OrderStatus = "PAYMENT_READY"
+	StatusProcessing   OrderStatus = "PROCESSING"
+	StatusPaid         OrderStatus = "PAID"
+	StatusFailed       OrderStatus = "FAILED"
+	StatusExpired      OrderStatus = "EXPIRED"
 )
 
-// Saga steps: where an order's saga stands; every step is persisted before
+// Step is where an order's saga stands; every step is persisted before
 // the saga acts on it.
+type Step string
+
+// Saga steps, in order.
 const (
-	StepCreated   = "CREATED"   // order and lines saved
-	StepReady     = "READY"     // payment ready at Kakao Pay, waiting for the payer
-	StepDeducting = "DEDUCTING" // payer approved; taking the stock
-	StepApproving = "APPROVING" // stock taken; taking the money
-	StepDone      = "DONE"      // terminal
+	StepCreated   Step = "CREATED"   // order and lines saved
+	StepReady     Step = "READY"     // payment ready at Kakao Pay, waiting for the payer
+	StepDeducting Step = "DEDUCTING" // payer approved; taking the stock
+	StepApproving Step = "APPROVING" // stock taken; taking the money
+	StepDone      Step = "DONE"      // terminal
 )
+
+// Reason says why an order failed; empty for an order that did not.
+type Reason string
 
 // Failure reasons.
 const (
-	ReasonInsufficientStock  = "insufficient_stock"
-	ReasonPaymentDeclined    = "payment_declined"
-	ReasonPaymentCancelled   = "payment_cancelled"
-	ReasonPaymentFailed      = "payment_failed"
-	ReasonPaymentUnavailable = "payment_unavailable"
-	ReasonExpired            = "payment_expired"
+	ReasonInsufficientStock  Reason = "insufficient_stock"
+	ReasonPaymentDeclined    Reason = "payment_declined"
+	ReasonPaymentCancelled   Reason = "payment_cancelled"
+	ReasonPaymentFailed      Reason = "payment_failed"
+	ReasonPaymentUnavailable Reason = "payment_unavailable"
+	ReasonExpired            Reason = "payment_expired"
 )
+
+// LineKind says where an order line's stock comes from.
+type LineKind string
 
 // Line kinds.
 const (
-	LineRegular = "REGULAR" // a product, allocated FEFO by a warehouse
-	LineDeal    = "DEAL"    // one closing-soon lot
+	LineRegular LineKind = "REGULAR" // a product, allocated FEFO by a warehouse
+	LineDeal    LineKind = "DEAL"    // one closing-soon lot
 )
 
 // OrderLine is one line of an order.
 type OrderLine struct {
-	LineNo      int    `json:"line_no"`
-	Kind        string `json:"kind"`
-	ProductID   int64  `json:"product_id"`
-	LotID       int64  `json:"lot_id,omitempty"`
-	WarehouseID int64  `json:"warehouse_id,omitempty"`
-	Quantity    int64  `json:"quantity"`
-	UnitPrice   KRW    `json:"unit_price"`
+	LineNo      int      `json:"line_no"`
+	Kind        LineKind `json:"kind"`
+	ProductID   int64    `json:"product_id"`
+	LotID       int64    `json:"lot_id,omitempty"`
+	WarehouseID int64    `json:"warehouse_id,omitempty"`
+	Quantity    int64    `json:"quantity"`
+	UnitPrice   KRW      `json:"unit_price"`
 }
 
 // Key is the idempotency key of the line's stock deductions.
@@ -63,32 +75,35 @@ func (l OrderLine) Key(orderID string) string {
 
 // Payment is an order's payment at Kakao Pay.
 type Payment struct {
-	TID         string `json:"tid"`
-	Status      string `json:"status"`
-	Amount      KRW    `json:"amount"`
-	RedirectURL string `json:"redirect_url"`
-	Nonce       string `json:"-"`
-	PGToken     string `json:"-"`
-	Refunded    KRW    `json:"refunded"`
+	TID         string        `json:"tid"`
+	Status      PaymentStatus `json:"status"`
+	Amount      KRW           `json:"amount"`
+	RedirectURL string        `json:"redirect_url"`
+	Nonce       string        `json:"-"`
+	PGToken     string        `json:"-"`
+	Refunded    KRW           `json:"refunded"`
 }
 
-// Payment statuses kept by the shop.
+// PaymentStatus is where an order's payment stands, as the shop keeps it.
+type PaymentStatus string
+
+// Payment statuses.
 const (
-	PaymentNone      = "NONE"
-	PaymentReady     = "READY"
-	PaymentApproved  = "APPROVED"
-	PaymentDeclined  = "DECLINED"
-	PaymentCancelled = "CANCELLED"
-	PaymentRefunded  = "REFUNDED"
+	PaymentNone      PaymentStatus = "NONE"
+	PaymentReady     PaymentStatus = "READY"
+	PaymentApproved  PaymentStatus = "APPROVED"
+	PaymentDeclined  PaymentStatus = "DECLINED"
+	PaymentCancelled PaymentStatus = "CANCELLED"
+	PaymentRefunded  PaymentStatus = "REFUNDED"
 )
 
 // Order is an order with its lines and payment.
 type Order struct {
 	ID        string      `json:"order_id"`
 	UserID    int64       `json:"user_id"`
-	Status    string      `json:"status"`
-	Step      string      `json:"-"`
-	Reason    string      `json:"reason,omitempty"`
+	Status    OrderStatus `json:"status"`
+	Step      Step        `json:"-"`
+	Reason    Reason      `json:"reason,omitempty"`
 	Total     KRW         `json:"total"`
 	Address   Point       `json:"address"`
 	FromCart  bool        `json:"from_cart"`
@@ -139,8 +154,46 @@ type OutboxMessage struct {
 type OrderFailedEvent struct {
 	EventID    string      `json:"event_id"`
 	OrderID    string      `json:"order_id"`
-	Reason     string      `json:"reason"`
+	Reason     Reason      `json:"reason"`
 	Warehouses []int64     `json:"warehouses"`
 	Lines      []OrderLine `json:"lines"`
 	At         time.Time   `json:"at"`
+}
+
+// Failure is how an order ends when it fails: its status, the reason, and
+// what becomes of its payment.
+type Failure struct {
+	Status  OrderStatus
+	Reason  Reason
+	Payment PaymentStatus
+}
+
+// OrderItem is one item a shopper orders: a product (regular stock) or a
+// lot (a closing-soon deal).
+type OrderItem struct {
+	ProductID int64 `json:"product_id,omitempty"`
+	LotID     int64 `json:"lot_id,omitempty"`
+	Quantity  int64 `json:"quantity"`
+}
+
+// OrderFilter selects orders for listings, newest first.
+type OrderFilter struct {
+	UserID int64
+	Status OrderStatus
+	// StuckFor lists orders whose saga is mid-way (not READY or DONE) and
+	// has not moved for that long.
+	StuckFor time.Duration
+	Limit    int
+}
+
+// Reconciliation compares what the shop's payments say with its orders.
+type Reconciliation struct {
+	PaidOrders         int64    `json:"paid_orders"`
+	PaidTotal          KRW      `json:"paid_total"`
+	ApprovedPayments   int64    `json:"approved_payments"`
+	ApprovedTotal      KRW      `json:"approved_total"`
+	RefundedPayments   int64    `json:"refunded_payments"`
+	RefundedTotal      KRW      `json:"refunded_total"`
+	ApprovedNotPaid    []string `json:"approved_not_paid"`
+	FailedWithApproval []string `json:"failed_with_approval"`
 }

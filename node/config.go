@@ -1,9 +1,9 @@
 package node
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"strconv"
@@ -18,11 +18,14 @@ import (
 // Duration is a time.Duration written as "15s" in YAML and environment.
 type Duration time.Duration
 
+// D is d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
 // UnmarshalYAML reads "15s", "2m", "1h30m".
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		return fmt.Errorf("line %d: %q: %w", n.Line, n.Value, err)
 	}
 	*d = Duration(v)
 	return nil
@@ -46,36 +49,36 @@ type ClusterConfig struct {
 // file and overridden by the environment variable SHELFLIFE_<KEY> (nested
 // keys joined by _, e.g. SHELFLIFE_CLUSTER_PORT).
 type Config struct {
-	HTTPAddr          string   `yaml:"http_addr"`
-	MySQLDSN          string   `yaml:"mysql_dsn"`
-	MySQLMaxConns     int      `yaml:"mysql_max_conns"`
-	RedisAddr         string   `yaml:"redis_addr"`
-	RedisPrefix       string   `yaml:"redis_prefix"`
-	KafkaBrokers      []string `yaml:"kafka_brokers"`
-	KafkaEmbeddedPort int      `yaml:"kafka_embedded_port"`
-	Demo              bool     `yaml:"demo"`
-	JWTSecret         string   `yaml:"jwt_secret"`
-	TokenTTL          Duration `yaml:"token_ttl"`
-	BcryptCost        int      `yaml:"bcrypt_cost"`
-	AdminEmail        string   `yaml:"admin_email"`
-	AdminPassword     string   `yaml:"admin_password"`
-	LogLevel          string   `yaml:"log_level"`
-	LogFormat         string   `yaml:"log_format"`
-	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
-	RequestTimeout    Duration `yaml:"request_timeout"`
-	BodyLimitBytes    int      `yaml:"body_limit_bytes"`
-	MarkdownLadder    string   `yaml:"markdown_ladder"`
-	SweepInterval     Duration `yaml:"sweep_interval"`
-	PublicURL         string   `yaml:"public_url"`
-	KakaoBaseURL      string   `yaml:"kakao_base_url"`
-	KakaoSecretKey    string   `yaml:"kakao_secret_key"`
-	KakaoCID          string   `yaml:"kakao_cid"`
-	KakaoTimeout      Duration `yaml:"kakao_timeout"`
-	KakaoFakeAddr     string   `yaml:"kakao_fake_addr"`
-	PaymentValidity   Duration `yaml:"payment_validity"`
-	DealLimit         int      `yaml:"deal_limit"`
-	SagaStuckAfter    Duration `yaml:"saga_stuck_after"`
-	OutboxInterval    Duration `yaml:"outbox_interval"`
+	HTTPAddr          string           `yaml:"http_addr"`
+	MySQLDSN          string           `yaml:"mysql_dsn"`
+	MySQLMaxConns     int              `yaml:"mysql_max_conns"`
+	RedisAddr         string           `yaml:"redis_addr"`
+	RedisPrefix       string           `yaml:"redis_prefix"`
+	KafkaBrokers      []string         `yaml:"kafka_brokers"`
+	KafkaEmbeddedPort int              `yaml:"kafka_embedded_port"`
+	Demo              bool             `yaml:"demo"`
+	JWTSecret         string           `yaml:"jwt_secret"`
+	TokenTTL          Duration         `yaml:"token_ttl"`
+	BcryptCost        int              `yaml:"bcrypt_cost"`
+	AdminEmail        string           `yaml:"admin_email"`
+	AdminPassword     string           `yaml:"admin_password"`
+	LogLevel          string           `yaml:"log_level"`
+	LogFormat         string           `yaml:"log_format"`
+	ShutdownTimeout   Duration         `yaml:"shutdown_timeout"`
+	RequestTimeout    Duration         `yaml:"request_timeout"`
+	BodyLimitBytes    int              `yaml:"body_limit_bytes"`
+	MarkdownLadder    domain.Ladder    `yaml:"markdown_ladder"`
+	SweepInterval     Duration         `yaml:"sweep_interval"`
+	PublicURL         string           `yaml:"public_url"`
+	KakaoBaseURL      string           `yaml:"kakao_base_url"`
+	KakaoSecretKey    string           `yaml:"kakao_secret_key"`
+	KakaoCID          string           `yaml:"kakao_cid"`
+	KakaoTimeout      Duration         `yaml:"kakao_timeout"`
+	KakaoFakeAddr     string           `yaml:"kakao_fake_addr"`
+	PaymentValidity   Duration         `yaml:"payment_validity"`
+	DealLimit         domain.DealLimit `yaml:"deal_limit"`
+	SagaStuckAfter    Duration         `yaml:"saga_stuck_after"`
+	OutboxInterval    Duration         `yaml:"outbox_interval"`
 	// OrderAdmission is how many orders one node places at once; the others
 	// wait in line (see admission). 0: no bound.
 	OrderAdmission int `yaml:"order_admission"`
@@ -114,14 +117,14 @@ func Defaults() Config {
 		ShutdownTimeout: Duration(15 * time.Second),
 		RequestTimeout:  Duration(15 * time.Second),
 		BodyLimitBytes:  64 << 10,
-		MarkdownLadder:  "48h:30,24h:50,6h:70",
+		MarkdownLadder:  domain.DefaultLadder(),
 		SweepInterval:   Duration(30 * time.Second),
 		KakaoSecretKey:  "DEV-shelflife-local",
 		KakaoCID:        "TC0ONETIME",
 		KakaoTimeout:    Duration(10 * time.Second),
 		KakaoFakeAddr:   "127.0.0.1:8090",
 		PaymentValidity: Duration(15 * time.Minute),
-		DealLimit:       5,
+		DealLimit:       domain.DefaultDealLimit,
 		OrderAdmission:  16,
 		WSPerAddress:    64,
 		SagaStuckAfter:  Duration(30 * time.Second),
@@ -142,10 +145,7 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
-		dec := yaml.NewDecoder(strings.NewReader(string(data)))
-		dec.KnownFields(true)
-		// An empty file (io.EOF) stands for "all defaults".
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		if err := decodeYAML(data, &cfg); err != nil {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
@@ -208,6 +208,9 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 }
 
 func setField(field reflect.Value, raw string) error {
+	if u, ok := field.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return u.UnmarshalText([]byte(raw))
+	}
 	if field.Type() == reflect.TypeOf(Duration(0)) {
 		d, err := time.ParseDuration(raw)
 		if err != nil {
@@ -225,12 +228,12 @@ func setField(field reflect.Value, raw string) error {
 			return err
 		}
 		field.SetBool(b)
-	case reflect.Int:
-		n, err := strconv.Atoi(raw)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
 			return err
 		}
-		field.SetInt(int64(n))
+		field.SetInt(n)
 	case reflect.Slice:
 		var items []string
 		for _, s := range strings.Split(raw, ",") {
@@ -283,8 +286,49 @@ func (c Config) Validate() error {
 	if c.DealLimit < 1 {
 		errs = append(errs, fmt.Errorf("deal_limit %d: at least 1", c.DealLimit))
 	}
-	if _, err := domain.ParseLadder(c.MarkdownLadder); err != nil {
+	if err := c.MarkdownLadder.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("markdown_ladder: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// decodeYAML sets the keys data names, each decoded into its field's type
+// at once; an unknown key or a value that does not parse is an error that
+// names the key.
+func decodeYAML(data []byte, cfg *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file stands for "all defaults"
+	}
+	return decodeMapping(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
+}
+
+func decodeMapping(m *yaml.Node, v reflect.Value, prefix string) error {
+	if m.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: %swant a mapping of keys", m.Line, prefix)
+	}
+	fields := map[string]reflect.Value{}
+	for i := 0; i < v.NumField(); i++ {
+		fields[v.Type().Field(i).Tag.Get("yaml")] = v.Field(i)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key, val := m.Content[i].Value, m.Content[i+1]
+		field, ok := fields[key]
+		if !ok {
+			return fmt.Errorf("line %d: unknown key %s%s", m.Content[i].Line, prefix, key)
+		}
+		if field.Kind() == reflect.Struct {
+			if err := decodeMapping(val, field, prefix+key+"."); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := val.Decode(field.Addr().Interface()); err != nil {
+			return fmt.Errorf("%s%s: %w", prefix, key, err)
+		}
+	}
+	return nil
 }

@@ -30,3 +30,11 @@ func serveDebug(addr string, metrics http.Handler) (func(context.Context) error,
 	go srv.Serve(ln)
 	return srv.Shutdown, nil
 }
+
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ln, nil
+}

@@ -79,13 +79,13 @@ func (s *shop) shopper() client {
 
 type orderView struct {
 	OrderID string `json:"order_id"`
-	Status  string
-	Reason  string
+	Status  domain.OrderStatus
+	Reason  domain.Reason
 	Total   int64
 	Payment struct {
 		TID         string `json:"tid"`
 		RedirectURL string `json:"redirect_url"`
-		Status      string
+		Status      domain.PaymentStatus
 	}
 	Lines []domain.OrderLine
 }
@@ -150,7 +150,7 @@ func (s *shop) invariants() {
 		s.t.Errorf("%d lots break conservation or went negative", bad)
 	}
 	for _, p := range s.n.KakaoFake().Ledger().Payments {
-		var status string
+		var status domain.OrderStatus
 		s.n.Store().DB().QueryRow("SELECT status FROM orders WHERE id = ?", p.PartnerOrderID).Scan(&status)
 		if p.Status == kakaopay.StatusSuccess && status != domain.StatusPaid {
 			s.t.Errorf("money taken for order %s, which is %s", p.PartnerOrderID, status)
@@ -185,14 +185,14 @@ func TestOrderHappyPathFromCart(t *testing.T) {
 	}
 	wsURL := "ws" + strings.TrimPrefix(s.n.URL(), "http") + "/api/v1/ws/orders/" + o.OrderID + "?token=" + c.token
 	ws := dial(t, wsURL)
-	ws.await("current status", func(m map[string]any) bool { return m["status"] == domain.StatusPaymentReady })
+	ws.await("current status", func(m map[string]any) bool { return m["status"] == string(domain.StatusPaymentReady) })
 
 	loc := s.pay(o, "approve")
 	code, paid := s.callback(loc)
 	if code != 200 || paid.Status != domain.StatusPaid {
 		t.Fatalf("approval callback: %d %+v", code, paid)
 	}
-	ws.await("PAID", func(m map[string]any) bool { return m["status"] == domain.StatusPaid })
+	ws.await("PAID", func(m map[string]any) bool { return m["status"] == string(domain.StatusPaid) })
 	// The redirect again (the payer reloads): still one payment.
 	if code, again := s.callback(loc); code != 200 || again.Status != domain.StatusPaid {
 		t.Errorf("second callback: %d %+v", code, again)
@@ -420,8 +420,8 @@ func TestConcurrentShoppersOnOneDealLot(t *testing.T) {
 
 func TestOrderAdmissionLetsEveryOrderThroughInTurn(t *testing.T) {
 	s := newShop(t, func(c *Config) { c.OrderAdmission = 2 })
-	if cap(s.n.orders.admit) != 2 {
-		t.Fatalf("admission of %d places, want 2", cap(s.n.orders.admit))
+	if _, places := s.n.orders.Admitting(); places != 2 {
+		t.Fatalf("admission of %d places, want 2", places)
 	}
 	const n = 12
 	var paid atomic.Int64
@@ -446,7 +446,7 @@ func TestOrderAdmissionLetsEveryOrderThroughInTurn(t *testing.T) {
 	if paid.Load() != n {
 		t.Errorf("%d of %d orders paid", paid.Load(), n)
 	}
-	if held := len(s.n.orders.admit); held != 0 {
+	if held, _ := s.n.orders.Admitting(); held != 0 {
 		t.Errorf("%d places still held after every order was placed", held)
 	}
 }

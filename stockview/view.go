@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"shelflife/actors/lot"
 	"shelflife/domain"
 )
 
@@ -66,7 +65,7 @@ type Deal struct {
 
 // Change says which lot changed; listeners recompute what they show.
 type Change struct {
-	Event lot.Event
+	Event domain.LotEvent
 }
 
 // View is the read model. It is safe for concurrent use.
@@ -114,13 +113,11 @@ const ListingTTL = time.Second
 // categories are the caller's input).
 const maxListings = 512
 
-// New makes an empty view; Load fills it.
+// New makes an empty view; Load fills it. The ladder prices deals; the
+// configuration has checked it (the view has no default of its own).
 func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
 	if now == nil {
 		now = time.Now
-	}
-	if len(ladder) == 0 {
-		ladder = domain.DefaultLadder()
 	}
 	return &View{src: src, ladder: ladder, now: now, lots: map[int64]*LotRow{},
 		byWP: map[int64]map[int64][]*LotRow{}, productIdx: map[int64]int{}, listeners: map[int]func(Change){},
@@ -193,7 +190,7 @@ func (v *View) removeLocked(r *LotRow) {
 // Apply takes a lot event. Events may arrive twice or out of order (local
 // and through Kafka): only one newer than what the view holds counts. It
 // reports whether the view changed.
-func (v *View) Apply(e lot.Event) bool {
+func (v *View) Apply(e domain.LotEvent) bool {
 	v.mu.Lock()
 	cur, ok := v.lots[e.LotID]
 	switch {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"shelflife/actors/lot"
 	"shelflife/domain"
 )
 
@@ -157,7 +156,7 @@ func TestApplyIsIdempotentAndOrdered(t *testing.T) {
 	var notified int
 	unsub := v.Subscribe(func(Change) { notified++ })
 	defer unsub()
-	e := lot.Event{LotID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: t0.Add(10 * 24 * time.Hour), OnHand: 2, State: domain.Regular, Seq: 3}
+	e := domain.LotEvent{LotID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: t0.Add(10 * 24 * time.Hour), OnHand: 2, State: domain.Regular, Seq: 3}
 	if !v.Apply(e) {
 		t.Error("a newer event was not applied")
 	}
@@ -173,8 +172,8 @@ func TestApplyIsIdempotentAndOrdered(t *testing.T) {
 		t.Errorf("milk near yeonhui = %d, want 2 + 7", got)
 	}
 	// A new lot appears; an expired one disappears.
-	v.Apply(lot.Event{LotID: 200, ProductID: 10, WarehouseID: 3, ExpiresAt: t0.Add(20 * 24 * time.Hour), OnHand: 6, State: domain.Regular, Seq: 1})
-	v.Apply(lot.Event{LotID: 102, ProductID: 10, WarehouseID: 3, State: domain.Expired, Seq: 9})
+	v.Apply(domain.LotEvent{LotID: 200, ProductID: 10, WarehouseID: 3, ExpiresAt: t0.Add(20 * 24 * time.Hour), OnHand: 6, State: domain.Regular, Seq: 1})
+	v.Apply(domain.LotEvent{LotID: 102, ProductID: 10, WarehouseID: 3, State: domain.Expired, Seq: 9})
 	if got := available(v.Products(jamsil, Filter{}), 10); got != 6 {
 		t.Errorf("milk near jamsil = %d, want 6", got)
 	}
@@ -233,7 +232,7 @@ func TestEncodedListingFollowsChangesAndTime(t *testing.T) {
 	}
 
 	// A committed change shows at once.
-	v.Apply(lot.Event{LotID: 100, ProductID: 10, WarehouseID: 1, OnHand: 2, State: domain.Regular, Seq: 1})
+	v.Apply(domain.LotEvent{LotID: 100, ProductID: 10, WarehouseID: 1, OnHand: 2, State: domain.Regular, Seq: 1})
 	if got := available(decodeListing(t, get(yeonhui, Filter{})), 10); got != 9 {
 		t.Errorf("milk after a deduction = %d, want 9", got)
 	}

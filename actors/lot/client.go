@@ -89,3 +89,9 @@ func (c *Client) Get(ctx context.Context, lotID int64) (*pb.LotInfo, error) {
 		return g.Get(&pb.GetLotRequest{}, cluster.WithTimeout(d))
 	})
 }
+
+// Wake activates the lot's grain, which then runs its own timers.
+func (c *Client) Wake(ctx context.Context, lotID int64) error {
+	_, err := c.Get(ctx, lotID)
+	return err
+}

@@ -100,7 +100,7 @@ func (c *core) info(s State, reason pb.Reason) *pb.LotInfo {
 		Reason: reason, LotId: s.ID, ProductId: s.ProductID, WarehouseId: s.WarehouseID,
 		ExpiresAtUnixMs: s.ExpiresAt.UnixMilli(), Received: s.Received, OnHand: s.OnHand,
 		Deducted: s.Deducted, Restored: s.Restored, WrittenOff: s.WrittenOff,
-		State: string(s.State), Epoch: s.Epoch, Seq: s.Seq,
+		State: string(s.State), Epoch: s.Version, Seq: s.Seq,
 	}
 }
 
@@ -276,7 +276,7 @@ func (c *core) take() (Commit, bool) {
 	}
 	c.st.Seq++
 	cm := Commit{
-		LotID: c.st.ID, Epoch: c.st.Epoch, Seq: c.st.Seq, PrevSeq: c.st.Seq - 1,
+		LotID: c.st.ID, Epoch: c.st.Version, Seq: c.st.Seq, PrevSeq: c.st.Seq - 1,
 		OnHand: c.st.OnHand, Deducted: c.st.Deducted, Restored: c.st.Restored, WrittenOff: c.st.WrittenOff,
 		State: c.st.State, Waste: c.pending.waste, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID,
 		batch: c.pending.no,
@@ -348,7 +348,7 @@ func failure(msg proto.Message, reason pb.Reason, lotID int64) proto.Message {
 }
 
 // event describes the lot as of cm.
-func (c *core) event(cm Commit, at time.Time) Event {
-	return Event{LotID: c.st.ID, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID, ExpiresAt: c.st.ExpiresAt,
+func (c *core) event(cm Commit, at time.Time) domain.LotEvent {
+	return domain.LotEvent{LotID: c.st.ID, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID, ExpiresAt: c.st.ExpiresAt,
 		OnHand: cm.OnHand, State: cm.State, Seq: cm.Seq, WrittenOff: cm.WrittenOff, At: at}
 }

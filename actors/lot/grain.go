@@ -36,8 +36,10 @@ func Kind(d Deps) *cluster.Kind {
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
-	if len(d.Ladder) == 0 {
-		d.Ladder = domain.DefaultLadder()
+	if err := d.Ladder.Validate(); err != nil {
+		// The configuration decodes and checks the ladder at start; a
+		// kind without one is a wiring mistake, not a default.
+		panic(fmt.Sprintf("lot.Kind: %v", err))
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()

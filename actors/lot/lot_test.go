@@ -20,16 +20,16 @@ import (
 
 type recorder struct {
 	mu     sync.Mutex
-	events []lot.Event
+	events []domain.LotEvent
 }
 
-func (r *recorder) LotChanged(e lot.Event) {
+func (r *recorder) LotChanged(e domain.LotEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
 }
 
-func (r *recorder) last(lotID int64) (lot.Event, bool) {
+func (r *recorder) last(lotID int64) (domain.LotEvent, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.events) - 1; i >= 0; i-- {
@@ -37,7 +37,7 @@ func (r *recorder) last(lotID int64) (lot.Event, bool) {
 			return r.events[i], true
 		}
 	}
-	return lot.Event{}, false
+	return domain.LotEvent{}, false
 }
 
 type fixture struct {
@@ -67,7 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.members = membertest.Start(t, 2, lot.Kind(lot.Deps{Store: f.store, Clock: f.clock, Publisher: f.events}))
+	f.members = membertest.Start(t, 2, lot.Kind(lot.Deps{Store: f.store, Clock: f.clock, Ladder: domain.DefaultLadder(), Publisher: f.events}))
 	f.client = lot.NewClient(f.members[0].Cluster)
 	return f
 }
@@ -318,7 +318,7 @@ func TestOnlyOneActivationCanWrite(t *testing.T) {
 	// The activation claimed as "other" is now stale in turn.
 	var seq int64
 	f.store.DB().QueryRow("SELECT seq FROM lots WHERE id = ?", id).Scan(&seq)
-	stale := lot.Commit{LotID: id, Epoch: other.Epoch, Seq: seq + 1, PrevSeq: seq, OnHand: 0, Deducted: 10, State: domain.Regular}
+	stale := lot.Commit{LotID: id, Epoch: other.Version, Seq: seq + 1, PrevSeq: seq, OnHand: 0, Deducted: 10, State: domain.Regular}
 	if err := f.store.CommitLot(ctx, stale); err == nil {
 		t.Error("a stale activation wrote the lot")
 	}

@@ -21,24 +21,13 @@ const (
 	Tombstone = "TOMBSTONE"
 )
 
-// State is a lot as stored, plus what the grain needs of its product.
+// State is the lot as stored (its Version is the epoch this activation
+// claimed: every write requires the row still to carry it), plus what the
+// grain needs of its product.
 type State struct {
-	ID           int64
-	ProductID    int64
-	WarehouseID  int64
-	ExpiresAt    time.Time
-	Received     int64
-	OnHand       int64
-	Deducted     int64
-	Restored     int64
-	WrittenOff   int64
-	State        domain.LotState
-	Seq          int64
+	domain.Lot
 	Price        domain.KRW
 	MinShelfLife time.Duration
-	// Epoch is the lot row's version this activation claimed; every write
-	// requires the row still to carry it.
-	Epoch int64
 }
 
 // LedgerEntry is what one idempotency key did to the lot.
@@ -83,29 +72,16 @@ type Commit struct {
 // Store is what the grain needs of MySQL.
 type Store interface {
 	// ClaimLot loads the lot and its ledger and takes ownership by moving
-	// its version on; the returned State's Epoch is the new version.
+	// its version on; the returned State's Version is the new epoch.
 	ClaimLot(ctx context.Context, id int64) (State, []LedgerEntry, error)
 	// CommitLot writes c in one transaction if the lot still carries
 	// c.Epoch and c.PrevSeq, else ErrStaleOwner.
 	CommitLot(ctx context.Context, c Commit) error
 }
 
-// Event is a committed change of a lot, for read models and dashboards.
-type Event struct {
-	LotID       int64           `json:"lot_id"`
-	ProductID   int64           `json:"product_id"`
-	WarehouseID int64           `json:"warehouse_id"`
-	ExpiresAt   time.Time       `json:"expires_at"`
-	OnHand      int64           `json:"on_hand"`
-	State       domain.LotState `json:"state"`
-	Seq         int64           `json:"seq"`
-	WrittenOff  int64           `json:"written_off"`
-	At          time.Time       `json:"at"`
-}
-
 // Publisher receives events after their commit. It must not block.
 type Publisher interface {
-	LotChanged(Event)
+	LotChanged(domain.LotEvent)
 }
 
 var (

@@ -25,6 +25,134 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Why an order failed; REASON_NONE for one that did not.
+type Reason int32
+
+const (
+	Reason_REASON_NONE         Reason = 0
+	Reason_INSUFFICIENT_STOCK  Reason = 1
+	Reason_PAYMENT_DECLINED    Reason = 2
+	Reason_PAYMENT_CANCELLED   Reason = 3
+	Reason_PAYMENT_FAILED      Reason = 4
+	Reason_PAYMENT_UNAVAILABLE Reason = 5
+	Reason_PAYMENT_EXPIRED     Reason = 6
+)
+
+// Enum value maps for Reason.
+var (
+	Reason_name = map[int32]string{
+		0: "REASON_NONE",
+		1: "INSUFFICIENT_STOCK",
+		2: "PAYMENT_DECLINED",
+		3: "PAYMENT_CANCELLED",
+		4: "PAYMENT_FAILED",
+		5: "PAYMENT_UNAVAILABLE",
+		6: "PAYMENT_EXPIRED",
+	}
+	Reason_value = map[string]int32{
+		"REASON_NONE":         0,
+		"INSUFFICIENT_STOCK":  1,
+		"PAYMENT_DECLINED":    2,
+		"PAYMENT_CANCELLED":   3,
+		"PAYMENT_FAILED":      4,
+		"PAYMENT_UNAVAILABLE": 5,
+		"PAYMENT_EXPIRED":     6,
+	}
+)
+
+func (x Reason) Enum() *Reason {
+	p := new(Reason)
+	*p = x
+	return p
+}
+
+func (x Reason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Reason) Descriptor() protoreflect.EnumDescriptor {
+	return file_actors_orderpb_order_proto_enumTypes[0].Descriptor()
+}
+
+func (Reason) Type() protoreflect.EnumType {
+	return &file_actors_orderpb_order_proto_enumTypes[0]
+}
+
+func (x Reason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Reason.Descriptor instead.
+func (Reason) EnumDescriptor() ([]byte, []int) {
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{0}
+}
+
+// Why the saga refused a request; REFUSAL_NONE when it did not.
+type Refusal int32
+
+const (
+	Refusal_REFUSAL_NONE Refusal = 0
+	// No such order.
+	Refusal_NOT_FOUND Refusal = 1
+	// The callback's nonce or pg_token is not the order's.
+	Refusal_BAD_CALLBACK Refusal = 2
+	// A step could not be made durable or a part did not answer; the
+	// request may be repeated.
+	Refusal_UNAVAILABLE Refusal = 3
+	// Kakao Pay refused to make the payment ready: no order was kept.
+	Refusal_PAYMENT_NOT_STARTED Refusal = 4
+	// Kakao Pay did not answer the ready call: no order was kept; the
+	// shopper may place it again shortly.
+	Refusal_PAYMENT_UNREACHABLE Refusal = 5
+)
+
+// Enum value maps for Refusal.
+var (
+	Refusal_name = map[int32]string{
+		0: "REFUSAL_NONE",
+		1: "NOT_FOUND",
+		2: "BAD_CALLBACK",
+		3: "UNAVAILABLE",
+		4: "PAYMENT_NOT_STARTED",
+		5: "PAYMENT_UNREACHABLE",
+	}
+	Refusal_value = map[string]int32{
+		"REFUSAL_NONE":        0,
+		"NOT_FOUND":           1,
+		"BAD_CALLBACK":        2,
+		"UNAVAILABLE":         3,
+		"PAYMENT_NOT_STARTED": 4,
+		"PAYMENT_UNREACHABLE": 5,
+	}
+)
+
+func (x Refusal) Enum() *Refusal {
+	p := new(Refusal)
+	*p = x
+	return p
+}
+
+func (x Refusal) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Refusal) Descriptor() protoreflect.EnumDescriptor {
+	return file_actors_orderpb_order_proto_enumTypes[1].Descriptor()
+}
+
+func (Refusal) Type() protoreflect.EnumType {
+	return &file_actors_orderpb_order_proto_enumTypes[1]
+}
+
+func (x Refusal) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Refusal.Descriptor instead.
+func (Refusal) EnumDescriptor() ([]byte, []int) {
+	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{1}
+}
+
 // An order as the saga knows it: everything MySQL holds of it.
 type OrderLine struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -124,7 +252,7 @@ type Order struct {
 	UserId   int64                  `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	Status   string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
 	Step     string                 `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
-	Reason   string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason   Reason                 `protobuf:"varint,22,opt,name=reason,proto3,enum=order.Reason" json:"reason,omitempty"`
 	Total    int64                  `protobuf:"varint,6,opt,name=total,proto3" json:"total,omitempty"`
 	Lat      float64                `protobuf:"fixed64,7,opt,name=lat,proto3" json:"lat,omitempty"`
 	Lng      float64                `protobuf:"fixed64,8,opt,name=lng,proto3" json:"lng,omitempty"`
@@ -204,11 +332,11 @@ func (x *Order) GetStep() string {
 	return ""
 }
 
-func (x *Order) GetReason() string {
+func (x *Order) GetReason() Reason {
 	if x != nil {
 		return x.Reason
 	}
-	return ""
+	return Reason_REASON_NONE
 }
 
 func (x *Order) GetTotal() int64 {
@@ -425,8 +553,8 @@ func (x *ApproveRequest) GetNonce() string {
 
 type AbortRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// payment_cancelled, payment_failed or payment_expired.
-	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// PAYMENT_CANCELLED or PAYMENT_FAILED (anything else is PAYMENT_FAILED).
+	Reason Reason `protobuf:"varint,4,opt,name=reason,proto3,enum=order.Reason" json:"reason,omitempty"`
 	Nonce  string `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	// Expire: abort only once the payment's validity has passed.
 	Expire        bool `protobuf:"varint,3,opt,name=expire,proto3" json:"expire,omitempty"`
@@ -464,11 +592,11 @@ func (*AbortRequest) Descriptor() ([]byte, []int) {
 	return file_actors_orderpb_order_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *AbortRequest) GetReason() string {
+func (x *AbortRequest) GetReason() Reason {
 	if x != nil {
 		return x.Reason
 	}
-	return ""
+	return Reason_REASON_NONE
 }
 
 func (x *AbortRequest) GetNonce() string {
@@ -525,12 +653,12 @@ type SagaState struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	OrderId string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	Status  string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
-	Reason  string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason  Reason                 `protobuf:"varint,7,opt,name=reason,proto3,enum=order.Reason" json:"reason,omitempty"`
 	Step    string                 `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
-	// Set when the request was refused: not_found, bad_callback, unavailable.
-	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	// The order as the saga knows it after the request, so that the caller
-	// need not read it back; may be absent.
+	// Set when the request was refused.
+	Refusal Refusal `protobuf:"varint,8,opt,name=refusal,proto3,enum=order.Refusal" json:"refusal,omitempty"`
+	// The order as the saga knows it after the request; present whenever
+	// the request was not refused.
 	Order         *Order `protobuf:"bytes,6,opt,name=order,proto3" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -580,11 +708,11 @@ func (x *SagaState) GetStatus() string {
 	return ""
 }
 
-func (x *SagaState) GetReason() string {
+func (x *SagaState) GetReason() Reason {
 	if x != nil {
 		return x.Reason
 	}
-	return ""
+	return Reason_REASON_NONE
 }
 
 func (x *SagaState) GetStep() string {
@@ -594,11 +722,11 @@ func (x *SagaState) GetStep() string {
 	return ""
 }
 
-func (x *SagaState) GetError() string {
+func (x *SagaState) GetRefusal() Refusal {
 	if x != nil {
-		return x.Error
+		return x.Refusal
 	}
-	return ""
+	return Refusal_REFUSAL_NONE
 }
 
 func (x *SagaState) GetOrder() *Order {
@@ -622,13 +750,13 @@ const file_actors_orderpb_order_proto_rawDesc = "" +
 	"\fwarehouse_id\x18\x05 \x01(\x03R\vwarehouseId\x12\x1a\n" +
 	"\bquantity\x18\x06 \x01(\x03R\bquantity\x12\x1d\n" +
 	"\n" +
-	"unit_price\x18\a \x01(\x03R\tunitPrice\"\xab\x04\n" +
+	"unit_price\x18\a \x01(\x03R\tunitPrice\"\xc0\x04\n" +
 	"\x05Order\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x03R\x06userId\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\tR\x06status\x12\x12\n" +
-	"\x04step\x18\x04 \x01(\tR\x04step\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x14\n" +
+	"\x04step\x18\x04 \x01(\tR\x04step\x12%\n" +
+	"\x06reason\x18\x16 \x01(\x0e2\r.order.ReasonR\x06reason\x12\x14\n" +
 	"\x05total\x18\x06 \x01(\x03R\x05total\x12\x10\n" +
 	"\x03lat\x18\a \x01(\x01R\x03lat\x12\x10\n" +
 	"\x03lng\x18\b \x01(\x01R\x03lng\x12\x1b\n" +
@@ -648,24 +776,39 @@ const file_actors_orderpb_order_proto_rawDesc = "" +
 	"\fredirect_url\x18\x12 \x01(\tR\vredirectUrl\x12\x14\n" +
 	"\x05nonce\x18\x13 \x01(\tR\x05nonce\x12\x19\n" +
 	"\bpg_token\x18\x14 \x01(\tR\apgToken\x12\x1a\n" +
-	"\brefunded\x18\x15 \x01(\x03R\brefunded\"2\n" +
+	"\brefunded\x18\x15 \x01(\x03R\brefundedJ\x04\b\x05\x10\x06\"2\n" +
 	"\fStartRequest\x12\"\n" +
 	"\x05order\x18\x01 \x01(\v2\f.order.OrderR\x05order\"A\n" +
 	"\x0eApproveRequest\x12\x19\n" +
 	"\bpg_token\x18\x01 \x01(\tR\apgToken\x12\x14\n" +
-	"\x05nonce\x18\x02 \x01(\tR\x05nonce\"T\n" +
-	"\fAbortRequest\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05nonce\x18\x02 \x01(\tR\x05nonce\"i\n" +
+	"\fAbortRequest\x12%\n" +
+	"\x06reason\x18\x04 \x01(\x0e2\r.order.ReasonR\x06reason\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\x12\x16\n" +
-	"\x06expire\x18\x03 \x01(\bR\x06expire\"\x0f\n" +
-	"\rResumeRequest\"\xa4\x01\n" +
+	"\x06expire\x18\x03 \x01(\bR\x06expireJ\x04\b\x01\x10\x02\"\x0f\n" +
+	"\rResumeRequest\"\xd3\x01\n" +
 	"\tSagaState\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
-	"\x04step\x18\x04 \x01(\tR\x04step\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\x12\"\n" +
-	"\x05order\x18\x06 \x01(\v2\f.order.OrderR\x05order2\xd1\x01\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12%\n" +
+	"\x06reason\x18\a \x01(\x0e2\r.order.ReasonR\x06reason\x12\x12\n" +
+	"\x04step\x18\x04 \x01(\tR\x04step\x12(\n" +
+	"\arefusal\x18\b \x01(\x0e2\x0e.order.RefusalR\arefusal\x12\"\n" +
+	"\x05order\x18\x06 \x01(\v2\f.order.OrderR\x05orderJ\x04\b\x03\x10\x04J\x04\b\x05\x10\x06*\xa0\x01\n" +
+	"\x06Reason\x12\x0f\n" +
+	"\vREASON_NONE\x10\x00\x12\x16\n" +
+	"\x12INSUFFICIENT_STOCK\x10\x01\x12\x14\n" +
+	"\x10PAYMENT_DECLINED\x10\x02\x12\x15\n" +
+	"\x11PAYMENT_CANCELLED\x10\x03\x12\x12\n" +
+	"\x0ePAYMENT_FAILED\x10\x04\x12\x17\n" +
+	"\x13PAYMENT_UNAVAILABLE\x10\x05\x12\x13\n" +
+	"\x0fPAYMENT_EXPIRED\x10\x06*\x7f\n" +
+	"\aRefusal\x12\x10\n" +
+	"\fREFUSAL_NONE\x10\x00\x12\r\n" +
+	"\tNOT_FOUND\x10\x01\x12\x10\n" +
+	"\fBAD_CALLBACK\x10\x02\x12\x0f\n" +
+	"\vUNAVAILABLE\x10\x03\x12\x17\n" +
+	"\x13PAYMENT_NOT_STARTED\x10\x04\x12\x17\n" +
+	"\x13PAYMENT_UNREACHABLE\x10\x052\xd1\x01\n" +
 	"\tOrderSaga\x12.\n" +
 	"\x05Start\x12\x13.order.StartRequest\x1a\x10.order.SagaState\x122\n" +
 	"\aApprove\x12\x15.order.ApproveRequest\x1a\x10.order.SagaState\x12.\n" +
@@ -684,33 +827,40 @@ func file_actors_orderpb_order_proto_rawDescGZIP() []byte {
 	return file_actors_orderpb_order_proto_rawDescData
 }
 
+var file_actors_orderpb_order_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_actors_orderpb_order_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_actors_orderpb_order_proto_goTypes = []any{
-	(*OrderLine)(nil),      // 0: order.OrderLine
-	(*Order)(nil),          // 1: order.Order
-	(*StartRequest)(nil),   // 2: order.StartRequest
-	(*ApproveRequest)(nil), // 3: order.ApproveRequest
-	(*AbortRequest)(nil),   // 4: order.AbortRequest
-	(*ResumeRequest)(nil),  // 5: order.ResumeRequest
-	(*SagaState)(nil),      // 6: order.SagaState
+	(Reason)(0),            // 0: order.Reason
+	(Refusal)(0),           // 1: order.Refusal
+	(*OrderLine)(nil),      // 2: order.OrderLine
+	(*Order)(nil),          // 3: order.Order
+	(*StartRequest)(nil),   // 4: order.StartRequest
+	(*ApproveRequest)(nil), // 5: order.ApproveRequest
+	(*AbortRequest)(nil),   // 6: order.AbortRequest
+	(*ResumeRequest)(nil),  // 7: order.ResumeRequest
+	(*SagaState)(nil),      // 8: order.SagaState
 }
 var file_actors_orderpb_order_proto_depIdxs = []int32{
-	0, // 0: order.Order.lines:type_name -> order.OrderLine
-	1, // 1: order.StartRequest.order:type_name -> order.Order
-	1, // 2: order.SagaState.order:type_name -> order.Order
-	2, // 3: order.OrderSaga.Start:input_type -> order.StartRequest
-	3, // 4: order.OrderSaga.Approve:input_type -> order.ApproveRequest
-	4, // 5: order.OrderSaga.Abort:input_type -> order.AbortRequest
-	5, // 6: order.OrderSaga.Resume:input_type -> order.ResumeRequest
-	6, // 7: order.OrderSaga.Start:output_type -> order.SagaState
-	6, // 8: order.OrderSaga.Approve:output_type -> order.SagaState
-	6, // 9: order.OrderSaga.Abort:output_type -> order.SagaState
-	6, // 10: order.OrderSaga.Resume:output_type -> order.SagaState
-	7, // [7:11] is the sub-list for method output_type
-	3, // [3:7] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: order.Order.reason:type_name -> order.Reason
+	2,  // 1: order.Order.lines:type_name -> order.OrderLine
+	3,  // 2: order.StartRequest.order:type_name -> order.Order
+	0,  // 3: order.AbortRequest.reason:type_name -> order.Reason
+	0,  // 4: order.SagaState.reason:type_name -> order.Reason
+	1,  // 5: order.SagaState.refusal:type_name -> order.Refusal
+	3,  // 6: order.SagaState.order:type_name -> order.Order
+	4,  // 7: order.OrderSaga.Start:input_type -> order.StartRequest
+	5,  // 8: order.OrderSaga.Approve:input_type -> order.ApproveRequest
+	6,  // 9: order.OrderSaga.Abort:input_type -> order.AbortRequest
+	7,  // 10: order.OrderSaga.Resume:input_type -> order.ResumeRequest
+	8,  // 11: order.OrderSaga.Start:output_type -> order.SagaState
+	8,  // 12: order.OrderSaga.Approve:output_type -> order.SagaState
+	8,  // 13: order.OrderSaga.Abort:output_type -> order.SagaState
+	8,  // 14: order.OrderSaga.Resume:output_type -> order.SagaState
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_actors_orderpb_order_proto_init() }
@@ -723,13 +873,14 @@ func file_actors_orderpb_order_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_orderpb_order_proto_rawDesc), len(file_actors_orderpb_order_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      2,
 			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_actors_orderpb_order_proto_goTypes,
 		DependencyIndexes: file_actors_orderpb_order_proto_depIdxs,
+		EnumInfos:         file_actors_orderpb_order_proto_enumTypes,
 		MessageInfos:      file_actors_orderpb_order_proto_msgTypes,
 	}.Build()
 	File_actors_orderpb_order_proto = out.File

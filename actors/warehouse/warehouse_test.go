@@ -39,7 +39,7 @@ func TestAllocateFEFOAcrossLots(t *testing.T) {
 	soon := mk(milk, 50, 60*time.Hour) // closing soon in 12 h
 
 	ms := membertest.Start(t, 2,
-		lot.Kind(lot.Deps{Store: store, Clock: clk}),
+		lot.Kind(lot.Deps{Store: store, Clock: clk, Ladder: domain.DefaultLadder()}),
 		warehouse.Kind(warehouse.Deps{Store: store, Clock: clk}))
 	wc := warehouse.NewClient(ms[1].Cluster)
 	lots := lot.NewClient(ms[0].Cluster)
@@ -113,7 +113,7 @@ func TestAllocateFEFOAcrossLots(t *testing.T) {
 
 func TestInvalidRequests(t *testing.T) {
 	store := mysqltest.New(t)
-	ms := membertest.Start(t, 2, lot.Kind(lot.Deps{Store: store}), warehouse.Kind(warehouse.Deps{Store: store}))
+	ms := membertest.Start(t, 2, lot.Kind(lot.Deps{Store: store, Ladder: domain.DefaultLadder()}), warehouse.Kind(warehouse.Deps{Store: store}))
 	wc := warehouse.NewClient(ms[0].Cluster)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -148,7 +148,7 @@ func TestConcurrentAllocationsGiveExactlyTheStock(t *testing.T) {
 		lotIDs = append(lotIDs, l.ID)
 	}
 	ms := membertest.Start(t, 2,
-		lot.Kind(lot.Deps{Store: store, Clock: clk}),
+		lot.Kind(lot.Deps{Store: store, Clock: clk, Ladder: domain.DefaultLadder()}),
 		warehouse.Kind(warehouse.Deps{Store: store, Clock: clk}))
 	wc := warehouse.NewClient(ms[1].Cluster)
 

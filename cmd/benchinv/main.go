@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := member.Start(member.Config{Name: "bench", Logger: quiet}, lot.Kind(lot.Deps{Store: store, Logger: quiet}))
+	m, err := member.Start(member.Config{Name: "bench", Logger: quiet}, lot.Kind(lot.Deps{Store: store, Ladder: domain.DefaultLadder(), Logger: quiet}))
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 // DashboardSummary reads the admin dashboard's figures at now; sagas that
 // have not moved since stuckBefore count as stuck.
 func (s *Store) DashboardSummary(ctx context.Context, now, stuckBefore time.Time) (domain.DashboardSummary, error) {
-	out := domain.DashboardSummary{At: now.UTC(), StuckBefore: stuckBefore.UTC(), Stock: []domain.StockCell{}, OrdersByStatus: map[string]int64{}}
+	out := domain.DashboardSummary{At: now.UTC(), StuckBefore: stuckBefore.UTC(), Stock: []domain.StockCell{}, OrdersByStatus: map[domain.OrderStatus]int64{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT l.warehouse_id, c.name,
 			SUM(CASE WHEN l.state = 'REGULAR' THEN l.on_hand ELSE 0 END),
 			SUM(CASE WHEN l.state = 'CLOSING_SOON' THEN l.on_hand ELSE 0 END)
@@ -50,7 +50,7 @@ func (s *Store) DashboardSummary(ctx context.Context, now, stuckBefore time.Time
 	}
 	defer srows.Close()
 	for srows.Next() {
-		var st string
+		var st domain.OrderStatus
 		var n int64
 		if err := srows.Scan(&st, &n); err != nil {
 			return out, err

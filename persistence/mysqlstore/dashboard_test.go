@@ -104,7 +104,7 @@ func TestDashboardFigures(t *testing.T) {
 	if got.WasteWeekQuantity != 2 || got.WasteWeekValue != 10000 {
 		t.Errorf("waste this week = %d units, %d KRW; want 2, 10000", got.WasteWeekQuantity, got.WasteWeekValue)
 	}
-	wantOrders := map[string]int64{domain.StatusPaid: 3, domain.StatusPaymentReady: 1, domain.StatusCreated: 1}
+	wantOrders := map[domain.OrderStatus]int64{domain.StatusPaid: 3, domain.StatusPaymentReady: 1, domain.StatusCreated: 1}
 	for st, n := range wantOrders {
 		if got.OrdersByStatus[st] != n {
 			t.Errorf("orders %s = %d, want %d (all: %v)", st, got.OrdersByStatus[st], n, got.OrdersByStatus)

@@ -27,7 +27,7 @@ func (s *Store) ClaimLot(ctx context.Context, id int64) (lot.State, []lot.Ledger
 				l.deducted, l.restored, l.written_off, l.state, l.seq, l.version, p.price, p.min_shelf_life_hours
 			FROM lots l JOIN products p ON p.id = l.product_id WHERE l.id = ? FOR UPDATE`, id).
 			Scan(&st.ID, &st.ProductID, &st.WarehouseID, &st.ExpiresAt, &st.Received, &st.OnHand,
-				&st.Deducted, &st.Restored, &st.WrittenOff, &state, &st.Seq, &st.Epoch, &st.Price, &hours)
+				&st.Deducted, &st.Restored, &st.WrittenOff, &state, &st.Seq, &st.Version, &st.Price, &hours)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("lot %d: %w", id, lot.ErrNotFound)
 		}
@@ -39,7 +39,7 @@ func (s *Store) ClaimLot(ctx context.Context, id int64) (lot.State, []lot.Ledger
 		if _, err := tx.ExecContext(ctx, "UPDATE lots SET version = version + 1 WHERE id = ?", id); err != nil {
 			return err
 		}
-		st.Epoch++
+		st.Version++
 		rows, err := tx.QueryContext(ctx, "SELECT order_key, kind, quantity, unit_price, discount_percent FROM lot_ledger WHERE lot_id = ?", id)
 		if err != nil {
 			return err

@@ -63,7 +63,7 @@ func newStoreLot(t *testing.T, s *mysqlstore.Store, received int64) (lot.State, 
 
 // deductions is a commit taking one unit for each of n keys after prev.
 func deductions(st lot.State, prev lot.Commit, n int) lot.Commit {
-	c := lot.Commit{LotID: st.ID, Epoch: st.Epoch, PrevSeq: prev.Seq, Seq: prev.Seq + 1,
+	c := lot.Commit{LotID: st.ID, Epoch: st.Version, PrevSeq: prev.Seq, Seq: prev.Seq + 1,
 		OnHand: prev.OnHand - int64(n), Deducted: prev.Deducted + int64(n), Restored: prev.Restored,
 		State: domain.Regular, ProductID: st.ProductID, WarehouseID: st.WarehouseID}
 	for i := 0; i < n; i++ {
@@ -95,7 +95,7 @@ func TestCommitLotSmallAndLargeBatches(t *testing.T) {
 	}
 
 	// A later commit changes earlier rows (restores) and writes off waste.
-	restore := lot.Commit{LotID: id, Epoch: st.Epoch, PrevSeq: large.Seq, Seq: large.Seq + 1,
+	restore := lot.Commit{LotID: id, Epoch: st.Version, PrevSeq: large.Seq, Seq: large.Seq + 1,
 		OnHand: large.OnHand + 2, Deducted: large.Deducted, Restored: 2, State: domain.Regular,
 		ProductID: st.ProductID, WarehouseID: st.WarehouseID,
 		Entries: []lot.LedgerEntry{

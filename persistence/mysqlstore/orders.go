@@ -134,18 +134,9 @@ func (s *Store) Order(ctx context.Context, id string) (domain.Order, error) {
 	return o, rows.Err()
 }
 
-// OrderFilter selects orders for listings.
-type OrderFilter struct {
-	UserID int64
-	Status string
-	// StuckBefore lists orders whose saga is mid-way (not READY or DONE)
-	// and has not moved since then.
-	StuckBefore time.Time
-	Limit       int
-}
-
-// Orders lists orders, newest first, without lines.
-func (s *Store) Orders(ctx context.Context, f OrderFilter) ([]domain.Order, error) {
+// Orders lists orders, newest first, without lines; an order is stuck when
+// it has not moved for f.StuckFor at now.
+func (s *Store) Orders(ctx context.Context, f domain.OrderFilter, now time.Time) ([]domain.Order, error) {
 	q := "SELECT " + orderColumns + " WHERE 1=1"
 	var args []any
 	if f.UserID > 0 {
@@ -156,9 +147,9 @@ func (s *Store) Orders(ctx context.Context, f OrderFilter) ([]domain.Order, erro
 		q += " AND o.status = ?"
 		args = append(args, f.Status)
 	}
-	if !f.StuckBefore.IsZero() {
+	if f.StuckFor > 0 {
 		q += " AND o.step IN ('CREATED', 'DEDUCTING', 'APPROVING') AND o.updated_at < ?"
-		args = append(args, f.StuckBefore.UTC())
+		args = append(args, now.Add(-f.StuckFor).UTC())
 	}
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100

@@ -98,21 +98,21 @@ func TestOrderStepsAreConditional(t *testing.T) {
 		t.Errorf("two warehouses: %+v", o)
 	}
 	// A paid order cannot be failed.
-	if err := s.FailOrder(ctx, "o-steps", []string{domain.StepReady}, domain.StatusFailed, "x", domain.PaymentCancelled, at,
+	if err := s.FailOrder(ctx, "o-steps", []domain.Step{domain.StepReady}, domain.Failure{Status: domain.StatusFailed, Reason: "x", Payment: domain.PaymentCancelled}, at,
 		domain.OutboxMessage{Topic: "t", Key: "k", Payload: []byte("{}")}); !errors.Is(err, domain.ErrStepChanged) {
 		t.Errorf("fail a paid order = %v", err)
 	}
 	if msgs, _ := s.PendingOutbox(ctx, 10); len(msgs) != 0 {
 		t.Errorf("a refused failure wrote %d outbox messages", len(msgs))
 	}
-	if err := s.FailOrder(ctx, "o-steps", []string{domain.StepReady}, domain.StatusFailed, "x", domain.PaymentCancelled, at); !errors.Is(err, domain.ErrStepChanged) {
+	if err := s.FailOrder(ctx, "o-steps", []domain.Step{domain.StepReady}, domain.Failure{Status: domain.StatusFailed, Reason: "x", Payment: domain.PaymentCancelled}, at); !errors.Is(err, domain.ErrStepChanged) {
 		t.Errorf("fail a paid order without a message = %v", err)
 	}
 	// Failing soft-deletes the order, its lines and sets the payment, with
 	// the outbox message in the same transaction.
 	mk("o-fail")
-	if err := s.FailOrder(ctx, "o-fail", []string{domain.StepCreated, domain.StepReady}, domain.StatusFailed, domain.ReasonInsufficientStock,
-		domain.PaymentCancelled, at, domain.OutboxMessage{Topic: "t", Key: "o-fail", Payload: []byte("{}")}); err != nil {
+	if err := s.FailOrder(ctx, "o-fail", []domain.Step{domain.StepCreated, domain.StepReady},
+		domain.Failure{Status: domain.StatusFailed, Reason: domain.ReasonInsufficientStock, Payment: domain.PaymentCancelled}, at, domain.OutboxMessage{Topic: "t", Key: "o-fail", Payload: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
 	o, _ = s.Order(ctx, "o-fail")
@@ -160,7 +160,7 @@ func TestDealLimitPerShopper(t *testing.T) {
 		t.Errorf("2 more after 3 = %v", err)
 	}
 	// A failed order no longer counts.
-	if err := s.FailOrder(ctx, "o-first", []string{domain.StepCreated}, domain.StatusFailed, "x", domain.PaymentCancelled, at); err != nil {
+	if err := s.FailOrder(ctx, "o-first", []domain.Step{domain.StepCreated}, domain.Failure{Status: domain.StatusFailed, Reason: "x", Payment: domain.PaymentCancelled}, at); err != nil {
 		t.Fatal(err)
 	}
 	if err := order(users[0], "o-after-fail", 3); err != nil {

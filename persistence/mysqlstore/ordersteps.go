@@ -15,14 +15,14 @@ import (
 // advance moves an order from one step to another and sets fields of its
 // payment, in one statement, committed with the steps of other orders that
 // arrive meanwhile: it is ErrStepChanged when the order was not at from.
-func (s *Store) advance(ctx context.Context, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
+func (s *Store) advance(ctx context.Context, id string, from, to domain.Step, status domain.OrderStatus, now time.Time, paymentSet string, paymentArgs ...any) error {
 	return s.advanceJoin(ctx, "", id, from, to, status, now, paymentSet, paymentArgs...)
 }
 
 // advanceJoin is advance with one more join (order_lines l) to set along
 // with the payment; a step that sets nothing of the payment updates the
 // order's row alone.
-func (s *Store) advanceJoin(ctx context.Context, join, id, from, to, status string, now time.Time, paymentSet string, paymentArgs ...any) error {
+func (s *Store) advanceJoin(ctx context.Context, join, id string, from, to domain.Step, status domain.OrderStatus, now time.Time, paymentSet string, paymentArgs ...any) error {
 	q := "UPDATE orders o SET o.step = ?, o.status = ?, o.updated_at = ?"
 	args := []any{to, status, now.UTC()}
 	if paymentSet != "" {
@@ -89,15 +89,15 @@ func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) err
 }
 
 // FailOrder ends an order that is at one of fromSteps: it is soft-deleted
-// with its lines, given status and reason, its payment paymentStatus, and
+// with its lines, given f's status and reason, its payment f's status, and
 // the outbox messages are written in the same transaction.
 // Without messages it is one statement, committed with other orders'
 // steps.
-func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []string, status, reason, paymentStatus string, now time.Time, msgs ...domain.OutboxMessage) error {
+func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []domain.Step, f domain.Failure, now time.Time, msgs ...domain.OutboxMessage) error {
 	q := `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN order_lines l ON l.order_id = o.id
 		SET o.step = 'DONE', o.status = ?, o.reason = ?, o.updated_at = ?, o.deleted_at = ?, l.deleted_at = ?, p.status = ?, p.updated_at = ?
 		WHERE o.id = ? AND o.step IN (?` + strings.Repeat(",?", len(fromSteps)-1) + ")"
-	args := []any{status, reason, now.UTC(), now.UTC(), now.UTC(), paymentStatus, now.UTC(), id}
+	args := []any{f.Status, f.Reason, now.UTC(), now.UTC(), now.UTC(), f.Payment, now.UTC(), id}
 	for _, st := range fromSteps {
 		args = append(args, st)
 	}

@@ -6,22 +6,10 @@ import (
 	"shelflife/domain"
 )
 
-// Reconciliation compares what the shop's payments say with its orders.
-type Reconciliation struct {
-	PaidOrders         int64      `json:"paid_orders"`
-	PaidTotal          domain.KRW `json:"paid_total"`
-	ApprovedPayments   int64      `json:"approved_payments"`
-	ApprovedTotal      domain.KRW `json:"approved_total"`
-	RefundedPayments   int64      `json:"refunded_payments"`
-	RefundedTotal      domain.KRW `json:"refunded_total"`
-	ApprovedNotPaid    []string   `json:"approved_not_paid"`
-	FailedWithApproval []string   `json:"failed_with_approval"`
-}
-
 // Reconcile sums paid orders against approved payments and lists the
 // orders where they disagree.
-func (s *Store) Reconcile(ctx context.Context) (Reconciliation, error) {
-	r := Reconciliation{ApprovedNotPaid: []string{}, FailedWithApproval: []string{}}
+func (s *Store) Reconcile(ctx context.Context) (domain.Reconciliation, error) {
+	r := domain.Reconciliation{ApprovedNotPaid: []string{}, FailedWithApproval: []string{}}
 	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(total), 0) FROM orders WHERE status = 'PAID'").Scan(&r.PaidOrders, &r.PaidTotal)
 	if err != nil {
 		return r, err

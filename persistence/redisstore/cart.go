@@ -1,6 +1,6 @@
 // Package redisstore keeps shoppers' carts in Redis: one hash per shopper,
-// a field per item ("p<product id>" for regular stock, "l<lot id>" for a
-// closing-soon deal), the quantity as value. Carts expire after 30 days
+// a field per item (domain.CartItemKey: "p<product id>" for regular stock,
+// "l<lot id>" for a closing-soon deal), the quantity as value. Carts expire after 30 days
 // without a change.
 package redisstore
 
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"shelflife/domain"
 )
 
 // CartTTL is how long an untouched cart is kept.
@@ -30,49 +32,15 @@ func NewCarts(rdb redis.UniversalClient, prefix string) *Carts {
 
 func (c *Carts) key(userID int64) string { return c.prefix + "cart:" + strconv.FormatInt(userID, 10) }
 
-// Item is one line of a cart.
-type Item struct {
-	Key       string
-	ProductID int64
-	LotID     int64
-	Quantity  int64
-}
-
-// ItemKey names a cart item.
-func ItemKey(productID, lotID int64) string {
-	if lotID > 0 {
-		return "l" + strconv.FormatInt(lotID, 10)
-	}
-	return "p" + strconv.FormatInt(productID, 10)
-}
-
-// ParseItemKey reads a key made by ItemKey.
-func ParseItemKey(k string) (productID, lotID int64, err error) {
-	if len(k) < 2 {
-		return 0, 0, fmt.Errorf("cart item %q: want p<id> or l<id>", k)
-	}
-	id, err := strconv.ParseInt(k[1:], 10, 64)
-	if err != nil || id <= 0 {
-		return 0, 0, fmt.Errorf("cart item %q: want p<id> or l<id>", k)
-	}
-	switch k[0] {
-	case 'p':
-		return id, 0, nil
-	case 'l':
-		return 0, id, nil
-	}
-	return 0, 0, fmt.Errorf("cart item %q: want p<id> or l<id>", k)
-}
-
 // Items lists a shopper's cart, in key order.
-func (c *Carts) Items(ctx context.Context, userID int64) ([]Item, error) {
+func (c *Carts) Items(ctx context.Context, userID int64) ([]domain.CartItem, error) {
 	m, err := c.rdb.HGetAll(ctx, c.key(userID)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read cart: %w", err)
 	}
-	out := make([]Item, 0, len(m))
+	out := make([]domain.CartItem, 0, len(m))
 	for k, v := range m {
-		p, l, err := ParseItemKey(k)
+		p, l, err := domain.ParseCartItemKey(k)
 		if err != nil {
 			continue
 		}
@@ -80,7 +48,7 @@ func (c *Carts) Items(ctx context.Context, userID int64) ([]Item, error) {
 		if err != nil || q <= 0 {
 			continue
 		}
-		out = append(out, Item{Key: k, ProductID: p, LotID: l, Quantity: q})
+		out = append(out, domain.CartItem{Key: k, ProductID: p, LotID: l, Quantity: q})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil

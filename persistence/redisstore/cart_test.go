@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"shelflife/domain"
 )
 
 func TestCart(t *testing.T) {
@@ -19,11 +21,11 @@ func TestCart(t *testing.T) {
 	prefix := fmt.Sprintf("slt-test-%d:", time.Now().UnixNano())
 	c := NewCarts(rdb, prefix)
 	defer c.Clear(ctx, 7)
-	if err := c.Set(ctx, 7, ItemKey(3, 0), 2); err != nil {
+	if err := c.Set(ctx, 7, domain.CartItemKey(3, 0), 2); err != nil {
 		t.Fatal(err)
 	}
-	c.Set(ctx, 7, ItemKey(0, 44), 1)
-	c.Set(ctx, 7, ItemKey(3, 0), 5)
+	c.Set(ctx, 7, domain.CartItemKey(0, 44), 1)
+	c.Set(ctx, 7, domain.CartItemKey(3, 0), 5)
 	items, err := c.Items(ctx, 7)
 	if err != nil || len(items) != 2 || items[0].LotID != 44 || items[1].ProductID != 3 || items[1].Quantity != 5 {
 		t.Fatalf("items = %+v, %v", items, err)
@@ -37,8 +39,8 @@ func TestCart(t *testing.T) {
 		t.Errorf("after removing: %+v", items)
 	}
 	for _, bad := range []string{"", "x1", "p", "p0", "l-2", "pabc"} {
-		if _, _, err := ParseItemKey(bad); err == nil {
-			t.Errorf("ParseItemKey(%q) accepted", bad)
+		if _, _, err := domain.ParseCartItemKey(bad); err == nil {
+			t.Errorf("domain.ParseCartItemKey(%q) accepted", bad)
 		}
 	}
 }

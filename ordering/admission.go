@@ -1,4 +1,4 @@
-package node
+package ordering
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func (a admission) enter(ctx context.Context) error {
 	case a <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting to place the order: %v: %w", ctx.Err(), domain.ErrUnavailable)
+		return fmt.Errorf("waiting to place the order: %w: %w", ctx.Err(), domain.ErrUnavailable)
 	}
 }
 
@@ -41,3 +41,7 @@ func (a admission) leave() {
 		<-a
 	}
 }
+
+// Admitting reports how many orders are being placed and how many may be
+// at once (0: no bound).
+func (s *Service) Admitting() (held, capacity int) { return len(s.admit), cap(s.admit) }

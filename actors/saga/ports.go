@@ -1,0 +1,156 @@
+package saga
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+
+	pb "shelflife/actors/inventorypb"
+	opb "shelflife/actors/orderpb"
+	"shelflife/clock"
+	"shelflife/domain"
+)
+
+// OrderFailedTopic carries domain.OrderFailedEvent (compensation 2).
+const OrderFailedTopic = "shelflife.order-failed"
+
+// StepApproved is the moment, after APPROVING, when the money is taken but
+// the order not yet recorded as paid; Deps.AfterStep hears it.
+const StepApproved domain.Step = "APPROVED"
+
+// Store is what the saga needs of MySQL. Every step's write is conditional
+// on the step it comes from and is domain.ErrStepChanged when the order is
+// no longer there.
+type Store interface {
+	Order(ctx context.Context, id string) (domain.Order, error)
+	SetReady(ctx context.Context, id, tid, redirect string, now time.Time) error
+	// BeginDeducting also records the first warehouse of regular lines
+	// (line number -> warehouse id).
+	BeginDeducting(ctx context.Context, id, pgToken string, now time.Time, lineWarehouses map[int]int64) error
+	SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error
+	BeginApproving(ctx context.Context, id string, now time.Time) error
+	MarkPaid(ctx context.Context, id, aid string, now time.Time) error
+	FailOrder(ctx context.Context, id string, from []domain.Step, f domain.Failure, now time.Time, msgs ...domain.OutboxMessage) error
+	// DiscardOrder removes an order that never got a payment page (still
+	// CREATED): it never existed for the shopper. Another step is
+	// domain.ErrStepChanged.
+	DiscardOrder(ctx context.Context, id string) error
+}
+
+// Payment errors the saga tells apart; any other error is a definite
+// refusal.
+var (
+	// ErrOutcomeUnknown: the call may or may not have taken effect.
+	ErrOutcomeUnknown = errors.New("payment outcome unknown")
+	// ErrAlreadyApproved: the payment was approved before.
+	ErrAlreadyApproved = errors.New("payment already approved")
+	// ErrPaymentUnreachable: the provider did not answer at all; the
+	// shopper may try again shortly.
+	ErrPaymentUnreachable = errors.New("payment provider unreachable")
+)
+
+// PaymentOutcome is what a payment's status at the provider means for
+// the money, as Payments.Status reports it.
+type PaymentOutcome int
+
+const (
+	// PaymentUnknown: a status the adapter does not know; ask again later.
+	PaymentUnknown PaymentOutcome = iota
+	// PaymentPending: not approved (yet); no money taken.
+	PaymentPending
+	// PaymentTaken: approved; the money is taken.
+	PaymentTaken
+	// PaymentNotTaken: ended without money taken, or refunded in full.
+	PaymentNotTaken
+)
+
+// ReadyRequest asks the payment provider for a payment.
+type ReadyRequest struct {
+	OrderID     string
+	UserID      int64
+	ItemName    string
+	Quantity    int64
+	Amount      domain.KRW
+	ApprovalURL string
+	CancelURL   string
+	FailURL     string
+}
+
+// Payments is the payment provider (Kakao Pay).
+type Payments interface {
+	Ready(ctx context.Context, r ReadyRequest) (tid, redirectURL string, err error)
+	Approve(ctx context.Context, tid, orderID string, userID int64, pgToken string, amount domain.KRW) (aid string, err error)
+	Status(ctx context.Context, tid string) (PaymentOutcome, error)
+	Cancel(ctx context.Context, tid string, amount domain.KRW) error
+}
+
+// Stock takes and gives back the stock of order lines.
+type Stock interface {
+	Allocate(ctx context.Context, warehouseID int64, key string, productID, qty int64) (pb.Reason, error)
+	Release(ctx context.Context, warehouseID int64, key string, productID int64) error
+	DeductDeal(ctx context.Context, lotID int64, key string, qty int64) (pb.Reason, error)
+	RestoreDeal(ctx context.Context, lotID int64, key string) error
+}
+
+// Places says which warehouses serve an address.
+type Places interface {
+	Serving(addr domain.Point) []domain.Warehouse
+}
+
+// Notifier hears every change of an order's status. It must not block.
+type Notifier interface {
+	OrderChanged(o domain.Order)
+}
+
+// URLs builds the addresses Kakao Pay sends the payer back to.
+type URLs interface {
+	Approval(orderID, nonce string) string
+	Cancel(orderID, nonce string) string
+	Fail(orderID, nonce string) string
+}
+
+// Deps are shared by the saga grains of a node.
+type Deps struct {
+	Store    Store
+	Payments Payments
+	Places   Places
+	Notifier Notifier
+	URLs     URLs
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	// StepTimeout bounds one message's work.
+	StepTimeout time.Duration
+	IdleTimeout time.Duration
+	// Stock, when nil, calls the lot and warehouse grains of the cluster.
+	Stock Stock
+	// AfterStep, when set, runs after each step is persisted (READY,
+	// DEDUCTING, APPROVING) and after the money is taken (StepApproved).
+	// Crash tests use it to stop the process exactly there.
+	AfterStep func(orderID string, step domain.Step)
+}
+
+// withDefaults fills what d leaves unset.
+func (d Deps) withDefaults() Deps {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.StepTimeout <= 0 {
+		d.StepTimeout = 30 * time.Second
+	}
+	if d.IdleTimeout <= 0 {
+		d.IdleTimeout = 2 * time.Minute
+	}
+	return d
+}
+
+// Kind is the cluster kind of saga grains.
+func Kind(d Deps) *cluster.Kind {
+	deps := d.withDefaults()
+	return opb.NewOrderSagaKind(func() opb.OrderSaga { return &grain{deps: &deps} }, deps.IdleTimeout)
+}

@@ -1,0 +1,352 @@
+package saga
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	pb "shelflife/actors/inventorypb"
+	opb "shelflife/actors/orderpb"
+	"shelflife/domain"
+)
+
+// The saga's steps, as persisted in MySQL:
+//
+//	CREATED --ready--> READY --beginDeducting--> DEDUCTING --run--> APPROVING --approve--> DONE (PAID)
+//	CREATED --discard--> (no order: the payment could not be made ready)
+//	CREATED, READY --abort--> DONE (FAILED/EXPIRED, nothing taken)
+//	DEDUCTING --compensate--> DONE (FAILED, stock given back at once: compensation 1)
+//	APPROVING --compensate--> DONE (FAILED, stock given back through the outbox: compensation 2)
+//
+// Each function below makes one transition durable before acting on it.
+// A write that finds the order moved on (domain.ErrStepChanged) answers
+// the order as MySQL has it; any other failure answers UNAVAILABLE and
+// leaves the order where it was, for the sweep to resume.
+
+var none = opb.Refusal_REFUSAL_NONE
+
+// ready asks the payment provider for the payment: CREATED -> READY, or
+// the order discarded when the provider refuses or does not answer.
+func (g *grain) ready(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
+	tid, redirect, err := g.deps.Payments.Ready(ctx, ReadyRequest{
+		OrderID: o.ID, UserID: o.UserID, ItemName: itemName(o), Quantity: totalQuantity(o), Amount: o.Total,
+		ApprovalURL: g.deps.URLs.Approval(o.ID, o.Payment.Nonce), CancelURL: g.deps.URLs.Cancel(o.ID, o.Payment.Nonce),
+		FailURL: g.deps.URLs.Fail(o.ID, o.Payment.Nonce),
+	})
+	if err != nil {
+		g.log.Warn("payment ready failed", "error", err.Error())
+		return g.discard(ctx, o, err)
+	}
+	if err := g.deps.Store.SetReady(ctx, o.ID, tid, redirect, g.now()); err != nil {
+		if errors.Is(err, domain.ErrStepChanged) {
+			return g.state(ctx, none)
+		}
+		g.log.Error("record ready payment", "error", err.Error())
+		return g.unavailable(), nil
+	}
+	g.after(domain.StepReady)
+	o.Payment.TID, o.Payment.RedirectURL, o.Payment.Status = tid, redirect, domain.PaymentReady
+	return g.moved(&o, domain.StepReady, domain.StatusPaymentReady, ""), nil
+}
+
+// discard removes an order whose payment could not be made ready: the
+// shopper gets an error instead of an order, nothing was held or charged,
+// and the order's rows go. The refusal says whether Kakao Pay refused
+// (PAYMENT_NOT_STARTED) or did not answer (PAYMENT_UNREACHABLE).
+func (g *grain) discard(ctx context.Context, o domain.Order, cause error) (*opb.SagaState, error) {
+	if err := g.deps.Store.DiscardOrder(ctx, o.ID); err != nil {
+		if errors.Is(err, domain.ErrStepChanged) {
+			return g.state(ctx, none)
+		}
+		g.log.Error("discard order without payment", "error", err.Error())
+		return g.unavailable(), nil
+	}
+	g.known = nil
+	refusal := opb.Refusal_PAYMENT_NOT_STARTED
+	if errors.Is(cause, ErrPaymentUnreachable) {
+		refusal = opb.Refusal_PAYMENT_UNREACHABLE
+	}
+	return &opb.SagaState{OrderId: g.id, Refusal: refusal}, nil
+}
+
+func itemName(o domain.Order) string {
+	if len(o.Lines) <= 1 {
+		return "ShelfLife 주문"
+	}
+	return fmt.Sprintf("ShelfLife 주문 외 %d건", len(o.Lines)-1)
+}
+
+func totalQuantity(o domain.Order) int64 {
+	var q int64
+	for _, l := range o.Lines {
+		q += l.Quantity
+	}
+	return q
+}
+
+// beginDeducting records the payer's pg_token: READY -> DEDUCTING. It
+// answers the order to carry on with, or the answer to give when the saga
+// cannot go on.
+func (g *grain) beginDeducting(ctx context.Context, o domain.Order, pgToken string) (domain.Order, *opb.SagaState) {
+	first := g.firstWarehouses(o)
+	err := g.deps.Store.BeginDeducting(ctx, o.ID, pgToken, g.now(), first)
+	switch {
+	case errors.Is(err, domain.ErrStepChanged):
+		// Another activation moved it on meanwhile: carry on from MySQL.
+		g.known = nil
+		o, err := g.order(ctx)
+		if err != nil {
+			st, _ := g.state(ctx, none)
+			return o, st
+		}
+		return o, nil
+	case err != nil:
+		return o, g.unavailable()
+	}
+	g.after(domain.StepDeducting)
+	o.Payment.PGToken = pgToken
+	for i, l := range o.Lines {
+		if w, ok := first[l.LineNo]; ok {
+			o.Lines[i].WarehouseID = w
+		}
+	}
+	g.moved(&o, domain.StepDeducting, domain.StatusProcessing, "")
+	return o, nil
+}
+
+// abort ends an order that took nothing, no stock and no money: CREATED or
+// READY -> DONE.
+func (g *grain) abort(ctx context.Context, o domain.Order, status domain.OrderStatus, reason domain.Reason) (*opb.SagaState, error) {
+	f := domain.Failure{Status: status, Reason: reason, Payment: domain.PaymentCancelled}
+	err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{domain.StepCreated, domain.StepReady}, f, g.now())
+	if errors.Is(err, domain.ErrStepChanged) {
+		return g.state(ctx, none)
+	}
+	if err != nil {
+		return g.unavailable(), nil
+	}
+	o.Deleted, o.Payment.Status = true, domain.PaymentCancelled
+	if o.Payment.TID != "" {
+		// Close the payment at Kakao Pay so that it cannot be approved later.
+		if err := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); err != nil {
+			g.log.Warn("close abandoned payment", "error", err.Error())
+		}
+	}
+	return g.moved(&o, domain.StepDone, status, reason), nil
+}
+
+// run carries the saga on from DEDUCTING (take the stock, then
+// DEDUCTING -> APPROVING) or APPROVING (take the money).
+func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
+	if o.Step == domain.StepDeducting {
+		ok, reason := g.deductAll(ctx, o)
+		switch {
+		case reason == pb.Reason_UNAVAILABLE:
+			// Left at DEDUCTING; the sweep resumes it.
+			return g.state(ctx, none)
+		case !ok:
+			return g.compensate(ctx, o, domain.StepDeducting, domain.ReasonInsufficientStock, domain.PaymentCancelled)
+		}
+		if err := g.deps.Store.BeginApproving(ctx, o.ID, g.now()); err != nil {
+			if errors.Is(err, domain.ErrStepChanged) {
+				return g.state(ctx, none)
+			}
+			return g.unavailable(), nil
+		}
+		g.after(domain.StepApproving)
+		o.Step = domain.StepApproving
+		g.remember(o)
+	}
+	if o.Step == domain.StepApproving {
+		return g.approve(ctx, o)
+	}
+	return g.state(ctx, none)
+}
+
+// serving lists the warehouses that serve the order's address, nearest
+// first.
+func (g *grain) serving(o domain.Order) []domain.Warehouse {
+	serving := g.deps.Places.Serving(o.Address)
+	sort.Slice(serving, func(i, j int) bool {
+		return domain.DistanceKm(o.Address, serving[i].Area().Center) < domain.DistanceKm(o.Address, serving[j].Area().Center)
+	})
+	return serving
+}
+
+// firstWarehouses is the warehouse each regular line without one will be
+// tried at first: the nearest that serves the address. Recording it with
+// the step spares a write per line.
+func (g *grain) firstWarehouses(o domain.Order) map[int]int64 {
+	var serving []domain.Warehouse
+	first := map[int]int64{}
+	for _, l := range o.Lines {
+		if l.Kind == domain.LineDeal || l.WarehouseID != 0 {
+			continue
+		}
+		if serving == nil {
+			if serving = g.serving(o); len(serving) == 0 {
+				return nil
+			}
+		}
+		first[l.LineNo] = serving[0].ID
+	}
+	return first
+}
+
+// deductAll takes every line's stock: a deal line from its lot, a regular
+// line from the nearest serving warehouse that has it all (FEFO inside).
+func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason) {
+	serving := g.serving(o)
+	for i, l := range o.Lines {
+		var r pb.Reason
+		if l.Kind == domain.LineDeal {
+			r = g.deductDeal(ctx, o, l)
+		} else {
+			r = g.allocate(ctx, o, i, serving)
+		}
+		if r != pb.Reason_OK {
+			return false, r
+		}
+	}
+	return true, pb.Reason_OK
+}
+
+// deductDeal takes a deal line from its lot.
+func (g *grain) deductDeal(ctx context.Context, o domain.Order, l domain.OrderLine) pb.Reason {
+	r, err := g.stock.DeductDeal(ctx, l.LotID, l.Key(o.ID), l.Quantity)
+	if err != nil || r == pb.Reason_UNAVAILABLE {
+		g.log.Warn("deduct deal line", "lot", l.LotID, "error", fmt.Sprint(err))
+		return pb.Reason_UNAVAILABLE
+	}
+	return r
+}
+
+// allocate takes regular line i from the first serving warehouse that has
+// it all. A warehouse tried before a crash goes first: its saved plan makes
+// the retry take the same lots.
+func (g *grain) allocate(ctx context.Context, o domain.Order, i int, serving []domain.Warehouse) pb.Reason {
+	l := o.Lines[i]
+	order := make([]int64, 0, len(serving)+1)
+	if l.WarehouseID != 0 {
+		order = append(order, l.WarehouseID)
+	}
+	for _, w := range serving {
+		if w.ID != l.WarehouseID {
+			order = append(order, w.ID)
+		}
+	}
+	for _, w := range order {
+		// Recorded before asking, so that a retry after a crash asks the
+		// same warehouse first.
+		if o.Lines[i].WarehouseID != w {
+			if err := g.deps.Store.SetLineWarehouse(ctx, o.ID, l.LineNo, w); err != nil {
+				return pb.Reason_UNAVAILABLE
+			}
+			o.Lines[i].WarehouseID = w
+		}
+		r, err := g.stock.Allocate(ctx, w, l.Key(o.ID), l.ProductID, l.Quantity)
+		if err != nil || r == pb.Reason_UNAVAILABLE {
+			g.log.Warn("allocate regular line", "warehouse", w, "error", fmt.Sprint(err))
+			return pb.Reason_UNAVAILABLE
+		}
+		if r == pb.Reason_OK {
+			return pb.Reason_OK
+		}
+	}
+	return pb.Reason_INSUFFICIENT_STOCK
+}
+
+// approve takes the money: APPROVING -> DONE (PAID), or compensation 2
+// when the payment is refused. When the answer is lost it asks for the
+// payment's status before deciding.
+func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
+	aid, err := g.deps.Payments.Approve(ctx, o.Payment.TID, o.ID, o.UserID, o.Payment.PGToken, o.Total)
+	if err == nil {
+		g.after(StepApproved)
+		return g.paid(ctx, o, aid)
+	}
+	if !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrAlreadyApproved) {
+		g.log.Info("payment refused", "error", err.Error())
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+	}
+	status, serr := g.deps.Payments.Status(ctx, o.Payment.TID)
+	if serr != nil {
+		// Still unknown: stay at APPROVING; the sweep asks again.
+		g.log.Warn("payment status unknown", "approve", err.Error(), "status", serr.Error())
+		return g.state(ctx, none)
+	}
+	switch status {
+	case PaymentTaken:
+		return g.paid(ctx, o, "")
+	case PaymentPending:
+		// The approval never happened; close the payment so that it cannot
+		// happen later, then give the stock back.
+		if cerr := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); cerr != nil {
+			g.log.Warn("close unapproved payment", "error", cerr.Error())
+			return g.state(ctx, none)
+		}
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+	case PaymentNotTaken:
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+	default:
+		// Nothing can be concluded: stay at APPROVING; the sweep asks again.
+		g.log.Warn("payment status not understood; asking again later", "approve", err.Error())
+		return g.state(ctx, none)
+	}
+}
+
+func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.SagaState, error) {
+	if err := g.deps.Store.MarkPaid(ctx, o.ID, aid, g.now()); err != nil {
+		if errors.Is(err, domain.ErrStepChanged) {
+			return g.state(ctx, none)
+		}
+		g.log.Error("record paid order", "error", err.Error())
+		return g.unavailable(), nil
+	}
+	o.Payment.Status = domain.PaymentApproved
+	return g.moved(&o, domain.StepDone, domain.StatusPaid, ""), nil
+}
+
+// compensate fails the order and gives its stock back. The order and its
+// lines are soft-deleted and the "order failed" event written to the outbox
+// in one transaction; inventory consumes it and restores idempotently
+// (compensation 2). For a failed deduction (compensation 1) the saga
+// restores at once, so the stock is back before it answers, and writes the
+// event only if that restore failed.
+func (g *grain) compensate(ctx context.Context, o domain.Order, from domain.Step, reason domain.Reason, payment domain.PaymentStatus) (*opb.SagaState, error) {
+	ev := domain.OrderFailedEvent{EventID: "order-failed:" + o.ID, OrderID: o.ID, Reason: reason, Lines: o.Lines, At: g.now()}
+	for _, w := range g.deps.Places.Serving(o.Address) {
+		ev.Warehouses = append(ev.Warehouses, w.ID)
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return g.unavailable(), nil
+	}
+	msgs := []domain.OutboxMessage{{Topic: OrderFailedTopic, Key: o.ID, Payload: payload}}
+	if from == domain.StepDeducting {
+		// Compensation 1: nothing was paid; what was taken goes back now.
+		// Only when that fails does the outbox event carry it on.
+		if err := Restore(ctx, g.stock, ev); err != nil {
+			g.log.Warn("restore after a failed deduction; the outbox event will retry", "error", err.Error())
+		} else {
+			msgs = nil
+		}
+	}
+	f := domain.Failure{Status: domain.StatusFailed, Reason: reason, Payment: payment}
+	if err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{from}, f, g.now(), msgs...); err != nil {
+		if errors.Is(err, domain.ErrStepChanged) {
+			return g.state(ctx, none)
+		}
+		g.log.Error("fail order", "error", err.Error())
+		return g.unavailable(), nil
+	}
+	o.Deleted, o.Payment.Status = true, payment
+	if from == domain.StepDeducting && o.Payment.TID != "" {
+		if err := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); err != nil {
+			g.log.Warn("close payment of a failed order", "error", err.Error())
+		}
+	}
+	return g.moved(&o, domain.StepDone, domain.StatusFailed, reason), nil
+}

@@ -1,0 +1,76 @@
+package events
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"shelflife/domain"
+)
+
+// Outbox is what the relay needs of MySQL.
+type Outbox interface {
+	PendingOutbox(ctx context.Context, limit int) ([]domain.OutboxMessage, error)
+	MarkPublished(ctx context.Context, ids []int64, now time.Time) error
+}
+
+// Relay publishes the outbox to Kafka: at least once, in order of writing.
+// Consumers de-duplicate by event id. Run it as a periodic.Job.
+type Relay struct {
+	Store Outbox
+	Out   Producer
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Relay publishes what is pending; it reports how many messages went out.
+// When stop ends it finishes the batch in hand (publishing and marking it)
+// and starts no other.
+func (r *Relay) Relay(stop context.Context) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sent := 0
+	for stop.Err() == nil {
+		msgs, err := r.Store.PendingOutbox(ctx, 200)
+		if err != nil {
+			r.Log.Warn("read outbox", "error", err.Error())
+			return sent
+		}
+		if len(msgs) == 0 {
+			return sent
+		}
+		ids := r.publish(msgs)
+		if len(ids) == 0 {
+			return sent
+		}
+		if err := r.Store.MarkPublished(ctx, ids, r.Now()); err != nil {
+			r.Log.Warn("mark outbox published", "error", err.Error())
+			return sent
+		}
+		sent += len(ids)
+	}
+	return sent
+}
+
+// publish sends msgs, one batch per topic, and answers the ids sent.
+func (r *Relay) publish(msgs []domain.OutboxMessage) []int64 {
+	byTopic := map[string][]domain.OutboxMessage{}
+	for _, m := range msgs {
+		byTopic[m.Topic] = append(byTopic[m.Topic], m)
+	}
+	var ids []int64
+	for topic, ms := range byTopic {
+		keys, values := make([][]byte, len(ms)), make([][]byte, len(ms))
+		for i, m := range ms {
+			keys[i], values[i] = []byte(m.Key), m.Payload
+		}
+		if err := r.Out.PublishBatch(topic, keys, values); err != nil {
+			r.Log.Warn("publish outbox", "topic", topic, "error", err.Error())
+			continue
+		}
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids
+}

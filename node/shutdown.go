@@ -1,0 +1,68 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// closer is one step of Shutdown.
+type closer struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (n *Node) onShutdown(name string, fn func(context.Context) error) {
+	n.closers = append(n.closers, closer{name, fn})
+}
+
+// onShutdownDo registers a step that cannot fail.
+func (n *Node) onShutdownDo(name string, fn func()) {
+	n.onShutdown(name, func(context.Context) error { fn(); return nil })
+}
+
+// lateStepGrace is what each step still gets once the shutdown's deadline
+// has passed: enough to close connections and for the cluster member to
+// leave (its graceful leave waits 2 s), not to wait on a peer.
+const lateStepGrace = 3 * time.Second
+
+// Shutdown stops the node in reverse order of start: HTTP first (finishing
+// requests in flight), then the cluster member, Kafka, Redis and MySQL.
+// It ends in bounded time whatever a step does: a step still running at
+// ctx's deadline (or lateStepGrace after it) is left behind, logged, and
+// reported in the error, and the next step starts.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		if err := n.runCloser(ctx, n.closers[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
+
+func (n *Node) runCloser(ctx context.Context, c closer) error {
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- c.fn(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(lateStepGrace):
+			n.log.Warn("shutdown step did not finish; left behind", "step", c.name, "seconds", time.Since(start).Seconds())
+			return fmt.Errorf("%s did not finish: %w", c.name, context.DeadlineExceeded)
+		}
+	}
+	if took := time.Since(start); took > time.Second {
+		n.log.Info("shutdown step was slow", "step", c.name, "seconds", took.Seconds())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	return nil
+}

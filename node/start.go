@@ -1,0 +1,307 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"shelflife/actors/lot"
+	"shelflife/actors/saga"
+	"shelflife/actors/warehouse"
+	"shelflife/api"
+	"shelflife/callbacksig"
+	"shelflife/cluster/member"
+	"shelflife/demo"
+	"shelflife/domain"
+	"shelflife/events"
+	"shelflife/inventory"
+	"shelflife/kafkabus"
+	"shelflife/kakaopay"
+	"shelflife/kakaopay/kakaofake"
+	"shelflife/ordering"
+	"shelflife/persistence/mysqlstore"
+	"shelflife/persistence/redisstore"
+	"shelflife/stockview"
+	"shelflife/web"
+)
+
+// startListener opens the HTTP listener first, so that the node knows its
+// own URL, and the profiler when asked.
+func (n *Node) startListener(context.Context) (err error) {
+	if n.ln, err = listen(n.cfg.HTTPAddr); err != nil {
+		return err
+	}
+	n.onShutdownDo("http listener", func() { n.ln.Close() })
+	if n.cfg.DebugAddr != "" {
+		stop, err := serveDebug(n.cfg.DebugAddr, nil)
+		if err != nil {
+			return err
+		}
+		n.onShutdown("debug server", stop)
+	}
+	n.publicURL = n.cfg.PublicURL
+	if n.publicURL == "" {
+		n.publicURL = "http://" + n.ln.Addr().String()
+	}
+	return nil
+}
+
+// startStorage opens MySQL (migrated before anything reads it) and Redis.
+func (n *Node) startStorage(ctx context.Context) (err error) {
+	n.store, err = mysqlstore.Open(ctx, mysqlstore.Config{DSN: n.cfg.MySQLDSN, MaxOpenConns: n.cfg.MySQLMaxConns})
+	if err != nil {
+		return err
+	}
+	n.onShutdown("mysql", func(context.Context) error { return n.store.Close() })
+	applied, err := n.store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	n.log.Info("mysql ready", "migrations_applied", applied)
+	key, err := n.store.Secret(ctx, "callback_key", callbacksig.KeySize)
+	if err != nil {
+		return err
+	}
+	if n.callbacks, err = callbacksig.New(key); err != nil {
+		return err
+	}
+	n.redis = redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr, PoolSize: 64})
+	n.onShutdown("redis", func(context.Context) error { return n.redis.Close() })
+	if err := n.redis.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis %s: %w", n.cfg.RedisAddr, err)
+	}
+	return nil
+}
+
+// startKafka connects to the configured brokers, or to an embedded one on
+// 127.0.0.1, and starts the publishers of lot and order changes.
+func (n *Node) startKafka(context.Context) (err error) {
+	brokers := n.cfg.KafkaBrokers
+	if len(brokers) == 0 {
+		embedded, err := kafkabus.StartEmbedded(n.cfg.KafkaEmbeddedPort)
+		if err != nil {
+			return err
+		}
+		n.onShutdownDo("embedded kafka", embedded.Close)
+		brokers = embedded.Addrs()
+		n.log.Info("embedded kafka broker started", "brokers", brokers)
+	}
+	if n.bus, err = kafkabus.New(kafkabus.Config{Brokers: brokers, ClientID: "shelflife-node"}); err != nil {
+		return err
+	}
+	n.onShutdown("kafka client", func(context.Context) error { return n.bus.Close() })
+	if err := n.bus.EnsureTopics(events.StockTopic, events.OrdersTopic, events.CatalogTopic, saga.OrderFailedTopic); err != nil {
+		return err
+	}
+	n.orderEvts = events.NewOrderEvents(n.bus, n.log)
+	n.onShutdown("order events", n.orderEvts.Close)
+	return nil
+}
+
+// startKakao uses the configured Kakao Pay, or starts the fake on
+// kakao_fake_addr.
+func (n *Node) startKakao(context.Context) (err error) {
+	n.kakaoURL = n.cfg.KakaoBaseURL
+	if n.kakaoURL == "" {
+		n.kakaoFake = kakaofake.New(n.cfg.PaymentValidity.D())
+		var stop func()
+		if n.kakaoURL, stop, err = n.kakaoFake.Listen(n.cfg.KakaoFakeAddr); err != nil {
+			return fmt.Errorf("fake kakao pay on %s: %w", n.cfg.KakaoFakeAddr, err)
+		}
+		n.onShutdownDo("fake kakao pay", stop)
+		n.log.Info("fake kakao pay started", "url", n.kakaoURL)
+	}
+	n.kakao, err = kakaopay.New(kakaopay.Config{BaseURL: n.kakaoURL, SecretKey: n.cfg.KakaoSecretKey, CID: n.cfg.KakaoCID,
+		Timeout: n.cfg.KakaoTimeout.D()})
+	return err
+}
+
+// startReadModel loads the read model from MySQL (after the first admin
+// and the demo data) and the sink that feeds it and Kafka.
+func (n *Node) startReadModel(ctx context.Context) error {
+	n.view = stockview.New(n.store, n.cfg.MarkdownLadder, n.clk.Now)
+	if err := n.ensureAccounts(ctx, n.clk.Now()); err != nil {
+		return err
+	}
+	if err := n.view.Load(ctx); err != nil {
+		return fmt.Errorf("load read model: %w", err)
+	}
+	n.sink = events.NewStockSink(n.view, n.bus, n.log)
+	n.onShutdown("stock events", n.sink.Close)
+	return nil
+}
+
+// startCluster joins the actor cluster, hosting every grain kind.
+func (n *Node) startCluster(context.Context) (err error) {
+	c := n.cfg.Cluster
+	mcfg := member.Config{Name: c.Name, Host: c.Host, Port: c.Port, Provider: c.Provider, Peers: c.Peers,
+		AutoManPort: c.AutomanPort, EtcdEndpoints: c.EtcdEndpoints, Logger: n.log}
+	if a, ok := n.opts.Agent.(member.Agent); ok {
+		mcfg.Agent = a
+	}
+	n.member, err = member.Start(mcfg, kinds(grainDeps{
+		lot:       lot.Deps{Store: n.store, Clock: n.clk, Ladder: n.cfg.MarkdownLadder, Publisher: n.sink, Logger: n.log},
+		warehouse: warehouse.Deps{Store: n.store, Clock: n.clk, Logger: n.log},
+		saga: saga.Deps{Store: n.store, Payments: payments{n.kakao}, Places: n.view, Notifier: n.orderEvts,
+			URLs: callbackURLs{base: n.publicURL}, Clock: n.clk, Logger: n.log, AfterStep: crashAfter(n.cfg.FaultCrashAfter, n.log)},
+	})...)
+	if err != nil {
+		return err
+	}
+	n.onShutdownDo("cluster member", n.member.Shutdown)
+	n.log.Info("cluster member started", "address", n.member.Address(), "provider", c.Provider)
+	n.lots = lot.NewClient(n.member.Cluster)
+	n.sagas = saga.NewClient(n.member.Cluster)
+	return nil
+}
+
+// startConsumers reads other nodes' stock, catalog and order changes, and
+// the "order failed" events (inventory's side of compensation 2).
+func (n *Node) startConsumers(context.Context) error {
+	subs := []struct {
+		topic  string
+		handle func(key, value []byte)
+	}{
+		{events.StockTopic, events.ApplyRemote(n.view, n.log)},
+		{events.CatalogTopic, func(_, _ []byte) { n.reloadCatalog() }},
+		{events.OrdersTopic, events.OrderReader(func(o domain.Order) {
+			if n.server != nil {
+				n.server.OrderChanged(o)
+			}
+		})},
+	}
+	for _, s := range subs {
+		stop, err := n.bus.Subscribe(s.topic, s.handle)
+		if err != nil {
+			return err
+		}
+		n.onShutdownDo(s.topic+" consumer", stop)
+	}
+	stock := saga.ClusterStock{Lots: n.lots, Warehouses: warehouse.NewClient(n.member.Cluster)}
+	restorer := events.Restorer{Store: n.store, Stock: stock, Log: n.log}
+	stop, err := n.bus.ConsumeGroup(events.RestoreConsumerName, saga.OrderFailedTopic, restorer.Handle)
+	if err != nil {
+		return err
+	}
+	n.onShutdownDo("restore consumer", stop)
+	return nil
+}
+
+// startJobs starts the outbox relay, the order sweeper (sagas left
+// mid-way, unpaid orders past their validity) and the lot sweeper (lots
+// whose transition came while no grain held them).
+func (n *Node) startJobs(context.Context) error {
+	n.relay = &events.Relay{Store: n.store, Out: n.bus, Now: n.clk.Now, Log: n.log}
+	n.startJob("outbox relay", n.cfg.OutboxInterval, func(ctx context.Context) { n.relay.Relay(ctx) })
+	n.sweeper = &ordering.Sweeper{Store: n.store, Sagas: n.sagas, Now: n.clk.Now, StuckAfter: n.cfg.SagaStuckAfter.D(), Log: n.log}
+	n.startJob("order sweeper", n.cfg.SweepInterval, func(ctx context.Context) { n.sweeper.Sweep(ctx) })
+	n.inventory = &inventory.Service{Store: n.store, Grains: n.lots, Publisher: n.sink, Now: n.clk.Now, Log: n.log}
+	n.startJob("lot sweeper", n.cfg.SweepInterval, func(ctx context.Context) { n.inventory.Sweep(ctx) })
+	return nil
+}
+
+// startHTTP builds ordering and the HTTP server, and serves.
+func (n *Node) startHTTP(context.Context) (err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(n.store.DB(), "shelflife"))
+	if n.cfg.MetricsAddr != "" {
+		stop, err := serveDebug(n.cfg.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		if err != nil {
+			return err
+		}
+		n.onShutdown("operator server", stop)
+		n.log.Info("metrics and profiler served for operators", "url", "http://"+n.cfg.MetricsAddr+"/metrics")
+	}
+	if name := n.cfg.placeholderInUse(); name != "" {
+		n.log.Warn("demo mode runs with a published placeholder secret; outside demo mode the node refuses it", "setting", name)
+	}
+	secret := []byte(n.cfg.JWTSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		n.log.Warn("jwt_secret is empty: using a random one; tokens end with this process and other nodes reject them")
+	}
+	carts := redisstore.NewCarts(n.redis, n.cfg.RedisPrefix)
+	n.orders = ordering.New(ordering.Config{PaymentValidity: n.cfg.PaymentValidity.D(), Deals: n.cfg.DealLimit,
+		Admission: n.cfg.OrderAdmission, Nonce: n.callbacks.Nonce, Now: n.clk.Now}, n.store, n.view, n.sagas, carts)
+	n.server, err = api.New(api.Config{
+		Deals: n.cfg.DealLimit, SocketsPerAddress: n.cfg.WSPerAddress, MetricsElsewhere: n.cfg.MetricsAddr != "",
+		TrustedProxies: n.cfg.TrustedProxies, JWTSecret: secret, TokenTTL: n.cfg.TokenTTL.D(), BcryptCost: n.cfg.BcryptCost,
+		BodyLimit: n.cfg.BodyLimitBytes, RequestTimeout: n.cfg.RequestTimeout.D(), Logger: n.log, Now: n.clk.Now,
+	}, api.Deps{
+		Users: n.store, Catalog: n.store, Callbacks: n.callbacks, Metrics: reg, View: n.view, OnCatalogChange: n.catalogChanged,
+		Inventory: n.inventory, Carts: carts, Pages: web.Files(), Cluster: clusterInfo{n.member}, Orders: n.orders,
+		Dashboard: n.store,
+		Checks: map[string]api.Check{
+			"mysql":   n.store.Ping,
+			"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
+			"kafka":   n.bus.Ping,
+			"cluster": n.member.Ping,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	n.orderEvts.Local = n.server.OrderChanged
+	go func() { n.served <- n.server.Serve(n.ln) }()
+	n.onShutdown("http server", n.server.Shutdown)
+	n.log.Info("http listening", "addr", n.ln.Addr().String())
+	return nil
+}
+
+// ensureAccounts creates the configured first admin and, in demo mode, the
+// demo data.
+func (n *Node) ensureAccounts(ctx context.Context, now time.Time) error {
+	if n.cfg.AdminEmail != "" && n.cfg.AdminPassword != "" {
+		hash, err := api.HashPassword(n.cfg.AdminPassword, n.cfg.BcryptCost)
+		if err != nil {
+			return err
+		}
+		_, err = n.store.EnsureUser(ctx, domain.User{Email: n.cfg.AdminEmail, Name: "Admin", Role: domain.RoleAdmin, PasswordHash: hash})
+		if errors.Is(err, domain.ErrRoleConflict) {
+			return fmt.Errorf("admin_email %s belongs to an account someone signed up with; it is not made admin. "+
+				"Set admin_email (SHELFLIFE_ADMIN_EMAIL) to an address nobody has signed up with: %w", n.cfg.AdminEmail, err)
+		}
+		if err != nil {
+			return fmt.Errorf("first admin: %w", err)
+		}
+	}
+	if !n.cfg.Demo {
+		return nil
+	}
+	hash, err := api.HashPassword(demo.Password, n.cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
+	r, err := demo.Seed(ctx, n.store, hash, now)
+	if err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+	n.log.Info("demo data loaded", "warehouses", r.Warehouses, "products", r.Products, "lots", r.Lots)
+	return nil
+}
+
+// catalogChanged reloads this node's catalog and tells the others.
+func (n *Node) catalogChanged(ctx context.Context) error {
+	if err := n.view.LoadCatalog(ctx); err != nil {
+		return err
+	}
+	return n.bus.Publish(ctx, events.CatalogTopic, nil, []byte(`{"changed":"catalog"}`))
+}
+
+// reloadCatalog takes a catalog change another node announced.
+func (n *Node) reloadCatalog() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.view.LoadCatalog(ctx); err != nil {
+		n.log.Warn("reload catalog", "error", err.Error())
+	}
+}

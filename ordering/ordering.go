@@ -1,0 +1,186 @@
+// Package ordering places orders and passes payment callbacks to their
+// sagas: it prices the items for the delivery address, checks what can be
+// checked before any money moves (a deal near the address, stock, the deal
+// limit), bounds the orders placed at once on a node (admission), stores
+// the order and has its saga make the payment ready. It knows its
+// collaborators only by the small ports below; package node plugs in
+// MySQL, the read model, the saga grains and Redis.
+package ordering
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"shelflife/domain"
+	"shelflife/stockview"
+)
+
+// Store is what ordering needs of MySQL.
+type Store interface {
+	// CreateOrder stores a new order; a shopper over dealLimit units of
+	// one deal lot is domain.ErrDealLimit.
+	CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error
+	Order(ctx context.Context, id string) (domain.Order, error)
+	Orders(ctx context.Context, f domain.OrderFilter, now time.Time) ([]domain.Order, error)
+	Reconcile(ctx context.Context) (domain.Reconciliation, error)
+}
+
+// Stock is what ordering reads of the stock near an address.
+type Stock interface {
+	DealNear(addr domain.Point, lotID int64) (stockview.Deal, bool)
+	Product(id int64) (domain.Product, bool)
+	ProductAvailable(addr domain.Point, productID int64) int64
+}
+
+// Sagas runs orders' sagas. Each answers the order after the message, or
+// a domain error (domain.ErrUnavailable when the saga did not answer).
+type Sagas interface {
+	Start(ctx context.Context, id string, o *domain.Order) (domain.Order, error)
+	Approve(ctx context.Context, id, pgToken, nonce string) (domain.Order, error)
+	Abort(ctx context.Context, id string, reason domain.Reason, nonce string) (domain.Order, error)
+}
+
+// Carts empties a shopper's cart once its order is paid.
+type Carts interface {
+	Clear(ctx context.Context, userID int64) error
+}
+
+// Config tunes ordering.
+type Config struct {
+	// PaymentValidity is how long an order waits for its payer.
+	PaymentValidity time.Duration
+	// Deals is the per-shopper limit on deal lots.
+	Deals domain.DealLimit
+	// Admission is how many orders are placed at once (0: no bound).
+	Admission int
+	// Nonce signs an order's callback URLs (callbacksig).
+	Nonce func(orderID string) string
+	Now   func() time.Time
+}
+
+// Service places orders and passes payment callbacks to their sagas.
+type Service struct {
+	cfg   Config
+	store Store
+	stock Stock
+	sagas Sagas
+	carts Carts
+	admit admission
+}
+
+// New builds the service.
+func New(cfg Config, store Store, stock Stock, sagas Sagas, carts Carts) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, store: store, stock: stock, sagas: sagas, carts: carts, admit: newAdmission(cfg.Admission)}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Place prices the items for addr, checks what can be checked before the
+// money (stock near the address, deal limits), stores the order and has its
+// saga make the payment ready.
+func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, items []domain.OrderItem, fromCart bool) (domain.Order, error) {
+	if len(items) == 0 {
+		return domain.Order{}, domain.ErrEmptyOrder
+	}
+	now := s.cfg.Now()
+	o := domain.Order{
+		ID: fmt.Sprintf("o%x%s", now.UnixMilli(), randomHex(5)), UserID: userID, Address: addr, FromCart: fromCart,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentValidity),
+	}
+	o.Payment.Nonce = s.cfg.Nonce(o.ID)
+	for i, it := range items {
+		line, err := s.price(addr, it)
+		if err != nil {
+			return domain.Order{}, err
+		}
+		line.LineNo = i + 1
+		total, err := domain.AddLine(o.Total, line.UnitPrice, line.Quantity)
+		if err != nil {
+			return domain.Order{}, fmt.Errorf("line %d: %w", line.LineNo, err)
+		}
+		o.Lines = append(o.Lines, line)
+		o.Total = total
+	}
+	if err := s.admit.enter(ctx); err != nil {
+		return domain.Order{}, err
+	}
+	defer s.admit.leave()
+	if err := s.store.CreateOrder(ctx, o, s.cfg.Deals.Units()); err != nil {
+		return domain.Order{}, err
+	}
+	o.Step, o.Status, o.Payment.Status = domain.StepCreated, domain.StatusCreated, domain.PaymentNone
+	o.Payment.Amount, o.UpdatedAt = o.Total, o.CreatedAt
+	// On an error the saga may still finish; the sweep fails orders stuck
+	// before their payment was ready.
+	return s.sagas.Start(ctx, o.ID, &o)
+}
+
+// price is the order line of one item, priced for addr, or why it cannot
+// be ordered there.
+func (s *Service) price(addr domain.Point, it domain.OrderItem) (domain.OrderLine, error) {
+	line := domain.OrderLine{ProductID: it.ProductID, LotID: it.LotID, Quantity: it.Quantity}
+	if it.LotID > 0 {
+		d, ok := s.stock.DealNear(addr, it.LotID)
+		if !ok {
+			return line, fmt.Errorf("lot %d: %w", it.LotID, domain.ErrNotADeal)
+		}
+		if err := s.cfg.Deals.Check(it.Quantity); err != nil {
+			return line, fmt.Errorf("lot %d: %w", it.LotID, err)
+		}
+		if d.Available < it.Quantity {
+			return line, fmt.Errorf("lot %d: %w", it.LotID, domain.ErrInsufficientStock)
+		}
+		line.Kind, line.ProductID, line.UnitPrice = domain.LineDeal, d.ProductID, d.DealPrice
+		return line, nil
+	}
+	p, ok := s.stock.Product(it.ProductID)
+	if !ok {
+		return line, fmt.Errorf("product %d: %w", it.ProductID, domain.ErrUnknownProduct)
+	}
+	if s.stock.ProductAvailable(addr, it.ProductID) < it.Quantity {
+		return line, fmt.Errorf("product %d: %w", it.ProductID, domain.ErrInsufficientStock)
+	}
+	line.Kind, line.UnitPrice = domain.LineRegular, p.Price
+	return line, nil
+}
+
+// Order reads an order.
+func (s *Service) Order(ctx context.Context, id string) (domain.Order, error) {
+	return s.store.Order(ctx, id)
+}
+
+// List lists orders, newest first.
+func (s *Service) List(ctx context.Context, f domain.OrderFilter) ([]domain.Order, error) {
+	return s.store.Orders(ctx, f, s.cfg.Now())
+}
+
+// Approve runs the saga to its end; a paid order from the cart then has its
+// cart emptied, a separate step outside the saga.
+func (s *Service) Approve(ctx context.Context, id, pgToken, nonce string) (domain.Order, error) {
+	o, err := s.sagas.Approve(ctx, id, pgToken, nonce)
+	if err == nil && o.Status == domain.StatusPaid && o.FromCart {
+		// The order is paid; a cart left full is only untidy.
+		_ = s.carts.Clear(context.WithoutCancel(ctx), o.UserID)
+	}
+	return o, err
+}
+
+// Abort ends an order whose payer cancelled or failed at Kakao Pay.
+func (s *Service) Abort(ctx context.Context, id string, reason domain.Reason, nonce string) (domain.Order, error) {
+	return s.sagas.Abort(ctx, id, reason, nonce)
+}
+
+// Reconcile sums paid orders against approved payments, for admins.
+func (s *Service) Reconcile(ctx context.Context) (any, error) {
+	return s.store.Reconcile(ctx)
+}
