@@ -66,6 +66,8 @@ func TestReasonsAndRefusals(t *testing.T) {
 		{opb.Refusal_NOT_FOUND, domain.ErrOrderNotFound},
 		{opb.Refusal_BAD_CALLBACK, domain.ErrBadCallback},
 		{opb.Refusal_UNAVAILABLE, domain.ErrUnavailable},
+		{opb.Refusal_PAYMENT_NOT_STARTED, domain.ErrPaymentUnavailable},
+		{opb.Refusal_PAYMENT_UNREACHABLE, domain.ErrPaymentUnreachable},
 		{opb.Refusal(99), domain.ErrUnavailable},
 	} {
 		if got := tc.r.Err(); !errors.Is(got, tc.want) || (tc.want == nil) != (got == nil) {

@@ -1,0 +1,298 @@
+package saga
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	opb "shelflife/actors/orderpb"
+	"shelflife/clock"
+	"shelflife/domain"
+)
+
+var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+
+const (
+	dealLot  = 9
+	near     = 1 // the nearest warehouse
+	far      = 2
+	milk     = 4 // a regular product
+	theNonce = "n0nce"
+)
+
+// anOrder is an order at step with one deal line (2 units of lot 9) and
+// one regular line (1 unit of product 4).
+func anOrder(step domain.Step) domain.Order {
+	o := domain.Order{
+		ID: "o1", UserID: 7, Step: step, Total: 9000, Address: domain.Point{Lat: 37.5, Lng: 127},
+		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(15 * time.Minute),
+		Lines: []domain.OrderLine{
+			{LineNo: 1, Kind: domain.LineDeal, ProductID: 3, LotID: dealLot, Quantity: 2, UnitPrice: 3000},
+			{LineNo: 2, Kind: domain.LineRegular, ProductID: milk, Quantity: 1, UnitPrice: 3000},
+		},
+		Payment: domain.Payment{Nonce: theNonce, Status: domain.PaymentNone},
+	}
+	status := map[domain.Step]domain.OrderStatus{domain.StepCreated: domain.StatusCreated, domain.StepReady: domain.StatusPaymentReady,
+		domain.StepDeducting: domain.StatusProcessing, domain.StepApproving: domain.StatusProcessing}
+	o.Status = status[step]
+	if step != domain.StepCreated {
+		o.Payment.TID, o.Payment.Status = "T-o1", domain.PaymentReady
+	}
+	if step == domain.StepDeducting || step == domain.StepApproving {
+		o.Payment.PGToken = "pg"
+	}
+	return o
+}
+
+// world is one saga grain with fakes of every port.
+type world struct {
+	store *fakeStore
+	pay   *fakePayments
+	stock *fakeStock
+	clk   *clock.Fake
+	steps []domain.Step
+	g     *grain
+}
+
+func newWorld(o domain.Order) *world {
+	w := &world{store: newFakeStore(o), pay: &fakePayments{}, stock: newFakeStock(), clk: clock.NewFake(t0.Add(time.Minute))}
+	w.stock.lots[dealLot] = 10
+	w.stock.warehouses[[2]int64{near, milk}] = 5
+	w.stock.warehouses[[2]int64{far, milk}] = 5
+	deps := Deps{Store: w.store, Payments: w.pay, Stock: w.stock, URLs: urls{}, Clock: w.clk,
+		Places: places{{ID: near, Lat: 37.5, Lng: 127, RadiusKm: 10}, {ID: far, Lat: 37.6, Lng: 127.1, RadiusKm: 30}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AfterStep: func(_ string, s domain.Step) {
+			w.steps = append(w.steps, s)
+		}}.withDefaults()
+	w.g = &grain{deps: &deps, id: "o1", stock: w.stock, log: deps.Logger}
+	return w
+}
+
+// want is what a message leaves behind.
+type want struct {
+	refusal opb.Refusal
+	step    domain.Step
+	status  domain.OrderStatus
+	reason  domain.Reason
+	payment domain.PaymentStatus
+	// stock: units left of the deal lot and of milk at the near warehouse.
+	lotLeft, nearLeft int64
+	// restoredNow: the stock came back before the answer (compensation 1);
+	// outbox: an "order failed" event was written (compensation 2).
+	restoredNow, outbox bool
+	cancelled           bool // the payment was closed at Kakao Pay
+	after               []domain.Step
+	gone                bool // the order was discarded
+}
+
+func TestSagaTransitions(t *testing.T) {
+	unknown := errors.Join(ErrOutcomeUnknown, errors.New("timeout"))
+	tests := []struct {
+		name  string
+		order domain.Order
+		setup func(*world)
+		send  func(*grain) (*opb.SagaState, error)
+		want  want
+	}{
+		{"start: CREATED -> READY", anOrder(domain.StepCreated), nil, start,
+			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5,
+				after: []domain.Step{domain.StepReady}}},
+		{"start: ready refused -> no order, PAYMENT_NOT_STARTED", anOrder(domain.StepCreated),
+			func(w *world) { w.pay.readyErr = errors.New("kakao says no") }, start,
+			want{refusal: opb.Refusal_PAYMENT_NOT_STARTED, gone: true, lotLeft: 10, nearLeft: 5}},
+		{"start: ready unanswered -> no order, PAYMENT_UNREACHABLE", anOrder(domain.StepCreated),
+			func(w *world) { w.pay.readyErr = errors.Join(ErrPaymentUnreachable, errors.New("timeout")) }, start,
+			want{refusal: opb.Refusal_PAYMENT_UNREACHABLE, gone: true, lotLeft: 10, nearLeft: 5}},
+		{"start: the ready payment not recorded -> UNAVAILABLE, still CREATED", anOrder(domain.StepCreated),
+			func(w *world) { w.store.fail["SetReady"] = errors.New("mysql gone") }, start,
+			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepCreated, status: domain.StatusCreated, payment: domain.PaymentNone,
+				lotLeft: 10, nearLeft: 5}},
+		{"start: an order past CREATED is answered as it is", anOrder(domain.StepReady), nil, start,
+			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
+		{"approve: READY -> DEDUCTING -> APPROVING -> PAID", anOrder(domain.StepReady), nil, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
+				after: []domain.Step{domain.StepDeducting, domain.StepApproving, StepApproved}}},
+		{"approve: a forged nonce is refused", anOrder(domain.StepReady), nil, approve("forged"),
+			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
+				lotLeft: 10, nearLeft: 5}},
+		{"approve: past the payment's validity -> EXPIRED", anOrder(domain.StepReady),
+			func(w *world) { w.clk.Advance(time.Hour) }, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
+				lotLeft: 10, nearLeft: 5, cancelled: true}},
+		{"approve: the step not recorded -> UNAVAILABLE, still READY", anOrder(domain.StepReady),
+			func(w *world) { w.store.fail["BeginDeducting"] = errors.New("mysql gone") }, approve(theNonce),
+			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
+				lotLeft: 10, nearLeft: 5}},
+		{"approve: the deal sold out -> compensation 1, stock back at once", anOrder(domain.StepReady),
+			func(w *world) { w.stock.lots[dealLot] = 1 }, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
+				lotLeft: 1, nearLeft: 5, restoredNow: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
+		{"approve: no warehouse has the milk -> compensation 1, the deal given back", anOrder(domain.StepReady),
+			func(w *world) {
+				w.stock.warehouses[[2]int64{near, milk}], w.stock.warehouses[[2]int64{far, milk}] = 0, 0
+			}, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
+				lotLeft: 10, nearLeft: 0, restoredNow: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
+		{"approve: the nearest warehouse lacks the milk -> taken from the next", anOrder(domain.StepReady),
+			func(w *world) { w.stock.warehouses[[2]int64{near, milk}] = 0 }, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 0,
+				after: []domain.Step{domain.StepDeducting, domain.StepApproving, StepApproved}}},
+		{"approve: stock unreachable -> left at DEDUCTING for the sweep", anOrder(domain.StepReady),
+			func(w *world) { w.stock.unavailable = true }, approve(theNonce),
+			want{step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5,
+				after: []domain.Step{domain.StepDeducting}}},
+		{"approve: payment declined -> compensation 2 through the outbox", anOrder(domain.StepReady),
+			func(w *world) { w.pay.approveErr = errors.New("card declined") }, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentDeclined, payment: domain.PaymentDeclined,
+				lotLeft: 8, nearLeft: 4, outbox: true, after: []domain.Step{domain.StepDeducting, domain.StepApproving}}},
+		{"approve: outcome unknown, the payment went through -> PAID", anOrder(domain.StepApproving),
+			func(w *world) { w.pay.approveErr, w.pay.status = unknown, PaymentTaken }, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 10, nearLeft: 5}},
+		{"approve: outcome unknown, never approved -> closed, compensation 2", anOrder(domain.StepApproving),
+			func(w *world) { w.pay.approveErr, w.pay.status = unknown, PaymentPending }, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentDeclined, payment: domain.PaymentDeclined,
+				lotLeft: 10, nearLeft: 5, outbox: true, cancelled: true}},
+		{"approve: outcome not understood -> left at APPROVING", anOrder(domain.StepApproving),
+			func(w *world) { w.pay.approveErr, w.pay.status = unknown, PaymentUnknown }, approve(theNonce),
+			want{step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
+		{"approve: outcome still unknown -> left at APPROVING", anOrder(domain.StepApproving),
+			func(w *world) { w.pay.approveErr, w.pay.statusErr = unknown, errors.New("timeout") }, approve(theNonce),
+			want{step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
+		{"approve: the paid order not recorded -> UNAVAILABLE, still APPROVING", anOrder(domain.StepApproving),
+			func(w *world) { w.store.fail["MarkPaid"] = errors.New("mysql gone") }, approve(theNonce),
+			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady,
+				lotLeft: 10, nearLeft: 5, after: []domain.Step{StepApproved}}},
+		{"resume: CREATED never reached the payer -> no order", anOrder(domain.StepCreated), nil, resume,
+			want{refusal: opb.Refusal_PAYMENT_UNREACHABLE, gone: true, lotLeft: 10, nearLeft: 5}},
+		{"resume: READY within its validity waits", anOrder(domain.StepReady), nil, resume,
+			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
+		{"resume: READY past its validity -> EXPIRED", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, resume,
+			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
+				lotLeft: 10, nearLeft: 5, cancelled: true}},
+		{"resume: DEDUCTING carries on to PAID", anOrder(domain.StepDeducting), nil, resume,
+			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
+				after: []domain.Step{domain.StepApproving, StepApproved}}},
+		{"abort: the payer cancelled -> FAILED payment_cancelled", anOrder(domain.StepReady), nil,
+			abort(domain.ReasonPaymentCancelled, theNonce),
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentCancelled, payment: domain.PaymentCancelled,
+				lotLeft: 10, nearLeft: 5, cancelled: true}},
+		{"abort: any other reason is payment_failed", anOrder(domain.StepReady), nil, abort(domain.ReasonInsufficientStock, theNonce),
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentFailed, payment: domain.PaymentCancelled,
+				lotLeft: 10, nearLeft: 5, cancelled: true}},
+		{"abort: a forged nonce is refused", anOrder(domain.StepReady), nil, abort(domain.ReasonPaymentCancelled, "forged"),
+			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
+				lotLeft: 10, nearLeft: 5}},
+		{"abort: an order being approved goes on", anOrder(domain.StepApproving), nil, abort(domain.ReasonPaymentCancelled, theNonce),
+			want{step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
+		{"expire: READY within its validity stays", anOrder(domain.StepReady), nil, expire,
+			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
+		{"expire: READY past its validity -> EXPIRED", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, expire,
+			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
+				lotLeft: 10, nearLeft: 5, cancelled: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(tc.order)
+			if tc.setup != nil {
+				tc.setup(w)
+			}
+			st, err := tc.send(w.g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.check(t, st, tc.want)
+		})
+	}
+}
+
+func (w *world) check(t *testing.T, st *opb.SagaState, want want) {
+	t.Helper()
+	if st.GetRefusal() != want.refusal {
+		t.Errorf("refusal %v, want %v", st.GetRefusal(), want.refusal)
+	}
+	if _, err := w.store.Order(t.Context(), "o1"); want.gone != errors.Is(err, domain.ErrOrderNotFound) {
+		t.Errorf("order discarded: %v, want %v", err, want.gone)
+	}
+	o := w.store.get("o1")
+	if o.Step != want.step || o.Status != want.status || o.Reason != want.reason || o.Payment.Status != want.payment {
+		t.Errorf("stored %s/%s/%q payment %s, want %s/%s/%q payment %s",
+			o.Step, o.Status, o.Reason, o.Payment.Status, want.step, want.status, want.reason, want.payment)
+	}
+	if want.refusal == opb.Refusal_REFUSAL_NONE {
+		got, err := opb.Answer(st)
+		if err != nil || got.Status != want.status || got.Step != want.step || got.Reason != want.reason {
+			t.Errorf("answered %s/%s/%q (%v), want %s/%s/%q", got.Step, got.Status, got.Reason, err, want.step, want.status, want.reason)
+		}
+	}
+	if lot, nearMilk := w.stock.lots[dealLot], w.stock.warehouses[[2]int64{near, milk}]; lot != want.lotLeft || nearMilk != want.nearLeft {
+		t.Errorf("stock left: lot %d, near milk %d; want %d, %d", lot, nearMilk, want.lotLeft, want.nearLeft)
+	}
+	if got := len(w.stock.restored) > 0; got != want.restoredNow {
+		t.Errorf("restored at once: %v, want %v", w.stock.restored, want.restoredNow)
+	}
+	if got := len(w.store.outbox) > 0; got != want.outbox {
+		t.Errorf("outbox %v, want an event: %v", w.store.outbox, want.outbox)
+	} else if got && w.store.outbox[0].Topic != OrderFailedTopic {
+		t.Errorf("outbox topic %q", w.store.outbox[0].Topic)
+	}
+	if got := len(w.pay.cancelled) > 0; got != want.cancelled {
+		t.Errorf("payment closed: %v, want %v", w.pay.cancelled, want.cancelled)
+	}
+	if !slices.Equal(w.steps, want.after) {
+		t.Errorf("steps reached %v, want %v", w.steps, want.after)
+	}
+}
+
+func start(g *grain) (*opb.SagaState, error)  { return g.Start(&opb.StartRequest{}, nil) }
+func resume(g *grain) (*opb.SagaState, error) { return g.Resume(&opb.ResumeRequest{}, nil) }
+func expire(g *grain) (*opb.SagaState, error) { return g.Abort(&opb.AbortRequest{Expire: true}, nil) }
+
+func approve(nonce string) func(*grain) (*opb.SagaState, error) {
+	return func(g *grain) (*opb.SagaState, error) {
+		return g.Approve(&opb.ApproveRequest{PgToken: "pg", Nonce: nonce}, nil)
+	}
+}
+
+func abort(reason domain.Reason, nonce string) func(*grain) (*opb.SagaState, error) {
+	return func(g *grain) (*opb.SagaState, error) {
+		return g.Abort(&opb.AbortRequest{Reason: opb.ReasonOf(reason), Nonce: nonce}, nil)
+	}
+}
+
+// A message for an order that does not exist is refused NOT_FOUND, and a
+// repeated approval takes neither stock nor money twice.
+func TestSagaUnknownOrderAndRepeatedApproval(t *testing.T) {
+	w := newWorld(anOrder(domain.StepReady))
+	w.g.id = "nobody"
+	if st, _ := start(w.g); st.GetRefusal() != opb.Refusal_NOT_FOUND {
+		t.Errorf("start of an unknown order: %v, want NOT_FOUND", st.GetRefusal())
+	}
+	w = newWorld(anOrder(domain.StepReady))
+	for range 2 {
+		if _, err := approve(theNonce)(w.g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.pay.approvals != 1 || w.stock.lots[dealLot] != 8 {
+		t.Errorf("after two approvals: %d payments, lot left %d; want 1 and 8", w.pay.approvals, w.stock.lots[dealLot])
+	}
+}
+
+// Restore gives every line back: a deal to its lot, a regular line to its
+// own warehouse and every other serving one, each once.
+func TestRestoreGivesEveryLineBack(t *testing.T) {
+	s := newFakeStock()
+	ev := domain.OrderFailedEvent{OrderID: "o1", Warehouses: []int64{near, far, near},
+		Lines: []domain.OrderLine{{Kind: domain.LineDeal, LotID: dealLot}, {Kind: domain.LineRegular, ProductID: milk, WarehouseID: far}}}
+	if err := Restore(t.Context(), s, ev); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"o1-l9", "o1-p4", "o1-p4"}
+	if !slices.Equal(s.restored, want) {
+		t.Errorf("restored %v, want %v", s.restored, want)
+	}
+}

@@ -1,0 +1,179 @@
+package ordering_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"shelflife/domain"
+	"shelflife/ordering"
+	"shelflife/stockview"
+)
+
+var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+
+type fakeStore struct {
+	created   []domain.Order
+	dealLimit int64
+	err       error
+	listedAt  time.Time
+}
+
+func (s *fakeStore) CreateOrder(_ context.Context, o domain.Order, dealLimit int64) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.created, s.dealLimit = append(s.created, o), dealLimit
+	return nil
+}
+
+func (s *fakeStore) Order(context.Context, string) (domain.Order, error) { return domain.Order{}, nil }
+
+func (s *fakeStore) Orders(_ context.Context, _ domain.OrderFilter, now time.Time) ([]domain.Order, error) {
+	s.listedAt = now
+	return nil, nil
+}
+
+func (s *fakeStore) Reconcile(context.Context) (domain.Reconciliation, error) {
+	return domain.Reconciliation{PaidOrders: 3}, nil
+}
+
+// stock: lot 9 is a deal of product 3 at 2,100 won with 2 left; product 4
+// costs 3,000 won with 5 near the address.
+type stock struct{}
+
+func (stock) DealNear(_ domain.Point, lotID int64) (stockview.Deal, bool) {
+	return stockview.Deal{LotID: 9, ProductID: 3, DealPrice: 2100, Available: 2}, lotID == 9
+}
+
+func (stock) Product(id int64) (domain.Product, bool) {
+	return domain.Product{ID: id, Price: 3000}, id == 4
+}
+
+func (stock) ProductAvailable(domain.Point, int64) int64 { return 5 }
+
+type fakeSagas struct {
+	started  *domain.Order
+	answer   domain.Order
+	err      error
+	aborted  domain.Reason
+	approved int
+}
+
+func (s *fakeSagas) Start(_ context.Context, _ string, o *domain.Order) (domain.Order, error) {
+	s.started = o
+	return *o, s.err
+}
+
+func (s *fakeSagas) Approve(context.Context, string, string, string) (domain.Order, error) {
+	s.approved++
+	return s.answer, s.err
+}
+
+func (s *fakeSagas) Abort(_ context.Context, _ string, r domain.Reason, _ string) (domain.Order, error) {
+	s.aborted = r
+	return s.answer, s.err
+}
+
+type carts struct{ cleared []int64 }
+
+func (c *carts) Clear(_ context.Context, userID int64) error {
+	c.cleared = append(c.cleared, userID)
+	return nil
+}
+
+func newService(store *fakeStore, sagas *fakeSagas, c *carts) *ordering.Service {
+	return ordering.New(ordering.Config{PaymentValidity: 15 * time.Minute, Deals: 3, Admission: 2,
+		Nonce: func(id string) string { return "nonce-" + id }, Now: func() time.Time { return t0 }},
+		store, stock{}, sagas, c)
+}
+
+func TestPlacePricesAndRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		items   []domain.OrderItem
+		storeEr error
+		want    error
+		total   domain.KRW
+	}{
+		{"a deal and a product", []domain.OrderItem{{LotID: 9, Quantity: 2}, {ProductID: 4, Quantity: 1}}, nil, nil, 2*2100 + 3000},
+		{"no items", nil, nil, domain.ErrEmptyOrder, 0},
+		{"a lot not on sale here", []domain.OrderItem{{LotID: 8, Quantity: 1}}, nil, domain.ErrNotADeal, 0},
+		{"more of a deal than the limit", []domain.OrderItem{{LotID: 9, Quantity: 4}}, nil, domain.ErrDealLimit, 0},
+		{"more of a deal than is left", []domain.OrderItem{{LotID: 9, Quantity: 3}}, nil, domain.ErrInsufficientStock, 0},
+		{"an unknown product", []domain.OrderItem{{ProductID: 5, Quantity: 1}}, nil, domain.ErrUnknownProduct, 0},
+		{"more of a product than is near", []domain.OrderItem{{ProductID: 4, Quantity: 6}}, nil, domain.ErrInsufficientStock, 0},
+		{"the store refuses (the shopper's deal limit)", []domain.OrderItem{{LotID: 9, Quantity: 1}}, domain.ErrDealLimit, domain.ErrDealLimit, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store, sagas := &fakeStore{err: tc.storeEr}, &fakeSagas{}
+			o, err := newService(store, sagas, &carts{}).Place(context.Background(), 7, domain.Point{}, tc.items, true)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("Place = %v, want %v", err, tc.want)
+			}
+			if tc.want != nil {
+				if sagas.started != nil {
+					t.Error("a refused order reached its saga")
+				}
+				return
+			}
+			if o.Payment.Nonce != "nonce-"+o.ID {
+				t.Errorf("nonce %q, want the one signed for %s", o.Payment.Nonce, o.ID)
+			}
+			if o.Total != tc.total || o.Step != domain.StepCreated || o.Status != domain.StatusCreated || !o.ExpiresAt.Equal(t0.Add(15*time.Minute)) {
+				t.Errorf("placed %+v, want total %d, CREATED, expiring in 15 min", o, tc.total)
+			}
+			if len(store.created) != 1 || store.dealLimit != 3 || sagas.started == nil || sagas.started.ID != store.created[0].ID {
+				t.Errorf("stored %d orders with limit %d; saga started with %v", len(store.created), store.dealLimit, sagas.started)
+			}
+			if o.Lines[0].Kind != domain.LineDeal || o.Lines[0].ProductID != 3 || o.Lines[1].Kind != domain.LineRegular || o.Lines[1].LineNo != 2 {
+				t.Errorf("lines %+v", o.Lines)
+			}
+		})
+	}
+}
+
+func TestApproveEmptiesThePaidCartOnly(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer domain.Order
+		err    error
+		clear  bool
+	}{
+		{"paid from the cart", domain.Order{UserID: 7, Status: domain.StatusPaid, FromCart: true}, nil, true},
+		{"paid, not from the cart", domain.Order{UserID: 7, Status: domain.StatusPaid}, nil, false},
+		{"failed", domain.Order{UserID: 7, Status: domain.StatusFailed, FromCart: true}, nil, false},
+		{"the saga did not answer", domain.Order{}, domain.ErrUnavailable, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &carts{}
+			_, err := newService(&fakeStore{}, &fakeSagas{answer: tc.answer, err: tc.err}, c).Approve(context.Background(), "o1", "pg", "n")
+			if !errors.Is(err, tc.err) {
+				t.Errorf("Approve = %v, want %v", err, tc.err)
+			}
+			if cleared := len(c.cleared) == 1; cleared != tc.clear {
+				t.Errorf("cart cleared: %v, want %v", cleared, tc.clear)
+			}
+		})
+	}
+}
+
+func TestAbortListAndReconcilePassThrough(t *testing.T) {
+	store, sagas := &fakeStore{}, &fakeSagas{}
+	s := newService(store, sagas, &carts{})
+	if _, err := s.Abort(context.Background(), "o1", domain.ReasonPaymentCancelled, "n"); err != nil || sagas.aborted != domain.ReasonPaymentCancelled {
+		t.Errorf("Abort: %v, saga heard %q", err, sagas.aborted)
+	}
+	if _, err := s.List(context.Background(), domain.OrderFilter{StuckFor: time.Minute}); err != nil || !store.listedAt.Equal(t0) {
+		t.Errorf("List: %v at %v, want the service's now", err, store.listedAt)
+	}
+	if r, err := s.Reconcile(context.Background()); err != nil || r.(domain.Reconciliation).PaidOrders != 3 {
+		t.Errorf("Reconcile = %+v, %v", r, err)
+	}
+	if held, places := s.Admitting(); held != 0 || places != 2 {
+		t.Errorf("admission %d of %d, want 0 of 2", held, places)
+	}
+}
