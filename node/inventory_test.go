@@ -16,6 +16,7 @@ import (
 
 	pb "shelflife/actors/inventorypb"
 	"shelflife/clock"
+	"shelflife/config"
 	"shelflife/domain"
 )
 
@@ -129,7 +130,7 @@ var (
 func TestInventoryEndToEnd(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.AdminPassword = "admin-pass-123"
-	cfg.TokenTTL = Duration(30 * 24 * time.Hour) // the fake clock moves days
+	cfg.TokenTTL = config.Duration(30 * 24 * time.Hour) // the fake clock moves days
 	start := time.Now().Truncate(time.Second)
 	clk := clock.NewFake(start)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -21,6 +21,7 @@ import (
 	"shelflife/callbacksig"
 	"shelflife/clock"
 	"shelflife/cluster/member"
+	"shelflife/config"
 	"shelflife/events"
 	"shelflife/inventory"
 	"shelflife/kafkabus"
@@ -34,7 +35,7 @@ import (
 
 // Node is a running ShelfLife node.
 type Node struct {
-	cfg  Config
+	cfg  config.Node
 	log  *slog.Logger
 	clk  clock.Clock
 	opts Options
@@ -74,7 +75,7 @@ type Options struct {
 }
 
 // NewLogger builds the structured logger the configuration asks for.
-func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+func NewLogger(cfg config.Node, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
@@ -86,7 +87,7 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 
 // Start opens every dependency in order, then listens for HTTP. On error,
 // what was started is stopped again.
-func Start(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
+func Start(ctx context.Context, cfg config.Node, opts Options) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (n *Node) Store() *mysqlstore.Store { return n.store }
 func (n *Node) Served() <-chan error { return n.served }
 
 // startJob runs job every interval until shutdown.
-func (n *Node) startJob(name string, interval Duration, job func(context.Context)) {
+func (n *Node) startJob(name string, interval config.Duration, job func(context.Context)) {
 	p := periodic.Start(interval.D(), job)
 	n.onShutdown(name, p.Close)
 }

@@ -18,6 +18,7 @@ import (
 
 	"shelflife/actors/saga"
 	"shelflife/clock"
+	"shelflife/config"
 	"shelflife/domain"
 	"shelflife/kakaopay"
 	"shelflife/kakaopay/kakaofake"
@@ -34,14 +35,14 @@ type shop struct {
 	deal   int64 // 10 units of milk at Songpa, closing soon (30 h)
 }
 
-func newShop(t *testing.T, configure ...func(*Config)) *shop {
+func newShop(t *testing.T, configure ...func(*config.Node)) *shop {
 	t.Helper()
 	cfg := testConfig(t)
 	for _, f := range configure {
 		f(&cfg)
 	}
 	cfg.AdminPassword = "admin-pass-123"
-	cfg.TokenTTL = Duration(30 * 24 * time.Hour)
+	cfg.TokenTTL = config.Duration(30 * 24 * time.Hour)
 	cfg.RedisPrefix = fmt.Sprintf("slt-test-%d:", time.Now().UnixNano())
 	s := &shop{t: t, clk: clock.NewFake(time.Now().Truncate(time.Second))}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -419,7 +420,7 @@ func TestConcurrentShoppersOnOneDealLot(t *testing.T) {
 }
 
 func TestOrderAdmissionLetsEveryOrderThroughInTurn(t *testing.T) {
-	s := newShop(t, func(c *Config) { c.OrderAdmission = 2 })
+	s := newShop(t, func(c *config.Node) { c.OrderAdmission = 2 })
 	if _, places := s.n.orders.Admitting(); places != 2 {
 		t.Fatalf("admission of %d places, want 2", places)
 	}

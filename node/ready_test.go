@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"shelflife/config"
 	"shelflife/kakaopay/kakaofake"
 )
 
@@ -53,9 +54,9 @@ func TestRefusedReadyIsAnErrorNotAnOrder(t *testing.T) {
 // Kakao Pay that does not answer at all is a 503 with Retry-After, and no
 // order stays.
 func TestUnreachableKakaoPayIsRetryable(t *testing.T) {
-	s := newShop(t, func(c *Config) {
+	s := newShop(t, func(c *config.Node) {
 		c.KakaoBaseURL = "http://127.0.0.1:1" // nothing listens there
-		c.KakaoTimeout = Duration(2 * time.Second)
+		c.KakaoTimeout = config.Duration(2 * time.Second)
 	})
 	c := s.shopper()
 	req, _ := http.NewRequest("POST", s.n.URL()+"/api/v1/orders", strings.NewReader(fmt.Sprintf(`{"items":[{"product_id":%d,"quantity":1}]}`, s.milk.ID)))

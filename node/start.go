@@ -26,6 +26,7 @@ import (
 	"shelflife/kakaopay"
 	"shelflife/kakaopay/kakaofake"
 	"shelflife/ordering"
+	"shelflife/payments"
 	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/redisstore"
 	"shelflife/stockview"
@@ -149,8 +150,8 @@ func (n *Node) startCluster(context.Context) (err error) {
 	n.member, err = member.Start(mcfg, kinds(grainDeps{
 		lot:       lot.Deps{Store: n.store, Clock: n.clk, Ladder: n.cfg.MarkdownLadder, Publisher: n.sink, Logger: n.log},
 		warehouse: warehouse.Deps{Store: n.store, Clock: n.clk, Logger: n.log},
-		saga: saga.Deps{Store: n.store, Payments: payments{n.kakao}, Places: n.view, Notifier: n.orderEvts,
-			URLs: callbackURLs{base: n.publicURL}, Clock: n.clk, Logger: n.log, AfterStep: crashAfter(n.cfg.FaultCrashAfter, n.log)},
+		saga: saga.Deps{Store: n.store, Payments: payments.Kakao{Client: n.kakao}, Places: n.view, Notifier: n.orderEvts,
+			URLs: payments.CallbackURLs{Base: n.publicURL}, Clock: n.clk, Logger: n.log, AfterStep: crashAfter(n.cfg.FaultCrashAfter, n.log)},
 	})...)
 	if err != nil {
 		return err
@@ -220,7 +221,7 @@ func (n *Node) startHTTP(context.Context) (err error) {
 		n.onShutdown("operator server", stop)
 		n.log.Info("metrics and profiler served for operators", "url", "http://"+n.cfg.MetricsAddr+"/metrics")
 	}
-	if name := n.cfg.placeholderInUse(); name != "" {
+	if name := n.cfg.PlaceholderInUse(); name != "" {
 		n.log.Warn("demo mode runs with a published placeholder secret; outside demo mode the node refuses it", "setting", name)
 	}
 	secret := []byte(n.cfg.JWTSecret)

@@ -35,6 +35,7 @@ import (
 	pb "shelflife/actors/inventorypb"
 	"shelflife/actors/lot"
 	"shelflife/cluster/member"
+	"shelflife/config"
 	"shelflife/domain"
 	"shelflife/node"
 	"shelflife/persistence/mysqlstore"
@@ -278,7 +279,7 @@ func browseRate(ctx context.Context, out io.Writer, server string, d time.Durati
 	mc, _ := mysql.ParseDSN(server)
 	mc.DBName = fmt.Sprintf("shelflife_bench_node_%d", time.Now().UnixNano())
 	defer dropDB(server, mc.DBName)
-	cfg := node.Defaults()
+	cfg := config.Defaults()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.MySQLDSN = mc.FormatDSN()
 	cfg.Demo = true

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"shelflife/config"
 	"shelflife/node"
 	"shelflife/persistence/mysqlstore/mysqltest"
 )
 
 func startNode(t *testing.T) *node.Node {
 	t.Helper()
-	cfg, err := node.LoadConfig("../../configs/test.yaml", func(string) string { return "" })
+	cfg, err := config.Load("../../configs/test.yaml", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

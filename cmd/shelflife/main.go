@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"shelflife/config"
 	"shelflife/demo"
 	"shelflife/node"
 )
@@ -41,12 +42,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return probe(ctx, *healthcheck)
 	}
 	if *printEnv {
-		for _, name := range node.EnvNames() {
+		for _, name := range config.EnvNames() {
 			fmt.Fprintln(stdout, name)
 		}
 		return nil
 	}
-	cfg, err := node.LoadConfig(*configPath, getenv)
+	cfg, err := config.Load(*configPath, getenv)
 	if err != nil {
 		return err
 	}

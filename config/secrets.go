@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ func placeholder(v string) bool {
 
 // secretProblems refuses secrets anyone could know. In demo mode they are
 // allowed (and Start warns); elsewhere the node does not start.
-func (c Config) secretProblems() []error {
+func (c Node) secretProblems() []error {
 	var errs []error
 	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
 		errs = append(errs, errors.New("jwt_secret: at least 16 characters (or empty for a random one)"))
@@ -43,8 +43,8 @@ func (c Config) secretProblems() []error {
 	return errs
 }
 
-// placeholderInUse names a placeholder the (demo) configuration runs with.
-func (c Config) placeholderInUse() string {
+// PlaceholderInUse names a placeholder the (demo) configuration runs with.
+func (c Node) PlaceholderInUse() string {
 	switch {
 	case c.JWTSecret != "" && placeholder(c.JWTSecret):
 		return "jwt_secret"

@@ -1,38 +1,21 @@
-package node
+// Package config is a node's configuration: the keys, their defaults, and
+// Load, which decodes the YAML file and then the SHELFLIFE_ environment
+// once into typed values (durations, the markdown ladder, the deal-limit
+// policy) and validates them, so that a bad value fails at start with the
+// key's name and nothing downstream parses or defaults again.
+package config
 
 import (
-	"encoding"
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
-	"strconv"
-	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"shelflife/domain"
 )
 
-// Duration is a time.Duration written as "15s" in YAML and environment.
-type Duration time.Duration
-
-// D is d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// UnmarshalYAML reads "15s", "2m", "1h30m".
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q: %w", n.Line, n.Value, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// ClusterConfig says how this node joins the actor cluster.
-type ClusterConfig struct {
+// Cluster says how this node joins the actor cluster.
+type Cluster struct {
 	Name     string `yaml:"name"`
 	Host     string `yaml:"host"`
 	Port     int    `yaml:"port"`
@@ -45,10 +28,10 @@ type ClusterConfig struct {
 	EtcdEndpoints []string `yaml:"etcd_endpoints"`
 }
 
-// Config is a node's whole configuration. Every key can be set in the YAML
+// Node is a node's whole configuration. Every key can be set in the YAML
 // file and overridden by the environment variable SHELFLIFE_<KEY> (nested
 // keys joined by _, e.g. SHELFLIFE_CLUSTER_PORT).
-type Config struct {
+type Node struct {
 	HTTPAddr          string           `yaml:"http_addr"`
 	MySQLDSN          string           `yaml:"mysql_dsn"`
 	MySQLMaxConns     int              `yaml:"mysql_max_conns"`
@@ -97,13 +80,13 @@ type Config struct {
 	WSPerAddress int `yaml:"ws_per_address"`
 	// TrustedProxies are the load balancers whose X-Forwarded-For names
 	// the client (addresses or CIDRs).
-	TrustedProxies []string      `yaml:"trusted_proxies"`
-	Cluster        ClusterConfig `yaml:"cluster"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Cluster        Cluster  `yaml:"cluster"`
 }
 
 // Defaults work on a developer machine with MariaDB and Redis on 127.0.0.1.
-func Defaults() Config {
-	return Config{
+func Defaults() Node {
+	return Node{
 		HTTPAddr:        "127.0.0.1:8080",
 		MySQLDSN:        "root@tcp(127.0.0.1:3306)/shelflife?parseTime=true",
 		MySQLMaxConns:   32,
@@ -129,16 +112,16 @@ func Defaults() Config {
 		WSPerAddress:    64,
 		SagaStuckAfter:  Duration(30 * time.Second),
 		OutboxInterval:  Duration(200 * time.Millisecond),
-		Cluster:         ClusterConfig{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
+		Cluster:         Cluster{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
 	}
 }
 
 // EnvPrefix starts every environment variable the node reads.
 const EnvPrefix = "SHELFLIFE_"
 
-// LoadConfig reads the defaults, then the YAML file at path (if path is not
+// Load reads the defaults, then the YAML file at path (if path is not
 // empty), then the environment through getenv.
-func LoadConfig(path string, getenv func(string) string) (Config, error) {
+func Load(path string, getenv func(string) string) (Node, error) {
 	cfg := Defaults()
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -149,7 +132,7 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
-	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, getenv); err != nil {
+	if err := applyEnvTo(&cfg, EnvPrefix, getenv); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
@@ -157,99 +140,11 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 
 // EnvNames lists every environment variable the configuration reads.
 func EnvNames() []string {
-	var names []string
-	walkEnv(reflect.TypeOf(Config{}), EnvPrefix, func(name string) { names = append(names, name) })
-	return names
-}
-
-func walkEnv(t reflect.Type, prefix string, fn func(string)) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := prefix + strings.ToUpper(f.Tag.Get("yaml"))
-		if f.Type.Kind() == reflect.Struct {
-			walkEnv(f.Type, name+"_", fn)
-			continue
-		}
-		fn(name)
-	}
-}
-
-func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := prefix + strings.ToUpper(f.Tag.Get("yaml"))
-		field := v.Field(i)
-		if f.Type.Kind() == reflect.Struct {
-			if err := applyEnv(field, name+"_", getenv); err != nil {
-				return err
-			}
-			continue
-		}
-		raw, ok := lookup(getenv, name)
-		if !ok {
-			continue
-		}
-		if err := setField(field, raw); err != nil {
-			return fmt.Errorf("%s=%q: %w", name, raw, err)
-		}
-	}
-	return nil
-}
-
-// lookup treats an unset and an empty variable alike: empty keeps the file's
-// value or the default.
-func lookup(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	if v == "" {
-		return "", false
-	}
-	return v, true
-}
-
-func setField(field reflect.Value, raw string) error {
-	if u, ok := field.Addr().Interface().(encoding.TextUnmarshaler); ok {
-		return u.UnmarshalText([]byte(raw))
-	}
-	if field.Type() == reflect.TypeOf(Duration(0)) {
-		d, err := time.ParseDuration(raw)
-		if err != nil {
-			return err
-		}
-		field.SetInt(int64(d))
-		return nil
-	}
-	switch field.Kind() {
-	case reflect.String:
-		field.SetString(raw)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			return err
-		}
-		field.SetBool(b)
-	case reflect.Int, reflect.Int64:
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			return err
-		}
-		field.SetInt(n)
-	case reflect.Slice:
-		var items []string
-		for _, s := range strings.Split(raw, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				items = append(items, s)
-			}
-		}
-		field.Set(reflect.ValueOf(items))
-	default:
-		return fmt.Errorf("unsupported kind %s", field.Kind())
-	}
-	return nil
+	return envNames(Node{}, EnvPrefix)
 }
 
 // Validate checks the values that would otherwise fail late.
-func (c Config) Validate() error {
+func (c Node) Validate() error {
 	var errs []error
 	if c.HTTPAddr == "" {
 		errs = append(errs, errors.New("http_addr is empty"))
@@ -290,45 +185,4 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("markdown_ladder: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// decodeYAML sets the keys data names, each decoded into its field's type
-// at once; an unknown key or a value that does not parse is an error that
-// names the key.
-func decodeYAML(data []byte, cfg *Config) error {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return err
-	}
-	if len(doc.Content) == 0 {
-		return nil // an empty file stands for "all defaults"
-	}
-	return decodeMapping(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
-}
-
-func decodeMapping(m *yaml.Node, v reflect.Value, prefix string) error {
-	if m.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: %swant a mapping of keys", m.Line, prefix)
-	}
-	fields := map[string]reflect.Value{}
-	for i := 0; i < v.NumField(); i++ {
-		fields[v.Type().Field(i).Tag.Get("yaml")] = v.Field(i)
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		key, val := m.Content[i].Value, m.Content[i+1]
-		field, ok := fields[key]
-		if !ok {
-			return fmt.Errorf("line %d: unknown key %s%s", m.Content[i].Line, prefix, key)
-		}
-		if field.Kind() == reflect.Struct {
-			if err := decodeMapping(val, field, prefix+key+"."); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := val.Decode(field.Addr().Interface()); err != nil {
-			return fmt.Errorf("%s%s: %w", prefix, key, err)
-		}
-	}
-	return nil
 }
