@@ -7,7 +7,6 @@ package warehouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -17,75 +16,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 
-	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	"shelflife/actors/lot"
-	"shelflife/clock"
 	"shelflife/domain"
 )
-
-// Candidate is a regular lot the warehouse may allocate from.
-type Candidate struct {
-	LotID        int64
-	ProductID    int64
-	ExpiresAt    time.Time
-	OnHand       int64
-	MinShelfLife time.Duration
-}
-
-// PlanKey names one allocation: an order line's key and its product.
-type PlanKey struct {
-	Key       string
-	ProductID int64
-}
-
-// Store is what the grain needs of MySQL.
-type Store interface {
-	// RegularLots lists the warehouse's REGULAR lots with stock.
-	RegularLots(ctx context.Context, warehouseID int64) ([]Candidate, error)
-	// Plans reads the allocations saved here for keys, in one query.
-	Plans(ctx context.Context, warehouseID int64, keys []PlanKey) (map[PlanKey][]domain.Allocation, error)
-	// SavePlans stores new allocations, all or none, before they are
-	// carried out.
-	SavePlans(ctx context.Context, warehouseID int64, plans map[PlanKey][]domain.Allocation) error
-	// DeletePlan forgets an allocation that was undone.
-	DeletePlan(ctx context.Context, key string, productID, warehouseID int64) error
-}
-
-// Lots deducts and restores on lot grains.
-type Lots interface {
-	Deduct(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel) (*pb.DeductResponse, error)
-	Restore(ctx context.Context, lotID int64, key string) (*pb.RestoreResponse, error)
-}
-
-// Deps are shared by the warehouse grains of a node.
-type Deps struct {
-	Store  Store
-	Clock  clock.Clock
-	Logger *slog.Logger
-	// Lots, when nil, is a lot.Client on the grain's cluster.
-	Lots        Lots
-	IdleTimeout time.Duration
-	CallTimeout time.Duration
-}
-
-// Kind is the cluster kind of warehouse grains.
-func Kind(d Deps) *cluster.Kind {
-	if d.Clock == nil {
-		d.Clock = clock.Real{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.IdleTimeout <= 0 {
-		d.IdleTimeout = 10 * time.Minute
-	}
-	if d.CallTimeout <= 0 {
-		d.CallTimeout = 10 * time.Second
-	}
-	deps := d
-	return pb.NewWarehouseKind(func() pb.Warehouse { return &grain{deps: &deps} }, deps.IdleTimeout)
-}
 
 type grain struct {
 	deps   *Deps
@@ -274,6 +208,29 @@ func (g *grain) process(batch []*allocation) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.deps.CallTimeout)
 	defer cancel()
 
+	if !g.knownPlans(ctx, batch) {
+		return
+	}
+
+	fresh, refused := g.planNew(ctx, batch)
+	for _, r := range refused {
+		g.answer(r.a, r.resp)
+	}
+	if len(fresh) > 0 {
+		g.savePlans(ctx, batch, fresh)
+	}
+	// Every request without a plan has been answered, or parked.
+	for _, a := range batch {
+		if a.plan != nil {
+			go g.carryOut(a)
+		}
+	}
+}
+
+// knownPlans gives each request of batch the plan saved for its key, from
+// memory or else from one read; it reports false, having answered the
+// whole batch UNAVAILABLE, when the read failed.
+func (g *grain) knownPlans(ctx context.Context, batch []*allocation) bool {
 	var unknown []PlanKey
 	seen := map[PlanKey]bool{}
 	g.locked(func() {
@@ -294,7 +251,7 @@ func (g *grain) process(batch []*allocation) {
 			for _, a := range batch {
 				g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
 			}
-			return
+			return false
 		}
 		g.locked(func() {
 			for _, a := range batch {
@@ -306,50 +263,43 @@ func (g *grain) process(batch []*allocation) {
 		})
 	}
 
-	fresh, refused := g.planNew(ctx, batch)
-	for _, r := range refused {
-		g.answer(r.a, r.resp)
+	return true
+}
+
+// savePlans writes the fresh plans in one statement. When the write fails
+// they are not carried out: what the plans held is given back and the
+// requests are answered UNAVAILABLE; whether the write landed is unknown,
+// so nothing is remembered and a retry reads MySQL.
+func (g *grain) savePlans(ctx context.Context, batch, fresh []*allocation) {
+	plans := map[PlanKey][]domain.Allocation{}
+	for _, a := range fresh {
+		plans[a.key()] = a.plan
 	}
-	if len(fresh) > 0 {
-		plans := map[PlanKey][]domain.Allocation{}
-		for _, a := range fresh {
-			plans[a.key()] = a.plan
-		}
-		if err := g.deps.Store.SavePlans(ctx, g.id, plans); err != nil {
-			// Not carried out: give back what the plans held. Whether the
-			// write landed is unknown, so nothing is remembered; a retry
-			// reads MySQL.
-			g.log.Error("save plans", "error", err.Error())
-			var failed []*allocation
-			g.locked(func() {
-				for _, a := range batch {
-					if _, ok := plans[a.key()]; ok && a.plan != nil {
-						g.settle(a, nil)
-						a.plan = nil
-						failed = append(failed, a)
-					}
+	if err := g.deps.Store.SavePlans(ctx, g.id, plans); err != nil {
+		g.log.Error("save plans", "error", err.Error())
+		var failed []*allocation
+		g.locked(func() {
+			for _, a := range batch {
+				if _, ok := plans[a.key()]; ok && a.plan != nil {
+					g.settle(a, nil)
+					a.plan = nil
+					failed = append(failed, a)
 				}
-			})
-			for _, a := range failed {
-				g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
 			}
-		} else {
-			g.locked(func() {
-				if len(g.plans)+len(plans) > maxKnownPlans {
-					g.plans = map[PlanKey][]domain.Allocation{}
-				}
-				for k, p := range plans {
-					g.plans[k] = p
-				}
-			})
+		})
+		for _, a := range failed {
+			g.answer(a, &pb.AllocateResponse{Reason: pb.Reason_UNAVAILABLE})
 		}
+		return
 	}
-	// Every request without a plan has been answered, or parked.
-	for _, a := range batch {
-		if a.plan != nil {
-			go g.carryOut(a)
+	g.locked(func() {
+		if len(g.plans)+len(plans) > maxKnownPlans {
+			g.plans = map[PlanKey][]domain.Allocation{}
 		}
-	}
+		for k, p := range plans {
+			g.plans[k] = p
+		}
+	})
 }
 
 type refusal struct {
@@ -596,38 +546,4 @@ func (g *grain) Release(req *pb.ReleaseRequest, _ cluster.GrainContext) (resp *p
 		g.locked(func() { g.restored(req.GetProductId(), a.LotID, r.GetRestored()) })
 	}
 	return &pb.ReleaseResponse{Reason: pb.Reason_OK, Restored: restored}, nil
-}
-
-// Client calls warehouse grains.
-type Client struct {
-	c *cluster.Cluster
-}
-
-// NewClient calls warehouse grains through c.
-func NewClient(c *cluster.Cluster) *Client { return &Client{c: c} }
-
-// Allocate asks warehouse id for quantity of product for key.
-func (c *Client) Allocate(ctx context.Context, id int64, key string, product, quantity int64) (*pb.AllocateResponse, error) {
-	g := pb.GetWarehouseGrainClient(c.c, strconv.FormatInt(id, 10))
-	req := &pb.AllocateRequest{OrderKey: key, ProductId: product, Quantity: quantity}
-	var last error
-	for attempt := 0; attempt < 3; attempt++ {
-		opt := cluster.WithTimeout(grainctx.Timeout(ctx, 15*time.Second))
-		resp, err := grainctx.Within(ctx, func() (*pb.AllocateResponse, error) { return g.Allocate(req, opt) })
-		if err == nil {
-			return resp, nil
-		}
-		last = err
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, fmt.Errorf("warehouse %d: %w", id, errors.Join(last, ctx.Err()))
-}
-
-// Release gives back what key took of product in warehouse id.
-func (c *Client) Release(ctx context.Context, id int64, key string, product int64) (*pb.ReleaseResponse, error) {
-	g := pb.GetWarehouseGrainClient(c.c, strconv.FormatInt(id, 10))
-	req, opt := &pb.ReleaseRequest{OrderKey: key, ProductId: product}, cluster.WithTimeout(grainctx.Timeout(ctx, 15*time.Second))
-	return grainctx.Within(ctx, func() (*pb.ReleaseResponse, error) { return g.Release(req, opt) })
 }

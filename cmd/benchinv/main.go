@@ -104,11 +104,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	newLot := func() (int64, error) {
-		l, err := store.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: time.Now().Add(365 * 24 * time.Hour), Received: 100_000_000}, time.Now())
-		return l.ID, err
-	}
-
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m, err := member.Start(member.Config{Name: "bench", Logger: quiet}, lot.Kind(lot.Deps{Store: store, Ladder: domain.DefaultLadder(), Logger: quiet}))
 	if err != nil {
@@ -119,55 +114,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	fmt.Fprintf(out, "hot-lot deductions, %s per run, MySQL %s\n\n", *duration, mc.Addr)
 	fmt.Fprintf(out, "%-22s %5s %10s %10s %10s %9s\n", "mode", "N", "ops/s", "p50 ms", "p99 ms", "oversold")
+	hot := hotLot{store: store, client: client, product: p.ID, warehouse: w.ID, duration: *duration, cpuProfile: *cpuProfile}
 	type pair struct{ a, b result }
 	var pairs []pair
 	for _, n := range ns {
-		idA, err := newLot()
-		if err != nil {
-			return err
-		}
-		a, err := measure(ctx, "a: SQL per deduction", n, *duration, func() error {
-			return sqlDeduct(ctx, store.DB(), idA, nextKey("a"))
-		})
-		if err != nil {
-			return err
-		}
-		a.oversold, err = oversold(store.DB(), idA)
+		a, err := hot.measureSQL(ctx, n)
 		if err != nil {
 			return err
 		}
 		printRow(out, a)
-
-		idB, err := newLot()
-		if err != nil {
-			return err
-		}
-		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
-			if err != nil {
-				return err
-			}
-			pprof.StartCPUProfile(f)
-		}
-		b, err := measure(ctx, "b: lot grain", n, *duration, func() error {
-			// The same context as the SQL baseline; the client bounds each
-			// attempt itself.
-			resp, err := client.Deduct(ctx, idB, nextKey("b"), 1, pb.Channel_ANY)
-			if err != nil {
-				return err
-			}
-			if resp.Reason != pb.Reason_OK {
-				return fmt.Errorf("deduct: %s", resp.Reason)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if *cpuProfile != "" {
-			pprof.StopCPUProfile()
-		}
-		b.oversold, err = oversold(store.DB(), idB)
+		b, err := hot.measureGrain(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -182,6 +138,70 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return browseRate(ctx, out, *server, *duration, quiet)
 	}
 	return nil
+}
+
+// hotLot measures deductions from one hot lot, each run on a fresh lot.
+type hotLot struct {
+	store              *mysqlstore.Store
+	client             *lot.Client
+	product, warehouse int64
+	duration           time.Duration
+	cpuProfile         string
+}
+
+func (h hotLot) newLot(ctx context.Context) (int64, error) {
+	l, err := h.store.CreateLot(ctx, domain.Lot{ProductID: h.product, WarehouseID: h.warehouse,
+		ExpiresAt: time.Now().Add(365 * 24 * time.Hour), Received: 100_000_000}, time.Now())
+	return l.ID, err
+}
+
+// measureSQL is the baseline: one conditional UPDATE per deduction.
+func (h hotLot) measureSQL(ctx context.Context, n int) (result, error) {
+	id, err := h.newLot(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	r, err := measure(ctx, "a: SQL per deduction", n, h.duration, func() error {
+		return sqlDeduct(ctx, h.store.DB(), id, nextKey("a"))
+	})
+	if err != nil {
+		return r, err
+	}
+	r.oversold, err = oversold(h.store.DB(), id)
+	return r, err
+}
+
+// measureGrain deducts through the lot grain, profiling it when asked.
+func (h hotLot) measureGrain(ctx context.Context, n int) (result, error) {
+	id, err := h.newLot(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	if h.cpuProfile != "" {
+		f, err := os.Create(h.cpuProfile)
+		if err != nil {
+			return result{}, err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	r, err := measure(ctx, "b: lot grain", n, h.duration, func() error {
+		// The same context as the SQL baseline; the client bounds each
+		// attempt itself.
+		resp, err := h.client.Deduct(ctx, id, nextKey("b"), 1, pb.Channel_ANY)
+		if err != nil {
+			return err
+		}
+		if resp.Reason != pb.Reason_OK {
+			return fmt.Errorf("deduct: %s", resp.Reason)
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	r.oversold, err = oversold(h.store.DB(), id)
+	return r, err
 }
 
 func printRow(out io.Writer, r result) {
