@@ -54,7 +54,7 @@ func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 	}
 	for _, e := range bad {
 		if _, err := Load("", func(k string) string { return e[k] }); err == nil {
-			t.Errorf("LoadConfig accepted %v", e)
+			t.Errorf("Load accepted %v", e)
 		}
 	}
 	if _, err := Load("../configs/does-not-exist.yaml", func(string) string { return "" }); err == nil {

@@ -1,7 +1,8 @@
 // Package kafkabus carries ShelfLife's events over Kafka through IBM/sarama:
 // a sync, idempotent producer that waits for all replicas, topic creation,
 // and an in-process Kafka-protocol broker for tests and the single-machine
-// run (sarama reaches it over TCP like a real broker).
+// run (sarama reaches it over TCP like a real broker). Which topics exist
+// and what goes on them is package events' business.
 package kafkabus
 
 import (

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
+	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	"shelflife/clock"
 	"shelflife/domain"
@@ -33,23 +34,13 @@ type Deps struct {
 
 // Kind is the cluster kind of lot grains.
 func Kind(d Deps) *cluster.Kind {
-	if d.Clock == nil {
-		d.Clock = clock.Real{}
-	}
 	if err := d.Ladder.Validate(); err != nil {
 		// The configuration decodes and checks the ladder at start; a
 		// kind without one is a wiring mistake, not a default.
 		panic(fmt.Sprintf("lot.Kind: %v", err))
 	}
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.IdleTimeout <= 0 {
-		d.IdleTimeout = 10 * time.Minute
-	}
-	if d.WriteTimeout <= 0 {
-		d.WriteTimeout = 10 * time.Second
-	}
+	grainctx.Common(&d.Clock, &d.Logger, &d.IdleTimeout, 10*time.Minute)
+	grainctx.Positive(&d.WriteTimeout, 10*time.Second)
 	deps := d
 	return pb.NewLotKind(func() pb.Lot { return &grain{deps: &deps} }, deps.IdleTimeout)
 }

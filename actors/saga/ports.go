@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	opb "shelflife/actors/orderpb"
 	"shelflife/clock"
@@ -134,18 +135,8 @@ type Deps struct {
 
 // withDefaults fills what d leaves unset.
 func (d Deps) withDefaults() Deps {
-	if d.Clock == nil {
-		d.Clock = clock.Real{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.StepTimeout <= 0 {
-		d.StepTimeout = 30 * time.Second
-	}
-	if d.IdleTimeout <= 0 {
-		d.IdleTimeout = 2 * time.Minute
-	}
+	grainctx.Common(&d.Clock, &d.Logger, &d.IdleTimeout, 2*time.Minute)
+	grainctx.Positive(&d.StepTimeout, 30*time.Second)
 	return d
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	"shelflife/clock"
 	"shelflife/domain"
@@ -59,18 +60,8 @@ type Deps struct {
 
 // Kind is the cluster kind of warehouse grains.
 func Kind(d Deps) *cluster.Kind {
-	if d.Clock == nil {
-		d.Clock = clock.Real{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.IdleTimeout <= 0 {
-		d.IdleTimeout = 10 * time.Minute
-	}
-	if d.CallTimeout <= 0 {
-		d.CallTimeout = 10 * time.Second
-	}
+	grainctx.Common(&d.Clock, &d.Logger, &d.IdleTimeout, 10*time.Minute)
+	grainctx.Positive(&d.CallTimeout, 10*time.Second)
 	deps := d
 	return pb.NewWarehouseKind(func() pb.Warehouse { return &grain{deps: &deps} }, deps.IdleTimeout)
 }

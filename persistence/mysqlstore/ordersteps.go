@@ -32,6 +32,12 @@ func (s *Store) advanceJoin(ctx context.Context, join, id string, from, to domai
 	}
 	q += " WHERE o.id = ? AND o.step = ?"
 	args = append(args, id, from)
+	return s.stepWrite(ctx, fmt.Sprintf("order %s not at %s", id, from), q, args...)
+}
+
+// stepWrite commits one conditional statement with the steps of other
+// orders; it is ErrStepChanged, described by what, when no row matched.
+func (s *Store) stepWrite(ctx context.Context, what, q string, args ...any) error {
 	st := statement{query: q}
 	st.add(args...)
 	n, err := s.steps.exec(ctx, st)
@@ -39,7 +45,7 @@ func (s *Store) advanceJoin(ctx context.Context, join, id string, from, to domai
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("order %s not at %s: %w", id, from, domain.ErrStepChanged)
+		return fmt.Errorf("%s: %w", what, domain.ErrStepChanged)
 	}
 	return nil
 }
@@ -102,16 +108,7 @@ func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []domain.Ste
 		args = append(args, st)
 	}
 	if len(msgs) == 0 {
-		st := statement{query: q}
-		st.add(args...)
-		n, err := s.steps.exec(ctx, st)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("fail order %s: %w", id, domain.ErrStepChanged)
-		}
-		return nil
+		return s.stepWrite(ctx, "fail order "+id, q, args...)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, args...)
