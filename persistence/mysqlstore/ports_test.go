@@ -6,6 +6,7 @@ import (
 )
 
 var (
-	_ api.Users   = (*mysqlstore.Store)(nil)
-	_ api.Catalog = (*mysqlstore.Store)(nil)
+	_ api.Users     = (*mysqlstore.Store)(nil)
+	_ api.Catalog   = (*mysqlstore.Store)(nil)
+	_ api.Dashboard = (*mysqlstore.Store)(nil)
 )
