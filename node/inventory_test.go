@@ -127,131 +127,161 @@ var (
 	suwon   = "lat=37.2636&lng=127.0286"
 )
 
-func TestInventoryEndToEnd(t *testing.T) {
+// invWorld is one node with three warehouses and milk in each: Mapo and
+// Eunpyeong serve Yeonhui, Songpa serves Jamsil with a lot closing soon.
+type invWorld struct {
+	t                  *testing.T
+	n                  *Node
+	clk                *clock.Fake
+	ctx                context.Context
+	start              time.Time
+	admin, anon        client
+	milk               domain.Product
+	mapo, eunp, songpa domain.Warehouse
+	mapoLot, songpaLot lotResp
+}
+
+type lotResp struct {
+	ID    int64  `json:"id"`
+	State string `json:"state"`
+}
+
+type dealView struct {
+	LotID           int64 `json:"lot_id"`
+	DealPrice       int64 `json:"deal_price"`
+	DiscountPercent int   `json:"discount_percent"`
+	Available       int64
+}
+
+func newInvWorld(t *testing.T) *invWorld {
 	cfg := testConfig(t)
 	cfg.AdminPassword = "admin-pass-123"
 	cfg.TokenTTL = config.Duration(30 * 24 * time.Hour) // the fake clock moves days
-	start := time.Now().Truncate(time.Second)
-	clk := clock.NewFake(start)
+	w := &invWorld{t: t, start: time.Now().Truncate(time.Second)}
+	w.clk = clock.NewFake(w.start)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	n, err := Start(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clk})
+	t.Cleanup(cancel)
+	w.ctx = ctx
+	n, err := Start(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: w.clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Shutdown(context.Background())
-	admin := login(t, n.URL(), cfg.AdminEmail, cfg.AdminPassword)
-	anon := client{t: t, base: n.URL()}
-
-	var mapo, eunp, songpa domain.Warehouse
-	admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Mapo", "region": "Seoul NW", "lat": 37.5663, "lng": 126.9016, "radius_km": 6}, &mapo, 201)
-	admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Eunpyeong", "region": "Seoul NW", "lat": 37.6027, "lng": 126.9291, "radius_km": 5}, &eunp, 201)
-	admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "Seoul SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &songpa, 201)
-	var milk domain.Product
-	admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "MILK", "name": "우유", "name_en": "Milk", "category": "Dairy", "price": 3000}, &milk, 201)
-
-	type lotResp struct {
-		ID    int64  `json:"id"`
-		State string `json:"state"`
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	w.n = n
+	w.admin = login(t, n.URL(), cfg.AdminEmail, cfg.AdminPassword)
+	w.anon = client{t: t, base: n.URL()}
+	w.admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Mapo", "region": "Seoul NW", "lat": 37.5663, "lng": 126.9016, "radius_km": 6}, &w.mapo, 201)
+	w.admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Eunpyeong", "region": "Seoul NW", "lat": 37.6027, "lng": 126.9291, "radius_km": 5}, &w.eunp, 201)
+	w.admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "Seoul SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &w.songpa, 201)
+	w.admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "MILK", "name": "우유", "name_en": "Milk", "category": "Dairy", "price": 3000}, &w.milk, 201)
+	w.mapoLot = w.receive(w.mapo, 10, 10*24*time.Hour)
+	w.receive(w.eunp, 5, 9*24*time.Hour)
+	w.songpaLot = w.receive(w.songpa, 7, 30*time.Hour)
+	if w.songpaLot.State != "CLOSING_SOON" || w.mapoLot.State != "REGULAR" {
+		t.Errorf("states on receipt: %s, %s", w.songpaLot.State, w.mapoLot.State)
 	}
-	receive := func(w domain.Warehouse, qty int, in time.Duration) lotResp {
-		var l lotResp
-		admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": milk.ID, "warehouse_id": w.ID, "quantity": qty,
-			"expires_at": start.Add(in).Format(time.RFC3339)}, &l, 201)
-		return l
-	}
-	mapoLot := receive(mapo, 10, 10*24*time.Hour)
-	receive(eunp, 5, 9*24*time.Hour)
-	songpaLot := receive(songpa, 7, 30*time.Hour)
-	if songpaLot.State != "CLOSING_SOON" || mapoLot.State != "REGULAR" {
-		t.Errorf("states on receipt: %s, %s", songpaLot.State, mapoLot.State)
-	}
+	return w
+}
 
-	milkNear := func(q string) int64 {
-		var ps []struct{ ID, Available int64 }
-		anon.must("GET", "/api/v1/products?"+q, nil, &ps, 200)
-		for _, p := range ps {
-			if p.ID == milk.ID {
-				return p.Available
-			}
+func (w *invWorld) receive(wh domain.Warehouse, qty int, in time.Duration) lotResp {
+	var l lotResp
+	w.admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": w.milk.ID, "warehouse_id": wh.ID, "quantity": qty,
+		"expires_at": w.start.Add(in).Format(time.RFC3339)}, &l, 201)
+	return l
+}
+
+func (w *invWorld) milkNear(q string) int64 {
+	var ps []struct{ ID, Available int64 }
+	w.anon.must("GET", "/api/v1/products?"+q, nil, &ps, 200)
+	for _, p := range ps {
+		if p.ID == w.milk.ID {
+			return p.Available
 		}
-		t.Fatalf("milk not listed for %s", q)
-		return 0
 	}
-	if got := milkNear(yeonhui); got != 15 {
-		t.Errorf("milk near Yeonhui (two warehouses) = %d, want 15", got)
+	w.t.Fatalf("milk not listed for %s", q)
+	return 0
+}
+
+func (w *invWorld) dealsNear(q string) []dealView {
+	var deals []dealView
+	w.anon.must("GET", "/api/v1/deals?"+q, nil, &deals, 200)
+	return deals
+}
+
+// browse: shoppers see the regular stock of the warehouses serving their
+// address, and the deals near it.
+func (w *invWorld) browse() {
+	t := w.t
+	for _, tc := range []struct {
+		where string
+		want  int64
+	}{{yeonhui, 15}, {jamsil, 0}, {suwon, 0}} {
+		if got := w.milkNear(tc.where); got != tc.want {
+			t.Errorf("milk near %s = %d, want %d", tc.where, got, tc.want)
+		}
 	}
-	if got := milkNear(jamsil); got != 0 {
-		t.Errorf("milk near Jamsil = %d, want 0 (its lot is closing soon)", got)
+	if d := w.dealsNear(jamsil); len(d) != 1 || d[0].LotID != w.songpaLot.ID || d[0].DiscountPercent != 30 || d[0].DealPrice != 2100 || d[0].Available != 7 {
+		t.Errorf("deals near Jamsil = %+v", d)
 	}
-	if got := milkNear(suwon); got != 0 {
-		t.Errorf("milk near Suwon = %d, want 0", got)
-	}
-	var deals []struct {
-		LotID           int64 `json:"lot_id"`
-		DealPrice       int64 `json:"deal_price"`
-		DiscountPercent int   `json:"discount_percent"`
-		Available       int64
-	}
-	anon.must("GET", "/api/v1/deals?"+jamsil, nil, &deals, 200)
-	if len(deals) != 1 || deals[0].LotID != songpaLot.ID || deals[0].DiscountPercent != 30 || deals[0].DealPrice != 2100 || deals[0].Available != 7 {
-		t.Errorf("deals near Jamsil = %+v", deals)
-	}
-	anon.must("GET", "/api/v1/deals?"+yeonhui, nil, &deals, 200)
-	if len(deals) != 0 {
-		t.Errorf("deals near Yeonhui = %+v, want none", deals)
+	if d := w.dealsNear(yeonhui); len(d) != 0 {
+		t.Errorf("deals near Yeonhui = %+v, want none", d)
 	}
 	// A signed-in shopper sees stock for the saved address.
-	anon.must("POST", "/api/v1/auth/signup", map[string]any{"email": "lee@shop.test", "password": "lee-password", "name": "Lee",
+	w.anon.must("POST", "/api/v1/auth/signup", map[string]any{"email": "lee@shop.test", "password": "lee-password", "name": "Lee",
 		"address": map[string]any{"label": "잠실", "lat": 37.5133, "lng": 127.1001}}, nil, 201)
-	lee := login(t, n.URL(), "lee@shop.test", "lee-password")
-	lee.must("GET", "/api/v1/deals", nil, &deals, 200)
+	var deals []dealView
+	login(t, w.n.URL(), "lee@shop.test", "lee-password").must("GET", "/api/v1/deals", nil, &deals, 200)
 	if len(deals) != 1 {
 		t.Errorf("deals for the signed-in shopper = %+v", deals)
 	}
-	if code, body := anon.do("GET", "/api/v1/products", nil, nil); code != 400 || !strings.Contains(body, "address_required") {
+	if code, body := w.anon.do("GET", "/api/v1/products", nil, nil); code != 400 || !strings.Contains(body, "address_required") {
 		t.Errorf("anonymous products without an address: %d %s", code, body)
 	}
+}
 
-	// Sockets: a shopper near Yeonhui and an admin.
-	wsBase := "ws" + strings.TrimPrefix(n.URL(), "http")
+// sale: a deduction reaches a shopper's and an admin's socket and the
+// listings.
+func (w *invWorld) sale() {
+	t := w.t
+	wsBase := "ws" + strings.TrimPrefix(w.n.URL(), "http")
 	shopperWS := dial(t, wsBase+"/api/v1/ws/stock?"+yeonhui)
-	adminWS := dial(t, wsBase+"/api/v1/admin/ws/stock?token="+admin.token)
-	jamsilWS := dial(t, wsBase+"/api/v1/ws/stock?"+jamsil)
+	adminWS := dial(t, wsBase+"/api/v1/admin/ws/stock?token="+w.admin.token)
 	time.Sleep(100 * time.Millisecond) // let the server register the subscribers
-
-	resp, err := n.Lots().Deduct(ctx, mapoLot.ID, "order-1", 3, pb.Channel_REGULAR)
+	resp, err := w.n.Lots().Deduct(w.ctx, w.mapoLot.ID, "order-1", 3, pb.Channel_REGULAR)
 	if err != nil || resp.Reason != pb.Reason_OK {
 		t.Fatalf("deduct = %v, %v", resp, err)
 	}
 	shopperWS.await("product update", func(m map[string]any) bool {
-		return m["type"] == "product" && num(m, "product_id") == milk.ID && num(m, "available") == 12
+		return m["type"] == "product" && num(m, "product_id") == w.milk.ID && num(m, "available") == 12
 	})
 	adminWS.await("admin lot update", func(m map[string]any) bool {
-		return num(m, "lot_id") == mapoLot.ID && num(m, "on_hand") == 7
+		return num(m, "lot_id") == w.mapoLot.ID && num(m, "on_hand") == 7
 	})
-	if got := milkNear(yeonhui); got != 12 {
+	if got := w.milkNear(yeonhui); got != 12 {
 		t.Errorf("milk near Yeonhui after a sale = %d, want 12", got)
 	}
-
 	var lots []struct {
 		ID     int64
 		State  string
 		OnHand int64 `json:"on_hand"`
 	}
-	admin.must("GET", "/api/v1/admin/lots?expiring_within=48h", nil, &lots, 200)
-	if len(lots) != 1 || lots[0].ID != songpaLot.ID || lots[0].State != "CLOSING_SOON" {
+	w.admin.must("GET", "/api/v1/admin/lots?expiring_within=48h", nil, &lots, 200)
+	if len(lots) != 1 || lots[0].ID != w.songpaLot.ID || lots[0].State != "CLOSING_SOON" {
 		t.Errorf("lots expiring within 48 h = %+v", lots)
 	}
+}
 
-	// Expiry: the Songpa lot's own timer writes it off.
-	clk.Advance(31 * time.Hour)
+// expiry: the Songpa lot's own timer writes it off.
+func (w *invWorld) expiry() {
+	t := w.t
+	jamsilWS := dial(t, "ws"+strings.TrimPrefix(w.n.URL(), "http")+"/api/v1/ws/stock?"+jamsil)
+	time.Sleep(100 * time.Millisecond) // let the server register the subscriber
+	w.clk.Advance(31 * time.Hour)
 	jamsilWS.await("deal gone", func(m map[string]any) bool {
-		return m["type"] == "deal" && num(m, "lot_id") == songpaLot.ID && num(m, "available") == 0
+		return m["type"] == "deal" && num(m, "lot_id") == w.songpaLot.ID && num(m, "available") == 0
 	})
-	anon.must("GET", "/api/v1/deals?"+jamsil, nil, &deals, 200)
-	if len(deals) != 0 {
-		t.Errorf("deals near Jamsil after expiry = %+v", deals)
+	if d := w.dealsNear(jamsil); len(d) != 0 {
+		t.Errorf("deals near Jamsil after expiry = %+v", d)
 	}
 	var report struct {
 		TotalQuantity int64 `json:"total_quantity"`
@@ -260,34 +290,44 @@ func TestInventoryEndToEnd(t *testing.T) {
 			Region string
 		}
 	}
-	admin.must("GET", "/api/v1/admin/waste", nil, &report, 200)
+	w.admin.must("GET", "/api/v1/admin/waste", nil, &report, 200)
 	if report.TotalQuantity != 7 || report.TotalValue != 7*3000 || len(report.Rows) != 1 || report.Rows[0].Region != "Seoul SE" {
 		t.Errorf("waste report = %+v", report)
 	}
+}
 
-	// The sweep: a lot whose grain never ran (written straight to MySQL)
-	// is brought up to date once its transition passed.
-	l, err := n.Store().CreateLot(ctx, domain.Lot{ProductID: milk.ID, WarehouseID: eunp.ID, ExpiresAt: clk.Now().Add(72 * time.Hour), Received: 4}, clk.Now())
+// sweep: a lot whose grain never ran (written straight to MySQL) is
+// brought up to date once its transition passed.
+func (w *invWorld) sweep() {
+	t := w.t
+	l, err := w.n.Store().CreateLot(w.ctx, domain.Lot{ProductID: w.milk.ID, WarehouseID: w.eunp.ID, ExpiresAt: w.clk.Now().Add(72 * time.Hour), Received: 4}, w.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(25 * time.Hour)
-	if woke := n.Sweep(); woke < 1 {
+	w.clk.Advance(25 * time.Hour)
+	if woke := w.n.Sweep(); woke < 1 {
 		t.Errorf("sweep woke %d lots, want at least 1", woke)
 	}
 	var state string
 	deadline := time.Now().Add(10 * time.Second)
 	for state != "CLOSING_SOON" && time.Now().Before(deadline) {
-		n.Store().DB().QueryRow("SELECT state FROM lots WHERE id = ?", l.ID).Scan(&state)
+		w.n.Store().DB().QueryRow("SELECT state FROM lots WHERE id = ?", l.ID).Scan(&state)
 		time.Sleep(20 * time.Millisecond)
 	}
 	if state != "CLOSING_SOON" {
 		t.Errorf("swept lot state %q, want CLOSING_SOON", state)
 	}
+}
 
+func TestInventoryEndToEnd(t *testing.T) {
+	w := newInvWorld(t)
+	w.browse()
+	w.sale()
+	w.expiry()
+	w.sweep()
 	// Conservation over every lot.
 	var bad int
-	n.Store().DB().QueryRow("SELECT COUNT(*) FROM lots WHERE received <> on_hand + deducted - restored + written_off").Scan(&bad)
+	w.n.Store().DB().QueryRow("SELECT COUNT(*) FROM lots WHERE received <> on_hand + deducted - restored + written_off").Scan(&bad)
 	if bad != 0 {
 		t.Errorf("%d lots break conservation", bad)
 	}

@@ -3,6 +3,7 @@ package warehouse_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"shelflife/clock"
 	"shelflife/cluster/membertest"
 	"shelflife/domain"
+	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/mysqlstore/mysqltest"
 )
 
@@ -49,15 +51,7 @@ func TestAllocateFEFOAcrossLots(t *testing.T) {
 	if err != nil || resp.Reason != pb.Reason_OK {
 		t.Fatalf("allocate = %v, %v", resp, err)
 	}
-	want := map[int64]int64{soon: 50, early: 4, middle: 3}
-	got := map[int64]int64{}
-	for _, tk := range resp.Takes {
-		got[tk.LotId] = tk.Quantity
-		if tk.UnitPrice != 3000 {
-			t.Errorf("regular take priced %d, want 3000", tk.UnitPrice)
-		}
-	}
-	if len(got) != len(want) || got[soon] != 50 || got[early] != 4 || got[middle] != 3 {
+	if got, want := takes(t, resp, 3000), map[int64]int64{soon: 50, early: 4, middle: 3}; !maps.Equal(got, want) {
 		t.Errorf("takes %v, want %v", got, want)
 	}
 	// The same request again changes nothing.
@@ -102,13 +96,37 @@ func TestAllocateFEFOAcrossLots(t *testing.T) {
 			t.Errorf("a closing-soon lot was allocated as regular stock: %v", r.Takes)
 		}
 	}
-	for _, id := range []int64{soon, early, middle, late, fresh} {
+	conserved(t, store, soon, early, middle, late, fresh)
+}
+
+// takes are the units an allocation took from each lot, every one at the
+// regular price.
+func takes(t *testing.T, resp *pb.AllocateResponse, price int64) map[int64]int64 {
+	t.Helper()
+	got := map[int64]int64{}
+	for _, tk := range resp.Takes {
+		got[tk.LotId] = tk.Quantity
+		if tk.UnitPrice != price {
+			t.Errorf("regular take priced %d, want %d", tk.UnitPrice, price)
+		}
+	}
+	return got
+}
+
+// conserved checks that every lot's units add up and sums what is on hand
+// and what is deducted (net of restores).
+func conserved(t *testing.T, store *mysqlstore.Store, ids ...int64) (onHand, deducted int64) {
+	t.Helper()
+	for _, id := range ids {
 		var rec, on, ded, res, wo int64
 		store.DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", id).Scan(&rec, &on, &ded, &res, &wo)
 		if rec != on+ded-res+wo {
 			t.Errorf("lot %d not conserved: %d != %d+%d-%d+%d", id, rec, on, ded, res, wo)
 		}
+		onHand += on
+		deducted += ded - res
 	}
+	return onHand, deducted
 }
 
 func TestInvalidRequests(t *testing.T) {
@@ -152,6 +170,31 @@ func TestConcurrentAllocationsGiveExactlyTheStock(t *testing.T) {
 		warehouse.Kind(warehouse.Deps{Store: store, Clock: clk}))
 	wc := warehouse.NewClient(ms[1].Cluster)
 
+	given, answers := allocateAll(t, ctx, wc, wh.ID, milk.ID)
+	var total int64
+	for _, n := range given {
+		total += n
+	}
+	onHand, deducted := conserved(t, store, lotIDs...)
+	if total != deducted || total > 100 {
+		t.Errorf("answered %d units given, lots say %d deducted (stock 100)", total, deducted)
+	}
+	// Every order still refused must have been refused for lack of stock:
+	// at most one unit can be left (a 2-unit order cannot take it).
+	if onHand > 1 || answers[pb.Reason_UNAVAILABLE] > 0 {
+		t.Errorf("%d units left on hand, answers %v", onHand, answers)
+	}
+	// Sold out, the warehouse has no regular lot of the product left.
+	if answers[pb.Reason_INSUFFICIENT_STOCK]+answers[pb.Reason_PRODUCT_NOT_STOCKED] == 0 || len(answers) > 3 {
+		t.Errorf("answers %v, want OK and refusals for lack of stock only", answers)
+	}
+}
+
+// allocateAll places 300 orders of 1 or 2 units at once, every 30th
+// delivered three times, and answers the units each order was given and
+// how many answers of each reason came back. An order answered twice must
+// be given the same both times.
+func allocateAll(t *testing.T, ctx context.Context, wc *warehouse.Client, wh, product int64) (map[string]int64, map[pb.Reason]int) {
 	const orders = 300
 	type result struct {
 		key  string
@@ -171,7 +214,7 @@ func TestConcurrentAllocationsGiveExactlyTheStock(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				qty := int64(1 + i%2) // 1 or 2 units
-				r, err := wc.Allocate(ctx, wh.ID, key, milk.ID, qty)
+				r, err := wc.Allocate(ctx, wh, key, product, qty)
 				results <- result{key, r, err}
 			}()
 		}
@@ -197,30 +240,5 @@ func TestConcurrentAllocationsGiveExactlyTheStock(t *testing.T) {
 		}
 		given[r.key] = sum
 	}
-	var total int64
-	for _, n := range given {
-		total += n
-	}
-	var onHand, deducted int64
-	for _, id := range lotIDs {
-		var rec, on, ded, res, wo int64
-		store.DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", id).Scan(&rec, &on, &ded, &res, &wo)
-		if rec != on+ded-res+wo {
-			t.Errorf("lot %d not conserved: %d != %d+%d-%d+%d", id, rec, on, ded, res, wo)
-		}
-		onHand += on
-		deducted += ded - res
-	}
-	if total != deducted || total > 100 {
-		t.Errorf("answered %d units given, lots say %d deducted (stock 100)", total, deducted)
-	}
-	// Every order still refused must have been refused for lack of stock:
-	// at most one unit can be left (a 2-unit order cannot take it).
-	if onHand > 1 || answers[pb.Reason_UNAVAILABLE] > 0 {
-		t.Errorf("%d units left on hand, answers %v", onHand, answers)
-	}
-	// Sold out, the warehouse has no regular lot of the product left.
-	if answers[pb.Reason_INSUFFICIENT_STOCK]+answers[pb.Reason_PRODUCT_NOT_STOCKED] == 0 || len(answers) > 3 {
-		t.Errorf("answers %v, want OK and refusals for lack of stock only", answers)
-	}
+	return given, answers
 }

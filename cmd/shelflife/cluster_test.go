@@ -217,55 +217,15 @@ func TestNodeLossDuringASale(t *testing.T) {
 	time.Sleep(7 * time.Second)
 	attempts := stopShopping()
 
-	var before, after, failedBefore, failedAfter, inFlightFailed int
-	var firstFail, lastFail time.Time
-	var worst time.Duration
-	var completions []time.Time
-	for _, a := range attempts {
-		if a.at.Before(killedAt) {
-			before++
-			if !a.ok && a.at.Add(a.latency).Before(killedAt) {
-				failedBefore++
-			} else if !a.ok {
-				inFlightFailed++
-			}
-			continue
-		}
-		if a.ok {
-			completions = append(completions, a.at.Add(a.latency))
-		}
-		after++
-		worst = max(worst, a.latency)
-		if !a.ok {
-			failedAfter++
-			if firstFail.IsZero() || a.at.Before(firstFail) {
-				firstFail = a.at
-			}
-			if end := a.at.Add(a.latency); end.After(lastFail) {
-				lastFail = end
-			}
-		}
-	}
-	window := time.Duration(0)
-	if !lastFail.IsZero() {
-		window = lastFail.Sub(killedAt)
-	}
-	// The stall: the longest stretch after the kill with no checkout
-	// completing anywhere.
-	sort.Slice(completions, func(i, j int) bool { return completions[i].Before(completions[j]) })
-	stall, prev := time.Duration(0), killedAt
-	for _, c := range completions {
-		stall = max(stall, c.Sub(prev))
-		prev = c
-	}
+	f := measureLoss(attempts, killedAt)
 	t.Logf("node loss: %d checkouts before the kill (%d in flight at it failed), %d after (%d failed); failures ended %.2fs after the kill; no checkout completed for %.2fs; slowest %.2fs",
-		before, inFlightFailed, after, failedAfter, window.Seconds(), stall.Seconds(), worst.Seconds())
+		f.before, f.inFlightFailed, f.after, f.failedAfter, f.window.Seconds(), f.stall.Seconds(), f.worst.Seconds())
 	fmt.Fprintf(os.Stderr, "NODE-LOSS-FIGURES before=%d in_flight_failed=%d after=%d failed_after=%d failure_window_s=%.2f stall_s=%.2f slowest_after_s=%.2f\n",
-		before, inFlightFailed, after, failedAfter, window.Seconds(), stall.Seconds(), worst.Seconds())
-	if failedBefore > 0 {
-		t.Errorf("%d checkouts failed before any node was lost", failedBefore)
+		f.before, f.inFlightFailed, f.after, f.failedAfter, f.window.Seconds(), f.stall.Seconds(), f.worst.Seconds())
+	if f.failedBefore > 0 {
+		t.Errorf("%d checkouts failed before any node was lost", f.failedBefore)
 	}
-	if len(completions) == 0 {
+	if f.completed == 0 {
 		t.Fatal("no checkout completed after the kill")
 	}
 	reasons := map[string]int{}
@@ -282,6 +242,57 @@ func TestNodeLossDuringASale(t *testing.T) {
 
 	// The survivors resume the killed node's sagas and land compensations.
 	settleAndCheck(t, dsn, l.ID, attempts, fake)
+}
+
+// lossFigures describe checkouts around a node's loss.
+type lossFigures struct {
+	before, after, failedBefore, failedAfter, inFlightFailed, completed int
+	// window: from the kill to the end of the last failed checkout;
+	// stall: the longest stretch after the kill with no checkout
+	// completing anywhere; worst: the slowest checkout after the kill.
+	window, stall, worst time.Duration
+}
+
+func measureLoss(attempts []attempt, killedAt time.Time) lossFigures {
+	var f lossFigures
+	var firstFail, lastFail time.Time
+	var completions []time.Time
+	for _, a := range attempts {
+		if a.at.Before(killedAt) {
+			f.before++
+			if !a.ok && a.at.Add(a.latency).Before(killedAt) {
+				f.failedBefore++
+			} else if !a.ok {
+				f.inFlightFailed++
+			}
+			continue
+		}
+		if a.ok {
+			completions = append(completions, a.at.Add(a.latency))
+		}
+		f.after++
+		f.worst = max(f.worst, a.latency)
+		if !a.ok {
+			f.failedAfter++
+			if firstFail.IsZero() || a.at.Before(firstFail) {
+				firstFail = a.at
+			}
+			if end := a.at.Add(a.latency); end.After(lastFail) {
+				lastFail = end
+			}
+		}
+	}
+	if !lastFail.IsZero() {
+		f.window = lastFail.Sub(killedAt)
+	}
+	sort.Slice(completions, func(i, j int) bool { return completions[i].Before(completions[j]) })
+	prev := killedAt
+	for _, c := range completions {
+		f.stall = max(f.stall, c.Sub(prev))
+		prev = c
+	}
+	f.completed = len(completions)
+	return f
 }
 
 // lotOwner asks the cluster which node hosts the lot's grain.

@@ -251,16 +251,7 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 	}
 	first := startNode(t, bin, append(env, "SHELFLIFE_FAULT_CRASH_AFTER="+step))
 	base := "http://" + addr
-	anon := api{t: t, base: base}
-	admin := anon.login("admin@shelflife.test", "admin-pass-123")
-	var w, p, l struct{ ID int64 }
-	admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &w)
-	admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "MILK", "name": "우유", "category": "Dairy", "price": 3000}, &p)
-	admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": p.ID, "warehouse_id": w.ID, "quantity": 20,
-		"expires_at": time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)}, &l)
-	anon.must("POST", "/api/v1/auth/signup", map[string]any{"email": "kim@shop.test", "password": "password-1", "name": "Kim",
-		"address": map[string]any{"lat": 37.5133, "lng": 127.1001}}, nil)
-	shopper := anon.login("kim@shop.test", "password-1")
+	shopper, p, l := crashShop(api{t: t, base: base})
 
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -316,12 +307,33 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 	if status != "PAID" {
 		t.Fatalf("order %s is %s after the restart, want PAID", order.OrderID, status)
 	}
-	pay, _ := fake.Payment(order.OrderID)
+	checkTakenOnce(t, db, fake, order.OrderID, l.ID)
+}
+
+// crashShop sets up one warehouse near the shopper Kim with 20 units of
+// milk at 3,000 won, and signs Kim in.
+func crashShop(anon api) (shopper api, product, lot struct{ ID int64 }) {
+	admin := anon.login("admin@shelflife.test", "admin-pass-123")
+	var w struct{ ID int64 }
+	admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &w)
+	admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "MILK", "name": "우유", "category": "Dairy", "price": 3000}, &product)
+	admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": product.ID, "warehouse_id": w.ID, "quantity": 20,
+		"expires_at": time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)}, &lot)
+	anon.must("POST", "/api/v1/auth/signup", map[string]any{"email": "kim@shop.test", "password": "password-1", "name": "Kim",
+		"address": map[string]any{"lat": 37.5133, "lng": 127.1001}}, nil)
+	return anon.login("kim@shop.test", "password-1"), product, lot
+}
+
+// checkTakenOnce: the 3 units of milk (9,000 won) were charged once and
+// deducted once.
+func checkTakenOnce(t *testing.T, db *sql.DB, fake *kakaofake.Server, orderID string, lotID int64) {
+	t.Helper()
+	pay, _ := fake.Payment(orderID)
 	if pay.Status != kakaopay.StatusSuccess || pay.Approvals != 1 || pay.Amount != 9000 {
 		t.Errorf("payment at Kakao Pay = %+v, want one approval of 9000", pay)
 	}
 	var received, onHand, deducted, restored, writtenOff int64
-	db.QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", l.ID).
+	db.QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", lotID).
 		Scan(&received, &onHand, &deducted, &restored, &writtenOff)
 	if onHand != 17 || deducted-restored != 3 || received != onHand+deducted-restored+writtenOff {
 		t.Errorf("lot after the crash: on_hand %d deducted %d restored %d, want 17 and 3 taken once", onHand, deducted, restored)

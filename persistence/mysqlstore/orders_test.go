@@ -27,23 +27,32 @@ func orderStore(t *testing.T, timeout time.Duration) (*mysqlstore.Store, context
 // Each saga step is one conditional statement over the order and its
 // payment: it moves the order only from the step it names, and a refused
 // step changes nothing.
-func TestOrderStepsAreConditional(t *testing.T) {
-	s, ctx, at := orderStore(t, 30*time.Second)
+// stepsStore is a store with one shopper and one product; mk creates an
+// order of n one-unit lines at CREATED.
+func stepsStore(t *testing.T) (s *mysqlstore.Store, ctx context.Context, at time.Time, mk func(id string, n int) domain.Order) {
+	s, ctx, at = orderStore(t, 30*time.Second)
 	u, err := s.CreateUser(ctx, domain.User{Email: "steps@shelflife.test", Name: "S", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "STEP", Name: "P", Category: "C", Price: 1000})
-	mk := func(id string) domain.Order {
-		o := domain.Order{ID: id, UserID: u.ID, Total: 2000, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
-			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 2, UnitPrice: 1000}},
+	mk = func(id string, n int) domain.Order {
+		o := domain.Order{ID: id, UserID: u.ID, Total: domain.KRW(1000 * n), CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
 			Payment: domain.Payment{Nonce: "n-" + id}}
+		for i := 1; i <= n; i++ {
+			o.Lines = append(o.Lines, domain.OrderLine{LineNo: i, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000})
+		}
 		if err := s.CreateOrder(ctx, o, 5); err != nil {
 			t.Fatal(err)
 		}
 		return o
 	}
-	mk("o-steps")
+	return s, ctx, at, mk
+}
+
+func TestOrderStepsAreConditional(t *testing.T) {
+	s, ctx, at, mk := stepsStore(t)
+	mk("o-steps", 1)
 	if err := s.BeginDeducting(ctx, "o-steps", "pg", at, map[int]int64{1: 41}); !errors.Is(err, domain.ErrStepChanged) {
 		t.Errorf("deducting before ready = %v, want ErrStepChanged", err)
 	}
@@ -79,16 +88,12 @@ func TestOrderStepsAreConditional(t *testing.T) {
 	if len(o.Lines) != 1 || o.Lines[0].WarehouseID != 42 {
 		t.Errorf("lines after deducting: %+v", o.Lines)
 	}
-	// Several lines, each with its own warehouse; a line not named keeps
-	// none.
-	two := domain.Order{ID: "o-two", UserID: u.ID, Total: 3000, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
-		Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000},
-			{LineNo: 2, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000},
-			{LineNo: 3, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
-		Payment: domain.Payment{Nonce: "n2"}}
-	if err := s.CreateOrder(ctx, two, 5); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// Several lines, each with its own warehouse; a line not named keeps none.
+func TestBeginDeductingRecordsEachLinesWarehouse(t *testing.T) {
+	s, ctx, at, mk := stepsStore(t)
+	mk("o-two", 3)
 	s.SetReady(ctx, "o-two", "T9", "http://kakao/T9", at)
 	if err := s.BeginDeducting(ctx, "o-two", "pg", at, map[int]int64{1: 7, 2: 8}); err != nil {
 		t.Fatal(err)
@@ -97,25 +102,34 @@ func TestOrderStepsAreConditional(t *testing.T) {
 		o.Lines[0].WarehouseID != 7 || o.Lines[1].WarehouseID != 8 || o.Lines[2].WarehouseID != 0 {
 		t.Errorf("two warehouses: %+v", o)
 	}
-	// A paid order cannot be failed.
-	if err := s.FailOrder(ctx, "o-steps", []domain.Step{domain.StepReady}, domain.Failure{Status: domain.StatusFailed, Reason: "x", Payment: domain.PaymentCancelled}, at,
+}
+
+func TestFailOrder(t *testing.T) {
+	s, ctx, at, mk := stepsStore(t)
+	failed := domain.Failure{Status: domain.StatusFailed, Reason: domain.ReasonInsufficientStock, Payment: domain.PaymentCancelled}
+	// An order past the steps named cannot be failed, with or without an
+	// outbox message, and a refused failure writes no message.
+	mk("o-paying", 1)
+	s.SetReady(ctx, "o-paying", "T1", "http://kakao/T1", at)
+	s.BeginDeducting(ctx, "o-paying", "pg", at, nil)
+	if err := s.FailOrder(ctx, "o-paying", []domain.Step{domain.StepReady}, failed, at,
 		domain.OutboxMessage{Topic: "t", Key: "k", Payload: []byte("{}")}); !errors.Is(err, domain.ErrStepChanged) {
-		t.Errorf("fail a paid order = %v", err)
+		t.Errorf("fail an order being deducted = %v", err)
+	}
+	if err := s.FailOrder(ctx, "o-paying", []domain.Step{domain.StepReady}, failed, at); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("fail an order being deducted without a message = %v", err)
 	}
 	if msgs, _ := s.PendingOutbox(ctx, 10); len(msgs) != 0 {
 		t.Errorf("a refused failure wrote %d outbox messages", len(msgs))
 	}
-	if err := s.FailOrder(ctx, "o-steps", []domain.Step{domain.StepReady}, domain.Failure{Status: domain.StatusFailed, Reason: "x", Payment: domain.PaymentCancelled}, at); !errors.Is(err, domain.ErrStepChanged) {
-		t.Errorf("fail a paid order without a message = %v", err)
-	}
 	// Failing soft-deletes the order, its lines and sets the payment, with
 	// the outbox message in the same transaction.
-	mk("o-fail")
-	if err := s.FailOrder(ctx, "o-fail", []domain.Step{domain.StepCreated, domain.StepReady},
-		domain.Failure{Status: domain.StatusFailed, Reason: domain.ReasonInsufficientStock, Payment: domain.PaymentCancelled}, at, domain.OutboxMessage{Topic: "t", Key: "o-fail", Payload: []byte("{}")}); err != nil {
+	mk("o-fail", 1)
+	if err := s.FailOrder(ctx, "o-fail", []domain.Step{domain.StepCreated, domain.StepReady}, failed, at,
+		domain.OutboxMessage{Topic: "t", Key: "o-fail", Payload: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
-	o, _ = s.Order(ctx, "o-fail")
+	o, _ := s.Order(ctx, "o-fail")
 	var liveLines int
 	s.DB().QueryRow("SELECT COUNT(*) FROM order_lines WHERE order_id = 'o-fail' AND deleted_at IS NULL").Scan(&liveLines)
 	if !o.Deleted || o.Status != domain.StatusFailed || o.Reason != domain.ReasonInsufficientStock || o.Payment.Status != domain.PaymentCancelled || liveLines != 0 {
@@ -174,14 +188,27 @@ func TestDealLimitPerShopper(t *testing.T) {
 	if n != 0 {
 		t.Errorf("refused orders left %d rows", n)
 	}
-	// Ten orders of one shopper at once, one unit each: five pass.
+	// Ten orders of one shopper at once, one unit each. users[1] already
+	// holds 5 of the lot from above: none may pass; of a shopper with none,
+	// exactly five pass.
+	if passed := race(t, order, users[1], "o-race-"); passed != 0 {
+		t.Errorf("%d racing orders passed a full limit", passed)
+	}
+	if passed := race(t, order, users[3], "o-race2-"); passed != 5 {
+		t.Errorf("%d of 10 racing orders passed a limit of 5", passed)
+	}
+}
+
+// race places ten one-unit orders of user at once and counts those that
+// pass; any refusal but the deal limit is an error.
+func race(t *testing.T, order func(user int64, id string, qty int64) error, user int64, prefix string) int64 {
 	var wg sync.WaitGroup
 	var passed atomic.Int64
 	for i := range 10 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := order(users[1], fmt.Sprintf("o-race-%d", i), 1)
+			err := order(user, fmt.Sprintf("%s%d", prefix, i), 1)
 			if err == nil {
 				passed.Add(1)
 			} else if !errors.Is(err, domain.ErrDealLimit) {
@@ -190,24 +217,7 @@ func TestDealLimitPerShopper(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// users[1] already holds 5 of the lot from above: none may pass.
-	if passed.Load() != 0 {
-		t.Errorf("%d racing orders passed a full limit", passed.Load())
-	}
-	// A shopper with none: exactly five pass.
-	for i := range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := order(users[3], fmt.Sprintf("o-race2-%d", i), 1); err == nil {
-				passed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if passed.Load() != 5 {
-		t.Errorf("%d of 10 racing orders passed a limit of 5", passed.Load())
-	}
+	return passed.Load()
 }
 
 // Steps of many orders at once share commits, yet each keeps its own
