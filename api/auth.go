@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
@@ -177,9 +176,11 @@ func (r *addressRequest) validate() error {
 	if r.Lat == nil || r.Lng == nil {
 		return invalid("address needs lat and lng")
 	}
-	if utf8.RuneCountInString(r.Label) > 200 {
-		return invalid("address label is longer than 200 characters")
+	label, err := cleanText("address label", r.Label, 200, false)
+	if err != nil {
+		return err
 	}
+	r.Label = label
 	return domain.Point{Lat: *r.Lat, Lng: *r.Lng}.Validate()
 }
 
@@ -212,13 +213,14 @@ func (r *signupRequest) validate() error {
 		return err
 	}
 	r.Email = email
-	if n := utf8.RuneCountInString(r.Password); n < 8 || len(r.Password) > 72 {
-		return invalid("password must be 8 to 72 bytes long")
+	if msg := passwordProblem(r.Password, r.Email); msg != "" {
+		return invalid("%s", msg)
 	}
-	r.Name = strings.TrimSpace(r.Name)
-	if r.Name == "" || utf8.RuneCountInString(r.Name) > 100 {
-		return invalid("name is required, at most 100 characters")
+	name, verr := cleanText("name", r.Name, maxNameRunes, true)
+	if verr != nil {
+		return verr
 	}
+	r.Name = name
 	if r.Address != nil {
 		if err := r.Address.validate(); err != nil {
 			return fmt.Errorf("address: %w", err)

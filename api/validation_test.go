@@ -31,7 +31,7 @@ func TestValidation(t *testing.T) {
 		method, path, token, valid string
 		rows                       []row
 	}{
-		{"POST", "/api/v1/auth/signup", "", `{"email":"new@b.test","password":"password1","name":"N"}`, []row{
+		{"POST", "/api/v1/auth/signup", "", `{"email":"new@b.test","password":"password-one","name":"N"}`, []row{
 			{"missing email", `{"password":"password1","name":"N"}`, 400, "validation_failed"},
 			{"bad email", `{"email":"not-an-email","password":"password1","name":"N"}`, 400, "validation_failed"},
 			{"short password", `{"email":"a@b.test","password":"short","name":"N"}`, 400, "validation_failed"},
