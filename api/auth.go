@@ -18,14 +18,20 @@ import (
 
 const tokenIssuer = "shelflife"
 
-// Principal is the signed-in caller, as the token says.
+// Principal is the signed-in caller. Parse fills it from the token; an
+// authenticated request then has Role from the user as stored.
 type Principal struct {
 	UserID int64
 	Role   domain.Role
+	// Version is the token version the token was issued at.
+	Version int64
 }
 
 type claims struct {
 	Role string `json:"role"`
+	// Version is the user's token version when the token was issued; a
+	// token without it was issued at version 0.
+	Version int64 `json:"ver,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -55,7 +61,8 @@ func (t *Tokens) Issue(u domain.User) (string, time.Time, error) {
 	now := t.now()
 	exp := now.Add(t.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
-		Role: string(u.Role),
+		Role:    string(u.Role),
+		Version: u.TokenVersion,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    tokenIssuer,
 			Subject:   strconv.FormatInt(u.ID, 10),
@@ -87,7 +94,7 @@ func (t *Tokens) Parse(raw string) (Principal, error) {
 	if err != nil || id <= 0 || (role != domain.RoleAdmin && role != domain.RoleShopper) {
 		return Principal{}, errInvalidToken
 	}
-	return Principal{UserID: id, Role: role}, nil
+	return Principal{UserID: id, Role: role, Version: cl.Version}, nil
 }
 
 // HashPassword hashes with bcrypt at cost.
@@ -116,6 +123,12 @@ func (s *Server) principalFromHeader(c *fiber.Ctx) (Principal, bool, error) {
 		return Principal{}, false, errInvalidToken
 	}
 	p, err := s.tokens.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return Principal{}, false, err
+	}
+	// A well-signed token may still be revoked, or its user deleted or
+	// given another role.
+	p, err = s.current(c.UserContext(), p)
 	if err != nil {
 		return Principal{}, false, err
 	}
@@ -246,7 +259,13 @@ func (s *Server) signup(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	hash, err := HashPassword(req.Password, s.cfg.BcryptCost)
+	lim := s.cfg.Limits
+	if err := s.limit(c, "too many signups; try again later",
+		bucket{"signup-address:" + s.clientAddress(c), lim.SignupPerAddress},
+		bucket{"signup-account:" + req.Email, lim.SignupPerAccount}); err != nil {
+		return err
+	}
+	hash, err := s.hashPassword(c.UserContext(), req.Password)
 	if err != nil {
 		return err
 	}
@@ -287,16 +306,27 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	u, err := s.deps.Users.UserByEmail(c.UserContext(), req.Email)
-	if errors.Is(err, domain.ErrNotFound) {
-		// Spend the same time as a wrong password so emails can't be probed.
-		checkPassword(s.dummyHash, req.Password)
-		return errBadLogin
-	}
-	if err != nil {
+	lim := s.cfg.Limits
+	if err := s.limit(c, "too many sign-in attempts; try again later",
+		bucket{"login-address:" + s.clientAddress(c), lim.LoginPerAddress},
+		bucket{"login-account:" + req.Email, lim.LoginPerAccount}); err != nil {
 		return err
 	}
-	if !checkPassword(u.PasswordHash, req.Password) {
+	u, err := s.deps.Users.UserByEmail(c.UserContext(), req.Email)
+	unknown := errors.Is(err, domain.ErrNotFound)
+	if err != nil && !unknown {
+		return err
+	}
+	hash := u.PasswordHash
+	if unknown {
+		// Spend the same time, and count the same failures, as a wrong
+		// password, so that emails cannot be probed.
+		hash = s.dummyHash
+	}
+	if err := s.verifyPassword(c, req.Email, hash, req.Password); err != nil {
+		return err
+	}
+	if unknown {
 		return errBadLogin
 	}
 	tok, exp, err := s.tokens.Issue(u)

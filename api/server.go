@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,6 +29,12 @@ type Users interface {
 	UserByEmail(ctx context.Context, email string) (domain.User, error)
 	UserByID(ctx context.Context, id int64) (domain.User, error)
 	SetAddress(ctx context.Context, userID int64, a domain.Address) error
+	// RevokeTokens, SetPassword, SetRole and DeleteUser each bump or end
+	// the user's token version, which revokes the user's tokens.
+	RevokeTokens(ctx context.Context, userID int64) error
+	SetPassword(ctx context.Context, userID int64, hash string) (domain.User, error)
+	SetRole(ctx context.Context, userID int64, role domain.Role) (domain.User, error)
+	DeleteUser(ctx context.Context, userID int64) error
 }
 
 // Catalog is what the handlers need of the catalog store.
@@ -68,6 +76,8 @@ type Deps struct {
 	Cluster ClusterInfo
 	// Dashboard gives the admin dashboard's figures; nil answers 501.
 	Dashboard Dashboard
+	// Throttle keeps the sign-in and signup limits; nil: no limits.
+	Throttle Throttle
 }
 
 // Config tunes the server.
@@ -90,8 +100,11 @@ type Config struct {
 	// TrustedProxies are the addresses (or CIDRs) of load balancers whose
 	// X-Forwarded-For names the client; from anyone else it is ignored.
 	TrustedProxies []string
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Limits throttle signing in and up (with Deps.Throttle) and bound
+	// password hashing.
+	Limits Limits
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Server is the HTTP server.
@@ -107,6 +120,10 @@ type Server struct {
 	hub       *stockHub
 	orders    *orderHub
 	sockets   *socketLimit
+	accounts  *accountCache
+	hashing   hashSlots
+	// throttleLogged is when Redis's absence was last logged (UnixNano).
+	throttleLogged atomic.Int64
 }
 
 const (
@@ -139,12 +156,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Metrics == nil {
 		deps.Metrics = prometheus.NewRegistry()
 	}
-	dummy, err := HashPassword("not a real password", cfg.BcryptCost)
+	if cfg.Limits.HashConcurrency <= 0 {
+		cfg.Limits.HashConcurrency = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	// A hash of a password nobody knows, checked for unknown emails.
+	dummy, err := HashPassword(newRequestID()+newRequestID(), cfg.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy,
-		addrs: &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}}}
+		addrs:    &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}},
+		accounts: &accountCache{ttl: accountTTL, m: map[int64]cachedAccount{}},
+		hashing:  make(hashSlots, cfg.Limits.HashConcurrency)}
 	s.hub = newStockHub(deps.View)
 	s.sockets = newSocketLimit(cfg.SocketsPerAddress)
 	s.orders = &orderHub{subs: map[string]map[*subscriber]struct{}{}}
@@ -219,8 +242,10 @@ func (s *Server) routes() {
 
 	v1.Post("/auth/signup", s.signup)
 	v1.Post("/auth/login", s.login)
+	v1.Post("/auth/logout", s.requireAuth, s.logout)
 	v1.Get("/me", s.requireAuth, s.me)
 	v1.Put("/me/address", s.requireAuth, s.setAddress)
+	v1.Put("/me/password", s.requireAuth, s.changePassword)
 
 	v1.Get("/products", s.optionalAuth, s.listProducts)
 	v1.Get("/deals", s.optionalAuth, s.listDeals)
@@ -251,6 +276,8 @@ func (s *Server) routes() {
 	admin.Get("/payments/reconciliation", s.reconciliation)
 	admin.Get("/cluster", s.clusterInfo)
 	s.dashboardRoutes(v1, admin)
+	admin.Put("/users/:id/role", s.setUserRole)
+	admin.Delete("/users/:id", s.deleteUser)
 }
 
 // page serves one of the embedded pages.

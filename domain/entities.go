@@ -28,6 +28,8 @@ type User struct {
 	PasswordHash string
 	Address      *Address
 	CreatedAt    time.Time
+	// TokenVersion is carried in the user's tokens; bumping it revokes them.
+	TokenVersion int64
 }
 
 // Warehouse holds lots and delivers within its service area.

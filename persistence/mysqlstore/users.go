@@ -53,13 +53,13 @@ func (s *Store) EnsureUser(ctx context.Context, u domain.User) (domain.User, err
 	return existing, nil
 }
 
-const userColumns = "id, email, name, role, password_hash, address_label, lat, lng, created_at FROM users"
+const userColumns = "id, email, name, role, password_hash, address_label, lat, lng, created_at, token_version FROM users"
 
 func scanUser(row interface{ Scan(...any) error }) (domain.User, error) {
 	var u domain.User
 	var label string
 	var lat, lng sql.NullFloat64
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &label, &lat, &lng, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &label, &lat, &lng, &u.CreatedAt, &u.TokenVersion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, domain.ErrNotFound
 	}
@@ -93,4 +93,63 @@ func (s *Store) SetAddress(ctx context.Context, userID int64, a domain.Address) 
 		}
 	}
 	return nil
+}
+
+// userChanged answers domain.ErrNotFound when an UPDATE or DELETE of user
+// id changed no row.
+func userChanged(res sql.Result, id int64) error {
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("user %d: %w", id, domain.ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeTokens bumps the user's token version, so that every token issued
+// before is refused.
+func (s *Store) RevokeTokens(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, "UPDATE users SET token_version = token_version + 1 WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("revoke tokens of user %d: %w", id, err)
+	}
+	return userChanged(res, id)
+}
+
+// SetPassword replaces the user's password hash and revokes its tokens;
+// it answers the user as stored, with the new token version.
+func (s *Store) SetPassword(ctx context.Context, id int64, hash string) (domain.User, error) {
+	res, err := s.db.ExecContext(ctx,
+		"UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?", hash, id)
+	if err != nil {
+		return domain.User{}, fmt.Errorf("set password of user %d: %w", id, err)
+	}
+	if err := userChanged(res, id); err != nil {
+		return domain.User{}, err
+	}
+	return s.UserByID(ctx, id)
+}
+
+// SetRole gives the user role and revokes its tokens, which carry the old
+// one; it answers the user as stored.
+func (s *Store) SetRole(ctx context.Context, id int64, role domain.Role) (domain.User, error) {
+	res, err := s.db.ExecContext(ctx,
+		"UPDATE users SET role = ?, token_version = token_version + 1 WHERE id = ?", string(role), id)
+	if err != nil {
+		return domain.User{}, fmt.Errorf("set role of user %d: %w", id, err)
+	}
+	if err := userChanged(res, id); err != nil {
+		return domain.User{}, err
+	}
+	return s.UserByID(ctx, id)
+}
+
+// DeleteUser removes the user's account; its tokens then name no one. The
+// user's orders stay, for the books.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("delete user %d: %w", id, err)
+	}
+	return userChanged(res, id)
 }
