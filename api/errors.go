@@ -60,6 +60,7 @@ var domainErrors = []struct {
 	{domain.ErrDealLimit, http.StatusConflict, "deal_limit_exceeded"},
 	{domain.ErrNotADeal, http.StatusConflict, "not_a_deal"},
 	{domain.ErrEmptyOrder, http.StatusBadRequest, "empty_order"},
+	{domain.ErrTooManyUnpaid, http.StatusConflict, "too_many_unpaid_orders"},
 	{domain.ErrBadCallback, http.StatusForbidden, "invalid_callback"},
 	{domain.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{domain.ErrPaymentUnavailable, http.StatusBadGateway, "payment_unavailable"},

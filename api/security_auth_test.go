@@ -5,14 +5,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"shelflife/domain"
 	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/mysqlstore/mysqltest"
+	"shelflife/persistence/redisstore"
 )
 
 // TestSignupRefusesWeakPasswordsAndUnsafeNames: signup asks for a password
@@ -193,4 +200,237 @@ func TestTokensAreRevocable(t *testing.T) {
 		status, body = a.do("PUT", fmt.Sprintf("/api/v1/admin/users/%d/role", boss.ID), root, `{"role":"root"}`)
 		wantError(t, status, body, 400, "validation_failed")
 	})
+}
+
+// throttled is a server whose limits are kept in the shared Redis under a
+// key prefix of its own.
+func throttled(t *testing.T, store *mysqlstore.Store, cfg Config, logs io.Writer) *testServer {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Ping(t.Context()).Err(); err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	prefix := fmt.Sprintf("shelflife-sec-test-%d:", time.Now().UnixNano())
+	ts := newNode(t, store, cfg, Deps{Throttle: redisstore.NewThrottle(rdb, prefix)})
+	if logs != nil {
+		ts.srv.log = slog.New(slog.NewTextHandler(logs, nil))
+	}
+	return ts
+}
+
+// send is ts.do with extra headers, answering the response's headers too.
+func (ts *testServer) send(method, path, body string, header map[string]string) (int, http.Header, []byte) {
+	ts.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := ts.srv.App().Test(req, 10_000)
+	if err != nil {
+		ts.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func loginBody(email, password string) string {
+	return `{"email":"` + email + `","password":"` + password + `"}`
+}
+
+// wantTooMany checks a 429 too_many_requests that says when to come back.
+func wantTooMany(t testing.TB, status int, h http.Header, body []byte, atLeast time.Duration) {
+	t.Helper()
+	wantError(t, status, body, 429, "too_many_requests")
+	secs, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || secs < 1 || time.Duration(secs)*time.Second < atLeast {
+		t.Errorf("Retry-After %q, want at least %v", h.Get("Retry-After"), atLeast)
+	}
+}
+
+// TestLoginAndSignupAreThrottled: sign-ins and signups are limited per
+// client address and per account, in Redis; the client's address is the
+// peer's unless the peer is a trusted proxy, whose last X-Forwarded-For hop
+// counts (what the client wrote before it does not).
+func TestLoginAndSignupAreThrottled(t *testing.T) {
+	t.Parallel()
+	store := mysqltest.New(t)
+	for _, e := range []string{"a@shop.test", "b@shop.test", "c@shop.test", "d@shop.test", "e@shop.test"} {
+		mustUser(t, store, e, "right-password", domain.RoleShopper)
+	}
+
+	t.Run("per account", func(t *testing.T) {
+		ts := throttled(t, store, Config{Limits: Limits{LoginPerAccount: Rate{3, time.Minute}}}, nil)
+		for i := 0; i < 3; i++ {
+			ts.login("a@shop.test", "right-password")
+		}
+		status, h, body := ts.send("POST", "/api/v1/auth/login", loginBody("a@shop.test", "right-password"), nil)
+		wantTooMany(t, status, h, body, time.Second)
+		ts.login("b@shop.test", "right-password") // another account is not held up
+	})
+
+	t.Run("per address", func(t *testing.T) {
+		ts := throttled(t, store, Config{Limits: Limits{LoginPerAddress: Rate{4, time.Minute}}}, nil)
+		for _, e := range []string{"a", "b", "c", "d"} {
+			ts.login(e+"@shop.test", "right-password")
+		}
+		// A forwarded-for header from an untrusted peer changes nothing.
+		status, h, body := ts.send("POST", "/api/v1/auth/login", loginBody("e@shop.test", "right-password"),
+			map[string]string{"X-Forwarded-For": "203.0.113.9"})
+		wantTooMany(t, status, h, body, time.Second)
+	})
+
+	t.Run("behind a trusted proxy", func(t *testing.T) {
+		// httptest requests come from 0.0.0.0: that is the proxy here.
+		ts := throttled(t, store, Config{Limits: Limits{LoginPerAddress: Rate{2, time.Minute}},
+			TrustedProxies: []string{"0.0.0.0/32"}}, nil)
+		alice := map[string]string{"X-Forwarded-For": "198.51.100.7"}
+		for i := 0; i < 2; i++ {
+			if status, _, body := ts.send("POST", "/api/v1/auth/login", loginBody("a@shop.test", "right-password"), alice); status != 200 {
+				t.Fatalf("login %d: %d %s", i, status, body)
+			}
+		}
+		spoofed := map[string]string{"X-Forwarded-For": "192.0.2.1, 198.51.100.7"}
+		status, h, body := ts.send("POST", "/api/v1/auth/login", loginBody("a@shop.test", "right-password"), spoofed)
+		wantTooMany(t, status, h, body, time.Second)
+		bob := map[string]string{"X-Forwarded-For": "198.51.100.8"}
+		if status, _, body := ts.send("POST", "/api/v1/auth/login", loginBody("b@shop.test", "right-password"), bob); status != 200 {
+			t.Fatalf("another client behind the proxy: %d %s", status, body)
+		}
+	})
+
+	t.Run("signup", func(t *testing.T) {
+		// Each signup takes from both buckets: the address's holds four.
+		ts := throttled(t, store, Config{Limits: Limits{SignupPerAddress: Rate{4, time.Hour}, SignupPerAccount: Rate{2, time.Hour}}}, nil)
+		signup := func(email string) (int, http.Header, []byte) {
+			return ts.send("POST", "/api/v1/auth/signup", `{"email":"`+email+`","password":"tomato-basket-7","name":"N"}`, nil)
+		}
+		if status, _, body := signup("new1@shop.test"); status != 201 {
+			t.Fatalf("signup: %d %s", status, body)
+		}
+		status, _, body := signup("new1@shop.test")
+		wantError(t, status, body, 409, "email_taken")
+		status, h, body := signup("new1@shop.test")
+		wantTooMany(t, status, h, body, time.Second)
+		if status, _, body := signup("new2@shop.test"); status != 201 {
+			t.Fatalf("signup: %d %s", status, body)
+		}
+		status, h, body = signup("new3@shop.test")
+		wantTooMany(t, status, h, body, time.Minute)
+	})
+}
+
+// TestFailedLoginsLockTheAccount: after five wrong passwords the account
+// is locked, and the right password is refused with 429 (it is not even
+// checked) until the lock ends; unknown emails lock alike, so that a lock
+// tells nothing of who has an account.
+func TestFailedLoginsLockTheAccount(t *testing.T) {
+	t.Parallel()
+	store := mysqltest.New(t)
+	mustUser(t, store, "kim@shop.test", "right-password", domain.RoleShopper)
+	mustUser(t, store, "lee@shop.test", "right-password", domain.RoleShopper)
+	ts := throttled(t, store, Config{Limits: Limits{LockoutAfter: 5, Lockout: 30 * time.Second, LockoutMax: 15 * time.Minute}}, nil)
+	for _, email := range []string{"kim@shop.test", "nobody@shop.test"} {
+		for i := 0; i < 5; i++ {
+			status, _, body := ts.send("POST", "/api/v1/auth/login", loginBody(email, fmt.Sprintf("wrong-%d-password", i)), nil)
+			wantError(t, status, body, 401, "invalid_credentials")
+		}
+		status, h, body := ts.send("POST", "/api/v1/auth/login", loginBody(email, "right-password"), nil)
+		wantTooMany(t, status, h, body, 20*time.Second)
+	}
+	ts.login("lee@shop.test", "right-password") // other accounts sign in
+
+	// A successful login forgets earlier failures.
+	for i := 0; i < 4; i++ {
+		ts.send("POST", "/api/v1/auth/login", loginBody("lee@shop.test", "wrong-password"), nil)
+	}
+	ts.login("lee@shop.test", "right-password")
+	for i := 0; i < 4; i++ {
+		status, _, body := ts.send("POST", "/api/v1/auth/login", loginBody("lee@shop.test", "wrong-password"), nil)
+		wantError(t, status, body, 401, "invalid_credentials")
+	}
+}
+
+func TestLockoutDoubles(t *testing.T) {
+	lim := Limits{Lockout: 30 * time.Second, LockoutMax: 15 * time.Minute}
+	for over, want := range []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute} {
+		if got := lockoutFor(lim, int64(over)); got != want {
+			t.Errorf("lockoutFor(%d) = %v, want %v", over, got, want)
+		}
+	}
+	if got := lockoutFor(lim, 1000); got != 15*time.Minute {
+		t.Errorf("lockoutFor(1000) = %v", got)
+	}
+}
+
+// TestThrottleFailsOpen: with Redis down, sign-in and signup still work,
+// unthrottled, and the node says so in its log.
+func TestThrottleFailsOpen(t *testing.T) {
+	t.Parallel()
+	store := mysqltest.New(t)
+	mustUser(t, store, "kim@shop.test", "right-password", domain.RoleShopper)
+	// Nothing listens on this port (the security tests' range).
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:18599", DialTimeout: 200 * time.Millisecond, DialerRetries: 1, MaxRetries: -1})
+	defer rdb.Close()
+	var logs syncBuffer
+	ts := newNode(t, store, Config{Limits: Limits{LoginPerAddress: Rate{1, time.Minute}, LoginPerAccount: Rate{1, time.Minute},
+		SignupPerAddress: Rate{1, time.Hour}, LockoutAfter: 1, Lockout: time.Minute, LockoutMax: time.Hour}},
+		Deps{Throttle: redisstore.NewThrottle(rdb, "shelflife-sec-down:")})
+	ts.srv.log = slog.New(slog.NewTextHandler(&logs, nil))
+	for i := 0; i < 3; i++ {
+		status, _, body := ts.send("POST", "/api/v1/auth/login", loginBody("kim@shop.test", "wrong-password"), nil)
+		wantError(t, status, body, 401, "invalid_credentials")
+		ts.login("kim@shop.test", "right-password")
+	}
+	ts.mustDo("POST", "/api/v1/auth/signup", "", `{"email":"new@shop.test","password":"tomato-basket-7","name":"N"}`, 201)
+	if !strings.Contains(logs.String(), "rate limits unavailable") {
+		t.Errorf("nothing logged about the missing limits: %s", logs.String())
+	}
+}
+
+// TestPasswordHashingIsBounded: password checks run in a bounded number of
+// slots; a login that finds none free before its deadline is answered 503
+// with Retry-After, and the slots are given back.
+func TestPasswordHashingIsBounded(t *testing.T) {
+	t.Parallel()
+	store := mysqltest.New(t)
+	mustUser(t, store, "kim@shop.test", "right-password", domain.RoleShopper)
+	ts := newNode(t, store, Config{RequestTimeout: 200 * time.Millisecond, Limits: Limits{HashConcurrency: 1}}, Deps{})
+	if cap(ts.srv.hashing) != 1 {
+		t.Fatalf("%d hash slots, want 1", cap(ts.srv.hashing))
+	}
+	ts.srv.hashing <- struct{}{} // a long hash holds the only slot
+	status, h, body := ts.send("POST", "/api/v1/auth/login", loginBody("kim@shop.test", "right-password"), nil)
+	wantError(t, status, body, 503, "unavailable")
+	if h.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	status, _, body = ts.send("POST", "/api/v1/auth/signup", `{"email":"new@shop.test","password":"tomato-basket-7","name":"N"}`, nil)
+	wantError(t, status, body, 503, "unavailable")
+	ts.mustDo("GET", "/healthz", "", "", 200) // the rest of the node answers meanwhile
+	<-ts.srv.hashing
+	ts.login("kim@shop.test", "right-password")
+	if n := len(ts.srv.hashing); n != 0 {
+		t.Errorf("%d hash slots still taken after the login", n)
+	}
+}
+
+// syncBuffer is a log sink safe for the handlers' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -122,7 +123,11 @@ type Server struct {
 	sockets   *socketLimit
 	accounts  *accountCache
 	hashing   hashSlots
-	// throttleLogged is when Redis's absence was last logged (UnixNano).
+	// trustedNets are Config.TrustedProxies, parsed.
+	trustedNets []netip.Prefix
+	// throttleDownAt is when Redis last failed to answer a limit, and
+	// throttleLogged when that was last logged (UnixNano).
+	throttleDownAt atomic.Int64
 	throttleLogged atomic.Int64
 }
 
@@ -168,6 +173,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		addrs:    &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}},
 		accounts: &accountCache{ttl: accountTTL, m: map[int64]cachedAccount{}},
 		hashing:  make(hashSlots, cfg.Limits.HashConcurrency)}
+	if s.trustedNets, err = parseTrusted(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
 	s.hub = newStockHub(deps.View)
 	s.sockets = newSocketLimit(cfg.SocketsPerAddress)
 	s.orders = &orderHub{subs: map[string]map[*subscriber]struct{}{}}

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"shelflife/domain"
+	"shelflife/persistence/redisstore"
 )
 
 // Rate is at most Events per Per; the zero Rate is no limit.
@@ -23,13 +24,15 @@ type Rate struct {
 
 func (r Rate) off() bool { return r.Events <= 0 || r.Per <= 0 }
 
+var _ Throttle = (*redisstore.Throttle)(nil)
+
 // Throttle keeps the counters that slow down password guessing and signup
 // floods. They live outside the node (Redis) so that every node counts the
 // same client and account.
 type Throttle interface {
-	// Allow takes one event from the bucket key limited to r. A positive
-	// wait says none is left and when the next one will be.
-	Allow(ctx context.Context, key string, r Rate) (wait time.Duration, err error)
+	// Allow takes one event from the bucket key of events per per. A
+	// positive wait says none is left and when the next one will be.
+	Allow(ctx context.Context, key string, events int, per time.Duration) (wait time.Duration, err error)
 	// Fail counts one failure of key and answers the failures counted;
 	// they are forgotten window after the last one.
 	Fail(ctx context.Context, key string, window time.Duration) (int64, error)
@@ -54,9 +57,6 @@ type Limits struct {
 	// HashConcurrency is how many bcrypt hashes run at once; the rest wait
 	// up to their request's deadline. 0: the cores less one, at least 1.
 	HashConcurrency int
-	// TrustedProxies may say who the client is in X-Forwarded-For; every
-	// other peer is the client itself.
-	TrustedProxies []netip.Prefix
 }
 
 func tooManyRequests(c *fiber.Ctx, wait time.Duration, message string) error {
@@ -64,11 +64,14 @@ func tooManyRequests(c *fiber.Ctx, wait time.Duration, message string) error {
 	return &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests", Message: message}
 }
 
-// throttleDown says, at most every 10 seconds, that Redis did not answer a
-// limit and the request went through. Failing open keeps sign-in working
-// when Redis is down; the password-hash bound still protects the node.
+// throttleDown records that Redis did not answer a limit: the request goes
+// through, and the next ones for throttleRetry skip the limits rather than
+// each wait for Redis. Failing open keeps sign-in working when Redis is
+// down; the password-hash bound still protects the node. It is logged at
+// most every 10 seconds.
 func (s *Server) throttleDown(err error) {
 	now := time.Now().UnixNano()
+	s.throttleDownAt.Store(now)
 	last := s.throttleLogged.Load()
 	if now-last < int64(10*time.Second) || !s.throttleLogged.CompareAndSwap(last, now) {
 		return
@@ -76,17 +79,30 @@ func (s *Server) throttleDown(err error) {
 	s.log.Warn("rate limits unavailable: letting sign-ins and signups through unthrottled", "error", err.Error())
 }
 
+// throttleRetry is how long limits are skipped after Redis failed to answer.
+const throttleRetry = 5 * time.Second
+
+// throttle is the Throttle to use now: nil when there is none, or when
+// Redis failed within throttleRetry.
+func (s *Server) throttle() Throttle {
+	if s.deps.Throttle == nil || time.Now().UnixNano()-s.throttleDownAt.Load() < int64(throttleRetry) {
+		return nil
+	}
+	return s.deps.Throttle
+}
+
 // limit takes one event from each bucket, in order; the first that is
 // empty answers 429 with Retry-After.
 func (s *Server) limit(c *fiber.Ctx, message string, buckets ...bucket) error {
-	if s.deps.Throttle == nil {
-		return nil
-	}
 	for _, b := range buckets {
+		th := s.throttle()
+		if th == nil {
+			return nil
+		}
 		if b.rate.off() {
 			continue
 		}
-		wait, err := s.deps.Throttle.Allow(c.UserContext(), b.key, b.rate)
+		wait, err := th.Allow(c.UserContext(), b.key, b.rate.Events, b.rate.Per)
 		if err != nil {
 			s.throttleDown(err)
 			return nil
@@ -104,8 +120,9 @@ type bucket struct {
 }
 
 // clientAddress is who the request comes from: the peer, or, when the peer
-// is a trusted proxy, the nearest untrusted address in X-Forwarded-For
-// (proxies append; what is left of them is the client's to write). IPv6
+// is one of Config.TrustedProxies, the nearest untrusted address in
+// X-Forwarded-For (proxies append; what is left of them is the client's to
+// write, so Fiber's c.IP(), the leftmost, is not used for limits). IPv6
 // clients are counted by /64, which one subscriber usually holds.
 func (s *Server) clientAddress(c *fiber.Ctx) string {
 	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
@@ -134,7 +151,7 @@ func (s *Server) clientAddress(c *fiber.Ctx) string {
 }
 
 func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.cfg.Limits.TrustedProxies {
+	for _, p := range s.trustedNets {
 		if p.Contains(a) {
 			return true
 		}
@@ -171,6 +188,24 @@ func (s *Server) hashPassword(ctx context.Context, password string) (string, err
 	return HashPassword(password, s.cfg.BcryptCost)
 }
 
+// parseTrusted reads Config.TrustedProxies: addresses or CIDR prefixes.
+func parseTrusted(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither an address nor a CIDR prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
 const failureKey, lockKey = "login-failures:", "login-lock:"
 
 // verifyPassword checks password against hash for account (an email) in a
@@ -179,7 +214,7 @@ const failureKey, lockKey = "login-failures:", "login-lock:"
 func (s *Server) verifyPassword(c *fiber.Ctx, account, hash, password string) error {
 	ctx := c.UserContext()
 	lim := s.cfg.Limits
-	th := s.deps.Throttle
+	th := s.throttle()
 	if th != nil && lim.LockoutAfter > 0 {
 		wait, err := th.LockedFor(ctx, lockKey+account)
 		if err != nil {

@@ -82,6 +82,25 @@ type Node struct {
 	// the client (addresses or CIDRs).
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	Cluster        Cluster  `yaml:"cluster"`
+
+	// Sign-in and signup limits, per client address and per account (the
+	// email), kept in Redis and shared by the nodes; 0 turns one off. See
+	// limits.go and the README's Security section.
+	LoginPerAddressPerMinute int `yaml:"login_per_address_per_minute"`
+	LoginPerAccountPerMinute int `yaml:"login_per_account_per_minute"`
+	SignupPerAddressPerHour  int `yaml:"signup_per_address_per_hour"`
+	SignupPerAccountPerHour  int `yaml:"signup_per_account_per_hour"`
+	// LoginLockoutAfter failed logins lock an account for LoginLockout,
+	// doubled at each further failure up to LoginLockoutMax. 0: no lockout.
+	LoginLockoutAfter int      `yaml:"login_lockout_after"`
+	LoginLockout      Duration `yaml:"login_lockout"`
+	LoginLockoutMax   Duration `yaml:"login_lockout_max"`
+	// PasswordHashConcurrency bounds the bcrypt hashes run at once; 0: the
+	// cores less one, at least 1.
+	PasswordHashConcurrency int `yaml:"password_hash_concurrency"`
+	// MaxUnpaidOrders is how many orders one shopper may have waiting for
+	// payment at once. 0: no bound.
+	MaxUnpaidOrders int `yaml:"max_unpaid_orders"`
 }
 
 // Defaults work on a developer machine with MariaDB and Redis on 127.0.0.1.
@@ -113,6 +132,15 @@ func Defaults() Node {
 		SagaStuckAfter:  Duration(30 * time.Second),
 		OutboxInterval:  Duration(200 * time.Millisecond),
 		Cluster:         Cluster{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
+
+		LoginPerAddressPerMinute: 30,
+		LoginPerAccountPerMinute: 10,
+		SignupPerAddressPerHour:  10,
+		SignupPerAccountPerHour:  5,
+		LoginLockoutAfter:        5,
+		LoginLockout:             Duration(30 * time.Second),
+		LoginLockoutMax:          Duration(15 * time.Minute),
+		MaxUnpaidOrders:          3,
 	}
 }
 
@@ -184,5 +212,6 @@ func (c Node) Validate() error {
 	if err := c.MarkdownLadder.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("markdown_ladder: %w", err))
 	}
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }

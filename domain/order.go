@@ -129,6 +129,9 @@ var (
 	ErrEmptyOrder        = errors.New("the order has no items")
 	ErrBadCallback       = errors.New("this payment callback is not valid for the order")
 	ErrStepChanged       = errors.New("the order moved on meanwhile")
+	// ErrTooManyUnpaid: the shopper has as many orders waiting for payment
+	// as one may; paying, cancelling or their expiry makes room.
+	ErrTooManyUnpaid = errors.New("you have too many orders waiting for payment; pay or cancel one first")
 	// ErrUnavailable means a part of the shop did not answer in time; the
 	// request may be repeated (every step is idempotent).
 	ErrUnavailable = errors.New("the shop is busy or partly unavailable; try again shortly")

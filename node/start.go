@@ -232,15 +232,16 @@ func (n *Node) startHTTP(context.Context) (err error) {
 	}
 	carts := redisstore.NewCarts(n.redis, n.cfg.RedisPrefix)
 	n.orders = ordering.New(ordering.Config{PaymentValidity: n.cfg.PaymentValidity.D(), Deals: n.cfg.DealLimit,
-		Admission: n.cfg.OrderAdmission, Nonce: n.callbacks.Nonce, Now: n.clk.Now}, n.store, n.view, n.sagas, carts)
+		Admission: n.cfg.OrderAdmission, MaxUnpaid: n.cfg.MaxUnpaidOrders, Nonce: n.callbacks.Nonce, Now: n.clk.Now},
+		n.store, n.view, n.sagas, carts)
 	n.server, err = api.New(api.Config{
 		Deals: n.cfg.DealLimit, SocketsPerAddress: n.cfg.WSPerAddress, MetricsElsewhere: n.cfg.MetricsAddr != "",
 		TrustedProxies: n.cfg.TrustedProxies, JWTSecret: secret, TokenTTL: n.cfg.TokenTTL.D(), BcryptCost: n.cfg.BcryptCost,
-		BodyLimit: n.cfg.BodyLimitBytes, RequestTimeout: n.cfg.RequestTimeout.D(), Logger: n.log, Now: n.clk.Now,
+		BodyLimit: n.cfg.BodyLimitBytes, RequestTimeout: n.cfg.RequestTimeout.D(), Limits: apiLimits(n.cfg), Logger: n.log, Now: n.clk.Now,
 	}, api.Deps{
 		Users: n.store, Catalog: n.store, Callbacks: n.callbacks, Metrics: reg, View: n.view, OnCatalogChange: n.catalogChanged,
 		Inventory: n.inventory, Carts: carts, Pages: web.Files(), Cluster: clusterInfo{n.member}, Orders: n.orders,
-		Dashboard: n.store,
+		Dashboard: n.store, Throttle: redisstore.NewThrottle(n.redis, n.cfg.RedisPrefix),
 		Checks: map[string]api.Check{
 			"mysql":   n.store.Ping,
 			"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },

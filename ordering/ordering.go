@@ -1,7 +1,8 @@
 // Package ordering places orders and passes payment callbacks to their
 // sagas: it prices the items for the delivery address, checks what can be
 // checked before any money moves (a deal near the address, stock, the deal
-// limit), bounds the orders placed at once on a node (admission), stores
+// limit, the shopper's unpaid orders), bounds the orders placed at once on
+// a node (admission), stores
 // the order and has its saga make the payment ready. It knows its
 // collaborators only by the small ports below; package node plugs in
 // MySQL, the read model, the saga grains and Redis.
@@ -26,6 +27,8 @@ type Store interface {
 	Order(ctx context.Context, id string) (domain.Order, error)
 	Orders(ctx context.Context, f domain.OrderFilter, now time.Time) ([]domain.Order, error)
 	Reconcile(ctx context.Context) (domain.Reconciliation, error)
+	// UnpaidOrders counts the shopper's orders waiting for payment.
+	UnpaidOrders(ctx context.Context, userID int64) (int, error)
 }
 
 // Stock is what ordering reads of the stock near an address.
@@ -56,6 +59,9 @@ type Config struct {
 	Deals domain.DealLimit
 	// Admission is how many orders are placed at once (0: no bound).
 	Admission int
+	// MaxUnpaid is how many orders one shopper may have waiting for
+	// payment (0: no bound).
+	MaxUnpaid int
 	// Nonce signs an order's callback URLs (callbacksig).
 	Nonce func(orderID string) string
 	Now   func() time.Time
@@ -67,8 +73,9 @@ type Service struct {
 	store Store
 	stock Stock
 	sagas Sagas
-	carts Carts
-	admit admission
+	carts  Carts
+	admit  admission
+	unpaid *unpaidCap
 }
 
 // New builds the service.
@@ -76,7 +83,8 @@ func New(cfg Config, store Store, stock Stock, sagas Sagas, carts Carts) *Servic
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, store: store, stock: stock, sagas: sagas, carts: carts, admit: newAdmission(cfg.Admission)}
+	return &Service{cfg: cfg, store: store, stock: stock, sagas: sagas, carts: carts, admit: newAdmission(cfg.Admission),
+		unpaid: newUnpaidCap(cfg.MaxUnpaid, store.UnpaidOrders)}
 }
 
 func randomHex(n int) string {
@@ -111,11 +119,20 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		o.Lines = append(o.Lines, line)
 		o.Total = total
 	}
+	// The shopper's turn comes before a place in admission, so that one
+	// shopper's burst waits on itself, not in everyone's line.
+	release, err := s.unpaid.take(ctx, userID)
+	if err != nil {
+		return domain.Order{}, err
+	}
 	if err := s.admit.enter(ctx); err != nil {
+		release()
 		return domain.Order{}, err
 	}
 	defer s.admit.leave()
-	if err := s.store.CreateOrder(ctx, o, s.cfg.Deals.Units()); err != nil {
+	err = s.store.CreateOrder(ctx, o, s.cfg.Deals.Units())
+	release()
+	if err != nil {
 		return domain.Order{}, err
 	}
 	o.Step, o.Status, o.Payment.Status = domain.StepCreated, domain.StatusCreated, domain.PaymentNone

@@ -30,6 +30,17 @@ func (s *fakeStore) CreateOrder(_ context.Context, o domain.Order, dealLimit int
 
 func (s *fakeStore) Order(context.Context, string) (domain.Order, error) { return domain.Order{}, nil }
 
+// UnpaidOrders counts every order created: the fake's never get paid.
+func (s *fakeStore) UnpaidOrders(_ context.Context, userID int64) (int, error) {
+	n := 0
+	for _, o := range s.created {
+		if o.UserID == userID {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (s *fakeStore) Orders(_ context.Context, _ domain.OrderFilter, now time.Time) ([]domain.Order, error) {
 	s.listedAt = now
 	return nil, nil
@@ -175,5 +186,27 @@ func TestAbortListAndReconcilePassThrough(t *testing.T) {
 	}
 	if held, places := s.Admitting(); held != 0 || places != 2 {
 		t.Errorf("admission %d of %d, want 0 of 2", held, places)
+	}
+}
+
+func TestUnpaidOrdersAreBounded(t *testing.T) {
+	store, sagas := &fakeStore{}, &fakeSagas{}
+	svc := ordering.New(ordering.Config{PaymentValidity: 15 * time.Minute, Deals: 3, MaxUnpaid: 2,
+		Nonce: func(id string) string { return "nonce-" + id }, Now: func() time.Time { return t0 }},
+		store, stock{}, sagas, &carts{})
+	item := []domain.OrderItem{{ProductID: 4, Quantity: 1}}
+	for i := 0; i < 2; i++ {
+		if _, err := svc.Place(context.Background(), 7, domain.Point{}, item, false); err != nil {
+			t.Fatalf("order %d: %v", i+1, err)
+		}
+	}
+	if _, err := svc.Place(context.Background(), 7, domain.Point{}, item, false); !errors.Is(err, domain.ErrTooManyUnpaid) {
+		t.Fatalf("a third unpaid order: %v, want ErrTooManyUnpaid", err)
+	}
+	if len(store.created) != 2 {
+		t.Errorf("%d orders stored, want 2", len(store.created))
+	}
+	if _, err := svc.Place(context.Background(), 8, domain.Point{}, item, false); err != nil {
+		t.Errorf("another shopper: %v", err)
 	}
 }

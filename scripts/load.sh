@@ -24,8 +24,10 @@ trap cleanup EXIT
 
 # Signups use bcrypt cost 4 so that 1,000 of them measure the shop, not
 # password hashing; every virtual shopper and dashboard comes from 127.0.0.1,
-# so the per-address socket bound is off.
+# so the per-address socket bound and sign-in and signup limits are off.
 SHELFLIFE_CONFIG=configs/local.yaml \
+SHELFLIFE_LOGIN_PER_ADDRESS_PER_MINUTE=0 \
+SHELFLIFE_SIGNUP_PER_ADDRESS_PER_HOUR=0 \
 SHELFLIFE_HTTP_ADDR=$HTTP \
 SHELFLIFE_MYSQL_DSN="root@tcp(127.0.0.1:3306)/$DB?parseTime=true" \
 SHELFLIFE_KAKAO_FAKE_ADDR=$KAKAO \

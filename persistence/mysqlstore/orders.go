@@ -192,3 +192,16 @@ func (s *Store) DueOrders(ctx context.Context, now, stuckBefore time.Time) ([]st
 	}
 	return out, rows.Err()
 }
+
+// UnpaidOrders counts the user's live orders not paid and not ended yet
+// (CREATED, PAYMENT_READY, PROCESSING).
+func (s *Store) UnpaidOrders(ctx context.Context, userID int64) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders
+		WHERE user_id = ? AND status IN (?, ?, ?) AND deleted_at IS NULL`,
+		userID, domain.StatusCreated, domain.StatusPaymentReady, domain.StatusProcessing).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("unpaid orders of user %d: %w", userID, err)
+	}
+	return n, nil
+}
