@@ -69,10 +69,10 @@ type Config struct {
 
 // Service places orders and passes payment callbacks to their sagas.
 type Service struct {
-	cfg   Config
-	store Store
-	stock Stock
-	sagas Sagas
+	cfg    Config
+	store  Store
+	stock  Stock
+	sagas  Sagas
 	carts  Carts
 	admit  admission
 	unpaid *unpaidCap

@@ -58,6 +58,9 @@ func startCluster(t *testing.T, n int) ([]*clusterNode, string, *kakaofake.Serve
 		"SHELFLIFE_ADMIN_PASSWORD=admin-pass-123",
 		"SHELFLIFE_REDIS_PREFIX=slt-cluster-" + fmt.Sprint(time.Now().UnixNano()) + ":",
 		"SHELFLIFE_SWEEP_INTERVAL=500ms",
+		// A checkout cut by a node's loss leaves its order waiting for
+		// payment; the shoppers keep buying all the same.
+		"SHELFLIFE_MAX_UNPAID_ORDERS=0",
 		"SHELFLIFE_SAGA_STUCK_AFTER=2s",
 		"SHELFLIFE_CLUSTER_NAME=failover-test",
 		"SHELFLIFE_CLUSTER_PROVIDER=automanaged",
