@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -207,11 +208,20 @@ func TestTokensAreRevocable(t *testing.T) {
 func throttled(t *testing.T, store *mysqlstore.Store, cfg Config, logs io.Writer) *testServer {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { rdb.Close() })
 	if err := rdb.Ping(t.Context()).Err(); err != nil {
 		t.Fatalf("redis: %v", err)
 	}
 	prefix := fmt.Sprintf("shelflife-sec-test-%d:", time.Now().UnixNano())
+	t.Cleanup(func() {
+		defer rdb.Close()
+		// The limiter's keys start with "rate:", the others with prefix.
+		for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
+			keys, _ := rdb.Keys(context.Background(), pattern).Result()
+			if len(keys) > 0 {
+				rdb.Del(context.Background(), keys...)
+			}
+		}
+	})
 	ts := newNode(t, store, cfg, Deps{Throttle: redisstore.NewThrottle(rdb, prefix)})
 	if logs != nil {
 		ts.srv.log = slog.New(slog.NewTextHandler(logs, nil))
