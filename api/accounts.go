@@ -25,6 +25,10 @@ var (
 // change; the node that made it forgets its copy at once.
 const accountTTL = 30 * time.Second
 
+// accountStaleTTL is how long a copy may stand in while MySQL does not
+// answer, so that a signed-in shopper's cart (Redis) still works then.
+const accountStaleTTL = 5 * time.Minute
+
 // accountCache keeps what each authenticated request checks of its user,
 // so that a signed-in shopper does not cost a MySQL read per request.
 type accountCache struct {
@@ -40,11 +44,12 @@ type cachedAccount struct {
 	at      time.Time
 }
 
-func (a *accountCache) get(id int64, now time.Time) (cachedAccount, bool) {
+// get answers the copy of id if it is at most ttl old.
+func (a *accountCache) get(id int64, now time.Time, ttl time.Duration) (cachedAccount, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	c, ok := a.m[id]
-	if !ok || now.Sub(c.at) > a.ttl || now.Before(c.at) {
+	if !ok || now.Sub(c.at) > ttl || now.Before(c.at) {
 		return cachedAccount{}, false
 	}
 	return c, true
@@ -70,18 +75,23 @@ func (a *accountCache) forget(id int64) {
 // the token's.
 func (s *Server) current(ctx context.Context, p Principal) (Principal, error) {
 	now := s.cfg.Now()
-	acct, ok := s.accounts.get(p.UserID, now)
+	acct, ok := s.accounts.get(p.UserID, now, s.accounts.ttl)
 	if !ok {
 		u, err := s.deps.Users.UserByID(ctx, p.UserID)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
 			acct = cachedAccount{gone: true, at: now}
+			s.accounts.put(p.UserID, acct)
 		case err != nil:
-			return Principal{}, fmt.Errorf("check the token of user %d: %v: %w", p.UserID, err, domain.ErrUnavailable)
+			stale, ok := s.accounts.get(p.UserID, now, accountStaleTTL)
+			if !ok {
+				return Principal{}, fmt.Errorf("check the token of user %d: %v: %w", p.UserID, err, domain.ErrUnavailable)
+			}
+			acct = stale
 		default:
 			acct = cachedAccount{role: u.Role, version: u.TokenVersion, at: now}
+			s.accounts.put(p.UserID, acct)
 		}
-		s.accounts.put(p.UserID, acct)
 	}
 	if acct.gone || acct.version != p.Version {
 		return Principal{}, errRevokedToken

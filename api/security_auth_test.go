@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -443,4 +444,40 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// flakyUsers fails UserByID while down is set, as MySQL out of connections.
+type flakyUsers struct {
+	Users
+	down atomic.Bool
+}
+
+func (f *flakyUsers) UserByID(ctx context.Context, id int64) (domain.User, error) {
+	if f.down.Load() {
+		return domain.User{}, errors.New("Error 1040: Too many connections")
+	}
+	return f.Users.UserByID(ctx, id)
+}
+
+// TestTokenCheckRidesOutAMySQLBlip: while MySQL does not answer, a token
+// checked in the last 5 minutes is taken on that check; after that the
+// request is answered 503, never let through unchecked.
+func TestTokenCheckRidesOutAMySQLBlip(t *testing.T) {
+	t.Parallel()
+	store := mysqltest.New(t)
+	mustUser(t, store, "root@shop.test", "root-password", domain.RoleAdmin)
+	clock := newTestClock()
+	ts := newNode(t, store, Config{Now: clock.Now}, Deps{})
+	users := &flakyUsers{Users: store}
+	ts.srv.deps.Users = users
+	root := ts.login("root@shop.test", "root-password")
+	ts.mustDo("GET", "/api/v1/admin/warehouses", root, "", 200)
+	users.down.Store(true)
+	clock.Advance(accountTTL + time.Second)
+	ts.mustDo("GET", "/api/v1/admin/warehouses", root, "", 200)
+	clock.Advance(accountStaleTTL)
+	status, body := ts.do("GET", "/api/v1/admin/warehouses", root, "")
+	wantError(t, status, body, 503, "unavailable")
+	users.down.Store(false)
+	ts.mustDo("GET", "/api/v1/admin/warehouses", root, "", 200)
 }
