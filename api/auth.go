@@ -291,6 +291,10 @@ func (r *loginRequest) validate() error {
 		return invalid("email and password are required")
 	}
 	r.Email = strings.ToLower(strings.TrimSpace(r.Email))
+	if len(r.Email) > 254 || len(r.Password) > 1024 {
+		// No account has such an email; the email also names rate-limit keys.
+		return invalid("email or password is too long")
+	}
 	return nil
 }
 
