@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,11 @@ func toError(err error) *Error {
 	var ae *Error
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A request that ran out of time is the shop being busy, not a
+		// bug: repeat it (every step is idempotent).
+		err = domain.ErrUnavailable
 	}
 	for _, row := range domainErrors {
 		if errors.Is(err, row.err) {

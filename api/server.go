@@ -201,22 +201,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
-		// c.IP() is the client: the peer, or what a trusted load balancer
-		// says in X-Forwarded-For. Limits per address rely on it.
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
-		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
-		EnableIPValidation:      true,
 	})
 	s.routes()
 	return s, nil
-}
-
-func proxyHeader(trusted []string) string {
-	if len(trusted) == 0 {
-		return ""
-	}
-	return fiber.HeaderXForwardedFor
 }
 
 // App is the Fiber application, for tests and for mounting more routes.

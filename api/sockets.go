@@ -71,11 +71,11 @@ func (l *socketLimit) full(ip string) bool {
 // held to the bound (closed with 1008).
 func (s *Server) socket(handler func(*websocket.Conn)) []fiber.Handler {
 	check := func(c *fiber.Ctx) error {
-		ip := c.IP()
+		ip := s.clientAddress(c)
 		if s.sockets.full(ip) {
 			return errTooManySockets
 		}
-		c.Locals(localClientIP, string([]byte(ip)))
+		c.Locals(localClientIP, ip)
 		return c.Next()
 	}
 	serve := websocket.New(func(conn *websocket.Conn) {

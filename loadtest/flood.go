@@ -1,0 +1,120 @@
+package loadtest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FloodResult is what a callback flood sent and how the node answered.
+type FloodResult struct {
+	Sent     int64         `json:"sent"`
+	ByStatus map[int]int64 `json:"by_status"`
+	Errors   int64         `json:"transport_errors"`
+	Seconds  float64       `json:"seconds"`
+	Rate     float64       `json:"rate"`
+	statuses [600]atomic.Int64
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// CallbackFlood sends n forged Kakao Pay callbacks (approve, cancel and
+// fail, each with a made-up order id and nonce) from workers goroutines, as
+// an anonymous attacker would. It stops early when ctx ends.
+func CallbackFlood(ctx context.Context, c Config, n, workers int) *FloodResult {
+	res := &FloodResult{ByStatus: map[int]int64{}}
+	kinds := []string{"approve", "cancel", "fail"}
+	var next, errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				u := fmt.Sprintf("%s/api/v1/payments/kakao/%s?order_id=o%s&nonce=%s&pg_token=%s",
+					c.Client.Target(), kinds[i%3], randomToken(8), randomToken(16), randomToken(10))
+				status, err := c.Client.Status(ctx, u)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				if status > 0 && status < len(res.statuses) {
+					res.statuses[status].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+	res.Errors = errs.Load()
+	for s := range res.statuses {
+		if v := res.statuses[s].Load(); v > 0 {
+			res.ByStatus[s] = v
+			res.Sent += v
+		}
+	}
+	res.Sent += res.Errors
+	if res.Seconds > 0 {
+		res.Rate = float64(res.Sent) / res.Seconds
+	}
+	return res
+}
+
+// Status sends a GET and returns the status, without following redirects.
+func (c *Client) Status(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.noRedir.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// ResidentBytes reads a node's resident memory from its Prometheus metrics
+// (process_resident_memory_bytes) at metricsURL.
+func (c *Client) ResidentBytes(ctx context.Context, metricsURL string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: HTTP %d", metricsURL, resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int64(f), err
+		}
+	}
+	return 0, fmt.Errorf("%s: no process_resident_memory_bytes", metricsURL)
+}
