@@ -83,8 +83,9 @@ cluster:
 load:
 	bash scripts/load.sh
 
-# Validates docker-compose.yml (needs docker compose or docker-compose).
+# Validates docker-compose.yml with the Compose specification's own loader
+# (github.com/compose-spec/compose-go), no Docker needed: it parses, every
+# image or build exists, mounted files are in the repo, nodes use the etcd
+# provider, secrets come from the environment (configs/compose_test.go).
 compose-check:
-	@if docker compose version >/dev/null 2>&1; then docker compose config -q; \
-	elif command -v docker-compose >/dev/null; then docker-compose config -q; \
-	else echo "no docker compose here; skipped"; fi
+	$(GO) test -count=1 ./configs/

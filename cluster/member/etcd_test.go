@@ -3,9 +3,12 @@ package member
 import (
 	"fmt"
 	"net"
-	"os/exec"
+	"net/url"
 	"testing"
 	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 func freeLocalPort(t *testing.T) int {
@@ -18,36 +21,39 @@ func freeLocalPort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// startEtcd runs a one-member etcd (Debian's etcd-server) on 127.0.0.1.
+// startEtcd runs a one-member etcd inside the test process (the etcd
+// server's own embed package), so the test needs no etcd binary installed.
 func startEtcd(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("etcd")
+	cfg := embed.NewConfig()
+	cfg.Name = "test"
+	cfg.Dir = t.TempDir()
+	// Its closing complaints ("use of closed network connection") are
+	// noise here: errors that matter come back from StartEtcd or e.Err().
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	// The client side listens on a port the kernel picks; the peer URL must
+	// be known before start (it is part of the initial cluster), so it takes
+	// a free port found beforehand.
+	client := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freeLocalPort(t))}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+	cfg.InitialCluster = "test=" + peer.String()
+	cfg.ListenMetricsUrls = nil
+	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		t.Fatalf("etcd is not installed (apt-get install etcd-server; .ci/run does): %v", err)
+		t.Fatalf("start embedded etcd: %v", err)
 	}
-	client, peer := freeLocalPort(t), freeLocalPort(t)
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", client)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peer)
-	cmd := exec.Command(bin, "--name", "test", "--data-dir", t.TempDir(),
-		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "test="+peerURL, "--log-level", "error")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		t.Fatalf("embedded etcd: %v", err)
+	case <-time.After(60 * time.Second):
+		e.Server.Stop()
+		t.Fatal("embedded etcd was not ready within 60 s")
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", client)); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("etcd did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", client)
+	return e.Clients[0].Addr().String()
 }
 
 func waitMembers(t *testing.T, m *Member, n int) {
