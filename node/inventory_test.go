@@ -215,10 +215,16 @@ func (w *invWorld) browse() {
 	for _, tc := range []struct {
 		where string
 		want  int64
-	}{{yeonhui, 15}, {jamsil, 0}, {suwon, 0}} {
+	}{{yeonhui, 15}, {jamsil, 0}} {
 		if got := w.milkNear(tc.where); got != tc.want {
 			t.Errorf("milk near %s = %d, want %d", tc.where, got, tc.want)
 		}
+	}
+	// No warehouse serves Suwon: nothing is listed there, not milk as sold out.
+	var nothing []struct{ ID int64 }
+	w.anon.must("GET", "/api/v1/products?"+suwon, nil, &nothing, 200)
+	if len(nothing) != 0 {
+		t.Errorf("products near Suwon = %+v, want none", nothing)
 	}
 	if d := w.dealsNear(jamsil); len(d) != 1 || d[0].LotID != w.songpaLot.ID || d[0].DiscountPercent != 30 || d[0].DealPrice != 2100 || d[0].Available != 7 {
 		t.Errorf("deals near Jamsil = %+v", d)

@@ -288,12 +288,16 @@ func (f Filter) match(p domain.Product) bool {
 }
 
 // Products lists the catalog with the regular quantity that warehouses
-// serving addr hold.
+// serving addr hold. An address no warehouse serves gets an empty list:
+// nothing can be delivered there, which is not the same as sold out.
 func (v *View) Products(addr domain.Point, f Filter) []ProductAvailability {
 	now := v.now()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	serving := v.servingLocked(addr)
+	if len(serving) == 0 {
+		return []ProductAvailability{}
+	}
 	out := make([]ProductAvailability, 0, len(v.products))
 	for _, p := range v.products {
 		if !f.match(p) {

@@ -66,21 +66,24 @@ func TestAvailabilityByAddress(t *testing.T) {
 	now := t0
 	v := newView(t, &now)
 	tests := []struct {
-		name string
-		addr domain.Point
-		milk int64
-		fish int64
-		deal int
+		name   string
+		addr   domain.Point
+		listed int
+		milk   int64
+		fish   int64
+		deal   int
 	}{
-		{"served by two", yeonhui, 12, 0, 1}, // fish is below its freshness guarantee
-		{"served by one", jamsil, 11, 0, 0},
-		{"served by none", suwon, 0, 0, 0},
+		{"served by two", yeonhui, 2, 12, 0, 1}, // fish is below its freshness guarantee
+		{"served by one", jamsil, 2, 11, 0, 0},
+		// No warehouse delivers there: nothing is listed (not the whole
+		// catalogue as sold out).
+		{"served by none", suwon, 0, -1, -1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ps := v.Products(tt.addr, Filter{})
-			if len(ps) != 2 {
-				t.Fatalf("%d products listed, want 2 (the catalog)", len(ps))
+			if len(ps) != tt.listed {
+				t.Fatalf("%d products listed, want %d", len(ps), tt.listed)
 			}
 			if got := available(ps, 10); got != tt.milk {
 				t.Errorf("milk available %d, want %d", got, tt.milk)
@@ -92,6 +95,14 @@ func TestAvailabilityByAddress(t *testing.T) {
 				t.Errorf("%d deals, want %d", got, tt.deal)
 			}
 		})
+	}
+	for kind, get := range map[string]func() ([]byte, error){
+		"products": func() ([]byte, error) { return v.ProductsJSON(suwon, Filter{}) },
+		"deals":    func() ([]byte, error) { return v.DealsJSON(suwon) },
+	} {
+		if body, err := get(); err != nil || string(body) != "[]" {
+			t.Errorf("%s JSON for an unserved address = %s, %v; want []", kind, body, err)
+		}
 	}
 	d := v.Deals(yeonhui)[0]
 	if d.LotID != 103 || d.DiscountPercent != 30 || d.DealPrice != 2100 || d.Price != 3000 || d.Available != 4 {
