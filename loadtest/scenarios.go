@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,15 +19,19 @@ type Config struct {
 	Client        *Client
 	AdminEmail    string
 	AdminPassword string
-	KakaoURL      string
-	Shoppers      int
-	Stock         int64
-	Deal          bool
-	Duration      time.Duration
-	Rate          float64 // open loop, requests per second (browse)
-	Concurrency   int     // closed loop
-	Subscribers   int
-	DeclineRate   float64
+	// KakaoURL is the fake Kakao Pay's base URL (its ledger is read and
+	// declines are injected there). Empty with FindKakao: Setup finds it
+	// from a payment's redirect URL and returns it in Site.KakaoURL.
+	KakaoURL    string
+	FindKakao   bool
+	Shoppers    int
+	Stock       int64
+	Deal        bool
+	Duration    time.Duration
+	Rate        float64 // open loop, requests per second (browse)
+	Concurrency int     // closed loop
+	Subscribers int
+	DeclineRate float64
 	// Cheapest, when positive: the flash sale first measures the cheapest
 	// route (/healthz, closed loop with Concurrency clients) this long,
 	// after the signups, so that its rate compares with the sale's.
@@ -40,6 +45,8 @@ type Site struct {
 	ProductID   int64
 	LotID       int64
 	Lat, Lng    float64
+	// KakaoURL is the fake Kakao Pay the node pays through.
+	KakaoURL string
 }
 
 func (c Config) admin(ctx context.Context) (string, error) {
@@ -76,12 +83,71 @@ func Setup(ctx context.Context, c Config) (Site, error) {
 		return s, fmt.Errorf("lot: %w", err)
 	}
 	s.WarehouseID, s.ProductID, s.LotID = w.ID, p.ID, l.ID
+	s.KakaoURL = c.KakaoURL
+	if s.KakaoURL == "" && c.FindKakao {
+		if s.KakaoURL, err = findKakao(ctx, c, s, tag); err != nil {
+			return s, fmt.Errorf("find the fake Kakao Pay (or give -kakao): %w", err)
+		}
+	}
 	if c.DeclineRate > 0 {
-		if err := c.Client.Do(ctx, "POST", c.KakaoURL+"/fake/v1/inject", "", map[string]any{"decline_rate": c.DeclineRate}, nil); err != nil {
+		if err := c.Client.Do(ctx, "POST", s.KakaoURL+"/fake/v1/inject", "", map[string]any{"decline_rate": c.DeclineRate}, nil); err != nil {
 			return s, fmt.Errorf("inject declines at the fake Kakao Pay: %w", err)
 		}
 	}
 	return s, nil
+}
+
+// findKakao asks the node where it sends payers: a probe shopper orders a
+// unit of a probe product (its own lot, so the hot lot is untouched), and
+// the payment's redirect URL names the Kakao Pay it uses. The payer then
+// cancels on that page, which releases the unit. The probe's order is not
+// one of the run's, so the invariant check ignores it.
+func findKakao(ctx context.Context, c Config, s Site, tag string) (string, error) {
+	base := c.Client.Target()
+	var p, l struct{ ID int64 }
+	if err := c.Client.Do(ctx, "POST", base+"/api/v1/admin/products", s.AdminToken, map[string]any{"sku": "PROBE-" + tag,
+		"name": "탐색 " + tag, "name_en": "Probe " + tag, "category": "Flash", "price": 1000}, &p); err != nil {
+		return "", fmt.Errorf("probe product: %w", err)
+	}
+	if err := c.Client.Do(ctx, "POST", base+"/api/v1/admin/lots", s.AdminToken, map[string]any{"product_id": p.ID, "warehouse_id": s.WarehouseID,
+		"quantity": 1, "expires_at": time.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339)}, &l); err != nil {
+		return "", fmt.Errorf("probe lot: %w", err)
+	}
+	email := fmt.Sprintf("load-probe-%s@shelflife.test", tag)
+	if err := c.Client.Do(ctx, "POST", base+"/api/v1/auth/signup", "", map[string]any{"email": email, "password": "load-password",
+		"name": "Load probe", "address": map[string]any{"label": "load", "lat": s.Lat + 0.001, "lng": s.Lng}}, nil); err != nil {
+		return "", fmt.Errorf("probe signup: %w", err)
+	}
+	var login struct{ Token string }
+	if err := c.Client.Do(ctx, "POST", base+"/api/v1/auth/login", "", map[string]string{"email": email, "password": "load-password"}, &login); err != nil {
+		return "", fmt.Errorf("probe login: %w", err)
+	}
+	var o struct {
+		Payment struct {
+			RedirectURL string `json:"redirect_url"`
+		}
+	}
+	if err := c.Client.Do(ctx, "POST", base+"/api/v1/orders", login.Token, map[string]any{"items": []any{map[string]any{"product_id": p.ID, "quantity": 1}}}, &o); err != nil {
+		return "", fmt.Errorf("probe order: %w", err)
+	}
+	kakao, err := KakaoBase(o.Payment.RedirectURL)
+	if err != nil {
+		return "", err
+	}
+	if loc, err := c.Client.PressButton(ctx, o.Payment.RedirectURL, "cancel"); err == nil && loc != "" {
+		c.Client.Do(ctx, "GET", loc, "", nil, nil) // the node releases the probe's unit
+	}
+	return kakao, nil
+}
+
+// KakaoBase is the scheme and host of a payment's redirect URL: the base
+// URL of the Kakao Pay that issued it.
+func KakaoBase(redirectURL string) (string, error) {
+	u, err := url.Parse(redirectURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("the payment's redirect URL %q names no Kakao Pay", redirectURL)
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 type shopper struct {

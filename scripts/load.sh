@@ -43,13 +43,17 @@ for _ in $(seq 1 120); do
 done
 curl -fs "http://$HTTP/readyz" >/dev/null
 
+# run SCENARIO [flags]: the scenario comes first (loadgen refuses flags it
+# does not take and words after them).
 run() {
+  local scenario=$1
+  shift
   echo
-  echo "=== loadgen $*"
-  bin/loadgen -target "http://$HTTP" -kakao "http://$KAKAO" "$@"
+  echo "=== loadgen $scenario $*"
+  bin/loadgen "$scenario" -target "http://$HTTP" -kakao "http://$KAKAO" "$@"
 }
 
-run -scenario flash-sale -shoppers "$SHOPPERS" -stock 100
-run -scenario flash-sale -shoppers "$SHOPPERS" -stock 100000 -deal=false
-run -scenario browse -duration "$DURATION" -concurrency 64
-run -scenario dashboard -duration "$DURATION" -subscribers "$SUBSCRIBERS"
+run flash-sale -shoppers "$SHOPPERS" -stock 100
+run flash-sale -shoppers "$SHOPPERS" -stock 100000 -deal=false
+run browse -duration "$DURATION" -concurrency 64
+run dashboard -duration "$DURATION" -subscribers "$SUBSCRIBERS"

@@ -2,6 +2,15 @@
 // flash sales on a hot lot, browsing, dashboards, or all at once; then it
 // checks the shop's invariants and prints a report. Exit status 1 means an
 // invariant failed, 2 a usage or setup error.
+//
+// Usage:
+//
+//	loadgen SCENARIO -target URL [flags]
+//
+// SCENARIO is flash-sale, browse, dashboard or mixed. The scenario creates
+// warehouses, products and accounts on the target, so -target is required
+// (there is no default node) and a word the flags do not take is refused
+// rather than ignored.
 package main
 
 import (
@@ -13,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +39,7 @@ func main() {
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
 	switch {
+	case errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, loadtest.ErrInvariants):
 		os.Exit(1)
 	case err != nil:
@@ -64,12 +75,39 @@ type Report struct {
 	SaleRatio    float64 `json:"sale_ratio,omitempty"`
 }
 
+var scenarios = []string{"flash-sale", "browse", "dashboard", "mixed"}
+
+const usage = `usage: loadgen SCENARIO -target URL [flags]
+
+SCENARIO is one of:
+  flash-sale  shoppers buy one unit of a hot lot at the same moment, then the
+              invariants are checked (nothing oversold, no money without goods)
+  browse      products and deals near an address, closed or open loop
+  dashboard   WebSocket subscribers receive stock changes
+  mixed       all three at once
+
+Every scenario creates a warehouse, products and accounts on the target.
+
+flags:
+`
+
+// errUsage is a command line that names no scenario, an unknown one, or
+// carries words the flags do not take.
+var errUsage = errors.New("usage")
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
-	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	scenario := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		scenario, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("loadgen "+scenario, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	var tgts targets
-	fs.Var(&tgts, "target", "node base URL (repeat for several nodes; default http://127.0.0.1:8080)")
-	scenario := fs.String("scenario", "flash-sale", "flash-sale, browse, dashboard or mixed")
+	fs.Var(&tgts, "target", "node base URL, required (repeat for several nodes)")
 	shoppers := fs.Int("shoppers", 1000, "flash-sale: virtual shoppers")
 	stock := fs.Int64("stock", 100, "flash-sale: units in the hot lot")
 	deal := fs.Bool("deal", true, "flash-sale: the hot lot is a closing-soon deal (false: a regular product)")
@@ -78,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	concurrency := fs.Int("concurrency", 64, "closed loop clients; also the signup parallelism")
 	subscribers := fs.Int("subscribers", 1000, "dashboard: WebSocket subscribers")
 	declineRate := fs.Float64("decline-rate", 0, "fraction of approvals the fake Kakao Pay declines")
-	kakao := fs.String("kakao", "http://127.0.0.1:8090", "the fake Kakao Pay's base URL (its ledger is checked)")
+	kakao := fs.String("kakao", "", "the fake Kakao Pay's base URL (its ledger is checked; default: found from a payment's redirect URL)")
 	adminEmail := fs.String("admin-email", "admin@shelflife.test", "admin account")
 	adminPassword := fs.String("admin-password", "shelflife-demo", "admin password")
 	jsonOut := fs.Bool("json", false, "print one JSON object as the last line of stdout")
@@ -87,13 +125,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if len(tgts) == 0 {
-		tgts = targets{"http://127.0.0.1:8080"}
-	}
-	switch *scenario {
-	case "flash-sale", "browse", "dashboard", "mixed":
-	default:
-		return fmt.Errorf("-scenario %q: flash-sale, browse, dashboard or mixed", *scenario)
+	switch {
+	case scenario == "":
+		fs.Usage()
+		return fmt.Errorf("%w: name a scenario first: %s", errUsage, strings.Join(scenarios, ", "))
+	case !slices.Contains(scenarios, scenario):
+		return fmt.Errorf("%w: unknown scenario %q: %s", errUsage, scenario, strings.Join(scenarios, ", "))
+	case fs.NArg() > 0:
+		// Go's flag parsing stops at the first word that is not a flag:
+		// everything from there on would be silently ignored.
+		return fmt.Errorf("%w: unexpected %q: flags come after the scenario, and every word must belong to a flag", errUsage, strings.Join(fs.Args(), " "))
+	case len(tgts) == 0:
+		return fmt.Errorf("%w: -target is required (the node to load, e.g. -target http://127.0.0.1:18080)", errUsage)
 	}
 	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || *declineRate < 0 || *declineRate > 1 {
 		return errors.New("-shoppers, -stock and -concurrency must be positive; -decline-rate within 0..1")
@@ -101,24 +144,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	// Connections per node: every virtual shopper of a flash sale is a
 	// client of its own, as the crowd it stands for would be.
 	conns := max(*concurrency, 64) * 2
-	if *scenario == "flash-sale" || *scenario == "mixed" {
+	needsKakao := scenario == "flash-sale" || scenario == "mixed"
+	if needsKakao {
 		conns = max(conns, *shoppers)
 	}
 	cfg := loadtest.Config{
 		Client: loadtest.NewClient(tgts, conns), AdminEmail: *adminEmail, AdminPassword: *adminPassword,
 		KakaoURL: strings.TrimRight(*kakao, "/"), Shoppers: *shoppers, Stock: *stock, Deal: *deal, Duration: *duration,
 		Rate: *rate, Concurrency: *concurrency, Subscribers: *subscribers, DeclineRate: *declineRate,
+		FindKakao: needsKakao || *declineRate > 0,
 	}
-	if *scenario == "flash-sale" {
+	if scenario == "flash-sale" {
 		cfg.Cheapest = *cheapest
 	}
 	site, err := loadtest.Setup(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	if cfg.KakaoURL == "" && site.KakaoURL != "" {
+		cfg.KakaoURL = site.KakaoURL
+		fmt.Fprintf(stderr, "loadgen: the node pays through %s (give -kakao to name it)\n", site.KakaoURL)
+	}
 	rec := loadtest.NewRecorder()
 	stopProgress := progress(stderr, rec, tty)
-	report := Report{Scenario: *scenario}
+	report := Report{Scenario: scenario}
 	var verdict *loadtest.Verdict
 	var sale *loadtest.FlashResult
 	var wg sync.WaitGroup
@@ -131,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			runErr = err
 		}
 	}
-	if *scenario == "flash-sale" || *scenario == "mixed" {
+	if scenario == "flash-sale" || scenario == "mixed" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -150,7 +199,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			verdict = &v
 		}()
 	}
-	if *scenario == "browse" || *scenario == "mixed" {
+	if scenario == "browse" || scenario == "mixed" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -166,7 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			}
 		}()
 	}
-	if *scenario == "dashboard" || *scenario == "mixed" {
+	if scenario == "dashboard" || scenario == "mixed" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -184,7 +233,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	report.Throughput = sum.Throughput
 	if sale != nil {
 		report.SaleRequests, report.SaleSeconds = sale.SaleRequests, sale.SaleElapsed.Seconds()
-		if *scenario == "flash-sale" {
+		if scenario == "flash-sale" {
 			report.Throughput = sale.SaleRate()
 			report.CheapestRate = sale.CheapestRate
 			if sale.CheapestRate > 0 {
@@ -201,7 +250,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		report.Verdict = verdict
 		report.OrdersPaid, report.Oversold, report.TakenWithoutOrder = verdict.OrdersPaid, verdict.Oversold, verdict.TakenWithoutOrder
 	}
-	printSummary(stdout, *scenario, tgts, sum, report, cfg)
+	printSummary(stdout, scenario, tgts, sum, report, cfg)
 	if *jsonOut {
 		b, _ := json.Marshal(report)
 		fmt.Fprintln(stdout, string(b))

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"shelflife/config"
+	"shelflife/loadtest"
 	"shelflife/node"
 	"shelflife/persistence/mysqlstore/mysqltest"
 )
@@ -33,10 +38,15 @@ func startNode(t *testing.T) *node.Node {
 	return n
 }
 
-func runJSON(t *testing.T, n *node.Node, args ...string) (Report, string) {
+// runJSON runs loadgen SCENARIO against n, naming the fake Kakao Pay
+// unless findKakao (then loadgen must find it itself).
+func runJSON(t *testing.T, n *node.Node, scenario string, findKakao bool, args ...string) (Report, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	base := []string{"-target", n.URL(), "-kakao", n.KakaoURL(), "-admin-password", "admin-pass-123", "-json"}
+	base := []string{scenario, "-target", n.URL(), "-admin-password", "admin-pass-123", "-json"}
+	if !findKakao {
+		base = append(base, "-kakao", n.KakaoURL())
+	}
 	err := run(context.Background(), append(base, args...), &out, &errOut, false)
 	if err != nil {
 		t.Fatalf("loadgen %v: %v\n%s\n%s", args, err, out.String(), errOut.String())
@@ -51,7 +61,7 @@ func runJSON(t *testing.T, n *node.Node, args ...string) (Report, string) {
 
 func TestFlashSaleOnADealLot(t *testing.T) {
 	n := startNode(t)
-	r, text := runJSON(t, n, "-scenario", "flash-sale", "-shoppers", "40", "-stock", "12", "-concurrency", "16", "-cheapest", "500ms")
+	r, text := runJSON(t, n, "flash-sale", false, "-shoppers", "40", "-stock", "12", "-concurrency", "16", "-cheapest", "500ms")
 	if r.OrdersPaid != 12 || r.Oversold != 0 || r.TakenWithoutOrder != 0 || r.Verdict == nil || !r.Verdict.OK() {
 		t.Errorf("report = %+v\n%s", r, text)
 	}
@@ -71,9 +81,12 @@ func TestFlashSaleOnADealLot(t *testing.T) {
 	}
 }
 
+// TestFlashSaleWithDeclines also runs without -kakao: loadgen finds the
+// fake Kakao Pay from a payment's redirect URL (declines are injected there
+// and its ledger is checked, so a wrong guess fails the run).
 func TestFlashSaleWithDeclines(t *testing.T) {
 	n := startNode(t)
-	r, text := runJSON(t, n, "-scenario", "flash-sale", "-shoppers", "30", "-stock", "100", "-deal=false", "-decline-rate", "0.4", "-concurrency", "16")
+	r, text := runJSON(t, n, "flash-sale", true, "-shoppers", "30", "-stock", "100", "-deal=false", "-decline-rate", "0.4", "-concurrency", "16")
 	if r.OrdersPaid == 0 || r.OrdersPaid == 30 || r.Oversold != 0 || r.TakenWithoutOrder != 0 || !r.Verdict.OK() {
 		t.Errorf("with 40 %% declines: %+v\n%s", r, text)
 	}
@@ -81,20 +94,64 @@ func TestFlashSaleWithDeclines(t *testing.T) {
 
 func TestBrowseAndDashboard(t *testing.T) {
 	n := startNode(t)
-	r, text := runJSON(t, n, "-scenario", "browse", "-duration", "2s", "-concurrency", "8")
+	r, text := runJSON(t, n, "browse", false, "-duration", "2s", "-concurrency", "8")
 	if r.BrowseRate <= 0 || r.CheapestRate <= 0 || r.BrowseRatio <= 0 {
 		t.Errorf("browse report = %+v\n%s", r, text)
 	}
-	r, text = runJSON(t, n, "-scenario", "dashboard", "-duration", "2s", "-subscribers", "20")
+	r, text = runJSON(t, n, "dashboard", false, "-duration", "2s", "-subscribers", "20")
 	if r.LatencyMS["ws_delivery"]["p50"] <= 0 {
 		t.Errorf("no socket deliveries measured: %+v\n%s", r, text)
 	}
 }
 
+// TestUsageErrors: a command line loadgen does not fully understand is
+// refused before any request reaches any server.
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{"-scenario", "stampede"}, {"-shoppers", "0"}, {"-decline-rate", "1.5"}} {
-		if err := run(context.Background(), args, io.Discard, io.Discard, false); err == nil {
-			t.Errorf("loadgen %v succeeded", args)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	for _, args := range [][]string{
+		{},
+		{"-target", srv.URL},
+		{"-target", srv.URL, "flash-sale"},
+		{"stampede", "-target", srv.URL},
+		{"flash-sale"},
+		{"flash-sale", "-json"},
+		{"flash-sale", "-target", srv.URL, "extra"},
+		{"flash-sale", "-target", srv.URL, "--json", "browse", "-shoppers", "5"},
+		{"flash-sale", "-target", srv.URL, "-shoppers", "0"},
+		{"flash-sale", "-target", srv.URL, "-decline-rate", "1.5"},
+	} {
+		err := run(context.Background(), args, io.Discard, io.Discard, false)
+		if err == nil {
+			t.Errorf("loadgen %q succeeded", args)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("refused command lines sent %d requests", n)
+	}
+	// The case: the scenario first, then double-dash flags, all taken.
+	err := run(context.Background(), []string{"flash-sale", "--target", srv.URL, "--json", "--shoppers", "3"}, io.Discard, io.Discard, false)
+	if err == nil || errors.Is(err, errUsage) {
+		t.Errorf("flash-sale --target %s: err = %v, want a setup error from that server", srv.URL, err)
+	}
+	if hits.Load() == 0 {
+		t.Error("flash-sale --target did not go to the named target")
+	}
+}
+
+func TestKakaoBase(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:18090/online/v1/payment/qr/T123": "http://127.0.0.1:18090",
+		"https://online-pay.kakao.com/mockup/v1/abc/info":  "https://online-pay.kakao.com",
+	} {
+		if got, err := loadtest.KakaoBase(in); err != nil || got != want {
+			t.Errorf("KakaoBase(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "/online/v1/payment/qr/T1", "ftp://x/y"} {
+		if got, err := loadtest.KakaoBase(bad); err == nil {
+			t.Errorf("KakaoBase(%q) = %q, want an error", bad, got)
 		}
 	}
 }
