@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +36,45 @@ func (s *Server) genuineCallback(id, nonce string) error {
 	}
 	return nil
 }
+
+// OrderCursor is a position in an order listing: the last order a page
+// showed. Listings are ordered by creation time, then id, both descending.
+type OrderCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// String is the cursor as clients see it: opaque, URL-safe.
+func (c OrderCursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "." + c.ID))
+}
+
+// ParseOrderCursor reads a cursor made by OrderCursor.String.
+func ParseOrderCursor(s string) (OrderCursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return OrderCursor{}, errors.New("not a cursor")
+	}
+	micros, id, ok := strings.Cut(string(raw), ".")
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || id == "" || len(id) > 64 {
+		return OrderCursor{}, errors.New("not a cursor")
+	}
+	return OrderCursor{CreatedAt: time.UnixMicro(us).UTC(), ID: id}, nil
+}
+
+// adminOrderPage is one page of the admin order listing; Next, when set,
+// is the cursor of the following page.
+type adminOrderPage struct {
+	Orders []orderResponse `json:"orders"`
+	Next   *string         `json:"next"`
+}
+
+// Admin order pages: limit's default and bound.
+const (
+	defaultOrderPage = 200
+	maxOrderPage     = 500
+)
 
 // Orders is what the handlers need of ordering.
 type Orders interface {
@@ -193,8 +235,10 @@ func (s *Server) listOrders(c *fiber.Ctx, f domain.OrderFilter) error {
 	return c.JSON(out)
 }
 
+// adminOrders lists orders a page at a time: ?limit= (default 200, at most
+// 500) and ?cursor= (the previous page's next).
 func (s *Server) adminOrders(c *fiber.Ctx) error {
-	f := domain.OrderFilter{Status: domain.OrderStatus(strings.ToUpper(c.Query("status"))), Limit: 200}
+	f := domain.OrderFilter{Status: domain.OrderStatus(strings.ToUpper(c.Query("status"))), Limit: defaultOrderPage}
 	switch f.Status {
 	case "", domain.StatusCreated, domain.StatusPaymentReady, domain.StatusProcessing, domain.StatusPaid, domain.StatusFailed, domain.StatusExpired:
 	default:
@@ -207,7 +251,37 @@ func (s *Server) adminOrders(c *fiber.Ctx) error {
 		}
 		f.StuckFor = d
 	}
-	return s.listOrders(c, f)
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > maxOrderPage {
+			return badRequest("invalid_query", "limit must be a whole number from 1 to %d", maxOrderPage)
+		}
+		f.Limit = n
+	}
+	if raw := c.Query("cursor"); raw != "" {
+		cur, err := ParseOrderCursor(raw)
+		if err != nil {
+			return badRequest("invalid_query", "cursor is not one this API gave (use the previous page's next)")
+		}
+		f.BeforeCreated, f.BeforeID = cur.CreatedAt, cur.ID
+	}
+	page := f.Limit
+	f.Limit++ // one more tells whether a next page exists
+	os, err := s.deps.Orders.List(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	out := adminOrderPage{Orders: make([]orderResponse, 0, min(len(os), page))}
+	if len(os) > page {
+		os = os[:page]
+		last := os[len(os)-1]
+		next := OrderCursor{CreatedAt: last.CreatedAt, ID: last.ID}.String()
+		out.Next = &next
+	}
+	for _, o := range os {
+		out.Orders = append(out.Orders, toOrderResponse(o))
+	}
+	return c.JSON(out)
 }
 
 func (s *Server) reconciliation(c *fiber.Ctx) error {

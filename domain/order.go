@@ -187,6 +187,11 @@ type OrderFilter struct {
 	// has not moved for that long.
 	StuckFor time.Duration
 	Limit    int
+	// BeforeCreated and BeforeID, when BeforeID is set, list only the
+	// orders after that one in the listing's order (a keyset cursor):
+	// created earlier, or at the same instant with a smaller id.
+	BeforeCreated time.Time
+	BeforeID      string
 }
 
 // Reconciliation compares what the shop's payments say with its orders.

@@ -134,7 +134,11 @@ func (s *Store) Order(ctx context.Context, id string) (domain.Order, error) {
 	return o, rows.Err()
 }
 
-// Orders lists orders, newest first, without lines; an order is stuck when
+// MaxOrdersListed bounds one Orders call.
+const MaxOrdersListed = 1000
+
+// Orders lists orders, newest first (then by id, descending), without
+// lines, from f's cursor when it has one; an order is stuck when
 // it has not moved for f.StuckFor at now.
 func (s *Store) Orders(ctx context.Context, f domain.OrderFilter, now time.Time) ([]domain.Order, error) {
 	q := "SELECT " + orderColumns + " WHERE 1=1"
@@ -151,10 +155,15 @@ func (s *Store) Orders(ctx context.Context, f domain.OrderFilter, now time.Time)
 		q += " AND o.step IN ('CREATED', 'DEDUCTING', 'APPROVING') AND o.updated_at < ?"
 		args = append(args, now.Add(-f.StuckFor).UTC())
 	}
-	if f.Limit <= 0 || f.Limit > 500 {
+	if f.BeforeID != "" {
+		q += " AND (o.created_at < ? OR (o.created_at = ? AND o.id < ?))"
+		before := f.BeforeCreated.UTC()
+		args = append(args, before, before, f.BeforeID)
+	}
+	if f.Limit <= 0 || f.Limit > MaxOrdersListed {
 		f.Limit = 100
 	}
-	q += " ORDER BY o.created_at DESC LIMIT ?"
+	q += " ORDER BY o.created_at DESC, o.id DESC LIMIT ?"
 	args = append(args, f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -342,3 +342,51 @@ func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
 		t.Errorf("discarded order read = %v, want not found", err)
 	}
 }
+
+// Orders pages by a (created_at, id) cursor: pages neither skip nor repeat
+// an order, even when several share one creation instant.
+func TestOrdersPageByCursor(t *testing.T) {
+	s, ctx, at := orderStore(t, 30*time.Second)
+	u, err := s.CreateUser(ctx, domain.User{Email: "pages@shelflife.test", Name: "P", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "PAGE", Name: "P", Category: "C", Price: 1000})
+	const n = 23
+	for i := range n {
+		created := at.Add(time.Duration(i/3) * time.Second) // three orders per instant
+		o := domain.Order{ID: fmt.Sprintf("o-page-%02d", i), UserID: u.ID, Total: 1000, CreatedAt: created, ExpiresAt: created.Add(15 * time.Minute),
+			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
+			Payment: domain.Payment{Nonce: fmt.Sprintf("n-page-%d", i)}}
+		if err := s.CreateOrder(ctx, o, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	f := domain.OrderFilter{UserID: u.ID, Limit: 5}
+	for page := 0; ; page++ {
+		if page > n {
+			t.Fatal("paging does not end")
+		}
+		os, err := s.Orders(ctx, f, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range os {
+			got = append(got, o.ID)
+		}
+		if len(os) < f.Limit {
+			break
+		}
+		last := os[len(os)-1]
+		f.BeforeCreated, f.BeforeID = last.CreatedAt, last.ID
+	}
+	if len(got) != n {
+		t.Fatalf("paged through %d orders, want %d: %v", len(got), n, got)
+	}
+	for i, id := range got {
+		if want := fmt.Sprintf("o-page-%02d", n-1-i); id != want {
+			t.Errorf("order %d of the listing = %s, want %s (newest first, then id descending)", i, id, want)
+		}
+	}
+}

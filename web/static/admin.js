@@ -197,7 +197,7 @@ async function loadWaste() {
 async function loadOrders() {
   const st = $('order-status').value;
   const q = stuckOnly ? '?stuck_for=5m' : (st ? '?status=' + st : '');
-  try { orders = await api('GET', '/api/v1/admin/orders' + q); renderOrders(); } catch (e) { toast(e.message); }
+  try { ({ orders } = await api('GET', '/api/v1/admin/orders' + q)); renderOrders(); } catch (e) { toast(e.message); }
 }
 
 function renderOrders() {
