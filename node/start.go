@@ -209,7 +209,7 @@ func (n *Node) startJobs(context.Context) error {
 }
 
 // startHTTP builds ordering and the HTTP server, and serves.
-func (n *Node) startHTTP(context.Context) (err error) {
+func (n *Node) startHTTP(ctx context.Context) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(n.store.DB(), "shelflife"))
@@ -224,6 +224,14 @@ func (n *Node) startHTTP(context.Context) (err error) {
 	if name := n.cfg.PlaceholderInUse(); name != "" {
 		n.log.Warn("demo mode runs with a published placeholder secret; outside demo mode the node refuses it", "setting", name)
 	}
+	// /readyz answers from checks kept fresh in the background.
+	ready := startReadiness(ctx, map[string]api.Check{
+		"mysql":   n.store.Ping,
+		"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
+		"kafka":   n.bus.Ping,
+		"cluster": n.member.Ping,
+	}, time.Second, 3*time.Second)
+	n.onShutdown("readiness checks", ready.close)
 	secret := []byte(n.cfg.JWTSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
@@ -242,12 +250,7 @@ func (n *Node) startHTTP(context.Context) (err error) {
 		Users: n.store, Catalog: n.store, Callbacks: n.callbacks, Metrics: reg, View: n.view, OnCatalogChange: n.catalogChanged,
 		Inventory: n.inventory, Carts: carts, Pages: web.Files(), Cluster: clusterInfo{n.member}, Orders: n.orders,
 		Dashboard: n.store, Throttle: redisstore.NewThrottle(n.redis, n.cfg.RedisPrefix),
-		Checks: map[string]api.Check{
-			"mysql":   n.store.Ping,
-			"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
-			"kafka":   n.bus.Ping,
-			"cluster": n.member.Ping,
-		},
+		Checks: ready.cached(),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,89 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"shelflife/api"
+)
+
+// Readiness answers from the last round: asking costs no check, a failure
+// shows after the next round, and a check that stops answering reads as
+// failed once its answer is stale.
+func TestReadinessAnswersFromBackgroundRounds(t *testing.T) {
+	var calls atomic.Int64
+	var mysqlDown atomic.Bool
+	refused := errors.New("connection refused")
+	checks := map[string]api.Check{
+		"mysql": func(context.Context) error {
+			calls.Add(1)
+			if mysqlDown.Load() {
+				return refused
+			}
+			return nil
+		},
+		"redis": func(context.Context) error { calls.Add(1); return nil },
+	}
+	now := time.Date(2026, 11, 30, 18, 0, 0, 0, time.UTC)
+	r := newReadiness(checks, time.Second, 3*time.Second)
+	r.now = func() time.Time { return now }
+	cached := r.cached()
+
+	if err := cached["mysql"](t.Context()); err == nil {
+		t.Error("ready before any round")
+	}
+	r.round(t.Context())
+	if calls.Load() != 2 {
+		t.Fatalf("one round made %d checks, want 2", calls.Load())
+	}
+	for range 1000 {
+		for name, c := range cached {
+			if err := c(t.Context()); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+	if calls.Load() != 2 {
+		t.Errorf("2,000 readiness reads ran %d checks, want none beyond the round's 2", calls.Load()-2)
+	}
+
+	mysqlDown.Store(true)
+	if err := cached["mysql"](t.Context()); err != nil {
+		t.Errorf("the failure showed before the next round: %v", err)
+	}
+	r.round(t.Context())
+	if err := cached["mysql"](t.Context()); !errors.Is(err, refused) {
+		t.Errorf("after a failing round: %v, want connection refused", err)
+	}
+	if err := cached["redis"](t.Context()); err != nil {
+		t.Errorf("redis after the round: %v", err)
+	}
+
+	// No round for longer than staleAfter: the old answers no longer count.
+	now = now.Add(r.staleAfter() + time.Second)
+	if err := cached["redis"](t.Context()); err == nil {
+		t.Error("a stale answer still counts as ready")
+	}
+}
+
+func TestReadinessStops(t *testing.T) {
+	var calls atomic.Int64
+	r := startReadiness(t.Context(), map[string]api.Check{"x": func(context.Context) error { calls.Add(1); return nil }},
+		time.Millisecond, time.Second)
+	if calls.Load() < 1 {
+		t.Fatal("startReadiness returned before its first round")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	after := calls.Load()
+	time.Sleep(20 * time.Millisecond)
+	if calls.Load() != after {
+		t.Error("checks still run after close")
+	}
+}
