@@ -27,8 +27,10 @@ FUZZTIME ?= 40000x
 
 .PHONY: cluster e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
 
-run:
-	$(GO) run ./cmd/shelflife -config configs/local.yaml
+# The built binary, not `go run`: go run turns the node's clean exit after
+# Ctrl-C into exit status 1 ("make: *** Error 1").
+run: build
+	bin/shelflife -config configs/local.yaml
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/shelflife ./cmd/shelflife

@@ -104,8 +104,10 @@ type Config struct {
 	// Limits throttle signing in and up (with Deps.Throttle) and bound
 	// password hashing.
 	Limits Limits
-	Logger *slog.Logger
-	Now    func() time.Time
+	// RequestLog logs every request; without it only 5xx answers are.
+	RequestLog bool
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Server is the HTTP server.
@@ -323,6 +325,9 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	route := c.Route().Path
 	elapsed := time.Since(start)
 	s.metrics.observe(c.Method(), route, status, elapsed)
+	if !s.cfg.RequestLog && status < 500 {
+		return nil
+	}
 	log.Info("request",
 		"method", c.Method(),
 		"path", string([]byte(c.Path())),

@@ -46,7 +46,8 @@ type Node struct {
 	AdminEmail        string           `yaml:"admin_email"`
 	AdminPassword     string           `yaml:"admin_password"`
 	LogLevel          string           `yaml:"log_level"`
-	LogFormat         string           `yaml:"log_format"`
+	LogFormat         string           `yaml:"log_format"`  // auto (text on a terminal, else JSON), json or text
+	RequestLog        bool             `yaml:"request_log"` // a line per request (5xx always)
 	ShutdownTimeout   Duration         `yaml:"shutdown_timeout"`
 	RequestTimeout    Duration         `yaml:"request_timeout"`
 	BodyLimitBytes    int              `yaml:"body_limit_bytes"`
@@ -115,7 +116,8 @@ func Defaults() Node {
 		BcryptCost:      10,
 		AdminEmail:      "admin@shelflife.test",
 		LogLevel:        "info",
-		LogFormat:       "json",
+		LogFormat:       "auto",
+		RequestLog:      true,
 		ShutdownTimeout: Duration(15 * time.Second),
 		RequestTimeout:  Duration(15 * time.Second),
 		BodyLimitBytes:  64 << 10,
@@ -193,9 +195,9 @@ func (c Node) Validate() error {
 		errs = append(errs, fmt.Errorf("log_level %q: debug, info, warn or error", c.LogLevel))
 	}
 	switch c.LogFormat {
-	case "json", "text":
+	case "auto", "json", "text":
 	default:
-		errs = append(errs, fmt.Errorf("log_format %q: json or text", c.LogFormat))
+		errs = append(errs, fmt.Errorf("log_format %q: auto, json or text", c.LogFormat))
 	}
 	if c.TokenTTL <= 0 || c.ShutdownTimeout <= 0 || c.RequestTimeout <= 0 || c.SweepInterval <= 0 {
 		errs = append(errs, errors.New("token_ttl, shutdown_timeout, request_timeout and sweep_interval must be positive"))

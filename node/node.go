@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/lmittmann/tint"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/term"
 
 	"shelflife/actors/lot"
 	"shelflife/actors/saga"
@@ -74,13 +76,23 @@ type Options struct {
 	Clock clock.Clock
 }
 
-// NewLogger builds the structured logger the configuration asks for.
+// NewLogger builds the structured logger the configuration asks for. With
+// log_format auto (the default) a person at a terminal reads coloured
+// text and anything else (a pipe, a file, a log collector) gets JSON.
 func NewLogger(cfg config.Node, w io.Writer) *slog.Logger {
+	f, ok := w.(interface{ Fd() uintptr })
+	return newLogger(cfg, w, ok && term.IsTerminal(int(f.Fd())))
+}
+
+func newLogger(cfg config.Node, w io.Writer, terminal bool) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "text" {
+	switch {
+	case cfg.LogFormat == "text":
 		return slog.New(slog.NewTextHandler(w, opts))
+	case cfg.LogFormat == "auto" && terminal:
+		return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: "15:04:05.000"}))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }

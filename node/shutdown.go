@@ -11,11 +11,27 @@ import (
 type closer struct {
 	name string
 	fn   func(context.Context) error
+	// expected is how long the step normally takes.
+	expected time.Duration
 }
 
 func (n *Node) onShutdown(name string, fn func(context.Context) error) {
-	n.closers = append(n.closers, closer{name, fn})
+	n.closers = append(n.closers, closer{name: name, fn: fn})
 }
+
+// onShutdownTaking adds a step that normally takes about expected.
+func (n *Node) onShutdownTaking(name string, expected time.Duration, fn func(context.Context) error) {
+	n.closers = append(n.closers, closer{name: name, fn: fn, expected: expected})
+}
+
+// clusterLeave is how long the cluster member's graceful leave takes.
+const clusterLeave = 2 * time.Second
+
+// slowStep is how much longer than expected a shutdown step may take
+// before it is logged as slow.
+const slowStep = time.Second
+
+func isSlow(took, expected time.Duration) bool { return took > expected+slowStep }
 
 // onShutdownDo registers a step that cannot fail.
 func (n *Node) onShutdownDo(name string, fn func()) {
@@ -58,8 +74,8 @@ func (n *Node) runCloser(ctx context.Context, c closer) error {
 			return fmt.Errorf("%s did not finish: %w", c.name, context.DeadlineExceeded)
 		}
 	}
-	if took := time.Since(start); took > time.Second {
-		n.log.Info("shutdown step was slow", "step", c.name, "seconds", took.Seconds())
+	if took := time.Since(start); isSlow(took, c.expected) {
+		n.log.Info("shutdown step was slow", "step", c.name, "seconds", took.Seconds(), "expected_seconds", c.expected.Seconds())
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.name, err)

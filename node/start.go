@@ -36,7 +36,7 @@ import (
 // startListener opens the HTTP listener first, so that the node knows its
 // own URL, and the profiler when asked.
 func (n *Node) startListener(context.Context) (err error) {
-	if n.ln, err = listen(n.cfg.HTTPAddr); err != nil {
+	if n.ln, err = listen("http_addr", n.cfg.HTTPAddr); err != nil {
 		return err
 	}
 	n.onShutdownDo("http listener", func() { n.ln.Close() })
@@ -114,7 +114,7 @@ func (n *Node) startKakao(context.Context) (err error) {
 		n.kakaoFake = kakaofake.New(n.cfg.PaymentValidity.D())
 		var stop func()
 		if n.kakaoURL, stop, err = n.kakaoFake.Listen(n.cfg.KakaoFakeAddr); err != nil {
-			return fmt.Errorf("fake kakao pay on %s: %w", n.cfg.KakaoFakeAddr, err)
+			return fmt.Errorf("fake kakao pay: %w", listenError("kakao_fake_addr", n.cfg.KakaoFakeAddr, err))
 		}
 		n.onShutdownDo("fake kakao pay", stop)
 		n.log.Info("fake kakao pay started", "url", n.kakaoURL)
@@ -156,7 +156,9 @@ func (n *Node) startCluster(context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	n.onShutdownDo("cluster member", n.member.Shutdown)
+	// Leaving the cluster gracefully waits a fixed 2 s (protoactor lets
+	// grain ownership move); only longer than that is worth a log line.
+	n.onShutdownTaking("cluster member", clusterLeave, func(context.Context) error { n.member.Shutdown(); return nil })
 	n.log.Info("cluster member started", "address", n.member.Address(), "provider", c.Provider)
 	n.lots = lot.NewClient(n.member.Cluster)
 	n.sagas = saga.NewClient(n.member.Cluster)
@@ -245,7 +247,8 @@ func (n *Node) startHTTP(ctx context.Context) (err error) {
 	n.server, err = api.New(api.Config{
 		Deals: n.cfg.DealLimit, SocketsPerAddress: n.cfg.WSPerAddress, MetricsElsewhere: n.cfg.MetricsAddr != "",
 		TrustedProxies: n.cfg.TrustedProxies, JWTSecret: secret, TokenTTL: n.cfg.TokenTTL.D(), BcryptCost: n.cfg.BcryptCost,
-		BodyLimit: n.cfg.BodyLimitBytes, RequestTimeout: n.cfg.RequestTimeout.D(), Limits: apiLimits(n.cfg), Logger: n.log, Now: n.clk.Now,
+		BodyLimit: n.cfg.BodyLimitBytes, RequestTimeout: n.cfg.RequestTimeout.D(), Limits: apiLimits(n.cfg), RequestLog: n.cfg.RequestLog,
+		Logger: n.log, Now: n.clk.Now,
 	}, api.Deps{
 		Users: n.store, Catalog: n.store, Callbacks: n.callbacks, Metrics: reg, View: n.view, OnCatalogChange: n.catalogChanged,
 		Inventory: n.inventory, Carts: carts, Pages: web.Files(), Cluster: clusterInfo{n.member}, Orders: n.orders,

@@ -1,0 +1,31 @@
+package api
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"shelflife/persistence/mysqlstore/mysqltest"
+)
+
+func TestRequestLogIsOptional(t *testing.T) {
+	store := mysqltest.New(t)
+	for _, on := range []bool{false, true} {
+		var buf bytes.Buffer
+		srv, err := New(Config{JWTSecret: testSecret, BcryptCost: 4, RequestLog: on, Logger: slog.New(slog.NewTextHandler(&buf, nil))},
+			Deps{Users: store, Catalog: store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.App().Test(httptest.NewRequest("GET", "/healthz", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if logged := strings.Contains(buf.String(), "msg=request"); logged != on {
+			t.Errorf("request_log %v: request line logged %v:\n%s", on, logged, buf.String())
+		}
+	}
+}
