@@ -295,3 +295,22 @@ func TestEnvExampleListsEverySecret(t *testing.T) {
 		}
 	}
 }
+
+// Without SHELFLIFE_DEMO no node loads the demo data, and the fake Kakao
+// Pay (whose inject and ledger endpoints are open) is published on the
+// host's loopback only.
+func TestComposeIsNotADemoByDefault(t *testing.T) {
+	p := mustLoadCompose(t)
+	for _, n := range nodeServices(p) {
+		if v, ok := n.Environment["SHELFLIFE_DEMO"]; ok && v != nil && *v != "false" {
+			t.Errorf("%s: SHELFLIFE_DEMO = %q without it in the environment, want false", n.Name, *v)
+		}
+	}
+	for _, name := range p.ServiceNames() {
+		for _, port := range p.Services[name].Ports {
+			if port.Target == 8090 && port.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes port 8090 on %q, want 127.0.0.1 only", name, port.HostIP)
+			}
+		}
+	}
+}
