@@ -118,3 +118,95 @@ func (c *Client) ResidentBytes(ctx context.Context, metricsURL string) (int64, e
 	}
 	return 0, fmt.Errorf("%s: no process_resident_memory_bytes", metricsURL)
 }
+
+// FloodReport compares checkouts with and without a flood of forged
+// callbacks running at the same time, and the node's memory over it.
+type FloodReport struct {
+	Flood *FloodResult `json:"flood"`
+	// Checkout latency p99 (ms) of the order and approve steps, in a sale
+	// alone and in the same sale during the flood.
+	OrderP99Alone    float64 `json:"order_p99_alone_ms"`
+	OrderP99Flood    float64 `json:"order_p99_flood_ms"`
+	ApproveP99Alone  float64 `json:"approve_p99_alone_ms"`
+	ApproveP99Flood  float64 `json:"approve_p99_flood_ms"`
+	CheckoutP99Ratio float64 `json:"checkout_p99_ratio"` // the worse of the two steps
+	// Resident memory of the node (MB) before the flood and at its peak.
+	RSSBeforeMB float64 `json:"rss_before_mb"`
+	RSSPeakMB   float64 `json:"rss_peak_mb"`
+	RSSGrowthMB float64 `json:"rss_growth_mb"`
+	PaidAlone   int     `json:"paid_alone"`
+	PaidFlood   int     `json:"paid_flood"`
+}
+
+func stepP99(rec *Recorder, step string) float64 {
+	for _, s := range rec.Summary().Steps {
+		if s.Step == step {
+			return s.P99
+		}
+	}
+	return 0
+}
+
+func paid(res FlashResult) int {
+	n := 0
+	for _, st := range res.Orders {
+		if st == "PAID" {
+			n++
+		}
+	}
+	return n
+}
+
+// FloodDuringCheckout runs a flash sale alone, then the same sale again
+// while callbacks forged callbacks are sent by workers goroutines, and
+// samples the node's resident memory (from metricsURL) throughout.
+func FloodDuringCheckout(ctx context.Context, c Config, site Site, callbacks, workers int, metricsURL string) (FloodReport, error) {
+	var r FloodReport
+	alone := NewRecorder()
+	res, err := FlashSale(ctx, c, site, alone)
+	if err != nil {
+		return r, fmt.Errorf("the sale alone: %w", err)
+	}
+	r.PaidAlone = paid(res)
+	before, err := c.Client.ResidentBytes(ctx, metricsURL)
+	if err != nil {
+		return r, fmt.Errorf("node memory: %w", err)
+	}
+	peak := before
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-sampleCtx.Done():
+				return
+			case <-t.C:
+				if v, err := c.Client.ResidentBytes(sampleCtx, metricsURL); err == nil && v > peak {
+					peak = v
+				}
+			}
+		}
+	}()
+	flooded := make(chan *FloodResult, 1)
+	go func() { flooded <- CallbackFlood(ctx, c, callbacks, workers) }()
+	during := NewRecorder()
+	res, err = FlashSale(ctx, c, site, during)
+	r.Flood = <-flooded
+	stopSampling()
+	<-sampled
+	if err != nil {
+		return r, fmt.Errorf("the sale during the flood: %w", err)
+	}
+	r.PaidFlood = paid(res)
+	r.OrderP99Alone, r.OrderP99Flood = stepP99(alone, "order"), stepP99(during, "order")
+	r.ApproveP99Alone, r.ApproveP99Flood = stepP99(alone, "approve"), stepP99(during, "approve")
+	if r.OrderP99Alone > 0 && r.ApproveP99Alone > 0 {
+		r.CheckoutP99Ratio = max(r.OrderP99Flood/r.OrderP99Alone, r.ApproveP99Flood/r.ApproveP99Alone)
+	}
+	r.RSSBeforeMB, r.RSSPeakMB = float64(before)/(1<<20), float64(peak)/(1<<20)
+	r.RSSGrowthMB = r.RSSPeakMB - r.RSSBeforeMB
+	return r, nil
+}

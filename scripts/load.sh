@@ -57,3 +57,5 @@ run flash-sale -shoppers "$SHOPPERS" -stock 100
 run flash-sale -shoppers "$SHOPPERS" -stock 100000 -deal=false
 run browse -duration "$DURATION" -concurrency 64
 run dashboard -duration "$DURATION" -subscribers "$SUBSCRIBERS"
+# Forged payment callbacks from an anonymous crowd while shoppers check out.
+run callback-flood -shoppers 300 -callbacks "${CALLBACKS:-100000}"

@@ -73,9 +73,12 @@ type Report struct {
 	SaleRequests int64   `json:"sale_requests,omitempty"`
 	SaleSeconds  float64 `json:"sale_seconds,omitempty"`
 	SaleRatio    float64 `json:"sale_ratio,omitempty"`
+	// CallbackFlood: checkouts alone and during a flood of forged
+	// payment callbacks, and the node's memory over it.
+	CallbackFlood *loadtest.FloodReport `json:"callback_flood,omitempty"`
 }
 
-var scenarios = []string{"flash-sale", "browse", "dashboard", "mixed"}
+var scenarios = []string{"flash-sale", "browse", "dashboard", "mixed", "callback-flood"}
 
 const usage = `usage: loadgen SCENARIO -target URL [flags]
 
@@ -85,6 +88,10 @@ SCENARIO is one of:
   browse      products and deals near an address, closed or open loop
   dashboard   WebSocket subscribers receive stock changes
   mixed       all three at once
+  callback-flood
+              a regular-stock sale alone, then again while -callbacks forged
+              Kakao Pay callbacks arrive; compares checkout p99 and reads the
+              node's memory from -metrics
 
 Every scenario creates a warehouse, products and accounts on the target.
 
@@ -122,6 +129,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	jsonOut := fs.Bool("json", false, "print one JSON object as the last line of stdout")
 	settle := fs.Duration("settle", 30*time.Second, "flash-sale: how long to wait for compensations to land before checking")
 	cheapest := fs.Duration("cheapest", 2*time.Second, "flash-sale: measure /healthz this long before the sale, for the ratio (0: skip)")
+	callbacks := fs.Int("callbacks", 100000, "callback-flood: forged callbacks to send")
+	floodWorkers := fs.Int("flood-workers", 64, "callback-flood: concurrent senders of forged callbacks")
+	metrics := fs.String("metrics", "", "callback-flood: the node's Prometheus metrics URL (default: the first -target's /metrics)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -144,7 +154,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	// Connections per node: every virtual shopper of a flash sale is a
 	// client of its own, as the crowd it stands for would be.
 	conns := max(*concurrency, 64) * 2
-	needsKakao := scenario == "flash-sale" || scenario == "mixed"
+	if scenario == "callback-flood" {
+		// Two sales of regular stock: enough units for both, so every
+		// checkout can be paid and the two compare.
+		*deal = false
+		*stock = max(*stock, 2*int64(*shoppers))
+		if *metrics == "" {
+			*metrics = tgts[0] + "/metrics"
+		}
+	}
+	needsKakao := scenario == "flash-sale" || scenario == "mixed" || scenario == "callback-flood"
 	if needsKakao {
 		conns = max(conns, *shoppers)
 	}
@@ -213,6 +232,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			if report.CheapestRate > 0 {
 				report.BrowseRatio = report.BrowseRate / report.CheapestRate
 			}
+		}()
+	}
+	if scenario == "callback-flood" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fr, err := loadtest.FloodDuringCheckout(ctx, cfg, site, *callbacks, *floodWorkers, *metrics)
+			if err != nil {
+				fail(err)
+				return
+			}
+			report.CallbackFlood = &fr
 		}()
 	}
 	if scenario == "dashboard" || scenario == "mixed" {
@@ -295,13 +326,14 @@ func progress(w io.Writer, rec *loadtest.Recorder, tty bool) func() {
 }
 
 func printSummary(w io.Writer, scenario string, tgts targets, sum loadtest.Summary, r Report, cfg loadtest.Config) {
-	fmt.Fprintf(w, "\nscenario %s against %s: %d requests in %.1fs, %.0f req/s\n\n", scenario, tgts.String(), sum.Requests, sum.Elapsed.Seconds(), sum.Throughput)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "step\tcount\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")
-	for _, s := range sum.Steps {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", s.Step, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max)
+	fmt.Fprintf(w, "\nscenario %s against %s", scenario, tgts.String())
+	if sum.Requests == 0 {
+		// callback-flood keeps its own two recorders: its figures follow.
+		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintf(w, ": %d requests in %.1fs, %.0f req/s\n\n", sum.Requests, sum.Elapsed.Seconds(), sum.Throughput)
+		printSteps(w, sum)
 	}
-	tw.Flush()
 	if len(sum.Errors) > 0 {
 		fmt.Fprintln(w, "\nerrors and refusals by code:")
 		for k, v := range sum.Errors {
@@ -314,6 +346,14 @@ func printSummary(w io.Writer, scenario string, tgts targets, sum loadtest.Summa
 			fmt.Fprintf(w, " vs cheapest route %.0f req/s: %.2fx", r.CheapestRate, r.SaleRatio)
 		}
 		fmt.Fprintln(w)
+	}
+	if f := r.CallbackFlood; f != nil {
+		fmt.Fprintf(w, "\ncallback flood: %d forged callbacks in %.1fs (%.0f/s), answers %v, transport errors %d\n",
+			f.Flood.Sent, f.Flood.Seconds, f.Flood.Rate, f.Flood.ByStatus, f.Flood.Errors)
+		fmt.Fprintf(w, "checkout p99 alone: order %.1f ms, approve %.1f ms; during the flood: order %.1f ms, approve %.1f ms: %.2fx\n",
+			f.OrderP99Alone, f.ApproveP99Alone, f.OrderP99Flood, f.ApproveP99Flood, f.CheckoutP99Ratio)
+		fmt.Fprintf(w, "node memory: %.1f MB before, %.1f MB at the peak: +%.1f MB; paid %d alone, %d during the flood\n",
+			f.RSSBeforeMB, f.RSSPeakMB, f.RSSGrowthMB, f.PaidAlone, f.PaidFlood)
 	}
 	if r.BrowseRatio > 0 {
 		fmt.Fprintf(w, "\nbrowse %.0f req/s vs cheapest route %.0f req/s: %.2fx\n", r.BrowseRate, r.CheapestRate, r.BrowseRatio)
@@ -331,4 +371,13 @@ func printSummary(w io.Writer, scenario string, tgts targets, sum loadtest.Summa
 			}
 		}
 	}
+}
+
+func printSteps(w io.Writer, sum loadtest.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "step\tcount\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")
+	for _, s := range sum.Steps {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", s.Step, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max)
+	}
+	tw.Flush()
 }

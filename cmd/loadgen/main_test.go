@@ -155,3 +155,23 @@ func TestKakaoBase(t *testing.T) {
 		}
 	}
 }
+
+// The callback flood sends every forged callback, the node refuses each
+// one, and checkouts are paid in both sales.
+func TestCallbackFlood(t *testing.T) {
+	n := startNode(t)
+	r, out := runJSON(t, n, "callback-flood", false, "-shoppers", "6", "-callbacks", "600", "-flood-workers", "8", "-concurrency", "6")
+	f := r.CallbackFlood
+	if f == nil || f.Flood == nil {
+		t.Fatalf("no callback_flood in the report:\n%s", out)
+	}
+	if f.Flood.Sent != 600 || f.Flood.ByStatus[403] != 600 {
+		t.Errorf("flood = sent %d, answers %v; want 600 refused with 403", f.Flood.Sent, f.Flood.ByStatus)
+	}
+	if f.PaidAlone != 6 || f.PaidFlood != 6 || f.RSSBeforeMB <= 0 || f.RSSPeakMB < f.RSSBeforeMB || f.CheckoutP99Ratio <= 0 {
+		t.Errorf("report = %+v", f)
+	}
+	if !strings.Contains(out, "callback flood: 600 forged callbacks") {
+		t.Errorf("the printed report lacks the flood line:\n%s", out)
+	}
+}
