@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,24 @@ func TestRecorder(t *testing.T) {
 	}
 	if pr := r.Progress(); pr.Requests != 101 || pr.Errors != 1 {
 		t.Errorf("progress = %+v", pr)
+	}
+}
+
+func TestProcessCPUAndPerCheckout(t *testing.T) {
+	self, err := ProcessCPU(os.Getpid())
+	if err != nil || self <= 0 {
+		t.Fatalf("own CPU = %v, %v", self, err)
+	}
+	a := CPUReading{Node: time.Second, MySQL: 2 * time.Second, ok: true}
+	b := CPUReading{Node: 3 * time.Second, MySQL: 3 * time.Second, ok: true}
+	got, ok := PerCheckout(a, b, 1000)
+	if !ok || got.Node != 2 || got.MySQL != 1 || got.Total != 3 {
+		t.Errorf("per checkout = %+v, %v; want node 2 ms, mysql 1 ms", got, ok)
+	}
+	if _, ok := PerCheckout(CPUReading{}, b, 10); ok {
+		t.Error("a failed reading gave a figure")
+	}
+	if _, ok := PerCheckout(a, b, 0); ok {
+		t.Error("no paid checkout gave a figure")
 	}
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// route (/healthz, closed loop with Concurrency clients) this long,
 	// after the signups, so that its rate compares with the sale's.
 	Cheapest time.Duration
+	// MetricsURL is a node's Prometheus metrics, for its CPU time (the
+	// flash sale's CPU per paid checkout) and memory; empty skips both.
+	MetricsURL string
 }
 
 // Site is the place a run sets up: a warehouse, a product, a hot lot.
@@ -164,6 +167,13 @@ type FlashResult struct {
 	SaleElapsed  time.Duration
 	// CheapestRate is /healthz's rate measured just before (0 if not).
 	CheapestRate float64
+	// PaidPageThenSoldOut counts shoppers given the payment page who paid
+	// there and were then refused for stock: 0 when the shop holds stock
+	// before it hands out a payment page.
+	PaidPageThenSoldOut int64
+	// CPU spent per paid checkout during the sale, when it could be read.
+	CPU   CPUPerCheckout
+	CPUOK bool
 }
 
 // SaleRate is the sale's HTTP requests per second.
@@ -216,7 +226,7 @@ func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashRe
 		res.CheapestRate = ClosedLoop(ctx, c, "/healthz", c.Cheapest, rec, "cheapest_route")
 	}
 	var mu sync.Mutex
-	var requests atomic.Int64
+	var requests, paidThenSoldOut atomic.Int64
 	start := make(chan struct{})
 	item := map[string]any{"product_id": site.ProductID, "quantity": 1}
 	if c.Deal {
@@ -230,7 +240,10 @@ func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashRe
 		go func() {
 			defer wg.Done()
 			<-start
-			id, status := checkout(ctx, c, s, item, rec, &requests)
+			id, status, reason := checkout(ctx, c, s, item, rec, &requests)
+			if status == "FAILED" && reason == "insufficient_stock" {
+				paidThenSoldOut.Add(1)
+			}
 			if id != "" {
 				mu.Lock()
 				res.Orders[id] = status
@@ -239,15 +252,23 @@ func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashRe
 			}
 		}()
 	}
+	cpuBefore := c.ReadCPU(ctx)
 	t0 := time.Now()
 	close(start) // everyone at once
 	wg.Wait()
 	res.SaleElapsed, res.SaleRequests = time.Since(t0), requests.Load()
+	res.PaidPageThenSoldOut = paidThenSoldOut.Load()
+	res.CPU, res.CPUOK = PerCheckout(cpuBefore, c.ReadCPU(ctx), paid(res))
 	return res, nil
 }
 
+// soldOut reports whether an order refusal says the stock is gone.
+func soldOut(code string) bool { return code == "sold_out" || code == "insufficient_stock" }
+
 // checkout runs one shopper's checkout; requests counts its HTTP requests.
-func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec *Recorder, requests *atomic.Int64) (string, string) {
+// It answers the order id, its final status and the reason of a failure.
+// A refusal of the order for stock is also timed as the step "sold_out".
+func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec *Recorder, requests *atomic.Int64) (string, string, string) {
 	base := c.Client.Target()
 	var o struct {
 		OrderID string `json:"order_id"`
@@ -259,16 +280,20 @@ func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec
 	requests.Add(1)
 	t0 := time.Now()
 	err := c.Client.Do(ctx, "POST", base+"/api/v1/orders", s.token, map[string]any{"items": []any{item}}, &o)
-	rec.Observe("order", time.Since(t0), Code(err))
+	took := time.Since(t0)
+	rec.Observe("order", took, Code(err))
 	if err != nil {
-		return "", ""
+		if soldOut(Code(err)) {
+			rec.Observe("sold_out", took, "")
+		}
+		return "", "", ""
 	}
 	requests.Add(1)
 	t0 = time.Now()
 	loc, err := c.Client.PressButton(ctx, o.Payment.RedirectURL, "approve")
 	rec.Observe("kakao_page", time.Since(t0), Code(err))
 	if err != nil {
-		return o.OrderID, o.Status
+		return o.OrderID, o.Status, ""
 	}
 	var done struct{ Status, Reason string }
 	requests.Add(1)
@@ -280,9 +305,9 @@ func checkout(ctx context.Context, c Config, s shopper, item map[string]any, rec
 	}
 	rec.Observe("approve", time.Since(t0), code)
 	if err != nil {
-		return o.OrderID, "UNKNOWN"
+		return o.OrderID, "UNKNOWN", ""
 	}
-	return o.OrderID, done.Status
+	return o.OrderID, done.Status, done.Reason
 }
 
 // ObserveRun reads back what the checker needs: the orders' final statuses

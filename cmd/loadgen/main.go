@@ -73,6 +73,14 @@ type Report struct {
 	SaleRequests int64   `json:"sale_requests,omitempty"`
 	SaleSeconds  float64 `json:"sale_seconds,omitempty"`
 	SaleRatio    float64 `json:"sale_ratio,omitempty"`
+	// PaidPageThenSoldOut: shoppers given the payment page who paid there
+	// and were then refused for stock (a flash sale).
+	PaidPageThenSoldOut int64 `json:"paid_page_then_sold_out"`
+	// SoldOutMS is how fast an order is refused for stock: p50 and p99.
+	SoldOutMS map[string]float64 `json:"sold_out_ms,omitempty"`
+	// CPUPerPaidCheckout is the CPU the node and MySQL on this machine
+	// spent on the sale, per paid checkout, in milliseconds.
+	CPUPerPaidCheckout *loadtest.CPUPerCheckout `json:"cpu_ms_per_paid_checkout,omitempty"`
 	// CallbackFlood: checkouts alone and during a flood of forged
 	// payment callbacks, and the node's memory over it.
 	CallbackFlood *loadtest.FloodReport `json:"callback_flood,omitempty"`
@@ -131,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	cheapest := fs.Duration("cheapest", 2*time.Second, "flash-sale: measure /healthz this long before the sale, for the ratio (0: skip)")
 	callbacks := fs.Int("callbacks", 100000, "callback-flood: forged callbacks to send")
 	floodWorkers := fs.Int("flood-workers", 64, "callback-flood: concurrent senders of forged callbacks")
-	metrics := fs.String("metrics", "", "callback-flood: the node's Prometheus metrics URL (default: the first -target's /metrics)")
+	metrics := fs.String("metrics", "", "the node's Prometheus metrics URL, for its CPU and memory (default: the -target's /metrics when there is one target)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -154,13 +162,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	// Connections per node: every virtual shopper of a flash sale is a
 	// client of its own, as the crowd it stands for would be.
 	conns := max(*concurrency, 64) * 2
+	if *metrics == "" && len(tgts) == 1 {
+		*metrics = tgts[0] + "/metrics"
+	}
 	if scenario == "callback-flood" {
 		// Two sales of regular stock: enough units for both, so every
 		// checkout can be paid and the two compare.
 		*deal = false
 		*stock = max(*stock, 2*int64(*shoppers))
 		if *metrics == "" {
-			*metrics = tgts[0] + "/metrics"
+			return fmt.Errorf("%w: callback-flood reads the node's memory: give -metrics with several targets", errUsage)
 		}
 	}
 	needsKakao := scenario == "flash-sale" || scenario == "mixed" || scenario == "callback-flood"
@@ -171,7 +182,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		Client: loadtest.NewClient(tgts, conns), AdminEmail: *adminEmail, AdminPassword: *adminPassword,
 		KakaoURL: strings.TrimRight(*kakao, "/"), Shoppers: *shoppers, Stock: *stock, Deal: *deal, Duration: *duration,
 		Rate: *rate, Concurrency: *concurrency, Subscribers: *subscribers, DeclineRate: *declineRate,
-		FindKakao: needsKakao || *declineRate > 0,
+		FindKakao: needsKakao || *declineRate > 0, MetricsURL: *metrics,
 	}
 	if scenario == "flash-sale" {
 		cfg.Cheapest = *cheapest
@@ -264,6 +275,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	report.Throughput = sum.Throughput
 	if sale != nil {
 		report.SaleRequests, report.SaleSeconds = sale.SaleRequests, sale.SaleElapsed.Seconds()
+		report.PaidPageThenSoldOut = sale.PaidPageThenSoldOut
+		if sale.CPUOK {
+			report.CPUPerPaidCheckout = &sale.CPU
+		}
 		if scenario == "flash-sale" {
 			report.Throughput = sale.SaleRate()
 			report.CheapestRate = sale.CheapestRate
@@ -276,6 +291,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	report.LatencyMS = map[string]map[string]float64{}
 	for _, s := range sum.Steps {
 		report.LatencyMS[s.Step] = map[string]float64{"p50": s.P50, "p90": s.P90, "p99": s.P99, "p99_9": s.P999}
+		if s.Step == "sold_out" {
+			report.SoldOutMS = map[string]float64{"p50": s.P50, "p99": s.P99}
+		}
 	}
 	if verdict != nil {
 		report.Verdict = verdict
@@ -346,6 +364,13 @@ func printSummary(w io.Writer, scenario string, tgts targets, sum loadtest.Summa
 			fmt.Fprintf(w, " vs cheapest route %.0f req/s: %.2fx", r.CheapestRate, r.SaleRatio)
 		}
 		fmt.Fprintln(w)
+		fmt.Fprintf(w, "shoppers sent to pay for stock that was gone: %d\n", r.PaidPageThenSoldOut)
+		if r.SoldOutMS != nil {
+			fmt.Fprintf(w, "sold out answered in p50 %.1f ms, p99 %.1f ms\n", r.SoldOutMS["p50"], r.SoldOutMS["p99"])
+		}
+		if c := r.CPUPerPaidCheckout; c != nil {
+			fmt.Fprintf(w, "CPU per paid checkout: node %.2f ms + MySQL %.2f ms = %.2f ms\n", c.Node, c.MySQL, c.Total)
+		}
 	}
 	if f := r.CallbackFlood; f != nil {
 		fmt.Fprintf(w, "\ncallback flood: %d forged callbacks in %.1fs (%.0f/s), answers %v, transport errors %d\n",

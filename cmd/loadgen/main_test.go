@@ -79,6 +79,17 @@ func TestFlashSaleOnADealLot(t *testing.T) {
 	if !strings.Contains(text, "all invariants hold") {
 		t.Errorf("summary lacks the verdict:\n%s", text)
 	}
+	// 28 shoppers go without: refused at the order (timed as sold_out) or,
+	// worse, after paying on the Kakao Pay page.
+	if r.PaidPageThenSoldOut < 0 || r.PaidPageThenSoldOut > 28 || (r.PaidPageThenSoldOut < 28 && r.SoldOutMS["p99"] <= 0) {
+		t.Errorf("paid_page_then_sold_out %d, sold_out_ms %v", r.PaidPageThenSoldOut, r.SoldOutMS)
+	}
+	if c := r.CPUPerPaidCheckout; c == nil || c.Node <= 0 || c.MySQL < 0 || c.Total != c.Node+c.MySQL {
+		t.Errorf("cpu_ms_per_paid_checkout = %+v", c)
+	}
+	if !strings.Contains(text, "shoppers sent to pay for stock that was gone: ") || !strings.Contains(text, "CPU per paid checkout: ") {
+		t.Errorf("summary lacks the sold-out and CPU lines:\n%s", text)
+	}
 }
 
 // TestFlashSaleWithDeclines also runs without -kakao: loadgen finds the
