@@ -54,6 +54,8 @@ run() {
 }
 
 run flash-sale -shoppers "$SHOPPERS" -stock 100
+# A crowd ten times larger on the same 100 units: every shopper answered.
+run flash-sale -shoppers "${CROWD:-10000}" -stock 100 -cheapest 0
 run flash-sale -shoppers "$SHOPPERS" -stock 100000 -deal=false
 run browse -duration "$DURATION" -concurrency 64
 run dashboard -duration "$DURATION" -subscribers "$SUBSCRIBERS"
