@@ -90,9 +90,20 @@ func TestRecorder(t *testing.T) {
 }
 
 func TestProcessCPUAndPerCheckout(t *testing.T) {
-	self, err := ProcessCPU(os.Getpid())
+	// Work until this process has used a tick (10 ms) of CPU or more.
+	var self time.Duration
+	var err error
+	sum := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		for i := 0; i < 1_000_000; i++ {
+			sum += i % 7
+		}
+		if self, err = ProcessCPU(os.Getpid()); err != nil || self > 0 {
+			break
+		}
+	}
 	if err != nil || self <= 0 {
-		t.Fatalf("own CPU = %v, %v", self, err)
+		t.Fatalf("own CPU = %v, %v (after work %d)", self, err, sum)
 	}
 	a := CPUReading{Node: time.Second, MySQL: 2 * time.Second, ok: true}
 	b := CPUReading{Node: 3 * time.Second, MySQL: 3 * time.Second, ok: true}
