@@ -79,6 +79,11 @@ type Node struct {
 	// WSPerAddress bounds the WebSockets open at once from one client
 	// address (0: no bound).
 	WSPerAddress int `yaml:"ws_per_address"`
+	// KafkaFetchMaxWait and KafkaFlushFrequency tune the event topics'
+	// consumers and producer (kafkabus.Config); 0 takes the defaults,
+	// chosen for live delivery between nodes.
+	KafkaFetchMaxWait   Duration `yaml:"kafka_fetch_max_wait"`
+	KafkaFlushFrequency Duration `yaml:"kafka_flush_frequency"`
 	// TrustedProxies are the load balancers whose X-Forwarded-For names
 	// the client (addresses or CIDRs).
 	TrustedProxies []string `yaml:"trusted_proxies"`

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -43,21 +44,36 @@ func (e *Embedded) Addrs() []string { return e.c.ListenAddrs() }
 // Close stops the broker.
 func (e *Embedded) Close() { e.c.Close() }
 
-// Config names the brokers and the client id.
+// Config names the brokers and the client id, and tunes delivery.
 type Config struct {
 	Brokers  []string
 	ClientID string
 	// Partitions and Replication are used when creating missing topics.
 	Partitions  int32
 	Replication int16
+	// FetchMaxWait is how long a broker may hold a subscription's fetch
+	// when nothing new arrived (0: DefaultFetchMaxWait). New messages
+	// answer a waiting fetch at once, so this bounds idle round trips,
+	// not delivery.
+	FetchMaxWait time.Duration
+	// FlushFrequency, when positive, lets the producer gather messages
+	// this long before sending a request (fewer, larger requests; each
+	// message waits up to that long). 0 sends at once.
+	FlushFrequency time.Duration
 }
 
+// DefaultFetchMaxWait is FetchMaxWait's default.
+const DefaultFetchMaxWait = 100 * time.Millisecond
+
 // Bus is a connection to Kafka: a client, a sync producer over it, and the
-// settings consumers are made with.
+// settings consumers are made with. Every Subscribe has a client (and so
+// broker connections) of its own.
 type Bus struct {
 	cfg      Config
 	client   sarama.Client
 	producer sarama.SyncProducer
+	mu       sync.Mutex
+	subs     map[sarama.Client]struct{}
 	// origin marks what this bus publishes (a record header), so that its
 	// own broadcast subscriptions can skip it.
 	origin []byte
@@ -70,6 +86,11 @@ const OriginHeader = "shelflife-origin"
 // SaramaConfig is the configuration every ShelfLife client uses: an
 // idempotent producer that waits for all in-sync replicas.
 func SaramaConfig(clientID string) *sarama.Config {
+	return Config{ClientID: clientID}.sarama()
+}
+
+func (c Config) sarama() *sarama.Config {
+	clientID := c.ClientID
 	sc := sarama.NewConfig()
 	sc.ClientID = clientID
 	sc.Version = sarama.V3_6_0_0
@@ -84,9 +105,11 @@ func SaramaConfig(clientID string) *sarama.Config {
 	sc.Metadata.Retry.Max = 3
 	sc.Metadata.Retry.Backoff = 100 * time.Millisecond
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
-	// Other nodes' sockets and read models wait on these fetches: answer
-	// a fetch after at most 100 ms even when little arrived.
-	sc.Consumer.MaxWaitTime = 100 * time.Millisecond
+	sc.Consumer.MaxWaitTime = DefaultFetchMaxWait
+	if c.FetchMaxWait > 0 {
+		sc.Consumer.MaxWaitTime = c.FetchMaxWait
+	}
+	sc.Producer.Flush.Frequency = c.FlushFrequency
 	sc.Consumer.Offsets.AutoCommit.Enable = true
 	return sc
 }
@@ -105,7 +128,7 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.Replication <= 0 {
 		cfg.Replication = 1
 	}
-	client, err := sarama.NewClient(cfg.Brokers, SaramaConfig(cfg.ClientID))
+	client, err := sarama.NewClient(cfg.Brokers, cfg.sarama())
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
@@ -116,7 +139,8 @@ func New(cfg Config) (*Bus, error) {
 	}
 	origin := make([]byte, 8)
 	rand.Read(origin)
-	return &Bus{cfg: cfg, client: client, producer: producer, origin: []byte(hex.EncodeToString(origin))}, nil
+	return &Bus{cfg: cfg, client: client, producer: producer, subs: map[sarama.Client]struct{}{},
+		origin: []byte(hex.EncodeToString(origin))}, nil
 }
 
 // EnsureTopics creates the topics that do not exist yet.
@@ -178,9 +202,17 @@ func (b *Bus) Ping(ctx context.Context) error {
 // Brokers are the addresses this bus was given.
 func (b *Bus) Brokers() []string { return append([]string(nil), b.cfg.Brokers...) }
 
-// Close flushes the producer and closes the client.
+// Close flushes the producer and closes the clients, the subscriptions'
+// among them.
 func (b *Bus) Close() error {
-	return errors.Join(b.producer.Close(), b.client.Close())
+	errs := []error{b.producer.Close(), b.client.Close()}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for c := range b.subs {
+		errs = append(errs, c.Close())
+	}
+	clear(b.subs)
+	return errors.Join(errs...)
 }
 
 // Subscribe reads every partition of topic from the newest offset and calls
@@ -188,14 +220,27 @@ func (b *Bus) Close() error {
 // reads the whole topic (no consumer group): it is how changes made on other
 // nodes reach this node's read model and sockets. What this bus published
 // itself is skipped: its publisher applied it locally already.
+//
+// A broker answers the requests of one connection one at a time, and a
+// fetch with nothing to read is held for FetchMaxWait. On a shared
+// connection every publish and every other topic's fetch would queue
+// behind those held fetches (measured: p99 over 500 ms from a commit on
+// one node to a socket on another); so each subscription has a client,
+// hence connections, of its own.
 func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func(), err error) {
-	consumer, err := sarama.NewConsumerFromClient(b.client)
+	client, err := sarama.NewClient(b.cfg.Brokers, b.cfg.sarama())
 	if err != nil {
+		return nil, fmt.Errorf("kafka client for %s: %w", topic, err)
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		client.Close()
 		return nil, fmt.Errorf("kafka consumer: %w", err)
 	}
 	parts, err := consumer.Partitions(topic)
 	if err != nil {
 		consumer.Close()
+		client.Close()
 		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
 	}
 	var pcs []sarama.PartitionConsumer
@@ -206,6 +251,7 @@ func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func
 				c.Close()
 			}
 			consumer.Close()
+			client.Close()
 			return nil, fmt.Errorf("consume %s/%d: %w", topic, p, err)
 		}
 		pcs = append(pcs, pc)
@@ -217,11 +263,20 @@ func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func
 			}
 		}()
 	}
+	b.mu.Lock()
+	b.subs[client] = struct{}{}
+	b.mu.Unlock()
 	return func() {
 		for _, pc := range pcs {
 			pc.AsyncClose()
 		}
 		consumer.Close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if _, ok := b.subs[client]; ok {
+			delete(b.subs, client)
+			client.Close()
+		}
 	}, nil
 }
 
@@ -256,7 +311,9 @@ func (b *Bus) PublishBatch(topic string, keys, values [][]byte) error {
 // member, and its offset is marked only after handle returned nil (handle
 // is retried with a growing pause until then). Stop ends it.
 func (b *Bus) ConsumeGroup(group, topic string, handle func(ctx context.Context, key, value []byte) error) (stop func(), err error) {
-	cg, err := sarama.NewConsumerGroup(b.cfg.Brokers, group, SaramaConfig(b.cfg.ClientID+"-"+group))
+	gcfg := b.cfg
+	gcfg.ClientID += "-" + group
+	cg, err := sarama.NewConsumerGroup(b.cfg.Brokers, group, gcfg.sarama())
 	if err != nil {
 		return nil, fmt.Errorf("consumer group %s: %w", group, err)
 	}

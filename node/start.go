@@ -94,7 +94,8 @@ func (n *Node) startKafka(context.Context) (err error) {
 		brokers = embedded.Addrs()
 		n.log.Info("embedded kafka broker started", "brokers", brokers)
 	}
-	if n.bus, err = kafkabus.New(kafkabus.Config{Brokers: brokers, ClientID: "shelflife-node"}); err != nil {
+	if n.bus, err = kafkabus.New(kafkabus.Config{Brokers: brokers, ClientID: "shelflife-node",
+		FetchMaxWait: time.Duration(n.cfg.KafkaFetchMaxWait), FlushFrequency: time.Duration(n.cfg.KafkaFlushFrequency)}); err != nil {
 		return err
 	}
 	n.onShutdown("kafka client", func(context.Context) error { return n.bus.Close() })
