@@ -146,3 +146,79 @@ func TestSubscribeSkipsItsOwnMessages(t *testing.T) {
 	case <-time.After(time.Second):
 	}
 }
+
+// A broker answers one connection's requests in turn and holds a fetch
+// with nothing to read for the fetch wait. Publishes and the fetches of a
+// live topic must not queue behind an idle topic's held fetch: with a
+// wait of 15 s, messages still cross within the test's 10 s.
+func TestAnIdleSubscriptionHoldsUpNothing(t *testing.T) {
+	broker, err := StartEmbedded(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	buses := map[string]*Bus{}
+	for _, name := range []string{"a", "b"} {
+		bus, err := New(Config{Brokers: broker.Addrs(), ClientID: name, FetchMaxWait: 15 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bus.Close()
+		buses[name] = bus
+	}
+	a, b := buses["a"], buses["b"]
+	if err := a.EnsureTopics("test-idle", "test-to-a", "test-to-b"); err != nil {
+		t.Fatal(err)
+	}
+	heardA, heardB := make(chan string, 10), make(chan string, 10)
+	for _, s := range []struct {
+		bus   *Bus
+		topic string
+		heard chan string
+	}{{a, "test-idle", nil}, {a, "test-to-a", heardA}, {b, "test-idle", nil}, {b, "test-to-b", heardB}} {
+		stop, err := s.bus.Subscribe(s.topic, func(_, v []byte) {
+			if s.heard != nil {
+				s.heard <- string(v)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+	}
+	time.Sleep(time.Second) // the idle topic's fetches are being held
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Publish(ctx, "test-to-b", nil, []byte("from a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "test-to-a", nil, []byte("from b")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ch   chan string
+		want string
+	}{{heardA, "from b"}, {heardB, "from a"}} {
+		select {
+		case v := <-c.ch:
+			if v != c.want {
+				t.Errorf("heard %q, want %q", v, c.want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%q did not arrive while the idle topic's fetch was held", c.want)
+		}
+	}
+}
+
+func TestConfigTunesSarama(t *testing.T) {
+	if got := (Config{}).sarama().Consumer.MaxWaitTime; got != DefaultFetchMaxWait {
+		t.Errorf("default fetch wait = %v, want %v", got, DefaultFetchMaxWait)
+	}
+	sc := Config{FetchMaxWait: 20 * time.Millisecond, FlushFrequency: 5 * time.Millisecond}.sarama()
+	if sc.Consumer.MaxWaitTime != 20*time.Millisecond || sc.Producer.Flush.Frequency != 5*time.Millisecond {
+		t.Errorf("fetch wait %v, flush frequency %v; want 20ms, 5ms", sc.Consumer.MaxWaitTime, sc.Producer.Flush.Frequency)
+	}
+	if err := sc.Validate(); err != nil {
+		t.Errorf("tuned config invalid: %v", err)
+	}
+}
