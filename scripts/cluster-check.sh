@@ -15,6 +15,8 @@
 #   automanaged on BASE+21..23, remoting on BASE+31..33, the fake Kakao
 #   Pay on BASE+90 and the Kafka-protocol broker on BASE+92.
 #   HOLD=1 keeps everything running after the checks, until Ctrl-C.
+#   NODE_BIN: run this node binary instead of building bin/shelflife
+#   (to compare builds). SHELFLIFE_* settings given pass to the nodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +49,11 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
 fi
 NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 
-go build -o bin/shelflife ./cmd/shelflife
+NODE_BIN=${NODE_BIN:-}
+if [ -z "$NODE_BIN" ]; then
+  go build -o bin/shelflife ./cmd/shelflife
+  NODE_BIN=bin/shelflife
+fi
 go build -o bin/devstack ./cmd/devstack
 go build -o bin/loadgen ./cmd/loadgen
 go build -o bin/clustercheck ./cmd/clustercheck
@@ -95,7 +101,7 @@ start_node() { # index
   SHELFLIFE_SIGNUP_PER_ADDRESS_PER_HOUR=0 \
   SHELFLIFE_LOG_LEVEL=warn \
   SHELFLIFE_LOG_FORMAT=json \
-    bin/shelflife >"$RUN/node$i.out" 2>"$RUN/node$i.log" &
+    "$NODE_BIN" >"$RUN/node$i.out" 2>"$RUN/node$i.log" &
   PIDS+=($!)
 }
 wait_ready() { # url, what, pid
@@ -189,6 +195,6 @@ fi
 echo
 echo "cluster-check passed"
 if [ "${HOLD:-}" = 1 ]; then
-  echo "HOLD=1: running until Ctrl-C"
+  echo "HOLD=1: running until Ctrl-C; admin password $ADMIN_PASSWORD"
   wait
 fi
