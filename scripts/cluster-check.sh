@@ -15,6 +15,7 @@
 #   automanaged on BASE+21..23, remoting on BASE+31..33, the fake Kakao
 #   Pay on BASE+90 and the Kafka-protocol broker on BASE+92.
 #   HOLD=1 keeps everything running after the checks, until Ctrl-C.
+#   PPROF=1 serves each node's profiler on 127.0.0.1:BASE+41..43.
 #   NODE_BIN: run this node binary instead of building bin/shelflife
 #   (to compare builds). SHELFLIFE_* settings given pass to the nodes.
 set -euo pipefail
@@ -76,7 +77,9 @@ PIDS+=($!)
 PEERS=127.0.0.1:$((BASE + 21)),127.0.0.1:$((BASE + 22)),127.0.0.1:$((BASE + 23))
 # All shoppers and dashboards of the run come from 127.0.0.1, through
 # nginx or not, so the per-address limits (sign-in, signup, sockets) are
-# set off for it; everything else is the shipped local configuration.
+# set off for it. trusted_proxies stays unset: nginx's X-Forwarded-For
+# would name 127.0.0.1 for every shopper anyway. Everything else is the
+# shipped local configuration.
 # Signups use bcrypt cost 4 so that 1,000 of them measure the shop, not
 # password hashing. Callbacks from Kakao Pay come back through nginx.
 # Each node opens up to 1.5 x mysql_max_conns connections to MySQL; three
@@ -105,6 +108,7 @@ start_node() { # index
   SHELFLIFE_SIGNUP_PER_ADDRESS_PER_HOUR=0 \
   SHELFLIFE_LOG_LEVEL=warn \
   SHELFLIFE_LOG_FORMAT=json \
+  SHELFLIFE_DEBUG_ADDR=$([ "${PPROF:-}" = 1 ] && echo "127.0.0.1:$((BASE + 40 + i))") \
     "$NODE_BIN" >"$RUN/node$i.out" 2>"$RUN/node$i.log" &
   PIDS+=($!)
 }
