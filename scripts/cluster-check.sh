@@ -35,18 +35,22 @@ RUN=$(mktemp -d /tmp/shelflife-cluster-check.XXXXXX)
 JWT_SECRET=$(head -c 36 /dev/urandom | base64)
 ADMIN_PASSWORD=check-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 
-# nginx from Debian when it is not installed. The package starts its own
-# service on port 80 unless told not to: a policy-rc.d that refuses every
-# service start keeps it down while apt installs it.
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  echo "installing nginx"
+# nginx from Debian when it is not installed (curl too, for the readiness
+# checks). The package starts its own service on port 80 unless told not
+# to: a policy-rc.d that refuses every service start keeps it down while
+# apt installs it.
+missing=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
   created_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
-  [ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 
