@@ -180,28 +180,15 @@ check_report() { # file
   fi
 }
 
-# loadgen SCENARIO [flags], whether this loadgen takes the scenario as its
-# first word or as -scenario.
-loadgen() {
-  local scenario=$1 help
-  shift
-  help=$(bin/loadgen -h 2>&1 || true)
-  if [[ $help == *-scenario* ]]; then
-    bin/loadgen -scenario "$scenario" "$@"
-  else
-    bin/loadgen "$scenario" "$@"
-  fi
-}
-
 echo
 echo "=== flash sale through nginx: $SHOPPERS shoppers, 100 units"
-loadgen flash-sale -target "http://$NGINX" -kakao "http://$KAKAO" -admin-password "$ADMIN_PASSWORD" \
+bin/loadgen flash-sale -target "http://$NGINX" -kakao "http://$KAKAO" -admin-password "$ADMIN_PASSWORD" \
   -shoppers "$SHOPPERS" -stock 100 -json | tee "$RUN/flash-sale.txt"
 check_report "$RUN/flash-sale.txt"
 
 echo
 echo "=== dashboards through nginx: $SUBSCRIBERS sockets, $DURATION"
-loadgen dashboard -target "http://$NGINX" -kakao "http://$KAKAO" -admin-password "$ADMIN_PASSWORD" \
+bin/loadgen dashboard -target "http://$NGINX" -kakao "http://$KAKAO" -admin-password "$ADMIN_PASSWORD" \
   -subscribers "$SUBSCRIBERS" -duration "$DURATION" -json | tee "$RUN/dashboard.txt"
 check_report "$RUN/dashboard.txt"
 if ! tail -n 1 "$RUN/dashboard.txt" | grep -q '"ws_delivery"'; then
