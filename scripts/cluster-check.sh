@@ -165,6 +165,14 @@ NGINX_ARGS=(-c "$RUN/nginx.conf" -p "$RUN" -g "pid $RUN/nginx.pid; error_log $RU
 PIDS+=($!)
 wait_ready "http://$NGINX/nginx-health" "nginx" "${PIDS[-1]}"
 wait_ready "http://$NGINX/readyz" "the nodes through nginx" "${PIDS[-1]}"
+# The pages and their scripts leave nginx compressed (the nodes send them
+# plain).
+for path in / /assets/shop.js; do
+  if ! curl -s -D - -o /dev/null -H 'Accept-Encoding: gzip' "http://$NGINX$path" | grep -qi '^content-encoding: gzip'; then
+    echo "FAILED: $path is not gzipped through nginx" >&2
+    exit 1
+  fi
+done
 echo "cluster: nginx http://$NGINX -> nodes 127.0.0.1:$((BASE + 11))-$((BASE + 13)); logs in $RUN"
 
 # Failures as loadgen reports them: connections refused or cut, timeouts,
