@@ -208,17 +208,12 @@ func TestNodeLossDuringASale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three node processes")
 	}
-	nodes, dsn, fake := startCluster(t, 3)
-	admin, p, l := setupHotLot(t, nodes)
-	owner := lotOwner(t, admin, nodes, l.ID)
-	tokens := shoppers(t, nodes, 16)
-	stopShopping := startShopping(t, nodes, tokens, p.ID)
-	time.Sleep(3 * time.Second)
-	owner.dead.Store(true)
+	sale := startHotSale(t, 16, 3*time.Second)
+	owner, dsn, fake, l := sale.owner, sale.dsn, sale.fake, sale.lot
 	killedAt := time.Now()
 	owner.p.cmd.Process.Signal(syscall.SIGKILL)
 	time.Sleep(7 * time.Second)
-	attempts := stopShopping()
+	attempts := sale.stop()
 
 	f := measureLoss(attempts, killedAt)
 	t.Logf("node loss: %d checkouts before the kill (%d in flight at it failed), %d after (%d failed); failures ended %.2fs after the kill; no checkout completed for %.2fs; slowest %.2fs",
@@ -296,6 +291,29 @@ func measureLoss(attempts []attempt, killedAt time.Time) lossFigures {
 	}
 	f.completed = len(completions)
 	return f
+}
+
+// hotSale is three nodes selling one hot lot, with the node that owns the
+// lot's grain marked as about to fail.
+type hotSale struct {
+	dsn   string
+	fake  *kakaofake.Server
+	lot   idOnly
+	owner *clusterNode
+	stop  func() []attempt
+}
+
+// startHotSale starts the nodes and k shoppers, lets them shop for warmup,
+// then marks the lot's owner dead: what it answers from now on is the
+// loss's.
+func startHotSale(t *testing.T, k int, warmup time.Duration) hotSale {
+	nodes, dsn, fake := startCluster(t, 3)
+	admin, p, l := setupHotLot(t, nodes)
+	owner := lotOwner(t, admin, nodes, l.ID)
+	stop := startShopping(t, nodes, shoppers(t, nodes, k), p.ID)
+	time.Sleep(warmup)
+	owner.dead.Store(true)
+	return hotSale{dsn: dsn, fake: fake, lot: l, owner: owner, stop: stop}
 }
 
 // lotOwner asks the cluster which node hosts the lot's grain.
@@ -487,19 +505,14 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three node processes")
 	}
-	nodes, dsn, fake := startCluster(t, 3)
-	admin, p, l := setupHotLot(t, nodes)
-	owner := lotOwner(t, admin, nodes, l.ID)
-	tokens := shoppers(t, nodes, 12)
-	stopShopping := startShopping(t, nodes, tokens, p.ID)
-	time.Sleep(2 * time.Second)
-	owner.dead.Store(true)
+	sale := startHotSale(t, 12, 2*time.Second)
+	owner, dsn, fake, l := sale.owner, sale.dsn, sale.fake, sale.lot
 	owner.p.cmd.Process.Signal(syscall.SIGSTOP)
 	time.Sleep(8 * time.Second)
 	owner.p.cmd.Process.Signal(syscall.SIGCONT)
 	owner.dead.Store(false)
 	time.Sleep(5 * time.Second)
-	attempts := stopShopping()
+	attempts := sale.stop()
 	var ok int
 	for _, a := range attempts {
 		if a.ok {
