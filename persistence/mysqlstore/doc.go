@@ -17,6 +17,8 @@
 //     orders; ordersteps.go: the saga's conditional step writes, which
 //     steps.go commits together across orders.
 //   - outbox.go: the outbox and the consumers' processed-event marks.
-//   - reconcile.go: payments against orders, for admins.
+//   - reconcile.go: payments against orders, for admins; dashboard.go: the
+//     admin dashboard's figures.
+//   - secrets.go: keys the shop keeps in MySQL (the callback key).
 //   - ports.go: the compile-time list of every port the Store serves.
 package mysqlstore
