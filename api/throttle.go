@@ -13,7 +13,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"shelflife/domain"
-	"shelflife/persistence/redisstore"
 )
 
 // Rate is at most Events per Per; the zero Rate is no limit.
@@ -23,8 +22,6 @@ type Rate struct {
 }
 
 func (r Rate) off() bool { return r.Events <= 0 || r.Per <= 0 }
-
-var _ Throttle = (*redisstore.Throttle)(nil)
 
 // Throttle keeps the counters that slow down password guessing and signup
 // floods. They live outside the node (Redis) so that every node counts the
