@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,9 @@ func testConfig(t *testing.T) config.Node {
 		t.Fatal(err)
 	}
 	cfg.MySQLDSN = mysqltest.NewDSN(t)
+	// Its own Redis keys too: carts and the sign-in counters of one test
+	// must not meet another's (or an earlier run's).
+	cfg.RedisPrefix = fmt.Sprintf("slt-test-%d:", time.Now().UnixNano())
 	return cfg
 }
 

@@ -43,7 +43,6 @@ func newShop(t *testing.T, configure ...func(*config.Node)) *shop {
 	}
 	cfg.AdminPassword = "admin-pass-123"
 	cfg.TokenTTL = config.Duration(30 * 24 * time.Hour)
-	cfg.RedisPrefix = fmt.Sprintf("slt-test-%d:", time.Now().UnixNano())
 	s := &shop{t: t, clk: clock.NewFake(time.Now().Truncate(time.Second))}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
