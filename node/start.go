@@ -29,6 +29,7 @@ import (
 	"shelflife/payments"
 	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/redisstore"
+	"shelflife/readiness"
 	"shelflife/stockview"
 	"shelflife/web"
 )
@@ -148,12 +149,13 @@ func (n *Node) startCluster(context.Context) (err error) {
 	if a, ok := n.opts.Agent.(member.Agent); ok {
 		mcfg.Agent = a
 	}
-	n.member, err = member.Start(mcfg, kinds(grainDeps{
-		lot:       lot.Deps{Store: n.store, Clock: n.clk, Ladder: n.cfg.MarkdownLadder, Publisher: n.sink, Logger: n.log},
-		warehouse: warehouse.Deps{Store: n.store, Clock: n.clk, Logger: n.log},
-		saga: saga.Deps{Store: n.store, Payments: payments.Kakao{Client: n.kakao}, Places: n.view, Notifier: n.orderEvts,
-			URLs: payments.CallbackURLs{Base: n.publicURL}, Clock: n.clk, Logger: n.log, AfterStep: crashAfter(n.cfg.FaultCrashAfter, n.log)},
-	})...)
+	// Every grain kind this node hosts: a new actor package adds its kind
+	// here and nowhere else.
+	n.member, err = member.Start(mcfg,
+		lot.Kind(lot.Deps{Store: n.store, Clock: n.clk, Ladder: n.cfg.MarkdownLadder, Publisher: n.sink, Logger: n.log}),
+		warehouse.Kind(warehouse.Deps{Store: n.store, Clock: n.clk, Logger: n.log}),
+		saga.Kind(saga.Deps{Store: n.store, Payments: payments.Kakao{Client: n.kakao}, Places: n.view, Notifier: n.orderEvts,
+			URLs: payments.CallbackURLs{Base: n.publicURL}, Clock: n.clk, Logger: n.log, AfterStep: crashAfter(n.cfg.FaultCrashAfter, n.log)}))
 	if err != nil {
 		return err
 	}
@@ -228,13 +230,17 @@ func (n *Node) startHTTP(ctx context.Context) (err error) {
 		n.log.Warn("demo mode runs with a published placeholder secret; outside demo mode the node refuses it", "setting", name)
 	}
 	// /readyz answers from checks kept fresh in the background.
-	ready := startReadiness(ctx, map[string]api.Check{
+	ready := readiness.Start(ctx, map[string]readiness.Check{
 		"mysql":   n.store.Ping,
 		"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
 		"kafka":   n.bus.Ping,
 		"cluster": n.member.Ping,
 	}, time.Second, 3*time.Second)
-	n.onShutdown("readiness checks", ready.close)
+	n.onShutdown("readiness checks", ready.Close)
+	checks := map[string]api.Check{}
+	for name, c := range ready.Cached() {
+		checks[name] = api.Check(c)
+	}
 	secret := []byte(n.cfg.JWTSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
@@ -254,7 +260,7 @@ func (n *Node) startHTTP(ctx context.Context) (err error) {
 		Users: n.store, Catalog: n.store, Callbacks: n.callbacks, Metrics: reg, View: n.view, OnCatalogChange: n.catalogChanged,
 		Inventory: n.inventory, Carts: carts, Pages: web.Files(), Cluster: clusterInfo{n.member}, Orders: n.orders,
 		Dashboard: n.store, Throttle: redisstore.NewThrottle(n.redis, n.cfg.RedisPrefix),
-		Checks: ready.cached(),
+		Checks: checks,
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,6 @@
 // Package periodic runs a job now and then every interval until it is
-// closed: the outbox relay, the order sweeper and the lot sweeper are each
-// one Job.
+// closed: the outbox relay, the order sweeper, the lot sweeper and the
+// readiness checks are each one Job.
 package periodic
 
 import (
@@ -18,14 +18,26 @@ type Job struct {
 
 // Start runs job at once and then every interval.
 func Start(interval time.Duration, job func(context.Context)) *Job {
+	return start(interval, job, true)
+}
+
+// StartLater runs job every interval, the first time after one interval
+// (for a caller that has just run it itself).
+func StartLater(interval time.Duration, job func(context.Context)) *Job {
+	return start(interval, job, false)
+}
+
+func start(interval time.Duration, job func(context.Context), now bool) *Job {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Job{cancel: cancel, ended: make(chan struct{})}
 	go func() {
 		defer close(p.ended)
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		for {
-			job(ctx)
+		for run := now; ; run = true {
+			if run {
+				job(ctx)
+			}
 			select {
 			case <-ctx.Done():
 				return

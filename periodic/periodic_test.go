@@ -52,3 +52,22 @@ func TestPeriodicCloseStopsWaitingAtItsDeadline(t *testing.T) {
 		t.Errorf("close of a stuck job: %v, want the deadline", err)
 	}
 }
+
+// StartLater waits one interval before the first run; Start does not.
+func TestStartLaterWaitsOneInterval(t *testing.T) {
+	ran := make(chan string, 4)
+	now := periodic.Start(time.Hour, func(context.Context) { ran <- "start" })
+	later := periodic.StartLater(time.Hour, func(context.Context) { ran <- "later" })
+	if got := <-ran; got != "start" {
+		t.Errorf("first run came from %s, want start", got)
+	}
+	for _, j := range []*periodic.Job{now, later} {
+		if err := j.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(ran)
+	for got := range ran {
+		t.Errorf("%s ran again (an hour has not passed)", got)
+	}
+}

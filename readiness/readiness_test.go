@@ -1,4 +1,4 @@
-package node
+package readiness
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"shelflife/api"
 )
 
 // Readiness answers from the last round: asking costs no check, a failure
@@ -17,7 +15,7 @@ func TestReadinessAnswersFromBackgroundRounds(t *testing.T) {
 	var calls atomic.Int64
 	var mysqlDown atomic.Bool
 	refused := errors.New("connection refused")
-	checks := map[string]api.Check{
+	checks := map[string]Check{
 		"mysql": func(context.Context) error {
 			calls.Add(1)
 			if mysqlDown.Load() {
@@ -28,9 +26,9 @@ func TestReadinessAnswersFromBackgroundRounds(t *testing.T) {
 		"redis": func(context.Context) error { calls.Add(1); return nil },
 	}
 	now := time.Date(2026, 11, 30, 18, 0, 0, 0, time.UTC)
-	r := newReadiness(checks, time.Second, 3*time.Second)
+	r := New(checks, time.Second, 3*time.Second)
 	r.now = func() time.Time { return now }
-	cached := r.cached()
+	cached := r.Cached()
 
 	if err := cached["mysql"](t.Context()); err == nil {
 		t.Error("ready before any round")
@@ -71,14 +69,14 @@ func TestReadinessAnswersFromBackgroundRounds(t *testing.T) {
 
 func TestReadinessStops(t *testing.T) {
 	var calls atomic.Int64
-	r := startReadiness(t.Context(), map[string]api.Check{"x": func(context.Context) error { calls.Add(1); return nil }},
+	r := Start(t.Context(), map[string]Check{"x": func(context.Context) error { calls.Add(1); return nil }},
 		time.Millisecond, time.Second)
 	if calls.Load() < 1 {
-		t.Fatal("startReadiness returned before its first round")
+		t.Fatal("Start returned before its first round")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.close(ctx); err != nil {
+	if err := r.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	after := calls.Load()
