@@ -110,82 +110,227 @@ flags:
 // carries words the flags do not take.
 var errUsage = errors.New("usage")
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
-	scenario := ""
+// options are a command line's scenario and flags.
+type options struct {
+	scenario                         string
+	tgts                             targets
+	shoppers, concurrency            int
+	subscribers, callbacks, workers  int
+	stock                            int64
+	deal, jsonOut                    bool
+	duration, settle, cheapest       time.Duration
+	rate, declineRate                float64
+	kakao, adminEmail, adminPassword string
+	metrics                          string
+}
+
+// parseArgs reads SCENARIO [flags]; a command line that would silently do
+// something else than it says is a usage error.
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	var o options
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		scenario, args = args[0], args[1:]
+		o.scenario, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("loadgen "+scenario, flag.ContinueOnError)
+	fs := flag.NewFlagSet("loadgen "+o.scenario, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	var tgts targets
-	fs.Var(&tgts, "target", "node base URL, required (repeat for several nodes)")
-	shoppers := fs.Int("shoppers", 1000, "flash-sale: virtual shoppers")
-	stock := fs.Int64("stock", 100, "flash-sale: units in the hot lot")
-	deal := fs.Bool("deal", true, "flash-sale: the hot lot is a closing-soon deal (false: a regular product)")
-	duration := fs.Duration("duration", 10*time.Second, "browse and dashboard: how long")
-	rate := fs.Float64("rate", 0, "browse: open loop at this many requests/s (0: closed loop with -concurrency)")
-	concurrency := fs.Int("concurrency", 64, "closed loop clients; also the signup parallelism")
-	subscribers := fs.Int("subscribers", 1000, "dashboard: WebSocket subscribers")
-	declineRate := fs.Float64("decline-rate", 0, "fraction of approvals the fake Kakao Pay declines")
-	kakao := fs.String("kakao", "", "the fake Kakao Pay's base URL (its ledger is checked; default: found from a payment's redirect URL)")
-	adminEmail := fs.String("admin-email", "admin@shelflife.test", "admin account")
-	adminPassword := fs.String("admin-password", "shelflife-demo", "admin password")
-	jsonOut := fs.Bool("json", false, "print one JSON object as the last line of stdout")
-	settle := fs.Duration("settle", 30*time.Second, "flash-sale: how long to wait for compensations to land before checking")
-	cheapest := fs.Duration("cheapest", 2*time.Second, "flash-sale: measure /healthz this long before the sale, for the ratio (0: skip)")
-	callbacks := fs.Int("callbacks", 100000, "callback-flood: forged callbacks to send")
-	floodWorkers := fs.Int("flood-workers", 64, "callback-flood: concurrent senders of forged callbacks")
-	metrics := fs.String("metrics", "", "the node's Prometheus metrics URL, for its CPU and memory (default: the -target's /metrics when there is one target)")
+	fs.Var(&o.tgts, "target", "node base URL, required (repeat for several nodes)")
+	fs.IntVar(&o.shoppers, "shoppers", 1000, "flash-sale: virtual shoppers")
+	fs.Int64Var(&o.stock, "stock", 100, "flash-sale: units in the hot lot")
+	fs.BoolVar(&o.deal, "deal", true, "flash-sale: the hot lot is a closing-soon deal (false: a regular product)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "browse and dashboard: how long")
+	fs.Float64Var(&o.rate, "rate", 0, "browse: open loop at this many requests/s (0: closed loop with -concurrency)")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "closed loop clients; also the signup parallelism")
+	fs.IntVar(&o.subscribers, "subscribers", 1000, "dashboard: WebSocket subscribers")
+	fs.Float64Var(&o.declineRate, "decline-rate", 0, "fraction of approvals the fake Kakao Pay declines")
+	fs.StringVar(&o.kakao, "kakao", "", "the fake Kakao Pay's base URL (its ledger is checked; default: found from a payment's redirect URL)")
+	fs.StringVar(&o.adminEmail, "admin-email", "admin@shelflife.test", "admin account")
+	fs.StringVar(&o.adminPassword, "admin-password", "shelflife-demo", "admin password")
+	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON object as the last line of stdout")
+	fs.DurationVar(&o.settle, "settle", 30*time.Second, "flash-sale: how long to wait for compensations to land before checking")
+	fs.DurationVar(&o.cheapest, "cheapest", 2*time.Second, "flash-sale: measure /healthz this long before the sale, for the ratio (0: skip)")
+	fs.IntVar(&o.callbacks, "callbacks", 100000, "callback-flood: forged callbacks to send")
+	fs.IntVar(&o.workers, "flood-workers", 64, "callback-flood: concurrent senders of forged callbacks")
+	fs.StringVar(&o.metrics, "metrics", "", "the node's Prometheus metrics URL, for its CPU and memory (default: the -target's /metrics when there is one target)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
 	switch {
-	case scenario == "":
+	case o.scenario == "":
 		fs.Usage()
-		return fmt.Errorf("%w: name a scenario first: %s", errUsage, strings.Join(scenarios, ", "))
-	case !slices.Contains(scenarios, scenario):
-		return fmt.Errorf("%w: unknown scenario %q: %s", errUsage, scenario, strings.Join(scenarios, ", "))
+		return o, fmt.Errorf("%w: name a scenario first: %s", errUsage, strings.Join(scenarios, ", "))
+	case !slices.Contains(scenarios, o.scenario):
+		return o, fmt.Errorf("%w: unknown scenario %q: %s", errUsage, o.scenario, strings.Join(scenarios, ", "))
 	case fs.NArg() > 0:
 		// Go's flag parsing stops at the first word that is not a flag:
 		// everything from there on would be silently ignored.
-		return fmt.Errorf("%w: unexpected %q: flags come after the scenario, and every word must belong to a flag", errUsage, strings.Join(fs.Args(), " "))
-	case len(tgts) == 0:
-		return fmt.Errorf("%w: -target is required (the node to load, e.g. -target http://127.0.0.1:18080)", errUsage)
+		return o, fmt.Errorf("%w: unexpected %q: flags come after the scenario, and every word must belong to a flag", errUsage, strings.Join(fs.Args(), " "))
+	case len(o.tgts) == 0:
+		return o, fmt.Errorf("%w: -target is required (the node to load, e.g. -target http://127.0.0.1:18080)", errUsage)
 	}
-	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || *declineRate < 0 || *declineRate > 1 {
-		return errors.New("-shoppers, -stock and -concurrency must be positive; -decline-rate within 0..1")
+	return o, nil
+}
+
+// config checks the options and turns them into the scenarios' settings.
+func (o *options) config() (loadtest.Config, error) {
+	if o.shoppers < 1 || o.stock < 1 || o.concurrency < 1 || o.declineRate < 0 || o.declineRate > 1 {
+		return loadtest.Config{}, errors.New("-shoppers, -stock and -concurrency must be positive; -decline-rate within 0..1")
+	}
+	if o.metrics == "" && len(o.tgts) == 1 {
+		o.metrics = o.tgts[0] + "/metrics"
+	}
+	if o.scenario == "callback-flood" {
+		// Two sales of regular stock: enough units for both, so every
+		// checkout can be paid and the two compare.
+		o.deal, o.stock = false, max(o.stock, 2*int64(o.shoppers))
+		if o.metrics == "" {
+			return loadtest.Config{}, fmt.Errorf("%w: callback-flood reads the node's memory: give -metrics with several targets", errUsage)
+		}
 	}
 	// Connections per node: every virtual shopper of a flash sale is a
 	// client of its own, as the crowd it stands for would be.
-	conns := max(*concurrency, 64) * 2
-	if *metrics == "" && len(tgts) == 1 {
-		*metrics = tgts[0] + "/metrics"
-	}
-	if scenario == "callback-flood" {
-		// Two sales of regular stock: enough units for both, so every
-		// checkout can be paid and the two compare.
-		*deal = false
-		*stock = max(*stock, 2*int64(*shoppers))
-		if *metrics == "" {
-			return fmt.Errorf("%w: callback-flood reads the node's memory: give -metrics with several targets", errUsage)
-		}
-	}
-	needsKakao := scenario == "flash-sale" || scenario == "mixed" || scenario == "callback-flood"
-	if needsKakao {
-		conns = max(conns, *shoppers)
+	conns := max(o.concurrency, 64) * 2
+	sells := o.scenario == "flash-sale" || o.scenario == "mixed" || o.scenario == "callback-flood"
+	if sells {
+		conns = max(conns, o.shoppers)
 	}
 	cfg := loadtest.Config{
-		Client: loadtest.NewClient(tgts, conns), AdminEmail: *adminEmail, AdminPassword: *adminPassword,
-		KakaoURL: strings.TrimRight(*kakao, "/"), Shoppers: *shoppers, Stock: *stock, Deal: *deal, Duration: *duration,
-		Rate: *rate, Concurrency: *concurrency, Subscribers: *subscribers, DeclineRate: *declineRate,
-		FindKakao: needsKakao || *declineRate > 0, MetricsURL: *metrics,
+		Client: loadtest.NewClient(o.tgts, conns), AdminEmail: o.adminEmail, AdminPassword: o.adminPassword,
+		KakaoURL: strings.TrimRight(o.kakao, "/"), Shoppers: o.shoppers, Stock: o.stock, Deal: o.deal, Duration: o.duration,
+		Rate: o.rate, Concurrency: o.concurrency, Subscribers: o.subscribers, DeclineRate: o.declineRate,
+		FindKakao: sells || o.declineRate > 0, MetricsURL: o.metrics,
 	}
-	if scenario == "flash-sale" {
-		cfg.Cheapest = *cheapest
+	if o.scenario == "flash-sale" {
+		cfg.Cheapest = o.cheapest
+	}
+	return cfg, nil
+}
+
+// outcome is what the scenarios of one run leave for the report.
+type outcome struct {
+	mu      sync.Mutex
+	err     error
+	sale    *loadtest.FlashResult
+	verdict *loadtest.Verdict
+	report  Report
+}
+
+func (r *outcome) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+func (o options) runs(name string) bool {
+	return o.scenario == name || (o.scenario == "mixed" && name != "callback-flood")
+}
+
+// runScenarios runs the scenario (all three for mixed) at once.
+func (o options) runScenarios(ctx context.Context, cfg loadtest.Config, site loadtest.Site, rec *loadtest.Recorder) *outcome {
+	out := &outcome{report: Report{Scenario: o.scenario}}
+	var wg sync.WaitGroup
+	spawn := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	if o.runs("flash-sale") {
+		spawn(func() {
+			res, err := loadtest.FlashSale(ctx, cfg, site, rec)
+			if err != nil {
+				out.fail(err)
+				return
+			}
+			out.sale = &res
+			obs, err := loadtest.ObserveRun(ctx, cfg, site, res, o.settle)
+			if err != nil {
+				out.fail(err)
+				return
+			}
+			v := loadtest.Check(obs)
+			out.verdict = &v
+		})
+	}
+	if o.runs("browse") {
+		spawn(func() { o.browse(ctx, cfg, site, rec, &out.report) })
+	}
+	if o.runs("callback-flood") {
+		spawn(func() {
+			fr, err := loadtest.FloodDuringCheckout(ctx, cfg, site, o.callbacks, o.workers, o.metrics)
+			if err != nil {
+				out.fail(err)
+				return
+			}
+			out.report.CallbackFlood = &fr
+		})
+	}
+	if o.runs("dashboard") {
+		spawn(func() {
+			if err := loadtest.Dashboard(ctx, cfg, site, rec); err != nil {
+				out.fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (o options) browse(ctx context.Context, cfg loadtest.Config, site loadtest.Site, rec *loadtest.Recorder, r *Report) {
+	if o.rate > 0 {
+		loadtest.Browse(ctx, cfg, site, rec)
+		return
+	}
+	half := o.duration / 2
+	r.CheapestRate = loadtest.ClosedLoop(ctx, cfg, "/healthz", half, rec, "cheapest_route")
+	r.BrowseRate = loadtest.ClosedLoop(ctx, cfg, fmt.Sprintf("/api/v1/products?lat=%.4f&lng=%.4f", site.Lat, site.Lng), half, rec, "browse")
+	if r.CheapestRate > 0 {
+		r.BrowseRatio = r.BrowseRate / r.CheapestRate
+	}
+}
+
+// finish fills the report from the recorder, the sale and the verdict.
+func (out *outcome) finish(sum loadtest.Summary) {
+	r := &out.report
+	r.Throughput = sum.Throughput
+	if sale := out.sale; sale != nil {
+		r.SaleRequests, r.SaleSeconds = sale.SaleRequests, sale.SaleElapsed.Seconds()
+		r.PaidPageThenSoldOut = sale.PaidPageThenSoldOut
+		if sale.CPUOK {
+			r.CPUPerPaidCheckout = &sale.CPU
+		}
+		if r.Scenario == "flash-sale" {
+			r.Throughput, r.CheapestRate = sale.SaleRate(), sale.CheapestRate
+			if sale.CheapestRate > 0 {
+				r.SaleRatio = sale.SaleRate() / sale.CheapestRate
+			}
+		}
+	}
+	r.Errors = sum.Errors
+	r.LatencyMS = map[string]map[string]float64{}
+	for _, s := range sum.Steps {
+		r.LatencyMS[s.Step] = map[string]float64{"p50": s.P50, "p90": s.P90, "p99": s.P99, "p99_9": s.P999}
+		if s.Step == "sold_out" {
+			r.SoldOutMS = map[string]float64{"p50": s.P50, "p99": s.P99}
+		}
+	}
+	if v := out.verdict; v != nil {
+		r.Verdict = v
+		r.OrdersPaid, r.Oversold, r.TakenWithoutOrder = v.OrdersPaid, v.Oversold, v.TakenWithoutOrder
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
+	o, err := parseArgs(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config()
+	if err != nil {
+		return err
 	}
 	site, err := loadtest.Setup(ctx, cfg)
 	if err != nil {
@@ -197,114 +342,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	}
 	rec := loadtest.NewRecorder()
 	stopProgress := progress(stderr, rec, tty)
-	report := Report{Scenario: scenario}
-	var verdict *loadtest.Verdict
-	var sale *loadtest.FlashResult
-	var wg sync.WaitGroup
-	var runErr error
-	var mu sync.Mutex
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if runErr == nil {
-			runErr = err
-		}
-	}
-	if scenario == "flash-sale" || scenario == "mixed" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := loadtest.FlashSale(ctx, cfg, site, rec)
-			if err != nil {
-				fail(err)
-				return
-			}
-			sale = &res
-			obs, err := loadtest.ObserveRun(ctx, cfg, site, res, *settle)
-			if err != nil {
-				fail(err)
-				return
-			}
-			v := loadtest.Check(obs)
-			verdict = &v
-		}()
-	}
-	if scenario == "browse" || scenario == "mixed" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if *rate > 0 {
-				loadtest.Browse(ctx, cfg, site, rec)
-				return
-			}
-			half := *duration / 2
-			report.CheapestRate = loadtest.ClosedLoop(ctx, cfg, "/healthz", half, rec, "cheapest_route")
-			report.BrowseRate = loadtest.ClosedLoop(ctx, cfg, fmt.Sprintf("/api/v1/products?lat=%.4f&lng=%.4f", site.Lat, site.Lng), half, rec, "browse")
-			if report.CheapestRate > 0 {
-				report.BrowseRatio = report.BrowseRate / report.CheapestRate
-			}
-		}()
-	}
-	if scenario == "callback-flood" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fr, err := loadtest.FloodDuringCheckout(ctx, cfg, site, *callbacks, *floodWorkers, *metrics)
-			if err != nil {
-				fail(err)
-				return
-			}
-			report.CallbackFlood = &fr
-		}()
-	}
-	if scenario == "dashboard" || scenario == "mixed" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := loadtest.Dashboard(ctx, cfg, site, rec); err != nil {
-				fail(err)
-			}
-		}()
-	}
-	wg.Wait()
+	out := o.runScenarios(ctx, cfg, site, rec)
 	stopProgress()
-	if runErr != nil {
-		return runErr
+	if out.err != nil {
+		return out.err
 	}
 	sum := rec.Summary()
-	report.Throughput = sum.Throughput
-	if sale != nil {
-		report.SaleRequests, report.SaleSeconds = sale.SaleRequests, sale.SaleElapsed.Seconds()
-		report.PaidPageThenSoldOut = sale.PaidPageThenSoldOut
-		if sale.CPUOK {
-			report.CPUPerPaidCheckout = &sale.CPU
-		}
-		if scenario == "flash-sale" {
-			report.Throughput = sale.SaleRate()
-			report.CheapestRate = sale.CheapestRate
-			if sale.CheapestRate > 0 {
-				report.SaleRatio = sale.SaleRate() / sale.CheapestRate
-			}
-		}
-	}
-	report.Errors = sum.Errors
-	report.LatencyMS = map[string]map[string]float64{}
-	for _, s := range sum.Steps {
-		report.LatencyMS[s.Step] = map[string]float64{"p50": s.P50, "p90": s.P90, "p99": s.P99, "p99_9": s.P999}
-		if s.Step == "sold_out" {
-			report.SoldOutMS = map[string]float64{"p50": s.P50, "p99": s.P99}
-		}
-	}
-	if verdict != nil {
-		report.Verdict = verdict
-		report.OrdersPaid, report.Oversold, report.TakenWithoutOrder = verdict.OrdersPaid, verdict.Oversold, verdict.TakenWithoutOrder
-	}
-	printSummary(stdout, scenario, tgts, sum, report, cfg)
-	if *jsonOut {
-		b, _ := json.Marshal(report)
+	out.finish(sum)
+	printSummary(stdout, o.scenario, o.tgts, sum, out.report, cfg)
+	if o.jsonOut {
+		b, _ := json.Marshal(out.report)
 		fmt.Fprintln(stdout, string(b))
 	}
-	if verdict != nil && !verdict.OK() {
+	if out.verdict != nil && !out.verdict.OK() {
 		return loadtest.ErrInvariants
 	}
 	return nil
