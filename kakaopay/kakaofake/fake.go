@@ -265,6 +265,30 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		"ios_app_scheme":     "kakaotalk://kakaopay/pg?url=" + url.QueryEscape(pc), "created_at": kst(p.CreatedAt)})
 }
 
+// approvable finds the payment req approves, or the Kakao Pay error code
+// and message that refuse it. Called with s.mu held.
+func (s *Server) approvable(req kakaopay.ApproveRequest) (*Payment, int, string) {
+	p, ok := s.payments[req.TID]
+	switch {
+	case !ok:
+		return nil, kakaopay.CodeUnknownTID, "no payment with this tid"
+	case p.PartnerOrderID != req.PartnerOrderID || p.PartnerUserID != req.PartnerUserID:
+		return nil, kakaopay.CodeApprovalFailure, "partner_order_id or partner_user_id does not match the payment"
+	case req.TotalAmount != 0 && req.TotalAmount != p.Amount:
+		return nil, kakaopay.CodeApprovalFailure, "total_amount does not match the payment"
+	case p.Status == kakaopay.StatusSuccess || p.Status == kakaopay.StatusPartCanceled || p.Status == kakaopay.StatusCanceled:
+		return nil, kakaopay.CodeAlreadyApproved, "payment already approved"
+	case p.Status != kakaopay.StatusReady:
+		return nil, kakaopay.CodeApprovalFailure, "payment is " + p.Status
+	case p.pgToken == "" || req.PGToken != p.pgToken:
+		return nil, kakaopay.CodeBadPGToken, "invalid pg_token"
+	case s.now().Sub(p.CreatedAt) > s.validity:
+		p.Status = kakaopay.StatusFail
+		return nil, kakaopay.CodeExpired, "payment request expired"
+	}
+	return p, 0, ""
+}
+
 func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
 	var req kakaopay.ApproveRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -272,36 +296,10 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	p, ok := s.payments[req.TID]
-	switch {
-	case !ok:
+	p, code, msg := s.approvable(req)
+	if code != 0 {
 		s.mu.Unlock()
-		fail(w, 400, kakaopay.CodeUnknownTID, "no payment with this tid")
-		return
-	case p.PartnerOrderID != req.PartnerOrderID || p.PartnerUserID != req.PartnerUserID:
-		s.mu.Unlock()
-		fail(w, 400, kakaopay.CodeApprovalFailure, "partner_order_id or partner_user_id does not match the payment")
-		return
-	case req.TotalAmount != 0 && req.TotalAmount != p.Amount:
-		s.mu.Unlock()
-		fail(w, 400, kakaopay.CodeApprovalFailure, "total_amount does not match the payment")
-		return
-	case p.Status == kakaopay.StatusSuccess || p.Status == kakaopay.StatusPartCanceled || p.Status == kakaopay.StatusCanceled:
-		s.mu.Unlock()
-		fail(w, 400, kakaopay.CodeAlreadyApproved, "payment already approved")
-		return
-	case p.Status != kakaopay.StatusReady:
-		s.mu.Unlock()
-		fail(w, 400, kakaopay.CodeApprovalFailure, "payment is "+p.Status)
-		return
-	case p.pgToken == "" || req.PGToken != p.pgToken:
-		s.mu.Unlock()
-		fail(w, 400, kakaopay.CodeBadPGToken, "invalid pg_token")
-		return
-	case s.now().Sub(p.CreatedAt) > s.validity:
-		p.Status = kakaopay.StatusFail
-		s.mu.Unlock()
-		fail(w, 400, kakaopay.CodeExpired, "payment request expired")
+		fail(w, 400, code, msg)
 		return
 	}
 	in := p.injection
