@@ -60,64 +60,16 @@ func CrossNode(ctx context.Context, c Config, site Site, nodes []string, rec *Re
 }
 
 func crossNodeOrder(ctx context.Context, c Config, site Site, email, place, watch, back string, rec *Recorder) error {
-	err := c.Client.Do(ctx, "POST", place+"/api/v1/auth/signup", "", map[string]any{"email": email, "password": "load-password",
-		"name": "Cross node", "address": map[string]any{"label": "load", "lat": site.Lat + 0.001, "lng": site.Lng}}, nil)
+	token, o, err := placeOn(ctx, c, site, email, place, rec)
 	if err != nil {
-		return fmt.Errorf("signup: %w", err)
+		return err
 	}
-	var tok struct{ Token string }
-	if err := c.Client.Do(ctx, "POST", place+"/api/v1/auth/login", "", map[string]string{"email": email, "password": "load-password"}, &tok); err != nil {
-		return fmt.Errorf("login: %w", err)
+	paid, closeSocket, err := watchOrder(ctx, watch, o.OrderID, token, rec)
+	if err != nil {
+		return err
 	}
-	var o struct {
-		OrderID string `json:"order_id"`
-		Payment struct {
-			RedirectURL string `json:"redirect_url"`
-		}
-	}
+	defer closeSocket()
 	t0 := time.Now()
-	err = c.Client.Do(ctx, "POST", place+"/api/v1/orders", tok.Token, map[string]any{"items": []any{map[string]any{"product_id": site.ProductID, "quantity": 1}}}, &o)
-	rec.Observe("order", time.Since(t0), Code(err))
-	if err != nil {
-		return fmt.Errorf("order: %w", err)
-	}
-
-	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
-	wsURL := "ws" + trimScheme(watch) + "/api/v1/ws/orders/" + o.OrderID + "?token=" + url.QueryEscape(tok.Token)
-	conn, _, err := dialer.DialContext(ctx, wsURL, nil)
-	if err != nil {
-		return fmt.Errorf("order socket: %w", err)
-	}
-	defer conn.Close()
-	type message struct {
-		Type   string
-		Status string
-		At     time.Time
-	}
-	var first message
-	if err := conn.ReadJSON(&first); err != nil {
-		return fmt.Errorf("order socket's first message: %w", err)
-	}
-	paid := make(chan error, 1)
-	go func() {
-		for {
-			var m message
-			if err := conn.ReadJSON(&m); err != nil {
-				paid <- fmt.Errorf("socket ended before PAID: %w", err)
-				return
-			}
-			if m.Type != "order" {
-				continue
-			}
-			rec.Observe("order_ws_other_node", time.Since(m.At), "")
-			if m.Status == "PAID" {
-				paid <- nil
-				return
-			}
-		}
-	}()
-
-	t0 = time.Now()
 	loc, err := c.Client.PressButton(ctx, o.Payment.RedirectURL, "approve")
 	rec.Observe("kakao_page", time.Since(t0), Code(err))
 	if err != nil {
@@ -145,6 +97,75 @@ func crossNodeOrder(ctx context.Context, c Config, site Site, email, place, watc
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// placedOrder is what crossNodeOrder needs of a new order.
+type placedOrder struct {
+	OrderID string `json:"order_id"`
+	Payment struct {
+		RedirectURL string `json:"redirect_url"`
+	}
+}
+
+// placeOn signs a shopper up on node place and orders a unit there.
+func placeOn(ctx context.Context, c Config, site Site, email, place string, rec *Recorder) (string, placedOrder, error) {
+	var o placedOrder
+	err := c.Client.Do(ctx, "POST", place+"/api/v1/auth/signup", "", map[string]any{"email": email, "password": "load-password",
+		"name": "Cross node", "address": map[string]any{"label": "load", "lat": site.Lat + 0.001, "lng": site.Lng}}, nil)
+	if err != nil {
+		return "", o, fmt.Errorf("signup: %w", err)
+	}
+	var tok struct{ Token string }
+	if err := c.Client.Do(ctx, "POST", place+"/api/v1/auth/login", "", map[string]string{"email": email, "password": "load-password"}, &tok); err != nil {
+		return "", o, fmt.Errorf("login: %w", err)
+	}
+	t0 := time.Now()
+	err = c.Client.Do(ctx, "POST", place+"/api/v1/orders", tok.Token, map[string]any{"items": []any{map[string]any{"product_id": site.ProductID, "quantity": 1}}}, &o)
+	rec.Observe("order", time.Since(t0), Code(err))
+	if err != nil {
+		return "", o, fmt.Errorf("order: %w", err)
+	}
+	return tok.Token, o, nil
+}
+
+// watchOrder opens the order's socket on node watch; the channel gets nil
+// when PAID arrives, or why it never will.
+func watchOrder(ctx context.Context, watch, orderID, token string, rec *Recorder) (<-chan error, func(), error) {
+	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
+	wsURL := "ws" + trimScheme(watch) + "/api/v1/ws/orders/" + orderID + "?token=" + url.QueryEscape(token)
+	conn, _, err := dialer.DialContext(ctx, wsURL, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("order socket: %w", err)
+	}
+	type message struct {
+		Type   string
+		Status string
+		At     time.Time
+	}
+	var first message
+	if err := conn.ReadJSON(&first); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("order socket's first message: %w", err)
+	}
+	paid := make(chan error, 1)
+	go func() {
+		for {
+			var m message
+			if err := conn.ReadJSON(&m); err != nil {
+				paid <- fmt.Errorf("socket ended before PAID: %w", err)
+				return
+			}
+			if m.Type != "order" {
+				continue
+			}
+			rec.Observe("order_ws_other_node", time.Since(m.At), "")
+			if m.Status == "PAID" {
+				paid <- nil
+				return
+			}
+		}
+	}()
+	return paid, func() { conn.Close() }, nil
 }
 
 // onNode moves a callback URL onto node (a base URL), keeping its path
