@@ -116,92 +116,107 @@ func wantError(t testing.TB, status int, body []byte, wantStatus int, wantCode s
 // TestTokensAreRevocable: a token is checked against its user on every
 // request, so logout, a password change, a demotion and a deletion end it:
 // at once on the node that made the change, within 30 s on another.
+// revocation is the shop the token revocation tests share: two nodes (a
+// and b) over one store, a clock, an admin's token and two accounts.
+type revocation struct {
+	a, b      *testServer
+	clock     *testClock
+	root      string
+	boss, kim domain.User
+}
+
 func TestTokensAreRevocable(t *testing.T) {
 	t.Parallel()
 	store := mysqltest.New(t)
 	clock := newTestClock()
-	a := newNode(t, store, Config{Now: clock.Now}, Deps{})
-	b := newNode(t, store, Config{Now: clock.Now}, Deps{})
+	r := &revocation{clock: clock}
+	r.a = newNode(t, store, Config{Now: clock.Now}, Deps{})
+	r.b = newNode(t, store, Config{Now: clock.Now}, Deps{})
 	mustUser(t, store, "root@shop.test", "root-password", domain.RoleAdmin)
-	boss := mustUser(t, store, "boss@shop.test", "boss-password", domain.RoleAdmin)
-	kim := mustUser(t, store, "kim@shop.test", "kim-password", domain.RoleShopper)
+	r.boss = mustUser(t, store, "boss@shop.test", "boss-password", domain.RoleAdmin)
+	r.kim = mustUser(t, store, "kim@shop.test", "kim-password", domain.RoleShopper)
 	mustUser(t, store, "lee@shop.test", "lee-password", domain.RoleShopper)
-	root := a.login("root@shop.test", "root-password")
+	r.root = r.a.login("root@shop.test", "root-password")
+	t.Run("demotion", r.demotion)
+	t.Run("deletion", r.deletion)
+	t.Run("logout ends every token of the user", r.logout)
+	t.Run("password change", r.passwordChange)
+	t.Run("an admin keeps their own account", r.ownAccount)
+}
 
-	t.Run("demotion", func(t *testing.T) {
-		bossTok := a.login("boss@shop.test", "boss-password")
-		a.mustDo("GET", "/api/v1/admin/warehouses", bossTok, "", 200)
-		b.mustDo("GET", "/api/v1/admin/warehouses", bossTok, "", 200)
-		body := a.mustDo("PUT", fmt.Sprintf("/api/v1/admin/users/%d/role", boss.ID), root, `{"role":"shopper"}`, 200)
-		if !strings.Contains(string(body), `"role":"shopper"`) {
-			t.Errorf("role change answered %s", body)
-		}
-		status, body := a.do("GET", "/api/v1/admin/warehouses", bossTok, "")
-		wantError(t, status, body, 401, "token_revoked")
-		clock.Advance(accountTTL + time.Second)
-		status, body = b.do("GET", "/api/v1/admin/warehouses", bossTok, "")
-		wantError(t, status, body, 401, "token_revoked")
-		again := b.login("boss@shop.test", "boss-password")
-		status, body = b.do("GET", "/api/v1/admin/warehouses", again, "")
-		wantError(t, status, body, 403, "forbidden")
-		b.mustDo("GET", "/api/v1/me", again, "", 200)
-	})
+func (r *revocation) demotion(t *testing.T) {
+	bossTok := r.a.login("boss@shop.test", "boss-password")
+	r.a.mustDo("GET", "/api/v1/admin/warehouses", bossTok, "", 200)
+	r.b.mustDo("GET", "/api/v1/admin/warehouses", bossTok, "", 200)
+	body := r.a.mustDo("PUT", fmt.Sprintf("/api/v1/admin/users/%d/role", r.boss.ID), r.root, `{"role":"shopper"}`, 200)
+	if !strings.Contains(string(body), `"role":"shopper"`) {
+		t.Errorf("role change answered %s", body)
+	}
+	status, body := r.a.do("GET", "/api/v1/admin/warehouses", bossTok, "")
+	wantError(t, status, body, 401, "token_revoked")
+	r.clock.Advance(accountTTL + time.Second)
+	status, body = r.b.do("GET", "/api/v1/admin/warehouses", bossTok, "")
+	wantError(t, status, body, 401, "token_revoked")
+	again := r.b.login("boss@shop.test", "boss-password")
+	status, body = r.b.do("GET", "/api/v1/admin/warehouses", again, "")
+	wantError(t, status, body, 403, "forbidden")
+	r.b.mustDo("GET", "/api/v1/me", again, "", 200)
+}
 
-	t.Run("deletion", func(t *testing.T) {
-		kimTok := a.login("kim@shop.test", "kim-password")
-		a.mustDo("GET", "/api/v1/me", kimTok, "", 200)
-		b.mustDo("GET", "/api/v1/me", kimTok, "", 200)
-		a.mustDo("DELETE", fmt.Sprintf("/api/v1/admin/users/%d", kim.ID), root, "", 204)
-		status, body := a.do("GET", "/api/v1/me", kimTok, "")
-		wantError(t, status, body, 401, "token_revoked")
-		clock.Advance(accountTTL + time.Second)
-		status, body = b.do("GET", "/api/v1/me", kimTok, "")
-		wantError(t, status, body, 401, "token_revoked")
-		status, body = a.do("DELETE", fmt.Sprintf("/api/v1/admin/users/%d", kim.ID), root, "")
-		wantError(t, status, body, 404, "not_found")
-	})
+func (r *revocation) deletion(t *testing.T) {
+	kimTok := r.a.login("kim@shop.test", "kim-password")
+	r.a.mustDo("GET", "/api/v1/me", kimTok, "", 200)
+	r.b.mustDo("GET", "/api/v1/me", kimTok, "", 200)
+	r.a.mustDo("DELETE", fmt.Sprintf("/api/v1/admin/users/%d", r.kim.ID), r.root, "", 204)
+	status, body := r.a.do("GET", "/api/v1/me", kimTok, "")
+	wantError(t, status, body, 401, "token_revoked")
+	r.clock.Advance(accountTTL + time.Second)
+	status, body = r.b.do("GET", "/api/v1/me", kimTok, "")
+	wantError(t, status, body, 401, "token_revoked")
+	status, body = r.a.do("DELETE", fmt.Sprintf("/api/v1/admin/users/%d", r.kim.ID), r.root, "")
+	wantError(t, status, body, 404, "not_found")
+}
 
-	t.Run("logout ends every token of the user", func(t *testing.T) {
-		first := a.login("lee@shop.test", "lee-password")
-		second := b.login("lee@shop.test", "lee-password")
-		a.mustDo("POST", "/api/v1/auth/logout", first, "", 204)
-		for _, tok := range []string{first, second} {
-			status, body := a.do("GET", "/api/v1/me", tok, "")
-			wantError(t, status, body, 401, "token_revoked")
-		}
-		a.mustDo("GET", "/api/v1/me", a.login("lee@shop.test", "lee-password"), "", 200)
-	})
-
-	t.Run("password change", func(t *testing.T) {
-		old := a.login("lee@shop.test", "lee-password")
-		status, body := a.do("PUT", "/api/v1/me/password", old, `{"current_password":"not-it-at-all","new_password":"radish-garden-42"}`)
-		wantError(t, status, body, 400, "validation_failed")
-		status, body = a.do("PUT", "/api/v1/me/password", old, `{"current_password":"lee-password","new_password":"short"}`)
-		wantError(t, status, body, 400, "validation_failed")
-		body = a.mustDo("PUT", "/api/v1/me/password", old, `{"current_password":"lee-password","new_password":"radish-garden-42"}`, 200)
-		var fresh loginResponse
-		if err := json.Unmarshal(body, &fresh); err != nil || fresh.Token == "" {
-			t.Fatalf("password change answered %s", body)
-		}
-		status, body = a.do("GET", "/api/v1/me", old, "")
+func (r *revocation) logout(t *testing.T) {
+	first := r.a.login("lee@shop.test", "lee-password")
+	second := r.b.login("lee@shop.test", "lee-password")
+	r.a.mustDo("POST", "/api/v1/auth/logout", first, "", 204)
+	for _, tok := range []string{first, second} {
+		status, body := r.a.do("GET", "/api/v1/me", tok, "")
 		wantError(t, status, body, 401, "token_revoked")
-		a.mustDo("GET", "/api/v1/me", fresh.Token, "", 200)
-		status, body = a.do("POST", "/api/v1/auth/login", "", `{"email":"lee@shop.test","password":"lee-password"}`)
-		wantError(t, status, body, 401, "invalid_credentials")
-		a.login("lee@shop.test", "radish-garden-42")
-	})
+	}
+	r.a.mustDo("GET", "/api/v1/me", r.a.login("lee@shop.test", "lee-password"), "", 200)
+}
 
-	t.Run("an admin keeps their own account", func(t *testing.T) {
-		me := a.mustDo("GET", "/api/v1/me", root, "", 200)
-		var u userResponse
-		json.Unmarshal(me, &u)
-		status, body := a.do("PUT", fmt.Sprintf("/api/v1/admin/users/%d/role", u.ID), root, `{"role":"shopper"}`)
-		wantError(t, status, body, 409, "own_account")
-		status, body = a.do("DELETE", fmt.Sprintf("/api/v1/admin/users/%d", u.ID), root, "")
-		wantError(t, status, body, 409, "own_account")
-		status, body = a.do("PUT", fmt.Sprintf("/api/v1/admin/users/%d/role", boss.ID), root, `{"role":"root"}`)
-		wantError(t, status, body, 400, "validation_failed")
-	})
+func (r *revocation) passwordChange(t *testing.T) {
+	old := r.a.login("lee@shop.test", "lee-password")
+	status, body := r.a.do("PUT", "/api/v1/me/password", old, `{"current_password":"not-it-at-all","new_password":"radish-garden-42"}`)
+	wantError(t, status, body, 400, "validation_failed")
+	status, body = r.a.do("PUT", "/api/v1/me/password", old, `{"current_password":"lee-password","new_password":"short"}`)
+	wantError(t, status, body, 400, "validation_failed")
+	body = r.a.mustDo("PUT", "/api/v1/me/password", old, `{"current_password":"lee-password","new_password":"radish-garden-42"}`, 200)
+	var fresh loginResponse
+	if err := json.Unmarshal(body, &fresh); err != nil || fresh.Token == "" {
+		t.Fatalf("password change answered %s", body)
+	}
+	status, body = r.a.do("GET", "/api/v1/me", old, "")
+	wantError(t, status, body, 401, "token_revoked")
+	r.a.mustDo("GET", "/api/v1/me", fresh.Token, "", 200)
+	status, body = r.a.do("POST", "/api/v1/auth/login", "", `{"email":"lee@shop.test","password":"lee-password"}`)
+	wantError(t, status, body, 401, "invalid_credentials")
+	r.a.login("lee@shop.test", "radish-garden-42")
+}
+
+func (r *revocation) ownAccount(t *testing.T) {
+	me := r.a.mustDo("GET", "/api/v1/me", r.root, "", 200)
+	var u userResponse
+	json.Unmarshal(me, &u)
+	status, body := r.a.do("PUT", fmt.Sprintf("/api/v1/admin/users/%d/role", u.ID), r.root, `{"role":"shopper"}`)
+	wantError(t, status, body, 409, "own_account")
+	status, body = r.a.do("DELETE", fmt.Sprintf("/api/v1/admin/users/%d", u.ID), r.root, "")
+	wantError(t, status, body, 409, "own_account")
+	status, body = r.a.do("PUT", fmt.Sprintf("/api/v1/admin/users/%d/role", r.boss.ID), r.root, `{"role":"r.root"}`)
+	wantError(t, status, body, 400, "validation_failed")
 }
 
 // throttled is a server whose limits are kept in the shared Redis under a

@@ -1,10 +1,12 @@
 package mysqlstore_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"shelflife/domain"
+	"shelflife/persistence/mysqlstore"
 )
 
 // The dashboard's figures come from the rows: stock by warehouse and
@@ -12,6 +14,47 @@ import (
 // status, stuck sagas and units of paid orders per minute.
 func TestDashboardFigures(t *testing.T) {
 	s, ctx, at := orderStore(t, 30*time.Second)
+	w, veg := seedDashboardStock(t, s, ctx, at)
+	minute := seedDashboardOrders(t, s, ctx, at, veg)
+	got, err := s.DashboardSummary(ctx, at, at.Add(-5*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStock := []domain.StockCell{
+		{WarehouseID: w.ID, Category: "Seafood", Regular: 0, Deal: 3},
+		{WarehouseID: w.ID, Category: "Vegetables", Regular: 10, Deal: 4},
+	}
+	if len(got.Stock) != len(wantStock) {
+		t.Fatalf("stock = %+v, want %+v", got.Stock, wantStock)
+	}
+	for i := range wantStock {
+		if got.Stock[i] != wantStock[i] {
+			t.Errorf("stock[%d] = %+v, want %+v", i, got.Stock[i], wantStock[i])
+		}
+	}
+	if got.LotsExpiring48h != 2 || got.LotsExpiring6h != 1 {
+		t.Errorf("expiring 48h, 6h = %d, %d; want 2, 1", got.LotsExpiring48h, got.LotsExpiring6h)
+	}
+	if got.WasteWeekQuantity != 2 || got.WasteWeekValue != 10000 {
+		t.Errorf("waste this week = %d units, %d KRW; want 2, 10000", got.WasteWeekQuantity, got.WasteWeekValue)
+	}
+	wantOrders := map[domain.OrderStatus]int64{domain.StatusPaid: 3, domain.StatusPaymentReady: 1, domain.StatusCreated: 1}
+	for st, n := range wantOrders {
+		if got.OrdersByStatus[st] != n {
+			t.Errorf("orders %s = %d, want %d (all: %v)", st, got.OrdersByStatus[st], n, got.OrdersByStatus)
+		}
+	}
+	if got.StuckSagas != 1 {
+		t.Errorf("stuck sagas = %d, want 1", got.StuckSagas)
+	}
+
+	checkSoldPerMinute(t, s, ctx, at, minute)
+}
+
+// seedDashboardStock receives a regular lot, two deal lots and an expired
+// lot with waste a day and eight days old.
+func seedDashboardStock(t *testing.T, s *mysqlstore.Store, ctx context.Context, at time.Time) (domain.Warehouse, domain.Product) {
+	t.Helper()
 	w, err := s.CreateWarehouse(ctx, domain.Warehouse{Name: "Dash", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +86,14 @@ func TestDashboardFigures(t *testing.T) {
 		}
 	}
 
+	return w, veg
+}
+
+// seedDashboardOrders places three orders paid within two minutes, one
+// waiting for payment and one stuck at CREATED; it answers the minute of
+// the first payments.
+func seedDashboardOrders(t *testing.T, s *mysqlstore.Store, ctx context.Context, at time.Time, veg domain.Product) time.Time {
+	t.Helper()
 	u, err := s.CreateUser(ctx, domain.User{Email: "dash@shelflife.test", Name: "D", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
 	if err != nil {
 		t.Fatal(err)
@@ -82,38 +133,11 @@ func TestDashboardFigures(t *testing.T) {
 	}
 	place("o-dash-stuck", 1, at.Add(-time.Hour)) // saga left at CREATED an hour ago
 
-	got, err := s.DashboardSummary(ctx, at, at.Add(-5*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantStock := []domain.StockCell{
-		{WarehouseID: w.ID, Category: "Seafood", Regular: 0, Deal: 3},
-		{WarehouseID: w.ID, Category: "Vegetables", Regular: 10, Deal: 4},
-	}
-	if len(got.Stock) != len(wantStock) {
-		t.Fatalf("stock = %+v, want %+v", got.Stock, wantStock)
-	}
-	for i := range wantStock {
-		if got.Stock[i] != wantStock[i] {
-			t.Errorf("stock[%d] = %+v, want %+v", i, got.Stock[i], wantStock[i])
-		}
-	}
-	if got.LotsExpiring48h != 2 || got.LotsExpiring6h != 1 {
-		t.Errorf("expiring 48h, 6h = %d, %d; want 2, 1", got.LotsExpiring48h, got.LotsExpiring6h)
-	}
-	if got.WasteWeekQuantity != 2 || got.WasteWeekValue != 10000 {
-		t.Errorf("waste this week = %d units, %d KRW; want 2, 10000", got.WasteWeekQuantity, got.WasteWeekValue)
-	}
-	wantOrders := map[domain.OrderStatus]int64{domain.StatusPaid: 3, domain.StatusPaymentReady: 1, domain.StatusCreated: 1}
-	for st, n := range wantOrders {
-		if got.OrdersByStatus[st] != n {
-			t.Errorf("orders %s = %d, want %d (all: %v)", st, got.OrdersByStatus[st], n, got.OrdersByStatus)
-		}
-	}
-	if got.StuckSagas != 1 {
-		t.Errorf("stuck sagas = %d, want 1", got.StuckSagas)
-	}
+	return minute
+}
 
+func checkSoldPerMinute(t *testing.T, s *mysqlstore.Store, ctx context.Context, at, minute time.Time) {
+	t.Helper()
 	sales, err := s.SoldPerMinute(ctx, at.Add(-30*time.Minute), at)
 	if err != nil {
 		t.Fatal(err)
