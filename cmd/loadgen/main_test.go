@@ -6,44 +6,25 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"shelflife/config"
 	"shelflife/loadtest"
 	"shelflife/node"
-	"shelflife/persistence/mysqlstore/mysqltest"
+	"shelflife/node/nodetest"
 )
 
-func startNode(t *testing.T) *node.Node {
-	t.Helper()
-	cfg, err := config.Load("../../configs/test.yaml", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MySQLDSN = mysqltest.NewDSN(t)
-	cfg.AdminPassword = "admin-pass-123"
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	n, err := node.Start(ctx, cfg, node.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Shutdown(context.Background()) })
-	return n
-}
+func startNode(t *testing.T) *node.Node { return nodetest.Start(t) }
 
 // runJSON runs loadgen SCENARIO against n, naming the fake Kakao Pay
 // unless findKakao (then loadgen must find it itself).
 func runJSON(t *testing.T, n *node.Node, scenario string, findKakao bool, args ...string) (Report, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	base := []string{scenario, "-target", n.URL(), "-admin-password", "admin-pass-123", "-json"}
+	base := []string{scenario, "-target", n.URL(), "-admin-password", nodetest.AdminPassword, "-json"}
 	if !findKakao {
 		base = append(base, "-kakao", n.KakaoURL())
 	}
