@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -24,19 +22,7 @@ func newDashboardShop(t *testing.T) *dashboardShop {
 	t.Helper()
 	store := mysqltest.New(t)
 	now := time.Date(2026, 11, 30, 12, 0, 30, 0, time.UTC)
-	srv, err := New(Config{JWTSecret: testSecret, BcryptCost: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }},
-		Deps{Users: store, Catalog: store, Dashboard: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{t: t, srv: srv}
-	hash, _ := HashPassword("admin-password", 4)
-	if _, err := store.EnsureUser(t.Context(), domain.User{Email: "root@shop.test", Name: "Root", Role: domain.RoleAdmin, PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	ts.admin = ts.login("root@shop.test", "admin-password")
-	ts.mustDo("POST", "/api/v1/auth/signup", "", `{"email":"kim@shop.test","password":"kim-password","name":"Kim"}`, 201)
-	ts.shopper = ts.login("kim@shop.test", "kim-password")
+	ts := newTestServerOn(t, store, Deps{Dashboard: store}, func(c *Config) { c.Now = func() time.Time { return now } })
 
 	ctx := t.Context()
 	w, err := store.CreateWarehouse(ctx, domain.Warehouse{Name: "송파 센터 Songpa", Region: "Seoul", Lat: 37.51, Lng: 127.1, RadiusKm: 5})

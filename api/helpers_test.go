@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"shelflife/domain"
+	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/mysqlstore/mysqltest"
 )
 
@@ -27,7 +28,13 @@ type testServer struct {
 // shopper signed in.
 func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
 	t.Helper()
-	store := mysqltest.New(t)
+	return newTestServerOn(t, mysqltest.New(t), Deps{}, configure...)
+}
+
+// newTestServerOn is newTestServer over store, with deps added to the
+// users and catalog the store serves.
+func newTestServerOn(t testing.TB, store *mysqlstore.Store, deps Deps, configure ...func(*Config)) *testServer {
+	t.Helper()
 	cfg := Config{
 		JWTSecret:  testSecret,
 		BcryptCost: 4,
@@ -37,7 +44,8 @@ func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
 	for _, f := range configure {
 		f(&cfg)
 	}
-	srv, err := New(cfg, Deps{Users: store, Catalog: store})
+	deps.Users, deps.Catalog = store, store
+	srv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
