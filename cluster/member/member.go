@@ -1,7 +1,8 @@
 // Package member starts this process as a member of the ShelfLife actor
-// cluster (protoactor-go with disthash identity lookup) and registers the
-// grain kinds. It is the one place that knows the cluster library's
-// bootstrap; the actor packages hand it their kinds.
+// cluster (protoactor-go with the project's identity lookup, see
+// cluster/lookup) and registers the grain kinds. It is the one place that
+// knows the cluster library's bootstrap; the actor packages hand it their
+// kinds.
 package member
 
 import (
@@ -17,9 +18,10 @@ import (
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
-	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"shelflife/cluster/lookup"
 )
 
 // Config says which cluster to join and how.
@@ -38,11 +40,20 @@ type Config struct {
 	// AutoManPort is where this member answers its peers (automanaged). The
 	// library listens on all interfaces; the peers it calls are in Peers.
 	AutoManPort int
-	// RefreshTTL is how often automanaged members check each other.
-	RefreshTTL time.Duration
+	// CheckInterval is how often automanaged members check each other's
+	// health (default 500ms). A member that does not answer one check is
+	// dropped from the membership at once, so this is also the provider's
+	// failure detection time. Shorter finds a dead member sooner but drops
+	// a live one that misses a check (a pause, a busy machine: the check's
+	// own HTTP timeout is 2 s, so a refused connection is what drops a
+	// member quickly). The lookup does not wait for it: a member whose
+	// connection ends is suspect at once (see cluster/lookup).
+	CheckInterval time.Duration
 	// EtcdEndpoints are the etcd servers of the "etcd" provider (members
 	// register under /shelflife with a lease and watch each other).
 	EtcdEndpoints []string
+	// Lookup tunes the identity lookup (activation timeout, suspicion).
+	Lookup lookup.Config
 	// Agent is the in-memory registry shared by test-provider members of
 	// one process; nil makes a new one (a cluster of one).
 	Agent *test.InMemAgent
@@ -87,11 +98,11 @@ func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
 		if len(cfg.Peers) == 0 || cfg.AutoManPort <= 0 {
 			return nil, errors.New("cluster provider automanaged: peers and automan_port are required")
 		}
-		ttl := cfg.RefreshTTL
-		if ttl <= 0 {
-			ttl = 500 * time.Millisecond
+		every := cfg.CheckInterval
+		if every <= 0 {
+			every = 500 * time.Millisecond
 		}
-		provider = automanaged.NewWithConfig(ttl, cfg.AutoManPort, cfg.Peers...)
+		provider = automanaged.NewWithConfig(every, cfg.AutoManPort, cfg.Peers...)
 	case "etcd":
 		if len(cfg.EtcdEndpoints) == 0 {
 			return nil, errors.New("cluster provider etcd: etcd_endpoints are required")
@@ -111,9 +122,19 @@ func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
 		return actorLog
 	}))
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
-	clusterCfg := cluster.Configure(cfg.Name, provider, disthash.New(), remoteCfg,
+	// One connection attempt per endpoint, not five: the library sleeps 2 s
+	// after each failed attempt while the messages for that member wait, and
+	// only then reports the endpoint terminated. Callers retry anyway.
+	remoteCfg.MaxRetryCount = 1
+	lcfg := cfg.Lookup
+	if lcfg.Logger == nil {
+		lcfg.Logger = logger
+	}
+	lk := lookup.New(lcfg)
+	clusterCfg := cluster.Configure(cfg.Name, provider, lk, remoteCfg,
 		cluster.WithKinds(kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout),
+		cluster.WithClusterContextProducer(lk.ContextProducer()),
 	)
 	c := cluster.New(system, clusterCfg)
 	// The library reports start-up failures by panicking.

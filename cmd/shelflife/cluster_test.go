@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"shelflife/cluster/membertest"
 	"shelflife/kafkabus"
 	"shelflife/kakaopay"
 	"shelflife/kakaopay/kakaofake"
@@ -30,6 +31,14 @@ type clusterNode struct {
 // startCluster starts n node processes forming one automanaged cluster on
 // shared MySQL, Kafka and fake Kakao Pay.
 func startCluster(t *testing.T, n int) ([]*clusterNode, string, *kakaofake.Server) {
+	t.Helper()
+	return startClusterWith(t, n, "automanaged")
+}
+
+// startClusterWith starts n node processes forming one cluster whose
+// members find each other through provider: "automanaged" (a static list
+// of peers) or "etcd" (a real etcd server started for the test).
+func startClusterWith(t *testing.T, n int, provider string) ([]*clusterNode, string, *kakaofake.Server) {
 	t.Helper()
 	bin := buildNode(t)
 	broker, err := kafkabus.StartEmbedded(0)
@@ -63,17 +72,26 @@ func startCluster(t *testing.T, n int) ([]*clusterNode, string, *kakaofake.Serve
 		"SHELFLIFE_MAX_UNPAID_ORDERS=0",
 		"SHELFLIFE_SAGA_STUCK_AFTER=2s",
 		"SHELFLIFE_CLUSTER_NAME=failover-test",
-		"SHELFLIFE_CLUSTER_PROVIDER=automanaged",
-		"SHELFLIFE_CLUSTER_PEERS=" + strings.Join(peers, ","),
+		"SHELFLIFE_CLUSTER_PROVIDER=" + provider,
 		"SHELFLIFE_LOG_LEVEL=info",
+	}
+	switch provider {
+	case "automanaged":
+		common = append(common, "SHELFLIFE_CLUSTER_PEERS="+strings.Join(peers, ","))
+	case "etcd":
+		common = append(common, "SHELFLIFE_CLUSTER_ETCD_ENDPOINTS="+membertest.StartEtcd(t))
+	default:
+		t.Fatalf("provider %q", provider)
 	}
 	var nodes []*clusterNode
 	for i := 0; i < n; i++ {
 		httpAddr, remote := freePort(t), freePort(t)
 		env := append(append([]string{}, common...),
 			"SHELFLIFE_HTTP_ADDR="+httpAddr,
-			"SHELFLIFE_CLUSTER_AUTOMAN_PORT="+automan[i],
 			"SHELFLIFE_CLUSTER_PORT="+remote[strings.LastIndex(remote, ":")+1:])
+		if provider == "automanaged" {
+			env = append(env, "SHELFLIFE_CLUSTER_AUTOMAN_PORT="+automan[i])
+		}
 		cn := &clusterNode{base: "http://" + httpAddr, env: env, remote: remote}
 		cn.p = startNode(t, bin, env)
 		nodes = append(nodes, cn)
@@ -199,16 +217,30 @@ func shopLoop(t *testing.T, nodes []*clusterNode, tokens []string, product int64
 }
 
 // TestNodeLossDuringASale kills, with SIGKILL, the node hosting the hot
-// lot while shoppers buy from it through all three nodes, and checks what
-// must hold whatever a node loss costs: no unit oversold, every
-// acknowledged deduction persisted, no order both failed and charged, the
-// killed node's sagas finished elsewhere. The seconds of failed checkouts
-// are logged (a measurement, not a timed assertion).
+// lot while shoppers buy from it through all three nodes, once with each
+// production-like provider, and checks what must hold whatever a node loss
+// costs: no unit oversold, every acknowledged deduction persisted, no order
+// both failed and charged, the killed node's sagas finished elsewhere. What
+// the loss cost is printed, one line per provider (a measurement, not a
+// timed assertion):
+//
+//	node-loss provider=<name> stall_s=<s> slowest_s=<s> failed=<n> oversold=<n>
+//
+// stall is the longest stretch after the kill with no checkout completing
+// anywhere; slowest is the longest checkout among those the kill could
+// touch (in flight at it or started after it); failed counts those of them
+// that did not end PAID.
 func TestNodeLossDuringASale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three node processes")
 	}
-	sale := startHotSale(t, 16, 3*time.Second)
+	for _, provider := range []string{"automanaged", "etcd"} {
+		t.Run(provider, func(t *testing.T) { nodeLoss(t, provider) })
+	}
+}
+
+func nodeLoss(t *testing.T, provider string) {
+	sale := startHotSale(t, provider, 16, 3*time.Second)
 	owner, dsn, fake, l := sale.owner, sale.dsn, sale.fake, sale.lot
 	killedAt := time.Now()
 	owner.p.cmd.Process.Signal(syscall.SIGKILL)
@@ -216,10 +248,8 @@ func TestNodeLossDuringASale(t *testing.T) {
 	attempts := sale.stop()
 
 	f := measureLoss(attempts, killedAt)
-	t.Logf("node loss: %d checkouts before the kill (%d in flight at it failed), %d after (%d failed); failures ended %.2fs after the kill; no checkout completed for %.2fs; slowest %.2fs",
-		f.before, f.inFlightFailed, f.after, f.failedAfter, f.window.Seconds(), f.stall.Seconds(), f.worst.Seconds())
-	fmt.Fprintf(os.Stderr, "NODE-LOSS-FIGURES before=%d in_flight_failed=%d after=%d failed_after=%d failure_window_s=%.2f stall_s=%.2f slowest_after_s=%.2f\n",
-		f.before, f.inFlightFailed, f.after, f.failedAfter, f.window.Seconds(), f.stall.Seconds(), f.worst.Seconds())
+	t.Logf("node loss (%s): %d checkouts before the kill (%d in flight at it failed), %d after (%d failed); failures ended %.2fs after the kill; no checkout completed for %.2fs; slowest %.2fs",
+		provider, f.before, f.inFlightFailed, f.after, f.failedAfter, f.window.Seconds(), f.stall.Seconds(), f.worst.Seconds())
 	if f.failedBefore > 0 {
 		t.Errorf("%d checkouts failed before any node was lost", f.failedBefore)
 	}
@@ -239,43 +269,40 @@ func TestNodeLossDuringASale(t *testing.T) {
 	t.Logf("failures after the kill (second, reason): %v", reasons)
 
 	// The survivors resume the killed node's sagas and land compensations.
-	settleAndCheck(t, dsn, l.ID, attempts, fake)
+	oversold := settleAndCheck(t, dsn, l.ID, attempts, fake)
+	line := fmt.Sprintf("node-loss provider=%s stall_s=%.2f slowest_s=%.2f failed=%d oversold=%d",
+		provider, f.stall.Seconds(), f.worst.Seconds(), f.inFlightFailed+f.failedAfter, oversold)
+	t.Log(line)
+	fmt.Fprintln(os.Stderr, line)
 }
 
 // lossFigures describe checkouts around a node's loss.
 type lossFigures struct {
 	before, after, failedBefore, failedAfter, inFlightFailed, completed int
 	// window: from the kill to the end of the last failed checkout;
-	// stall: the longest stretch after the kill with no checkout
-	// completing anywhere; worst: the slowest checkout after the kill.
+	// stall, worst: see disruption.
 	window, stall, worst time.Duration
 }
 
 func measureLoss(attempts []attempt, killedAt time.Time) lossFigures {
 	var f lossFigures
-	var firstFail, lastFail time.Time
-	var completions []time.Time
+	f.stall, f.worst, f.completed = disruption(attempts, killedAt)
+	var lastFail time.Time
 	for _, a := range attempts {
+		end := a.at.Add(a.latency)
 		if a.at.Before(killedAt) {
 			f.before++
-			if !a.ok && a.at.Add(a.latency).Before(killedAt) {
+			if !a.ok && end.Before(killedAt) {
 				f.failedBefore++
 			} else if !a.ok {
 				f.inFlightFailed++
 			}
 			continue
 		}
-		if a.ok {
-			completions = append(completions, a.at.Add(a.latency))
-		}
 		f.after++
-		f.worst = max(f.worst, a.latency)
 		if !a.ok {
 			f.failedAfter++
-			if firstFail.IsZero() || a.at.Before(firstFail) {
-				firstFail = a.at
-			}
-			if end := a.at.Add(a.latency); end.After(lastFail) {
+			if end.After(lastFail) {
 				lastFail = end
 			}
 		}
@@ -283,13 +310,6 @@ func measureLoss(attempts []attempt, killedAt time.Time) lossFigures {
 	if !lastFail.IsZero() {
 		f.window = lastFail.Sub(killedAt)
 	}
-	sort.Slice(completions, func(i, j int) bool { return completions[i].Before(completions[j]) })
-	prev := killedAt
-	for _, c := range completions {
-		f.stall = max(f.stall, c.Sub(prev))
-		prev = c
-	}
-	f.completed = len(completions)
 	return f
 }
 
@@ -303,17 +323,42 @@ type hotSale struct {
 	stop  func() []attempt
 }
 
-// startHotSale starts the nodes and k shoppers, lets them shop for warmup,
-// then marks the lot's owner dead: what it answers from now on is the
-// loss's.
-func startHotSale(t *testing.T, k int, warmup time.Duration) hotSale {
-	nodes, dsn, fake := startCluster(t, 3)
+// startHotSale starts the nodes (members through provider) and k shoppers,
+// lets them shop for warmup, then marks the lot's owner dead: what it
+// answers from now on is the loss's.
+func startHotSale(t *testing.T, provider string, k int, warmup time.Duration) hotSale {
+	nodes, dsn, fake := startClusterWith(t, 3, provider)
 	admin, p, l := setupHotLot(t, nodes)
 	owner := lotOwner(t, admin, nodes, l.ID)
 	stop := startShopping(t, nodes, shoppers(t, nodes, k), p.ID)
 	time.Sleep(warmup)
 	owner.dead.Store(true)
 	return hotSale{dsn: dsn, fake: fake, lot: l, owner: owner, stop: stop}
+}
+
+// disruption measures what an event at from cost the checkouts: the
+// longest stretch after it with no checkout completing anywhere (stall),
+// the longest checkout it could touch (in flight at it or started after
+// it), and how many checkouts completed after it.
+func disruption(attempts []attempt, from time.Time) (stall, slowest time.Duration, completed int) {
+	var ends []time.Time
+	for _, a := range attempts {
+		end := a.at.Add(a.latency)
+		if !end.After(from) {
+			continue
+		}
+		slowest = max(slowest, a.latency)
+		if a.ok {
+			ends = append(ends, end)
+		}
+	}
+	sort.Slice(ends, func(i, j int) bool { return ends[i].Before(ends[j]) })
+	prev := from
+	for _, e := range ends {
+		stall = max(stall, e.Sub(prev))
+		prev = e
+	}
+	return stall, slowest, len(ends)
 }
 
 // lotOwner asks the cluster which node hosts the lot's grain.
@@ -382,8 +427,10 @@ func shoppers(t *testing.T, nodes []*clusterNode, k int) []string {
 }
 
 // settleAndCheck waits for sagas and compensations to finish, then checks
-// the invariants on the hot lot, the orders and the fake's ledger.
-func settleAndCheck(t *testing.T, dsn string, lotID int64, attempts []attempt, fake *kakaofake.Server) {
+// the invariants on the hot lot, the orders and the fake's ledger. It
+// returns the units oversold: given out beyond what PAID orders hold, or
+// below zero on hand.
+func settleAndCheck(t *testing.T, dsn string, lotID int64, attempts []attempt, fake *kakaofake.Server) (oversold int64) {
 	t.Helper()
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -417,6 +464,7 @@ func settleAndCheck(t *testing.T, dsn string, lotID int64, attempts []attempt, f
 	if taken != paidUnits {
 		t.Errorf("the lot gave out %d units, PAID orders hold %d", taken, paidUnits)
 	}
+	oversold = max(taken-paidUnits, 0) + max(-onHand, 0)
 	for _, a := range attempts {
 		if !a.ok {
 			continue
@@ -437,6 +485,7 @@ func settleAndCheck(t *testing.T, dsn string, lotID int64, attempts []attempt, f
 			t.Errorf("order %s charged %d times", pay.PartnerOrderID, pay.Approvals)
 		}
 	}
+	return oversold
 }
 
 // TestRollingRestartLosesNoOrder restarts the three nodes one after the
@@ -505,7 +554,7 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three node processes")
 	}
-	sale := startHotSale(t, 12, 2*time.Second)
+	sale := startHotSale(t, "automanaged", 12, 2*time.Second)
 	owner, dsn, fake, l := sale.owner, sale.dsn, sale.fake, sale.lot
 	owner.p.cmd.Process.Signal(syscall.SIGSTOP)
 	time.Sleep(8 * time.Second)
