@@ -26,6 +26,11 @@ type Cluster struct {
 	AutomanPort int      `yaml:"automan_port"`
 	// EtcdEndpoints configure the etcd provider (production).
 	EtcdEndpoints []string `yaml:"etcd_endpoints"`
+	// CheckInterval (automanaged) and EtcdLeaseTTL (etcd) are how soon the
+	// provider drops a dead member, and how easily a busy live one: see
+	// member.Config for the trade-off. 0: the defaults, 500ms and 2s.
+	CheckInterval Duration `yaml:"check_interval"`
+	EtcdLeaseTTL  Duration `yaml:"etcd_lease_ttl"`
 }
 
 // Node is a node's whole configuration. Every key can be set in the YAML

@@ -145,7 +145,8 @@ func (n *Node) startReadModel(ctx context.Context) error {
 func (n *Node) startCluster(context.Context) (err error) {
 	c := n.cfg.Cluster
 	mcfg := member.Config{Name: c.Name, Host: c.Host, Port: c.Port, Provider: c.Provider, Peers: c.Peers,
-		AutoManPort: c.AutomanPort, EtcdEndpoints: c.EtcdEndpoints, Logger: n.log}
+		AutoManPort: c.AutomanPort, EtcdEndpoints: c.EtcdEndpoints, Logger: n.log,
+		CheckInterval: time.Duration(c.CheckInterval), EtcdLeaseTTL: time.Duration(c.EtcdLeaseTTL)}
 	if a, ok := n.opts.Agent.(member.Agent); ok {
 		mcfg.Agent = a
 	}

@@ -16,11 +16,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/remote"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"shelflife/cluster/etcdprovider"
 	"shelflife/cluster/lookup"
 )
 
@@ -52,6 +51,12 @@ type Config struct {
 	// EtcdEndpoints are the etcd servers of the "etcd" provider (members
 	// register under /shelflife with a lease and watch each other).
 	EtcdEndpoints []string
+	// EtcdLeaseTTL is the lease on this member's registration in etcd
+	// (default 2s): how long a member that dies stays listed. Shorter
+	// drops a dead member sooner; a live one whose keep-alives are late by
+	// the whole TTL is dropped too, until it registers again (see
+	// etcdprovider.Config.LeaseTTL).
+	EtcdLeaseTTL time.Duration
 	// Lookup tunes the identity lookup (activation timeout, suspicion).
 	Lookup lookup.Config
 	// Agent is the in-memory registry shared by test-provider members of
@@ -107,7 +112,7 @@ func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
 		if len(cfg.EtcdEndpoints) == 0 {
 			return nil, errors.New("cluster provider etcd: etcd_endpoints are required")
 		}
-		p, err := etcd.NewWithConfig("/shelflife", clientv3.Config{Endpoints: cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
+		p, err := etcdprovider.New(etcdprovider.Config{Endpoints: cfg.EtcdEndpoints, LeaseTTL: cfg.EtcdLeaseTTL, Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("cluster provider etcd: %w", err)
 		}

@@ -1,0 +1,264 @@
+// Package etcdprovider is the cluster membership of production: each
+// member registers itself in etcd under a lease it keeps alive, and every
+// member watches the registrations.
+//
+// It takes the place of protoactor-go's etcd provider for one reason: the
+// library fixes the lease at 3 s, and the lease TTL is the time a member
+// that dies stays listed. Here it is a setting (LeaseTTL).
+package etcdprovider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Config says where etcd is and how members register.
+type Config struct {
+	Endpoints []string
+	// Prefix is where the members of all clusters register (default
+	// "/shelflife"); a cluster's members are under Prefix/<cluster name>/.
+	Prefix string
+	// LeaseTTL is the lease on a member's registration (default 2s, whole
+	// seconds; etcd raises a TTL below its minimum, 2 s with its default
+	// timing). A member that dies stays listed until its lease expires
+	// (etcd checks leases every 500 ms). Shorter drops a dead member
+	// sooner; but a live member whose keep-alives (sent every third of the
+	// TTL) are late by the whole TTL — a long pause, an overloaded etcd —
+	// loses its registration, is dropped as if dead, and registers again.
+	LeaseTTL    time.Duration
+	DialTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Provider implements cluster.ClusterProvider.
+type Provider struct {
+	cfg    Config
+	log    *slog.Logger
+	client *clientv3.Client
+
+	c      *cluster.Cluster
+	prefix string
+	key    string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	members map[string]*cluster.Member // by etcd key
+	lease   clientv3.LeaseID
+}
+
+var _ cluster.ClusterProvider = (*Provider)(nil)
+
+// New connects to etcd.
+func New(cfg Config) (*Provider, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("etcd provider: no endpoints")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "/shelflife"
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 2 * time.Second
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	client, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("etcd provider: %w", err)
+	}
+	return &Provider{cfg: cfg, log: log.With("component", "etcd-provider"), client: client, members: map[string]*cluster.Member{}}, nil
+}
+
+// registration is what a member writes about itself.
+type registration struct {
+	ID    string   `json:"id"`
+	Host  string   `json:"host"`
+	Port  int      `json:"port"`
+	Kinds []string `json:"kinds"`
+}
+
+// StartMember registers this member and follows the others.
+func (p *Provider) StartMember(c *cluster.Cluster) error {
+	host, port, err := c.ActorSystem.GetHostPort()
+	if err != nil {
+		return err
+	}
+	ctx := p.start(c)
+	p.key = p.prefix + c.ActorSystem.ID
+	value, _ := json.Marshal(registration{ID: c.ActorSystem.ID, Host: host, Port: port, Kinds: c.GetClusterKinds()})
+	if err := p.register(ctx, string(value)); err != nil {
+		p.cancel()
+		return err
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.keepRegistered(ctx, string(value))
+	}()
+	return p.follow(ctx)
+}
+
+// StartClient only follows the members.
+func (p *Provider) StartClient(c *cluster.Cluster) error {
+	return p.follow(p.start(c))
+}
+
+func (p *Provider) start(c *cluster.Cluster) context.Context {
+	p.c = c
+	p.prefix = p.cfg.Prefix + "/" + c.Config.Name + "/"
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	return ctx
+}
+
+// register writes this member's key under a new lease.
+func (p *Provider) register(ctx context.Context, value string) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	ttl := max(int64(p.cfg.LeaseTTL/time.Second), 1)
+	lease, err := p.client.Grant(ctx, ttl)
+	if err != nil {
+		return fmt.Errorf("etcd provider: grant lease: %w", err)
+	}
+	if _, err := p.client.Put(ctx, p.key, value, clientv3.WithLease(lease.ID)); err != nil {
+		return fmt.Errorf("etcd provider: register: %w", err)
+	}
+	p.mu.Lock()
+	p.lease = lease.ID
+	p.mu.Unlock()
+	return nil
+}
+
+// keepRegistered keeps the lease alive; when it is lost (etcd unreachable
+// for a whole TTL), it registers again.
+func (p *Provider) keepRegistered(ctx context.Context, value string) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		lease := p.lease
+		p.mu.Unlock()
+		if ch, err := p.client.KeepAlive(ctx, lease); err == nil {
+			for range ch {
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Warn("registration lease lost; registering again", "key", p.key)
+		for ctx.Err() == nil {
+			if err := p.register(ctx, value); err == nil {
+				break
+			} else {
+				p.log.Warn("register", "error", err.Error())
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(p.cfg.LeaseTTL / 2):
+			}
+		}
+	}
+}
+
+// follow reads the members, publishes them, and watches for changes.
+func (p *Provider) follow(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	resp, err := p.client.Get(rctx, p.prefix, clientv3.WithPrefix())
+	cancel()
+	if err != nil {
+		p.cancel()
+		return fmt.Errorf("etcd provider: list members: %w", err)
+	}
+	p.mu.Lock()
+	for _, kv := range resp.Kvs {
+		p.setLocked(string(kv.Key), kv.Value)
+	}
+	p.mu.Unlock()
+	p.publish()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.watch(ctx, resp.Header.Revision+1)
+	}()
+	return nil
+}
+
+func (p *Provider) watch(ctx context.Context, rev int64) {
+	for ctx.Err() == nil {
+		for wr := range p.client.Watch(clientv3.WithRequireLeader(ctx), p.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev)) {
+			if err := wr.Err(); err != nil {
+				p.log.Warn("watch members", "error", err.Error())
+				break
+			}
+			p.mu.Lock()
+			for _, ev := range wr.Events {
+				if ev.Type == clientv3.EventTypeDelete {
+					delete(p.members, string(ev.Kv.Key))
+				} else {
+					p.setLocked(string(ev.Kv.Key), ev.Kv.Value)
+				}
+			}
+			p.mu.Unlock()
+			rev = wr.Header.Revision + 1
+			p.publish()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (p *Provider) setLocked(key string, value []byte) {
+	var r registration
+	if err := json.Unmarshal(value, &r); err != nil {
+		p.log.Warn("unreadable registration", "key", key, "error", err.Error())
+		return
+	}
+	p.members[key] = &cluster.Member{Id: r.ID, Host: r.Host, Port: int32(r.Port), Kinds: r.Kinds}
+}
+
+func (p *Provider) publish() {
+	p.mu.Lock()
+	members := make([]*cluster.Member, 0, len(p.members))
+	for _, m := range p.members {
+		members = append(members, m)
+	}
+	p.mu.Unlock()
+	sort.Slice(members, func(i, j int) bool { return members[i].Id < members[j].Id })
+	p.c.MemberList.UpdateClusterTopology(members)
+}
+
+// Shutdown removes this member's registration (the others see it leave at
+// once rather than a TTL later) and stops following.
+func (p *Provider) Shutdown(graceful bool) error {
+	if p.cancel == nil {
+		return p.client.Close()
+	}
+	p.cancel()
+	p.wg.Wait()
+	var err error
+	if p.key != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		p.mu.Lock()
+		lease := p.lease
+		p.mu.Unlock()
+		if _, rerr := p.client.Revoke(ctx, lease); rerr != nil {
+			err = fmt.Errorf("etcd provider: deregister: %w", rerr)
+		}
+		cancel()
+	}
+	return errors.Join(err, p.client.Close())
+}
