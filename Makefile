@@ -67,8 +67,9 @@ generate: tools
 
 BENCHTIME ?= 5s
 
-# Hot-lot deductions (SQL per deduction vs the lot grain) at N = 8, 64, 256
-# and the browse rate, in one run against the local MariaDB; prints ratios.
+# Hot-lot deductions (SQL per deduction vs the lot grain) at N = 8, 64, 256,
+# a lot request to another member vs to this one, and the browse rate, in one
+# run against the local MariaDB; prints ratios.
 bench:
 	$(GO) run ./cmd/benchinv -duration $(BENCHTIME)
 

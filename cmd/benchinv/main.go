@@ -6,6 +6,9 @@
 //	    UPDATE lots SET on_hand = on_hand - 1 WHERE id = ? AND on_hand >= 1
 //	    and a ledger INSERT;
 //	(b) the same deductions through the lot grain (group commit);
+//	cross-node: a lot request (Get, Deduct) from one member of a two-member
+//	    cluster to a lot living on the other member against the same request
+//	    to a lot living on itself (p50 ratio);
 //	browse: GET /api/v1/products for an address against GET /healthz, the
 //	    same server's cheapest route.
 //
@@ -13,6 +16,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -67,6 +71,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	duration := fs.Duration("duration", 5*time.Second, "how long each measurement runs")
 	levels := fs.String("n", "8,64,256", "concurrency levels")
 	browse := fs.Bool("browse", true, "also measure the browse rate on a node")
+	cross := fs.Bool("cross", true, "also compare a lot request on another member with one on the local member")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lot-grain runs to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -134,9 +139,95 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for _, pr := range pairs {
 		fmt.Fprintf(out, "%5d %14.1f %18.3f %9d\n", pr.a.n, pr.b.rate()/pr.a.rate(), pr.b.p99.Seconds()/pr.a.p99.Seconds(), pr.a.oversold+pr.b.oversold)
 	}
+	if *cross {
+		if err := crossNode(ctx, out, hot, quiet); err != nil {
+			return err
+		}
+	}
 	if *browse {
 		return browseRate(ctx, out, *server, *duration, quiet)
 	}
+	return nil
+}
+
+// crossNode starts two members of one cluster in this process (each with
+// its own remoting on 127.0.0.1, so a call between them goes through gRPC
+// as between nodes) and compares the p50 of a lot read from the first
+// member when the lot lives on it and when it lives on the other.
+func crossNode(ctx context.Context, out io.Writer, hot hotLot, quiet *slog.Logger) error {
+	d := hot.duration
+	agent := member.NewAgent()
+	name := fmt.Sprintf("bench-cross-%d", time.Now().UnixNano())
+	var ms []*member.Member
+	defer func() { member.ShutdownAll(ms...) }()
+	for range 2 {
+		m, err := member.Start(member.Config{Name: name, Agent: agent, Logger: quiet}, lot.Kind(lot.Deps{Store: hot.store, Ladder: domain.DefaultLadder(), Logger: quiet}))
+		if err != nil {
+			return err
+		}
+		ms = append(ms, m)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ms[0].Cluster.MemberList.Members().Len() < 2 || ms[1].Cluster.MemberList.Members().Len() < 2; {
+		if time.Now().After(deadline) {
+			return errors.New("cross-node: the two members did not see each other")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// One lot placed on each member.
+	var local, remote int64
+	for i := 0; i < 200 && (local == 0 || remote == 0); i++ {
+		id, err := hot.newLot(ctx)
+		if err != nil {
+			return err
+		}
+		switch ms[0].Owner(fmt.Sprint(id), "Lot") {
+		case ms[0].Address():
+			local = cmp.Or(local, id)
+		case ms[1].Address():
+			remote = cmp.Or(remote, id)
+		}
+	}
+	if local == 0 || remote == 0 {
+		return errors.New("cross-node: could not place a lot on each member")
+	}
+	client := lot.NewClient(ms[0].Cluster)
+	const n = 8
+	read := func(id int64) func() error {
+		return func() error {
+			_, err := client.Get(ctx, id)
+			return err
+		}
+	}
+	deduct := func(id int64) func() error {
+		return func() error {
+			resp, err := client.Deduct(ctx, id, nextKey("x"), 1, pb.Channel_ANY)
+			if err == nil && resp.Reason != pb.Reason_OK {
+				err = fmt.Errorf("deduct: %s", resp.Reason)
+			}
+			return err
+		}
+	}
+	fmt.Fprintf(out, "\nlot requests from one member, %d concurrent callers, %s each\n\n", n, d/2)
+	fmt.Fprintf(out, "%-22s %5s %10s %10s %10s\n", "request, lot on", "N", "ops/s", "p50 ms", "p99 ms")
+	var ratios []string
+	for _, op := range []struct {
+		name string
+		fn   func(int64) func() error
+	}{{"Get", read}, {"Deduct", deduct}} {
+		l, err := measure(ctx, op.name+", this member", n, d/2, op.fn(local))
+		if err != nil {
+			return err
+		}
+		r, err := measure(ctx, op.name+", other member", n, d/2, op.fn(remote))
+		if err != nil {
+			return err
+		}
+		for _, x := range []result{l, r} {
+			fmt.Fprintf(out, "%-22s %5d %10.0f %10.2f %10.2f\n", x.name, x.n, x.rate(), float64(x.p50.Microseconds())/1000, float64(x.p99.Microseconds())/1000)
+		}
+		ratios = append(ratios, fmt.Sprintf("%s %.2f", op.name, r.p50.Seconds()/l.p50.Seconds()))
+	}
+	fmt.Fprintf(out, "\ncross-node p50 / local p50: %s\n", strings.Join(ratios, ", "))
 	return nil
 }
 
