@@ -500,11 +500,15 @@ func TestRollingRestartLosesNoOrder(t *testing.T) {
 	tokens := shoppers(t, nodes, 12)
 	stopShopping := startShopping(t, nodes, tokens, p.ID)
 	bin := buildNode(t)
+	var firstStop time.Time
 	for _, cn := range nodes {
 		time.Sleep(1500 * time.Millisecond)
 		cn.dead.Store(true)
 		cn.p.cmd.Process.Signal(syscall.SIGTERM)
 		stopping := time.Now()
+		if firstStop.IsZero() {
+			firstStop = stopping
+		}
 		select {
 		case err := <-cn.p.done:
 			t.Logf("%s stopped in %.1fs%s", cn.base, time.Since(stopping).Seconds(), shutdownSteps(cn.p.log.String()))
@@ -530,7 +534,14 @@ func TestRollingRestartLosesNoOrder(t *testing.T) {
 	if ok == 0 {
 		t.Fatal("no checkout succeeded during the rolling restart")
 	}
-	settleAndCheck(t, dsn, l.ID, attempts, fake)
+	oversold := settleAndCheck(t, dsn, l.ID, attempts, fake)
+	// From the first stop on: grains move off each stopping node and back
+	// onto it when it returns.
+	stall, slowest, _ := disruption(attempts, firstStop)
+	line := fmt.Sprintf("rolling-restart provider=automanaged stall_s=%.2f slowest_s=%.2f failed=%d oversold=%d",
+		stall.Seconds(), slowest.Seconds(), len(attempts)-ok, oversold)
+	t.Log(line)
+	fmt.Fprintln(os.Stderr, line)
 }
 
 // shutdownSteps picks the node's lines about slow shutdown steps.
