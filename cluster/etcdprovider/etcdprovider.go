@@ -33,7 +33,8 @@ type Config struct {
 	// (etcd checks leases every 500 ms). Shorter drops a dead member
 	// sooner; but a live member whose keep-alives (sent every third of the
 	// TTL) are late by the whole TTL — a long pause, an overloaded etcd —
-	// loses its registration, is dropped as if dead, and registers again.
+	// loses its registration and is dropped as if dead, for good: it is
+	// out of the cluster until it restarts (see keepRegistered).
 	LeaseTTL    time.Duration
 	DialTimeout time.Duration
 	Logger      *slog.Logger
@@ -107,7 +108,7 @@ func (p *Provider) StartMember(c *cluster.Cluster) error {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.keepRegistered(ctx, string(value))
+		p.keepRegistered(ctx)
 	}()
 	return p.follow(ctx)
 }
@@ -143,32 +144,23 @@ func (p *Provider) register(ctx context.Context, value string) error {
 	return nil
 }
 
-// keepRegistered keeps the lease alive; when it is lost (etcd unreachable
-// for a whole TTL), it registers again.
-func (p *Provider) keepRegistered(ctx context.Context, value string) {
-	for ctx.Err() == nil {
-		p.mu.Lock()
-		lease := p.lease
-		p.mu.Unlock()
-		if ch, err := p.client.KeepAlive(ctx, lease); err == nil {
-			for range ch {
-			}
+// keepRegistered keeps the lease alive. When the lease is lost anyway
+// (etcd unreachable, or keep-alives late, for a whole TTL), etcd deletes
+// the registration and every member, this one included, sees this member
+// leave; protoactor-go never lets a member that left back in under the
+// same id, so registering again would not help: the member's own health
+// check (it no longer sees itself) reports it, and a restart rejoins.
+func (p *Provider) keepRegistered(ctx context.Context) {
+	p.mu.Lock()
+	lease := p.lease
+	p.mu.Unlock()
+	ch, err := p.client.KeepAlive(ctx, lease)
+	if err == nil {
+		for range ch {
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		p.log.Warn("registration lease lost; registering again", "key", p.key)
-		for ctx.Err() == nil {
-			if err := p.register(ctx, value); err == nil {
-				break
-			} else {
-				p.log.Warn("register", "error", err.Error())
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(p.cfg.LeaseTTL / 2):
-			}
-		}
+	}
+	if ctx.Err() == nil {
+		p.log.Error("registration lease lost: this member is out of the cluster until it restarts", "key", p.key)
 	}
 }
 

@@ -40,13 +40,16 @@ type Config struct {
 	// library listens on all interfaces; the peers it calls are in Peers.
 	AutoManPort int
 	// CheckInterval is how often automanaged members check each other's
-	// health (default 500ms). A member that does not answer one check is
-	// dropped from the membership at once, so this is also the provider's
-	// failure detection time. Shorter finds a dead member sooner but drops
-	// a live one that misses a check (a pause, a busy machine: the check's
-	// own HTTP timeout is 2 s, so a refused connection is what drops a
-	// member quickly). The lookup does not wait for it: a member whose
-	// connection ends is suspect at once (see cluster/lookup).
+	// health (default 500ms). A member whose health answer fails (refused,
+	// or late by the check's 2 s HTTP timeout) is dropped from the
+	// membership at that check, so the interval is the provider's failure
+	// detection time. Shorter finds a dead member sooner but checks more
+	// often, and each check is a chance to drop a live member that is
+	// paused or starved (a busy machine, a long GC or VM pause). A dropped
+	// member is dropped for good: protoactor-go never lets a member that
+	// left back in under the same id, so it is out until it restarts. The
+	// lookup does not wait for this detection: a member whose connection
+	// ends is passed over at once (see cluster/lookup).
 	CheckInterval time.Duration
 	// EtcdEndpoints are the etcd servers of the "etcd" provider (members
 	// register under /shelflife with a lease and watch each other).
@@ -54,7 +57,7 @@ type Config struct {
 	// EtcdLeaseTTL is the lease on this member's registration in etcd
 	// (default 2s): how long a member that dies stays listed. Shorter
 	// drops a dead member sooner; a live one whose keep-alives are late by
-	// the whole TTL is dropped too, until it registers again (see
+	// the whole TTL is dropped too, for good, until it restarts (see
 	// etcdprovider.Config.LeaseTTL).
 	EtcdLeaseTTL time.Duration
 	// Lookup tunes the identity lookup (activation timeout, suspicion).

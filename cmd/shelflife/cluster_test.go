@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"shelflife/cluster/membertest"
+	"shelflife/cluster/etcdtest"
 	"shelflife/kafkabus"
 	"shelflife/kakaopay"
 	"shelflife/kakaopay/kakaofake"
@@ -79,7 +79,7 @@ func startClusterWith(t *testing.T, n int, provider string) ([]*clusterNode, str
 	case "automanaged":
 		common = append(common, "SHELFLIFE_CLUSTER_PEERS="+strings.Join(peers, ","))
 	case "etcd":
-		common = append(common, "SHELFLIFE_CLUSTER_ETCD_ENDPOINTS="+membertest.StartEtcd(t))
+		common = append(common, "SHELFLIFE_CLUSTER_ETCD_ENDPOINTS="+etcdtest.Start(t))
 	default:
 		t.Fatalf("provider %q", provider)
 	}
