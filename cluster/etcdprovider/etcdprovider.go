@@ -164,29 +164,43 @@ func (p *Provider) keepRegistered(ctx context.Context) {
 	}
 }
 
-// follow reads the members, publishes them, and watches for changes.
+// follow reads the members, publishes them, and follows their changes.
 func (p *Provider) follow(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
-	resp, err := p.client.Get(rctx, p.prefix, clientv3.WithPrefix())
-	cancel()
+	rev, err := p.list(ctx)
 	if err != nil {
 		p.cancel()
-		return fmt.Errorf("etcd provider: list members: %w", err)
+		return err
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.watch(ctx, rev)
+	}()
+	return nil
+}
+
+// list reads every member, publishes them, and returns the revision to
+// watch from.
+func (p *Provider) list(ctx context.Context) (int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	resp, err := p.client.Get(rctx, p.prefix, clientv3.WithPrefix())
+	if err != nil {
+		return 0, fmt.Errorf("etcd provider: list members: %w", err)
 	}
 	p.mu.Lock()
+	p.members = map[string]*cluster.Member{}
 	for _, kv := range resp.Kvs {
 		p.setLocked(string(kv.Key), kv.Value)
 	}
 	p.mu.Unlock()
 	p.publish()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.watch(ctx, resp.Header.Revision+1)
-	}()
-	return nil
+	return resp.Header.Revision + 1, nil
 }
 
+// watch applies the changes from rev on; when the watch fails (etcd
+// unreachable, the revision compacted), it lists the members again and
+// watches from there.
 func (p *Provider) watch(ctx context.Context, rev int64) {
 	for ctx.Err() == nil {
 		for wr := range p.client.Watch(clientv3.WithRequireLeader(ctx), p.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev)) {
@@ -206,9 +220,18 @@ func (p *Provider) watch(ctx context.Context, rev int64) {
 			rev = wr.Header.Revision + 1
 			p.publish()
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			next, err := p.list(ctx)
+			if err == nil {
+				rev = next
+				break
+			}
+			p.log.Warn("list members", "error", err.Error())
 		}
 	}
 }

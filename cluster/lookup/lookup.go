@@ -121,7 +121,7 @@ func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	if isClient {
 		return
 	}
-	props := actor.PropsFromProducer(func() actor.Actor { return &placement{l: l, grains: map[string]*grain{}} })
+	props := actor.PropsFromProducer(func() actor.Actor { return &placement{l: l, grains: map[string]*grain{}, byPID: map[string]string{}} })
 	pid, err := c.ActorSystem.Root.SpawnNamed(props, placementName)
 	if err != nil {
 		l.log.Error("start placement actor", "error", err.Error())

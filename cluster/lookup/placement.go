@@ -21,6 +21,7 @@ type grain struct {
 type placement struct {
 	l      *Lookup
 	grains map[string]*grain // by ClusterIdentity.AsKey
+	byPID  map[string]string // grain PID's id -> its key
 }
 
 func (p *placement) Receive(ctx actor.Context) {
@@ -59,18 +60,20 @@ func (p *placement) activate(ctx actor.Context, ci *cluster.ClusterIdentity) *cl
 	}
 	kind.Inc()
 	p.grains[key] = &grain{id: ci, pid: pid}
+	p.byPID[pid.Id] = key
 	return &cluster.ActivationResponse{Pid: pid}
 }
 
 func (p *placement) ended(pid *actor.PID) {
-	for key, g := range p.grains {
-		if g.pid.Equal(pid) {
-			delete(p.grains, key)
-			if kind, ok := p.l.c.TryGetClusterKind(g.id.Kind); ok {
-				kind.Dec()
-			}
-			return
-		}
+	key, ok := p.byPID[pid.Id]
+	if !ok {
+		return
+	}
+	delete(p.byPID, pid.Id)
+	g := p.grains[key]
+	delete(p.grains, key)
+	if kind, ok := p.l.c.TryGetClusterKind(g.id.Kind); ok {
+		kind.Dec()
 	}
 }
 
