@@ -52,7 +52,7 @@ type Config struct {
 	// ends is passed over at once (see cluster/lookup).
 	CheckInterval time.Duration
 	// EtcdEndpoints are the etcd servers of the "etcd" provider (members
-	// register under /shelflife with a lease and watch each other).
+	// register under /shelflife/<Name>/ with a lease and watch each other).
 	EtcdEndpoints []string
 	// EtcdLeaseTTL is the lease on this member's registration in etcd
 	// (default 2s): how long a member that dies stays listed. Shorter
