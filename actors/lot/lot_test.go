@@ -353,9 +353,11 @@ func TestExpiryTimers(t *testing.T) {
 	// 25 h later the lot is within 48 h of expiry: closing soon, 30 % off.
 	f.clock.Advance(25 * time.Hour)
 	waitFor(t, "closing soon", func() bool { return f.row(t, id).state == string(domain.ClosingSoon) })
-	if e, ok := f.events.last(id); !ok || e.State != domain.ClosingSoon {
-		t.Errorf("last event %+v, want CLOSING_SOON", e)
-	}
+	// The event follows the commit that changed the row: wait for it too.
+	waitFor(t, "closing-soon event", func() bool {
+		e, ok := f.events.last(id)
+		return ok && e.State == domain.ClosingSoon
+	})
 	if resp, _ := f.client.Deduct(ctx, id, "regular-late", 1, pb.Channel_REGULAR); resp.Reason != pb.Reason_NOT_SELLABLE {
 		t.Errorf("regular deduct on a closing-soon lot = %v", resp)
 	}
