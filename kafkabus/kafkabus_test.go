@@ -125,19 +125,7 @@ func TestSubscribeSkipsItsOwnMessages(t *testing.T) {
 	if err := b.Publish(ctx, "test-broadcast", []byte("k"), []byte("from b")); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		ch   chan string
-		want string
-	}{{heardA, "from b"}, {heardB, "from a"}} {
-		select {
-		case v := <-c.ch:
-			if v != c.want {
-				t.Errorf("heard %q, want %q", v, c.want)
-			}
-		case <-ctx.Done():
-			t.Fatalf("%q never arrived", c.want)
-		}
-	}
+	heardEachOther(ctx, t, heardA, heardB, "never arrived")
 	select {
 	case v := <-heardA:
 		t.Errorf("a heard %q as well", v)
@@ -195,19 +183,7 @@ func TestAnIdleSubscriptionHoldsUpNothing(t *testing.T) {
 	if err := b.Publish(ctx, "test-to-a", nil, []byte("from b")); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		ch   chan string
-		want string
-	}{{heardA, "from b"}, {heardB, "from a"}} {
-		select {
-		case v := <-c.ch:
-			if v != c.want {
-				t.Errorf("heard %q, want %q", v, c.want)
-			}
-		case <-ctx.Done():
-			t.Fatalf("%q did not arrive while the idle topic's fetch was held", c.want)
-		}
-	}
+	heardEachOther(ctx, t, heardA, heardB, "did not arrive while the idle topic's fetch was held")
 }
 
 func TestConfigTunesSarama(t *testing.T) {
@@ -220,5 +196,23 @@ func TestConfigTunesSarama(t *testing.T) {
 	}
 	if err := sc.Validate(); err != nil {
 		t.Errorf("tuned config invalid: %v", err)
+	}
+}
+
+// heardEachOther waits for a to hear "from b" and b to hear "from a".
+func heardEachOther(ctx context.Context, t *testing.T, heardA, heardB chan string, missing string) {
+	t.Helper()
+	for _, c := range []struct {
+		ch   chan string
+		want string
+	}{{heardA, "from b"}, {heardB, "from a"}} {
+		select {
+		case v := <-c.ch:
+			if v != c.want {
+				t.Errorf("heard %q, want %q", v, c.want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%q %s", c.want, missing)
+		}
 	}
 }
