@@ -68,6 +68,7 @@ type lotResponse struct {
 	ExpiresAt   time.Time       `json:"expires_at"`
 	Received    int64           `json:"received"`
 	OnHand      int64           `json:"on_hand"`
+	Held        int64           `json:"held"`
 	Deducted    int64           `json:"deducted"`
 	Restored    int64           `json:"restored"`
 	WrittenOff  int64           `json:"written_off"`
@@ -76,7 +77,7 @@ type lotResponse struct {
 
 func toLotResponse(l domain.Lot) lotResponse {
 	return lotResponse{ID: l.ID, ProductID: l.ProductID, WarehouseID: l.WarehouseID, ExpiresAt: l.ExpiresAt,
-		Received: l.Received, OnHand: l.OnHand, Deducted: l.Deducted, Restored: l.Restored, WrittenOff: l.WrittenOff, State: l.State}
+		Received: l.Received, OnHand: l.OnHand, Held: l.Held, Deducted: l.Deducted, Restored: l.Restored, WrittenOff: l.WrittenOff, State: l.State}
 }
 
 func (s *Server) receiveLot(c *fiber.Ctx) error {

@@ -53,6 +53,7 @@ type adminMessage struct {
 	ProductID   int64           `json:"product_id"`
 	WarehouseID int64           `json:"warehouse_id"`
 	OnHand      int64           `json:"on_hand"`
+	Held        int64           `json:"held"`
 	State       domain.LotState `json:"state"`
 	ExpiresAt   time.Time       `json:"expires_at"`
 	WrittenOff  int64           `json:"written_off"`
@@ -113,7 +114,7 @@ func (h *stockHub) fanOut(c stockview.Change) {
 		if s.admin {
 			if adminMsg == nil {
 				adminMsg, _ = json.Marshal(adminMessage{Type: "lot", LotID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
-					OnHand: e.OnHand, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At})
+					OnHand: e.OnHand, Held: e.Held, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At})
 			}
 			s.send(adminMsg)
 			continue

@@ -66,11 +66,15 @@ type Lot struct {
 	WarehouseID int64
 	ExpiresAt   time.Time
 	Received    int64
-	OnHand      int64
-	Deducted    int64
-	Restored    int64
-	WrittenOff  int64
-	State       LotState
+	// OnHand is the units free to sell; Held the units on hold for orders
+	// waiting for their payment. received = on_hand + held + deducted -
+	// restored + written_off.
+	OnHand     int64
+	Held       int64
+	Deducted   int64
+	Restored   int64
+	WrittenOff int64
+	State      LotState
 	// Version moves on each time a grain claims the lot (its epoch); Seq
 	// counts the lot's commits.
 	Version int64

@@ -134,6 +134,7 @@ type LotEvent struct {
 	WarehouseID int64     `json:"warehouse_id"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	OnHand      int64     `json:"on_hand"`
+	Held        int64     `json:"held"`
 	State       LotState  `json:"state"`
 	Seq         int64     `json:"seq"`
 	WrittenOff  int64     `json:"written_off"`

@@ -7,6 +7,7 @@ type LotState struct {
 	ID         int64 `json:"id"`
 	Received   int64 `json:"received"`
 	OnHand     int64 `json:"on_hand"`
+	Held       int64 `json:"held"`
 	Deducted   int64 `json:"deducted"`
 	Restored   int64 `json:"restored"`
 	WrittenOff int64 `json:"written_off"`
@@ -49,8 +50,8 @@ type Verdict struct {
 func (v Verdict) OK() bool { return len(v.Problems) == 0 }
 
 // Check tests the invariants: units sold never exceed the stock and match
-// the PAID orders; every lot is conserved (received = on_hand + deducted -
-// restored + written_off); every payment taken belongs to a PAID order (or
+// the PAID orders; every lot is conserved (received = on_hand + held +
+// deducted - restored + written_off); every payment taken belongs to a PAID order (or
 // was refunded in full) and every PAID order was paid, once.
 func Check(o Observed) Verdict {
 	v := Verdict{Problems: []string{}}
@@ -60,7 +61,7 @@ func Check(o Observed) Verdict {
 		if l.OnHand < 0 {
 			v.Oversold += -l.OnHand
 		}
-		if l.Received != l.OnHand+l.Deducted-l.Restored+l.WrittenOff {
+		if l.Received != l.OnHand+l.Held+l.Deducted-l.Restored+l.WrittenOff {
 			v.NotConserved++
 			v.Problems = append(v.Problems, fmt.Sprintf("lot %d not conserved: %+v", l.ID, l))
 		}

@@ -45,21 +45,28 @@ const (
 	Reason_UNAVAILABLE         Reason = 7
 	Reason_INVALID_ARGUMENT    Reason = 8
 	Reason_PRODUCT_NOT_STOCKED Reason = 9
+	// The hold's deadline passed (or its lot expired) before the Commit; its
+	// units went back to the lot (or were written off with it).
+	Reason_HOLD_EXPIRED Reason = 10
+	// Commit for a key that holds nothing on the lot.
+	Reason_NO_HOLD Reason = 11
 )
 
 // Enum value maps for Reason.
 var (
 	Reason_name = map[int32]string{
-		0: "OK",
-		1: "INSUFFICIENT_STOCK",
-		2: "LOT_EXPIRED",
-		3: "LOT_NOT_FOUND",
-		4: "STALE_OWNER",
-		5: "ALREADY_RESTORED",
-		6: "NOT_SELLABLE",
-		7: "UNAVAILABLE",
-		8: "INVALID_ARGUMENT",
-		9: "PRODUCT_NOT_STOCKED",
+		0:  "OK",
+		1:  "INSUFFICIENT_STOCK",
+		2:  "LOT_EXPIRED",
+		3:  "LOT_NOT_FOUND",
+		4:  "STALE_OWNER",
+		5:  "ALREADY_RESTORED",
+		6:  "NOT_SELLABLE",
+		7:  "UNAVAILABLE",
+		8:  "INVALID_ARGUMENT",
+		9:  "PRODUCT_NOT_STOCKED",
+		10: "HOLD_EXPIRED",
+		11: "NO_HOLD",
 	}
 	Reason_value = map[string]int32{
 		"OK":                  0,
@@ -72,6 +79,8 @@ var (
 		"UNAVAILABLE":         7,
 		"INVALID_ARGUMENT":    8,
 		"PRODUCT_NOT_STOCKED": 9,
+		"HOLD_EXPIRED":        10,
+		"NO_HOLD":             11,
 	}
 )
 
@@ -400,6 +409,401 @@ func (x *RestoreResponse) GetOnHand() int64 {
 	return 0
 }
 
+// ReserveRequest puts quantity on hold for order_key until until_unix_ms
+// (capped at the lot's expiry). Idempotent per key: a repeated Reserve
+// answers as the first did; a Reserve after a Release for the key is
+// refused with ALREADY_RESTORED.
+type ReserveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderKey      string                 `protobuf:"bytes,1,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
+	Quantity      int64                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Channel       Channel                `protobuf:"varint,3,opt,name=channel,proto3,enum=inventory.Channel" json:"channel,omitempty"`
+	UntilUnixMs   int64                  `protobuf:"varint,4,opt,name=until_unix_ms,json=untilUnixMs,proto3" json:"until_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReserveRequest) Reset() {
+	*x = ReserveRequest{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReserveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReserveRequest) ProtoMessage() {}
+
+func (x *ReserveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReserveRequest.ProtoReflect.Descriptor instead.
+func (*ReserveRequest) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ReserveRequest) GetOrderKey() string {
+	if x != nil {
+		return x.OrderKey
+	}
+	return ""
+}
+
+func (x *ReserveRequest) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *ReserveRequest) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_ANY
+}
+
+func (x *ReserveRequest) GetUntilUnixMs() int64 {
+	if x != nil {
+		return x.UntilUnixMs
+	}
+	return 0
+}
+
+type ReserveResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Reason   Reason                 `protobuf:"varint,1,opt,name=reason,proto3,enum=inventory.Reason" json:"reason,omitempty"`
+	LotId    int64                  `protobuf:"varint,2,opt,name=lot_id,json=lotId,proto3" json:"lot_id,omitempty"`
+	Quantity int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// The unit price when the hold was taken; Commit deducts at this price.
+	UnitPrice       int64 `protobuf:"varint,4,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
+	DiscountPercent int32 `protobuf:"varint,5,opt,name=discount_percent,json=discountPercent,proto3" json:"discount_percent,omitempty"`
+	// Free units after the request (on refusal: what could be held).
+	OnHand          int64 `protobuf:"varint,6,opt,name=on_hand,json=onHand,proto3" json:"on_hand,omitempty"`
+	HoldUntilUnixMs int64 `protobuf:"varint,7,opt,name=hold_until_unix_ms,json=holdUntilUnixMs,proto3" json:"hold_until_unix_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ReserveResponse) Reset() {
+	*x = ReserveResponse{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReserveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReserveResponse) ProtoMessage() {}
+
+func (x *ReserveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReserveResponse.ProtoReflect.Descriptor instead.
+func (*ReserveResponse) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReserveResponse) GetReason() Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Reason_OK
+}
+
+func (x *ReserveResponse) GetLotId() int64 {
+	if x != nil {
+		return x.LotId
+	}
+	return 0
+}
+
+func (x *ReserveResponse) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *ReserveResponse) GetUnitPrice() int64 {
+	if x != nil {
+		return x.UnitPrice
+	}
+	return 0
+}
+
+func (x *ReserveResponse) GetDiscountPercent() int32 {
+	if x != nil {
+		return x.DiscountPercent
+	}
+	return 0
+}
+
+func (x *ReserveResponse) GetOnHand() int64 {
+	if x != nil {
+		return x.OnHand
+	}
+	return 0
+}
+
+func (x *ReserveResponse) GetHoldUntilUnixMs() int64 {
+	if x != nil {
+		return x.HoldUntilUnixMs
+	}
+	return 0
+}
+
+// CommitRequest turns order_key's hold into a deduction.
+type CommitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderKey      string                 `protobuf:"bytes,1,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitRequest) Reset() {
+	*x = CommitRequest{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitRequest) ProtoMessage() {}
+
+func (x *CommitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
+func (*CommitRequest) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CommitRequest) GetOrderKey() string {
+	if x != nil {
+		return x.OrderKey
+	}
+	return ""
+}
+
+type CommitResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Reason          Reason                 `protobuf:"varint,1,opt,name=reason,proto3,enum=inventory.Reason" json:"reason,omitempty"`
+	LotId           int64                  `protobuf:"varint,2,opt,name=lot_id,json=lotId,proto3" json:"lot_id,omitempty"`
+	Quantity        int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	UnitPrice       int64                  `protobuf:"varint,4,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
+	DiscountPercent int32                  `protobuf:"varint,5,opt,name=discount_percent,json=discountPercent,proto3" json:"discount_percent,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CommitResponse) Reset() {
+	*x = CommitResponse{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitResponse) ProtoMessage() {}
+
+func (x *CommitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
+func (*CommitResponse) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CommitResponse) GetReason() Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Reason_OK
+}
+
+func (x *CommitResponse) GetLotId() int64 {
+	if x != nil {
+		return x.LotId
+	}
+	return 0
+}
+
+func (x *CommitResponse) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *CommitResponse) GetUnitPrice() int64 {
+	if x != nil {
+		return x.UnitPrice
+	}
+	return 0
+}
+
+func (x *CommitResponse) GetDiscountPercent() int32 {
+	if x != nil {
+		return x.DiscountPercent
+	}
+	return 0
+}
+
+// LotReleaseRequest undoes whatever order_key did to the lot: a hold is
+// given back, a deduction restored; with nothing yet it leaves a marker
+// that refuses a later Reserve or Deduct for the key.
+type LotReleaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderKey      string                 `protobuf:"bytes,1,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LotReleaseRequest) Reset() {
+	*x = LotReleaseRequest{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LotReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LotReleaseRequest) ProtoMessage() {}
+
+func (x *LotReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LotReleaseRequest.ProtoReflect.Descriptor instead.
+func (*LotReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LotReleaseRequest) GetOrderKey() string {
+	if x != nil {
+		return x.OrderKey
+	}
+	return ""
+}
+
+type LotReleaseResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Reason Reason                 `protobuf:"varint,1,opt,name=reason,proto3,enum=inventory.Reason" json:"reason,omitempty"`
+	// Units given back by this request (0 when repeated).
+	Released      int64 `protobuf:"varint,2,opt,name=released,proto3" json:"released,omitempty"`
+	OnHand        int64 `protobuf:"varint,3,opt,name=on_hand,json=onHand,proto3" json:"on_hand,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LotReleaseResponse) Reset() {
+	*x = LotReleaseResponse{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LotReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LotReleaseResponse) ProtoMessage() {}
+
+func (x *LotReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LotReleaseResponse.ProtoReflect.Descriptor instead.
+func (*LotReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *LotReleaseResponse) GetReason() Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Reason_OK
+}
+
+func (x *LotReleaseResponse) GetReleased() int64 {
+	if x != nil {
+		return x.Released
+	}
+	return 0
+}
+
+func (x *LotReleaseResponse) GetOnHand() int64 {
+	if x != nil {
+		return x.OnHand
+	}
+	return 0
+}
+
 type GetLotRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -408,7 +812,7 @@ type GetLotRequest struct {
 
 func (x *GetLotRequest) Reset() {
 	*x = GetLotRequest{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[4]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +824,7 @@ func (x *GetLotRequest) String() string {
 func (*GetLotRequest) ProtoMessage() {}
 
 func (x *GetLotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[4]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +837,7 @@ func (x *GetLotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLotRequest.ProtoReflect.Descriptor instead.
 func (*GetLotRequest) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{4}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
 }
 
 type LotInfo struct {
@@ -451,13 +855,14 @@ type LotInfo struct {
 	State           string                 `protobuf:"bytes,11,opt,name=state,proto3" json:"state,omitempty"`
 	Epoch           int64                  `protobuf:"varint,12,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Seq             int64                  `protobuf:"varint,13,opt,name=seq,proto3" json:"seq,omitempty"`
+	Held            int64                  `protobuf:"varint,14,opt,name=held,proto3" json:"held,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *LotInfo) Reset() {
 	*x = LotInfo{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[5]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +874,7 @@ func (x *LotInfo) String() string {
 func (*LotInfo) ProtoMessage() {}
 
 func (x *LotInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[5]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +887,7 @@ func (x *LotInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LotInfo.ProtoReflect.Descriptor instead.
 func (*LotInfo) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{5}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LotInfo) GetReason() Reason {
@@ -576,6 +981,13 @@ func (x *LotInfo) GetSeq() int64 {
 	return 0
 }
 
+func (x *LotInfo) GetHeld() int64 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
 type AllocateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OrderKey      string                 `protobuf:"bytes,1,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
@@ -587,7 +999,7 @@ type AllocateRequest struct {
 
 func (x *AllocateRequest) Reset() {
 	*x = AllocateRequest{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[6]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +1011,7 @@ func (x *AllocateRequest) String() string {
 func (*AllocateRequest) ProtoMessage() {}
 
 func (x *AllocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[6]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +1024,7 @@ func (x *AllocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllocateRequest.ProtoReflect.Descriptor instead.
 func (*AllocateRequest) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{6}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AllocateRequest) GetOrderKey() string {
@@ -647,7 +1059,7 @@ type LotTake struct {
 
 func (x *LotTake) Reset() {
 	*x = LotTake{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[7]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +1071,7 @@ func (x *LotTake) String() string {
 func (*LotTake) ProtoMessage() {}
 
 func (x *LotTake) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[7]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +1084,7 @@ func (x *LotTake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LotTake.ProtoReflect.Descriptor instead.
 func (*LotTake) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{7}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LotTake) GetLotId() int64 {
@@ -708,7 +1120,7 @@ type AllocateResponse struct {
 
 func (x *AllocateResponse) Reset() {
 	*x = AllocateResponse{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[8]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +1132,7 @@ func (x *AllocateResponse) String() string {
 func (*AllocateResponse) ProtoMessage() {}
 
 func (x *AllocateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[8]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +1145,7 @@ func (x *AllocateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllocateResponse.ProtoReflect.Descriptor instead.
 func (*AllocateResponse) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{8}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AllocateResponse) GetReason() Reason {
@@ -767,7 +1179,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[9]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +1191,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[9]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +1204,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{9}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReleaseRequest) GetOrderKey() string {
@@ -819,7 +1231,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +1243,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +1256,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReleaseResponse) GetReason() Reason {
@@ -883,8 +1295,37 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\x0fRestoreResponse\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x1a\n" +
 	"\brestored\x18\x02 \x01(\x03R\brestored\x12\x17\n" +
+	"\aon_hand\x18\x03 \x01(\x03R\x06onHand\"\x9b\x01\n" +
+	"\x0eReserveRequest\x12\x1b\n" +
+	"\torder_key\x18\x01 \x01(\tR\borderKey\x12\x1a\n" +
+	"\bquantity\x18\x02 \x01(\x03R\bquantity\x12,\n" +
+	"\achannel\x18\x03 \x01(\x0e2\x12.inventory.ChannelR\achannel\x12\"\n" +
+	"\runtil_unix_ms\x18\x04 \x01(\x03R\vuntilUnixMs\"\xff\x01\n" +
+	"\x0fReserveResponse\x12)\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x15\n" +
+	"\x06lot_id\x18\x02 \x01(\x03R\x05lotId\x12\x1a\n" +
+	"\bquantity\x18\x03 \x01(\x03R\bquantity\x12\x1d\n" +
+	"\n" +
+	"unit_price\x18\x04 \x01(\x03R\tunitPrice\x12)\n" +
+	"\x10discount_percent\x18\x05 \x01(\x05R\x0fdiscountPercent\x12\x17\n" +
+	"\aon_hand\x18\x06 \x01(\x03R\x06onHand\x12+\n" +
+	"\x12hold_until_unix_ms\x18\a \x01(\x03R\x0fholdUntilUnixMs\",\n" +
+	"\rCommitRequest\x12\x1b\n" +
+	"\torder_key\x18\x01 \x01(\tR\borderKey\"\xb8\x01\n" +
+	"\x0eCommitResponse\x12)\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x15\n" +
+	"\x06lot_id\x18\x02 \x01(\x03R\x05lotId\x12\x1a\n" +
+	"\bquantity\x18\x03 \x01(\x03R\bquantity\x12\x1d\n" +
+	"\n" +
+	"unit_price\x18\x04 \x01(\x03R\tunitPrice\x12)\n" +
+	"\x10discount_percent\x18\x05 \x01(\x05R\x0fdiscountPercent\"0\n" +
+	"\x11LotReleaseRequest\x12\x1b\n" +
+	"\torder_key\x18\x01 \x01(\tR\borderKey\"t\n" +
+	"\x12LotReleaseResponse\x12)\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x1a\n" +
+	"\breleased\x18\x02 \x01(\x03R\breleased\x12\x17\n" +
 	"\aon_hand\x18\x03 \x01(\x03R\x06onHand\"\x0f\n" +
-	"\rGetLotRequest\"\x86\x03\n" +
+	"\rGetLotRequest\"\x9a\x03\n" +
 	"\aLotInfo\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x15\n" +
 	"\x06lot_id\x18\x02 \x01(\x03R\x05lotId\x12\x1d\n" +
@@ -901,7 +1342,8 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"writtenOff\x12\x14\n" +
 	"\x05state\x18\v \x01(\tR\x05state\x12\x14\n" +
 	"\x05epoch\x18\f \x01(\x03R\x05epoch\x12\x10\n" +
-	"\x03seq\x18\r \x01(\x03R\x03seq\"i\n" +
+	"\x03seq\x18\r \x01(\x03R\x03seq\x12\x12\n" +
+	"\x04held\x18\x0e \x01(\x03R\x04held\"i\n" +
 	"\x0fAllocateRequest\x12\x1b\n" +
 	"\torder_key\x18\x01 \x01(\tR\borderKey\x12\x1d\n" +
 	"\n" +
@@ -922,7 +1364,7 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"product_id\x18\x02 \x01(\x03R\tproductId\"X\n" +
 	"\x0fReleaseResponse\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x1a\n" +
-	"\brestored\x18\x02 \x01(\x03R\brestored*\xc5\x01\n" +
+	"\brestored\x18\x02 \x01(\x03R\brestored*\xe4\x01\n" +
 	"\x06Reason\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x16\n" +
 	"\x12INSUFFICIENT_STOCK\x10\x01\x12\x0f\n" +
@@ -933,14 +1375,20 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\fNOT_SELLABLE\x10\x06\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\a\x12\x14\n" +
 	"\x10INVALID_ARGUMENT\x10\b\x12\x17\n" +
-	"\x13PRODUCT_NOT_STOCKED\x10\t*)\n" +
+	"\x13PRODUCT_NOT_STOCKED\x10\t\x12\x10\n" +
+	"\fHOLD_EXPIRED\x10\n" +
+	"\x12\v\n" +
+	"\aNO_HOLD\x10\v*)\n" +
 	"\aChannel\x12\a\n" +
 	"\x03ANY\x10\x00\x12\v\n" +
 	"\aREGULAR\x10\x01\x12\b\n" +
-	"\x04DEAL\x10\x022\xd3\x01\n" +
+	"\x04DEAL\x10\x022\xb4\x03\n" +
 	"\x03Lot\x12E\n" +
 	"\x06Deduct\x12\x18.inventory.DeductRequest\x1a\x19.inventory.DeductResponse\"\x06\x82\xb5\x18\x02\b\x01\x12H\n" +
-	"\aRestore\x12\x19.inventory.RestoreRequest\x1a\x1a.inventory.RestoreResponse\"\x06\x82\xb5\x18\x02\b\x01\x12;\n" +
+	"\aRestore\x12\x19.inventory.RestoreRequest\x1a\x1a.inventory.RestoreResponse\"\x06\x82\xb5\x18\x02\b\x01\x12H\n" +
+	"\aReserve\x12\x19.inventory.ReserveRequest\x1a\x1a.inventory.ReserveResponse\"\x06\x82\xb5\x18\x02\b\x01\x12E\n" +
+	"\x06Commit\x12\x18.inventory.CommitRequest\x1a\x19.inventory.CommitResponse\"\x06\x82\xb5\x18\x02\b\x01\x12N\n" +
+	"\aRelease\x12\x1c.inventory.LotReleaseRequest\x1a\x1d.inventory.LotReleaseResponse\"\x06\x82\xb5\x18\x02\b\x01\x12;\n" +
 	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x012\x9a\x01\n" +
 	"\tWarehouse\x12K\n" +
 	"\bAllocate\x12\x1a.inventory.AllocateRequest\x1a\x1b.inventory.AllocateResponse\"\x06\x82\xb5\x18\x02\b\x01\x12@\n" +
@@ -959,45 +1407,61 @@ func file_actors_inventorypb_inventory_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_inventorypb_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_actors_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_actors_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_actors_inventorypb_inventory_proto_goTypes = []any{
-	(Reason)(0),              // 0: inventory.Reason
-	(Channel)(0),             // 1: inventory.Channel
-	(*DeductRequest)(nil),    // 2: inventory.DeductRequest
-	(*DeductResponse)(nil),   // 3: inventory.DeductResponse
-	(*RestoreRequest)(nil),   // 4: inventory.RestoreRequest
-	(*RestoreResponse)(nil),  // 5: inventory.RestoreResponse
-	(*GetLotRequest)(nil),    // 6: inventory.GetLotRequest
-	(*LotInfo)(nil),          // 7: inventory.LotInfo
-	(*AllocateRequest)(nil),  // 8: inventory.AllocateRequest
-	(*LotTake)(nil),          // 9: inventory.LotTake
-	(*AllocateResponse)(nil), // 10: inventory.AllocateResponse
-	(*ReleaseRequest)(nil),   // 11: inventory.ReleaseRequest
-	(*ReleaseResponse)(nil),  // 12: inventory.ReleaseResponse
+	(Reason)(0),                // 0: inventory.Reason
+	(Channel)(0),               // 1: inventory.Channel
+	(*DeductRequest)(nil),      // 2: inventory.DeductRequest
+	(*DeductResponse)(nil),     // 3: inventory.DeductResponse
+	(*RestoreRequest)(nil),     // 4: inventory.RestoreRequest
+	(*RestoreResponse)(nil),    // 5: inventory.RestoreResponse
+	(*ReserveRequest)(nil),     // 6: inventory.ReserveRequest
+	(*ReserveResponse)(nil),    // 7: inventory.ReserveResponse
+	(*CommitRequest)(nil),      // 8: inventory.CommitRequest
+	(*CommitResponse)(nil),     // 9: inventory.CommitResponse
+	(*LotReleaseRequest)(nil),  // 10: inventory.LotReleaseRequest
+	(*LotReleaseResponse)(nil), // 11: inventory.LotReleaseResponse
+	(*GetLotRequest)(nil),      // 12: inventory.GetLotRequest
+	(*LotInfo)(nil),            // 13: inventory.LotInfo
+	(*AllocateRequest)(nil),    // 14: inventory.AllocateRequest
+	(*LotTake)(nil),            // 15: inventory.LotTake
+	(*AllocateResponse)(nil),   // 16: inventory.AllocateResponse
+	(*ReleaseRequest)(nil),     // 17: inventory.ReleaseRequest
+	(*ReleaseResponse)(nil),    // 18: inventory.ReleaseResponse
 }
 var file_actors_inventorypb_inventory_proto_depIdxs = []int32{
 	1,  // 0: inventory.DeductRequest.channel:type_name -> inventory.Channel
 	0,  // 1: inventory.DeductResponse.reason:type_name -> inventory.Reason
 	0,  // 2: inventory.RestoreResponse.reason:type_name -> inventory.Reason
-	0,  // 3: inventory.LotInfo.reason:type_name -> inventory.Reason
-	0,  // 4: inventory.AllocateResponse.reason:type_name -> inventory.Reason
-	9,  // 5: inventory.AllocateResponse.takes:type_name -> inventory.LotTake
-	0,  // 6: inventory.ReleaseResponse.reason:type_name -> inventory.Reason
-	2,  // 7: inventory.Lot.Deduct:input_type -> inventory.DeductRequest
-	4,  // 8: inventory.Lot.Restore:input_type -> inventory.RestoreRequest
-	6,  // 9: inventory.Lot.Get:input_type -> inventory.GetLotRequest
-	8,  // 10: inventory.Warehouse.Allocate:input_type -> inventory.AllocateRequest
-	11, // 11: inventory.Warehouse.Release:input_type -> inventory.ReleaseRequest
-	3,  // 12: inventory.Lot.Deduct:output_type -> inventory.DeductResponse
-	5,  // 13: inventory.Lot.Restore:output_type -> inventory.RestoreResponse
-	7,  // 14: inventory.Lot.Get:output_type -> inventory.LotInfo
-	10, // 15: inventory.Warehouse.Allocate:output_type -> inventory.AllocateResponse
-	12, // 16: inventory.Warehouse.Release:output_type -> inventory.ReleaseResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	1,  // 3: inventory.ReserveRequest.channel:type_name -> inventory.Channel
+	0,  // 4: inventory.ReserveResponse.reason:type_name -> inventory.Reason
+	0,  // 5: inventory.CommitResponse.reason:type_name -> inventory.Reason
+	0,  // 6: inventory.LotReleaseResponse.reason:type_name -> inventory.Reason
+	0,  // 7: inventory.LotInfo.reason:type_name -> inventory.Reason
+	0,  // 8: inventory.AllocateResponse.reason:type_name -> inventory.Reason
+	15, // 9: inventory.AllocateResponse.takes:type_name -> inventory.LotTake
+	0,  // 10: inventory.ReleaseResponse.reason:type_name -> inventory.Reason
+	2,  // 11: inventory.Lot.Deduct:input_type -> inventory.DeductRequest
+	4,  // 12: inventory.Lot.Restore:input_type -> inventory.RestoreRequest
+	6,  // 13: inventory.Lot.Reserve:input_type -> inventory.ReserveRequest
+	8,  // 14: inventory.Lot.Commit:input_type -> inventory.CommitRequest
+	10, // 15: inventory.Lot.Release:input_type -> inventory.LotReleaseRequest
+	12, // 16: inventory.Lot.Get:input_type -> inventory.GetLotRequest
+	14, // 17: inventory.Warehouse.Allocate:input_type -> inventory.AllocateRequest
+	17, // 18: inventory.Warehouse.Release:input_type -> inventory.ReleaseRequest
+	3,  // 19: inventory.Lot.Deduct:output_type -> inventory.DeductResponse
+	5,  // 20: inventory.Lot.Restore:output_type -> inventory.RestoreResponse
+	7,  // 21: inventory.Lot.Reserve:output_type -> inventory.ReserveResponse
+	9,  // 22: inventory.Lot.Commit:output_type -> inventory.CommitResponse
+	11, // 23: inventory.Lot.Release:output_type -> inventory.LotReleaseResponse
+	13, // 24: inventory.Lot.Get:output_type -> inventory.LotInfo
+	16, // 25: inventory.Warehouse.Allocate:output_type -> inventory.AllocateResponse
+	18, // 26: inventory.Warehouse.Release:output_type -> inventory.ReleaseResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_actors_inventorypb_inventory_proto_init() }
@@ -1011,7 +1475,7 @@ func file_actors_inventorypb_inventory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_inventorypb_inventory_proto_rawDesc), len(file_actors_inventorypb_inventory_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

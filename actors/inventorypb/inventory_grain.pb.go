@@ -63,6 +63,9 @@ type Lot interface {
 	ReceiveDefault(ctx cluster.GrainContext)
 	Deduct(req *DeductRequest, respond func(*DeductResponse), onError func(error), ctx cluster.GrainContext) error
 	Restore(req *RestoreRequest, respond func(*RestoreResponse), onError func(error), ctx cluster.GrainContext) error
+	Reserve(req *ReserveRequest, respond func(*ReserveResponse), onError func(error), ctx cluster.GrainContext) error
+	Commit(req *CommitRequest, respond func(*CommitResponse), onError func(error), ctx cluster.GrainContext) error
+	Release(req *LotReleaseRequest, respond func(*LotReleaseResponse), onError func(error), ctx cluster.GrainContext) error
 	Get(req *GetLotRequest, respond func(*LotInfo), onError func(error), ctx cluster.GrainContext) error
 }
 
@@ -126,6 +129,87 @@ func (g *LotGrainClient) Restore(r *RestoreRequest, opts ...cluster.GrainCallOpt
 	}
 }
 
+// Reserve requests the execution on to the cluster with CallOptions
+func (g *LotGrainClient) Reserve(r *ReserveRequest, opts ...cluster.GrainCallOption) (*ReserveResponse, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Lot"), slog.String("method", "Reserve"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 2, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "Lot", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *ReserveResponse:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// Commit requests the execution on to the cluster with CallOptions
+func (g *LotGrainClient) Commit(r *CommitRequest, opts ...cluster.GrainCallOption) (*CommitResponse, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Lot"), slog.String("method", "Commit"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 3, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "Lot", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *CommitResponse:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// Release requests the execution on to the cluster with CallOptions
+func (g *LotGrainClient) Release(r *LotReleaseRequest, opts ...cluster.GrainCallOption) (*LotReleaseResponse, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Lot"), slog.String("method", "Release"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 4, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "Lot", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *LotReleaseResponse:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // Get requests the execution on to the cluster with CallOptions
 func (g *LotGrainClient) Get(r *GetLotRequest, opts ...cluster.GrainCallOption) (*LotInfo, error) {
 	if g.cluster.Config.RequestLog {
@@ -135,7 +219,7 @@ func (g *LotGrainClient) Get(r *GetLotRequest, opts ...cluster.GrainCallOption) 
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 2, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 5, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "Lot", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -218,6 +302,60 @@ func (a *LotActor) Receive(ctx actor.Context) {
 				return
 			}
 		case 2:
+			req := &ReserveRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Reserve(ReserveRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+			err = a.inner.Reserve(req, respond[*ReserveResponse](a.ctx), a.onError, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+		case 3:
+			req := &CommitRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Commit(CommitRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+			err = a.inner.Commit(req, respond[*CommitResponse](a.ctx), a.onError, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+		case 4:
+			req := &LotReleaseRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Release(LotReleaseRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+			err = a.inner.Release(req, respond[*LotReleaseResponse](a.ctx), a.onError, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+		case 5:
 			req := &GetLotRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {

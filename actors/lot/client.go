@@ -95,3 +95,29 @@ func (c *Client) Wake(ctx context.Context, lotID int64) error {
 	_, err := c.Get(ctx, lotID)
 	return err
 }
+
+// Reserve puts quantity of the lot on hold for key until until (capped at
+// the lot's expiry).
+func (c *Client) Reserve(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel, until time.Time) (*pb.ReserveResponse, error) {
+	req := &pb.ReserveRequest{OrderKey: key, Quantity: quantity, Channel: ch, UntilUnixMs: until.UnixMilli()}
+	return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.ReserveResponse, error) {
+		return g.Reserve(req, cluster.WithTimeout(d))
+	})
+}
+
+// Commit turns key's hold on the lot into a deduction.
+func (c *Client) Commit(ctx context.Context, lotID int64, key string) (*pb.CommitResponse, error) {
+	req := &pb.CommitRequest{OrderKey: key}
+	return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.CommitResponse, error) {
+		return g.Commit(req, cluster.WithTimeout(d))
+	})
+}
+
+// Release gives back whatever key took from the lot, held or deducted (a
+// marker if nothing yet).
+func (c *Client) Release(ctx context.Context, lotID int64, key string) (*pb.LotReleaseResponse, error) {
+	req := &pb.LotReleaseRequest{OrderKey: key}
+	return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.LotReleaseResponse, error) {
+		return g.Release(req, cluster.WithTimeout(d))
+	})
+}

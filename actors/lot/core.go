@@ -1,6 +1,7 @@
 package lot
 
 import (
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -24,6 +25,7 @@ type entry struct {
 	quantity int64
 	price    domain.KRW
 	batch    uint64 // the batch that makes the entry durable, while !durable
+	until    int64  // a hold's deadline, Unix nanoseconds; 0 without a hold
 }
 
 type entryKind uint8
@@ -32,9 +34,13 @@ const (
 	kindDeducted entryKind = iota + 1
 	kindRestored
 	kindTombstone
+	kindHeld
+	kindReleased
+	kindLapsed
 )
 
-var kindNames = map[entryKind]string{kindDeducted: Deducted, kindRestored: Restored, kindTombstone: Tombstone}
+var kindNames = map[entryKind]string{kindDeducted: Deducted, kindRestored: Restored, kindTombstone: Tombstone,
+	kindHeld: Held, kindReleased: Released, kindLapsed: Lapsed}
 
 func kindOf(name string) entryKind {
 	for k, n := range kindNames {
@@ -46,7 +52,11 @@ func kindOf(name string) entryKind {
 }
 
 func (e *entry) ledgerEntry(key string) LedgerEntry {
-	return LedgerEntry{Key: key, Kind: kindNames[e.kind], Quantity: e.quantity, UnitPrice: e.price, DiscountPercent: int(e.pct)}
+	le := LedgerEntry{Key: key, Kind: kindNames[e.kind], Quantity: e.quantity, UnitPrice: e.price, DiscountPercent: int(e.pct)}
+	if e.until != 0 {
+		le.HoldUntil = time.Unix(0, e.until).UTC()
+	}
+	return le
 }
 
 // batch gathers the changes of one group commit and who waits for it.
@@ -77,6 +87,9 @@ type core struct {
 	// expired is set when the batch being assembled writes the lot off; the
 	// grain stops itself after that commit.
 	expired bool
+	// holds orders the holds by deadline, earliest first. Entries whose
+	// hold ended another way stay until they reach the top.
+	holds holdHeap
 }
 
 const maxRefusalsRemembered = 100_000
@@ -90,7 +103,14 @@ func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
 	c := &core{st: st, durable: st, ladder: ladder, ledger: make(map[string]*entry, len(ledger)),
 		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}}
 	for _, e := range ledger {
-		c.ledger[e.Key] = &entry{kind: kindOf(e.Kind), durable: true, quantity: e.Quantity, price: e.UnitPrice, pct: int32(e.DiscountPercent)}
+		en := &entry{kind: kindOf(e.Kind), durable: true, quantity: e.Quantity, price: e.UnitPrice, pct: int32(e.DiscountPercent)}
+		if !e.HoldUntil.IsZero() {
+			en.until = e.HoldUntil.UnixNano()
+		}
+		c.ledger[e.Key] = en
+		if en.kind == kindHeld {
+			c.holds.push(hold{until: en.until, key: e.Key})
+		}
 	}
 	return c
 }
@@ -113,6 +133,9 @@ func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Messag
 	}
 	c.advance(now)
 	if e, ok := c.ledger[key]; ok {
+		if e.kind == kindHeld {
+			c.commitHold(key, e)
+		}
 		return c.await(e, c.deductAnswer(e), to)
 	}
 	if r, ok := c.refused[key]; ok {
@@ -151,7 +174,10 @@ func validKey(k string) bool {
 	return true
 }
 
-func (c *core) refusal(now time.Time, req *pb.DeductRequest) pb.Reason {
+func (c *core) refusal(now time.Time, req interface {
+	GetChannel() pb.Channel
+	GetQuantity() int64
+}) pb.Reason {
 	switch {
 	case c.st.State == domain.Expired:
 		return pb.Reason_LOT_EXPIRED
@@ -178,28 +204,42 @@ func (c *core) priceAt(now time.Time) (domain.KRW, int) {
 
 func (c *core) deductAnswer(e *entry) *pb.DeductResponse {
 	if e.kind != kindDeducted {
-		return &pb.DeductResponse{Reason: pb.Reason_ALREADY_RESTORED, LotId: c.st.ID}
+		return &pb.DeductResponse{Reason: c.endedReason(e), LotId: c.st.ID}
 	}
 	return &pb.DeductResponse{Reason: pb.Reason_OK, LotId: c.st.ID, Quantity: e.quantity,
 		UnitPrice: int64(e.price), DiscountPercent: e.pct, OnHand: c.st.OnHand}
 }
 
-// restore handles a Restore, like deduct.
+// restore handles a Restore, like deduct: it undoes what the key did.
 func (c *core) restore(now time.Time, req *pb.RestoreRequest, to any) proto.Message {
 	key := req.GetOrderKey()
 	if !validKey(key) {
 		return &pb.RestoreResponse{Reason: pb.Reason_INVALID_ARGUMENT}
 	}
+	e, given := c.undo(now, key)
+	return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, Restored: given, OnHand: c.st.OnHand}, to)
+}
+
+// undo gives back what key took: a hold is released, a deduction restored;
+// a key that took nothing gets a marker that refuses it later. It returns
+// the key's entry and the units given back now.
+func (c *core) undo(now time.Time, key string) (*entry, int64) {
 	c.advance(now)
 	e, ok := c.ledger[key]
 	switch {
 	case !ok:
-		// The restore overtook its deduct: leave a marker that refuses it.
+		// The undo overtook its request: leave a marker that refuses it.
 		delete(c.refused, key)
 		e = &entry{kind: kindTombstone}
 		c.ledger[key] = e
 		c.touch(key, e)
-		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, OnHand: c.st.OnHand}, to)
+		return e, 0
+	case e.kind == kindHeld:
+		e.kind = kindReleased
+		c.st.Held -= e.quantity
+		c.st.OnHand += e.quantity
+		c.touch(key, e)
+		return e, e.quantity
 	case e.kind == kindDeducted:
 		e.kind = kindRestored
 		c.st.Restored += e.quantity
@@ -211,9 +251,9 @@ func (c *core) restore(now time.Time, req *pb.RestoreRequest, to any) proto.Mess
 			c.st.OnHand += e.quantity
 		}
 		c.touch(key, e)
-		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, Restored: e.quantity, OnHand: c.st.OnHand}, to)
+		return e, e.quantity
 	default:
-		return c.await(e, &pb.RestoreResponse{Reason: pb.Reason_OK, OnHand: c.st.OnHand}, to)
+		return e, 0
 	}
 }
 
@@ -246,6 +286,7 @@ func (c *core) advance(now time.Time) {
 	if c.st.State == domain.Expired {
 		return
 	}
+	c.lapse(now.UnixNano())
 	target := domain.StateAt(c.st.ExpiresAt, now)
 	if target == c.st.State || target == domain.Regular {
 		return
@@ -255,6 +296,9 @@ func (c *core) advance(now time.Time) {
 		c.st.State = domain.ClosingSoon
 		return
 	}
+	// A hold never outlives its lot: what is still held comes back, and is
+	// written off with the rest.
+	c.lapse(math.MaxInt64)
 	left := c.st.OnHand
 	c.st.WrittenOff += left
 	c.st.OnHand = 0
@@ -263,9 +307,14 @@ func (c *core) advance(now time.Time) {
 	c.expired = true
 }
 
-// nextTransition is when advance next has work, if ever.
+// nextTransition is when advance next has work, if ever: the lot's next
+// state or the earliest hold's deadline.
 func (c *core) nextTransition() (time.Time, bool) {
-	return domain.NextTransition(c.st.ExpiresAt, c.st.State)
+	at, ok := domain.NextTransition(c.st.ExpiresAt, c.st.State)
+	if until, held := c.earliestHold(); held && (!ok || until < at.UnixNano()) {
+		return time.Unix(0, until), true
+	}
+	return at, ok
 }
 
 // take starts the next group commit, if there is something to write and
@@ -277,7 +326,7 @@ func (c *core) take() (Commit, bool) {
 	c.st.Seq++
 	cm := Commit{
 		LotID: c.st.ID, Epoch: c.st.Version, Seq: c.st.Seq, PrevSeq: c.st.Seq - 1,
-		OnHand: c.st.OnHand, Deducted: c.st.Deducted, Restored: c.st.Restored, WrittenOff: c.st.WrittenOff,
+		OnHand: c.st.OnHand, Held: c.st.Held, Deducted: c.st.Deducted, Restored: c.st.Restored, WrittenOff: c.st.WrittenOff,
 		State: c.st.State, Waste: c.pending.waste, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID,
 		batch: c.pending.no,
 	}
@@ -314,7 +363,7 @@ func (c *core) completed(r commitResult, reason pb.Reason) (due []waiter, failed
 		}
 	}
 	cm := r.commit
-	c.durable.OnHand, c.durable.Deducted, c.durable.Restored, c.durable.WrittenOff = cm.OnHand, cm.Deducted, cm.Restored, cm.WrittenOff
+	c.durable.OnHand, c.durable.Held, c.durable.Deducted, c.durable.Restored, c.durable.WrittenOff = cm.OnHand, cm.Held, cm.Deducted, cm.Restored, cm.WrittenOff
 	c.durable.State, c.durable.Seq = cm.State, cm.Seq
 	return b.waiters, false
 }
@@ -342,6 +391,12 @@ func failure(msg proto.Message, reason pb.Reason, lotID int64) proto.Message {
 		return &pb.DeductResponse{Reason: reason, LotId: lotID}
 	case *pb.RestoreResponse:
 		return &pb.RestoreResponse{Reason: reason}
+	case *pb.ReserveResponse:
+		return &pb.ReserveResponse{Reason: reason, LotId: lotID}
+	case *pb.CommitResponse:
+		return &pb.CommitResponse{Reason: reason, LotId: lotID}
+	case *pb.LotReleaseResponse:
+		return &pb.LotReleaseResponse{Reason: reason}
 	default:
 		return &pb.LotInfo{Reason: reason, LotId: lotID}
 	}
@@ -350,5 +405,5 @@ func failure(msg proto.Message, reason pb.Reason, lotID int64) proto.Message {
 // event describes the lot as of cm.
 func (c *core) event(cm Commit, at time.Time) domain.LotEvent {
 	return domain.LotEvent{LotID: c.st.ID, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID, ExpiresAt: c.st.ExpiresAt,
-		OnHand: cm.OnHand, State: cm.State, Seq: cm.Seq, WrittenOff: cm.WrittenOff, At: at}
+		OnHand: cm.OnHand, Held: cm.Held, State: cm.State, Seq: cm.Seq, WrittenOff: cm.WrittenOff, At: at}
 }

@@ -63,6 +63,7 @@ type grain struct {
 	// loadErr answers every request when the lot could not be loaded.
 	loadErr pb.Reason
 	timer   clock.Timer
+	timerAt time.Time // when timer fires; zero without one
 	stopped bool
 }
 
@@ -119,35 +120,47 @@ func (g *grain) ReceiveDefault(ctx cluster.GrainContext) {
 }
 
 func (g *grain) Deduct(req *pb.DeductRequest, respond func(*pb.DeductResponse), _ func(error), ctx cluster.GrainContext) error {
-	var answer proto.Message
-	g.locked(func() {
-		if g.core == nil || g.stopped {
-			answer = &pb.DeductResponse{Reason: g.unavailable(), LotId: g.id()}
-			return
-		}
-		answer = g.core.deduct(g.deps.Clock.Now(), req, ctx.Sender())
-		g.flush()
-	})
-	if answer != nil {
-		respond(answer.(*pb.DeductResponse))
-	}
+	handle(g, ctx, respond, &pb.DeductResponse{}, func(now time.Time, to any) proto.Message { return g.core.deduct(now, req, to) })
 	return nil
 }
 
 func (g *grain) Restore(req *pb.RestoreRequest, respond func(*pb.RestoreResponse), _ func(error), ctx cluster.GrainContext) error {
+	handle(g, ctx, respond, &pb.RestoreResponse{}, func(now time.Time, to any) proto.Message { return g.core.restore(now, req, to) })
+	return nil
+}
+
+func (g *grain) Reserve(req *pb.ReserveRequest, respond func(*pb.ReserveResponse), _ func(error), ctx cluster.GrainContext) error {
+	handle(g, ctx, respond, &pb.ReserveResponse{}, func(now time.Time, to any) proto.Message { return g.core.reserve(now, req, to) })
+	return nil
+}
+
+func (g *grain) Commit(req *pb.CommitRequest, respond func(*pb.CommitResponse), _ func(error), ctx cluster.GrainContext) error {
+	handle(g, ctx, respond, &pb.CommitResponse{}, func(now time.Time, to any) proto.Message { return g.core.commit(now, req, to) })
+	return nil
+}
+
+func (g *grain) Release(req *pb.LotReleaseRequest, respond func(*pb.LotReleaseResponse), _ func(error), ctx cluster.GrainContext) error {
+	handle(g, ctx, respond, &pb.LotReleaseResponse{}, func(now time.Time, to any) proto.Message { return g.core.release(now, req, to) })
+	return nil
+}
+
+// handle runs one request through the core: it answers at once when the
+// core does (or the grain cannot serve), else the answer waits for its
+// commit. kind is an empty answer of the right type, for refusals.
+func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T), kind T, fn func(time.Time, any) proto.Message) {
 	var answer proto.Message
 	g.locked(func() {
 		if g.core == nil || g.stopped {
-			answer = &pb.RestoreResponse{Reason: g.unavailable()}
+			answer = failure(kind, g.unavailable(), g.id())
 			return
 		}
-		answer = g.core.restore(g.deps.Clock.Now(), req, ctx.Sender())
+		answer = fn(g.deps.Clock.Now(), ctx.Sender())
 		g.flush()
+		g.rearm()
 	})
 	if answer != nil {
-		respond(answer.(*pb.RestoreResponse))
+		respond(answer.(T))
 	}
-	return nil
 }
 
 // Get answers the lot as last committed; it also wakes a passivated lot so
@@ -204,19 +217,30 @@ func (g *grain) locked(fn func()) {
 	g.reply(failed)
 }
 
-// onTick applies due transitions, writes them, and arms the next timer.
+// onTick applies due transitions and hold deadlines, writes them, and arms
+// the next timer.
 func (g *grain) onTick() {
 	g.core.advance(g.deps.Clock.Now())
 	g.flush()
 	if g.timer != nil {
 		g.timer.Stop()
-		g.timer = nil
+		g.timer, g.timerAt = nil, time.Time{}
 	}
+	g.rearm()
+}
+
+// rearm arms the timer for the core's next transition when none is armed
+// for it or earlier (a new hold may end before what the timer waits for).
+func (g *grain) rearm() {
 	at, ok := g.core.nextTransition()
-	if !ok {
+	if !ok || (g.timer != nil && !g.timerAt.After(at)) {
 		return
 	}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
 	self, system := g.self, g.system
+	g.timerAt = at
 	g.timer = g.deps.Clock.AfterFunc(at.Sub(g.deps.Clock.Now()), func() {
 		system.Root.Send(self, &tick{})
 	})

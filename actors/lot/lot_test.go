@@ -82,35 +82,37 @@ func (f *fixture) newLot(t *testing.T, qty int64, expiresIn time.Duration) int64
 }
 
 type row struct {
-	received, onHand, deducted, restored, writtenOff int64
-	state                                            string
+	received, onHand, held, deducted, restored, writtenOff int64
+	state                                                  string
 }
 
 func (f *fixture) row(t *testing.T, id int64) row {
 	t.Helper()
 	var r row
-	err := f.store.DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off, state FROM lots WHERE id = ?", id).
-		Scan(&r.received, &r.onHand, &r.deducted, &r.restored, &r.writtenOff, &r.state)
+	err := f.store.DB().QueryRow("SELECT received, on_hand, held, deducted, restored, written_off, state FROM lots WHERE id = ?", id).
+		Scan(&r.received, &r.onHand, &r.held, &r.deducted, &r.restored, &r.writtenOff, &r.state)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-// checkConservation asserts received = on_hand + deducted - restored +
-// written_off, and that the ledger and waste tables agree with the counters.
+// checkConservation asserts received = on_hand + held + deducted -
+// restored + written_off, and that the ledger and waste tables agree with
+// the counters.
 func (f *fixture) checkConservation(t *testing.T, id int64) row {
 	t.Helper()
 	r := f.row(t, id)
-	if r.received != r.onHand+r.deducted-r.restored+r.writtenOff {
+	if r.received != r.onHand+r.held+r.deducted-r.restored+r.writtenOff {
 		t.Errorf("lot %d not conserved: %+v", id, r)
 	}
-	var ledgerDeducted, ledgerRestored, waste int64
+	var ledgerDeducted, ledgerRestored, ledgerHeld, waste int64
+	f.store.DB().QueryRow(`SELECT COALESCE(SUM(quantity),0) FROM lot_ledger WHERE lot_id = ? AND kind = 'HELD'`, id).Scan(&ledgerHeld)
 	f.store.DB().QueryRow(`SELECT COALESCE(SUM(quantity),0) FROM lot_ledger WHERE lot_id = ? AND kind IN ('DEDUCTED','RESTORED')`, id).Scan(&ledgerDeducted)
 	f.store.DB().QueryRow(`SELECT COALESCE(SUM(quantity),0) FROM lot_ledger WHERE lot_id = ? AND kind = 'RESTORED'`, id).Scan(&ledgerRestored)
 	f.store.DB().QueryRow(`SELECT COALESCE(SUM(quantity),0) FROM waste WHERE lot_id = ?`, id).Scan(&waste)
-	if ledgerDeducted != r.deducted || ledgerRestored != r.restored || waste != r.writtenOff {
-		t.Errorf("lot %d: ledger deducted %d restored %d waste %d, counters %+v", id, ledgerDeducted, ledgerRestored, waste, r)
+	if ledgerDeducted != r.deducted || ledgerRestored != r.restored || ledgerHeld != r.held || waste != r.writtenOff {
+		t.Errorf("lot %d: ledger deducted %d restored %d held %d waste %d, counters %+v", id, ledgerDeducted, ledgerRestored, ledgerHeld, waste, r)
 	}
 	return r
 }

@@ -19,6 +19,11 @@ const (
 	Deducted  = "DEDUCTED"
 	Restored  = "RESTORED"
 	Tombstone = "TOMBSTONE"
+	// Held is a hold waiting for its Commit; Released a hold given back by
+	// a Release; Lapsed a hold whose deadline passed or whose lot expired.
+	Held     = "HELD"
+	Released = "RELEASED"
+	Lapsed   = "LAPSED"
 )
 
 // State is the lot as stored (its Version is the epoch this activation
@@ -37,6 +42,8 @@ type LedgerEntry struct {
 	Quantity        int64
 	UnitPrice       domain.KRW
 	DiscountPercent int
+	// HoldUntil is a hold's deadline (zero for other kinds).
+	HoldUntil time.Time
 }
 
 // Waste is a write-off to record with a commit.
@@ -57,6 +64,7 @@ type Commit struct {
 	Seq        int64
 	PrevSeq    int64
 	OnHand     int64
+	Held       int64
 	Deducted   int64
 	Restored   int64
 	WrittenOff int64

@@ -23,10 +23,10 @@ func (s *Store) ClaimLot(ctx context.Context, id int64) (lot.State, []lot.Ledger
 		ledger = nil
 		var hours int64
 		var state string
-		err := tx.QueryRowContext(ctx, `SELECT l.id, l.product_id, l.warehouse_id, l.expires_at, l.received, l.on_hand,
+		err := tx.QueryRowContext(ctx, `SELECT l.id, l.product_id, l.warehouse_id, l.expires_at, l.received, l.on_hand, l.held,
 				l.deducted, l.restored, l.written_off, l.state, l.seq, l.version, p.price, p.min_shelf_life_hours
 			FROM lots l JOIN products p ON p.id = l.product_id WHERE l.id = ? FOR UPDATE`, id).
-			Scan(&st.ID, &st.ProductID, &st.WarehouseID, &st.ExpiresAt, &st.Received, &st.OnHand,
+			Scan(&st.ID, &st.ProductID, &st.WarehouseID, &st.ExpiresAt, &st.Received, &st.OnHand, &st.Held,
 				&st.Deducted, &st.Restored, &st.WrittenOff, &state, &st.Seq, &st.Version, &st.Price, &hours)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("lot %d: %w", id, lot.ErrNotFound)
@@ -40,15 +40,19 @@ func (s *Store) ClaimLot(ctx context.Context, id int64) (lot.State, []lot.Ledger
 			return err
 		}
 		st.Version++
-		rows, err := tx.QueryContext(ctx, "SELECT order_key, kind, quantity, unit_price, discount_percent FROM lot_ledger WHERE lot_id = ?", id)
+		rows, err := tx.QueryContext(ctx, "SELECT order_key, kind, quantity, unit_price, discount_percent, hold_until FROM lot_ledger WHERE lot_id = ?", id)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var e lot.LedgerEntry
-			if err := rows.Scan(&e.Key, &e.Kind, &e.Quantity, &e.UnitPrice, &e.DiscountPercent); err != nil {
+			var until sql.NullTime
+			if err := rows.Scan(&e.Key, &e.Kind, &e.Quantity, &e.UnitPrice, &e.DiscountPercent, &until); err != nil {
 				return err
+			}
+			if until.Valid {
+				e.HoldUntil = until.Time
 			}
 			ledger = append(ledger, e)
 		}
@@ -92,24 +96,29 @@ func (s *Store) CommitLot(ctx context.Context, c lot.Commit) error {
 // first, then the ledger rows, then the write-offs.
 func commitStatements(c lot.Commit) []statement {
 	upd := statement{query: `UPDATE lots SET seq = IF(version = ? AND seq = ?, ?, NULL),
-		on_hand = ?, deducted = ?, restored = ?, written_off = ?, state = ? WHERE id = ?`}
-	upd.add(c.Epoch, c.PrevSeq, c.Seq, c.OnHand, c.Deducted, c.Restored, c.WrittenOff, string(c.State), c.LotID)
+		on_hand = ?, held = ?, deducted = ?, restored = ?, written_off = ?, state = ? WHERE id = ?`}
+	upd.add(c.Epoch, c.PrevSeq, c.Seq, c.OnHand, c.Held, c.Deducted, c.Restored, c.WrittenOff, string(c.State), c.LotID)
 	stmts := []statement{upd}
 	for start := 0; start < len(c.Entries); start += ledgerChunk {
 		part := c.Entries[start:min(start+ledgerChunk, len(c.Entries))]
 		var q strings.Builder
-		q.Grow(120 + 14*len(part) + 160)
-		q.WriteString("INSERT INTO lot_ledger (lot_id, order_key, kind, quantity, unit_price, discount_percent) VALUES ")
-		st := statement{args: make([]driver.NamedValue, 0, len(part)*6)}
+		q.Grow(140 + 16*len(part) + 200)
+		q.WriteString("INSERT INTO lot_ledger (lot_id, order_key, kind, quantity, unit_price, discount_percent, hold_until) VALUES ")
+		st := statement{args: make([]driver.NamedValue, 0, len(part)*7)}
 		for i, e := range part {
 			if i > 0 {
 				q.WriteString(",")
 			}
-			q.WriteString("(?,?,?,?,?,?)")
-			st.add(c.LotID, e.Key, e.Kind, e.Quantity, int64(e.UnitPrice), int64(e.DiscountPercent))
+			q.WriteString("(?,?,?,?,?,?,?)")
+			var until any
+			if !e.HoldUntil.IsZero() {
+				until = e.HoldUntil.UTC()
+			}
+			st.add(c.LotID, e.Key, e.Kind, e.Quantity, int64(e.UnitPrice), int64(e.DiscountPercent), until)
 		}
 		q.WriteString(` ON DUPLICATE KEY UPDATE kind = VALUES(kind), quantity = VALUES(quantity),
-			unit_price = VALUES(unit_price), discount_percent = VALUES(discount_percent), updated_at = CURRENT_TIMESTAMP(6)`)
+			unit_price = VALUES(unit_price), discount_percent = VALUES(discount_percent), hold_until = VALUES(hold_until),
+			updated_at = CURRENT_TIMESTAMP(6)`)
 		st.query = q.String()
 		stmts = append(stmts, st)
 	}
