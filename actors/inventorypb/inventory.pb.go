@@ -989,12 +989,15 @@ func (x *LotInfo) GetHeld() int64 {
 }
 
 type AllocateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrderKey      string                 `protobuf:"bytes,1,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
-	ProductId     int64                  `protobuf:"varint,2,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
-	Quantity      int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	OrderKey  string                 `protobuf:"bytes,1,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
+	ProductId int64                  `protobuf:"varint,2,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Quantity  int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// When set, the plan's units are put on hold on their lots until then
+	// (Reserve) rather than deducted; CommitAllocation deducts them.
+	HoldUntilUnixMs int64 `protobuf:"varint,4,opt,name=hold_until_unix_ms,json=holdUntilUnixMs,proto3" json:"hold_until_unix_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AllocateRequest) Reset() {
@@ -1044,6 +1047,13 @@ func (x *AllocateRequest) GetProductId() int64 {
 func (x *AllocateRequest) GetQuantity() int64 {
 	if x != nil {
 		return x.Quantity
+	}
+	return 0
+}
+
+func (x *AllocateRequest) GetHoldUntilUnixMs() int64 {
+	if x != nil {
+		return x.HoldUntilUnixMs
 	}
 	return 0
 }
@@ -1221,17 +1231,127 @@ func (x *ReleaseRequest) GetProductId() int64 {
 	return 0
 }
 
-type ReleaseResponse struct {
+// CommitAllocationRequest turns the holds of order_key's plan for
+// product_id into deductions, lot by lot.
+type CommitAllocationRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Reason        Reason                 `protobuf:"varint,1,opt,name=reason,proto3,enum=inventory.Reason" json:"reason,omitempty"`
-	Restored      int64                  `protobuf:"varint,2,opt,name=restored,proto3" json:"restored,omitempty"`
+	OrderKey      string                 `protobuf:"bytes,1,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
+	ProductId     int64                  `protobuf:"varint,2,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitAllocationRequest) Reset() {
+	*x = CommitAllocationRequest{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitAllocationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitAllocationRequest) ProtoMessage() {}
+
+func (x *CommitAllocationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitAllocationRequest.ProtoReflect.Descriptor instead.
+func (*CommitAllocationRequest) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CommitAllocationRequest) GetOrderKey() string {
+	if x != nil {
+		return x.OrderKey
+	}
+	return ""
+}
+
+func (x *CommitAllocationRequest) GetProductId() int64 {
+	if x != nil {
+		return x.ProductId
+	}
+	return 0
+}
+
+type CommitAllocationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// OK, or the first lot's refusal (HOLD_EXPIRED, LOT_EXPIRED, NO_HOLD,
+	// ALREADY_RESTORED); the parts committed before it stay committed until
+	// a Release.
+	Reason        Reason     `protobuf:"varint,1,opt,name=reason,proto3,enum=inventory.Reason" json:"reason,omitempty"`
+	Takes         []*LotTake `protobuf:"bytes,2,rep,name=takes,proto3" json:"takes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitAllocationResponse) Reset() {
+	*x = CommitAllocationResponse{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitAllocationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitAllocationResponse) ProtoMessage() {}
+
+func (x *CommitAllocationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitAllocationResponse.ProtoReflect.Descriptor instead.
+func (*CommitAllocationResponse) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CommitAllocationResponse) GetReason() Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Reason_OK
+}
+
+func (x *CommitAllocationResponse) GetTakes() []*LotTake {
+	if x != nil {
+		return x.Takes
+	}
+	return nil
+}
+
+type ReleaseResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Reason Reason                 `protobuf:"varint,1,opt,name=reason,proto3,enum=inventory.Reason" json:"reason,omitempty"`
+	// Units given back to the lots, held or deducted.
+	Restored      int64 `protobuf:"varint,2,opt,name=restored,proto3" json:"restored,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1363,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1376,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReleaseResponse) GetReason() Reason {
@@ -1343,12 +1463,13 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\x05state\x18\v \x01(\tR\x05state\x12\x14\n" +
 	"\x05epoch\x18\f \x01(\x03R\x05epoch\x12\x10\n" +
 	"\x03seq\x18\r \x01(\x03R\x03seq\x12\x12\n" +
-	"\x04held\x18\x0e \x01(\x03R\x04held\"i\n" +
+	"\x04held\x18\x0e \x01(\x03R\x04held\"\x96\x01\n" +
 	"\x0fAllocateRequest\x12\x1b\n" +
 	"\torder_key\x18\x01 \x01(\tR\borderKey\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x02 \x01(\x03R\tproductId\x12\x1a\n" +
-	"\bquantity\x18\x03 \x01(\x03R\bquantity\"[\n" +
+	"\bquantity\x18\x03 \x01(\x03R\bquantity\x12+\n" +
+	"\x12hold_until_unix_ms\x18\x04 \x01(\x03R\x0fholdUntilUnixMs\"[\n" +
 	"\aLotTake\x12\x15\n" +
 	"\x06lot_id\x18\x01 \x01(\x03R\x05lotId\x12\x1a\n" +
 	"\bquantity\x18\x02 \x01(\x03R\bquantity\x12\x1d\n" +
@@ -1361,7 +1482,14 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\x0eReleaseRequest\x12\x1b\n" +
 	"\torder_key\x18\x01 \x01(\tR\borderKey\x12\x1d\n" +
 	"\n" +
-	"product_id\x18\x02 \x01(\x03R\tproductId\"X\n" +
+	"product_id\x18\x02 \x01(\x03R\tproductId\"U\n" +
+	"\x17CommitAllocationRequest\x12\x1b\n" +
+	"\torder_key\x18\x01 \x01(\tR\borderKey\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x02 \x01(\x03R\tproductId\"o\n" +
+	"\x18CommitAllocationResponse\x12)\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12(\n" +
+	"\x05takes\x18\x02 \x03(\v2\x12.inventory.LotTakeR\x05takes\"X\n" +
 	"\x0fReleaseResponse\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x1a\n" +
 	"\brestored\x18\x02 \x01(\x03R\brestored*\xe4\x01\n" +
@@ -1389,10 +1517,11 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\aReserve\x12\x19.inventory.ReserveRequest\x1a\x1a.inventory.ReserveResponse\"\x06\x82\xb5\x18\x02\b\x01\x12E\n" +
 	"\x06Commit\x12\x18.inventory.CommitRequest\x1a\x19.inventory.CommitResponse\"\x06\x82\xb5\x18\x02\b\x01\x12N\n" +
 	"\aRelease\x12\x1c.inventory.LotReleaseRequest\x1a\x1d.inventory.LotReleaseResponse\"\x06\x82\xb5\x18\x02\b\x01\x12;\n" +
-	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x012\x9a\x01\n" +
+	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x012\xf7\x01\n" +
 	"\tWarehouse\x12K\n" +
 	"\bAllocate\x12\x1a.inventory.AllocateRequest\x1a\x1b.inventory.AllocateResponse\"\x06\x82\xb5\x18\x02\b\x01\x12@\n" +
-	"\aRelease\x12\x19.inventory.ReleaseRequest\x1a\x1a.inventory.ReleaseResponseB\x1eZ\x1cshelflife/actors/inventorypbb\x06proto3"
+	"\aRelease\x12\x19.inventory.ReleaseRequest\x1a\x1a.inventory.ReleaseResponse\x12[\n" +
+	"\x10CommitAllocation\x12\".inventory.CommitAllocationRequest\x1a#.inventory.CommitAllocationResponseB\x1eZ\x1cshelflife/actors/inventorypbb\x06proto3"
 
 var (
 	file_actors_inventorypb_inventory_proto_rawDescOnce sync.Once
@@ -1407,27 +1536,29 @@ func file_actors_inventorypb_inventory_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_inventorypb_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_actors_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_actors_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_actors_inventorypb_inventory_proto_goTypes = []any{
-	(Reason)(0),                // 0: inventory.Reason
-	(Channel)(0),               // 1: inventory.Channel
-	(*DeductRequest)(nil),      // 2: inventory.DeductRequest
-	(*DeductResponse)(nil),     // 3: inventory.DeductResponse
-	(*RestoreRequest)(nil),     // 4: inventory.RestoreRequest
-	(*RestoreResponse)(nil),    // 5: inventory.RestoreResponse
-	(*ReserveRequest)(nil),     // 6: inventory.ReserveRequest
-	(*ReserveResponse)(nil),    // 7: inventory.ReserveResponse
-	(*CommitRequest)(nil),      // 8: inventory.CommitRequest
-	(*CommitResponse)(nil),     // 9: inventory.CommitResponse
-	(*LotReleaseRequest)(nil),  // 10: inventory.LotReleaseRequest
-	(*LotReleaseResponse)(nil), // 11: inventory.LotReleaseResponse
-	(*GetLotRequest)(nil),      // 12: inventory.GetLotRequest
-	(*LotInfo)(nil),            // 13: inventory.LotInfo
-	(*AllocateRequest)(nil),    // 14: inventory.AllocateRequest
-	(*LotTake)(nil),            // 15: inventory.LotTake
-	(*AllocateResponse)(nil),   // 16: inventory.AllocateResponse
-	(*ReleaseRequest)(nil),     // 17: inventory.ReleaseRequest
-	(*ReleaseResponse)(nil),    // 18: inventory.ReleaseResponse
+	(Reason)(0),                      // 0: inventory.Reason
+	(Channel)(0),                     // 1: inventory.Channel
+	(*DeductRequest)(nil),            // 2: inventory.DeductRequest
+	(*DeductResponse)(nil),           // 3: inventory.DeductResponse
+	(*RestoreRequest)(nil),           // 4: inventory.RestoreRequest
+	(*RestoreResponse)(nil),          // 5: inventory.RestoreResponse
+	(*ReserveRequest)(nil),           // 6: inventory.ReserveRequest
+	(*ReserveResponse)(nil),          // 7: inventory.ReserveResponse
+	(*CommitRequest)(nil),            // 8: inventory.CommitRequest
+	(*CommitResponse)(nil),           // 9: inventory.CommitResponse
+	(*LotReleaseRequest)(nil),        // 10: inventory.LotReleaseRequest
+	(*LotReleaseResponse)(nil),       // 11: inventory.LotReleaseResponse
+	(*GetLotRequest)(nil),            // 12: inventory.GetLotRequest
+	(*LotInfo)(nil),                  // 13: inventory.LotInfo
+	(*AllocateRequest)(nil),          // 14: inventory.AllocateRequest
+	(*LotTake)(nil),                  // 15: inventory.LotTake
+	(*AllocateResponse)(nil),         // 16: inventory.AllocateResponse
+	(*ReleaseRequest)(nil),           // 17: inventory.ReleaseRequest
+	(*CommitAllocationRequest)(nil),  // 18: inventory.CommitAllocationRequest
+	(*CommitAllocationResponse)(nil), // 19: inventory.CommitAllocationResponse
+	(*ReleaseResponse)(nil),          // 20: inventory.ReleaseResponse
 }
 var file_actors_inventorypb_inventory_proto_depIdxs = []int32{
 	1,  // 0: inventory.DeductRequest.channel:type_name -> inventory.Channel
@@ -1440,28 +1571,32 @@ var file_actors_inventorypb_inventory_proto_depIdxs = []int32{
 	0,  // 7: inventory.LotInfo.reason:type_name -> inventory.Reason
 	0,  // 8: inventory.AllocateResponse.reason:type_name -> inventory.Reason
 	15, // 9: inventory.AllocateResponse.takes:type_name -> inventory.LotTake
-	0,  // 10: inventory.ReleaseResponse.reason:type_name -> inventory.Reason
-	2,  // 11: inventory.Lot.Deduct:input_type -> inventory.DeductRequest
-	4,  // 12: inventory.Lot.Restore:input_type -> inventory.RestoreRequest
-	6,  // 13: inventory.Lot.Reserve:input_type -> inventory.ReserveRequest
-	8,  // 14: inventory.Lot.Commit:input_type -> inventory.CommitRequest
-	10, // 15: inventory.Lot.Release:input_type -> inventory.LotReleaseRequest
-	12, // 16: inventory.Lot.Get:input_type -> inventory.GetLotRequest
-	14, // 17: inventory.Warehouse.Allocate:input_type -> inventory.AllocateRequest
-	17, // 18: inventory.Warehouse.Release:input_type -> inventory.ReleaseRequest
-	3,  // 19: inventory.Lot.Deduct:output_type -> inventory.DeductResponse
-	5,  // 20: inventory.Lot.Restore:output_type -> inventory.RestoreResponse
-	7,  // 21: inventory.Lot.Reserve:output_type -> inventory.ReserveResponse
-	9,  // 22: inventory.Lot.Commit:output_type -> inventory.CommitResponse
-	11, // 23: inventory.Lot.Release:output_type -> inventory.LotReleaseResponse
-	13, // 24: inventory.Lot.Get:output_type -> inventory.LotInfo
-	16, // 25: inventory.Warehouse.Allocate:output_type -> inventory.AllocateResponse
-	18, // 26: inventory.Warehouse.Release:output_type -> inventory.ReleaseResponse
-	19, // [19:27] is the sub-list for method output_type
-	11, // [11:19] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	0,  // 10: inventory.CommitAllocationResponse.reason:type_name -> inventory.Reason
+	15, // 11: inventory.CommitAllocationResponse.takes:type_name -> inventory.LotTake
+	0,  // 12: inventory.ReleaseResponse.reason:type_name -> inventory.Reason
+	2,  // 13: inventory.Lot.Deduct:input_type -> inventory.DeductRequest
+	4,  // 14: inventory.Lot.Restore:input_type -> inventory.RestoreRequest
+	6,  // 15: inventory.Lot.Reserve:input_type -> inventory.ReserveRequest
+	8,  // 16: inventory.Lot.Commit:input_type -> inventory.CommitRequest
+	10, // 17: inventory.Lot.Release:input_type -> inventory.LotReleaseRequest
+	12, // 18: inventory.Lot.Get:input_type -> inventory.GetLotRequest
+	14, // 19: inventory.Warehouse.Allocate:input_type -> inventory.AllocateRequest
+	17, // 20: inventory.Warehouse.Release:input_type -> inventory.ReleaseRequest
+	18, // 21: inventory.Warehouse.CommitAllocation:input_type -> inventory.CommitAllocationRequest
+	3,  // 22: inventory.Lot.Deduct:output_type -> inventory.DeductResponse
+	5,  // 23: inventory.Lot.Restore:output_type -> inventory.RestoreResponse
+	7,  // 24: inventory.Lot.Reserve:output_type -> inventory.ReserveResponse
+	9,  // 25: inventory.Lot.Commit:output_type -> inventory.CommitResponse
+	11, // 26: inventory.Lot.Release:output_type -> inventory.LotReleaseResponse
+	13, // 27: inventory.Lot.Get:output_type -> inventory.LotInfo
+	16, // 28: inventory.Warehouse.Allocate:output_type -> inventory.AllocateResponse
+	20, // 29: inventory.Warehouse.Release:output_type -> inventory.ReleaseResponse
+	19, // 30: inventory.Warehouse.CommitAllocation:output_type -> inventory.CommitAllocationResponse
+	22, // [22:31] is the sub-list for method output_type
+	13, // [13:22] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_actors_inventorypb_inventory_proto_init() }
@@ -1475,7 +1610,7 @@ func file_actors_inventorypb_inventory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_inventorypb_inventory_proto_rawDesc), len(file_actors_inventorypb_inventory_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

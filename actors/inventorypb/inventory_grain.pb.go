@@ -434,6 +434,7 @@ type Warehouse interface {
 	ReceiveDefault(ctx cluster.GrainContext)
 	Allocate(req *AllocateRequest, respond func(*AllocateResponse), onError func(error), ctx cluster.GrainContext) error
 	Release(req *ReleaseRequest, ctx cluster.GrainContext) (*ReleaseResponse, error)
+	CommitAllocation(req *CommitAllocationRequest, ctx cluster.GrainContext) (*CommitAllocationResponse, error)
 }
 
 // WarehouseGrainClient holds the base data for the WarehouseGrain
@@ -485,6 +486,33 @@ func (g *WarehouseGrainClient) Release(r *ReleaseRequest, opts ...cluster.GrainC
 	}
 	switch msg := resp.(type) {
 	case *ReleaseResponse:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// CommitAllocation requests the execution on to the cluster with CallOptions
+func (g *WarehouseGrainClient) CommitAllocation(r *CommitAllocationRequest, opts ...cluster.GrainCallOption) (*CommitAllocationResponse, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Warehouse"), slog.String("method", "CommitAllocation"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 2, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "Warehouse", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *CommitAllocationResponse:
 		return msg, nil
 	case *cluster.GrainErrorResponse:
 		if msg == nil {
@@ -556,6 +584,26 @@ func (a *WarehouseActor) Receive(ctx actor.Context) {
 			}
 
 			r0, err := a.inner.Release(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 2:
+			req := &CommitAllocationRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] CommitAllocation(CommitAllocationRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.CommitAllocation(req, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)

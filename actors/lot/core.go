@@ -118,7 +118,7 @@ func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
 func (c *core) info(s State, reason pb.Reason) *pb.LotInfo {
 	return &pb.LotInfo{
 		Reason: reason, LotId: s.ID, ProductId: s.ProductID, WarehouseId: s.WarehouseID,
-		ExpiresAtUnixMs: s.ExpiresAt.UnixMilli(), Received: s.Received, OnHand: s.OnHand,
+		ExpiresAtUnixMs: s.ExpiresAt.UnixMilli(), Received: s.Received, OnHand: s.OnHand, Held: s.Held,
 		Deducted: s.Deducted, Restored: s.Restored, WrittenOff: s.WrittenOff,
 		State: string(s.State), Epoch: s.Version, Seq: s.Seq,
 	}

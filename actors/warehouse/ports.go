@@ -41,9 +41,12 @@ type Store interface {
 	DeletePlan(ctx context.Context, key string, productID, warehouseID int64) error
 }
 
-// Lots deducts and restores on lot grains.
+// Lots deducts, holds and restores on lot grains. Restore gives back
+// whatever the key took, held or deducted.
 type Lots interface {
 	Deduct(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel) (*pb.DeductResponse, error)
+	Reserve(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel, until time.Time) (*pb.ReserveResponse, error)
+	Commit(ctx context.Context, lotID int64, key string) (*pb.CommitResponse, error)
 	Restore(ctx context.Context, lotID int64, key string) (*pb.RestoreResponse, error)
 }
 

@@ -459,7 +459,7 @@ func (g *grain) carryOut(a *allocation) {
 	var refused pb.Reason
 	for i := range a.plan {
 		part := a.plan[i]
-		resp, err := g.lots.Deduct(ctx, part.LotID, a.req.GetOrderKey(), part.Quantity, pb.Channel_REGULAR)
+		resp, err := g.takePart(ctx, a.req, part)
 		g.locked(func() {
 			if err == nil {
 				g.lotAnswered(product, part.LotID, resp.GetOnHand())
@@ -485,6 +485,9 @@ func (g *grain) carryOut(a *allocation) {
 			break
 		}
 		takes = append(takes, &pb.LotTake{LotId: part.LotID, Quantity: resp.GetQuantity(), UnitPrice: resp.GetUnitPrice()})
+	}
+	if refused == pb.Reason_HOLD_EXPIRED {
+		refused = pb.Reason_INSUFFICIENT_STOCK
 	}
 	switch refused {
 	case pb.Reason_OK:
@@ -516,8 +519,78 @@ func (g *grain) carryOut(a *allocation) {
 	g.answer(a, &pb.AllocateResponse{Reason: refused})
 }
 
-// Release restores what an allocation took (compensation). Without a plan
-// there is nothing to give back.
+// lotAnswer is what carrying out one part of a plan needs of a lot's
+// answer, deduction or hold.
+type lotAnswer interface {
+	GetReason() pb.Reason
+	GetQuantity() int64
+	GetUnitPrice() int64
+	GetOnHand() int64
+}
+
+// takePart deducts one part of a plan from its lot, or holds it there when
+// the request asks for a hold.
+func (g *grain) takePart(ctx context.Context, req *pb.AllocateRequest, part domain.Allocation) (lotAnswer, error) {
+	if until := req.GetHoldUntilUnixMs(); until > 0 {
+		return g.lots.Reserve(ctx, part.LotID, req.GetOrderKey(), part.Quantity, pb.Channel_REGULAR, time.UnixMilli(until))
+	}
+	return g.lots.Deduct(ctx, part.LotID, req.GetOrderKey(), part.Quantity, pb.Channel_REGULAR)
+}
+
+// CommitAllocation turns the holds of a saved plan into deductions, part
+// by part, and stops at the first refusal (the caller releases the line).
+func (g *grain) CommitAllocation(req *pb.CommitAllocationRequest, _ cluster.GrainContext) (resp *pb.CommitAllocationResponse, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			g.log.Error("commit panic", "panic", fmt.Sprint(r))
+			resp, err = &pb.CommitAllocationResponse{Reason: pb.Reason_UNAVAILABLE}, nil
+		}
+	}()
+	if req.GetOrderKey() == "" || req.GetProductId() <= 0 {
+		return &pb.CommitAllocationResponse{Reason: pb.Reason_INVALID_ARGUMENT}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.deps.CallTimeout)
+	defer cancel()
+	plan, err := g.plan(ctx, PlanKey{Key: req.GetOrderKey(), ProductID: req.GetProductId()})
+	if err != nil {
+		return &pb.CommitAllocationResponse{Reason: pb.Reason_UNAVAILABLE}, nil
+	}
+	if len(plan) == 0 {
+		return &pb.CommitAllocationResponse{Reason: pb.Reason_NO_HOLD}, nil
+	}
+	var takes []*pb.LotTake
+	for _, part := range plan {
+		r, err := g.lots.Commit(ctx, part.LotID, req.GetOrderKey())
+		if err != nil {
+			g.log.Error("commit lot", "lot", part.LotID, "error", err.Error())
+			return &pb.CommitAllocationResponse{Reason: pb.Reason_UNAVAILABLE, Takes: takes}, nil
+		}
+		if r.GetReason() != pb.Reason_OK {
+			return &pb.CommitAllocationResponse{Reason: r.GetReason(), Takes: takes}, nil
+		}
+		takes = append(takes, &pb.LotTake{LotId: part.LotID, Quantity: r.GetQuantity(), UnitPrice: r.GetUnitPrice()})
+	}
+	return &pb.CommitAllocationResponse{Reason: pb.Reason_OK, Takes: takes}, nil
+}
+
+// plan is the plan saved for key, from memory or else from MySQL; nil when
+// there is none.
+func (g *grain) plan(ctx context.Context, key PlanKey) ([]domain.Allocation, error) {
+	var plan []domain.Allocation
+	var known bool
+	g.locked(func() { plan, known = g.plans[key] })
+	if known {
+		return plan, nil
+	}
+	saved, err := g.deps.Store.Plans(ctx, g.id, []PlanKey{key})
+	if err != nil {
+		return nil, err
+	}
+	return saved[key], nil
+}
+
+// Release gives back what an allocation took, held or deducted
+// (compensation). Without a plan there is nothing to give back.
 func (g *grain) Release(req *pb.ReleaseRequest, _ cluster.GrainContext) (resp *pb.ReleaseResponse, err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -118,10 +118,10 @@ func takes(t *testing.T, resp *pb.AllocateResponse, price int64) map[int64]int64
 func conserved(t *testing.T, store *mysqlstore.Store, ids ...int64) (onHand, deducted int64) {
 	t.Helper()
 	for _, id := range ids {
-		var rec, on, ded, res, wo int64
-		store.DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", id).Scan(&rec, &on, &ded, &res, &wo)
-		if rec != on+ded-res+wo {
-			t.Errorf("lot %d not conserved: %d != %d+%d-%d+%d", id, rec, on, ded, res, wo)
+		var rec, on, held, ded, res, wo int64
+		store.DB().QueryRow("SELECT received, on_hand, held, deducted, restored, written_off FROM lots WHERE id = ?", id).Scan(&rec, &on, &held, &ded, &res, &wo)
+		if rec != on+held+ded-res+wo {
+			t.Errorf("lot %d not conserved: %d != %d+%d+%d-%d+%d", id, rec, on, held, ded, res, wo)
 		}
 		onHand += on
 		deducted += ded - res
