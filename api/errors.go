@@ -58,6 +58,7 @@ var domainErrors = []struct {
 	{domain.ErrNotFound, http.StatusNotFound, "not_found"},
 	{domain.ErrOrderNotFound, http.StatusNotFound, "order_not_found"},
 	{domain.ErrInsufficientStock, http.StatusConflict, "insufficient_stock"},
+	{domain.ErrSoldOut, http.StatusConflict, "sold_out"},
 	{domain.ErrDealLimit, http.StatusConflict, "deal_limit_exceeded"},
 	{domain.ErrNotADeal, http.StatusConflict, "not_a_deal"},
 	{domain.ErrEmptyOrder, http.StatusBadRequest, "empty_order"},
@@ -127,6 +128,21 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// With sold_out: how many units of the refused line were left, and
+	// which lot or product it was.
+	Available *int64 `json:"available,omitempty"`
+	LotID     int64  `json:"lot_id,omitempty"`
+	ProductID int64  `json:"product_id,omitempty"`
+}
+
+// detailOf is the body's error for err, answered as ae.
+func detailOf(ae *Error, err error) errorDetail {
+	d := errorDetail{Code: ae.Code, Message: ae.Message}
+	var so *domain.SoldOutError
+	if errors.As(err, &so) {
+		d.Available, d.LotID, d.ProductID = &so.Available, so.LotID, so.ProductID
+	}
+	return d
 }
 
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
@@ -141,7 +157,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		// Every 503 is worth repeating: say when.
 		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
 	}
-	return c.Status(ae.Status).JSON(errorBody{Error: errorDetail{Code: ae.Code, Message: ae.Message}})
+	return c.Status(ae.Status).JSON(errorBody{Error: detailOf(ae, err)})
 }
 
 func (s *Server) requestLogger(c *fiber.Ctx) *slog.Logger {

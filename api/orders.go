@@ -135,6 +135,9 @@ func merged(items []domain.OrderItem) []domain.OrderItem {
 type orderResponse struct {
 	domain.Order
 	Lines []domain.OrderLine `json:"lines"`
+	// HoldExpiresAt is when the order's stock stops being held for it,
+	// while it waits for its payer.
+	HoldExpiresAt *time.Time `json:"hold_expires_at,omitempty"`
 }
 
 func toOrderResponse(o domain.Order) orderResponse {
@@ -142,7 +145,12 @@ func toOrderResponse(o domain.Order) orderResponse {
 	if lines == nil {
 		lines = []domain.OrderLine{}
 	}
-	return orderResponse{Order: o, Lines: lines}
+	r := orderResponse{Order: o, Lines: lines}
+	if o.Status == domain.StatusPaymentReady || o.Status == domain.StatusCreated {
+		at := o.ExpiresAt
+		r.HoldExpiresAt = &at
+	}
+	return r
 }
 
 func (s *Server) placeOrder(c *fiber.Ctx) error {

@@ -37,43 +37,48 @@ type Cluster struct {
 // file and overridden by the environment variable SHELFLIFE_<KEY> (nested
 // keys joined by _, e.g. SHELFLIFE_CLUSTER_PORT).
 type Node struct {
-	HTTPAddr          string           `yaml:"http_addr"`
-	MySQLDSN          string           `yaml:"mysql_dsn"`
-	MySQLMaxConns     int              `yaml:"mysql_max_conns"`
-	RedisAddr         string           `yaml:"redis_addr"`
-	RedisPrefix       string           `yaml:"redis_prefix"`
-	KafkaBrokers      []string         `yaml:"kafka_brokers"`
-	KafkaEmbeddedPort int              `yaml:"kafka_embedded_port"`
-	Demo              bool             `yaml:"demo"`
-	JWTSecret         string           `yaml:"jwt_secret"`
-	TokenTTL          Duration         `yaml:"token_ttl"`
-	BcryptCost        int              `yaml:"bcrypt_cost"`
-	AdminEmail        string           `yaml:"admin_email"`
-	AdminPassword     string           `yaml:"admin_password"`
-	LogLevel          string           `yaml:"log_level"`
-	LogFormat         string           `yaml:"log_format"`  // auto (text on a terminal, else JSON), json or text
-	RequestLog        bool             `yaml:"request_log"` // a line per request (5xx always)
-	ShutdownTimeout   Duration         `yaml:"shutdown_timeout"`
-	RequestTimeout    Duration         `yaml:"request_timeout"`
-	BodyLimitBytes    int              `yaml:"body_limit_bytes"`
-	MarkdownLadder    domain.Ladder    `yaml:"markdown_ladder"`
-	SweepInterval     Duration         `yaml:"sweep_interval"`
-	PublicURL         string           `yaml:"public_url"`
-	KakaoBaseURL      string           `yaml:"kakao_base_url"`
-	KakaoSecretKey    string           `yaml:"kakao_secret_key"`
-	KakaoCID          string           `yaml:"kakao_cid"`
-	KakaoTimeout      Duration         `yaml:"kakao_timeout"`
-	KakaoFakeAddr     string           `yaml:"kakao_fake_addr"`
-	PaymentValidity   Duration         `yaml:"payment_validity"`
-	DealLimit         domain.DealLimit `yaml:"deal_limit"`
-	SagaStuckAfter    Duration         `yaml:"saga_stuck_after"`
-	OutboxInterval    Duration         `yaml:"outbox_interval"`
+	HTTPAddr          string        `yaml:"http_addr"`
+	MySQLDSN          string        `yaml:"mysql_dsn"`
+	MySQLMaxConns     int           `yaml:"mysql_max_conns"`
+	RedisAddr         string        `yaml:"redis_addr"`
+	RedisPrefix       string        `yaml:"redis_prefix"`
+	KafkaBrokers      []string      `yaml:"kafka_brokers"`
+	KafkaEmbeddedPort int           `yaml:"kafka_embedded_port"`
+	Demo              bool          `yaml:"demo"`
+	JWTSecret         string        `yaml:"jwt_secret"`
+	TokenTTL          Duration      `yaml:"token_ttl"`
+	BcryptCost        int           `yaml:"bcrypt_cost"`
+	AdminEmail        string        `yaml:"admin_email"`
+	AdminPassword     string        `yaml:"admin_password"`
+	LogLevel          string        `yaml:"log_level"`
+	LogFormat         string        `yaml:"log_format"`  // auto (text on a terminal, else JSON), json or text
+	RequestLog        bool          `yaml:"request_log"` // a line per request (5xx always)
+	ShutdownTimeout   Duration      `yaml:"shutdown_timeout"`
+	RequestTimeout    Duration      `yaml:"request_timeout"`
+	BodyLimitBytes    int           `yaml:"body_limit_bytes"`
+	MarkdownLadder    domain.Ladder `yaml:"markdown_ladder"`
+	SweepInterval     Duration      `yaml:"sweep_interval"`
+	PublicURL         string        `yaml:"public_url"`
+	KakaoBaseURL      string        `yaml:"kakao_base_url"`
+	KakaoSecretKey    string        `yaml:"kakao_secret_key"`
+	KakaoCID          string        `yaml:"kakao_cid"`
+	KakaoTimeout      Duration      `yaml:"kakao_timeout"`
+	KakaoFakeAddr     string        `yaml:"kakao_fake_addr"`
+	PaymentValidity   Duration      `yaml:"payment_validity"`
+	// DealHold is how long a closing-soon deal line is held for its
+	// payer (regular lines: payment_validity).
+	DealHold       Duration         `yaml:"deal_hold"`
+	DealLimit      domain.DealLimit `yaml:"deal_limit"`
+	SagaStuckAfter Duration         `yaml:"saga_stuck_after"`
+	OutboxInterval Duration         `yaml:"outbox_interval"`
 	// OrderAdmission is how many orders one node places at once; the others
 	// wait in line (see admission). 0: no bound.
 	OrderAdmission int `yaml:"order_admission"`
 	// FaultCrashAfter makes the process kill itself (SIGKILL) right after an
-	// order saga reaches this step: READY, DEDUCTING, APPROVING or
-	// APPROVED. For crash tests only; empty in every real configuration.
+	// order saga reaches this step: HELD (stored with its holds, before
+	// the payment is made ready), READY, DEDUCTING, COMMITTED (holds
+	// turned into deductions), APPROVING or APPROVED. For crash tests
+	// only; empty in every real configuration.
 	FaultCrashAfter string `yaml:"fault_crash_after"`
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) there.
 	// Keep it on a loopback or private address.
@@ -138,6 +143,7 @@ func Defaults() Node {
 		KakaoTimeout:    Duration(10 * time.Second),
 		KakaoFakeAddr:   "127.0.0.1:8090",
 		PaymentValidity: Duration(15 * time.Minute),
+		DealHold:        Duration(10 * time.Minute),
 		DealLimit:       domain.DefaultDealLimit,
 		OrderAdmission:  16,
 		WSPerAddress:    64,
@@ -212,8 +218,8 @@ func (c Node) Validate() error {
 	if c.TokenTTL <= 0 || c.ShutdownTimeout <= 0 || c.RequestTimeout <= 0 || c.SweepInterval <= 0 {
 		errs = append(errs, errors.New("token_ttl, shutdown_timeout, request_timeout and sweep_interval must be positive"))
 	}
-	if c.PaymentValidity <= 0 || c.SagaStuckAfter <= 0 || c.OutboxInterval <= 0 || c.KakaoTimeout <= 0 {
-		errs = append(errs, errors.New("payment_validity, saga_stuck_after, outbox_interval and kakao_timeout must be positive"))
+	if c.PaymentValidity <= 0 || c.DealHold <= 0 || c.SagaStuckAfter <= 0 || c.OutboxInterval <= 0 || c.KakaoTimeout <= 0 {
+		errs = append(errs, errors.New("payment_validity, deal_hold, saga_stuck_after, outbox_interval and kakao_timeout must be positive"))
 	}
 	if c.OrderAdmission < 0 {
 		errs = append(errs, fmt.Errorf("order_admission %d: 0 (no bound) or more", c.OrderAdmission))

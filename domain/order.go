@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -115,6 +116,26 @@ type Order struct {
 	Payment   Payment     `json:"payment"`
 }
 
+// SoldOutError is a placement refused because a line could not be put on
+// hold: no order was stored and no payment started. Available is how many
+// units of the line could be had (from one warehouse, or the deal's lot).
+type SoldOutError struct {
+	ProductID int64
+	LotID     int64
+	Available int64
+}
+
+func (e *SoldOutError) Error() string {
+	what := fmt.Sprintf("product %d", e.ProductID)
+	if e.LotID > 0 {
+		what = fmt.Sprintf("lot %d", e.LotID)
+	}
+	return fmt.Sprintf("%s: %d available: %v", what, e.Available, ErrSoldOut)
+}
+
+// Is makes errors.Is(err, ErrSoldOut) hold.
+func (e *SoldOutError) Is(target error) bool { return target == ErrSoldOut }
+
 // Terminal reports whether the order will not change any more.
 func (o Order) Terminal() bool {
 	return o.Status == StatusPaid || o.Status == StatusFailed || o.Status == StatusExpired
@@ -124,11 +145,13 @@ func (o Order) Terminal() bool {
 var (
 	ErrOrderNotFound     = errors.New("order not found")
 	ErrInsufficientStock = errors.New("not enough stock near the delivery address")
-	ErrDealLimit         = errors.New("more of this deal than one shopper may buy")
-	ErrNotADeal          = errors.New("this lot is not on sale near the delivery address")
-	ErrEmptyOrder        = errors.New("the order has no items")
-	ErrBadCallback       = errors.New("this payment callback is not valid for the order")
-	ErrStepChanged       = errors.New("the order moved on meanwhile")
+	// ErrSoldOut: an order line could not be held; see SoldOutError.
+	ErrSoldOut     = errors.New("sold out near the delivery address")
+	ErrDealLimit   = errors.New("more of this deal than one shopper may buy")
+	ErrNotADeal    = errors.New("this lot is not on sale near the delivery address")
+	ErrEmptyOrder  = errors.New("the order has no items")
+	ErrBadCallback = errors.New("this payment callback is not valid for the order")
+	ErrStepChanged = errors.New("the order moved on meanwhile")
 	// ErrTooManyUnpaid: the shopper has as many orders waiting for payment
 	// as one may; paying, cancelling or their expiry makes room.
 	ErrTooManyUnpaid = errors.New("you have too many orders waiting for payment; pay or cancel one first")

@@ -31,6 +31,7 @@ type shop struct {
 	clk    *clock.Fake
 	admin  client
 	milk   domain.Product
+	songpa int64
 	regLot int64 // 20 units of milk at Songpa, 10 days
 	deal   int64 // 10 units of milk at Songpa, closing soon (30 h)
 }
@@ -55,6 +56,7 @@ func newShop(t *testing.T, configure ...func(*config.Node)) *shop {
 	s.admin = login(t, s.n.URL(), cfg.AdminEmail, cfg.AdminPassword)
 	var songpa domain.Warehouse
 	s.admin.must("POST", "/api/v1/admin/warehouses", map[string]any{"name": "Songpa", "region": "SE", "lat": 37.5145, "lng": 127.1059, "radius_km": 5}, &songpa, 201)
+	s.songpa = songpa.ID
 	s.admin.must("POST", "/api/v1/admin/products", map[string]any{"sku": "MILK", "name": "우유", "category": "Dairy", "price": 3000}, &s.milk, 201)
 	var l struct{ ID int64 }
 	s.admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": s.milk.ID, "warehouse_id": songpa.ID, "quantity": 20,
@@ -87,14 +89,15 @@ type orderView struct {
 		RedirectURL string `json:"redirect_url"`
 		Status      domain.PaymentStatus
 	}
-	Lines []domain.OrderLine
+	Lines         []domain.OrderLine
+	HoldExpiresAt time.Time `json:"hold_expires_at"`
 }
 
 func (s *shop) order(c client, body any) orderView {
 	s.t.Helper()
 	var o orderView
 	c.must("POST", "/api/v1/orders", body, &o, 201)
-	if o.Status != domain.StatusPaymentReady || o.Payment.RedirectURL == "" || o.Payment.TID == "" {
+	if o.Status != domain.StatusPaymentReady || o.Payment.RedirectURL == "" || o.Payment.TID == "" || o.HoldExpiresAt.IsZero() {
 		s.t.Fatalf("new order = %+v", o)
 	}
 	return o
@@ -133,19 +136,36 @@ func (s *shop) callback(loc string) (int, orderView) {
 
 func (s *shop) lotRow(id int64) row4 {
 	var r row4
-	s.n.Store().DB().QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", id).
-		Scan(&r.received, &r.onHand, &r.deducted, &r.restored, &r.writtenOff)
+	s.n.Store().DB().QueryRow("SELECT received, on_hand, held, deducted, restored, written_off FROM lots WHERE id = ?", id).
+		Scan(&r.received, &r.onHand, &r.held, &r.deducted, &r.restored, &r.writtenOff)
 	return r
 }
 
-type row4 struct{ received, onHand, deducted, restored, writtenOff int64 }
+type row4 struct{ received, onHand, held, deducted, restored, writtenOff int64 }
+
+// awaitLot waits for a lot's row to satisfy cond (group commits and
+// compensations land shortly after the answer that caused them).
+func (s *shop) awaitLot(id int64, what string, cond func(row4) bool) row4 {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := s.lotRow(id)
+		if cond(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("lot %d: %s: %+v", id, what, r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // invariants: every lot conserved, nothing oversold, and every payment the
 // fake took matches a PAID order or was refunded.
 func (s *shop) invariants() {
 	s.t.Helper()
 	var bad int
-	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM lots WHERE received <> on_hand + deducted - restored + written_off OR on_hand < 0").Scan(&bad)
+	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM lots WHERE received <> on_hand + held + deducted - restored + written_off OR on_hand < 0 OR held < 0").Scan(&bad)
 	if bad != 0 {
 		s.t.Errorf("%d lots break conservation or went negative", bad)
 	}
@@ -183,6 +203,22 @@ func TestOrderHappyPathFromCart(t *testing.T) {
 	if o.Total != 3*3000+2*2100 {
 		t.Errorf("order total %d", o.Total)
 	}
+	// The payment page is given for stock that is held: the deal for 10
+	// minutes (deal_hold), and so the whole order.
+	if r := s.lotRow(s.deal); r.held != 2 || r.onHand != 8 {
+		t.Errorf("deal lot after ordering %+v, want 2 held", r)
+	}
+	if r := s.lotRow(s.regLot); r.held != 3 || r.onHand != 17 {
+		t.Errorf("regular lot after ordering %+v, want 3 held", r)
+	}
+	if want := s.clk.Now().Add(10 * time.Minute); o.HoldExpiresAt.Sub(want).Abs() > time.Second {
+		t.Errorf("hold expires at %s, want %s", o.HoldExpiresAt, want)
+	}
+	for _, l := range o.Lines {
+		if l.WarehouseID == 0 {
+			t.Errorf("line %+v without the warehouse that holds it", l)
+		}
+	}
 	wsURL := "ws" + strings.TrimPrefix(s.n.URL(), "http") + "/api/v1/ws/orders/" + o.OrderID + "?token=" + c.token
 	ws := dial(t, wsURL)
 	ws.await("current status", func(m map[string]any) bool { return m["status"] == string(domain.StatusPaymentReady) })
@@ -201,11 +237,11 @@ func TestOrderHappyPathFromCart(t *testing.T) {
 	if p.Status != kakaopay.StatusSuccess || p.Approvals != 1 || p.Amount != o.Total {
 		t.Errorf("fake payment = %+v", p)
 	}
-	if r := s.lotRow(s.deal); r.onHand != 8 {
-		t.Errorf("deal lot on hand %d, want 8", r.onHand)
+	if r := s.lotRow(s.deal); r.onHand != 8 || r.held != 0 || r.deducted != 2 {
+		t.Errorf("deal lot %+v, want 2 deducted, 8 left", r)
 	}
-	if r := s.lotRow(s.regLot); r.onHand != 17 {
-		t.Errorf("regular lot on hand %d, want 17", r.onHand)
+	if r := s.lotRow(s.regLot); r.onHand != 17 || r.held != 0 || r.deducted != 3 {
+		t.Errorf("regular lot %+v, want 3 deducted, 17 left", r)
 	}
 	c.must("GET", "/api/v1/cart", nil, &cart, 200)
 	if len(cart.Items) != 0 {
@@ -232,34 +268,110 @@ func TestOrderHappyPathFromCart(t *testing.T) {
 	s.invariants()
 }
 
-func TestInsufficientStockAtApproval(t *testing.T) {
+// The second shopper asks for more than is left once the first holds
+// hers: sold out at once, with how many are left, and no order, no payment.
+func TestSoldOutAtOnceWhenStockIsHeld(t *testing.T) {
 	s := newShop(t)
 	a, b := s.shopper(), s.shopper()
-	// Both see 20 units and order 15; only one can have them.
 	oa := s.order(a, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 15}}})
-	ob := s.order(b, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 15}}})
+	s.awaitLot(s.regLot, "15 held", func(r row4) bool { return r.held == 15 })
+	var refusal struct {
+		Error struct {
+			Code      string
+			Available *int64
+		}
+	}
+	code, body := b.do("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 15}}}, nil)
+	json.Unmarshal([]byte(body), &refusal)
+	if code != 409 || refusal.Error.Code != "sold_out" || refusal.Error.Available == nil || *refusal.Error.Available != 5 {
+		t.Errorf("ordering more than is left: %d %s, want 409 sold_out with 5 available", code, body)
+	}
+	var orders, payments int
+	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM orders WHERE user_id <> (SELECT user_id FROM orders WHERE id = ?)", oa.OrderID).Scan(&orders)
+	if orders != 0 {
+		t.Errorf("%d orders stored for the refused shopper", orders)
+	}
+	payments = len(s.n.KakaoFake().Ledger().Payments)
+	if payments != 1 {
+		t.Errorf("%d payments made ready, want 1", payments)
+	}
 	if _, o := s.callback(s.pay(oa, "approve")); o.Status != domain.StatusPaid {
 		t.Fatalf("first order = %+v", o)
 	}
-	_, o := s.callback(s.pay(ob, "approve"))
-	if o.Status != domain.StatusFailed || o.Reason != domain.ReasonInsufficientStock {
-		t.Errorf("second order = %+v, want FAILED insufficient_stock", o)
+	if r := s.lotRow(s.regLot); r.onHand != 5 || r.held != 0 || r.deducted != 15 {
+		t.Errorf("regular lot %+v, want 15 deducted, 5 left", r)
 	}
-	if p, _ := s.n.KakaoFake().Payment(ob.OrderID); p.Approvals != 0 || p.Status == kakaopay.StatusSuccess {
-		t.Errorf("the fake approved a payment for an order without stock: %+v", p)
+	s.invariants()
+}
+
+// A hold that lapses (the lot's timer, at the deal's 10 minutes) gives the
+// units back; the payer who approves later is refused before any money
+// moves (compensation 1).
+func TestLapsedHoldFailsBeforeTheMoney(t *testing.T) {
+	s := newShop(t, func(c *config.Node) { c.PaymentValidity = config.Duration(30 * time.Minute) })
+	c := s.shopper()
+	o := s.order(c, map[string]any{"items": []map[string]any{{"lot_id": s.deal, "quantity": 3}}})
+	s.awaitLot(s.deal, "3 held", func(r row4) bool { return r.held == 3 })
+	s.clk.Advance(10*time.Minute + time.Second)
+	s.awaitLot(s.deal, "the hold lapsed", func(r row4) bool { return r.held == 0 && r.onHand == 10 })
+	_, got := s.callback(s.pay(o, "approve"))
+	if got.Status != domain.StatusExpired && got.Status != domain.StatusFailed {
+		t.Errorf("approval after the hold lapsed = %+v, want EXPIRED or FAILED", got)
 	}
-	if r := s.lotRow(s.regLot); r.onHand != 5 {
-		t.Errorf("regular lot on hand %d, want 5", r.onHand)
+	if p, _ := s.n.KakaoFake().Payment(o.OrderID); p.Approvals != 0 || p.Status == kakaopay.StatusSuccess {
+		t.Errorf("the fake approved a payment whose hold lapsed: %+v", p)
 	}
-	// Nothing was taken that the saga could not give back at once: no
-	// compensation event.
-	var events int
-	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", ob.OrderID).Scan(&events)
-	if events != 0 {
-		t.Errorf("%d order-failed events for a failed deduction restored at once", events)
+	if r := s.lotRow(s.deal); r.deducted != 0 || r.onHand != 10 {
+		t.Errorf("deal lot %+v, want nothing taken", r)
 	}
-	if code, body := b.do("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 6}}}, nil); code != 409 || !strings.Contains(body, "insufficient_stock") {
-		t.Errorf("ordering more than is left: %d %s", code, body)
+	s.invariants()
+}
+
+// Sixty shoppers rush eighteen units: exactly eighteen get a payment page,
+// the other forty-two are told sold out at once, and none of them leaves
+// an order or a payment behind.
+func TestRushOnEighteenUnits(t *testing.T) {
+	s := newShop(t)
+	var rush struct{ ID int64 }
+	s.admin.must("POST", "/api/v1/admin/lots", map[string]any{"product_id": s.milk.ID, "warehouse_id": s.songpa, "quantity": 18,
+		"expires_at": s.clk.Now().Add(20 * time.Hour).Format(time.RFC3339)}, &rush, 201)
+	const shoppers = 60
+	cs := make([]client, shoppers)
+	for i := range cs {
+		cs[i] = s.shopper()
+	}
+	var created, soldOut atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			var o orderView
+			code, body := c.do("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"lot_id": rush.ID, "quantity": 1}}}, &o)
+			switch {
+			case code == 201 && o.Status == domain.StatusPaymentReady && o.Payment.RedirectURL != "":
+				created.Add(1)
+			case code == 409 && strings.Contains(body, `"sold_out"`):
+				soldOut.Add(1)
+			default:
+				t.Errorf("order: %d %s", code, body)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if created.Load() != 18 || soldOut.Load() != 42 {
+		t.Errorf("%d payment pages and %d sold out, want 18 and 42", created.Load(), soldOut.Load())
+	}
+	var orders int
+	s.n.Store().DB().QueryRow("SELECT COUNT(*) FROM order_lines WHERE lot_id = ?", rush.ID).Scan(&orders)
+	if orders != 18 {
+		t.Errorf("%d order lines on the lot, want 18", orders)
+	}
+	if r := s.lotRow(rush.ID); r.held != 18 || r.onHand != 0 {
+		t.Errorf("rush lot %+v, want all 18 held", r)
 	}
 	s.invariants()
 }
@@ -347,9 +459,16 @@ func TestForgedAndCancelledCallbacks(t *testing.T) {
 		t.Errorf("after a forged callback the order is %s", still.Status)
 	}
 	o2 := s.order(c, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 1}}})
+	if r := s.lotRow(s.regLot); r.held != 2 {
+		t.Errorf("regular lot with two orders waiting %+v, want 2 held", r)
+	}
 	_, cancelled := s.callback(s.pay(o2, "cancel"))
 	if cancelled.Status != domain.StatusFailed || cancelled.Reason != domain.ReasonPaymentCancelled {
 		t.Errorf("cancelled = %+v", cancelled)
+	}
+	// The cancelled order's hold is given back at once.
+	if r := s.lotRow(s.regLot); r.held != 1 || r.onHand != 19 {
+		t.Errorf("regular lot after the cancel %+v, want 1 held, 19 free", r)
 	}
 	s.invariants()
 }
@@ -358,7 +477,10 @@ func TestUnpaidOrdersExpire(t *testing.T) {
 	s := newShop(t)
 	c := s.shopper()
 	o := s.order(c, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 1}}})
+	s.awaitLot(s.regLot, "1 held", func(r row4) bool { return r.held == 1 })
 	s.clk.Advance(16 * time.Minute)
+	// The lot's own timer gives the hold back, sweep or not.
+	s.awaitLot(s.regLot, "the hold lapsed", func(r row4) bool { return r.held == 0 && r.onHand == 20 })
 	if n := s.n.SweepOrders(); n < 1 {
 		t.Errorf("sweep found %d orders", n)
 	}
@@ -390,7 +512,7 @@ func TestConcurrentShoppersOnOneDealLot(t *testing.T) {
 				var o orderView
 				code, body := c.do("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"lot_id": s.deal, "quantity": 2}}}, &o)
 				if code != 201 {
-					if !strings.Contains(body, "deal_limit_exceeded") && !strings.Contains(body, "insufficient_stock") {
+					if !strings.Contains(body, "deal_limit_exceeded") && !strings.Contains(body, "sold_out") {
 						t.Errorf("order: %d %s", code, body)
 					}
 					refused.Add(1)
@@ -403,11 +525,22 @@ func TestConcurrentShoppersOnOneDealLot(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if paid.Load() != 5 {
-		t.Errorf("%d orders paid, want 5 (10 units / 2)", paid.Load())
+	// An order refused for the deal limit held its units for a moment (the
+	// limit is checked as the order is stored, after its holds), so a
+	// shopper may have been told sold out while they were; what is left
+	// afterwards is free again and sells.
+	r := s.awaitLot(s.deal, "no holds left", func(r row4) bool { return r.held == 0 })
+	if paid.Load()*2 != r.deducted-r.restored || r.onHand+r.deducted-r.restored != 10 {
+		t.Errorf("%d orders paid; deal lot %+v", paid.Load(), r)
+	}
+	for left := r.onHand; left > 0; left -= min(left, 2) {
+		o := s.order(s.shopper(), map[string]any{"items": []map[string]any{{"lot_id": s.deal, "quantity": min(left, 2)}}})
+		if _, got := s.callback(s.pay(o, "approve")); got.Status != domain.StatusPaid {
+			t.Errorf("buying what was left: %+v", got)
+		}
 	}
 	if r := s.lotRow(s.deal); r.onHand != 0 || r.deducted-r.restored != 10 {
-		t.Errorf("deal lot %+v", r)
+		t.Errorf("deal lot %+v, want all 10 sold", r)
 	}
 	var over int
 	s.n.Store().DB().QueryRow(`SELECT COUNT(*) FROM (SELECT o.user_id, SUM(l.quantity) q FROM orders o JOIN order_lines l ON l.order_id = o.id

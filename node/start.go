@@ -249,9 +249,11 @@ func (n *Node) startHTTP(ctx context.Context) (err error) {
 		n.log.Warn("jwt_secret is empty: using a random one; tokens end with this process and other nodes reject them")
 	}
 	carts := redisstore.NewCarts(n.redis, n.cfg.RedisPrefix)
-	n.orders = ordering.New(ordering.Config{PaymentValidity: n.cfg.PaymentValidity.D(), Deals: n.cfg.DealLimit,
+	holds := saga.Holder{Stock: saga.ClusterStock{Lots: n.lots, Warehouses: warehouse.NewClient(n.member.Cluster)},
+		Places: n.view, Logger: n.log}
+	n.orders = ordering.New(ordering.Config{PaymentValidity: n.cfg.PaymentValidity.D(), DealHold: n.cfg.DealHold.D(), Deals: n.cfg.DealLimit,
 		Admission: n.cfg.OrderAdmission, MaxUnpaid: n.cfg.MaxUnpaidOrders, Nonce: n.callbacks.Nonce, Now: n.clk.Now},
-		n.store, n.view, n.sagas, carts)
+		n.store, n.view, n.sagas, holds, carts)
 	n.server, err = api.New(api.Config{
 		Deals: n.cfg.DealLimit, SocketsPerAddress: n.cfg.WSPerAddress, MetricsElsewhere: n.cfg.MetricsAddr != "",
 		TrustedProxies: n.cfg.TrustedProxies, JWTSecret: secret, TokenTTL: n.cfg.TokenTTL.D(), BcryptCost: n.cfg.BcryptCost,

@@ -46,6 +46,17 @@ type Sagas interface {
 	Abort(ctx context.Context, id string, reason domain.Reason, nonce string) (domain.Order, error)
 }
 
+// Holds puts a new order's lines on hold before it is stored (saga.Holder).
+type Holds interface {
+	// Hold holds every line of o, regular lines until regularUntil and
+	// deal lines until dealUntil, and records each line's warehouse in o;
+	// a line that cannot be held is *domain.SoldOutError, and nothing
+	// stays held.
+	Hold(ctx context.Context, o *domain.Order, regularUntil, dealUntil time.Time) error
+	// Release gives back what o's lines hold.
+	Release(ctx context.Context, o domain.Order) error
+}
+
 // Carts empties a shopper's cart once its order is paid.
 type Carts interface {
 	Clear(ctx context.Context, userID int64) error
@@ -53,8 +64,12 @@ type Carts interface {
 
 // Config tunes ordering.
 type Config struct {
-	// PaymentValidity is how long an order waits for its payer.
+	// PaymentValidity is how long an order waits for its payer, and how
+	// long its regular lines are held.
 	PaymentValidity time.Duration
+	// DealHold is how long a deal line is held (default 10 minutes); an
+	// order with one waits for its payer only that long.
+	DealHold time.Duration
 	// Deals is the per-shopper limit on deal lots.
 	Deals domain.DealLimit
 	// Admission is how many orders are placed at once (0: no bound).
@@ -73,17 +88,24 @@ type Service struct {
 	store  Store
 	stock  Stock
 	sagas  Sagas
+	holds  Holds
 	carts  Carts
 	admit  admission
 	unpaid *unpaidCap
 }
 
+// DefaultDealHold is how long a deal line is held when Config says not.
+const DefaultDealHold = 10 * time.Minute
+
 // New builds the service.
-func New(cfg Config, store Store, stock Stock, sagas Sagas, carts Carts) *Service {
+func New(cfg Config, store Store, stock Stock, sagas Sagas, holds Holds, carts Carts) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, store: store, stock: stock, sagas: sagas, carts: carts, admit: newAdmission(cfg.Admission),
+	if cfg.DealHold <= 0 {
+		cfg.DealHold = DefaultDealHold
+	}
+	return &Service{cfg: cfg, store: store, stock: stock, sagas: sagas, holds: holds, carts: carts, admit: newAdmission(cfg.Admission),
 		unpaid: newUnpaidCap(cfg.MaxUnpaid, store.UnpaidOrders)}
 }
 
@@ -93,9 +115,10 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Place prices the items for addr, checks what can be checked before the
-// money (stock near the address, deal limits), stores the order and has its
-// saga make the payment ready.
+// Place prices the items for addr, refuses at once what the read model
+// already shows sold out (no grain is asked), holds every line, stores the
+// order and has its saga make the payment ready. A line that cannot be
+// held is *domain.SoldOutError: no order is stored and no payment started.
 func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, items []domain.OrderItem, fromCart bool) (domain.Order, error) {
 	if len(items) == 0 {
 		return domain.Order{}, domain.ErrEmptyOrder
@@ -106,6 +129,7 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentValidity),
 	}
 	o.Payment.Nonce = s.cfg.Nonce(o.ID)
+	hasDeal := false
 	for i, it := range items {
 		line, err := s.price(addr, it)
 		if err != nil {
@@ -118,6 +142,12 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		}
 		o.Lines = append(o.Lines, line)
 		o.Total = total
+		hasDeal = hasDeal || line.Kind == domain.LineDeal
+	}
+	dealUntil := now.Add(s.cfg.DealHold)
+	if hasDeal && dealUntil.Before(o.ExpiresAt) {
+		// The order waits for its payer no longer than its holds last.
+		o.ExpiresAt = dealUntil
 	}
 	// The shopper's turn comes before a place in admission, so that one
 	// shopper's burst waits on itself, not in everyone's line.
@@ -130,15 +160,22 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		return domain.Order{}, err
 	}
 	defer s.admit.leave()
+	if err := s.holds.Hold(ctx, &o, o.ExpiresAt, dealUntil); err != nil {
+		release()
+		return domain.Order{}, err
+	}
 	err = s.store.CreateOrder(ctx, o, s.cfg.Deals.Units())
 	release()
 	if err != nil {
+		// Not stored: nothing will release the holds but this (or, failing
+		// it, their deadline).
+		_ = s.holds.Release(context.WithoutCancel(ctx), o)
 		return domain.Order{}, err
 	}
 	o.Step, o.Status, o.Payment.Status = domain.StepCreated, domain.StatusCreated, domain.PaymentNone
 	o.Payment.Amount, o.UpdatedAt = o.Total, o.CreatedAt
 	// On an error the saga may still finish; the sweep fails orders stuck
-	// before their payment was ready.
+	// before their payment was ready, releasing their holds.
 	return s.sagas.Start(ctx, o.ID, &o)
 }
 
@@ -155,17 +192,19 @@ func (s *Service) price(addr domain.Point, it domain.OrderItem) (domain.OrderLin
 			return line, fmt.Errorf("lot %d: %w", it.LotID, err)
 		}
 		if d.Available < it.Quantity {
-			return line, fmt.Errorf("lot %d: %w", it.LotID, domain.ErrInsufficientStock)
+			// The fast "no": the read model counts held units as gone.
+			return line, &domain.SoldOutError{ProductID: d.ProductID, LotID: it.LotID, Available: max(d.Available, 0)}
 		}
 		line.Kind, line.ProductID, line.UnitPrice = domain.LineDeal, d.ProductID, d.DealPrice
+		line.WarehouseID = d.WarehouseID
 		return line, nil
 	}
 	p, ok := s.stock.Product(it.ProductID)
 	if !ok {
 		return line, fmt.Errorf("product %d: %w", it.ProductID, domain.ErrUnknownProduct)
 	}
-	if s.stock.ProductAvailable(addr, it.ProductID) < it.Quantity {
-		return line, fmt.Errorf("product %d: %w", it.ProductID, domain.ErrInsufficientStock)
+	if n := s.stock.ProductAvailable(addr, it.ProductID); n < it.Quantity {
+		return line, &domain.SoldOutError{ProductID: it.ProductID, Available: max(n, 0)}
 	}
 	line.Kind, line.UnitPrice = domain.LineRegular, p.Price
 	return line, nil

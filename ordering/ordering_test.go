@@ -50,12 +50,12 @@ func (s *fakeStore) Reconcile(context.Context) (domain.Reconciliation, error) {
 	return domain.Reconciliation{PaidOrders: 3}, nil
 }
 
-// stock: lot 9 is a deal of product 3 at 2,100 won with 2 left; product 4
+// stock: lot 9 (warehouse 2) is a deal of product 3 at 2,100 won with 2 left; product 4
 // costs 3,000 won with 5 near the address.
 type stock struct{}
 
 func (stock) DealNear(_ domain.Point, lotID int64) (stockview.Deal, bool) {
-	return stockview.Deal{LotID: 9, ProductID: 3, DealPrice: 2100, Available: 2}, lotID == 9
+	return stockview.Deal{LotID: 9, ProductID: 3, WarehouseID: 2, DealPrice: 2100, Available: 2}, lotID == 9
 }
 
 func (stock) Product(id int64) (domain.Product, bool) {
@@ -87,6 +87,33 @@ func (s *fakeSagas) Abort(_ context.Context, _ string, r domain.Reason, _ string
 	return s.answer, s.err
 }
 
+// holds records what Place held and released; err refuses every hold.
+type holds struct {
+	err                     error
+	held                    int
+	regularUntil, dealUntil time.Time
+	released                []string
+}
+
+func (h *holds) Hold(_ context.Context, o *domain.Order, regularUntil, dealUntil time.Time) error {
+	if h.err != nil {
+		return h.err
+	}
+	h.held++
+	h.regularUntil, h.dealUntil = regularUntil, dealUntil
+	for i := range o.Lines {
+		if o.Lines[i].Kind == domain.LineRegular {
+			o.Lines[i].WarehouseID = 5
+		}
+	}
+	return nil
+}
+
+func (h *holds) Release(_ context.Context, o domain.Order) error {
+	h.released = append(h.released, o.ID)
+	return nil
+}
+
 type carts struct{ cleared []int64 }
 
 func (c *carts) Clear(_ context.Context, userID int64) error {
@@ -95,9 +122,13 @@ func (c *carts) Clear(_ context.Context, userID int64) error {
 }
 
 func newService(store *fakeStore, sagas *fakeSagas, c *carts) *ordering.Service {
+	return newServiceHolding(store, sagas, &holds{}, c)
+}
+
+func newServiceHolding(store *fakeStore, sagas *fakeSagas, h *holds, c *carts) *ordering.Service {
 	return ordering.New(ordering.Config{PaymentValidity: 15 * time.Minute, Deals: 3, Admission: 2,
 		Nonce: func(id string) string { return "nonce-" + id }, Now: func() time.Time { return t0 }},
-		store, stock{}, sagas, c)
+		store, stock{}, sagas, h, c)
 }
 
 func TestPlacePricesAndRefuses(t *testing.T) {
@@ -112,15 +143,15 @@ func TestPlacePricesAndRefuses(t *testing.T) {
 		{"no items", nil, nil, domain.ErrEmptyOrder, 0},
 		{"a lot not on sale here", []domain.OrderItem{{LotID: 8, Quantity: 1}}, nil, domain.ErrNotADeal, 0},
 		{"more of a deal than the limit", []domain.OrderItem{{LotID: 9, Quantity: 4}}, nil, domain.ErrDealLimit, 0},
-		{"more of a deal than is left", []domain.OrderItem{{LotID: 9, Quantity: 3}}, nil, domain.ErrInsufficientStock, 0},
+		{"more of a deal than is left", []domain.OrderItem{{LotID: 9, Quantity: 3}}, nil, domain.ErrSoldOut, 0},
 		{"an unknown product", []domain.OrderItem{{ProductID: 5, Quantity: 1}}, nil, domain.ErrUnknownProduct, 0},
-		{"more of a product than is near", []domain.OrderItem{{ProductID: 4, Quantity: 6}}, nil, domain.ErrInsufficientStock, 0},
+		{"more of a product than is near", []domain.OrderItem{{ProductID: 4, Quantity: 6}}, nil, domain.ErrSoldOut, 0},
 		{"the store refuses (the shopper's deal limit)", []domain.OrderItem{{LotID: 9, Quantity: 1}}, domain.ErrDealLimit, domain.ErrDealLimit, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			store, sagas := &fakeStore{err: tc.storeEr}, &fakeSagas{}
-			o, err := newService(store, sagas, &carts{}).Place(context.Background(), 7, domain.Point{}, tc.items, true)
+			store, sagas, h := &fakeStore{err: tc.storeEr}, &fakeSagas{}, &holds{}
+			o, err := newServiceHolding(store, sagas, h, &carts{}).Place(context.Background(), 7, domain.Point{}, tc.items, true)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("Place = %v, want %v", err, tc.want)
 			}
@@ -128,13 +159,26 @@ func TestPlacePricesAndRefuses(t *testing.T) {
 				if sagas.started != nil {
 					t.Error("a refused order reached its saga")
 				}
+				if tc.storeEr == nil && h.held > 0 {
+					t.Error("an order refused before its holds was held")
+				}
+				if tc.storeEr != nil && len(h.released) != h.held {
+					t.Errorf("held %d, released %v: an order not stored keeps its holds", h.held, h.released)
+				}
 				return
 			}
 			if o.Payment.Nonce != "nonce-"+o.ID {
 				t.Errorf("nonce %q, want the one signed for %s", o.Payment.Nonce, o.ID)
 			}
-			if o.Total != tc.total || o.Step != domain.StepCreated || o.Status != domain.StatusCreated || !o.ExpiresAt.Equal(t0.Add(15*time.Minute)) {
-				t.Errorf("placed %+v, want total %d, CREATED, expiring in 15 min", o, tc.total)
+			// A deal line is held 10 minutes, the order waits that long.
+			if o.Total != tc.total || o.Step != domain.StepCreated || o.Status != domain.StatusCreated || !o.ExpiresAt.Equal(t0.Add(10*time.Minute)) {
+				t.Errorf("placed %+v, want total %d, CREATED, expiring in 10 min", o, tc.total)
+			}
+			if !h.dealUntil.Equal(t0.Add(10*time.Minute)) || !h.regularUntil.Equal(t0.Add(10*time.Minute)) {
+				t.Errorf("held until %s (deal) and %s (regular), want both 10 min on", h.dealUntil, h.regularUntil)
+			}
+			if w := store.created[0].Lines; w[0].WarehouseID != 2 || w[1].WarehouseID != 5 {
+				t.Errorf("stored lines %+v, want the deal's lot's warehouse and the regular line's holding warehouse", w)
 			}
 			if len(store.created) != 1 || store.dealLimit != 3 || sagas.started == nil || sagas.started.ID != store.created[0].ID {
 				t.Errorf("stored %d orders with limit %d; saga started with %v", len(store.created), store.dealLimit, sagas.started)
@@ -143,6 +187,29 @@ func TestPlacePricesAndRefuses(t *testing.T) {
 				t.Errorf("lines %+v", o.Lines)
 			}
 		})
+	}
+}
+
+// What cannot be held refuses the placement before anything is stored or
+// any payment started, and says how many units are left.
+func TestPlaceSoldOutStoresNothing(t *testing.T) {
+	store, sagas := &fakeStore{}, &fakeSagas{}
+	h := &holds{err: &domain.SoldOutError{LotID: 9, ProductID: 3, Available: 1}}
+	_, err := newServiceHolding(store, sagas, h, &carts{}).Place(context.Background(), 7, domain.Point{},
+		[]domain.OrderItem{{LotID: 9, Quantity: 2}}, false)
+	var so *domain.SoldOutError
+	if !errors.As(err, &so) || !errors.Is(err, domain.ErrSoldOut) || so.Available != 1 {
+		t.Fatalf("Place = %v, want sold out with 1 available", err)
+	}
+	if len(store.created) != 0 || sagas.started != nil {
+		t.Errorf("stored %d orders, saga started %v; want none", len(store.created), sagas.started)
+	}
+	// A regular order alone is held for the payment's validity.
+	h = &holds{}
+	o, err := newServiceHolding(&fakeStore{}, &fakeSagas{}, h, &carts{}).Place(context.Background(), 7, domain.Point{},
+		[]domain.OrderItem{{ProductID: 4, Quantity: 1}}, false)
+	if err != nil || !o.ExpiresAt.Equal(t0.Add(15*time.Minute)) || !h.regularUntil.Equal(t0.Add(15*time.Minute)) {
+		t.Errorf("regular order: %v, expires %s, held until %s; want 15 min", err, o.ExpiresAt, h.regularUntil)
 	}
 }
 

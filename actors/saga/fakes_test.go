@@ -166,31 +166,34 @@ func (p *fakePayments) Cancel(_ context.Context, tid string, _ domain.KRW) error
 }
 
 // fakeStock holds units per lot (deal lines) and per warehouse and product
-// (regular lines), and records what was taken and given back.
+// (regular lines), and records what was held, taken and given back.
 type fakeStock struct {
 	mu          sync.Mutex
 	lots        map[int64]int64
 	warehouses  map[[2]int64]int64
 	unavailable bool
+	held        map[string]int64
 	taken       map[string]int64
 	restored    []string
+	// lapse, when set, makes every hold end before its commit.
+	lapse bool
 }
 
 func newFakeStock() *fakeStock {
-	return &fakeStock{lots: map[int64]int64{}, warehouses: map[[2]int64]int64{}, taken: map[string]int64{}}
+	return &fakeStock{lots: map[int64]int64{}, warehouses: map[[2]int64]int64{}, held: map[string]int64{}, taken: map[string]int64{}}
 }
 
-func (s *fakeStock) take(have *int64, key string, qty int64) (pb.Reason, error) {
+func (s *fakeStock) take(have *int64, key string, qty int64, into map[string]int64) (pb.Reason, error) {
 	switch {
 	case s.unavailable:
 		return pb.Reason_UNAVAILABLE, errors.New("lot grain unreachable")
-	case s.taken[key] > 0:
+	case s.taken[key] > 0 || s.held[key] > 0:
 		return pb.Reason_OK, nil
 	case *have < qty:
 		return pb.Reason_INSUFFICIENT_STOCK, nil
 	}
 	*have -= qty
-	s.taken[key] = qty
+	into[key] = qty
 	return pb.Reason_OK, nil
 }
 
@@ -198,7 +201,7 @@ func (s *fakeStock) Allocate(_ context.Context, w int64, key string, product, qt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	have := s.warehouses[[2]int64{w, product}]
-	r, err := s.take(&have, key, qty)
+	r, err := s.take(&have, key, qty, s.taken)
 	s.warehouses[[2]int64{w, product}] = have
 	return r, err
 }
@@ -207,30 +210,83 @@ func (s *fakeStock) DeductDeal(_ context.Context, lot int64, key string, qty int
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	have := s.lots[lot]
-	r, err := s.take(&have, key, qty)
+	r, err := s.take(&have, key, qty, s.taken)
 	s.lots[lot] = have
 	return r, err
+}
+
+func (s *fakeStock) HoldRegular(_ context.Context, w int64, key string, product, qty int64, _ time.Time) (pb.Reason, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	have := s.warehouses[[2]int64{w, product}]
+	r, err := s.take(&have, key, qty, s.held)
+	s.warehouses[[2]int64{w, product}] = have
+	return r, have, err
+}
+
+func (s *fakeStock) HoldDeal(_ context.Context, lot int64, key string, qty int64, _ time.Time) (pb.Reason, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	have := s.lots[lot]
+	r, err := s.take(&have, key, qty, s.held)
+	s.lots[lot] = have
+	return r, have, err
+}
+
+func (s *fakeStock) commit(key string, giveBack func(int64)) (pb.Reason, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.unavailable:
+		return pb.Reason_UNAVAILABLE, errors.New("lot grain unreachable")
+	case s.taken[key] > 0:
+		return pb.Reason_OK, nil
+	case s.held[key] == 0:
+		return pb.Reason_NO_HOLD, nil
+	case s.lapse:
+		giveBack(s.held[key])
+		delete(s.held, key)
+		return pb.Reason_HOLD_EXPIRED, nil
+	}
+	s.taken[key] = s.held[key]
+	delete(s.held, key)
+	return pb.Reason_OK, nil
+}
+
+func (s *fakeStock) CommitRegular(_ context.Context, w int64, key string, product int64) (pb.Reason, error) {
+	return s.commit(key, func(q int64) { s.warehouses[[2]int64{w, product}] += q })
+}
+
+func (s *fakeStock) CommitDeal(_ context.Context, lot int64, key string) (pb.Reason, error) {
+	return s.commit(key, func(q int64) { s.lots[lot] += q })
+}
+
+// giveBack returns what key held or took. mu held.
+func (s *fakeStock) giveBack(key string) int64 {
+	q := s.taken[key] + s.held[key]
+	delete(s.taken, key)
+	delete(s.held, key)
+	s.restored = append(s.restored, key)
+	return q
 }
 
 func (s *fakeStock) Release(_ context.Context, w int64, key string, product int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if q := s.taken[key]; q > 0 {
-		s.warehouses[[2]int64{w, product}] += q
-		delete(s.taken, key)
+	if s.unavailable {
+		return errors.New("warehouse grain unreachable")
 	}
-	s.restored = append(s.restored, key)
+	s.warehouses[[2]int64{w, product}] += s.giveBack(key)
 	return nil
 }
 
 func (s *fakeStock) RestoreDeal(_ context.Context, lot int64, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if q := s.taken[key]; q > 0 {
-		s.lots[lot] += q
-		delete(s.taken, key)
+	if s.unavailable {
+		return errors.New("lot grain unreachable")
 	}
-	s.restored = append(s.restored, key)
+	s.lots[lot] += s.giveBack(key)
 	return nil
 }
 

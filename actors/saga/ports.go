@@ -22,6 +22,14 @@ const OrderFailedTopic = "shelflife.order-failed"
 // the order not yet recorded as paid; Deps.AfterStep hears it.
 const StepApproved domain.Step = "APPROVED"
 
+// StepHeld is the moment a stored order (CREATED, its lines held) starts
+// on its payment; StepCommitted the moment every line's hold has become a
+// deduction, before APPROVING is recorded. Deps.AfterStep hears both.
+const (
+	StepHeld      domain.Step = "HELD"
+	StepCommitted domain.Step = "COMMITTED"
+)
+
 // Store is what the saga needs of MySQL. Every step's write is conditional
 // on the step it comes from and is domain.ErrStepChanged when the order is
 // no longer there.
@@ -88,8 +96,19 @@ type Payments interface {
 	Cancel(ctx context.Context, tid string, amount domain.KRW) error
 }
 
-// Stock takes and gives back the stock of order lines.
+// Stock holds, takes and gives back the stock of order lines. Release and
+// RestoreDeal give back whatever the key took, held or deducted.
 type Stock interface {
+	// HoldRegular and HoldDeal put a line on hold until until; a refusal
+	// says how many units could be held.
+	HoldRegular(ctx context.Context, warehouseID int64, key string, productID, qty int64, until time.Time) (pb.Reason, int64, error)
+	HoldDeal(ctx context.Context, lotID int64, key string, qty int64, until time.Time) (pb.Reason, int64, error)
+	// CommitRegular and CommitDeal turn a line's hold into a deduction;
+	// NO_HOLD when the key holds nothing there.
+	CommitRegular(ctx context.Context, warehouseID int64, key string, productID int64) (pb.Reason, error)
+	CommitDeal(ctx context.Context, lotID int64, key string) (pb.Reason, error)
+	// Allocate and DeductDeal deduct without a hold (orders placed before
+	// holds existed).
 	Allocate(ctx context.Context, warehouseID int64, key string, productID, qty int64) (pb.Reason, error)
 	Release(ctx context.Context, warehouseID int64, key string, productID int64) error
 	DeductDeal(ctx context.Context, lotID int64, key string, qty int64) (pb.Reason, error)
@@ -128,7 +147,9 @@ type Deps struct {
 	// Stock, when nil, calls the lot and warehouse grains of the cluster.
 	Stock Stock
 	// AfterStep, when set, runs after each step is persisted (READY,
-	// DEDUCTING, APPROVING) and after the money is taken (StepApproved).
+	// DEDUCTING, APPROVING), before a held order's payment is made ready
+	// (StepHeld), after its holds are committed (StepCommitted) and after
+	// the money is taken (StepApproved).
 	// Crash tests use it to stop the process exactly there.
 	AfterStep func(orderID string, step domain.Step)
 }

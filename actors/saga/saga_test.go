@@ -24,14 +24,16 @@ const (
 )
 
 // anOrder is an order at step with one deal line (2 units of lot 9) and
-// one regular line (1 unit of product 4).
+// one regular line (1 unit of product 4), placed with holds: the regular
+// line is held at the near warehouse. Until DEDUCTING is done the fake
+// stock holds both lines.
 func anOrder(step domain.Step) domain.Order {
 	o := domain.Order{
 		ID: "o1", UserID: 7, Step: step, Total: 9000, Address: domain.Point{Lat: 37.5, Lng: 127},
 		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(15 * time.Minute),
 		Lines: []domain.OrderLine{
 			{LineNo: 1, Kind: domain.LineDeal, ProductID: 3, LotID: dealLot, Quantity: 2, UnitPrice: 3000},
-			{LineNo: 2, Kind: domain.LineRegular, ProductID: milk, Quantity: 1, UnitPrice: 3000},
+			{LineNo: 2, Kind: domain.LineRegular, ProductID: milk, WarehouseID: near, Quantity: 1, UnitPrice: 3000},
 		},
 		Payment: domain.Payment{Nonce: theNonce, Status: domain.PaymentNone},
 	}
@@ -44,6 +46,13 @@ func anOrder(step domain.Step) domain.Order {
 	if step == domain.StepDeducting || step == domain.StepApproving {
 		o.Payment.PGToken = "pg"
 	}
+	return o
+}
+
+// legacy is o as placed before holds: no line held, no warehouse chosen.
+func legacy(o domain.Order) domain.Order {
+	o.Lines = append([]domain.OrderLine(nil), o.Lines...)
+	o.Lines[1].WarehouseID = 0
 	return o
 }
 
@@ -62,6 +71,10 @@ func newWorld(o domain.Order) *world {
 	w.stock.lots[dealLot] = 10
 	w.stock.warehouses[[2]int64{near, milk}] = 5
 	w.stock.warehouses[[2]int64{far, milk}] = 5
+	if o.Lines[1].WarehouseID != 0 && (o.Step == domain.StepCreated || o.Step == domain.StepReady || o.Step == domain.StepDeducting) {
+		w.stock.held["o1-l9"], w.stock.lots[dealLot] = 2, 8
+		w.stock.held["o1-p4"], w.stock.warehouses[[2]int64{near, milk}] = 1, 4
+	}
 	deps := Deps{Store: w.store, Payments: w.pay, Stock: w.stock, URLs: urls{}, Clock: w.clk,
 		Places: places{{ID: near, Lat: 37.5, Lng: 127, RadiusKm: 10}, {ID: far, Lat: 37.6, Lng: 127.1, RadiusKm: 30}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -98,57 +111,65 @@ func TestSagaTransitions(t *testing.T) {
 		send  func(*grain) (*opb.SagaState, error)
 		want  want
 	}{
-		{"start: CREATED -> READY", anOrder(domain.StepCreated), nil, start,
-			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5,
-				after: []domain.Step{domain.StepReady}}},
-		{"start: ready refused -> no order, PAYMENT_NOT_STARTED", anOrder(domain.StepCreated),
+		{"start: CREATED -> READY, the holds kept", anOrder(domain.StepCreated), nil, start,
+			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4,
+				after: []domain.Step{StepHeld, domain.StepReady}}},
+		{"start: ready refused -> no order, PAYMENT_NOT_STARTED, holds released", anOrder(domain.StepCreated),
 			func(w *world) { w.pay.readyErr = errors.New("kakao says no") }, start,
-			want{refusal: opb.Refusal_PAYMENT_NOT_STARTED, gone: true, lotLeft: 10, nearLeft: 5}},
-		{"start: ready unanswered -> no order, PAYMENT_UNREACHABLE", anOrder(domain.StepCreated),
+			want{refusal: opb.Refusal_PAYMENT_NOT_STARTED, gone: true, lotLeft: 10, nearLeft: 5, restoredNow: true, after: []domain.Step{StepHeld}}},
+		{"start: ready unanswered -> no order, PAYMENT_UNREACHABLE, holds released", anOrder(domain.StepCreated),
 			func(w *world) { w.pay.readyErr = errors.Join(ErrPaymentUnreachable, errors.New("timeout")) }, start,
-			want{refusal: opb.Refusal_PAYMENT_UNREACHABLE, gone: true, lotLeft: 10, nearLeft: 5}},
+			want{refusal: opb.Refusal_PAYMENT_UNREACHABLE, gone: true, lotLeft: 10, nearLeft: 5, restoredNow: true, after: []domain.Step{StepHeld}}},
+		{"start: ready refused, holds not released -> UNAVAILABLE, left CREATED for the sweep", anOrder(domain.StepCreated),
+			func(w *world) { w.pay.readyErr, w.stock.unavailable = errors.New("kakao says no"), true }, start,
+			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepCreated, status: domain.StatusCreated, payment: domain.PaymentNone,
+				lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHeld}}},
 		{"start: the ready payment not recorded -> UNAVAILABLE, still CREATED", anOrder(domain.StepCreated),
 			func(w *world) { w.store.fail["SetReady"] = errors.New("mysql gone") }, start,
 			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepCreated, status: domain.StatusCreated, payment: domain.PaymentNone,
-				lotLeft: 10, nearLeft: 5}},
+				lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHeld}}},
 		{"start: an order past CREATED is answered as it is", anOrder(domain.StepReady), nil, start,
-			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
-		{"approve: READY -> DEDUCTING -> APPROVING -> PAID", anOrder(domain.StepReady), nil, approve(theNonce),
+			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
+		{"approve: READY -> DEDUCTING (holds committed) -> APPROVING -> PAID", anOrder(domain.StepReady), nil, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{domain.StepDeducting, domain.StepApproving, StepApproved}}},
+				after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}}},
 		{"approve: a forged nonce is refused", anOrder(domain.StepReady), nil, approve("forged"),
 			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
-				lotLeft: 10, nearLeft: 5}},
-		{"approve: past the payment's validity -> EXPIRED", anOrder(domain.StepReady),
+				lotLeft: 8, nearLeft: 4}},
+		{"approve: past the payment's validity -> EXPIRED, holds released", anOrder(domain.StepReady),
 			func(w *world) { w.clk.Advance(time.Hour) }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true}},
+				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"approve: the step not recorded -> UNAVAILABLE, still READY", anOrder(domain.StepReady),
 			func(w *world) { w.store.fail["BeginDeducting"] = errors.New("mysql gone") }, approve(theNonce),
 			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
-				lotLeft: 10, nearLeft: 5}},
-		{"approve: the deal sold out -> compensation 1, stock back at once", anOrder(domain.StepReady),
+				lotLeft: 8, nearLeft: 4}},
+		{"approve: the holds lapsed -> compensation 1, no money", anOrder(domain.StepReady),
+			func(w *world) { w.stock.lapse = true }, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
+				lotLeft: 10, nearLeft: 5, restoredNow: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
+		{"approve, placed before holds: the deal sold out -> compensation 1", legacy(anOrder(domain.StepReady)),
 			func(w *world) { w.stock.lots[dealLot] = 1 }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
 				lotLeft: 1, nearLeft: 5, restoredNow: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
-		{"approve: no warehouse has the milk -> compensation 1, the deal given back", anOrder(domain.StepReady),
+		{"approve, placed before holds: no warehouse has the milk -> compensation 1", legacy(anOrder(domain.StepReady)),
 			func(w *world) {
 				w.stock.warehouses[[2]int64{near, milk}], w.stock.warehouses[[2]int64{far, milk}] = 0, 0
 			}, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
 				lotLeft: 10, nearLeft: 0, restoredNow: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
-		{"approve: the nearest warehouse lacks the milk -> taken from the next", anOrder(domain.StepReady),
+		{"approve, placed before holds: the nearest warehouse lacks the milk -> taken from the next", legacy(anOrder(domain.StepReady)),
 			func(w *world) { w.stock.warehouses[[2]int64{near, milk}] = 0 }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 0,
-				after: []domain.Step{domain.StepDeducting, domain.StepApproving, StepApproved}}},
+				after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}}},
 		{"approve: stock unreachable -> left at DEDUCTING for the sweep", anOrder(domain.StepReady),
 			func(w *world) { w.stock.unavailable = true }, approve(theNonce),
-			want{step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5,
+			want{step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4,
 				after: []domain.Step{domain.StepDeducting}}},
 		{"approve: payment declined -> compensation 2 through the outbox", anOrder(domain.StepReady),
 			func(w *world) { w.pay.approveErr = errors.New("card declined") }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentDeclined, payment: domain.PaymentDeclined,
-				lotLeft: 8, nearLeft: 4, outbox: true, after: []domain.Step{domain.StepDeducting, domain.StepApproving}}},
+				lotLeft: 8, nearLeft: 4, outbox: true, after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving}}},
 		{"approve: outcome unknown, the payment went through -> PAID", anOrder(domain.StepApproving),
 			func(w *world) { w.pay.approveErr, w.pay.status = unknown, PaymentTaken }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 10, nearLeft: 5}},
@@ -166,33 +187,40 @@ func TestSagaTransitions(t *testing.T) {
 			func(w *world) { w.store.fail["MarkPaid"] = errors.New("mysql gone") }, approve(theNonce),
 			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady,
 				lotLeft: 10, nearLeft: 5, after: []domain.Step{StepApproved}}},
-		{"resume: CREATED never reached the payer -> no order", anOrder(domain.StepCreated), nil, resume,
-			want{refusal: opb.Refusal_PAYMENT_UNREACHABLE, gone: true, lotLeft: 10, nearLeft: 5}},
+		{"resume: CREATED never reached the payer -> no order, holds released", anOrder(domain.StepCreated), nil, resume,
+			want{refusal: opb.Refusal_PAYMENT_UNREACHABLE, gone: true, lotLeft: 10, nearLeft: 5, restoredNow: true}},
 		{"resume: READY within its validity waits", anOrder(domain.StepReady), nil, resume,
-			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
-		{"resume: READY past its validity -> EXPIRED", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, resume,
+			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
+		{"resume: READY past its validity -> EXPIRED, holds released", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, resume,
 			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true}},
+				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"resume: DEDUCTING carries on to PAID", anOrder(domain.StepDeducting), nil, resume,
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{domain.StepApproving, StepApproved}}},
-		{"abort: the payer cancelled -> FAILED payment_cancelled", anOrder(domain.StepReady), nil,
+				after: []domain.Step{StepCommitted, domain.StepApproving, StepApproved}}},
+		{"resume, placed before holds: DEDUCTING carries on to PAID", legacy(anOrder(domain.StepDeducting)), nil, resume,
+			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
+				after: []domain.Step{StepCommitted, domain.StepApproving, StepApproved}}},
+		{"abort: the payer cancelled -> FAILED payment_cancelled, holds released", anOrder(domain.StepReady), nil,
 			abort(domain.ReasonPaymentCancelled, theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentCancelled, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true}},
+				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
+		{"abort: holds not released at once -> the outbox event releases them", anOrder(domain.StepReady),
+			func(w *world) { w.stock.unavailable = true }, abort(domain.ReasonPaymentCancelled, theNonce),
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentCancelled, payment: domain.PaymentCancelled,
+				lotLeft: 8, nearLeft: 4, cancelled: true, outbox: true}},
 		{"abort: any other reason is payment_failed", anOrder(domain.StepReady), nil, abort(domain.ReasonInsufficientStock, theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentFailed, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true}},
+				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"abort: a forged nonce is refused", anOrder(domain.StepReady), nil, abort(domain.ReasonPaymentCancelled, "forged"),
 			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
-				lotLeft: 10, nearLeft: 5}},
+				lotLeft: 8, nearLeft: 4}},
 		{"abort: an order being approved goes on", anOrder(domain.StepApproving), nil, abort(domain.ReasonPaymentCancelled, theNonce),
 			want{step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
 		{"expire: READY within its validity stays", anOrder(domain.StepReady), nil, expire,
-			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
-		{"expire: READY past its validity -> EXPIRED", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, expire,
+			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
+		{"expire: READY past its validity -> EXPIRED, holds released", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, expire,
 			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true}},
+				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,9 +14,10 @@ import (
 
 // The saga's steps, as persisted in MySQL:
 //
-//	CREATED --ready--> READY --beginDeducting--> DEDUCTING --run--> APPROVING --approve--> DONE (PAID)
-//	CREATED --discard--> (no order: the payment could not be made ready)
-//	CREATED, READY --abort--> DONE (FAILED/EXPIRED, nothing taken)
+//	(lines held by Holder, then the order stored)
+//	CREATED --ready--> READY --beginDeducting--> DEDUCTING --run (commit holds)--> APPROVING --approve--> DONE (PAID)
+//	CREATED --discard--> (no order: the payment could not be made ready; holds released)
+//	CREATED, READY --abort--> DONE (FAILED/EXPIRED, nothing taken, holds released)
 //	DEDUCTING --compensate--> DONE (FAILED, stock given back at once: compensation 1)
 //	APPROVING --compensate--> DONE (FAILED, stock given back through the outbox: compensation 2)
 //
@@ -30,6 +31,7 @@ var none = opb.Refusal_REFUSAL_NONE
 // ready asks the payment provider for the payment: CREATED -> READY, or
 // the order discarded when the provider refuses or does not answer.
 func (g *grain) ready(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
+	g.after(StepHeld)
 	tid, redirect, err := g.deps.Payments.Ready(ctx, ReadyRequest{
 		OrderID: o.ID, UserID: o.UserID, ItemName: itemName(o), Quantity: totalQuantity(o), Amount: o.Total,
 		ApprovalURL: g.deps.URLs.Approval(o.ID, o.Payment.Nonce), CancelURL: g.deps.URLs.Cancel(o.ID, o.Payment.Nonce),
@@ -56,6 +58,11 @@ func (g *grain) ready(ctx context.Context, o domain.Order) (*opb.SagaState, erro
 // and the order's rows go. The refusal says whether Kakao Pay refused
 // (PAYMENT_NOT_STARTED) or did not answer (PAYMENT_UNREACHABLE).
 func (g *grain) discard(ctx context.Context, o domain.Order, cause error) (*opb.SagaState, error) {
+	if err := g.releaseHolds(ctx, o); err != nil {
+		// Left CREATED: the sweep discards it again.
+		g.log.Warn("release holds of an order without payment", "error", err.Error())
+		return g.unavailable(), nil
+	}
 	if err := g.deps.Store.DiscardOrder(ctx, o.ID); err != nil {
 		if errors.Is(err, domain.ErrStepChanged) {
 			return g.state(ctx, none)
@@ -120,7 +127,19 @@ func (g *grain) beginDeducting(ctx context.Context, o domain.Order, pgToken stri
 // READY -> DONE.
 func (g *grain) abort(ctx context.Context, o domain.Order, status domain.OrderStatus, reason domain.Reason) (*opb.SagaState, error) {
 	f := domain.Failure{Status: status, Reason: reason, Payment: domain.PaymentCancelled}
-	err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{domain.StepCreated, domain.StepReady}, f, g.now())
+	// The holds go back at once; only if that fails does the order-failed
+	// event, written with the failure, give them back (and the holds end
+	// at their deadline anyway).
+	var msgs []domain.OutboxMessage
+	if err := g.releaseHolds(ctx, o); err != nil {
+		g.log.Warn("release holds of an aborted order; the outbox event will retry", "error", err.Error())
+		msg, merr := g.failedEvent(o, reason)
+		if merr != nil {
+			return g.unavailable(), nil
+		}
+		msgs = append(msgs, msg)
+	}
+	err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{domain.StepCreated, domain.StepReady}, f, g.now(), msgs...)
 	if errors.Is(err, domain.ErrStepChanged) {
 		return g.state(ctx, none)
 	}
@@ -149,6 +168,7 @@ func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error)
 		case !ok:
 			return g.compensate(ctx, o, domain.StepDeducting, domain.ReasonInsufficientStock, domain.PaymentCancelled)
 		}
+		g.after(StepCommitted)
 		if err := g.deps.Store.BeginApproving(ctx, o.ID, g.now()); err != nil {
 			if errors.Is(err, domain.ErrStepChanged) {
 				return g.state(ctx, none)
@@ -168,9 +188,13 @@ func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error)
 // serving lists the warehouses that serve the order's address, nearest
 // first.
 func (g *grain) serving(o domain.Order) []domain.Warehouse {
-	serving := g.deps.Places.Serving(o.Address)
+	return servingNearest(g.deps.Places, o.Address)
+}
+
+func servingNearest(p Places, addr domain.Point) []domain.Warehouse {
+	serving := p.Serving(addr)
 	sort.Slice(serving, func(i, j int) bool {
-		return domain.DistanceKm(o.Address, serving[i].Area().Center) < domain.DistanceKm(o.Address, serving[j].Area().Center)
+		return domain.DistanceKm(addr, serving[i].Area().Center) < domain.DistanceKm(addr, serving[j].Area().Center)
 	})
 	return serving
 }
@@ -195,22 +219,48 @@ func (g *grain) firstWarehouses(o domain.Order) map[int]int64 {
 	return first
 }
 
-// deductAll takes every line's stock: a deal line from its lot, a regular
-// line from the nearest serving warehouse that has it all (FEFO inside).
+// deductAll takes every line's stock: it commits the line's hold; a line
+// without one (an order placed before holds) is deducted as it was then —
+// a deal line from its lot, a regular line from the nearest serving
+// warehouse that has it all (FEFO inside).
 func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason) {
-	serving := g.serving(o)
+	var serving []domain.Warehouse
 	for i, l := range o.Lines {
-		var r pb.Reason
-		if l.Kind == domain.LineDeal {
-			r = g.deductDeal(ctx, o, l)
-		} else {
-			r = g.allocate(ctx, o, i, serving)
+		r := g.commitLine(ctx, o, l)
+		if r == pb.Reason_NO_HOLD {
+			if l.Kind == domain.LineDeal {
+				r = g.deductDeal(ctx, o, l)
+			} else {
+				if serving == nil {
+					serving = g.serving(o)
+				}
+				r = g.allocate(ctx, o, i, serving)
+			}
 		}
 		if r != pb.Reason_OK {
 			return false, r
 		}
 	}
 	return true, pb.Reason_OK
+}
+
+// commitLine turns a line's hold into a deduction.
+func (g *grain) commitLine(ctx context.Context, o domain.Order, l domain.OrderLine) pb.Reason {
+	var r pb.Reason
+	var err error
+	switch {
+	case l.Kind == domain.LineDeal:
+		r, err = g.stock.CommitDeal(ctx, l.LotID, l.Key(o.ID))
+	case l.WarehouseID != 0:
+		r, err = g.stock.CommitRegular(ctx, l.WarehouseID, l.Key(o.ID), l.ProductID)
+	default:
+		return pb.Reason_NO_HOLD
+	}
+	if err != nil || r == pb.Reason_UNAVAILABLE || r == pb.Reason_STALE_OWNER {
+		g.log.Warn("commit line", "line", l.LineNo, "error", fmt.Sprint(err))
+		return pb.Reason_UNAVAILABLE
+	}
+	return r
 }
 
 // deductDeal takes a deal line from its lot.
@@ -316,15 +366,12 @@ func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.Saga
 // restores at once, so the stock is back before it answers, and writes the
 // event only if that restore failed.
 func (g *grain) compensate(ctx context.Context, o domain.Order, from domain.Step, reason domain.Reason, payment domain.PaymentStatus) (*opb.SagaState, error) {
-	ev := domain.OrderFailedEvent{EventID: "order-failed:" + o.ID, OrderID: o.ID, Reason: reason, Lines: o.Lines, At: g.now()}
-	for _, w := range g.deps.Places.Serving(o.Address) {
-		ev.Warehouses = append(ev.Warehouses, w.ID)
-	}
-	payload, err := json.Marshal(ev)
+	ev := g.failed(o, reason)
+	msg, err := g.failedEvent(o, reason)
 	if err != nil {
 		return g.unavailable(), nil
 	}
-	msgs := []domain.OutboxMessage{{Topic: OrderFailedTopic, Key: o.ID, Payload: payload}}
+	msgs := []domain.OutboxMessage{msg}
 	if from == domain.StepDeducting {
 		// Compensation 1: nothing was paid; what was taken goes back now.
 		// Only when that fails does the outbox event carry it on.
@@ -349,4 +396,40 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, from domain.Step
 		}
 	}
 	return g.moved(&o, domain.StepDone, domain.StatusFailed, reason), nil
+}
+
+// failed is the order-failed event of o: its lines and the warehouses that
+// may have allocated them.
+func (g *grain) failed(o domain.Order, reason domain.Reason) domain.OrderFailedEvent {
+	ev := domain.OrderFailedEvent{EventID: "order-failed:" + o.ID, OrderID: o.ID, Reason: reason, Lines: o.Lines, At: g.now()}
+	for _, w := range g.deps.Places.Serving(o.Address) {
+		ev.Warehouses = append(ev.Warehouses, w.ID)
+	}
+	return ev
+}
+
+// failedEvent is the outbox message that gives o's stock back
+// (compensation 2, or a release that could not be made at once).
+func (g *grain) failedEvent(o domain.Order, reason domain.Reason) (domain.OutboxMessage, error) {
+	payload, err := json.Marshal(g.failed(o, reason))
+	if err != nil {
+		return domain.OutboxMessage{}, err
+	}
+	return domain.OutboxMessage{Topic: OrderFailedTopic, Key: o.ID, Payload: payload}, nil
+}
+
+// releaseHolds gives back what an order that never reached DEDUCTING
+// holds: each line where it was held. Lines without a warehouse (orders
+// placed before holds) hold nothing.
+func (g *grain) releaseHolds(ctx context.Context, o domain.Order) error {
+	lines := make([]domain.OrderLine, 0, len(o.Lines))
+	for _, l := range o.Lines {
+		if l.Kind == domain.LineDeal || l.WarehouseID != 0 {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return Restore(ctx, g.stock, domain.OrderFailedEvent{OrderID: o.ID, Lines: lines})
 }

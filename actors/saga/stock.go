@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	pb "shelflife/actors/inventorypb"
 	"shelflife/actors/lot"
@@ -36,6 +37,46 @@ func (s ClusterStock) Release(ctx context.Context, w int64, key string, product 
 		return fmt.Errorf("release at warehouse %d: %s", w, r.GetReason())
 	}
 	return nil
+}
+
+// HoldRegular holds a regular line at a warehouse, FEFO across its lots.
+func (s ClusterStock) HoldRegular(ctx context.Context, w int64, key string, product, qty int64, until time.Time) (pb.Reason, int64, error) {
+	r, err := s.Warehouses.Hold(ctx, w, key, product, qty, until)
+	if err != nil {
+		return pb.Reason_UNAVAILABLE, 0, err
+	}
+	return r.GetReason(), r.GetAvailable(), nil
+}
+
+// HoldDeal holds a deal line on its lot.
+func (s ClusterStock) HoldDeal(ctx context.Context, lotID int64, key string, qty int64, until time.Time) (pb.Reason, int64, error) {
+	r, err := s.Lots.Reserve(ctx, lotID, key, qty, pb.Channel_DEAL, until)
+	if err != nil {
+		return pb.Reason_UNAVAILABLE, 0, err
+	}
+	available := r.GetOnHand()
+	if r.GetReason() == pb.Reason_NOT_SELLABLE || r.GetReason() == pb.Reason_LOT_EXPIRED {
+		available = 0
+	}
+	return r.GetReason(), available, nil
+}
+
+// CommitRegular deducts what a regular line holds at a warehouse.
+func (s ClusterStock) CommitRegular(ctx context.Context, w int64, key string, product int64) (pb.Reason, error) {
+	r, err := s.Warehouses.Commit(ctx, w, key, product)
+	if err != nil {
+		return pb.Reason_UNAVAILABLE, err
+	}
+	return r.GetReason(), nil
+}
+
+// CommitDeal deducts what a deal line holds on its lot.
+func (s ClusterStock) CommitDeal(ctx context.Context, lotID int64, key string) (pb.Reason, error) {
+	r, err := s.Lots.Commit(ctx, lotID, key)
+	if err != nil {
+		return pb.Reason_UNAVAILABLE, err
+	}
+	return r.GetReason(), nil
 }
 
 // DeductDeal takes a deal line from its lot.

@@ -28,7 +28,9 @@ import (
 
 // TestCrashAtEveryStepBoundary kills a node subprocess with SIGKILL right
 // after each step of an order saga, restarts it, and checks that the order
-// ends PAID exactly once with its stock taken exactly once. Kafka and the
+// ends PAID exactly once with its stock taken exactly once — or, killed
+// after its holds and before its payment was ready (HELD), that the order
+// is closed with nothing taken and its holds released. Kafka and the
 // fake Kakao Pay live in the test process, so they survive the node, as
 // real ones would.
 func TestCrashAtEveryStepBoundary(t *testing.T) {
@@ -48,7 +50,7 @@ func TestCrashAtEveryStepBoundary(t *testing.T) {
 	}
 	defer stopFake()
 
-	for _, step := range []string{"READY", "DEDUCTING", "APPROVING", "APPROVED"} {
+	for _, step := range []string{"HELD", "READY", "DEDUCTING", "COMMITTED", "APPROVING", "APPROVED"} {
 		t.Run(step, func(t *testing.T) {
 			crashScenario(t, bin, step, broker.Addrs(), kakaoURL, fake)
 		})
@@ -262,7 +264,20 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 	var order struct {
 		OrderID string `json:"order_id"`
 	}
+	paymentsBefore := len(fake.Ledger().Payments)
 	_, err = shopper.call("POST", "/api/v1/orders", map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 3}}}, &order)
+	if step == "HELD" {
+		if err == nil {
+			t.Fatal("the order was answered although the node should have died after its holds")
+		}
+		first.waitKilled(t)
+		startNode(t, bin, env) // its sweep closes the order and releases the holds
+		checkClosedWithNothingTaken(t, db, l.ID)
+		if n := len(fake.Ledger().Payments); n != paymentsBefore {
+			t.Errorf("%d payments at Kakao Pay for an order killed before its payment", n-paymentsBefore)
+		}
+		return
+	}
 	if step == "READY" {
 		if err == nil {
 			t.Fatal("the order was answered although the node should have died after READY")
@@ -332,10 +347,30 @@ func checkTakenOnce(t *testing.T, db *sql.DB, fake *kakaofake.Server, orderID st
 	if pay.Status != kakaopay.StatusSuccess || pay.Approvals != 1 || pay.Amount != 9000 {
 		t.Errorf("payment at Kakao Pay = %+v, want one approval of 9000", pay)
 	}
-	var received, onHand, deducted, restored, writtenOff int64
-	db.QueryRow("SELECT received, on_hand, deducted, restored, written_off FROM lots WHERE id = ?", lotID).
-		Scan(&received, &onHand, &deducted, &restored, &writtenOff)
-	if onHand != 17 || deducted-restored != 3 || received != onHand+deducted-restored+writtenOff {
-		t.Errorf("lot after the crash: on_hand %d deducted %d restored %d, want 17 and 3 taken once", onHand, deducted, restored)
+	var received, onHand, held, deducted, restored, writtenOff int64
+	db.QueryRow("SELECT received, on_hand, held, deducted, restored, written_off FROM lots WHERE id = ?", lotID).
+		Scan(&received, &onHand, &held, &deducted, &restored, &writtenOff)
+	if onHand != 17 || held != 0 || deducted-restored != 3 || received != onHand+held+deducted-restored+writtenOff {
+		t.Errorf("lot after the crash: on_hand %d held %d deducted %d restored %d, want 17 and 3 taken once", onHand, held, deducted, restored)
+	}
+}
+
+// checkClosedWithNothingTaken waits for an order killed between its holds
+// and its payment to be gone, with every unit of the lot free again and no
+// hold left.
+func checkClosedWithNothingTaken(t *testing.T, db *sql.DB, lotID int64) {
+	t.Helper()
+	var orders, onHand, held, deducted int64 = -1, -1, -1, -1
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		db.QueryRow("SELECT COUNT(*) FROM orders").Scan(&orders)
+		db.QueryRow("SELECT on_hand, held, deducted FROM lots WHERE id = ?", lotID).Scan(&onHand, &held, &deducted)
+		if orders == 0 && onHand == 20 && held == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if orders != 0 || onHand != 20 || held != 0 || deducted != 0 {
+		t.Fatalf("after the restart: %d orders, lot on_hand %d held %d deducted %d; want no order and all 20 free", orders, onHand, held, deducted)
 	}
 }

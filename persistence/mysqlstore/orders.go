@@ -38,14 +38,19 @@ func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64
 		VALUES (?, (SELECT u.id FROM users u WHERE u.id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)`}
 	ins.add(o.ID, o.UserID, domain.StatusCreated, domain.StepCreated, int64(o.Total), o.Address.Lat, o.Address.Lng, o.FromCart,
 		o.CreatedAt.UTC(), o.CreatedAt.UTC(), o.ExpiresAt.UTC())
-	lines := statement{query: "INSERT INTO order_lines (order_id, line_no, kind, product_id, lot_id, quantity, unit_price) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?),", len(o.Lines)), ",")}
+	// warehouse_id: where the line's stock is held (a deal line's lot's
+	// warehouse, a regular line's holding warehouse).
+	lines := statement{query: "INSERT INTO order_lines (order_id, line_no, kind, product_id, lot_id, warehouse_id, quantity, unit_price) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?),", len(o.Lines)), ",")}
 	for _, l := range o.Lines {
-		var lot any
+		var lot, warehouse any
 		if l.LotID > 0 {
 			lot = l.LotID
 		}
-		lines.add(o.ID, l.LineNo, l.Kind, l.ProductID, lot, l.Quantity, int64(l.UnitPrice))
+		if l.WarehouseID > 0 {
+			warehouse = l.WarehouseID
+		}
+		lines.add(o.ID, l.LineNo, l.Kind, l.ProductID, lot, warehouse, l.Quantity, int64(l.UnitPrice))
 	}
 	// The shopper's live deal lines of each lot, this order's included,
 	// counted from the shopper's orders: in a flash sale the lot's lines

@@ -10,7 +10,7 @@ const TEXT = {
   ko: {
     signin: '로그인', signup: '회원가입', signout: '로그아웃', email: '이메일', password: '비밀번호', name: '이름',
     address: '배송지', products: '상품', deals: '마감 임박 특가', cart: '장바구니', checkout: '카카오페이로 결제하기',
-    add: '담기', soldout: '품절', search: '검색', category: '분류', all: '전체',
+    add: '담기', soldout: '품절', soldOutNow: (n) => (n ? `방금 다른 분이 잡았습니다. ${n}개만 남았습니다.` : '방금 품절되었습니다.'), search: '검색', category: '분류', all: '전체',
     myorders: '주문 내역', order: '주문', status: '상태', total: '합계', empty: '비어 있습니다', cartEmpty: '장바구니가 비어 있습니다',
     setAddress: '이 주소로 보기', noWarehouse: '이 주소로 배송하는 창고가 없습니다', off: '할인',
     neighbourhood: '동네', placeName: '장소 이름', advanced: '고급: 좌표 직접 입력', lat: '위도', lng: '경도',
@@ -33,7 +33,7 @@ const TEXT = {
   en: {
     signin: 'Sign in', signup: 'Sign up', signout: 'Sign out', email: 'Email', password: 'Password', name: 'Name',
     address: 'Delivery address', products: 'Products', deals: 'Closing soon', cart: 'Cart', checkout: 'Pay with Kakao Pay',
-    add: 'Add', soldout: 'Sold out', search: 'Search', category: 'Category', all: 'All',
+    add: 'Add', soldout: 'Sold out', soldOutNow: (n) => (n ? `Someone just took it: only ${n} left.` : 'Sold out just now.'), search: 'Search', category: 'Category', all: 'All',
     myorders: 'My orders', order: 'Order', status: 'Status', total: 'Total', empty: 'Nothing here yet', cartEmpty: 'Your cart is empty',
     setAddress: 'Show what is near', noWarehouse: 'No warehouse delivers to this address', off: 'off',
     neighbourhood: 'Neighbourhood', placeName: 'Place name', advanced: 'Advanced: enter coordinates', lat: 'Latitude', lng: 'Longitude',
@@ -136,7 +136,7 @@ export function setToken(tok) {
 }
 
 export class APIError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, detail = {}) { super(message); this.status = status; this.code = code; this.detail = detail; }
 }
 
 export async function api(method, path, body) {
@@ -147,7 +147,7 @@ export async function api(method, path, body) {
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) {
     const e = (data && data.error) || {};
-    throw new APIError(res.status, e.code || 'http_' + res.status, e.message || res.statusText);
+    throw new APIError(res.status, e.code || 'http_' + res.status, e.message || res.statusText, e);
   }
   return data;
 }

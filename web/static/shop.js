@@ -235,7 +235,20 @@ async function checkout() {
     // Kakao Pay's QR page; after paying it sends the browser back to the
     // approval URL, which lands on #/orders/<id>.
     location.href = o.payment.redirect_url;
-  } catch (e) { toast(`${e.message}`); renderCart(); }
+  } catch (e) {
+    if (e.code === 'sold_out') soldOut(e.detail); else toast(`${e.message}`);
+    renderCart();
+  }
+}
+
+// soldOut shows at once what a sold_out refusal said: the deal or product
+// has only that many left (often none), before any socket message.
+function soldOut({ available = 0, lot_id: lotID, product_id: productID }) {
+  toast(t('soldOutNow')(available));
+  const d = lotID && deals.find((x) => x.lot_id === lotID);
+  if (d) { d.available = Math.min(d.available, available); renderDeals(); $('deal-' + lotID)?.classList.add('flash'); return; }
+  const p = !lotID && productID && products.find((x) => x.id === productID);
+  if (p) { p.available = Math.min(p.available, available); renderProducts(); $('product-' + productID)?.classList.add('flash'); }
 }
 
 const STEPS = ['PAYMENT_READY', 'PROCESSING', 'PAID'];

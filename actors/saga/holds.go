@@ -1,0 +1,93 @@
+package saga
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	pb "shelflife/actors/inventorypb"
+	"shelflife/domain"
+)
+
+// Holder puts a new order's lines on hold before the order is stored, so
+// that a shopper is sent to pay only for stock that is held: a deal line
+// on its lot, a regular line at the nearest serving warehouse that can
+// hold it all (FEFO inside). What cannot be held refuses the placement at
+// once (*domain.SoldOutError) and gives back what was held.
+//
+// A crash after the holds and before the order is stored leaves holds
+// without an order: they end at their deadline by their lot's timer. Once
+// the order is stored (step CREATED), the saga releases them on every
+// path that does not end PAID.
+type Holder struct {
+	Stock  Stock
+	Places Places
+	Logger *slog.Logger
+}
+
+// Hold holds every line of o: regular lines until regularUntil, deal lines
+// until dealUntil (each lot caps a hold at its expiry). It records each
+// line's warehouse in o.
+func (h Holder) Hold(ctx context.Context, o *domain.Order, regularUntil, dealUntil time.Time) error {
+	var serving []domain.Warehouse
+	for i, l := range o.Lines {
+		key := l.Key(o.ID)
+		var reason pb.Reason
+		var available int64
+		var err error
+		if l.Kind == domain.LineDeal {
+			reason, available, err = h.Stock.HoldDeal(ctx, l.LotID, key, l.Quantity, dealUntil)
+		} else {
+			if serving == nil {
+				serving = servingNearest(h.Places, o.Address)
+			}
+			var w int64
+			w, reason, available, err = h.holdRegular(ctx, serving, key, l, regularUntil)
+			if reason == pb.Reason_OK {
+				o.Lines[i].WarehouseID = w
+			}
+		}
+		if err != nil || reason == pb.Reason_UNAVAILABLE || reason == pb.Reason_STALE_OWNER {
+			h.release(ctx, *o, i+1)
+			return fmt.Errorf("hold line %d: %v: %w", l.LineNo, err, domain.ErrUnavailable)
+		}
+		if reason != pb.Reason_OK {
+			h.release(ctx, *o, i)
+			return &domain.SoldOutError{ProductID: l.ProductID, LotID: l.LotID, Available: available}
+		}
+	}
+	return nil
+}
+
+// holdRegular holds line l at the first serving warehouse that can hold it
+// all; a refusal says the most any one of them could.
+func (h Holder) holdRegular(ctx context.Context, serving []domain.Warehouse, key string, l domain.OrderLine, until time.Time) (int64, pb.Reason, int64, error) {
+	var best int64
+	for _, w := range serving {
+		r, available, err := h.Stock.HoldRegular(ctx, w.ID, key, l.ProductID, l.Quantity, until)
+		if err != nil || r == pb.Reason_UNAVAILABLE || r == pb.Reason_OK {
+			return w.ID, r, available, err
+		}
+		best = max(best, available)
+	}
+	return 0, pb.Reason_INSUFFICIENT_STOCK, best, nil
+}
+
+// Release gives back what o's lines hold (or took): an order that could
+// not be stored after its holds were taken.
+func (h Holder) Release(ctx context.Context, o domain.Order) error {
+	return Restore(ctx, h.Stock, domain.OrderFailedEvent{OrderID: o.ID, Lines: o.Lines})
+}
+
+// release gives back the first n lines' holds, as far as it can; what it
+// cannot give back ends at its deadline.
+func (h Holder) release(ctx context.Context, o domain.Order, n int) {
+	if n == 0 {
+		return
+	}
+	o.Lines = o.Lines[:n]
+	if err := h.Release(context.WithoutCancel(ctx), o); err != nil && h.Logger != nil {
+		h.Logger.Warn("release holds of a refused order; they end at their deadline", "order", o.ID, "error", err.Error())
+	}
+}
