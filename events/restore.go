@@ -24,7 +24,7 @@ type Processed interface {
 // events (saga.OrderFailedTopic) and puts the stock back, once per event.
 type Restorer struct {
 	Store Processed
-	Stock saga.Stock
+	Stock saga.Returner
 	Log   *slog.Logger
 }
 

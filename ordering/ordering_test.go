@@ -260,7 +260,7 @@ func TestUnpaidOrdersAreBounded(t *testing.T) {
 	store, sagas := &fakeStore{}, &fakeSagas{}
 	svc := ordering.New(ordering.Config{PaymentValidity: 15 * time.Minute, Deals: 3, MaxUnpaid: 2,
 		Nonce: func(id string) string { return "nonce-" + id }, Now: func() time.Time { return t0 }},
-		store, stock{}, sagas, &carts{})
+		store, stock{}, sagas, &holds{}, &carts{})
 	item := []domain.OrderItem{{ProductID: 4, Quantity: 1}}
 	for i := 0; i < 2; i++ {
 		if _, err := svc.Place(context.Background(), 7, domain.Point{}, item, false); err != nil {

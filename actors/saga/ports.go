@@ -110,8 +110,14 @@ type Stock interface {
 	// Allocate and DeductDeal deduct without a hold (orders placed before
 	// holds existed).
 	Allocate(ctx context.Context, warehouseID int64, key string, productID, qty int64) (pb.Reason, error)
-	Release(ctx context.Context, warehouseID int64, key string, productID int64) error
 	DeductDeal(ctx context.Context, lotID int64, key string, qty int64) (pb.Reason, error)
+	Returner
+}
+
+// Returner gives back what order lines took, held or deducted: all that
+// Restore (compensation) needs.
+type Returner interface {
+	Release(ctx context.Context, warehouseID int64, key string, productID int64) error
 	RestoreDeal(ctx context.Context, lotID int64, key string) error
 }
 

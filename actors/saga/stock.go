@@ -105,7 +105,7 @@ func (s ClusterStock) RestoreDeal(ctx context.Context, lotID int64, key string) 
 // allocated it (a warehouse without a plan for the key gives nothing).
 // Restores are idempotent, and one that arrives before its deduction leaves
 // a marker that refuses the deduction.
-func Restore(ctx context.Context, s Stock, ev domain.OrderFailedEvent) error {
+func Restore(ctx context.Context, s Returner, ev domain.OrderFailedEvent) error {
 	var errs []error
 	for _, l := range ev.Lines {
 		key := l.Key(ev.OrderID)
