@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -42,23 +41,32 @@ func Kind(d Deps) *cluster.Kind {
 	grainctx.Common(&d.Clock, &d.Logger, &d.IdleTimeout, 10*time.Minute)
 	grainctx.Positive(&d.WriteTimeout, 10*time.Second)
 	deps := d
-	return pb.NewLotKind(func() pb.Lot { return &grain{deps: &deps} }, deps.IdleTimeout)
+	// The priority mailbox lets a finished commit overtake the requests
+	// queued behind it: the next batch starts, and the callers waiting for
+	// it are answered, as soon as the write ends.
+	return pb.NewLotKind(func() pb.Lot { return &grain{deps: &deps} }, deps.IdleTimeout,
+		actor.WithMailbox(actor.UnboundedPriority()))
 }
 
 // tick is the message the grain's timer sends it.
 type tick struct{}
 
-// grain is a lot's activation. Its handlers run on the grain's goroutine;
-// a finished group commit is applied by the goroutine that wrote it, so
-// the next batch starts and the waiting callers are answered without a
-// trip through the grain's mailbox (behind the requests queued there). mu
-// guards everything both touch.
+// committed is a group commit's result, sent back to the grain by the
+// goroutine that wrote it; it goes ahead of the requests in the mailbox.
+type committed struct{ r commitResult }
+
+// GetPriority puts a commit's result first (actor.PriorityMessage).
+func (*committed) GetPriority() int8 { return 7 }
+
+// grain is a lot's activation: an actor. Everything it holds is touched
+// only by its handlers, one message at a time; the write of a group commit
+// runs on its own goroutine, which touches nothing here and sends the
+// result back as a message.
 type grain struct {
 	deps   *Deps
 	log    *slog.Logger
 	self   *actor.PID
 	system *actor.ActorSystem
-	mu     sync.Mutex
 	core   *core
 	// loadErr answers every request when the lot could not be loaded.
 	loadErr pb.Reason
@@ -73,7 +81,7 @@ var _ pb.Lot = (*grain)(nil)
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.self, g.system = ctx.Self(), ctx.ActorSystem()
 	g.log = g.deps.Logger.With("lot", ctx.Identity())
-	g.locked(func() {
+	g.safely(func() {
 		id, err := strconv.ParseInt(ctx.Identity(), 10, 64)
 		if err != nil || id <= 0 {
 			g.loadErr = pb.Reason_LOT_NOT_FOUND
@@ -100,23 +108,29 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 
 // Terminate cancels the timer; everything acknowledged is already in MySQL.
 func (g *grain) Terminate(cluster.GrainContext) {
-	g.locked(func() {
-		if g.timer != nil {
-			g.timer.Stop()
-		}
-	})
+	if g.timer != nil {
+		g.timer.Stop()
+	}
 }
 
-// ReceiveDefault handles the grain's own messages.
+// ReceiveDefault handles the grain's own messages: its timer's ticks and
+// its commits' results.
 func (g *grain) ReceiveDefault(ctx cluster.GrainContext) {
-	if _, ok := ctx.Message().(*tick); !ok {
-		return
+	switch m := ctx.Message().(type) {
+	case *tick:
+		g.safely(func() {
+			if g.core != nil && !g.stopped {
+				g.onTick()
+			}
+		})
+	case *committed:
+		var due []waiter
+		g.safely(func() { due = g.committed(m.r) })
+		// A batch answers a hundred callers or more: that is sending, not
+		// the lot's state, so it leaves the grain free for the next
+		// requests. The answers were made when the requests were handled.
+		go g.reply(due)
 	}
-	g.locked(func() {
-		if g.core != nil && !g.stopped {
-			g.onTick()
-		}
-	})
 }
 
 func (g *grain) Deduct(req *pb.DeductRequest, respond func(*pb.DeductResponse), _ func(error), ctx cluster.GrainContext) error {
@@ -149,7 +163,7 @@ func (g *grain) Release(req *pb.LotReleaseRequest, respond func(*pb.LotReleaseRe
 // commit. kind is an empty answer of the right type, for refusals.
 func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T), kind T, fn func(time.Time, any) proto.Message) {
 	var answer proto.Message
-	g.locked(func() {
+	g.safely(func() {
 		if g.core == nil || g.stopped {
 			answer = failure(kind, g.unavailable(), g.id())
 			return
@@ -166,16 +180,10 @@ func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T)
 // Get answers the lot as last committed; it also wakes a passivated lot so
 // its transitions run.
 func (g *grain) Get(_ *pb.GetLotRequest, respond func(*pb.LotInfo), _ func(error), ctx cluster.GrainContext) error {
-	var answer *pb.LotInfo
-	g.locked(func() {
-		if g.core == nil {
-			answer = &pb.LotInfo{Reason: g.unavailable(), LotId: g.id()}
-		} else {
-			answer = g.core.info(g.core.durable, pb.Reason_OK)
-		}
-	})
-	if answer != nil {
-		respond(answer)
+	if g.core == nil {
+		respond(&pb.LotInfo{Reason: g.unavailable(), LotId: g.id()})
+	} else {
+		respond(g.core.info(g.core.durable, pb.Reason_OK))
 	}
 	return nil
 }
@@ -194,15 +202,12 @@ func (g *grain) id() int64 {
 	return g.core.st.ID
 }
 
-// locked runs fn holding mu. A panic in fn is logged, every waiting caller
-// is answered, and the grain stops (the next activation reloads from
-// MySQL): it never silently resets the grain nor, on a commit's goroutine,
-// the process.
-func (g *grain) locked(fn func()) {
+// safely runs fn; a panic in it is logged, every waiting caller is
+// answered, and the grain stops (the next activation reloads from MySQL)
+// rather than being restarted with memory that may not match MySQL.
+func (g *grain) safely(fn func()) {
 	var failed []waiter
 	func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
 		defer func() {
 			if r := recover(); r != nil {
 				g.log.Error("lot grain panic", "panic", fmt.Sprint(r))
@@ -247,21 +252,19 @@ func (g *grain) rearm() {
 }
 
 // flush starts a group commit when there is something to write and none
-// in flight. The write runs outside the grain's goroutine; requests
-// arriving meanwhile join the next batch.
+// in flight. The write runs on its own goroutine, which sends the result
+// back to the grain; requests arriving meanwhile join the next batch.
 func (g *grain) flush() {
 	cm, ok := g.core.take()
 	if !ok {
 		return
 	}
-	store, timeout := g.deps.Store, g.deps.WriteTimeout
+	store, timeout, self, root := g.deps.Store, g.deps.WriteTimeout, g.self, g.system.Root
 	go func() {
 		wctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := store.CommitLot(wctx, cm)
 		cancel()
-		var due []waiter
-		g.locked(func() { due = g.committed(commitResult{commit: cm, err: err}) })
-		g.reply(due)
+		root.Send(self, &committed{r: commitResult{commit: cm, err: err}})
 	}()
 }
 
@@ -296,7 +299,8 @@ func (g *grain) committed(r commitResult) []waiter {
 	return due
 }
 
-// reply sends answers to their callers; any goroutine may send.
+// reply sends answers to their callers; it reads nothing of the grain
+// but the actor system, so any goroutine may send.
 func (g *grain) reply(ws []waiter) {
 	for _, w := range ws {
 		if pid, ok := w.to.(*actor.PID); ok && pid != nil {
