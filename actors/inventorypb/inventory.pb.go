@@ -1517,11 +1517,11 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\aReserve\x12\x19.inventory.ReserveRequest\x1a\x1a.inventory.ReserveResponse\"\x06\x82\xb5\x18\x02\b\x01\x12E\n" +
 	"\x06Commit\x12\x18.inventory.CommitRequest\x1a\x19.inventory.CommitResponse\"\x06\x82\xb5\x18\x02\b\x01\x12N\n" +
 	"\aRelease\x12\x1c.inventory.LotReleaseRequest\x1a\x1d.inventory.LotReleaseResponse\"\x06\x82\xb5\x18\x02\b\x01\x12;\n" +
-	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x012\xf7\x01\n" +
+	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x012\x87\x02\n" +
 	"\tWarehouse\x12K\n" +
-	"\bAllocate\x12\x1a.inventory.AllocateRequest\x1a\x1b.inventory.AllocateResponse\"\x06\x82\xb5\x18\x02\b\x01\x12@\n" +
-	"\aRelease\x12\x19.inventory.ReleaseRequest\x1a\x1a.inventory.ReleaseResponse\x12[\n" +
-	"\x10CommitAllocation\x12\".inventory.CommitAllocationRequest\x1a#.inventory.CommitAllocationResponseB\x1eZ\x1cshelflife/actors/inventorypbb\x06proto3"
+	"\bAllocate\x12\x1a.inventory.AllocateRequest\x1a\x1b.inventory.AllocateResponse\"\x06\x82\xb5\x18\x02\b\x01\x12H\n" +
+	"\aRelease\x12\x19.inventory.ReleaseRequest\x1a\x1a.inventory.ReleaseResponse\"\x06\x82\xb5\x18\x02\b\x01\x12c\n" +
+	"\x10CommitAllocation\x12\".inventory.CommitAllocationRequest\x1a#.inventory.CommitAllocationResponse\"\x06\x82\xb5\x18\x02\b\x01B\x1eZ\x1cshelflife/actors/inventorypbb\x06proto3"
 
 var (
 	file_actors_inventorypb_inventory_proto_rawDescOnce sync.Once

@@ -433,8 +433,8 @@ type Warehouse interface {
 	Terminate(ctx cluster.GrainContext)
 	ReceiveDefault(ctx cluster.GrainContext)
 	Allocate(req *AllocateRequest, respond func(*AllocateResponse), onError func(error), ctx cluster.GrainContext) error
-	Release(req *ReleaseRequest, ctx cluster.GrainContext) (*ReleaseResponse, error)
-	CommitAllocation(req *CommitAllocationRequest, ctx cluster.GrainContext) (*CommitAllocationResponse, error)
+	Release(req *ReleaseRequest, respond func(*ReleaseResponse), onError func(error), ctx cluster.GrainContext) error
+	CommitAllocation(req *CommitAllocationRequest, respond func(*CommitAllocationResponse), onError func(error), ctx cluster.GrainContext) error
 }
 
 // WarehouseGrainClient holds the base data for the WarehouseGrain
@@ -582,14 +582,12 @@ func (a *WarehouseActor) Receive(ctx actor.Context) {
 				ctx.Respond(resp)
 				return
 			}
-
-			r0, err := a.inner.Release(req, a.ctx)
+			err = a.inner.Release(req, respond[*ReleaseResponse](a.ctx), a.onError, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)
 				return
 			}
-			ctx.Respond(r0)
 		case 2:
 			req := &CommitAllocationRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
@@ -602,14 +600,12 @@ func (a *WarehouseActor) Receive(ctx actor.Context) {
 				ctx.Respond(resp)
 				return
 			}
-
-			r0, err := a.inner.CommitAllocation(req, a.ctx)
+			err = a.inner.CommitAllocation(req, respond[*CommitAllocationResponse](a.ctx), a.onError, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)
 				return
 			}
-			ctx.Respond(r0)
 		}
 	default:
 		a.inner.ReceiveDefault(a.ctx)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 
 	"shelflife/actors/grainctx"
@@ -66,5 +67,7 @@ func Kind(d Deps) *cluster.Kind {
 	grainctx.Common(&d.Clock, &d.Logger, &d.IdleTimeout, 10*time.Minute)
 	grainctx.Positive(&d.CallTimeout, 10*time.Second)
 	deps := d
-	return pb.NewWarehouseKind(func() pb.Warehouse { return &grain{deps: &deps} }, deps.IdleTimeout)
+	// What the grain's goroutines send back goes ahead of the requests.
+	return pb.NewWarehouseKind(func() pb.Warehouse { return &grain{deps: &deps} }, deps.IdleTimeout,
+		actor.WithMailbox(actor.UnboundedPriority()))
 }
