@@ -149,27 +149,35 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		// The order waits for its payer no longer than its holds last.
 		o.ExpiresAt = dealUntil
 	}
+	// Holds come first, outside the bounds below: a lot answers a crowd of
+	// them in a few group commits, and refuses what it cannot hold without
+	// writing, so a shopper in a rush hears "sold out" at once instead of
+	// after the orders queued ahead of theirs.
+	if err := s.holds.Hold(ctx, &o, o.ExpiresAt, dealUntil); err != nil {
+		return domain.Order{}, err
+	}
+	giveBack := func() {
+		// Not stored: nothing will release the holds but this (or, failing
+		// it, their deadline).
+		_ = s.holds.Release(context.WithoutCancel(ctx), o)
+	}
 	// The shopper's turn comes before a place in admission, so that one
 	// shopper's burst waits on itself, not in everyone's line.
 	release, err := s.unpaid.take(ctx, userID)
 	if err != nil {
+		giveBack()
 		return domain.Order{}, err
 	}
 	if err := s.admit.enter(ctx); err != nil {
 		release()
+		giveBack()
 		return domain.Order{}, err
 	}
 	defer s.admit.leave()
-	if err := s.holds.Hold(ctx, &o, o.ExpiresAt, dealUntil); err != nil {
-		release()
-		return domain.Order{}, err
-	}
 	err = s.store.CreateOrder(ctx, o, s.cfg.Deals.Units())
 	release()
 	if err != nil {
-		// Not stored: nothing will release the holds but this (or, failing
-		// it, their deadline).
-		_ = s.holds.Release(context.WithoutCancel(ctx), o)
+		giveBack()
 		return domain.Order{}, err
 	}
 	o.Step, o.Status, o.Payment.Status = domain.StepCreated, domain.StatusCreated, domain.PaymentNone

@@ -257,10 +257,10 @@ func TestAbortListAndReconcilePassThrough(t *testing.T) {
 }
 
 func TestUnpaidOrdersAreBounded(t *testing.T) {
-	store, sagas := &fakeStore{}, &fakeSagas{}
+	store, sagas, h := &fakeStore{}, &fakeSagas{}, &holds{}
 	svc := ordering.New(ordering.Config{PaymentValidity: 15 * time.Minute, Deals: 3, MaxUnpaid: 2,
 		Nonce: func(id string) string { return "nonce-" + id }, Now: func() time.Time { return t0 }},
-		store, stock{}, sagas, &holds{}, &carts{})
+		store, stock{}, sagas, h, &carts{})
 	item := []domain.OrderItem{{ProductID: 4, Quantity: 1}}
 	for i := 0; i < 2; i++ {
 		if _, err := svc.Place(context.Background(), 7, domain.Point{}, item, false); err != nil {
@@ -272,6 +272,10 @@ func TestUnpaidOrdersAreBounded(t *testing.T) {
 	}
 	if len(store.created) != 2 {
 		t.Errorf("%d orders stored, want 2", len(store.created))
+	}
+	// The refused order's holds were taken first, and given back.
+	if h.held != 3 || len(h.released) != 1 {
+		t.Errorf("held %d orders, released %v; want 3 held and the refused one released", h.held, h.released)
 	}
 	if _, err := svc.Place(context.Background(), 8, domain.Point{}, item, false); err != nil {
 		t.Errorf("another shopper: %v", err)
