@@ -89,8 +89,7 @@ func (s *Server) current(ctx context.Context, p Principal) (Principal, error) {
 			}
 			acct = stale
 		default:
-			acct = cachedAccount{role: u.Role, version: u.TokenVersion, at: now}
-			s.accounts.put(p.UserID, acct)
+			acct = s.rememberUser(u, now)
 		}
 	}
 	if acct.gone || acct.version != p.Version {
@@ -98,6 +97,16 @@ func (s *Server) current(ctx context.Context, p Principal) (Principal, error) {
 	}
 	p.Role = acct.role
 	return p, nil
+}
+
+// rememberUser keeps what a read of u says for the token check and the
+// address lookup alike, so one read serves both (login's read included: a
+// shopper's first order after signing in reads no user row).
+func (s *Server) rememberUser(u domain.User, now time.Time) cachedAccount {
+	acct := cachedAccount{role: u.Role, version: u.TokenVersion, at: now}
+	s.accounts.put(u.ID, acct)
+	s.addrs.put(u.ID, u.Address, now)
+	return acct
 }
 
 // accountChanged makes this node see a user's change at once.

@@ -337,6 +337,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.rememberUser(u, s.cfg.Now())
 	return c.JSON(loginResponse{Token: tok, ExpiresAt: exp, Role: u.Role, UserID: u.ID})
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"shelflife/domain"
+	"shelflife/persistence/mysqlstore/mysqltest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -280,4 +281,47 @@ func TestDeadlineIsUnavailable(t *testing.T) {
 	if ae.Status != http.StatusServiceUnavailable || ae.Code != "unavailable" {
 		t.Errorf("deadline = %+v, want 503 unavailable", ae)
 	}
+}
+
+// countingUsers counts reads of users by id.
+type countingUsers struct {
+	Users
+	byID atomic.Int64
+}
+
+func (c *countingUsers) UserByID(ctx context.Context, id int64) (domain.User, error) {
+	c.byID.Add(1)
+	return c.Users.UserByID(ctx, id)
+}
+
+// A shopper's first requests after signing in read no user row: the login's
+// read serves the token check and the address alike.
+func TestLoginServesTheFirstRequests(t *testing.T) {
+	t.Parallel()
+	store := mysqltest.New(t)
+	users := &countingUsers{Users: store}
+	srv, err := New(Config{JWTSecret: testSecret, BcryptCost: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Deps{Users: users, Catalog: store, Orders: placingOrders{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{t: t, srv: srv}
+	ts.mustDo("POST", "/api/v1/auth/signup", "", `{"email":"park@shop.test","password":"park-password-1","name":"Park","address":{"label":"잠실","lat":37.5133,"lng":127.1001}}`, 201)
+	tok := ts.login("park@shop.test", "park-password-1")
+	before := users.byID.Load()
+	// The order needs the token checked and the shopper's address.
+	ts.mustDo("POST", "/api/v1/orders", tok, `{"items":[{"product_id":1,"quantity":1}]}`, 201)
+	if n := users.byID.Load() - before; n != 0 {
+		t.Errorf("the first requests after login read the user %d times, want 0", n)
+	}
+}
+
+// placingOrders places every order it is given, near the address it gets.
+type placingOrders struct{ Orders }
+
+func (placingOrders) Place(_ context.Context, userID int64, addr domain.Point, items []domain.OrderItem, _ bool) (domain.Order, error) {
+	if addr.Lat == 0 || len(items) != 1 {
+		return domain.Order{}, domain.ErrEmptyOrder
+	}
+	return domain.Order{ID: "o1", UserID: userID, Address: addr, Status: domain.StatusPaymentReady}, nil
 }

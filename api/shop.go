@@ -85,7 +85,7 @@ func (s *Server) userAddress(ctx context.Context, userID int64) (domain.Point, e
 			return domain.Point{}, err
 		}
 		addr = u.Address
-		s.addrs.put(userID, addr, now)
+		s.rememberUser(u, now)
 	}
 	if addr == nil {
 		return domain.Point{}, errNoAddress
