@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"shelflife/config"
 	"shelflife/domain"
 	"strings"
@@ -77,5 +78,32 @@ func TestAdminEmailTakenByAShopperStopsStart(t *testing.T) {
 	}
 	if status, _ := (client{t: t, base: s.n.URL()}).do("POST", "/api/v1/auth/login", map[string]any{"email": "boss@shop.test", "password": "operator-pass-1"}, nil); status != http.StatusUnauthorized {
 		t.Errorf("login with the operator's password = %d, want 401", status)
+	}
+}
+
+// A callback with the right nonce but a wrong pg_token, sent before the
+// payer's own redirect, does not end the order: the genuine redirect that
+// follows pays it, once.
+func TestWrongPGTokenFirstDoesNotEndTheOrder(t *testing.T) {
+	s := newShop(t)
+	c := s.shopper()
+	o := s.order(c, map[string]any{"items": []map[string]any{{"product_id": s.milk.ID, "quantity": 1}}})
+	genuine := s.pay(o, "approve")
+	u, err := url.Parse(genuine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pg_token", "not-the-payers-token")
+	u.RawQuery = q.Encode()
+	if status, got := s.callback(u.String()); status != http.StatusForbidden || got.Status == domain.StatusFailed {
+		t.Fatalf("wrong pg_token first = %d %+v, want 403 and the order not failed", status, got)
+	}
+	status, got := s.callback(genuine)
+	if status != 200 || got.Status != domain.StatusPaid {
+		t.Fatalf("the genuine redirect after it = %d %+v, want PAID", status, got)
+	}
+	if p, _ := s.n.KakaoFake().Payment(o.OrderID); p.Approvals != 1 {
+		t.Errorf("approvals = %d, want 1", p.Approvals)
 	}
 }

@@ -45,6 +45,8 @@ func (p Kakao) Approve(ctx context.Context, tid, orderID string, userID int64, p
 		return "", errors.Join(saga.ErrOutcomeUnknown, err)
 	case kakaopay.IsCode(err, kakaopay.CodeAlreadyApproved):
 		return "", errors.Join(saga.ErrAlreadyApproved, err)
+	case kakaopay.IsCode(err, kakaopay.CodeBadPGToken):
+		return "", errors.Join(saga.ErrBadPGToken, err)
 	}
 	return "", err
 }

@@ -100,6 +100,12 @@ func (s *fakeStore) BeginApproving(_ context.Context, id string, _ time.Time) er
 	})
 }
 
+func (s *fakeStore) SetPGToken(_ context.Context, id, pgToken string, _ time.Time) error {
+	return s.move("SetPGToken", id, []domain.Step{domain.StepApproving}, func(o *domain.Order) {
+		o.Payment.PGToken = pgToken
+	})
+}
+
 func (s *fakeStore) MarkPaid(_ context.Context, id, _ string, _ time.Time) error {
 	return s.move("MarkPaid", id, []domain.Step{domain.StepApproving}, func(o *domain.Order) {
 		o.Step, o.Status, o.Payment.Status = domain.StepDone, domain.StatusPaid, domain.PaymentApproved
@@ -135,6 +141,9 @@ type fakePayments struct {
 	statusErr  error
 	cancelled  []string
 	approvals  int
+	// needToken, when set, is the only pg_token approved: any other is
+	// refused as Kakao Pay refuses a wrong one.
+	needToken string
 }
 
 func (p *fakePayments) Ready(_ context.Context, r ReadyRequest) (string, string, error) {
@@ -144,12 +153,15 @@ func (p *fakePayments) Ready(_ context.Context, r ReadyRequest) (string, string,
 	return "T-" + r.OrderID, "https://pay.test/" + r.OrderID, nil
 }
 
-func (p *fakePayments) Approve(context.Context, string, string, int64, string, domain.KRW) (string, error) {
+func (p *fakePayments) Approve(_ context.Context, _, _ string, _ int64, pgToken string, _ domain.KRW) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.approvals++
 	if p.approveErr != nil {
 		return "", p.approveErr
+	}
+	if p.needToken != "" && pgToken != p.needToken {
+		return "", errors.Join(ErrBadPGToken, errors.New("wrong pg_token"))
 	}
 	return "A1", nil
 }

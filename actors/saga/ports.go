@@ -41,6 +41,9 @@ type Store interface {
 	BeginDeducting(ctx context.Context, id, pgToken string, now time.Time, lineWarehouses map[int]int64) error
 	SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error
 	BeginApproving(ctx context.Context, id string, now time.Time) error
+	// SetPGToken replaces the pg_token of an order at APPROVING whose
+	// approval was refused for its token (another step: ErrStepChanged).
+	SetPGToken(ctx context.Context, id, pgToken string, now time.Time) error
 	MarkPaid(ctx context.Context, id, aid string, now time.Time) error
 	FailOrder(ctx context.Context, id string, from []domain.Step, f domain.Failure, now time.Time, msgs ...domain.OutboxMessage) error
 	// DiscardOrder removes an order that never got a payment page (still
@@ -56,6 +59,10 @@ var (
 	ErrOutcomeUnknown = errors.New("payment outcome unknown")
 	// ErrAlreadyApproved: the payment was approved before.
 	ErrAlreadyApproved = errors.New("payment already approved")
+	// ErrBadPGToken: the approval was refused for its pg_token. Nothing
+	// was taken, and the payer's genuine redirect can still bring the
+	// right one, so the order waits for it until its payment expires.
+	ErrBadPGToken = errors.New("payment approval refused for its pg_token")
 	// ErrPaymentUnreachable: the provider did not answer at all; the
 	// shopper may try again shortly.
 	ErrPaymentUnreachable = errors.New("payment provider unreachable")

@@ -104,6 +104,7 @@ type want struct {
 
 func TestSagaTransitions(t *testing.T) {
 	unknown := errors.Join(ErrOutcomeUnknown, errors.New("timeout"))
+	badToken := errors.Join(ErrBadPGToken, errors.New("kakaopay -708"))
 	tests := []struct {
 		name  string
 		order domain.Order
@@ -170,6 +171,17 @@ func TestSagaTransitions(t *testing.T) {
 			func(w *world) { w.pay.approveErr = errors.New("card declined") }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentDeclined, payment: domain.PaymentDeclined,
 				lotLeft: 8, nearLeft: 4, outbox: true, after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving}}},
+		{"approve: the pg_token refused -> waits at APPROVING for the payer's redirect, nothing given back", anOrder(domain.StepReady),
+			func(w *world) { w.pay.approveErr = badToken }, approve(theNonce),
+			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady,
+				lotLeft: 8, nearLeft: 4, after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving}}},
+		{"approve at APPROVING with another pg_token -> tried in its place -> PAID", anOrder(domain.StepApproving),
+			func(w *world) { w.pay.needToken = "pg-2" }, approveWith(theNonce, "pg-2"),
+			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 10, nearLeft: 5, after: []domain.Step{StepApproved}}},
+		{"resume: the pg_token refused past the payment's validity -> compensation 2", anOrder(domain.StepApproving),
+			func(w *world) { w.pay.approveErr = badToken; w.clk.Advance(time.Hour) }, resume,
+			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentDeclined, payment: domain.PaymentDeclined,
+				lotLeft: 10, nearLeft: 5, outbox: true}},
 		{"approve: outcome unknown, the payment went through -> PAID", anOrder(domain.StepApproving),
 			func(w *world) { w.pay.approveErr, w.pay.status = unknown, PaymentTaken }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 10, nearLeft: 5}},
@@ -279,9 +291,11 @@ func start(g *grain) (*opb.SagaState, error)  { return g.Start(&opb.StartRequest
 func resume(g *grain) (*opb.SagaState, error) { return g.Resume(&opb.ResumeRequest{}, nil) }
 func expire(g *grain) (*opb.SagaState, error) { return g.Abort(&opb.AbortRequest{Expire: true}, nil) }
 
-func approve(nonce string) func(*grain) (*opb.SagaState, error) {
+func approve(nonce string) func(*grain) (*opb.SagaState, error) { return approveWith(nonce, "pg") }
+
+func approveWith(nonce, pgToken string) func(*grain) (*opb.SagaState, error) {
 	return func(g *grain) (*opb.SagaState, error) {
-		return g.Approve(&opb.ApproveRequest{PgToken: "pg", Nonce: nonce}, nil)
+		return g.Approve(&opb.ApproveRequest{PgToken: pgToken, Nonce: nonce}, nil)
 	}
 }
 

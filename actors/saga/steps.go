@@ -317,6 +317,14 @@ func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, er
 		g.after(StepApproved)
 		return g.paid(ctx, o, aid)
 	}
+	if errors.Is(err, ErrBadPGToken) && !g.now().After(o.ExpiresAt) {
+		// A wrong pg_token (a forged or mistyped callback that carried the
+		// right nonce) takes nothing: the stock stays the order's and the
+		// payer's genuine redirect may still come, until the payment
+		// expires; the sweep then compensates.
+		g.log.Info("payment approval refused for its pg_token; waiting for the payer", "error", err.Error())
+		return g.state(ctx, opb.Refusal_BAD_CALLBACK)
+	}
 	if !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrAlreadyApproved) {
 		g.log.Info("payment refused", "error", err.Error())
 		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)

@@ -88,6 +88,11 @@ func (s *Store) BeginApproving(ctx context.Context, id string, now time.Time) er
 	return s.advance(ctx, id, domain.StepDeducting, domain.StepApproving, domain.StatusProcessing, now, "")
 }
 
+// SetPGToken replaces the pg_token of an order still at APPROVING.
+func (s *Store) SetPGToken(ctx context.Context, id, pgToken string, now time.Time) error {
+	return s.advance(ctx, id, domain.StepApproving, domain.StepApproving, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
+}
+
 // MarkPaid records the approved payment: the order is paid.
 func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) error {
 	return s.advance(ctx, id, domain.StepApproving, domain.StepDone, domain.StatusPaid, now,
