@@ -1,0 +1,350 @@
+package chaos
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"shelflife/config"
+	"shelflife/kakaopay/kakaofake"
+	"shelflife/loadtest"
+	"shelflife/node"
+)
+
+// The suite's ports (127.0.0.1): everything it starts stays in 18800-18899.
+const (
+	portMariaDB = 18806
+	portProxy   = 18807
+	portRedis   = 18810
+	portBroker  = 18820
+	portHTTP    = 18830
+	portKakao   = 18831
+	portCluster = 18832
+)
+
+var (
+	suiteDir  string
+	setupOnce sync.Once
+	setupErr  error
+	maria     *mariaDB
+	proxy     *faultProxy
+	redisSrv  *redisServer
+	kafka     *broker
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// Killed servers make the driver log every broken connection.
+	mysql.SetLogger(log.New(io.Discard, "", 0))
+	dir, err := os.MkdirTemp("", "shelflife-chaos-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	suiteDir = dir
+	code := m.Run()
+	if maria != nil {
+		maria.kill()
+	}
+	if redisSrv != nil {
+		redisSrv.kill()
+	}
+	if proxy != nil {
+		proxy.Close()
+	}
+	if kafka != nil {
+		kafka.close()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// setupDeps starts the suite's own MariaDB (behind the fault proxy), Redis
+// and broker once.
+func setupDeps(t *testing.T) {
+	t.Helper()
+	setupOnce.Do(func() {
+		if maria, setupErr = startMariaDB(filepath.Join(suiteDir, "mariadb"), portMariaDB); setupErr != nil {
+			return
+		}
+		if proxy, setupErr = newFaultProxy(fmt.Sprintf("127.0.0.1:%d", portProxy), fmt.Sprintf("127.0.0.1:%d", portMariaDB)); setupErr != nil {
+			return
+		}
+		if redisSrv, setupErr = startRedis(portRedis); setupErr != nil {
+			return
+		}
+		kafka, setupErr = startBroker(portBroker)
+	})
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+}
+
+func suiteMariaDB(t *testing.T) *mariaDB {
+	setupDeps(t)
+	return maria
+}
+
+// env is one fault's node and the suite's dependencies.
+type env struct {
+	t     *testing.T
+	node  *node.Node
+	fake  *kakaofake.Server
+	c     loadtest.Config
+	site  loadtest.Site
+	notes []string // what was seen during the fault
+	bad   []string // what must not happen and did
+}
+
+func (e *env) note(format string, args ...any) {
+	e.notes = append(e.notes, fmt.Sprintf(format, args...))
+}
+func (e *env) fail(format string, args ...any) { e.bad = append(e.bad, fmt.Sprintf(format, args...)) }
+
+// fault is one dependency failing in the middle of a sale.
+type fault struct {
+	name string
+	// dep is the /readyz check that should name the fault ("" none).
+	dep     string
+	inject  func(e *env) error
+	during  func(e *env) // checks while the fault lasts
+	restore func(e *env) error
+}
+
+// report is one fault's line.
+type report struct {
+	fault                 string
+	attempted, answered   int
+	paid, failed, expired int
+	codes                 string
+	recovery              time.Duration
+	readyIn               time.Duration
+	slowestRefusal        time.Duration
+	verdict               loadtest.Verdict
+	unfinished            int
+	notes, bad            []string
+}
+
+func (r report) held() bool { return r.verdict.OK() && r.unfinished == 0 && len(r.bad) == 0 }
+
+func (r report) line() string {
+	status := "held"
+	if !r.held() {
+		status = "BROKEN"
+	}
+	s := fmt.Sprintf("fault %-16s %s: attempted %d answered %d PAID %d FAILED %d EXPIRED %d; back in %s; readyz in %s; slowest refusal %s; errors %s",
+		r.fault, status, r.attempted, r.answered, r.paid, r.failed, r.expired, dur(r.recovery), dur(r.readyIn),
+		dur(r.slowestRefusal), r.codes)
+	if len(r.notes) > 0 {
+		s += "; " + strings.Join(r.notes, "; ")
+	}
+	for _, p := range append(append([]string{}, r.bad...), r.verdict.Problems...) {
+		s += "\n    problem: " + p
+	}
+	if r.unfinished > 0 {
+		s += fmt.Sprintf("\n    problem: %d acknowledged orders never reached PAID, FAILED or EXPIRED", r.unfinished)
+	}
+	return s
+}
+
+func dur(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+// timings of one run: the full one (make chaos) or the short one.
+type timings struct {
+	shoppers     int
+	warm, outage time.Duration
+	after        time.Duration
+}
+
+func runTimings() timings {
+	if testing.Short() {
+		return timings{shoppers: 6, warm: time.Second, outage: 2 * time.Second, after: time.Second}
+	}
+	return timings{shoppers: 16, warm: 3 * time.Second, outage: 6 * time.Second, after: 3 * time.Second}
+}
+
+func nodeConfig(t *testing.T, name string) config.Node {
+	cfg, err := config.Load("../configs/test.yaml", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fmt.Sprintf("chaos_%s_%d", strings.ReplaceAll(name, "-", "_"), time.Now().UnixNano()%1e9)
+	cfg.MySQLDSN = fmt.Sprintf("%s:%s@tcp(127.0.0.1:%d)/%s?parseTime=true&timeout=1s", shopUser, shopPass, portProxy, db)
+	cfg.RedisAddr = redisSrv.addr()
+	cfg.RedisPrefix = "chaos-" + name + ":"
+	cfg.KafkaBrokers = kafka.addrs()
+	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", portHTTP)
+	cfg.KakaoFakeAddr = fmt.Sprintf("127.0.0.1:%d", portKakao)
+	cfg.Cluster.Port = portCluster
+	cfg.AdminPassword = "chaos-admin-pass"
+	cfg.SweepInterval = config.Duration(500 * time.Millisecond)
+	cfg.SagaStuckAfter = config.Duration(2 * time.Second)
+	cfg.PaymentValidity = config.Duration(30 * time.Second)
+	cfg.MaxUnpaidOrders = 0
+	cfg.LogLevel = "warn"
+	return cfg
+}
+
+// runFault starts a node, runs a sale, injects the fault, restores it,
+// measures the recovery, then checks the invariants.
+func runFault(t *testing.T, f fault) report {
+	setupDeps(t)
+	tm := runTimings()
+	cfg := nodeConfig(t, f.name)
+	logFile, err := os.Create(filepath.Join(suiteDir, f.name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n, err := node.Start(ctx, cfg, node.Options{Logger: slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer scancel()
+		n.Shutdown(sctx)
+	}()
+	e := &env{t: t, node: n, fake: n.KakaoFake()}
+	e.c = loadtest.Config{Client: loadtest.NewClient([]string{n.URL()}, 64), AdminEmail: cfg.AdminEmail,
+		AdminPassword: cfg.AdminPassword, KakaoURL: n.KakaoURL(), Stock: 100000}
+	if e.site, err = loadtest.Setup(ctx, e.c); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	tokens, err := signup(ctx, e.c, e.site, tm.shoppers+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch := watchReady(n.URL())
+	defer watch.close()
+	s := startSale(e.c, e.site, tokens[1:])
+	time.Sleep(tm.warm)
+
+	faultAt := time.Now()
+	watch.from(faultAt)
+	if err := f.inject(e); err != nil {
+		s.end()
+		t.Fatalf("inject %s: %v", f.name, err)
+	}
+	if f.during != nil {
+		time.Sleep(tm.outage / 2)
+		f.during(e)
+		time.Sleep(time.Until(faultAt.Add(tm.outage)))
+	} else {
+		time.Sleep(tm.outage)
+	}
+	if err := f.restore(e); err != nil {
+		s.end()
+		t.Fatalf("restore %s: %v", f.name, err)
+	}
+	restored := time.Now()
+	recovery, _ := s.probeRecovery(tokens[0], restored, time.Minute)
+	time.Sleep(tm.after)
+	results := s.end()
+
+	r := report{fault: f.name, recovery: recovery, readyIn: -1, codes: codes(results), notes: e.notes, bad: e.bad}
+	if f.dep != "" {
+		r.readyIn = watch.named(f.dep)
+	}
+	res := loadtest.FlashResult{Orders: map[string]string{}, Units: map[string]int64{}}
+	for _, x := range results {
+		r.attempted++
+		if !strings.HasSuffix(x.code, ":transport") && !strings.HasSuffix(x.code, ":timeout") {
+			r.answered++
+		}
+		if x.order != "" {
+			res.Orders[x.order] = x.status
+			res.Units[x.order] = 1
+		} else if !x.start.Before(faultAt) && x.start.Before(restored) && x.end.Sub(x.start) > r.slowestRefusal {
+			r.slowestRefusal = x.end.Sub(x.start)
+		}
+	}
+	r.unfinished = settle(ctx, e, res)
+	obs, err := loadtest.ObserveRun(ctx, e.c, e.site, res, 30*time.Second)
+	if err != nil {
+		t.Fatalf("observe: %v", err)
+	}
+	r.verdict = loadtest.Check(obs)
+	for _, st := range obs.OrderStatus {
+		switch st {
+		case "PAID":
+			r.paid++
+		case "FAILED":
+			r.failed++
+		case "EXPIRED":
+			r.expired++
+		}
+	}
+	return r
+}
+
+// settle waits until every acknowledged order is PAID, FAILED or EXPIRED
+// (the sweeper resumes sagas left mid-way and expires unpaid orders), and
+// answers how many are not.
+func settle(ctx context.Context, e *env, res loadtest.FlashResult) int {
+	deadline := time.Now().Add(time.Duration(60) * time.Second)
+	for {
+		open := 0
+		for id := range res.Orders {
+			var ord struct{ Status string }
+			if err := e.c.Client.Do(ctx, "GET", e.node.URL()+"/api/v1/orders/"+id, e.site.AdminToken, nil, &ord); err != nil {
+				open++
+				continue
+			}
+			switch ord.Status {
+			case "PAID", "FAILED", "EXPIRED":
+			default:
+				open++
+			}
+		}
+		if open == 0 || time.Now().After(deadline) {
+			return open
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// faults are every fault the suite has, in the order it runs them.
+func faults() []fault {
+	return []fault{
+		{name: "mariadb-kill", dep: "mysql",
+			inject:  func(*env) error { maria.kill(); return nil },
+			restore: func(*env) error { return maria.start() }},
+	}
+}
+
+// TestFaults runs each fault under a sale, one line each, and the tally.
+func TestFaults(t *testing.T) {
+	all := faults()
+	held := 0
+	for _, f := range all {
+		t.Run(f.name, func(t *testing.T) {
+			r := runFault(t, f)
+			fmt.Println(r.line())
+			if r.held() {
+				held++
+			} else {
+				t.Errorf("%s: an invariant failed", f.name)
+			}
+		})
+	}
+	fmt.Printf("chaos: %d of %d held\n", held, len(all))
+}
