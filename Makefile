@@ -14,9 +14,10 @@ PROTOACTOR_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoac
 #   node            starts whole nodes, each a cluster member
 #   actors/lot, actors/warehouse  grains tested on a two-member cluster
 #   cmd/loadgen, cmd/clustercheck  their tests drive a node started in the test process
+#   chaos           the fault suite's nodes (its -short version runs here)
 # Every other package runs with -race.
 ALL_PKGS      = $(shell $(GO) list ./...)
-NONRACE_PKGS  = $(filter shelflife/cluster/% shelflife/node shelflife/node/% shelflife/actors/lot shelflife/actors/warehouse shelflife/cmd/loadgen shelflife/cmd/clustercheck,$(ALL_PKGS))
+NONRACE_PKGS  = $(filter shelflife/cluster/% shelflife/node shelflife/node/% shelflife/actors/lot shelflife/actors/warehouse shelflife/cmd/loadgen shelflife/cmd/clustercheck shelflife/chaos,$(ALL_PKGS))
 RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 
 # A count, not a duration: with a duration, Go 1.26's fuzz coordinator can
@@ -25,7 +26,7 @@ RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 # here.
 FUZZTIME ?= 40000x
 
-.PHONY: cluster cluster-check cluster-check-short e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
+.PHONY: chaos cluster cluster-check cluster-check-short e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
 
 # The built binary, not `go run`: go run turns the node's clean exit after
 # Ctrl-C into exit status 1 ("make: *** Error 1").
@@ -40,8 +41,11 @@ test: test-race test-cluster fuzz
 test-race:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 
+# The cluster packages, and the fault suite's short version (each fault for
+# a couple of seconds; make chaos runs the full one).
 test-cluster:
-	$(GO) test -count=1 $(NONRACE_PKGS)
+	$(GO) test -count=1 $(filter-out shelflife/chaos,$(NONRACE_PKGS))
+	$(GO) test -count=1 -short ./chaos/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequests -fuzztime $(FUZZTIME) ./api/
@@ -92,6 +96,13 @@ cluster-check:
 
 cluster-check-short:
 	SHOPPERS=200 SUBSCRIBERS=200 ORDERS=60 DURATION=3s bash scripts/cluster-check.sh
+
+# Every dependency fault (own mariadbd killed, made read-only, slowed or cut
+# through a proxy; own redis-server killed; the broker refusing; Kakao Pay
+# slow, declining, losing answers) under a sale; one line per fault and the
+# tally "chaos: <held> of <total> held". See README "Faults".
+chaos:
+	bash scripts/chaos.sh
 
 # The load tester's scenarios against a node started for the purpose.
 load:

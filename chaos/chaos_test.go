@@ -103,8 +103,10 @@ type env struct {
 	fake  *kakaofake.Server
 	c     loadtest.Config
 	site  loadtest.Site
-	notes []string // what was seen during the fault
-	bad   []string // what must not happen and did
+	sale  *sale
+	at    time.Time // when the fault began
+	notes []string  // what was seen during the fault
+	bad   []string  // what must not happen and did
 }
 
 func (e *env) note(format string, args ...any) {
@@ -236,9 +238,11 @@ func runFault(t *testing.T, f fault) report {
 	watch := watchReady(n.URL())
 	defer watch.close()
 	s := startSale(e.c, e.site, tokens[1:])
+	e.sale = s
 	time.Sleep(tm.warm)
 
 	faultAt := time.Now()
+	e.at = faultAt
 	watch.from(faultAt)
 	if err := f.inject(e); err != nil {
 		s.end()
@@ -324,11 +328,110 @@ func settle(ctx context.Context, e *env, res loadtest.FlashResult) int {
 
 // faults are every fault the suite has, in the order it runs them.
 func faults() []fault {
+	proxyMode := func(mode int32, delay time.Duration) func(*env) error {
+		return func(*env) error { proxy.set(mode, delay); return nil }
+	}
 	return []fault{
 		{name: "mariadb-kill", dep: "mysql",
 			inject:  func(*env) error { maria.kill(); return nil },
 			restore: func(*env) error { return maria.start() }},
+		{name: "mysql-cut", dep: "mysql", inject: proxyMode(drop, 0), restore: proxyMode(pass, 0)},
+		{name: "mysql-blackhole", dep: "mysql", inject: proxyMode(blackhole, 0), restore: proxyMode(pass, 0)},
+		{name: "mysql-slow", inject: proxyMode(latency, 200*time.Millisecond), during: paidDuring, restore: proxyMode(pass, 0)},
+		{name: "mysql-read-only", dep: "mysql",
+			inject:  func(*env) error { return maria.exec("SET GLOBAL read_only = 1") },
+			during:  browsingServed,
+			restore: func(*env) error { return maria.exec("SET GLOBAL read_only = 0") }},
+		{name: "redis-down", dep: "redis",
+			inject: func(*env) error { redisSrv.kill(); return nil },
+			during: func(e *env) {
+				cartAnswer(e, "during", "cart_unavailable")
+				paidDuring(e)
+			},
+			restore: func(e *env) error {
+				if err := redisSrv.start(); err != nil {
+					return err
+				}
+				cartAnswer(e, "after", "")
+				return nil
+			}},
+		{name: "broker-down", dep: "kafka",
+			// Declines make compensations: their events wait in the
+			// outbox while the broker refuses.
+			inject: func(e *env) error { e.fake.SetDeclineRate(0.3); kafka.down.Store(true); return nil },
+			during: paidDuring,
+			restore: func(e *env) error {
+				kafka.down.Store(false)
+				e.fake.SetDeclineRate(0)
+				return nil
+			}},
+		{name: "kakao-faults",
+			// Slow answers past kakao_timeout, then answers lost after the
+			// money was taken, with a fifth of approvals declined: every
+			// unknown outcome must be settled.
+			inject: func(e *env) error {
+				e.fake.SetDeclineRate(0.2)
+				e.fake.Inject("*", kakaofake.Injection{Mode: kakaofake.Slow, DelayMS: 3000})
+				return nil
+			},
+			during: func(e *env) {
+				e.fake.Inject("*", kakaofake.Injection{Mode: kakaofake.TimeoutAfterApprove})
+			},
+			restore: func(e *env) error {
+				e.fake.Inject("*", kakaofake.Injection{})
+				e.fake.SetDeclineRate(0)
+				return nil
+			}},
 	}
+}
+
+// paidDuring notes the checkouts PAID since the fault began: ordering
+// should go on through faults that do not touch its path.
+func paidDuring(e *env) {
+	e.sale.mu.Lock()
+	n := 0
+	for _, r := range e.sale.results {
+		if !r.start.Before(e.at) && r.status == "PAID" {
+			n++
+		}
+	}
+	e.sale.mu.Unlock()
+	e.note("%d PAID during the fault", n)
+}
+
+// browsingServed asks for the products near the site: the read model
+// serves them whatever MySQL does.
+func browsingServed(e *env) {
+	url := fmt.Sprintf("%s/api/v1/products?lat=%f&lng=%f", e.node.URL(), e.site.Lat, e.site.Lng)
+	if err := e.c.Client.Do(context.Background(), "GET", url, "", nil, nil); err != nil {
+		e.fail("browsing during the fault: %v", err)
+		return
+	}
+	e.note("browsing served")
+}
+
+// cartAnswer reads a shopper's cart and compares the answer's code with
+// want ("" for success).
+func cartAnswer(e *env, when, want string) {
+	tok := e.sale.tokens[0]
+	var got string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := e.c.Client.Do(context.Background(), "GET", e.node.URL()+"/api/v1/cart", tok, nil, nil)
+		got = loadtest.Code(err)
+		if got == want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != want {
+		e.fail("cart %s the fault: %q, want %q", when, got, want)
+		return
+	}
+	if got == "" {
+		got = "200"
+	}
+	e.note("cart %s: %s", when, got)
 }
 
 // TestFaults runs each fault under a sale, one line each, and the tally.

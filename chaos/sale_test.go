@@ -30,6 +30,8 @@ type checkoutResult struct {
 type sale struct {
 	c    loadtest.Config
 	site loadtest.Site
+	// tokens are the shoppers'.
+	tokens []string
 
 	mu      sync.Mutex
 	results []checkoutResult
@@ -57,7 +59,7 @@ func signup(ctx context.Context, c loadtest.Config, site loadtest.Site, n int) (
 }
 
 func startSale(c loadtest.Config, site loadtest.Site, tokens []string) *sale {
-	s := &sale{c: c, site: site, stop: make(chan struct{})}
+	s := &sale{c: c, site: site, tokens: tokens, stop: make(chan struct{})}
 	for _, tok := range tokens {
 		s.wg.Add(1)
 		go func() {
