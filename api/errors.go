@@ -64,6 +64,7 @@ var domainErrors = []struct {
 	{domain.ErrEmptyOrder, http.StatusBadRequest, "empty_order"},
 	{domain.ErrTooManyUnpaid, http.StatusConflict, "too_many_unpaid_orders"},
 	{domain.ErrBadCallback, http.StatusForbidden, "invalid_callback"},
+	{domain.ErrCartUnavailable, http.StatusServiceUnavailable, "cart_unavailable"},
 	{domain.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{domain.ErrPaymentUnavailable, http.StatusBadGateway, "payment_unavailable"},
 	{domain.ErrPaymentUnreachable, http.StatusServiceUnavailable, "payment_unavailable"},

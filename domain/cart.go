@@ -1,9 +1,14 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 )
+
+// ErrCartUnavailable means the carts' store (Redis) cannot be reached;
+// ordering listed items does not need it and goes on.
+var ErrCartUnavailable = errors.New("carts are unavailable for now; order the items directly or try again shortly")
 
 // CartItem is one line of a shopper's cart: a product (regular stock) or a
 // lot (a closing-soon deal), named by its key.

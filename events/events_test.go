@@ -135,6 +135,31 @@ func TestRelayMarksOnlyWhatWasPublished(t *testing.T) {
 	}
 }
 
+// While Kafka refuses, the relay counts its failures and its lag grows from
+// the first failed run; a run that empties the outbox ends the lag.
+func TestRelayReportsItsLagWhileKafkaRefuses(t *testing.T) {
+	store := &outbox{pending: []domain.OutboxMessage{{ID: 1, Topic: "b"}}}
+	p := &producer{fail: map[string]bool{"b": true}}
+	now := time.Date(2026, 11, 30, 18, 0, 0, 0, time.UTC)
+	r := &events.Relay{Store: store, Out: p, Now: func() time.Time { return now }, Log: quiet}
+	r.Relay(context.Background())
+	now = now.Add(3 * time.Second)
+	r.Relay(context.Background())
+	if got := r.Lag(); got != 3*time.Second {
+		t.Errorf("lag %s after two refused runs 3 s apart, want 3s", got)
+	}
+	if got := r.Failures(); got != 2 {
+		t.Errorf("%d failures, want 2", got)
+	}
+	p.fail["b"] = false
+	if sent := r.Relay(context.Background()); sent != 1 {
+		t.Errorf("relayed %d once Kafka is back, want 1", sent)
+	}
+	if got := r.Lag(); got != 0 {
+		t.Errorf("lag %s after the outbox emptied, want 0", got)
+	}
+}
+
 type processed map[string]bool
 
 func (p processed) Processed(_ context.Context, _, id string) (bool, error) { return p[id], nil }

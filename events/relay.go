@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"shelflife/domain"
@@ -21,6 +22,31 @@ type Relay struct {
 	Out   Producer
 	Now   func() time.Time
 	Log   *slog.Logger
+
+	// failures counts publish attempts that failed (each is retried at
+	// the next run); behindSince is when the outbox last started to hold
+	// messages the relay could not publish (unix nanoseconds, 0: none).
+	failures, behindSince atomic.Int64
+}
+
+// Failures is how many times publishing or reading the outbox failed and
+// was left for the next run.
+func (r *Relay) Failures() int64 { return r.failures.Load() }
+
+// Lag is how long the outbox has held messages the relay could not
+// publish (Kafka or MySQL away); 0 when the last run emptied it.
+func (r *Relay) Lag() time.Duration {
+	since := r.behindSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return r.Now().Sub(time.Unix(0, since))
+}
+
+// behind notes a run that left messages in the outbox.
+func (r *Relay) behind() {
+	r.failures.Add(1)
+	r.behindSince.CompareAndSwap(0, r.Now().UnixNano())
 }
 
 // Relay publishes what is pending; it reports how many messages went out.
@@ -34,17 +60,23 @@ func (r *Relay) Relay(stop context.Context) int {
 		msgs, err := r.Store.PendingOutbox(ctx, 200)
 		if err != nil {
 			r.Log.Warn("read outbox", "error", err.Error())
+			r.behind()
 			return sent
 		}
 		if len(msgs) == 0 {
+			r.behindSince.Store(0)
 			return sent
 		}
 		ids := r.publish(msgs)
+		if len(ids) < len(msgs) {
+			r.behind()
+		}
 		if len(ids) == 0 {
 			return sent
 		}
 		if err := r.Store.MarkPublished(ctx, ids, r.Now()); err != nil {
 			r.Log.Warn("mark outbox published", "error", err.Error())
+			r.behind()
 			return sent
 		}
 		sent += len(ids)

@@ -219,6 +219,7 @@ func (n *Node) startHTTP(ctx context.Context) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(n.store.DB(), "shelflife"))
+	registerFaultMetrics(reg, n.store, n.relay)
 	if n.cfg.MetricsAddr != "" {
 		stop, err := serveDebug(n.cfg.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		if err != nil {
@@ -230,13 +231,17 @@ func (n *Node) startHTTP(ctx context.Context) (err error) {
 	if name := n.cfg.PlaceholderInUse(); name != "" {
 		n.log.Warn("demo mode runs with a published placeholder secret; outside demo mode the node refuses it", "setting", name)
 	}
-	// /readyz answers from checks kept fresh in the background.
+	// /readyz answers from checks kept fresh in the background. Redis is
+	// pinged on a connection of its own, without the client's retries, so
+	// that a Redis that went away is named at once.
+	redisProbe := redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr, PoolSize: 1, MaxRetries: -1, DialTimeout: time.Second})
+	n.onShutdown("redis probe", func(context.Context) error { return redisProbe.Close() })
 	ready := readiness.Start(ctx, map[string]readiness.Check{
 		"mysql":   n.store.Ping,
-		"redis":   func(ctx context.Context) error { return n.redis.Ping(ctx).Err() },
+		"redis":   func(ctx context.Context) error { return redisProbe.Ping(ctx).Err() },
 		"kafka":   n.bus.Ping,
 		"cluster": n.member.Ping,
-	}, time.Second, 3*time.Second)
+	}, 500*time.Millisecond, 3*time.Second)
 	n.onShutdown("readiness checks", ready.Close)
 	checks := map[string]api.Check{}
 	for name, c := range ready.Cached() {

@@ -21,10 +21,18 @@ type Checker struct {
 	checks   map[string]Check
 	interval time.Duration
 	timeout  time.Duration
-	now      func() time.Time
+	// answerWithin is how long a check may run before it reads as failed
+	// while it still runs: a dependency that stopped answering (a network
+	// blackhole, a hung server) is named within it, not at the timeout.
+	answerWithin time.Duration
+	now          func() time.Time
 
 	mu      sync.Mutex
 	results map[string]result
+	// running holds when each check still running started; a check is
+	// not started again while it runs.
+	running map[string]time.Time
+	started sync.WaitGroup
 	job     *periodic.Job
 }
 
@@ -35,35 +43,49 @@ type result struct {
 
 // New makes a checker that has run no round yet.
 func New(checks map[string]Check, interval, timeout time.Duration) *Checker {
-	return &Checker{checks: checks, interval: interval, timeout: timeout, now: time.Now, results: map[string]result{}}
+	return &Checker{checks: checks, interval: interval, timeout: timeout, answerWithin: min(time.Second, timeout),
+		now: time.Now, results: map[string]result{}, running: map[string]time.Time{}}
 }
 
 // Start runs one round of checks before it returns (so /readyz is right
 // from the first request), then one round every interval until Close.
 func Start(ctx context.Context, checks map[string]Check, interval, timeout time.Duration) *Checker {
 	r := New(checks, interval, timeout)
-	r.round(ctx)
-	r.job = periodic.StartLater(interval, r.round)
+	r.round(ctx).Wait()
+	r.job = periodic.StartLater(interval, func(ctx context.Context) { r.round(ctx) })
 	return r
 }
 
-// round runs every check at once, each within timeout, and records the
-// answers as they come.
-func (r *Checker) round(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
+// round starts every check that is not still running, each within
+// timeout, and records the answers as they come; it does not wait for
+// them, so one hung check delays no other.
+func (r *Checker) round(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for name, check := range r.checks {
+		r.mu.Lock()
+		_, busy := r.running[name]
+		if !busy {
+			r.running[name] = r.now()
+		}
+		r.mu.Unlock()
+		if busy {
+			continue
+		}
 		wg.Add(1)
+		r.started.Add(1)
 		go func() {
+			defer r.started.Done()
 			defer wg.Done()
-			err := check(ctx)
+			cctx, cancel := context.WithTimeout(ctx, r.timeout)
+			defer cancel()
+			err := check(cctx)
 			r.mu.Lock()
+			delete(r.running, name)
 			r.results[name] = result{err: err, at: r.now()}
 			r.mu.Unlock()
 		}()
 	}
-	wg.Wait()
+	return &wg
 }
 
 // staleAfter is how old an answer may be before it no longer counts: a
@@ -74,8 +96,11 @@ func (r *Checker) staleAfter() time.Duration { return 2*r.interval + r.timeout }
 func (r *Checker) latest(name string) error {
 	r.mu.Lock()
 	res, ok := r.results[name]
+	since, running := r.running[name]
 	r.mu.Unlock()
 	switch {
+	case running && r.now().Sub(since) > r.answerWithin:
+		return fmt.Errorf("%s: no answer for %s", name, r.now().Sub(since).Round(100*time.Millisecond))
 	case !ok:
 		return fmt.Errorf("%s: not checked yet", name)
 	case r.now().Sub(res.at) > r.staleAfter():
@@ -93,5 +118,17 @@ func (r *Checker) Cached() map[string]Check {
 	return out
 }
 
-// Close stops the background rounds.
-func (r *Checker) Close(ctx context.Context) error { return r.job.Close(ctx) }
+// Close stops the background rounds and waits for the checks running.
+func (r *Checker) Close(ctx context.Context) error {
+	if err := r.job.Close(ctx); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { r.started.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -33,7 +33,7 @@ func TestReadinessAnswersFromBackgroundRounds(t *testing.T) {
 	if err := cached["mysql"](t.Context()); err == nil {
 		t.Error("ready before any round")
 	}
-	r.round(t.Context())
+	r.round(t.Context()).Wait()
 	if calls.Load() != 2 {
 		t.Fatalf("one round made %d checks, want 2", calls.Load())
 	}
@@ -52,7 +52,7 @@ func TestReadinessAnswersFromBackgroundRounds(t *testing.T) {
 	if err := cached["mysql"](t.Context()); err != nil {
 		t.Errorf("the failure showed before the next round: %v", err)
 	}
-	r.round(t.Context())
+	r.round(t.Context()).Wait()
 	if err := cached["mysql"](t.Context()); !errors.Is(err, refused) {
 		t.Errorf("after a failing round: %v, want connection refused", err)
 	}
@@ -83,5 +83,47 @@ func TestReadinessStops(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if calls.Load() != after {
 		t.Error("checks still run after close")
+	}
+}
+
+// A check that stops answering (a blackholed server) reads as failed once
+// it has run longer than answerWithin, well before its timeout, and is not
+// started again while it runs.
+func TestReadinessNamesAHungCheckBeforeItsTimeout(t *testing.T) {
+	release, entered := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	checks := map[string]Check{"mysql": func(ctx context.Context) error {
+		if calls.Add(1) == 1 {
+			return nil
+		}
+		close(entered)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}}
+	now := time.Date(2026, 11, 30, 18, 0, 0, 0, time.UTC)
+	r := New(checks, 500*time.Millisecond, 3*time.Second)
+	r.now = func() time.Time { return now }
+	cached := r.Cached()
+	r.round(t.Context()).Wait()
+	hung := r.round(t.Context())
+	<-entered
+	if err := cached["mysql"](t.Context()); err != nil {
+		t.Errorf("a check running for no time reads as failed: %v", err)
+	}
+	now = now.Add(r.answerWithin + 100*time.Millisecond)
+	if err := cached["mysql"](t.Context()); err == nil {
+		t.Errorf("a check running for %s (answer within %s) still reads as ready", r.answerWithin+100*time.Millisecond, r.answerWithin)
+	}
+	r.round(t.Context())
+	if got := calls.Load(); got != 2 {
+		t.Errorf("%d checks started, want 2: a running check is not started again", got)
+	}
+	close(release)
+	hung.Wait()
+	if err := cached["mysql"](t.Context()); err != nil {
+		t.Errorf("after the check answered: %v", err)
 	}
 }

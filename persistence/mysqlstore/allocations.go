@@ -85,7 +85,7 @@ func (s *Store) SavePlans(ctx context.Context, warehouseID int64, plans map[ware
 	}
 	q := "INSERT INTO allocations (order_key, product_id, warehouse_id, lot_id, quantity) VALUES (?, ?, ?, ?, ?)" +
 		strings.Repeat(", (?, ?, ?, ?, ?)", rows-1) + " ON DUPLICATE KEY UPDATE quantity = VALUES(quantity)"
-	return retry(ctx, func() error {
+	return s.retry(ctx, func() error {
 		_, err := s.db.ExecContext(ctx, q, args...)
 		return err
 	})

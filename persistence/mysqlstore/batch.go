@@ -14,21 +14,23 @@ import (
 
 // inTx runs fn in a transaction, retrying a few times on deadlock.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return retry(ctx, func() error { return s.tryTx(ctx, fn) })
+	return s.retry(ctx, func() error { return s.tryTx(ctx, fn) })
 }
 
 // retry runs fn again, a few times, while it fails on a deadlock or a lock
-// wait timeout (fn must be atomic: a transaction or one statement).
-func retry(ctx context.Context, fn func() error) error {
+// wait timeout (fn must be atomic: a transaction or one statement). An
+// error of an outage comes back as domain.ErrUnavailable.
+func (s *Store) retry(ctx context.Context, fn func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		err = fn()
 		if err == nil || !isRetryable(err) || ctx.Err() != nil {
-			return err
+			return s.outage(err)
 		}
+		s.retries.Add(1)
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
-	return err
+	return s.outage(err)
 }
 
 func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {

@@ -74,7 +74,7 @@ func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64
 	pay.add(int64(o.Total), o.Payment.Nonce, o.CreatedAt.UTC(), o.CreatedAt.UTC())
 	stmts = append(stmts, ins, lines, pay)
 
-	err := retry(ctx, func() error {
+	err := s.retry(ctx, func() error {
 		_, err := s.commitBatch(ctx, stmts, true)
 		return err
 	})

@@ -113,7 +113,7 @@ func (w *steps) write(batch []*stepReq) {
 	}
 	for _, r := range live {
 		var rows int64
-		err := retry(r.ctx, func() error {
+		err := w.s.retry(r.ctx, func() error {
 			res, err := w.s.db.ExecContext(r.ctx, r.st.query, values(r.st.args)...)
 			if err != nil {
 				return err

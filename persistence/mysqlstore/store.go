@@ -3,9 +3,11 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -20,7 +22,19 @@ type Store struct {
 	batch *sql.DB
 	// steps commits the saga steps of concurrent orders together.
 	steps *steps
+	// retries counts statements run again after a deadlock or a lock wait;
+	// fastFailures, errors answered as unavailable because MySQL is down,
+	// cut off or read-only.
+	retries, fastFailures atomic.Int64
 }
+
+// Retries is how many statements were run again after a deadlock or a
+// lock wait timeout.
+func (s *Store) Retries() int64 { return s.retries.Load() }
+
+// FastFailures is how many store calls failed at once, as unavailable,
+// because MySQL was down, cut off or read-only.
+func (s *Store) FastFailures() int64 { return s.fastFailures.Load() }
 
 // Config tunes the connection pool.
 type Config struct {
@@ -62,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysql connector: %w", err)
 	}
-	db := sql.OpenDB(conn)
+	db := sql.OpenDB(boundedConnector{conn, connectTimeout(mc)})
 	maxOpen := cfg.MaxOpenConns
 	if maxOpen <= 0 {
 		maxOpen = 32
@@ -88,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("mysql connector: %w", err)
 	}
-	batch := sql.OpenDB(bconn)
+	batch := sql.OpenDB(boundedConnector{bconn, connectTimeout(mc)})
 	batchConns := max(4, maxOpen/2)
 	batch.SetMaxOpenConns(batchConns)
 	batch.SetMaxIdleConns(batchConns)
@@ -118,7 +132,41 @@ func createDatabase(ctx context.Context, mc *mysql.Config) error {
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Ping checks that MySQL answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *Store) Ping(ctx context.Context) error {
+	var readOnly bool
+	if err := s.db.QueryRowContext(ctx, "SELECT @@global.read_only").Scan(&readOnly); err != nil {
+		return err
+	}
+	if readOnly {
+		return errors.New("the server is read-only: writes are refused")
+	}
+	return nil
+}
+
+// boundedConnector bounds a new connection's dial and handshake. The
+// driver's timeout covers only the dial, and database/sql opens some
+// connections without a deadline: against a server that accepts but never
+// answers (a network blackhole) such a connection would wait for ever and
+// hold a place in the pool.
+type boundedConnector struct {
+	driver.Connector
+	timeout time.Duration
+}
+
+func (c boundedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.Connector.Connect(ctx)
+}
+
+// connectTimeout is the DSN's timeout, used for the whole connect; 5 s
+// when it names none.
+func connectTimeout(mc *mysql.Config) time.Duration {
+	if mc.Timeout > 0 {
+		return mc.Timeout
+	}
+	return 5 * time.Second
+}
 
 // Close closes the pools.
 func (s *Store) Close() error { return errors.Join(s.batch.Close(), s.db.Close()) }

@@ -36,7 +36,7 @@ func (c *Carts) key(userID int64) string { return c.prefix + "cart:" + strconv.F
 func (c *Carts) Items(ctx context.Context, userID int64) ([]domain.CartItem, error) {
 	m, err := c.rdb.HGetAll(ctx, c.key(userID)).Result()
 	if err != nil {
-		return nil, fmt.Errorf("read cart: %w", err)
+		return nil, fmt.Errorf("read cart: %w: %w", err, domain.ErrCartUnavailable)
 	}
 	out := make([]domain.CartItem, 0, len(m))
 	for k, v := range m {
@@ -65,15 +65,24 @@ func (c *Carts) Set(ctx context.Context, userID int64, itemKey string, quantity 
 	}
 	pipe.Expire(ctx, k, CartTTL)
 	_, err := pipe.Exec(ctx)
-	return err
+	return unavailable("set cart item", err)
 }
 
 // Remove takes an item out of the cart.
 func (c *Carts) Remove(ctx context.Context, userID int64, itemKey string) error {
-	return c.rdb.HDel(ctx, c.key(userID), itemKey).Err()
+	return unavailable("remove cart item", c.rdb.HDel(ctx, c.key(userID), itemKey).Err())
 }
 
 // Clear empties the cart.
 func (c *Carts) Clear(ctx context.Context, userID int64) error {
-	return c.rdb.Del(ctx, c.key(userID)).Err()
+	return unavailable("clear cart", c.rdb.Del(ctx, c.key(userID)).Err())
+}
+
+// unavailable marks a failed cart call as domain.ErrCartUnavailable: the
+// shopper is told carts are away for now, not that the shop broke.
+func unavailable(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w: %w", what, err, domain.ErrCartUnavailable)
 }

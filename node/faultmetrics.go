@@ -1,0 +1,28 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"shelflife/events"
+	"shelflife/persistence/mysqlstore"
+)
+
+// registerFaultMetrics exposes what a dependency fault shows in the
+// metrics: statements retried, calls refused at once while MySQL was away,
+// and how far the outbox relay is behind (see README "Faults").
+func registerFaultMetrics(reg prometheus.Registerer, store *mysqlstore.Store, relay *events.Relay) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_mysql_retries_total",
+			Help: "MySQL statements run again after a deadlock or a lock wait timeout."},
+			func() float64 { return float64(store.Retries()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_mysql_unavailable_total",
+			Help: "MySQL calls that failed at once, answered as unavailable (503), because the server was down, cut off or read-only."},
+			func() float64 { return float64(store.FastFailures()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_outbox_relay_failures_total",
+			Help: "Outbox relay runs that left messages unpublished (Kafka or MySQL away); each is retried at the next run."},
+			func() float64 { return float64(relay.Failures()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shelflife_outbox_lag_seconds",
+			Help: "How long the outbox has held messages the relay could not publish; 0 when the last run emptied it."},
+			func() float64 { return relay.Lag().Seconds() }),
+	)
+}
