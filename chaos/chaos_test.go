@@ -7,8 +7,10 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -130,16 +132,16 @@ type fault struct {
 
 // report is one fault's line.
 type report struct {
-	fault                 string
-	attempted, answered   int
-	paid, failed, expired int
-	codes                 string
-	recovery              time.Duration
-	readyIn               time.Duration
-	slowestRefusal        time.Duration
-	verdict               loadtest.Verdict
-	unfinished            int
-	notes, bad            []string
+	fault                           string
+	attempted, answered             int
+	paid, failed, expired           int
+	codes                           string
+	recovery                        time.Duration
+	readyIn                         time.Duration
+	slowestRefusal, slowestCheckout time.Duration
+	verdict                         loadtest.Verdict
+	unfinished                      int
+	notes, bad                      []string
 }
 
 func (r report) held() bool { return r.verdict.OK() && r.unfinished == 0 && len(r.bad) == 0 }
@@ -149,9 +151,9 @@ func (r report) line() string {
 	if !r.held() {
 		status = "BROKEN"
 	}
-	s := fmt.Sprintf("fault %-16s %s: attempted %d answered %d PAID %d FAILED %d EXPIRED %d; back in %s; readyz in %s; slowest refusal %s; errors %s",
+	s := fmt.Sprintf("fault %-16s %s: attempted %d answered %d PAID %d FAILED %d EXPIRED %d; back in %s; readyz in %s; slowest refusal %s; slowest checkout during %s; errors %s",
 		r.fault, status, r.attempted, r.answered, r.paid, r.failed, r.expired, dur(r.recovery), dur(r.readyIn),
-		dur(r.slowestRefusal), r.codes)
+		dur(r.slowestRefusal), dur(r.slowestCheckout), r.codes)
 	if len(r.notes) > 0 {
 		s += "; " + strings.Join(r.notes, "; ")
 	}
@@ -278,14 +280,21 @@ func runFault(t *testing.T, f fault) report {
 		if !strings.HasSuffix(x.code, ":transport") && !strings.HasSuffix(x.code, ":timeout") {
 			r.answered++
 		}
+		during := !x.start.Before(faultAt) && x.start.Before(restored)
+		if during && x.end.Sub(x.start) > r.slowestCheckout {
+			r.slowestCheckout = x.end.Sub(x.start)
+		}
 		if x.order != "" {
 			res.Orders[x.order] = x.status
 			res.Units[x.order] = 1
-		} else if !x.start.Before(faultAt) && x.start.Before(restored) && x.end.Sub(x.start) > r.slowestRefusal {
+		} else if during && x.end.Sub(x.start) > r.slowestRefusal {
 			r.slowestRefusal = x.end.Sub(x.start)
 		}
 	}
 	r.unfinished = settle(ctx, e, res)
+	if v, ok := metric(e, "shelflife_mysql_unavailable_total"); ok && v > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("MySQL calls refused as unavailable %.0f", v))
+	}
 	obs, err := loadtest.ObserveRun(ctx, e.c, e.site, res, 30*time.Second)
 	if err != nil {
 		t.Fatalf("observe: %v", err)
@@ -363,7 +372,12 @@ func faults() []fault {
 			// Declines make compensations: their events wait in the
 			// outbox while the broker refuses.
 			inject: func(e *env) error { e.fake.SetDeclineRate(0.3); kafka.down.Store(true); return nil },
-			during: paidDuring,
+			during: func(e *env) {
+				paidDuring(e)
+				if v, ok := metric(e, "shelflife_outbox_lag_seconds"); ok {
+					e.note("outbox lag %.1fs mid-fault", v)
+				}
+			},
 			restore: func(e *env) error {
 				kafka.down.Store(false)
 				e.fake.SetDeclineRate(0)
@@ -401,6 +415,23 @@ func paidDuring(e *env) {
 	}
 	e.sale.mu.Unlock()
 	e.note("%d PAID during the fault", n)
+}
+
+// metric reads one unlabelled metric from the node's /metrics.
+func metric(e *env, name string) (float64, bool) {
+	resp, err := http.Get(e.node.URL() + "/metrics")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 // browsingServed asks for the products near the site: the read model
