@@ -325,3 +325,21 @@ func (placingOrders) Place(_ context.Context, userID int64, addr domain.Point, i
 	}
 	return domain.Order{ID: "o1", UserID: userID, Address: addr, Status: domain.StatusPaymentReady}, nil
 }
+
+// Dependency faults answer 503 with their code: Redis away is
+// cart_unavailable, MySQL away (which the store marks unavailable) is
+// unavailable.
+func TestDependencyFaultsAreUnavailableWithACode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{fmt.Errorf("read cart: dial tcp: connection refused: %w", domain.ErrCartUnavailable), "cart_unavailable"},
+		{fmt.Errorf("create order: invalid connection: %w", domain.ErrUnavailable), "unavailable"},
+	} {
+		if ae := toError(tc.err); ae.Status != http.StatusServiceUnavailable || ae.Code != tc.code {
+			t.Errorf("%v = %+v, want 503 %s", tc.err, ae, tc.code)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -41,6 +43,32 @@ func TestCart(t *testing.T) {
 	for _, bad := range []string{"", "x1", "p", "p0", "l-2", "pabc"} {
 		if _, _, err := domain.ParseCartItemKey(bad); err == nil {
 			t.Errorf("domain.ParseCartItemKey(%q) accepted", bad)
+		}
+	}
+}
+
+// With Redis away every cart call says the carts are unavailable, which the
+// API answers 503 cart_unavailable.
+func TestCartWithoutRedisIsUnavailable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	c := NewCarts(rdb, "slt-down:")
+	ctx := context.Background()
+	_, itemsErr := c.Items(ctx, 7)
+	for name, err := range map[string]error{
+		"items":  itemsErr,
+		"set":    c.Set(ctx, 7, domain.CartItemKey(3, 0), 1),
+		"remove": c.Remove(ctx, 7, domain.CartItemKey(3, 0)),
+		"clear":  c.Clear(ctx, 7),
+	} {
+		if !errors.Is(err, domain.ErrCartUnavailable) {
+			t.Errorf("%s: %v, want ErrCartUnavailable", name, err)
 		}
 	}
 }
