@@ -383,6 +383,14 @@ func faults() []fault {
 				e.fake.SetDeclineRate(0)
 				return nil
 			}},
+		{name: "broker-restart", dep: "kafka",
+			// Stopped at once and a new, empty broker started on its port.
+			inject: func(e *env) error { e.fake.SetDeclineRate(0.3); kafka.c.Close(); return nil },
+			during: paidDuring,
+			restore: func(e *env) error {
+				e.fake.SetDeclineRate(0)
+				return kafka.start()
+			}},
 		{name: "kakao-faults",
 			// Slow answers past kakao_timeout, then answers lost after the
 			// money was taken, with a fifth of approvals declined: every

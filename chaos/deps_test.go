@@ -68,17 +68,22 @@ func (r *redisServer) kill() {
 // connection: it keeps its topics and offsets, as a restarted broker with
 // its disks would.
 type broker struct {
+	port int
 	c    *kfake.Cluster
 	down atomic.Bool
 }
 
 func startBroker(port int) (*broker, error) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.AllowAutoTopicCreation(),
+	b := &broker{port: port}
+	return b, b.start()
+}
+
+func (b *broker) start() error {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(b.port), kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(4))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	b := &broker{c: c}
 	c.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		if b.down.Load() {
@@ -86,7 +91,17 @@ func startBroker(port int) (*broker, error) {
 		}
 		return nil, nil, false
 	})
-	return b, nil
+	b.c = c
+	return nil
+}
+
+// restart stops the broker and starts a new one on the same port. kfake
+// keeps its log in memory: the new broker starts empty, as a broker
+// whose disks were lost would.
+func (b *broker) restart(pause time.Duration) error {
+	b.c.Close()
+	time.Sleep(pause)
+	return b.start()
 }
 
 func (b *broker) addrs() []string { return b.c.ListenAddrs() }
