@@ -80,6 +80,12 @@ func (g *grain) Start(req *opb.StartRequest, _ cluster.GrainContext) (*opb.SagaS
 func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.SagaState, error) {
 	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
 		o, err := g.order(ctx)
+		if err != nil && !errors.Is(err, domain.ErrOrderNotFound) {
+			// MySQL did not answer: the approval is not taken, and the
+			// payer must hear so (503, reload) rather than the order's
+			// state as if nothing had come.
+			return g.unavailable(), nil
+		}
 		if err != nil {
 			return g.state(ctx, opb.Refusal_REFUSAL_NONE)
 		}

@@ -1,6 +1,7 @@
 package saga
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -336,5 +337,38 @@ func TestRestoreGivesEveryLineBack(t *testing.T) {
 	want := []string{"o1-l9", "o1-p4", "o1-p4"}
 	if !slices.Equal(s.restored, want) {
 		t.Errorf("restored %v, want %v", s.restored, want)
+	}
+}
+
+// flakyOrders fails the first n reads of an order, as MySQL does while it
+// is cut off, then answers again.
+type flakyOrders struct {
+	*fakeStore
+	n int
+}
+
+func (s *flakyOrders) Order(ctx context.Context, id string) (domain.Order, error) {
+	if s.n > 0 {
+		s.n--
+		return domain.Order{}, errors.New("invalid connection")
+	}
+	return s.fakeStore.Order(ctx, id)
+}
+
+// An approval whose order could not be read is refused as unavailable (the
+// payer's browser hears 503 and reloads), not answered with the order's
+// state as if no approval had come; the reload then completes it.
+func TestApprovalWhileTheOrderCannotBeReadIsUnavailable(t *testing.T) {
+	w := newWorld(anOrder(domain.StepReady))
+	w.g.deps.Store = &flakyOrders{fakeStore: w.store, n: 1}
+	st, err := approve(theNonce)(w.g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetRefusal() != opb.Refusal_UNAVAILABLE || w.pay.approvals != 0 {
+		t.Errorf("approval with the order unreadable: refusal %v, %d payments; want UNAVAILABLE and none", st.GetRefusal(), w.pay.approvals)
+	}
+	if st, _ = approve(theNonce)(w.g); st.GetStatus() != string(domain.StatusPaid) {
+		t.Errorf("the reload: %v %v, want PAID", st.GetStatus(), st.GetRefusal())
 	}
 }
