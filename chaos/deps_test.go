@@ -63,10 +63,11 @@ func (r *redisServer) kill() {
 	r.cmd = nil
 }
 
-// broker is a Kafka-protocol broker (kfake, as the node embeds) whose
-// outage is simulated by refusing every request and closing the
-// connection: it keeps its topics and offsets, as a restarted broker with
-// its disks would.
+// broker is a Kafka-protocol broker (kfake, as the node embeds). Its
+// outage is either every request refused with the connection closed (it
+// keeps its topics and offsets, as a broker restarted with its disks
+// would), or the broker closed and a new one started on its port: kfake
+// keeps its log in memory, so the new one starts empty.
 type broker struct {
 	port int
 	c    *kfake.Cluster
@@ -93,15 +94,6 @@ func (b *broker) start() error {
 	})
 	b.c = c
 	return nil
-}
-
-// restart stops the broker and starts a new one on the same port. kfake
-// keeps its log in memory: the new broker starts empty, as a broker
-// whose disks were lost would.
-func (b *broker) restart(pause time.Duration) error {
-	b.c.Close()
-	time.Sleep(pause)
-	return b.start()
 }
 
 func (b *broker) addrs() []string { return b.c.ListenAddrs() }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"shelflife/loadtest"
@@ -160,7 +159,6 @@ type readyWatch struct {
 	seen map[string]time.Duration
 	stop chan struct{}
 	done chan struct{}
-	bad  atomic.Int64
 }
 
 func watchReady(base string) *readyWatch {
