@@ -360,6 +360,7 @@ func faults() []fault {
 			during: func(e *env) {
 				cartAnswer(e, "during", "cart_unavailable")
 				paidDuring(e)
+				signIn(e)
 			},
 			restore: func(e *env) error {
 				if err := redisSrv.start(); err != nil {
@@ -451,6 +452,19 @@ func browsingServed(e *env) {
 		return
 	}
 	e.note("browsing served")
+}
+
+// signIn signs the admin in and notes the answer: the sign-in limits live
+// in Redis.
+func signIn(e *env) {
+	var out struct{ Token string }
+	err := e.c.Client.Do(context.Background(), "POST", e.node.URL()+"/api/v1/auth/login", "",
+		map[string]string{"email": e.c.AdminEmail, "password": e.c.AdminPassword}, &out)
+	if code := loadtest.Code(err); code != "" {
+		e.note("sign-in: %s", code)
+		return
+	}
+	e.note("sign-in: 200")
 }
 
 // cartAnswer reads a shopper's cart and compares the answer's code with
