@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"shelflife/cluster/member"
 	"shelflife/config"
 	"shelflife/kakaopay/kakaofake"
 	"shelflife/loadtest"
@@ -33,6 +34,9 @@ const (
 	portHTTP    = 18830
 	portKakao   = 18831
 	portCluster = 18832
+	// The second node of the faults that have one.
+	portPeerHTTP    = 18833
+	portPeerCluster = 18834
 )
 
 var (
@@ -106,6 +110,7 @@ func suiteMariaDB(t *testing.T) *mariaDB {
 type env struct {
 	t     *testing.T
 	node  *node.Node
+	peer  *node.Node // nil unless the fault has one
 	fake  *kakaofake.Server
 	c     loadtest.Config
 	site  loadtest.Site
@@ -128,6 +133,9 @@ type fault struct {
 	inject  func(e *env) error
 	during  func(e *env) // checks while the fault lasts
 	restore func(e *env) error
+	// peer starts a second node of the cluster, which only hears of the
+	// sale through Kafka: its read model must catch up after the fault.
+	peer bool
 }
 
 // report is one fault's line.
@@ -222,7 +230,9 @@ func runFault(t *testing.T, f fault) report {
 	defer logFile.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	n, err := node.Start(ctx, cfg, node.Options{Logger: slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	agent := member.NewAgent()
+	n, err := node.Start(ctx, cfg, node.Options{Logger: logger, Agent: agent})
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}
@@ -232,6 +242,22 @@ func runFault(t *testing.T, f fault) report {
 		n.Shutdown(sctx)
 	}()
 	e := &env{t: t, node: n, fake: n.KakaoFake()}
+	if f.peer {
+		pcfg := cfg
+		pcfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", portPeerHTTP)
+		pcfg.Cluster.Port = portPeerCluster
+		pcfg.KakaoBaseURL = n.KakaoURL()
+		p, err := node.Start(ctx, pcfg, node.Options{Logger: logger.With("node", "peer"), Agent: agent})
+		if err != nil {
+			t.Fatalf("start the peer node: %v", err)
+		}
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer scancel()
+			p.Shutdown(sctx)
+		}()
+		e.peer = p
+	}
 	e.c = loadtest.Config{Client: loadtest.NewClient([]string{n.URL()}, 64), AdminEmail: cfg.AdminEmail,
 		AdminPassword: cfg.AdminPassword, KakaoURL: n.KakaoURL(), Stock: 100000}
 	if e.site, err = loadtest.Setup(ctx, e.c); err != nil {
@@ -292,6 +318,9 @@ func runFault(t *testing.T, f fault) report {
 		}
 	}
 	r.unfinished = settle(ctx, e, res)
+	if e.peer != nil {
+		peerInStep(e, &r)
+	}
 	if v, ok := metric(e, "shelflife_mysql_unavailable_total"); ok && v > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("MySQL calls refused as unavailable %.0f", v))
 	}
@@ -369,7 +398,7 @@ func faults() []fault {
 				cartAnswer(e, "after", "")
 				return nil
 			}},
-		{name: "broker-down", dep: "kafka",
+		{name: "broker-down", dep: "kafka", peer: true,
 			// Declines make compensations: their events wait in the
 			// outbox while the broker refuses.
 			inject: func(e *env) error { e.fake.SetDeclineRate(0.3); kafka.down.Store(true); return nil },
@@ -384,7 +413,7 @@ func faults() []fault {
 				e.fake.SetDeclineRate(0)
 				return nil
 			}},
-		{name: "broker-restart", dep: "kafka",
+		{name: "broker-restart", dep: "kafka", peer: true,
 			// Stopped at once and a new, empty broker started on its port.
 			inject: func(e *env) error { e.fake.SetDeclineRate(0.3); kafka.c.Close(); return nil },
 			during: paidDuring,
@@ -424,6 +453,42 @@ func paidDuring(e *env) {
 	}
 	e.sale.mu.Unlock()
 	e.note("%d PAID during the fault", n)
+}
+
+// peerInStep waits (up to 15 s) until the peer node's listing shows the
+// product's stock as the sale's node does: the stock events of the sale
+// reached it through Kafka, the fault notwithstanding.
+func peerInStep(e *env, r *report) {
+	available := func(base string) (int64, error) {
+		var list []struct {
+			ID        int64 `json:"id"`
+			Available int64 `json:"available"`
+		}
+		url := fmt.Sprintf("%s/api/v1/products?lat=%f&lng=%f", base, e.site.Lat+0.001, e.site.Lng)
+		if err := e.c.Client.Do(context.Background(), "GET", url, "", nil, &list); err != nil {
+			return 0, err
+		}
+		for _, p := range list {
+			if p.ID == e.site.ProductID {
+				return p.Available, nil
+			}
+		}
+		return 0, fmt.Errorf("product %d not listed", e.site.ProductID)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		here, err1 := available(e.node.URL())
+		there, err2 := available(e.peer.URL())
+		if err1 == nil && err2 == nil && here == there {
+			r.notes = append(r.notes, fmt.Sprintf("the other node's listing in step (%d left)", here))
+			return
+		}
+		if time.Now().After(deadline) {
+			r.bad = append(r.bad, fmt.Sprintf("the other node's listing: %d (%v), this node's %d (%v)", there, err2, here, err1))
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // metric reads one unlabelled metric from the node's /metrics.

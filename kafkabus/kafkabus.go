@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -77,6 +78,8 @@ type Bus struct {
 	// origin marks what this bus publishes (a record header), so that its
 	// own broadcast subscriptions can skip it.
 	origin []byte
+	// resubscribed counts partition consumers started again (see follow).
+	resubscribed atomic.Int64
 }
 
 // OriginHeader is the record header naming the bus that published a
@@ -243,33 +246,23 @@ func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func
 		client.Close()
 		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
 	}
-	var pcs []sarama.PartitionConsumer
+	sub := &subscription{stopped: make(chan struct{})}
 	for _, p := range parts {
 		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetNewest)
 		if err != nil {
-			for _, c := range pcs {
-				c.Close()
-			}
+			sub.stop()
 			consumer.Close()
 			client.Close()
 			return nil, fmt.Errorf("consume %s/%d: %w", topic, p, err)
 		}
-		pcs = append(pcs, pc)
-		go func() {
-			for m := range pc.Messages() {
-				if !b.own(m) {
-					handle(m.Key, m.Value)
-				}
-			}
-		}()
+		sub.add(pc)
+		go b.follow(sub, consumer, topic, p, pc, handle)
 	}
 	b.mu.Lock()
 	b.subs[client] = struct{}{}
 	b.mu.Unlock()
 	return func() {
-		for _, pc := range pcs {
-			pc.AsyncClose()
-		}
+		sub.stop()
 		consumer.Close()
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -279,6 +272,81 @@ func (b *Bus) Subscribe(topic string, handle func(key, value []byte)) (stop func
 		}
 	}, nil
 }
+
+// resubscribeEvery is how often a partition consumer that ended is tried
+// again.
+const resubscribeEvery = 500 * time.Millisecond
+
+// follow hands one partition's messages to handle. A partition consumer
+// ends by itself when the broker no longer has its offset (a broker
+// replaced by one that lost its log): follow starts it again from the
+// newest offset until the subscription stops, so the node keeps hearing
+// other nodes' changes (stock events carry whole values, so the next one
+// of a lot corrects what was missed).
+func (b *Bus) follow(sub *subscription, consumer sarama.Consumer, topic string, partition int32, pc sarama.PartitionConsumer,
+	handle func(key, value []byte)) {
+	for {
+		for m := range pc.Messages() {
+			if !b.own(m) {
+				handle(m.Key, m.Value)
+			}
+		}
+		for {
+			select {
+			case <-sub.stopped:
+				return
+			case <-time.After(resubscribeEvery):
+			}
+			next, err := consumer.ConsumePartition(topic, partition, sarama.OffsetNewest)
+			if err != nil {
+				continue
+			}
+			b.resubscribed.Add(1)
+			if !sub.add(next) {
+				return
+			}
+			pc = next
+			break
+		}
+	}
+}
+
+// subscription holds the partition consumers of one Subscribe.
+type subscription struct {
+	mu      sync.Mutex
+	pcs     []sarama.PartitionConsumer
+	stopped chan struct{}
+	done    bool
+}
+
+// add keeps pc, or closes it when the subscription has stopped.
+func (s *subscription) add(pc sarama.PartitionConsumer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		pc.AsyncClose()
+		return false
+	}
+	s.pcs = append(s.pcs, pc)
+	return true
+}
+
+func (s *subscription) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.done = true
+	close(s.stopped)
+	for _, pc := range s.pcs {
+		pc.AsyncClose()
+	}
+}
+
+// Resubscribed is how many partition consumers were started again after
+// they ended by themselves.
+func (b *Bus) Resubscribed() int64 { return b.resubscribed.Load() }
 
 func (b *Bus) headers() []sarama.RecordHeader {
 	return []sarama.RecordHeader{{Key: []byte(OriginHeader), Value: b.origin}}

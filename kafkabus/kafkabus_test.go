@@ -2,6 +2,9 @@ package kafkabus
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,5 +217,93 @@ func heardEachOther(ctx context.Context, t *testing.T, heardA, heardB chan strin
 		case <-ctx.Done():
 			t.Fatalf("%q %s", c.want, missing)
 		}
+	}
+}
+
+// A broker replaced by one that lost its log (kfake restarted on its port)
+// no longer has a subscription's offsets, and sarama ends those partition
+// consumers; the subscription starts them again, so the node goes on
+// hearing the other nodes.
+func TestSubscriptionOutlivesABrokerThatLostItsLog(t *testing.T) {
+	broker, err := StartEmbedded(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := broker.Addrs()
+	_, portText, _ := strings.Cut(addrs[0], "127.0.0.1:")
+	port, _ := strconv.Atoi(portText)
+	a, err := New(Config{Brokers: addrs, ClientID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New(Config{Brokers: addrs, ClientID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.EnsureTopics("test-restart"); err != nil {
+		t.Fatal(err)
+	}
+	heard := make(chan string, 2000)
+	stop, err := a.Subscribe("test-restart", func(_, v []byte) { heard <- string(v) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	batch := func(what string, i int) {
+		var keys, values [][]byte
+		for k := range 8 { // every partition moves on
+			keys = append(keys, []byte(fmt.Sprint(k)))
+			values = append(values, []byte(fmt.Sprintf("%s %d", what, i)))
+		}
+		b.PublishBatch("test-restart", keys, values)
+	}
+	// Until a hears b (the subscription starts at the newest offset), at
+	// most 40 batches: fewer than the subscription's offsets before the
+	// restart, so an old partition consumer waiting for the new broker to
+	// reach its offset would not hear them.
+	publishUntilHeard := func(what string) {
+		t.Helper()
+		for i := 0; ; i++ {
+			if i == 40 {
+				t.Fatalf("a never heard %s", what)
+			}
+			batch(what, i)
+			wait := time.After(300 * time.Millisecond)
+		listen:
+			for {
+				select {
+				case v := <-heard:
+					if strings.HasPrefix(v, what) {
+						return
+					}
+				case <-wait:
+					break listen
+				}
+			}
+		}
+	}
+	publishUntilHeard("before")
+	for i := range 100 {
+		batch("more", i)
+	}
+	broker.Close()
+	if broker, err = StartEmbedded(port); err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	for b.EnsureTopics("test-restart") != nil {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the new broker never took the topic")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	publishUntilHeard("after")
+	if a.Resubscribed() == 0 {
+		t.Error("no partition consumer was started again")
 	}
 }
