@@ -4,13 +4,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"shelflife/events"
+	"shelflife/kafkabus"
 	"shelflife/persistence/mysqlstore"
 )
 
 // registerFaultMetrics exposes what a dependency fault shows in the
 // metrics: statements retried, calls refused at once while MySQL was away,
 // and how far the outbox relay is behind (see README "Faults").
-func registerFaultMetrics(reg prometheus.Registerer, store *mysqlstore.Store, relay *events.Relay) {
+func registerFaultMetrics(reg prometheus.Registerer, store *mysqlstore.Store, relay *events.Relay, bus *kafkabus.Bus) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_mysql_retries_total",
 			Help: "MySQL statements run again after a deadlock or a lock wait timeout."},
@@ -24,5 +25,8 @@ func registerFaultMetrics(reg prometheus.Registerer, store *mysqlstore.Store, re
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shelflife_outbox_lag_seconds",
 			Help: "How long the outbox has held messages the relay could not publish; 0 when the last run emptied it."},
 			func() float64 { return relay.Lag().Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_kafka_resubscribed_total",
+			Help: "Kafka partition consumers started again after a replaced broker lost their offsets."},
+			func() float64 { return float64(bus.Resubscribed()) }),
 	)
 }

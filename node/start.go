@@ -219,7 +219,7 @@ func (n *Node) startHTTP(ctx context.Context) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(n.store.DB(), "shelflife"))
-	registerFaultMetrics(reg, n.store, n.relay)
+	registerFaultMetrics(reg, n.store, n.relay, n.bus)
 	if n.cfg.MetricsAddr != "" {
 		stop, err := serveDebug(n.cfg.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		if err != nil {
