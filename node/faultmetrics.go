@@ -14,7 +14,7 @@ import (
 func registerFaultMetrics(reg prometheus.Registerer, store *mysqlstore.Store, relay *events.Relay, bus *kafkabus.Bus) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_mysql_retries_total",
-			Help: "MySQL statements run again after a deadlock or a lock wait timeout."},
+			Help: "Deadlocks and lock wait timeouts met by MySQL statements, each run again (up to five times in all)."},
 			func() float64 { return float64(store.Retries()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_mysql_unavailable_total",
 			Help: "MySQL calls that failed at once, answered as unavailable (503), because the server was down, cut off or read-only."},

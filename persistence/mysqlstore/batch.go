@@ -17,20 +17,30 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.retry(ctx, func() error { return s.tryTx(ctx, fn) })
 }
 
-// retry runs fn again, a few times, while it fails on a deadlock or a lock
-// wait timeout (fn must be atomic: a transaction or one statement). An
-// error of an outage comes back as domain.ErrUnavailable.
+// retry is the package's retry, counted (Retries) and with an error of an
+// outage marked domain.ErrUnavailable.
 func (s *Store) retry(ctx context.Context, fn func() error) error {
+	return s.outage(retry(ctx, func() error {
+		err := fn()
+		if isRetryable(err) {
+			s.retries.Add(1)
+		}
+		return err
+	}))
+}
+
+// retry runs fn again, a few times, while it fails on a deadlock or a lock
+// wait timeout (fn must be atomic: a transaction or one statement).
+func retry(ctx context.Context, fn func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		err = fn()
 		if err == nil || !isRetryable(err) || ctx.Err() != nil {
-			return s.outage(err)
+			return err
 		}
-		s.retries.Add(1)
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
-	return s.outage(err)
+	return err
 }
 
 func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {

@@ -43,3 +43,19 @@ func TestOutageErrorsAreUnavailable(t *testing.T) {
 		t.Errorf("%d fast failures counted, want 4", got)
 	}
 }
+
+// A deadlock is run again and counted; the answer is the last attempt's.
+func TestRetryCountsDeadlocks(t *testing.T) {
+	s := &Store{}
+	calls := 0
+	err := s.retry(context.Background(), func() error {
+		calls++
+		if calls < 3 {
+			return &mysql.MySQLError{Number: errDeadlock}
+		}
+		return nil
+	})
+	if err != nil || calls != 3 || s.Retries() != 2 {
+		t.Errorf("retry: %v after %d calls, %d counted; want nil after 3, 2 counted", err, calls, s.Retries())
+	}
+}

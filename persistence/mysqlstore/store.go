@@ -22,14 +22,15 @@ type Store struct {
 	batch *sql.DB
 	// steps commits the saga steps of concurrent orders together.
 	steps *steps
-	// retries counts statements run again after a deadlock or a lock wait;
+	// retries counts deadlocks and lock wait timeouts met (the statement
+	// is run again, up to five times in all);
 	// fastFailures, errors answered as unavailable because MySQL is down,
 	// cut off or read-only.
 	retries, fastFailures atomic.Int64
 }
 
-// Retries is how many statements were run again after a deadlock or a
-// lock wait timeout.
+// Retries is how many deadlocks and lock wait timeouts the store met; each
+// makes it run the statement again, up to five times in all.
 func (s *Store) Retries() int64 { return s.retries.Load() }
 
 // FastFailures is how many store calls failed at once, as unavailable,
