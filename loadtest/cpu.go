@@ -1,10 +1,8 @@
 package loadtest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,24 +61,8 @@ func ProcessCPU(pid int) (time.Duration, error) {
 
 // NodeCPU reads process_cpu_seconds_total from a node's metrics.
 func (c *Client) NodeCPU(ctx context.Context, metricsURL string) (time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return time.Duration(f * float64(time.Second)), err
-		}
-	}
-	return 0, fmt.Errorf("%s: no process_cpu_seconds_total", metricsURL)
+	v, err := c.metric(ctx, metricsURL, "process_cpu_seconds_total")
+	return time.Duration(v * float64(time.Second)), err
 }
 
 // CPUReading is the CPU the node and MySQL had used at one moment.

@@ -96,6 +96,13 @@ func (c *Client) Status(ctx context.Context, url string) (int, error) {
 // ResidentBytes reads a node's resident memory from its Prometheus metrics
 // (process_resident_memory_bytes) at metricsURL.
 func (c *Client) ResidentBytes(ctx context.Context, metricsURL string) (int64, error) {
+	v, err := c.metric(ctx, metricsURL, "process_resident_memory_bytes")
+	return int64(v), err
+}
+
+// metric reads one unlabelled metric's value from a node's Prometheus
+// metrics at metricsURL.
+func (c *Client) metric(ctx context.Context, metricsURL, name string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
 		return 0, err
@@ -111,12 +118,11 @@ func (c *Client) ResidentBytes(ctx context.Context, metricsURL string) (int64, e
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int64(f), err
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 	}
-	return 0, fmt.Errorf("%s: no process_resident_memory_bytes", metricsURL)
+	return 0, fmt.Errorf("%s: no %s", metricsURL, name)
 }
 
 // FloodReport compares checkouts with and without a flood of forged
