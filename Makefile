@@ -26,7 +26,7 @@ RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 # here.
 FUZZTIME ?= 40000x
 
-.PHONY: chaos cluster cluster-check cluster-check-short e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
+.PHONY: seed-scale chaos cluster cluster-check cluster-check-short e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
 
 # The built binary, not `go run`: go run turns the node's clean exit after
 # Ctrl-C into exit status 1 ("make: *** Error 1").
@@ -76,6 +76,13 @@ BENCHTIME ?= 5s
 # run against the local MariaDB; prints ratios.
 bench:
 	$(GO) run ./cmd/benchinv -duration $(BENCHTIME)
+
+# The scale data set (50 warehouses, 20,000 products, 1,000,000 lots, 50 lots
+# with 200,000-row ledgers) loaded into SCALE_DB, dropped and created afresh;
+# prints how long it took. See README "Scale".
+SCALE_DB ?= shelflife_scale
+seed-scale:
+	$(GO) run ./cmd/seedscale -db $(SCALE_DB)
 
 # The browser test of the pages: Debian's Chromium driven by playwright-core
 # (npm), against a node started from bin/shelflife.
