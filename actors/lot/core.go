@@ -2,6 +2,8 @@ package lot
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -90,9 +92,20 @@ type core struct {
 	// holds orders the holds by deadline, earliest first. Entries whose
 	// hold ended another way stay until they reach the top.
 	holds holdHeap
+	// from is where the loaded ledger starts (Unix nanoseconds; 0: the
+	// whole ledger is loaded). A key the ledger does not know may be older:
+	// MySQL is asked (needsLookup, learn) unless the key itself shows it is
+	// younger.
+	from int64
+	// absent remembers keys MySQL was asked about and did not have.
+	absent map[string]struct{}
 }
 
 const maxRefusalsRemembered = 100_000
+
+// keySkew is how far a node's clock, which dates order ids, may be behind
+// MySQL's, which dates ledger rows.
+const keySkew = 5 * time.Minute
 
 type commitResult struct {
 	commit Commit
@@ -101,18 +114,88 @@ type commitResult struct {
 
 func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
 	c := &core{st: st, durable: st, ladder: ladder, ledger: make(map[string]*entry, len(ledger)),
-		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}}
+		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}, absent: map[string]struct{}{}}
+	if !st.LedgerFrom.IsZero() {
+		c.from = st.LedgerFrom.UnixNano()
+	}
 	for _, e := range ledger {
-		en := &entry{kind: kindOf(e.Kind), durable: true, quantity: e.Quantity, price: e.UnitPrice, pct: int32(e.DiscountPercent)}
-		if !e.HoldUntil.IsZero() {
-			en.until = e.HoldUntil.UnixNano()
-		}
-		c.ledger[e.Key] = en
-		if en.kind == kindHeld {
-			c.holds.push(hold{until: en.until, key: e.Key})
-		}
+		c.load(e)
 	}
 	return c
+}
+
+// load puts a durable ledger row into memory.
+func (c *core) load(e LedgerEntry) {
+	en := &entry{kind: kindOf(e.Kind), durable: true, quantity: e.Quantity, price: e.UnitPrice, pct: int32(e.DiscountPercent)}
+	if !e.HoldUntil.IsZero() {
+		en.until = e.HoldUntil.UnixNano()
+	}
+	c.ledger[e.Key] = en
+	if en.kind == kindHeld {
+		c.holds.push(hold{until: en.until, key: e.Key})
+	}
+}
+
+// needsLookup reports whether MySQL must be asked what key did before a
+// request for it is handled: the loaded ledger is partial, the key is not
+// in memory, and it is not known to be younger than the loaded part.
+func (c *core) needsLookup(key string) bool {
+	if c.from == 0 || !validKey(key) {
+		return false
+	}
+	if _, ok := c.ledger[key]; ok {
+		return false
+	}
+	if _, ok := c.refused[key]; ok {
+		return false
+	}
+	if _, ok := c.absent[key]; ok {
+		return false
+	}
+	at, ok := keyTime(key)
+	return !ok || at < c.from+int64(keySkew)
+}
+
+// learn takes MySQL's answer for key: its row, or found false for none.
+func (c *core) learn(key string, e LedgerEntry, found bool) {
+	if _, ok := c.ledger[key]; ok {
+		return
+	}
+	if !found {
+		if len(c.absent) >= maxRefusalsRemembered {
+			c.absent = map[string]struct{}{}
+		}
+		c.absent[key] = struct{}{}
+		return
+	}
+	e.Key = key
+	c.load(e)
+}
+
+// keyTime is when the order a key belongs to was placed, read from the key:
+// order ids are "o", the creation time in hex milliseconds and ten random
+// hex digits, and a line's key adds "-" and the line (domain.OrderLine.Key).
+// Other keys report false.
+func keyTime(key string) (int64, bool) {
+	if len(key) < 2 || key[0] != 'o' {
+		return 0, false
+	}
+	end := strings.IndexByte(key, '-')
+	if end < 0 {
+		end = len(key)
+	}
+	h := key[1:end]
+	if len(h) <= 10 || len(h) > 21 {
+		return 0, false
+	}
+	ms, err := strconv.ParseUint(h[:len(h)-10], 16, 64)
+	if err != nil || ms > uint64(math.MaxInt64/int64(time.Millisecond)) {
+		return 0, false
+	}
+	if _, err := strconv.ParseUint(h[len(h)-10:], 16, 64); err != nil {
+		return 0, false
+	}
+	return int64(ms) * int64(time.Millisecond), true
 }
 
 func (c *core) info(s State, reason pb.Reason) *pb.LotInfo {

@@ -2,6 +2,7 @@ package lot
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -380,5 +381,49 @@ func TestCoreAnswersWaitForTheirCommit(t *testing.T) {
 	}
 	if _, ok := due[0].msg.(*pb.ReserveResponse); !ok {
 		t.Fatalf("failure answer type %T, want *ReserveResponse", due[0].msg)
+	}
+}
+
+// With a partial ledger, a key the core does not know is asked about
+// unless its order is younger than the loaded part; what MySQL answers is
+// then known, a key it lacks included.
+func TestNeedsLookup(t *testing.T) {
+	st := testState(10, 30*24*time.Hour)
+	from := c0.Add(-time.Hour)
+	orderKey := func(at time.Time) string { return fmt.Sprintf("o%x%s-p3", at.UnixMilli(), "0123456789") }
+	if got, ok := keyTime(orderKey(from)); !ok || got != from.UnixNano() {
+		t.Errorf("keyTime = %d, %v; want %d", got, ok, from.UnixNano())
+	}
+	for _, k := range []string{"", "o", "order-1", "o12-p1", "ozz0123456789-p1", "o1a2b3c4d5e6f0123456789zz-p1", "x18f0000000000000000000"} {
+		if _, ok := keyTime(k); ok {
+			t.Errorf("keyTime(%q) read a time", k)
+		}
+	}
+	st.LedgerFrom = from
+	c := newCore(st, []LedgerEntry{{Key: "loaded", Kind: Deducted, Quantity: 1, UnitPrice: 10000}}, domain.DefaultLadder())
+	for key, want := range map[string]bool{
+		"loaded":                        false, // in memory
+		"other":                         true,  // no time: ask
+		orderKey(from.Add(-time.Hour)):  true,  // older than the window
+		orderKey(from.Add(keySkew / 2)): true,  // within the clocks' skew
+		orderKey(from.Add(keySkew)):     false, // younger: it would have been loaded
+		"bad key":                       false, // refused as invalid, nothing to ask
+	} {
+		if got := c.needsLookup(key); got != want {
+			t.Errorf("needsLookup(%q) = %v, want %v", key, got, want)
+		}
+	}
+	c.learn("other", LedgerEntry{}, false)
+	c.learn("old", LedgerEntry{Kind: Restored, Quantity: 2, UnitPrice: 9000}, true)
+	if c.needsLookup("other") || c.needsLookup("old") {
+		t.Error("a key MySQL answered for is asked about again")
+	}
+	if e := c.ledger["old"]; e == nil || e.kind != kindRestored || !e.durable || e.quantity != 2 {
+		t.Errorf("learned entry %+v", e)
+	}
+	// A complete ledger never asks.
+	st.LedgerFrom = time.Time{}
+	if newCore(st, nil, domain.DefaultLadder()).needsLookup("other") {
+		t.Error("a complete ledger asks MySQL")
 	}
 }

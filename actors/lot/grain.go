@@ -27,8 +27,12 @@ type Deps struct {
 	Logger    *slog.Logger
 	// IdleTimeout passivates a grain that received nothing for this long.
 	IdleTimeout time.Duration
-	// WriteTimeout bounds one group commit.
+	// WriteTimeout bounds one group commit, and one read of the ledger.
 	WriteTimeout time.Duration
+	// LedgerWindow is how much of a lot's ledger an activation loads: the
+	// rows changed within it, and every live hold. A repeat of an older
+	// request reads its key's row from MySQL when it comes.
+	LedgerWindow time.Duration
 }
 
 // Kind is the cluster kind of lot grains.
@@ -40,6 +44,7 @@ func Kind(d Deps) *cluster.Kind {
 	}
 	grainctx.Common(&d.Clock, &d.Logger, &d.IdleTimeout, 10*time.Minute)
 	grainctx.Positive(&d.WriteTimeout, 10*time.Second)
+	grainctx.Positive(&d.LedgerWindow, DefaultLedgerWindow)
 	deps := d
 	// The priority mailbox lets a finished commit overtake the requests
 	// queued behind it: the next batch starts, and the callers waiting for
@@ -47,6 +52,10 @@ func Kind(d Deps) *cluster.Kind {
 	return pb.NewLotKind(func() pb.Lot { return &grain{deps: &deps} }, deps.IdleTimeout,
 		actor.WithMailbox(actor.UnboundedPriority()))
 }
+
+// DefaultLedgerWindow is the ledger an activation loads when Deps do not
+// say: an hour covers an order's payment and its retries.
+const DefaultLedgerWindow = time.Hour
 
 // tick is the message the grain's timer sends it.
 type tick struct{}
@@ -73,7 +82,29 @@ type grain struct {
 	timer   clock.Timer
 	timerAt time.Time // when timer fires; zero without one
 	stopped bool
+	// parked holds the requests waiting for MySQL's answer about their
+	// key, in arrival order, per key.
+	parked map[string][]parked
 }
+
+// parked is a request whose key is being looked up.
+type parked struct {
+	to   any
+	kind proto.Message
+	fn   func(time.Time, any) proto.Message
+}
+
+// looked is MySQL's answer about a key, sent back to the grain by the
+// goroutine that asked; it goes ahead of the requests in the mailbox.
+type looked struct {
+	key   string
+	entry LedgerEntry
+	found bool
+	err   error
+}
+
+// GetPriority puts a lookup's answer first (actor.PriorityMessage).
+func (*looked) GetPriority() int8 { return 7 }
 
 var _ pb.Lot = (*grain)(nil)
 
@@ -90,7 +121,7 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 		}
 		lctx, cancel := context.WithTimeout(context.Background(), g.deps.WriteTimeout)
 		defer cancel()
-		st, ledger, err := g.deps.Store.ClaimLot(lctx, id)
+		st, ledger, err := g.deps.Store.ClaimLot(lctx, id, g.deps.Clock.Now().Add(-g.deps.LedgerWindow))
 		switch {
 		case errors.Is(err, ErrNotFound):
 			g.loadErr = pb.Reason_LOT_NOT_FOUND
@@ -130,42 +161,51 @@ func (g *grain) ReceiveDefault(ctx cluster.GrainContext) {
 		// the lot's state, so it leaves the grain free for the next
 		// requests. The answers were made when the requests were handled.
 		go g.reply(due)
+	case *looked:
+		var due []waiter
+		g.safely(func() { due = g.looked(m) })
+		g.reply(due)
 	}
 }
 
 func (g *grain) Deduct(req *pb.DeductRequest, respond func(*pb.DeductResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.DeductResponse{}, func(now time.Time, to any) proto.Message { return g.core.deduct(now, req, to) })
+	handle(g, ctx, respond, &pb.DeductResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.deduct(now, req, to) })
 	return nil
 }
 
 func (g *grain) Restore(req *pb.RestoreRequest, respond func(*pb.RestoreResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.RestoreResponse{}, func(now time.Time, to any) proto.Message { return g.core.restore(now, req, to) })
+	handle(g, ctx, respond, &pb.RestoreResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.restore(now, req, to) })
 	return nil
 }
 
 func (g *grain) Reserve(req *pb.ReserveRequest, respond func(*pb.ReserveResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.ReserveResponse{}, func(now time.Time, to any) proto.Message { return g.core.reserve(now, req, to) })
+	handle(g, ctx, respond, &pb.ReserveResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.reserve(now, req, to) })
 	return nil
 }
 
 func (g *grain) Commit(req *pb.CommitRequest, respond func(*pb.CommitResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.CommitResponse{}, func(now time.Time, to any) proto.Message { return g.core.commit(now, req, to) })
+	handle(g, ctx, respond, &pb.CommitResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.commit(now, req, to) })
 	return nil
 }
 
 func (g *grain) Release(req *pb.LotReleaseRequest, respond func(*pb.LotReleaseResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.LotReleaseResponse{}, func(now time.Time, to any) proto.Message { return g.core.release(now, req, to) })
+	handle(g, ctx, respond, &pb.LotReleaseResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.release(now, req, to) })
 	return nil
 }
 
 // handle runs one request through the core: it answers at once when the
 // core does (or the grain cannot serve), else the answer waits for its
-// commit. kind is an empty answer of the right type, for refusals.
-func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T), kind T, fn func(time.Time, any) proto.Message) {
+// commit, or first for MySQL's answer about an older key. kind is an empty
+// answer of the right type, for refusals.
+func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T), kind T, key string, fn func(time.Time, any) proto.Message) {
 	var answer proto.Message
 	g.safely(func() {
 		if g.core == nil || g.stopped {
 			answer = failure(kind, g.unavailable(), g.id())
+			return
+		}
+		if g.core.needsLookup(key) {
+			g.park(key, parked{to: ctx.Sender(), kind: kind, fn: fn})
 			return
 		}
 		answer = fn(g.deps.Clock.Now(), ctx.Sender())
@@ -175,6 +215,56 @@ func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T)
 	if answer != nil {
 		respond(answer.(T))
 	}
+}
+
+// park queues a request until MySQL says what its key did; the first
+// request for a key starts the read, on its own goroutine, which sends the
+// answer back to the grain (looked). Requests for other keys go on.
+func (g *grain) park(key string, p parked) {
+	if g.parked == nil {
+		g.parked = map[string][]parked{}
+	}
+	g.parked[key] = append(g.parked[key], p)
+	if len(g.parked[key]) > 1 {
+		return
+	}
+	store, timeout, self, root, id := g.deps.Store, g.deps.WriteTimeout, g.self, g.system.Root, g.core.st.ID
+	go func() {
+		lctx, cancel := context.WithTimeout(context.Background(), timeout)
+		e, found, err := store.LedgerEntry(lctx, id, key)
+		cancel()
+		root.Send(self, &looked{key: key, entry: e, found: found, err: err})
+	}()
+}
+
+// looked hands MySQL's answer about a key to the core and runs the
+// requests that waited for it, in their order; it returns the answers due
+// now. When MySQL could not answer, they are refused as unavailable (the
+// caller retries).
+func (g *grain) looked(m *looked) []waiter {
+	waiting := g.parked[m.key]
+	delete(g.parked, m.key)
+	if g.core == nil || g.stopped {
+		return nil // stop answered them
+	}
+	var due []waiter
+	if m.err != nil {
+		g.log.Error("read ledger key", "error", m.err.Error())
+		for _, p := range waiting {
+			due = append(due, waiter{to: p.to, msg: failure(p.kind, pb.Reason_UNAVAILABLE, g.id())})
+		}
+		return due
+	}
+	g.core.learn(m.key, m.entry, m.found)
+	now := g.deps.Clock.Now()
+	for _, p := range waiting {
+		if a := p.fn(now, p.to); a != nil {
+			due = append(due, waiter{to: p.to, msg: a})
+		}
+	}
+	g.flush()
+	g.rearm()
+	return due
 }
 
 // Get answers the lot as last committed; it also wakes a passivated lot so
@@ -320,5 +410,15 @@ func (g *grain) stop() {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
+	// Requests waiting for a key's lookup are refused like those queued:
+	// their callers retry on the next activation.
+	var refused []waiter
+	for _, ps := range g.parked {
+		for _, p := range ps {
+			refused = append(refused, waiter{to: p.to, msg: failure(p.kind, pb.Reason_STALE_OWNER, g.id())})
+		}
+	}
+	g.parked = nil
+	g.reply(refused)
 	g.system.Root.Poison(g.self)
 }

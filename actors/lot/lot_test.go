@@ -307,7 +307,7 @@ func TestOnlyOneActivationCanWrite(t *testing.T) {
 		t.Fatalf("first deduct: %v %v", resp, err)
 	}
 	// A second activation (as in a split brain) claims the lot directly.
-	other, _, err := f.store.ClaimLot(ctx, id)
+	other, _, err := f.store.ClaimLot(ctx, id, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,5 +417,89 @@ func TestFreshnessGuarantee(t *testing.T) {
 	}
 	if resp, _ := f.client.Deduct(ctx, l.ID, "fresh", 1, pb.Channel_REGULAR); resp.Reason != pb.Reason_NOT_SELLABLE {
 		t.Errorf("regular sale below the freshness guarantee = %v", resp)
+	}
+}
+
+// A repeat older than the ledger an activation loads is answered from
+// MySQL, as if the whole ledger were in memory: the deduction is not taken
+// again, a restored key stays restored, a live hold (loaded whatever its
+// age) can be committed, and new keys still take stock.
+func TestRepeatOlderThanTheLoadedLedger(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 100, 30*24*time.Hour)
+	ctx := ctxT(t)
+	orderKey := func(at time.Time, n int) string { return fmt.Sprintf("o%x%010x-p1", at.UnixMilli(), n) }
+	old := orderKey(t0.Add(-2*time.Hour), 1)
+	mustOK := func(what string, reason pb.Reason, err error) {
+		t.Helper()
+		if err != nil || reason != pb.Reason_OK {
+			t.Fatalf("%s: %v, %v", what, reason, err)
+		}
+	}
+	d, err := f.client.Deduct(ctx, id, "old-deducted", 3, pb.Channel_ANY)
+	mustOK("deduct", d.GetReason(), err)
+	d, err = f.client.Deduct(ctx, id, "old-restored", 4, pb.Channel_ANY)
+	mustOK("deduct", d.GetReason(), err)
+	r, err := f.client.Restore(ctx, id, "old-restored")
+	mustOK("restore", r.GetReason(), err)
+	d, err = f.client.Deduct(ctx, id, old, 2, pb.Channel_ANY)
+	mustOK("deduct", d.GetReason(), err)
+	h, err := f.client.Reserve(ctx, id, "old-held", 1, pb.Channel_ANY, t0.Add(30*time.Minute))
+	mustOK("reserve", h.GetReason(), err)
+
+	// Age the lot and its ledger past the window (an hour before the
+	// clock), and reactivate.
+	db := f.store.DB()
+	if _, err := db.Exec("UPDATE lot_ledger SET created_at = ?, updated_at = ? WHERE lot_id = ?", t0.Add(-2*time.Hour), t0.Add(-2*time.Hour), id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE lots SET created_at = ? WHERE id = ?", t0.Add(-72*time.Hour), id); err != nil {
+		t.Fatal(err)
+	}
+	f.stopGrain(t, id)
+	st, loaded, err := f.store.ClaimLot(ctx, id, t0.Add(-lot.DefaultLedgerWindow))
+	if err != nil || st.LedgerFrom.IsZero() || len(loaded) != 1 || loaded[0].Key != "old-held" {
+		t.Fatalf("an activation now loads %+v (ledger from %s), %v; want only the live hold", loaded, st.LedgerFrom, err)
+	}
+	before := f.row(t, id)
+
+	d, err = f.client.Deduct(ctx, id, "old-deducted", 3, pb.Channel_ANY)
+	if err != nil || d.Reason != pb.Reason_OK || d.Quantity != 3 || d.UnitPrice != 10000 {
+		t.Errorf("repeated old deduction = %v, %v; want OK for 3 at 10000", d, err)
+	}
+	d, err = f.client.Deduct(ctx, id, old, 2, pb.Channel_ANY)
+	if err != nil || d.Reason != pb.Reason_OK || d.Quantity != 2 {
+		t.Errorf("repeated old order's deduction = %v, %v; want OK for 2", d, err)
+	}
+	d, err = f.client.Deduct(ctx, id, "old-restored", 4, pb.Channel_ANY)
+	if err != nil || d.Reason != pb.Reason_ALREADY_RESTORED {
+		t.Errorf("deduct of an old restored key = %v, %v; want ALREADY_RESTORED", d, err)
+	}
+	if after := f.row(t, id); after != before {
+		t.Fatalf("repeats changed the lot: %+v, was %+v", after, before)
+	}
+	c, err := f.client.Commit(ctx, id, "old-held")
+	if err != nil || c.Reason != pb.Reason_OK || c.Quantity != 1 {
+		t.Errorf("commit of an old hold = %v, %v", c, err)
+	}
+	// An old deduction is restored once; its repeat gives back nothing.
+	for i, want := range []int64{3, 0} {
+		r, err := f.client.Restore(ctx, id, "old-deducted")
+		if err != nil || r.Reason != pb.Reason_OK || r.Restored != want {
+			t.Errorf("restore %d of an old deduction = %v, %v; want %d back", i, r, err, want)
+		}
+	}
+	// New keys, one that must be asked about and one whose order is
+	// younger than the window, take stock.
+	for _, key := range []string{"new-key", orderKey(t0, 2)} {
+		d, err := f.client.Deduct(ctx, id, key, 5, pb.Channel_ANY)
+		if err != nil || d.Reason != pb.Reason_OK || d.Quantity != 5 {
+			t.Errorf("deduct %s = %v, %v", key, d, err)
+		}
+	}
+	got := f.checkConservation(t, id)
+	// 100 - 3 - 2 - 1 (committed hold) + 3 (restored) - 10 (new keys).
+	if got.onHand != 87 || got.held != 0 || got.deducted != 4+3+2+1+10 || got.restored != 4+3 {
+		t.Errorf("lot %+v", got)
 	}
 }

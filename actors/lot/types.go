@@ -33,6 +33,11 @@ type State struct {
 	domain.Lot
 	Price        domain.KRW
 	MinShelfLife time.Duration
+	// LedgerFrom is where the loaded ledger starts: ClaimLot loaded every
+	// row changed at or after it and every live hold, and older rows are
+	// read one by one when a repeat asks for them. Zero: the whole ledger
+	// was loaded (the lot is younger than the window).
+	LedgerFrom time.Time
 }
 
 // LedgerEntry is what one idempotency key did to the lot.
@@ -79,9 +84,14 @@ type Commit struct {
 
 // Store is what the grain needs of MySQL.
 type Store interface {
-	// ClaimLot loads the lot and its ledger and takes ownership by moving
-	// its version on; the returned State's Version is the new epoch.
-	ClaimLot(ctx context.Context, id int64) (State, []LedgerEntry, error)
+	// ClaimLot loads the lot and the part of its ledger idempotency needs
+	// at once (live holds, and rows changed at or after since), and takes
+	// ownership by moving its version on; the returned State's Version is
+	// the new epoch and its LedgerFrom says what was left out.
+	ClaimLot(ctx context.Context, id int64, since time.Time) (State, []LedgerEntry, error)
+	// LedgerEntry reads what key did to the lot, if anything: the answer to
+	// a repeat of a request older than the loaded ledger.
+	LedgerEntry(ctx context.Context, lotID int64, key string) (LedgerEntry, bool, error)
 	// CommitLot writes c in one transaction if the lot still carries
 	// c.Epoch and c.PrevSeq, else ErrStaleOwner.
 	CommitLot(ctx context.Context, c Commit) error

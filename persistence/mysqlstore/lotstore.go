@@ -13,21 +13,27 @@ import (
 	"shelflife/domain"
 )
 
-// ClaimLot loads a lot with its product's price and its ledger, and moves
-// the lot's version on: the new version is the caller's epoch, and any older
-// activation's writes are refused from now on.
-func (s *Store) ClaimLot(ctx context.Context, id int64) (lot.State, []lot.LedgerEntry, error) {
+// ClaimLot loads a lot with its product's price and the part of its ledger
+// idempotency needs at once: the live holds and the rows changed at or
+// after since (index lot_ledger_recent), so a lot with a long ledger loads
+// in one short range read. It moves the lot's version on: the new version
+// is the caller's epoch, and any older activation's writes are refused from
+// now on. A lot created at or after since has no older rows: its State's
+// LedgerFrom is zero, the ledger complete.
+func (s *Store) ClaimLot(ctx context.Context, id int64, since time.Time) (lot.State, []lot.LedgerEntry, error) {
 	var st lot.State
 	var ledger []lot.LedgerEntry
+	since = since.UTC()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ledger = nil
 		var hours int64
 		var state string
+		var complete bool
 		err := tx.QueryRowContext(ctx, `SELECT l.id, l.product_id, l.warehouse_id, l.expires_at, l.received, l.on_hand, l.held,
-				l.deducted, l.restored, l.written_off, l.state, l.seq, l.version, p.price, p.min_shelf_life_hours
-			FROM lots l JOIN products p ON p.id = l.product_id WHERE l.id = ? FOR UPDATE`, id).
+				l.deducted, l.restored, l.written_off, l.state, l.seq, l.version, p.price, p.min_shelf_life_hours, l.created_at >= ?
+			FROM lots l JOIN products p ON p.id = l.product_id WHERE l.id = ? FOR UPDATE`, since, id).
 			Scan(&st.ID, &st.ProductID, &st.WarehouseID, &st.ExpiresAt, &st.Received, &st.OnHand, &st.Held,
-				&st.Deducted, &st.Restored, &st.WrittenOff, &state, &st.Seq, &st.Version, &st.Price, &hours)
+				&st.Deducted, &st.Restored, &st.WrittenOff, &state, &st.Seq, &st.Version, &st.Price, &hours, &complete)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("lot %d: %w", id, lot.ErrNotFound)
 		}
@@ -36,29 +42,59 @@ func (s *Store) ClaimLot(ctx context.Context, id int64) (lot.State, []lot.Ledger
 		}
 		st.State = domain.LotState(state)
 		st.MinShelfLife = time.Duration(hours) * time.Hour
+		if !complete {
+			st.LedgerFrom = since
+		}
 		if _, err := tx.ExecContext(ctx, "UPDATE lots SET version = version + 1 WHERE id = ?", id); err != nil {
 			return err
 		}
 		st.Version++
-		rows, err := tx.QueryContext(ctx, "SELECT order_key, kind, quantity, unit_price, discount_percent, hold_until FROM lot_ledger WHERE lot_id = ?", id)
+		// Every kind but HELD is named so the index's second column is an
+		// equality and its third a range.
+		rows, err := tx.QueryContext(ctx, "SELECT "+ledgerColumns+` FROM lot_ledger
+			WHERE lot_id = ? AND (kind = 'HELD' OR (kind IN ('DEDUCTED', 'RESTORED', 'TOMBSTONE', 'RELEASED', 'LAPSED') AND updated_at >= ?))`,
+			id, since)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var e lot.LedgerEntry
-			var until sql.NullTime
-			if err := rows.Scan(&e.Key, &e.Kind, &e.Quantity, &e.UnitPrice, &e.DiscountPercent, &until); err != nil {
+			e, err := scanLedger(rows)
+			if err != nil {
 				return err
-			}
-			if until.Valid {
-				e.HoldUntil = until.Time
 			}
 			ledger = append(ledger, e)
 		}
 		return rows.Err()
 	})
 	return st, ledger, err
+}
+
+const ledgerColumns = "order_key, kind, quantity, unit_price, discount_percent, hold_until"
+
+func scanLedger(row interface{ Scan(...any) error }) (lot.LedgerEntry, error) {
+	var e lot.LedgerEntry
+	var until sql.NullTime
+	if err := row.Scan(&e.Key, &e.Kind, &e.Quantity, &e.UnitPrice, &e.DiscountPercent, &until); err != nil {
+		return e, err
+	}
+	if until.Valid {
+		e.HoldUntil = until.Time
+	}
+	return e, nil
+}
+
+// LedgerEntry reads what key did to a lot, by the primary key: a repeat of
+// a request older than what ClaimLot loaded.
+func (s *Store) LedgerEntry(ctx context.Context, lotID int64, key string) (lot.LedgerEntry, bool, error) {
+	e, err := scanLedger(s.db.QueryRowContext(ctx, "SELECT "+ledgerColumns+" FROM lot_ledger WHERE lot_id = ? AND order_key = ?", lotID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return lot.LedgerEntry{}, false, nil
+	}
+	if err != nil {
+		return lot.LedgerEntry{}, false, fmt.Errorf("lot %d ledger key: %w", lotID, s.outage(err))
+	}
+	return e, true, nil
 }
 
 // ledgerChunk keeps one INSERT well below MySQL's 65,535 placeholders.

@@ -54,7 +54,7 @@ func newStoreLot(t *testing.T, s *mysqlstore.Store, received int64) (lot.State, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := s.ClaimLot(ctx, l.ID)
+	st, _, err := s.ClaimLot(ctx, l.ID, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,5 +159,56 @@ func TestCommitLotRefusedOrFailedWritesNothing(t *testing.T) {
 	}
 	if got := readLot(t, s, id); got.deducted != 50 || got.ledgerRows != 50 || got.wasteRows != 0 {
 		t.Errorf("after the refusals: %+v", got)
+	}
+}
+
+// ClaimLot loads the live holds and the rows changed since the window's
+// start; LedgerEntry reads any other key by the primary key.
+func TestClaimLotLoadsTheWindowAndLedgerEntryTheRest(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx := context.Background()
+	st, id := newStoreLot(t, s, 1000)
+	c := deductions(st, lot.Commit{Seq: st.Seq, OnHand: st.OnHand}, 5)
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	c.Entries = append(c.Entries, lot.LedgerEntry{Key: "held", Kind: lot.Held, Quantity: 2, UnitPrice: 900, DiscountPercent: 10, HoldUntil: until})
+	c.OnHand, c.Held = c.OnHand-2, 2
+	if err := s.CommitLot(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-3 * time.Hour)
+	db := s.DB()
+	if _, err := db.Exec("UPDATE lot_ledger SET updated_at = ? WHERE lot_id = ? AND order_key <> ?", old, id, c.Entries[4].Key); err != nil {
+		t.Fatal(err)
+	}
+	// The lot is younger than the window: everything is loaded.
+	if st, ledger, err := s.ClaimLot(ctx, id, time.Now().Add(-4*time.Hour)); err != nil || !st.LedgerFrom.IsZero() || len(ledger) != 6 {
+		t.Fatalf("young lot: ledger from %s, %d rows, %v", st.LedgerFrom, len(ledger), err)
+	}
+	if _, err := db.Exec("UPDATE lots SET created_at = ? WHERE id = ?", old, id); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Hour)
+	got, ledger, err := s.ClaimLot(ctx, id, since)
+	if err != nil || !got.LedgerFrom.Equal(since.UTC()) {
+		t.Fatalf("ClaimLot: ledger from %s, %v", got.LedgerFrom, err)
+	}
+	keys := map[string]lot.LedgerEntry{}
+	for _, e := range ledger {
+		keys[e.Key] = e
+	}
+	if len(keys) != 2 || keys["held"].HoldUntil.IsZero() || keys[c.Entries[4].Key].Kind != lot.Deducted {
+		t.Errorf("loaded %+v; want the live hold and the one recent row", ledger)
+	}
+	e, found, err := s.LedgerEntry(ctx, id, c.Entries[0].Key)
+	if err != nil || !found || e.Key != c.Entries[0].Key || e.Kind != lot.Deducted || e.Quantity != 1 || e.UnitPrice != 1000 || !e.HoldUntil.IsZero() {
+		t.Errorf("LedgerEntry of an old key = %+v, %v, %v", e, found, err)
+	}
+	e, found, err = s.LedgerEntry(ctx, id, "held")
+	if err != nil || !found || !e.HoldUntil.Equal(until) || e.DiscountPercent != 10 {
+		t.Errorf("LedgerEntry of the hold = %+v, %v, %v", e, found, err)
+	}
+	if _, found, err := s.LedgerEntry(ctx, id, "never"); err != nil || found {
+		t.Errorf("LedgerEntry of an unknown key: found %v, %v", found, err)
 	}
 }
