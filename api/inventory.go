@@ -151,6 +151,18 @@ func (s *Server) listLots(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// wasteResponse is the waste report: write-offs and, next to them, what
+// closing-soon sales brought in, per day and warehouse and in total.
+type wasteResponse struct {
+	From              time.Time         `json:"from"`
+	To                time.Time         `json:"to"`
+	Rows              []domain.WasteRow `json:"rows"`
+	TotalQuantity     int64             `json:"total_quantity"`
+	TotalValue        domain.KRW        `json:"total_value"`
+	TotalDealQuantity int64             `json:"total_deal_quantity"`
+	TotalDealRevenue  domain.KRW        `json:"total_deal_revenue"`
+}
+
 func (s *Server) wasteReport(c *fiber.Ctx) error {
 	now := s.cfg.Now()
 	from, to := now.AddDate(0, 0, -30), now.Add(time.Minute)
@@ -174,11 +186,12 @@ func (s *Server) wasteReport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var qty int64
-	var value domain.KRW
+	out := wasteResponse{From: from, To: to, Rows: rows}
 	for _, r := range rows {
-		qty += r.Quantity
-		value += r.Value
+		out.TotalQuantity += r.Quantity
+		out.TotalValue += r.Value
+		out.TotalDealQuantity += r.DealQuantity
+		out.TotalDealRevenue += r.DealRevenue
 	}
-	return c.JSON(fiber.Map{"from": from, "to": to, "rows": rows, "total_quantity": qty, "total_value": value})
+	return c.JSON(out)
 }

@@ -102,7 +102,9 @@ type LotFilter struct {
 	Limit          int
 }
 
-// WasteRow is the written-off quantity and value of one warehouse on one day.
+// WasteRow is the written-off quantity and value of one warehouse on one
+// day, next to what its closing-soon (marked-down) sales brought in that
+// day: what the markdowns saved from the bin.
 type WasteRow struct {
 	Day         string `json:"day"`
 	WarehouseID int64  `json:"warehouse_id"`
@@ -110,4 +112,8 @@ type WasteRow struct {
 	Region      string `json:"region"`
 	Quantity    int64  `json:"quantity"`
 	Value       KRW    `json:"value"`
+	// DealQuantity and DealRevenue are the units sold at a markdown and
+	// what was paid for them (the snapshotted unit prices).
+	DealQuantity int64 `json:"deal_quantity"`
+	DealRevenue  KRW   `json:"deal_revenue"`
 }

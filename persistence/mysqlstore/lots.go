@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"shelflife/domain"
@@ -124,7 +125,12 @@ func (s *Store) Lots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, err
 	return out, rows.Err()
 }
 
-// WasteReport sums write-offs by day (UTC), warehouse and region in [from, to).
+// WasteReport sums write-offs by day (UTC), warehouse and region in [from,
+// to), next to the same days' closing-soon sales: ledger rows deducted at a
+// markdown, by the day they became deductions. Those rows are reached
+// through their lots, since the ledger has no index on time: only lots whose
+// deal window can overlap the period (closing soon or expired, expiring
+// after from and at most a deal window after to) are read.
 func (s *Store) WasteReport(ctx context.Context, from, to time.Time) ([]domain.WasteRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT DATE_FORMAT(x.written_off_at, '%Y-%m-%d') AS day, w.id, w.name, r.name,
 			SUM(x.quantity), SUM(x.value)
@@ -132,13 +138,66 @@ func (s *Store) WasteReport(ctx context.Context, from, to time.Time) ([]domain.W
 		WHERE x.written_off_at >= ? AND x.written_off_at < ?
 		GROUP BY day, w.id, w.name, r.name ORDER BY day, w.id`, from.UTC(), to.UTC())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("waste report: %w", err)
 	}
 	defer rows.Close()
 	out := []domain.WasteRow{}
+	type dayWarehouse struct {
+		day       string
+		warehouse int64
+	}
+	at := map[dayWarehouse]int{}
+	key := func(r domain.WasteRow) dayWarehouse { return dayWarehouse{r.Day, r.WarehouseID} }
 	for rows.Next() {
 		var r domain.WasteRow
 		if err := rows.Scan(&r.Day, &r.WarehouseID, &r.Warehouse, &r.Region, &r.Quantity, &r.Value); err != nil {
+			return nil, err
+		}
+		at[key(r)] = len(out)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	deals, err := s.dealSales(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range deals {
+		if i, ok := at[key(d)]; ok {
+			out[i].DealQuantity, out[i].DealRevenue = d.DealQuantity, d.DealRevenue
+			continue
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Day != out[j].Day {
+			return out[i].Day < out[j].Day
+		}
+		return out[i].WarehouseID < out[j].WarehouseID
+	})
+	return out, nil
+}
+
+// dealSales sums the units deducted at a markdown and their revenue by day
+// and warehouse in [from, to).
+func (s *Store) dealSales(ctx context.Context, from, to time.Time) ([]domain.WasteRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DATE_FORMAT(g.updated_at, '%Y-%m-%d') AS day, w.id, w.name, r.name,
+			SUM(g.quantity), SUM(g.quantity * g.unit_price)
+		FROM lots l JOIN lot_ledger g ON g.lot_id = l.id
+			JOIN warehouses w ON w.id = l.warehouse_id JOIN regions r ON r.id = w.region_id
+		WHERE l.state IN ('CLOSING_SOON', 'EXPIRED') AND l.expires_at > ? AND l.expires_at <= ?
+			AND g.kind = 'DEDUCTED' AND g.discount_percent > 0 AND g.updated_at >= ? AND g.updated_at < ?
+		GROUP BY day, w.id, w.name, r.name ORDER BY day, w.id`,
+		from.UTC(), to.Add(domain.EarlyDealWindow).UTC(), from.UTC(), to.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("deal sales: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.WasteRow
+	for rows.Next() {
+		var r domain.WasteRow
+		if err := rows.Scan(&r.Day, &r.WarehouseID, &r.Warehouse, &r.Region, &r.DealQuantity, &r.DealRevenue); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

@@ -135,18 +135,26 @@ function renderSalesChart() {
   });
 }
 
+// renderWasteChart sets each day's write-offs beside what closing-soon
+// sales brought in that day, across warehouses.
 function renderWasteChart() {
   if (!waste) return;
   const today = new Date(); today.setUTCHours(0, 0, 0, 0);
   const days = Array.from({ length: 30 }, (_, i) => new Date(today.getTime() - (29 - i) * 86400e3));
   const byDay = new Map();
-  for (const r of waste.rows) byDay.set(r.day, (byDay.get(r.day) || 0) + r.value);
-  const vals = days.map((d) => byDay.get(d.toISOString().slice(0, 10)) || 0);
+  for (const r of waste.rows) {
+    const d = byDay.get(r.day) || [0, 0];
+    d[0] += r.value; d[1] += r.deal_revenue || 0;
+    byDay.set(r.day, d);
+  }
+  const vals = days.map((d) => byDay.get(d.toISOString().slice(0, 10)) || [0, 0]);
+  const colors = ['#b93a0b', '#0a7c4a'], names = [t('wasteValue'), t('dealRevenue')];
   bars($('waste-chart'), {
-    values: vals, labelAt: (i) => (i % 7 === 2 ? dayLabel(days[i]) : ''), tip: (i) => `${dayLabel(days[i])}: ${won(vals[i])}`,
-    colorAt: () => '#b93a0b', integer: true, fmt: (v) => (v >= 10000 && state.lang === 'ko' ? `${num(v / 10000)}만` : num(v)),
-    label: `${t('wastePerDay')}: ${won(waste.total_value)}`, empty: t('noData'),
+    values: vals, labelAt: (i) => (i % 7 === 2 ? dayLabel(days[i]) : ''), tip: (i, j) => `${dayLabel(days[i])} · ${names[j]}: ${won(vals[i][j])}`,
+    colorAt: (i, j) => colors[j], integer: true, fmt: (v) => (v < 10000 ? num(v) : state.lang === 'ko' ? `${num(v / 10000)}만` : `${num(v / 1000)}k`),
+    label: `${t('wastePerDay')}: ${names[0]} ${won(waste.total_value)}, ${names[1]} ${won(waste.total_deal_revenue || 0)}`, empty: t('noData'),
   });
+  legend($('waste-chart'), [[colors[0], `${names[0]} ${won(waste.total_value)}`], [colors[1], `${names[1]} ${won(waste.total_deal_revenue || 0)}`]]);
 }
 
 function renderCategoryChart() {

@@ -25,9 +25,13 @@ function niceMax(v) {
 // for the bars that get one; colorAt(i) picks a bar's colour; tip(i) is the
 // bar's hover text; fmt formats the y axis.
 // With integer, only whole-number gridlines are drawn.
+// A values[i] that is an array draws a group of bars side by side at i;
+// colorAt(i, j) and tip(i, j) then get the bar's place j in its group.
 export function bars(box, { values, labelAt, colorAt = () => '#0a7c4a', tip, fmt = String, label, empty, integer }) {
   const W = widthOf(box), H = 170, left = 44, right = 6, top = 10, bottom = 22;
-  const top1 = niceMax(Math.max(0, ...values));
+  const groups = values.map((v) => (Array.isArray(v) ? v : [v]));
+  const all = groups.flat();
+  const top1 = niceMax(Math.max(0, ...all));
   const plotW = W - left - right, plotH = H - top - bottom;
   const bw = plotW / values.length;
   const y = (v) => top + plotH - (v / top1) * plotH;
@@ -36,16 +40,18 @@ export function bars(box, { values, labelAt, colorAt = () => '#0a7c4a', tip, fmt
     svg.append(s('line', { x1: left, x2: W - right, y1: y(v), y2: y(v), stroke: '#0000001f' }),
       s('text', { x: left - 4, y: y(v) + 4, 'text-anchor': 'end' }, fmt(v)));
   }
-  values.forEach((v, i) => {
-    const x = left + i * bw;
-    if (v > 0) {
-      svg.append(s('rect', { x: x + Math.min(1, bw * 0.1), y: y(v), width: Math.max(1, bw - Math.min(2, bw * 0.2)), height: top + plotH - y(v), fill: colorAt(i), rx: 1 },
-        s('title', {}, tip(i))));
-    }
+  groups.forEach((g, i) => {
+    const x = left + i * bw, gap = Math.min(1, bw * 0.1), sw = (bw - 2 * gap) / g.length;
+    g.forEach((v, j) => {
+      if (v > 0) {
+        svg.append(s('rect', { x: x + gap + j * sw, y: y(v), width: Math.max(1, sw - (g.length > 1 ? 0 : Math.min(2, bw * 0.2) - 2 * gap)),
+          height: top + plotH - y(v), fill: colorAt(i, j), rx: 1 }, s('title', {}, tip(i, j))));
+      }
+    });
     const l = labelAt(i);
     if (l) svg.append(s('text', { x: x + bw / 2, y: H - 6, 'text-anchor': 'middle' }, l));
   });
-  if (values.every((v) => !v) && empty) svg.append(s('text', { x: left + plotW / 2, y: top + plotH / 2, 'text-anchor': 'middle' }, empty));
+  if (all.every((v) => !v) && empty) svg.append(s('text', { x: left + plotW / 2, y: top + plotH / 2, 'text-anchor': 'middle' }, empty));
   box.replaceChildren(svg);
 }
 
