@@ -57,14 +57,19 @@ type Node struct {
 	RequestTimeout    Duration      `yaml:"request_timeout"`
 	BodyLimitBytes    int           `yaml:"body_limit_bytes"`
 	MarkdownLadder    domain.Ladder `yaml:"markdown_ladder"`
-	SweepInterval     Duration      `yaml:"sweep_interval"`
-	PublicURL         string        `yaml:"public_url"`
-	KakaoBaseURL      string        `yaml:"kakao_base_url"`
-	KakaoSecretKey    string        `yaml:"kakao_secret_key"`
-	KakaoCID          string        `yaml:"kakao_cid"`
-	KakaoTimeout      Duration      `yaml:"kakao_timeout"`
-	KakaoFakeAddr     string        `yaml:"kakao_fake_addr"`
-	PaymentValidity   Duration      `yaml:"payment_validity"`
+	// Markdown is how closing-soon lots are priced: ladder (by the time
+	// left) or adaptive (by the time left and the lot's sell rate, from
+	// MarkdownSteps, never below the ladder). See domain/markdown.go.
+	Markdown        domain.MarkdownMode  `yaml:"markdown"`
+	MarkdownSteps   domain.MarkdownSteps `yaml:"markdown_steps"`
+	SweepInterval   Duration             `yaml:"sweep_interval"`
+	PublicURL       string               `yaml:"public_url"`
+	KakaoBaseURL    string               `yaml:"kakao_base_url"`
+	KakaoSecretKey  string               `yaml:"kakao_secret_key"`
+	KakaoCID        string               `yaml:"kakao_cid"`
+	KakaoTimeout    Duration             `yaml:"kakao_timeout"`
+	KakaoFakeAddr   string               `yaml:"kakao_fake_addr"`
+	PaymentValidity Duration             `yaml:"payment_validity"`
 	// DealHold is how long a closing-soon deal line is held for its
 	// payer (regular lines: payment_validity).
 	DealHold       Duration         `yaml:"deal_hold"`
@@ -137,6 +142,8 @@ func Defaults() Node {
 		RequestTimeout:  Duration(15 * time.Second),
 		BodyLimitBytes:  64 << 10,
 		MarkdownLadder:  domain.DefaultLadder(),
+		Markdown:        domain.LadderMarkdown,
+		MarkdownSteps:   domain.DefaultMarkdownSteps(),
 		SweepInterval:   Duration(30 * time.Second),
 		KakaoSecretKey:  "DEV-shelflife-local",
 		KakaoCID:        "TC0ONETIME",
@@ -229,6 +236,12 @@ func (c Node) Validate() error {
 	}
 	if err := c.MarkdownLadder.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("markdown_ladder: %w", err))
+	}
+	if err := c.Markdown.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.MarkdownSteps.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("markdown_steps: %w", err))
 	}
 	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)

@@ -3,6 +3,8 @@ package config
 import (
 	"testing"
 	"time"
+
+	"shelflife/domain"
 )
 
 func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
@@ -18,6 +20,8 @@ func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 		"SHELFLIFE_CLUSTER_PROVIDER": "test",
 		"SHELFLIFE_MARKDOWN_LADDER":  "24h:40",
 		"SHELFLIFE_DEAL_LIMIT":       "2",
+		"SHELFLIFE_MARKDOWN":         "adaptive",
+		"SHELFLIFE_MARKDOWN_STEPS":   "35,55,75",
 	}
 	cfg, err := Load("../configs/local.yaml", func(k string) string { return env[k] })
 	if err != nil {
@@ -26,7 +30,8 @@ func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 	if cfg.HTTPAddr != "127.0.0.1:9999" || cfg.MySQLDSN != "u@tcp(db:3306)/x" || cfg.RedisAddr != "cache:6379" ||
 		len(cfg.KafkaBrokers) != 2 || cfg.KafkaBrokers[1] != "k2:9092" || !cfg.Demo ||
 		time.Duration(cfg.TokenTTL) != 2*time.Hour || cfg.BcryptCost != 6 || cfg.Cluster.Port != 7001 ||
-		cfg.MarkdownLadder.DiscountPercent(time.Hour) != 40 || cfg.DealLimit != 2 {
+		cfg.MarkdownLadder.DiscountPercent(time.Hour) != 40 || cfg.DealLimit != 2 ||
+		cfg.Markdown != domain.AdaptiveMarkdown || cfg.MarkdownSteps.String() != "35,55,75" {
 		t.Errorf("overrides not applied: %+v", cfg)
 	}
 	names := EnvNames()
@@ -50,6 +55,8 @@ func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 		{"SHELFLIFE_MARKDOWN_LADDER": "48h"},
 		{"SHELFLIFE_MARKDOWN_LADDER": "48h:130"},
 		{"SHELFLIFE_DEAL_LIMIT": "0"},
+		{"SHELFLIFE_MARKDOWN": "smart"},
+		{"SHELFLIFE_MARKDOWN_STEPS": "30,130"},
 		{"SHELFLIFE_DEAL_LIMIT": "five"},
 	}
 	for _, e := range bad {

@@ -138,7 +138,10 @@ type LotEvent struct {
 	State       LotState  `json:"state"`
 	Seq         int64     `json:"seq"`
 	WrittenOff  int64     `json:"written_off"`
-	At          time.Time `json:"at"`
+	// DiscountPercent is the adaptive markdown in force (0 under the
+	// ladder, whose markdown follows from ExpiresAt).
+	DiscountPercent int       `json:"discount_percent,omitempty"`
+	At              time.Time `json:"at"`
 }
 
 // UnmarshalText reads a ladder as ParseLadder does, so that configuration

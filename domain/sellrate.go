@@ -27,14 +27,20 @@ func (r SellRate) Known() bool { return !r.At.IsZero() }
 // late message) is added without decaying the rate backwards. A halfLife of
 // zero or less is DefaultRateHalfLife.
 func (r SellRate) Observe(units int, at time.Time, halfLife time.Duration) SellRate {
+	return r.ObserveWeighted(float64(units), at, halfLife)
+}
+
+// ObserveWeighted is Observe for a fractional quantity, such as units sold
+// at a markdown converted to list-price units (ListEquivalent).
+func (r SellRate) ObserveWeighted(units float64, at time.Time, halfLife time.Duration) SellRate {
 	halfLife = rateHalfLife(halfLife)
-	if units <= 0 {
+	if units <= 0 || math.IsNaN(units) {
 		if r.Known() && at.After(r.At) {
 			return SellRate{PerHour: r.Rate(at, halfLife), At: at}
 		}
 		return r
 	}
-	bump := float64(units) * math.Ln2 / halfLife.Hours()
+	bump := units * math.Ln2 / halfLife.Hours()
 	if !r.Known() {
 		return SellRate{PerHour: bump, At: at}
 	}

@@ -153,7 +153,9 @@ func (n *Node) startCluster(context.Context) (err error) {
 	// Every grain kind this node hosts: a new actor package adds its kind
 	// here and nowhere else.
 	n.member, err = member.Start(mcfg,
-		lot.Kind(lot.Deps{Store: n.store, Clock: n.clk, Ladder: n.cfg.MarkdownLadder, Publisher: n.sink, Logger: n.log}),
+		lot.Kind(lot.Deps{Store: n.store, Clock: n.clk, Ladder: n.cfg.MarkdownLadder,
+			Markdown: lot.Markdown{Mode: n.cfg.Markdown, Steps: n.cfg.MarkdownSteps}, Rates: n.store,
+			Publisher: n.sink, Logger: n.log}),
 		warehouse.Kind(warehouse.Deps{Store: n.store, Clock: n.clk, Logger: n.log}),
 		saga.Kind(saga.Deps{Store: n.store, Payments: payments.Kakao{Client: n.kakao}, Places: n.view, Notifier: n.orderEvts,
 			URLs: payments.CallbackURLs{Base: n.publicURL}, Clock: n.clk, Logger: n.log, AfterStep: crashAfter(n.cfg.FaultCrashAfter, n.log)}))

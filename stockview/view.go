@@ -35,6 +35,9 @@ type LotRow struct {
 	OnHand      int64
 	State       domain.LotState
 	Seq         int64
+	// DiscountPercent is the adaptive markdown in force (0 under the
+	// ladder); a deal is priced at it or the ladder's, whichever is deeper.
+	DiscountPercent int
 }
 
 // ProductAvailability is one line of the product listing.
@@ -202,10 +205,10 @@ func (v *View) Apply(e domain.LotEvent) bool {
 			v.removeLocked(cur)
 		}
 	case ok:
-		cur.OnHand, cur.State, cur.Seq = e.OnHand, e.State, e.Seq
+		cur.OnHand, cur.State, cur.Seq, cur.DiscountPercent = e.OnHand, e.State, e.Seq, e.DiscountPercent
 	default:
 		v.insertLocked(&LotRow{ID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
-			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq})
+			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq, DiscountPercent: e.DiscountPercent})
 	}
 	v.version.Add(1)
 	v.mu.Unlock()
@@ -424,7 +427,7 @@ func (v *View) quoteLocked(r *LotRow, p domain.Product, now time.Time) (Deal, bo
 	if domain.StateAt(r.ExpiresAt, now) != domain.ClosingSoon {
 		return Deal{}, false
 	}
-	pct := v.ladder.DiscountPercent(r.ExpiresAt.Sub(now))
+	pct := max(v.ladder.DiscountPercent(r.ExpiresAt.Sub(now)), r.DiscountPercent)
 	return Deal{LotID: r.ID, ProductID: p.ID, Name: p.Name, NameEn: p.NameEn, Category: p.Category,
 		WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt, Price: p.Price,
 		DealPrice: domain.Discounted(p.Price, pct), DiscountPercent: pct, Available: max(r.OnHand, 0)}, true

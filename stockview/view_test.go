@@ -264,3 +264,19 @@ func TestEncodedListingFollowsChangesAndTime(t *testing.T) {
 		t.Errorf("milk a listing lifetime after the turn = %d, want 2", got)
 	}
 }
+
+func TestDealFollowsTheLotsAdaptiveMarkdown(t *testing.T) {
+	now := t0
+	v := newView(t, &now)
+	// Lot 103 (30 h left, ladder 30 %) reports an adaptive 60 %.
+	v.Apply(domain.LotEvent{LotID: 103, ProductID: 10, WarehouseID: 1, ExpiresAt: t0.Add(30 * time.Hour),
+		OnHand: 4, State: domain.ClosingSoon, Seq: 1, DiscountPercent: 60})
+	if d, ok := v.DealNear(yeonhui, 103); !ok || d.DiscountPercent != 60 || d.DealPrice != 1200 {
+		t.Errorf("deal = %+v, want 60 %% off at 1200", d)
+	}
+	// The ladder's floor still applies when it is deeper: at 5 h left, 70 %.
+	now = t0.Add(25 * time.Hour)
+	if d, _ := v.DealNear(yeonhui, 103); d.DiscountPercent != 70 {
+		t.Errorf("deal at 5 h left = %d %%, want the ladder's 70", d.DiscountPercent)
+	}
+}

@@ -77,7 +77,12 @@ type core struct {
 	st      State // in memory: includes changes not yet durable
 	durable State // as last committed
 	ladder  domain.Ladder
-	ledger  map[string]*entry
+	md      Markdown
+	// fallback is the product's rate (list-price units an hour) for a
+	// lot that has sold nothing itself, as fetched at fallbackAt.
+	fallback   float64
+	fallbackAt time.Time
+	ledger     map[string]*entry
 	// refused remembers refusals in this activation so a repeated request
 	// gets the same answer; refusals change nothing, so they are not stored.
 	refused map[string]*pb.DeductResponse
@@ -114,7 +119,8 @@ type commitResult struct {
 
 func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
 	c := &core{st: st, durable: st, ladder: ladder, ledger: make(map[string]*entry, len(ledger)),
-		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}, absent: map[string]struct{}{}}
+		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}, absent: map[string]struct{}{},
+		md: Markdown{}.withDefaults()}
 	if !st.LedgerFrom.IsZero() {
 		c.from = st.LedgerFrom.UnixNano()
 	}
@@ -217,7 +223,7 @@ func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Messag
 	c.advance(now)
 	if e, ok := c.ledger[key]; ok {
 		if e.kind == kindHeld {
-			c.commitHold(key, e)
+			c.commitHold(now, key, e)
 		}
 		return c.await(e, c.deductAnswer(e), to)
 	}
@@ -239,6 +245,7 @@ func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Messag
 	c.st.Deducted += qty
 	e := &entry{kind: kindDeducted, quantity: qty, price: price, pct: int32(pct)}
 	c.ledger[key] = e
+	c.observe(now, qty, e.pct)
 	c.touch(key, e)
 	return c.await(e, c.deductAnswer(e), to)
 }
@@ -275,13 +282,13 @@ func (c *core) refusal(now time.Time, req interface {
 	return pb.Reason_OK
 }
 
-// priceAt is the unit price now: the list price, or the ladder's markdown
-// while the lot is closing soon.
+// priceAt is the unit price now: the list price, or the markdown in force
+// (percentAt) while the lot is closing soon.
 func (c *core) priceAt(now time.Time) (domain.KRW, int) {
 	if c.st.State != domain.ClosingSoon {
 		return c.st.Price, 0
 	}
-	pct := c.ladder.DiscountPercent(c.st.ExpiresAt.Sub(now))
+	pct := c.percentAt(now)
 	return domain.Discounted(c.st.Price, pct), pct
 }
 
@@ -391,11 +398,21 @@ func (c *core) advance(now time.Time) {
 }
 
 // nextTransition is when advance next has work, if ever: the lot's next
-// state or the earliest hold's deadline.
+// state, the earliest hold's deadline or, for an adaptive closing-soon
+// lot, its next markdown evaluation.
 func (c *core) nextTransition() (time.Time, bool) {
 	at, ok := domain.NextTransition(c.st.ExpiresAt, c.st.State)
 	if until, held := c.earliestHold(); held && (!ok || until < at.UnixNano()) {
-		return time.Unix(0, until), true
+		at, ok = time.Unix(0, until), true
+	}
+	if c.md.adaptive() && c.st.State == domain.ClosingSoon {
+		due := c.st.MarkdownDueAt
+		if due.IsZero() {
+			due = c.st.ExpiresAt.Add(-domain.ClosingWindow)
+		}
+		if !ok || due.Before(at) {
+			at, ok = due, true
+		}
 	}
 	return at, ok
 }
@@ -410,7 +427,7 @@ func (c *core) take() (Commit, bool) {
 	cm := Commit{
 		LotID: c.st.ID, Epoch: c.st.Version, Seq: c.st.Seq, PrevSeq: c.st.Seq - 1,
 		OnHand: c.st.OnHand, Held: c.st.Held, Deducted: c.st.Deducted, Restored: c.st.Restored, WrittenOff: c.st.WrittenOff,
-		State: c.st.State, Waste: c.pending.waste, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID,
+		State: c.st.State, Pricing: c.st.Pricing, Waste: c.pending.waste, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID,
 		batch: c.pending.no,
 	}
 	cm.Entries = make([]LedgerEntry, 0, len(c.pending.keys))
@@ -447,7 +464,7 @@ func (c *core) completed(r commitResult, reason pb.Reason) (due []waiter, failed
 	}
 	cm := r.commit
 	c.durable.OnHand, c.durable.Held, c.durable.Deducted, c.durable.Restored, c.durable.WrittenOff = cm.OnHand, cm.Held, cm.Deducted, cm.Restored, cm.WrittenOff
-	c.durable.State, c.durable.Seq = cm.State, cm.Seq
+	c.durable.State, c.durable.Seq, c.durable.Pricing = cm.State, cm.Seq, cm.Pricing
 	return b.waiters, false
 }
 
@@ -488,5 +505,6 @@ func failure(msg proto.Message, reason pb.Reason, lotID int64) proto.Message {
 // event describes the lot as of cm.
 func (c *core) event(cm Commit, at time.Time) domain.LotEvent {
 	return domain.LotEvent{LotID: c.st.ID, ProductID: c.st.ProductID, WarehouseID: c.st.WarehouseID, ExpiresAt: c.st.ExpiresAt,
-		OnHand: cm.OnHand, Held: cm.Held, State: cm.State, Seq: cm.Seq, WrittenOff: cm.WrittenOff, At: at}
+		OnHand: cm.OnHand, Held: cm.Held, State: cm.State, Seq: cm.Seq, WrittenOff: cm.WrittenOff,
+		DiscountPercent: cm.Pricing.MarkdownPercent, At: at}
 }

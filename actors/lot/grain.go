@@ -20,9 +20,14 @@ import (
 
 // Deps are what every lot grain of a node shares.
 type Deps struct {
-	Store     Store
-	Clock     clock.Clock
-	Ladder    domain.Ladder
+	Store  Store
+	Clock  clock.Clock
+	Ladder domain.Ladder
+	// Markdown chooses the ladder (the zero value) or adaptive markdown;
+	// Rates, when set, gives an adaptive lot that has sold nothing yet the
+	// product's rate to price by.
+	Markdown  Markdown
+	Rates     ProductRates
 	Publisher Publisher
 	Logger    *slog.Logger
 	// IdleTimeout passivates a grain that received nothing for this long.
@@ -66,6 +71,13 @@ type committed struct{ r commitResult }
 
 // GetPriority puts a commit's result first (actor.PriorityMessage).
 func (*committed) GetPriority() int8 { return 7 }
+
+// productRate is the product's rate fetched for a lot without sales of its
+// own.
+type productRate struct {
+	perHour float64
+	err     error
+}
 
 // grain is a lot's activation: an actor. Everything it holds is touched
 // only by its handlers, one message at a time; the write of a group commit
@@ -132,6 +144,7 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 			g.stop()
 		default:
 			g.core = newCore(st, ledger, g.deps.Ladder)
+			g.core.setMarkdown(g.deps.Markdown)
 			g.onTick()
 		}
 	})
@@ -153,6 +166,22 @@ func (g *grain) ReceiveDefault(ctx cluster.GrainContext) {
 			if g.core != nil && !g.stopped {
 				g.onTick()
 			}
+		})
+	case *productRate:
+		g.safely(func() {
+			if g.core == nil || g.stopped {
+				return
+			}
+			if m.err != nil {
+				g.log.Warn("product sell rate", "error", m.err.Error())
+				return
+			}
+			now := g.deps.Clock.Now()
+			g.core.productRate(now, m.perHour)
+			g.core.advance(now)
+			g.core.evaluate(now)
+			g.flush()
+			g.rearm()
 		})
 	case *committed:
 		var due []waiter
@@ -312,10 +341,14 @@ func (g *grain) safely(fn func()) {
 	g.reply(failed)
 }
 
-// onTick applies due transitions and hold deadlines, writes them, and arms
-// the next timer.
+// onTick applies due transitions and hold deadlines and, for an adaptive
+// lot, a due markdown evaluation; writes them, and arms the next timer.
 func (g *grain) onTick() {
-	g.core.advance(g.deps.Clock.Now())
+	now := g.deps.Clock.Now()
+	g.core.advance(now)
+	if g.core.evaluationDue(now) && g.core.evaluate(now) && g.deps.Rates != nil {
+		g.fetchProductRate(now)
+	}
 	g.flush()
 	if g.timer != nil {
 		g.timer.Stop()
@@ -339,6 +372,19 @@ func (g *grain) rearm() {
 	g.timer = g.deps.Clock.AfterFunc(at.Sub(g.deps.Clock.Now()), func() {
 		system.Root.Send(self, &tick{})
 	})
+}
+
+// fetchProductRate asks the product's rate on its own goroutine and sends
+// it back to the grain.
+func (g *grain) fetchProductRate(now time.Time) {
+	rates, timeout, self, root := g.deps.Rates, g.deps.WriteTimeout, g.self, g.system.Root
+	product, halfLife := g.core.st.ProductID, g.core.md.RateHalfLife
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		v, err := rates.ProductSellRate(ctx, product, now, halfLife)
+		cancel()
+		root.Send(self, &productRate{perHour: v, err: err})
+	}()
 }
 
 // flush starts a group commit when there is something to write and none

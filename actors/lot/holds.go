@@ -88,13 +88,14 @@ func (c *core) commit(now time.Time, req *pb.CommitRequest, to any) proto.Messag
 		return &pb.CommitResponse{Reason: pb.Reason_NO_HOLD, LotId: c.st.ID}
 	}
 	if e.kind == kindHeld {
-		c.commitHold(key, e)
+		c.commitHold(now, key, e)
 	}
 	return c.await(e, c.commitAnswer(e), to)
 }
 
-func (c *core) commitHold(key string, e *entry) {
+func (c *core) commitHold(now time.Time, key string, e *entry) {
 	e.kind = kindDeducted
+	c.observe(now, e.quantity, e.pct)
 	c.st.Held -= e.quantity
 	c.st.Deducted += e.quantity
 	c.touch(key, e)

@@ -38,6 +38,17 @@ type State struct {
 	// read one by one when a repeat asks for them. Zero: the whole ledger
 	// was loaded (the lot is younger than the window).
 	LedgerFrom time.Time
+	Pricing
+}
+
+// Pricing is what the lot keeps of its own selling: its sell rate in
+// list-price units an hour (domain.ListEquivalent), the adaptive markdown
+// in force (0 under the ladder) and when it is next evaluated (zero when
+// none is due).
+type Pricing struct {
+	SellRate        domain.SellRate
+	MarkdownPercent int
+	MarkdownDueAt   time.Time
 }
 
 // LedgerEntry is what one idempotency key did to the lot.
@@ -74,6 +85,7 @@ type Commit struct {
 	Restored   int64
 	WrittenOff int64
 	State      domain.LotState
+	Pricing    Pricing
 	Entries    []LedgerEntry
 	Waste      []Waste
 	// For the waste rows.
@@ -95,6 +107,14 @@ type Store interface {
 	// CommitLot writes c in one transaction if the lot still carries
 	// c.Epoch and c.PrevSeq, else ErrStaleOwner.
 	CommitLot(ctx context.Context, c Commit) error
+}
+
+// ProductRates gives a lot with no sales of its own a rate to start from:
+// the product's rate, in list-price units an hour, in an average warehouse
+// (the lots' persisted rates, decayed to now with halfLife, summed per
+// warehouse and averaged over the warehouses that sold it). Optional.
+type ProductRates interface {
+	ProductSellRate(ctx context.Context, productID int64, now time.Time, halfLife time.Duration) (float64, error)
 }
 
 // Publisher receives events after their commit. It must not block.

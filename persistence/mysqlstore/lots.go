@@ -42,7 +42,7 @@ func (s *Store) CountLiveLots(ctx context.Context, productID, warehouseID int64,
 
 // LiveLots lists the lots not yet expired, for the read model.
 func (s *Store) LiveLots(ctx context.Context) ([]stockview.LotRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, product_id, warehouse_id, expires_at, on_hand, state, seq
+	rows, err := s.db.QueryContext(ctx, `SELECT id, product_id, warehouse_id, expires_at, on_hand, state, seq, markdown_percent
 		FROM lots WHERE state <> 'EXPIRED'`)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (s *Store) LiveLots(ctx context.Context) ([]stockview.LotRow, error) {
 	for rows.Next() {
 		var r stockview.LotRow
 		var state string
-		if err := rows.Scan(&r.ID, &r.ProductID, &r.WarehouseID, &r.ExpiresAt, &r.OnHand, &state, &r.Seq); err != nil {
+		if err := rows.Scan(&r.ID, &r.ProductID, &r.WarehouseID, &r.ExpiresAt, &r.OnHand, &state, &r.Seq, &r.DiscountPercent); err != nil {
 			return nil, err
 		}
 		r.State = domain.LotState(state)
@@ -62,11 +62,13 @@ func (s *Store) LiveLots(ctx context.Context) ([]stockview.LotRow, error) {
 }
 
 // DueLots lists lots whose next transition time has passed at now but whose
-// state does not show it: no grain held them when their timer was due.
+// state does not show it, and adaptive lots whose markdown evaluation is
+// past due: no grain held them when their timer was due.
 func (s *Store) DueLots(ctx context.Context, now time.Time) ([]int64, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM lots
 		WHERE (state = 'REGULAR' AND expires_at <= ?) OR (state = 'CLOSING_SOON' AND expires_at <= ?)
-		ORDER BY expires_at LIMIT 10000`, now.Add(domain.ClosingWindow).UTC(), now.UTC())
+			OR (state = 'CLOSING_SOON' AND markdown_due_at <= ?)
+		ORDER BY expires_at LIMIT 10000`, now.Add(domain.ClosingWindow).UTC(), now.UTC(), now.UTC())
 	if err != nil {
 		return nil, err
 	}

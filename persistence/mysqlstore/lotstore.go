@@ -29,11 +29,14 @@ func (s *Store) ClaimLot(ctx context.Context, id int64, since time.Time) (lot.St
 		var hours int64
 		var state string
 		var complete bool
+		var rateAt, dueAt sql.NullTime
 		err := tx.QueryRowContext(ctx, `SELECT l.id, l.product_id, l.warehouse_id, l.expires_at, l.received, l.on_hand, l.held,
-				l.deducted, l.restored, l.written_off, l.state, l.seq, l.version, p.price, p.min_shelf_life_hours, l.created_at >= ?
+				l.deducted, l.restored, l.written_off, l.state, l.seq, l.version, p.price, p.min_shelf_life_hours, l.created_at >= ?,
+				l.sell_rate_per_hour, l.sell_rate_at, l.markdown_percent, l.markdown_due_at
 			FROM lots l JOIN products p ON p.id = l.product_id WHERE l.id = ? FOR UPDATE`, since, id).
 			Scan(&st.ID, &st.ProductID, &st.WarehouseID, &st.ExpiresAt, &st.Received, &st.OnHand, &st.Held,
-				&st.Deducted, &st.Restored, &st.WrittenOff, &state, &st.Seq, &st.Version, &st.Price, &hours, &complete)
+				&st.Deducted, &st.Restored, &st.WrittenOff, &state, &st.Seq, &st.Version, &st.Price, &hours, &complete,
+				&st.SellRate.PerHour, &rateAt, &st.MarkdownPercent, &dueAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("lot %d: %w", id, lot.ErrNotFound)
 		}
@@ -45,6 +48,7 @@ func (s *Store) ClaimLot(ctx context.Context, id int64, since time.Time) (lot.St
 		if !complete {
 			st.LedgerFrom = since
 		}
+		st.SellRate.At, st.MarkdownDueAt = nullTime(rateAt), nullTime(dueAt)
 		if _, err := tx.ExecContext(ctx, "UPDATE lots SET version = version + 1 WHERE id = ?", id); err != nil {
 			return err
 		}
@@ -132,8 +136,11 @@ func (s *Store) CommitLot(ctx context.Context, c lot.Commit) error {
 // first, then the ledger rows, then the write-offs.
 func commitStatements(c lot.Commit) []statement {
 	upd := statement{query: `UPDATE lots SET seq = IF(version = ? AND seq = ?, ?, NULL),
-		on_hand = ?, held = ?, deducted = ?, restored = ?, written_off = ?, state = ? WHERE id = ?`}
-	upd.add(c.Epoch, c.PrevSeq, c.Seq, c.OnHand, c.Held, c.Deducted, c.Restored, c.WrittenOff, string(c.State), c.LotID)
+		on_hand = ?, held = ?, deducted = ?, restored = ?, written_off = ?, state = ?,
+		sell_rate_per_hour = ?, sell_rate_at = ?, markdown_percent = ?, markdown_due_at = ? WHERE id = ?`}
+	p := c.Pricing
+	upd.add(c.Epoch, c.PrevSeq, c.Seq, c.OnHand, c.Held, c.Deducted, c.Restored, c.WrittenOff, string(c.State),
+		p.SellRate.PerHour, timeOrNull(p.SellRate.At), int64(p.MarkdownPercent), timeOrNull(p.MarkdownDueAt), c.LotID)
 	stmts := []statement{upd}
 	for start := 0; start < len(c.Entries); start += ledgerChunk {
 		part := c.Entries[start:min(start+ledgerChunk, len(c.Entries))]
@@ -146,11 +153,7 @@ func commitStatements(c lot.Commit) []statement {
 				q.WriteString(",")
 			}
 			q.WriteString("(?,?,?,?,?,?,?)")
-			var until any
-			if !e.HoldUntil.IsZero() {
-				until = e.HoldUntil.UTC()
-			}
-			st.add(c.LotID, e.Key, e.Kind, e.Quantity, int64(e.UnitPrice), int64(e.DiscountPercent), until)
+			st.add(c.LotID, e.Key, e.Kind, e.Quantity, int64(e.UnitPrice), int64(e.DiscountPercent), timeOrNull(e.HoldUntil))
 		}
 		q.WriteString(` ON DUPLICATE KEY UPDATE kind = VALUES(kind), quantity = VALUES(quantity),
 			unit_price = VALUES(unit_price), discount_percent = VALUES(discount_percent), hold_until = VALUES(hold_until),
@@ -165,4 +168,54 @@ func commitStatements(c lot.Commit) []statement {
 		stmts = append(stmts, st)
 	}
 	return stmts
+}
+
+// timeOrNull is t in UTC for a DATETIME column, or NULL for the zero time.
+func timeOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// nullTime is a nullable column's time, zero for NULL.
+func nullTime(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+// ProductSellRate is the product's sell rate in an average warehouse, in
+// list-price units an hour at now: the lots' persisted rates decayed to
+// now, summed per warehouse and averaged over the warehouses that sold it.
+// Rates older than ten half-lives (under 0.1 % of what they were) are left
+// out, so the query reads the product's recent lots only.
+func (s *Store) ProductSellRate(ctx context.Context, productID int64, now time.Time, halfLife time.Duration) (float64, error) {
+	if halfLife <= 0 {
+		halfLife = domain.DefaultRateHalfLife
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT warehouse_id, sell_rate_per_hour, sell_rate_at FROM lots
+		WHERE product_id = ? AND sell_rate_at > ?`, productID, now.Add(-10*halfLife).UTC())
+	if err != nil {
+		return 0, fmt.Errorf("product sell rate: %w", err)
+	}
+	defer rows.Close()
+	perWarehouse := map[int64]float64{}
+	for rows.Next() {
+		var w int64
+		var r domain.SellRate
+		if err := rows.Scan(&w, &r.PerHour, &r.At); err != nil {
+			return 0, err
+		}
+		perWarehouse[w] += r.Rate(now, halfLife)
+	}
+	if err := rows.Err(); err != nil || len(perWarehouse) == 0 {
+		return 0, err
+	}
+	var sum float64
+	for _, v := range perWarehouse {
+		sum += v
+	}
+	return sum / float64(len(perWarehouse)), nil
 }

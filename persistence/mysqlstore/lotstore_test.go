@@ -212,3 +212,58 @@ func TestClaimLotLoadsTheWindowAndLedgerEntryTheRest(t *testing.T) {
 		t.Errorf("LedgerEntry of an unknown key: found %v, %v", found, err)
 	}
 }
+
+func TestLotPricingPersistsAndFeedsTheProductRate(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx := context.Background()
+	st, id := newStoreLot(t, s, 100)
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := deductions(st, lot.Commit{Seq: st.Seq, OnHand: st.OnHand}, 2)
+	c.Pricing = lot.Pricing{SellRate: domain.SellRate{PerHour: 3, At: now}, MarkdownPercent: 40, MarkdownDueAt: now.Add(30 * time.Minute)}
+	if err := s.CommitLot(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := s.ClaimLot(ctx, id, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.SellRate.PerHour != 3 || !again.SellRate.At.Equal(now) || again.MarkdownPercent != 40 || !again.MarkdownDueAt.Equal(now.Add(30*time.Minute)) {
+		t.Errorf("claimed pricing %+v, want what was committed", again.Pricing)
+	}
+	// Another lot of the product in another warehouse, selling 1 an hour:
+	// the average warehouse sells 2.
+	w2, err := s.CreateWarehouse(ctx, domain.Warehouse{Name: "W2", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := s.CreateLot(ctx, domain.Lot{ProductID: st.ProductID, WarehouseID: w2.ID, ExpiresAt: now.Add(30 * 24 * time.Hour), Received: 10}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, _, err := s.ClaimLot(ctx, l2.ID, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := deductions(st2, lot.Commit{Seq: st2.Seq, OnHand: st2.OnHand}, 1)
+	c2.Pricing.SellRate = domain.SellRate{PerHour: 1, At: now}
+	if err := s.CommitLot(ctx, c2); err != nil {
+		t.Fatal(err)
+	}
+	h := 6 * time.Hour
+	if got, err := s.ProductSellRate(ctx, st.ProductID, now, h); err != nil || got != 2 {
+		t.Errorf("product rate = %v, %v; want 2", got, err)
+	}
+	// Six hours on, both rates halved.
+	if got, _ := s.ProductSellRate(ctx, st.ProductID, now.Add(h), h); got < 0.999 || got > 1.001 {
+		t.Errorf("product rate a half-life on = %v, want 1", got)
+	}
+	// A lot with a past-due markdown evaluation is due for the sweeper.
+	if _, err := s.DB().Exec("UPDATE lots SET state = 'CLOSING_SOON' WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.DueLots(ctx, now.Add(time.Hour))
+	if err != nil || len(due) != 1 || due[0] != id {
+		t.Errorf("due lots = %v, %v; want [%d]", due, err, id)
+	}
+}

@@ -1,0 +1,133 @@
+package lot
+
+import (
+	"time"
+
+	"shelflife/domain"
+)
+
+// Markdown configures how a closing-soon lot is priced. The zero value is
+// the ladder alone.
+type Markdown struct {
+	Mode  domain.MarkdownMode
+	Steps domain.MarkdownSteps
+	// Elasticity is the price elasticity assumed to carry a rate seen at one
+	// price to another (positive; 0: domain.DefaultElasticity).
+	Elasticity float64
+	// RateHalfLife is the half-life of the sell rate's memory (0:
+	// domain.DefaultRateHalfLife).
+	RateHalfLife time.Duration
+	// Every is how often an adaptive lot re-evaluates its markdown besides
+	// at each of the ladder's rungs (0: 30 minutes).
+	Every time.Duration
+}
+
+// DefaultEvaluationInterval is how often an adaptive lot re-evaluates.
+const DefaultEvaluationInterval = 30 * time.Minute
+
+// fallbackRefresh is how long a product rate fetched for a lot without sales
+// of its own is used before it is asked again.
+const fallbackRefresh = time.Hour
+
+func (m Markdown) withDefaults() Markdown {
+	if m.Mode == "" {
+		m.Mode = domain.LadderMarkdown
+	}
+	if len(m.Steps) == 0 {
+		m.Steps = domain.DefaultMarkdownSteps()
+	}
+	if m.Elasticity <= 0 {
+		m.Elasticity = domain.DefaultElasticity
+	}
+	if m.RateHalfLife <= 0 {
+		m.RateHalfLife = domain.DefaultRateHalfLife
+	}
+	if m.Every <= 0 {
+		m.Every = DefaultEvaluationInterval
+	}
+	return m
+}
+
+func (m Markdown) adaptive() bool { return m.Mode == domain.AdaptiveMarkdown }
+
+// setMarkdown configures the core's pricing. Under the ladder a markdown
+// an earlier adaptive configuration left on the lot no longer applies.
+func (c *core) setMarkdown(m Markdown) {
+	c.md = m.withDefaults()
+	if !c.md.adaptive() && (c.st.MarkdownPercent != 0 || !c.st.MarkdownDueAt.IsZero()) {
+		c.st.MarkdownPercent, c.st.MarkdownDueAt = 0, time.Time{}
+		c.pending.dirty = true
+	}
+}
+
+// observe adds a sale of qty units at pct off to the lot's sell rate, in
+// list-price units.
+func (c *core) observe(now time.Time, qty int64, pct int32) {
+	units := domain.ListEquivalent(float64(qty), int(pct), c.md.Elasticity)
+	c.st.SellRate = c.st.SellRate.ObserveWeighted(units, now, c.md.RateHalfLife)
+}
+
+// percentAt is the markdown in force at now: the ladder's for the time
+// left, or the adaptive one when it is deeper.
+func (c *core) percentAt(now time.Time) int {
+	pct := c.ladder.DiscountPercent(c.st.ExpiresAt.Sub(now))
+	if c.md.adaptive() {
+		pct = max(pct, c.st.MarkdownPercent)
+	}
+	return pct
+}
+
+// evaluationDue reports whether an adaptive closing-soon lot should
+// re-evaluate its markdown at now.
+func (c *core) evaluationDue(now time.Time) bool {
+	return c.md.adaptive() && c.st.State == domain.ClosingSoon &&
+		(c.st.MarkdownDueAt.IsZero() || !now.Before(c.st.MarkdownDueAt))
+}
+
+// evaluate sets the adaptive markdown for now, one change at most, and
+// when the next evaluation is due: Every later or at the ladder's next rung,
+// whichever comes first. A lot that has sold nothing yet prices by the
+// product's rate; until that is known (fetch reports it must be asked) it
+// stays at the ladder's floor.
+func (c *core) evaluate(now time.Time) (fetch bool) {
+	if !c.md.adaptive() || c.st.State != domain.ClosingSoon {
+		return false
+	}
+	left := c.st.ExpiresAt.Sub(now)
+	floor := c.ladder.DiscountPercent(left)
+	rate, known := c.st.SellRate.Rate(now, c.md.RateHalfLife), c.st.SellRate.Known()
+	if !known {
+		fetch = c.fallbackAt.IsZero() || now.Sub(c.fallbackAt) >= fallbackRefresh
+		rate, known = c.fallback, !c.fallbackAt.IsZero()
+	}
+	target := floor
+	if known {
+		target = domain.AdaptivePercent(domain.MarkdownInput{Left: left, OnHand: c.st.OnHand, ListRate: rate,
+			Ladder: c.ladder, Steps: c.md.Steps, Elasticity: c.md.Elasticity})
+	}
+	c.st.MarkdownPercent = target
+	c.st.MarkdownDueAt = c.nextEvaluation(now)
+	c.pending.dirty = true
+	return fetch
+}
+
+// nextEvaluation is Every after now, or the ladder's next rung or the
+// expiry when sooner.
+func (c *core) nextEvaluation(now time.Time) time.Time {
+	next := now.Add(c.md.Every)
+	for _, m := range c.ladder {
+		if at := c.st.ExpiresAt.Add(-m.Within); at.After(now) && at.Before(next) {
+			next = at
+		}
+	}
+	if c.st.ExpiresAt.Before(next) {
+		next = c.st.ExpiresAt
+	}
+	return next
+}
+
+// productRate takes the product's rate fetched for a lot without sales of
+// its own, at now.
+func (c *core) productRate(now time.Time, perHour float64) {
+	c.fallback, c.fallbackAt = max(perHour, 0), now
+}

@@ -1,0 +1,142 @@
+package lot
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	pb "shelflife/actors/inventorypb"
+	"shelflife/domain"
+)
+
+func adaptiveHarness(t *testing.T, st State) *harness {
+	h := newHarness(t, st, nil)
+	h.c.setMarkdown(Markdown{Mode: domain.AdaptiveMarkdown})
+	return h
+}
+
+// tick moves time on by d and runs what the grain's timer runs: due
+// transitions and a due evaluation. It reports whether the product's rate
+// was asked for.
+func (h *harness) tick(d time.Duration) bool {
+	h.now = h.now.Add(d)
+	h.c.advance(h.now)
+	fetch := false
+	if h.c.evaluationDue(h.now) {
+		fetch = h.c.evaluate(h.now)
+	}
+	h.settle()
+	return fetch
+}
+
+func TestAdaptiveFastLotKeepsASmallerMarkdown(t *testing.T) {
+	// Two closing-soon lots with 30 units and 40 h left: one sells about
+	// 1.5 units an hour (list-price units), the other sold one unit a day
+	// ago.
+	fast := adaptiveHarness(t, testState(30, 40*time.Hour))
+	fast.c.st.SellRate = domain.SellRate{PerHour: 1.5, At: c0.Add(-time.Minute)}
+	idle := adaptiveHarness(t, testState(30, 40*time.Hour))
+	idle.c.st.SellRate = domain.SellRate{}.Observe(1, c0.Add(-24*time.Hour), 0)
+	fast.tick(0)
+	idle.tick(0)
+	f, i := fast.c.durable.MarkdownPercent, idle.c.durable.MarkdownPercent
+	if f != 30 {
+		t.Errorf("fast lot: %d %% off, want the ladder's 30", f)
+	}
+	if i <= f {
+		t.Errorf("idle lot: %d %% off, want more than the fast lot's %d", i, f)
+	}
+	// The deal is sold at the markdown in force, and the ledger keeps it.
+	idle.do(step{op: "deduct", key: "o1", qty: 1, channel: pb.Channel_DEAL})
+	e := idle.commits[len(idle.commits)-1].Entries[0]
+	if e.DiscountPercent != i || e.UnitPrice != domain.Discounted(10000, i) {
+		t.Errorf("ledger entry %+v, want %d %% off", e, i)
+	}
+	if got := idle.c.event(idle.commits[len(idle.commits)-1], idle.now).DiscountPercent; got != i {
+		t.Errorf("event discount %d, want %d", got, i)
+	}
+}
+
+func TestAdaptiveEvaluatesEveryHalfHourAndAtRungs(t *testing.T) {
+	h := adaptiveHarness(t, testState(30, 24*time.Hour+50*time.Minute))
+	h.c.st.SellRate = domain.SellRate{PerHour: 1, At: c0}
+	h.tick(0)
+	if got := h.c.durable.MarkdownDueAt; !got.Equal(c0.Add(30 * time.Minute)) {
+		t.Fatalf("first due %s, want 30 min later", got)
+	}
+	if next, _ := h.c.nextTransition(); !next.Equal(c0.Add(30 * time.Minute)) {
+		t.Errorf("timer at %s, want the evaluation", next)
+	}
+	// 24h20m left: the next rung (24 h) comes before another half hour.
+	h.tick(30 * time.Minute)
+	if got := h.c.durable.MarkdownDueAt; !got.Equal(c0.Add(50 * time.Minute)) {
+		t.Fatalf("due %s, want the 24 h rung at +50 min", got)
+	}
+	// Not due: a tick in between changes nothing.
+	before := len(h.commits)
+	h.tick(10 * time.Minute)
+	if len(h.commits) != before {
+		t.Error("an evaluation ran before it was due")
+	}
+	// At the rung the floor is 50 % and the evaluation follows it.
+	h.tick(10 * time.Minute)
+	if got := h.c.durable.MarkdownPercent; got < 50 {
+		t.Errorf("after the 24 h rung: %d %%, below the ladder's 50", got)
+	}
+	if got := h.c.percentAt(h.now); got < 50 {
+		t.Errorf("price in force %d %%, below the ladder's 50", got)
+	}
+}
+
+func TestAdaptiveLotWithoutSalesUsesTheProductRate(t *testing.T) {
+	h := adaptiveHarness(t, testState(30, 40*time.Hour))
+	if !h.tick(0) {
+		t.Fatal("a lot without sales did not ask for the product's rate")
+	}
+	if got := h.c.durable.MarkdownPercent; got != 30 {
+		t.Errorf("before the product's rate: %d %%, want the ladder's 30", got)
+	}
+	// The product sells 0.25 list units an hour per warehouse: 30 units in
+	// 40 h need 0.75/h; 30 % off gives 0.51/h, 40 % 0.69/h, 50 % 1/h.
+	h.c.productRate(h.now, 0.25)
+	h.c.evaluate(h.now)
+	h.settle()
+	if got := h.c.durable.MarkdownPercent; got != 50 {
+		t.Errorf("with the product's rate: %d %%, want 50", got)
+	}
+	// Asked again only after an hour.
+	if h.tick(30 * time.Minute) {
+		t.Error("asked for the product's rate again within the hour")
+	}
+	if !h.tick(30 * time.Minute) {
+		t.Error("did not ask for the product's rate again after an hour")
+	}
+}
+
+func TestSalesFeedTheRateInListUnits(t *testing.T) {
+	// A regular lot sells 4 units at the list price, then, closing soon, 4
+	// at 50 % off (under the ladder): the rate counts 4 + 4 × 0.25 = 5
+	// list units.
+	h := newHarness(t, testState(20, 50*time.Hour), nil)
+	h.do(step{op: "deduct", key: "a", qty: 4, channel: pb.Channel_REGULAR})
+	h.do(step{op: "clock", until: 2*time.Hour + 10*time.Minute + 24*time.Hour})
+	h.do(step{op: "reserve", key: "b", qty: 4, channel: pb.Channel_DEAL})
+	if h.c.st.SellRate.At.After(c0) {
+		t.Error("a hold counted as a sale")
+	}
+	h.do(step{op: "commit", key: "b"})
+	hl := domain.DefaultRateHalfLife
+	want := domain.SellRate{}.Observe(4, c0, hl).ObserveWeighted(1, h.now, hl)
+	got := h.commits[len(h.commits)-1].Pricing.SellRate
+	if !got.At.Equal(want.At) || math.Abs(got.PerHour-want.PerHour) > 1e-9 {
+		t.Errorf("rate %+v, want %+v", got, want)
+	}
+	// Under the ladder nothing is evaluated and the price follows the
+	// ladder alone.
+	if h.c.evaluationDue(h.now) || h.c.durable.MarkdownPercent != 0 {
+		t.Error("a ladder lot evaluates an adaptive markdown")
+	}
+	if got := h.c.percentAt(h.now); got != 50 {
+		t.Errorf("ladder price %d %%, want 50", got)
+	}
+}
