@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +20,10 @@ type Inventory interface {
 	ReceiveLot(ctx context.Context, l domain.Lot) (domain.Lot, error)
 	Lots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, error)
 	WasteReport(ctx context.Context, from, to time.Time) ([]domain.WasteRow, error)
+	// AtRisk lists the live lots (of one warehouse, all when 0) expected
+	// to leave units unsold at expiry, worst value first, and how many
+	// lots it weighed.
+	AtRisk(ctx context.Context, warehouseID int64) ([]domain.AtRiskLot, int, error)
 }
 
 type lotRequest struct {
@@ -192,6 +198,52 @@ func (s *Server) wasteReport(c *fiber.Ctx) error {
 		out.TotalValue += r.Value
 		out.TotalDealQuantity += r.DealQuantity
 		out.TotalDealRevenue += r.DealRevenue
+	}
+	return c.JSON(out)
+}
+
+// atRiskResponse is the at-risk list: the lots expected to leave units
+// unsold at expiry at their current sell rate, worst value first.
+type atRiskResponse struct {
+	At time.Time `json:"at"`
+	// Weighed counts the live lots looked at; AtRisk those at risk, of
+	// which Lots holds the first limit.
+	Weighed       int                `json:"weighed"`
+	AtRisk        int                `json:"at_risk"`
+	WindowHours   float64            `json:"window_hours"`
+	HalfLifeHours float64            `json:"half_life_hours"`
+	Lots          []domain.AtRiskLot `json:"lots"`
+}
+
+func (s *Server) atRiskLots(c *fiber.Ctx) error {
+	wh, err := queryID(c, "warehouse_id")
+	if err != nil {
+		return err
+	}
+	limit := 50
+	if raw := c.Query("limit"); raw != "" {
+		if limit, err = strconv.Atoi(raw); err != nil || limit <= 0 || limit > 1000 {
+			return badRequest("invalid_query", "limit must be from 1 to 1000")
+		}
+	}
+	ctx := c.UserContext()
+	if wh > 0 {
+		ws, err := s.deps.Catalog.Warehouses(ctx)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(ws, func(w domain.Warehouse) bool { return w.ID == wh }) {
+			return fmt.Errorf("warehouse %d: %w", wh, domain.ErrUnknownWarehouse)
+		}
+	}
+	lots, weighed, err := s.deps.Inventory.AtRisk(ctx, wh)
+	if err != nil {
+		return err
+	}
+	out := atRiskResponse{At: s.cfg.Now().UTC(), Weighed: weighed, AtRisk: len(lots),
+		WindowHours: domain.RiskRateWindow.Hours(), HalfLifeHours: domain.DefaultRateHalfLife.Hours(), Lots: lots[:min(limit, len(lots))]}
+	if out.Lots == nil {
+		out.Lots = []domain.AtRiskLot{}
 	}
 	return c.JSON(out)
 }

@@ -267,6 +267,7 @@ func (s *Server) routes() {
 	admin.Get("/products", s.listAdminProducts)
 	admin.Post("/lots", s.receiveLot)
 	admin.Get("/lots", s.listLots)
+	admin.Get("/lots/at-risk", s.atRiskLots)
 	admin.Get("/waste", s.wasteReport)
 	admin.Get("/ws/stock", append([]fiber.Handler{s.prepareAdminSocket}, s.socket(s.stockSocket)...)...)
 	admin.Get("/orders", s.adminOrders)

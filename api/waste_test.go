@@ -7,23 +7,13 @@ import (
 	"time"
 
 	"shelflife/domain"
-	"shelflife/inventory"
-	"shelflife/persistence/mysqlstore/mysqltest"
 )
 
 // The waste report answers each row with its deal sales next to its
 // write-offs, and totals of both; the fields it had keep their names.
 func TestWasteReportShape(t *testing.T) {
-	t.Parallel()
-	store := mysqltest.New(t)
-	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	inv := &inventory.Service{Store: store, Now: func() time.Time { return now }}
-	ts := newTestServerOn(t, store, Deps{Inventory: inv}, func(c *Config) { c.Now = func() time.Time { return now } })
+	ts, store, w, now := newExpiryShop(t)
 	ctx := t.Context()
-	w, err := store.CreateWarehouse(ctx, domain.Warehouse{Name: "Mapo", Region: "Seoul", Lat: 37.55, Lng: 126.9, RadiusKm: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
 	p, err := store.CreateProduct(ctx, domain.Product{SKU: "W-1", Name: "두부", Category: "Tofu", Price: 2000})
 	if err != nil {
 		t.Fatal(err)

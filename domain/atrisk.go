@@ -21,6 +21,11 @@ const (
 	NoAction RiskAction = "none"
 )
 
+// RiskRateWindow is how far back the at-risk list reads a lot's sales to
+// estimate its sell rate (a domain.SellRate with DefaultRateHalfLife): a
+// lot with no sale in it has no rate of its own.
+const RiskRateWindow = 24 * time.Hour
+
 // AtRiskUnits is the expected unsold units from which a lot counts as at
 // risk: less than one unit left over is a lot that sells out.
 const AtRiskUnits = 1.0

@@ -36,6 +36,7 @@ type Publisher interface {
 // Service serves the admin's lot endpoints and sweeps due lots.
 type Service struct {
 	Store     Store
+	Risk      RiskStore
 	Grains    Lots
 	Publisher Publisher
 	Now       func() time.Time

@@ -211,7 +211,7 @@ func (n *Node) startJobs(context.Context) error {
 	n.startJob("outbox relay", n.cfg.OutboxInterval, func(ctx context.Context) { n.relay.Relay(ctx) })
 	n.sweeper = &ordering.Sweeper{Store: n.store, Sagas: n.sagas, Now: n.clk.Now, StuckAfter: n.cfg.SagaStuckAfter.D(), Log: n.log}
 	n.startJob("order sweeper", n.cfg.SweepInterval, func(ctx context.Context) { n.sweeper.Sweep(ctx) })
-	n.inventory = &inventory.Service{Store: n.store, Grains: n.lots, Publisher: n.sink, Now: n.clk.Now, Log: n.log}
+	n.inventory = &inventory.Service{Store: n.store, Risk: n.store, Grains: n.lots, Publisher: n.sink, Now: n.clk.Now, Log: n.log}
 	n.startJob("lot sweeper", n.cfg.SweepInterval, func(ctx context.Context) { n.inventory.Sweep(ctx) })
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"shelflife/domain"
+	"shelflife/inventory"
 	"shelflife/persistence/mysqlstore"
 )
 
@@ -18,20 +19,26 @@ func ledgerRow(t *testing.T, s *mysqlstore.Store, ctx context.Context, lotID int
 	}
 }
 
+// twoWarehouses creates "<name> A" in region North and "<name> B" in South.
+func twoWarehouses(t *testing.T, s *mysqlstore.Store, ctx context.Context, name string) (a, b domain.Warehouse) {
+	t.Helper()
+	var err error
+	if a, err = s.CreateWarehouse(ctx, domain.Warehouse{Name: name + " A", Region: "North", Lat: 37.5, Lng: 127, RadiusKm: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = s.CreateWarehouse(ctx, domain.Warehouse{Name: name + " B", Region: "South", Lat: 35.1, Lng: 129, RadiusKm: 5}); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
 // The waste report puts, next to each day's write-offs of a warehouse, the
 // units deducted at a markdown that day and what they brought in; regular
 // sales, holds and deductions given back do not count, nor sales outside
 // the period.
 func TestWasteReportWithDealSales(t *testing.T) {
 	s, ctx, at := orderStore(t, 30*time.Second)
-	a, err := s.CreateWarehouse(ctx, domain.Warehouse{Name: "Waste A", Region: "North", Lat: 37.5, Lng: 127, RadiusKm: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := s.CreateWarehouse(ctx, domain.Warehouse{Name: "Waste B", Region: "South", Lat: 35.1, Lng: 129, RadiusKm: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := twoWarehouses(t, s, ctx, "Waste")
 	p, err := s.CreateProduct(ctx, domain.Product{SKU: "WASTE-1", Name: "P", Category: "C", Price: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -87,5 +94,106 @@ func TestWasteReportWithDealSales(t *testing.T) {
 	}
 	if len(day) != 1 || day[0] != want[0] {
 		t.Errorf("report of 23 November = %+v, want [%+v]", day, want[0])
+	}
+}
+
+// The at-risk list reads live lots with their list price, and each live
+// lot's deductions of the window in slices counted back from now: holds,
+// give-backs, rows outside the window and expired lots do not count.
+func TestRiskLotsAndRecentSales(t *testing.T) {
+	s, ctx, at := orderStore(t, 30*time.Second)
+	a, b := twoWarehouses(t, s, ctx, "Risk")
+	p, err := s.CreateProduct(ctx, domain.Product{SKU: "RISK-1", Name: "P", Category: "C", Price: 1200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := s.CreateProduct(ctx, domain.Product{SKU: "RISK-2", Name: "Q", Category: "C", Price: 800})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkLot := func(w domain.Warehouse, prod domain.Product, expires time.Time) int64 {
+		t.Helper()
+		l, err := s.CreateLot(ctx, domain.Lot{ProductID: prod.ID, WarehouseID: w.ID, Received: 20, ExpiresAt: expires}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.ID
+	}
+	deal := mkLot(a, p, at.Add(10*time.Hour))
+	regular := mkLot(b, p, at.Add(5*24*time.Hour))
+	other := mkLot(b, q, at.Add(6*24*time.Hour))
+	expired := mkLot(a, p, at.Add(-time.Hour))
+	empty := mkLot(a, q, at.Add(7*24*time.Hour))
+	if _, err := s.DB().ExecContext(ctx, "UPDATE lots SET on_hand = 0 WHERE id = ?", empty); err != nil {
+		t.Fatal(err)
+	}
+
+	ledgerRow(t, s, ctx, deal, "d1", "DEDUCTED", 2, 840, 30, at.Add(-5*time.Minute))
+	ledgerRow(t, s, ctx, deal, "d2", "DEDUCTED", 3, 840, 30, at.Add(-8*time.Minute))
+	ledgerRow(t, s, ctx, deal, "d3", "DEDUCTED", 4, 840, 30, at.Add(-25*time.Minute))
+	ledgerRow(t, s, ctx, deal, "d4", "HELD", 7, 840, 30, at.Add(-time.Minute))
+	ledgerRow(t, s, ctx, deal, "d5", "RESTORED", 7, 840, 30, at.Add(-time.Minute))
+	ledgerRow(t, s, ctx, deal, "d6", "DEDUCTED", 9, 1200, 0, at.Add(-25*time.Hour)) // before the window
+	ledgerRow(t, s, ctx, deal, "d7", "DEDUCTED", 9, 840, 30, at.Add(time.Minute))   // after now (another clock)
+	ledgerRow(t, s, ctx, regular, "r1", "DEDUCTED", 1, 1200, 0, at.Add(-23*time.Hour-55*time.Minute))
+	ledgerRow(t, s, ctx, other, "o1", "DEDUCTED", 6, 800, 0, at.Add(-time.Hour))
+	ledgerRow(t, s, ctx, expired, "x1", "DEDUCTED", 5, 360, 70, at.Add(-2*time.Hour))
+
+	lots, err := s.RiskLots(ctx, at, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]inventory.RiskLot{}
+	for _, l := range lots {
+		byID[l.ID] = l
+	}
+	if len(lots) != 3 || byID[deal].State != domain.ClosingSoon || byID[deal].Price != 1200 || byID[deal].OnHand != 20 ||
+		byID[regular].State != domain.Regular || byID[other].Price != 800 {
+		t.Errorf("risk lots = %+v, want the deal, the regular and the other lot", lots)
+	}
+	if only, err := s.RiskLots(ctx, at, a.ID); err != nil || len(only) != 1 || only[0].ID != deal {
+		t.Errorf("risk lots of A = %+v, %v; want the deal alone", only, err)
+	}
+
+	sales, err := s.RecentSales(ctx, at.Add(-24*time.Hour), at, 10*time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		lot int64
+		ago time.Duration
+	}
+	got := map[key]int64{}
+	for _, x := range sales {
+		got[key{x.LotID, x.Ago}] += x.Units
+		if x.LotID == deal && (x.ProductID != p.ID || x.WarehouseID != a.ID) {
+			t.Errorf("slice %+v names the wrong product or warehouse", x)
+		}
+	}
+	want := map[key]int64{
+		{deal, 0}: 5, {deal, 20 * time.Minute}: 4,
+		{regular, 23*time.Hour + 50*time.Minute}: 1, {other, time.Hour}: 6,
+	}
+	if len(got) != len(want) {
+		t.Errorf("slices = %v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("lot %d %v ago: %d units, want %d (all %v)", k.lot, k.ago, got[k], n, got)
+		}
+	}
+
+	// Warehouse A holds product P only: its list needs P's sales in every
+	// warehouse, not Q's.
+	sales, err = s.RecentSales(ctx, at.Add(-24*time.Hour), at, 10*time.Minute, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lotsSeen := map[int64]bool{}
+	for _, x := range sales {
+		lotsSeen[x.LotID] = true
+	}
+	if len(lotsSeen) != 2 || !lotsSeen[deal] || !lotsSeen[regular] {
+		t.Errorf("sales for A's list cover lots %v, want the deal and the regular lot", lotsSeen)
 	}
 }

@@ -19,6 +19,7 @@ let warehouses = new Map();
 let summary = null;
 let sales = null;             // {from, to, minutes: [{minute, units}]}
 let waste = null;             // {rows, total_value, ...}
+let risk = null;              // {at, weighed, at_risk, lots: [...]}
 let orders = [];
 let stuckOnly = false;
 let page = 0;
@@ -37,7 +38,7 @@ async function load() {
   lots.clear();
   for (const l of [...ls, ...soon]) lots.set(l.id, l);
   renderFilters(); renderReceive(); renderStock(); renderExpiring(); renderExpiryChart();
-  await Promise.all([loadSummary(), loadWaste(), loadOrders()]);
+  await Promise.all([loadSummary(), loadWaste(), loadOrders(), loadAtRisk()]);
 }
 
 function renderFilters() {
@@ -208,6 +209,47 @@ async function loadOrders() {
   try { ({ orders } = await api('GET', '/api/v1/admin/orders' + q)); renderOrders(); } catch (e) { toast(e.message); }
 }
 
+async function loadAtRisk() {
+  riskLoadedAt = Date.now();
+  try { risk = await api('GET', '/api/v1/admin/lots/at-risk?limit=15'); renderAtRisk(); } catch (e) { toast(e.message); }
+}
+
+// The at-risk list is computed on the server from every live lot, so it is
+// fetched again at most every RISK_EVERY ms: after stock changes (a sale
+// changes a rate) and once a minute (rates fade and time runs out).
+const RISK_EVERY = 15000;
+let riskLoadedAt = 0, riskTimer = null;
+function atRiskSoon() {
+  if (riskTimer) return;
+  riskTimer = setTimeout(() => { riskTimer = null; loadAtRisk(); }, Math.max(1000, riskLoadedAt + RISK_EVERY - Date.now()));
+}
+
+// hoursText says how long is left: minutes, hours up to three days, then days.
+function hoursText(h) {
+  if (h < 1) return state.lang === 'ko' ? `${Math.max(0, Math.floor(h * 60))}분` : `${Math.max(0, Math.floor(h * 60))} min`;
+  if (h < 72) return state.lang === 'ko' ? `${Math.floor(h)}시간` : `${Math.floor(h)} h`;
+  return state.lang === 'ko' ? `${Math.floor(h / 24)}일` : `${Math.floor(h / 24)} d`;
+}
+
+function renderAtRisk() {
+  if (!risk) return;
+  const rate = (l) => {
+    const r = `${num(Math.round(l.rate_per_hour * 10) / 10)}${state.lang === 'ko' ? t('perHour') : ' ' + t('perHour')}`;
+    return l.rate_source === 'product' ? `${r} (${t('rateProduct')})` : l.rate_source === 'none' ? t('rateNone') : r;
+  };
+  $('risk-note').textContent = `${t('riskNote')(num(risk.weighed), risk.window_hours, risk.half_life_hours)} · ${t('updatedAt')} ${hhmm(new Date(risk.at))}`;
+  $('at-risk').replaceChildren(...(risk.lots.length ? risk.lots.map((l) => el('li', { id: 'risk-' + l.lot_id, 'data-action': l.action },
+    el('div', { class: 'line-main' },
+      nameEl(pname(l.product_id), 'name'),
+      el('span', { class: 'muted' }, nameEl(wname(l.warehouse_id)),
+        ` · ${t('lot')} ${l.lot_id} · ${t('timeLeft')} ${hoursText(l.hours_left)} · ${t('sellRate')} ${rate(l)}`)),
+    el('div', { class: 'line-end' },
+      el('strong', { 'data-value': l.value_at_risk }, won(l.value_at_risk)),
+      el('span', { class: 'muted' }, `${t('expectedUnsold')} ${num(Math.round(l.expected_unsold))} / ${units(l.on_hand)}`),
+      el('span', { class: 'action ' + l.action }, t(l.action)))))
+    : [el('li', { class: 'muted' }, t('noneAtRisk'))]));
+}
+
 function renderOrders() {
   $('stuck').setAttribute('aria-pressed', stuckOnly);
   $('orders').replaceChildren(...(orders.length ? orders.slice(0, 30).map((o) => el('li', { id: 'order-' + o.order_id },
@@ -239,13 +281,13 @@ function follow() {
       on_hand: m.on_hand, state: m.state, expires_at: m.expires_at });
     renderStock(`${m.warehouse_id}:${m.product_id}`); renderExpiring(); renderExpiryChart();
     if (m.state === 'EXPIRED') loadWaste();
-    refreshSoon();
+    refreshSoon(); atRiskSoon();
   }, (s) => { live = s === 'open'; renderLive(); });
 }
 
 function renderAll() {
   document.title = `ShelfLife · ${t('adminTitle')}`;
-  renderFilters(); renderReceive(); renderStock(); renderExpiring(); renderTiles(); renderCharts(); renderOrders();
+  renderFilters(); renderReceive(); renderStock(); renderExpiring(); renderTiles(); renderCharts(); renderOrders(); renderAtRisk();
   if (!$('live').classList.contains('hidden')) renderLive();
 }
 
@@ -277,6 +319,7 @@ $('lang').addEventListener('click', () => { setLang(state.lang === 'ko' ? 'en' :
 let resizeTimer = null;
 window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderCharts, 200); });
 setInterval(() => { if (summary) { loadSummary(); loadOrders(); renderExpiring(); renderExpiryChart(); } }, 10000);
+setInterval(() => { if (summary) atRiskSoon(); }, 60000);
 
 async function start() {
   setLang(state.lang);

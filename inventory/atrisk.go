@@ -1,0 +1,179 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"shelflife/domain"
+)
+
+// RiskLot is a live lot as the at-risk list needs it.
+type RiskLot struct {
+	ID          int64
+	ProductID   int64
+	WarehouseID int64
+	State       domain.LotState
+	ExpiresAt   time.Time
+	OnHand      int64
+	Price       domain.KRW
+}
+
+// SalesSlice is the units a lot had deducted in one slice of time that
+// ended Ago before now.
+type SalesSlice struct {
+	LotID       int64
+	ProductID   int64
+	WarehouseID int64
+	Ago         time.Duration
+	Units       int64
+}
+
+// RiskStore is what the at-risk list needs of MySQL.
+type RiskStore interface {
+	// RiskLots lists the live lots with units on hand at now (of one
+	// warehouse, or all when warehouseID is 0).
+	RiskLots(ctx context.Context, now time.Time, warehouseID int64) ([]RiskLot, error)
+	// RecentSales sums the units deducted from live lots in [since, now)
+	// by slices of step counted back from now; with a warehouseID, for the
+	// products that warehouse holds, in every warehouse.
+	RecentSales(ctx context.Context, since, now time.Time, step time.Duration, warehouseID int64) ([]SalesSlice, error)
+}
+
+// RateSlice is the length of the slices of time in which the sales of the
+// last domain.RiskRateWindow are read; each slice's units count as sold
+// at its middle.
+const RateSlice = 10 * time.Minute
+
+// ErrNoRiskStore: the service was built without a RiskStore.
+var ErrNoRiskStore = errors.New("this node has no at-risk figures")
+
+// AtRisk lists the live lots (of one warehouse, or all when warehouseID
+// is 0) expected to leave units unsold at expiry at their current sell
+// rate, worst value first, and how many lots were weighed.
+func (s *Service) AtRisk(ctx context.Context, warehouseID int64) ([]domain.AtRiskLot, int, error) {
+	if s.Risk == nil {
+		return nil, 0, ErrNoRiskStore
+	}
+	now := s.Now()
+	lots, err := s.Risk.RiskLots(ctx, now, warehouseID)
+	if err != nil {
+		return nil, 0, err
+	}
+	sales, err := s.Risk.RecentSales(ctx, now.Add(-domain.RiskRateWindow), now, RateSlice, warehouseID)
+	if err != nil {
+		return nil, 0, err
+	}
+	return RankAtRisk(now, lots, sales, domain.DefaultRateHalfLife), len(lots), nil
+}
+
+// RankAtRisk weighs each lot at now and keeps those at risk, worst value
+// first (then soonest expiry, then lot id).
+//
+// A closing-soon lot is sold lot by lot, so it keeps its own rate. Regular
+// stock of a product in a warehouse is sold first-expiry-first-out, so the
+// rate that counts is the warehouse's for the product (the sum of its
+// regular lots' rates) and a lot sells only after the lots expiring before
+// it: its expected unsold units are what the queue up to and including it
+// leaves at its expiry, at most its own units. A lot, or a warehouse's
+// regular stock, with no sale in the window takes the product's rate per
+// warehouse instead: the product's sales in every warehouse over the
+// number of warehouses holding it.
+func RankAtRisk(now time.Time, lots []RiskLot, sales []SalesSlice, halfLife time.Duration) []domain.AtRiskLot {
+	type wp struct{ warehouse, product int64 }
+	sales = append([]SalesSlice(nil), sales...)
+	sort.SliceStable(sales, func(i, j int) bool { return sales[i].Ago > sales[j].Ago }) // oldest first
+	own := map[int64]domain.SellRate{}
+	for _, x := range sales {
+		// Each slice's units are dated at its middle.
+		own[x.LotID] = own[x.LotID].Observe(int(x.Units), now.Add(-x.Ago-RateSlice/2), halfLife)
+	}
+	rate := func(id int64) float64 { return own[id].Rate(now, halfLife) }
+	productRate := map[int64]float64{}
+	holders := map[int64]map[int64]bool{}
+	for _, x := range sales {
+		if holders[x.ProductID] == nil {
+			holders[x.ProductID] = map[int64]bool{}
+		}
+		holders[x.ProductID][x.WarehouseID] = true
+	}
+	seen := map[int64]bool{}
+	for _, x := range sales {
+		if !seen[x.LotID] {
+			seen[x.LotID] = true
+			productRate[x.ProductID] += rate(x.LotID)
+		}
+	}
+	regular := map[wp][]RiskLot{}
+	for _, l := range lots {
+		if holders[l.ProductID] == nil {
+			holders[l.ProductID] = map[int64]bool{}
+		}
+		holders[l.ProductID][l.WarehouseID] = true
+		if l.State == domain.Regular {
+			k := wp{l.WarehouseID, l.ProductID}
+			regular[k] = append(regular[k], l)
+		}
+	}
+	fallback := func(product int64) (float64, string) {
+		if r := productRate[product]; r > 0 {
+			return r / float64(len(holders[product])), "product"
+		}
+		return 0, "none"
+	}
+
+	var out []domain.AtRiskLot
+	add := func(l RiskLot, r float64, source string, unsold float64) {
+		if !domain.AtRisk(unsold) {
+			return
+		}
+		left := l.ExpiresAt.Sub(now)
+		out = append(out, domain.AtRiskLot{LotID: l.ID, ProductID: l.ProductID, WarehouseID: l.WarehouseID, State: l.State,
+			ExpiresAt: l.ExpiresAt.UTC(), HoursLeft: left.Hours(), OnHand: l.OnHand, RatePerHour: r, RateSource: source,
+			ExpectedUnsold: unsold, UnitPrice: l.Price, ValueAtRisk: domain.KRW(unsold * float64(l.Price)), Action: domain.SuggestAction(l.State, left, unsold)})
+	}
+	for _, l := range lots {
+		if l.State != domain.ClosingSoon {
+			continue
+		}
+		r, source := rate(l.ID), "lot"
+		if r <= 0 {
+			r, source = fallback(l.ProductID)
+		}
+		add(l, r, source, domain.ExpectedUnsold(int(l.OnHand), r, l.ExpiresAt.Sub(now)))
+	}
+	for _, queue := range regular {
+		sort.Slice(queue, func(i, j int) bool {
+			if !queue[i].ExpiresAt.Equal(queue[j].ExpiresAt) {
+				return queue[i].ExpiresAt.Before(queue[j].ExpiresAt)
+			}
+			return queue[i].ID < queue[j].ID
+		})
+		var r float64
+		for _, l := range queue {
+			r += rate(l.ID)
+		}
+		source := "warehouse"
+		if r <= 0 {
+			r, source = fallback(queue[0].ProductID)
+		}
+		var ahead int64
+		for _, l := range queue {
+			unsold := domain.ExpectedUnsold(int(ahead+l.OnHand), r, l.ExpiresAt.Sub(now))
+			add(l, r, source, min(unsold, float64(l.OnHand)))
+			ahead += l.OnHand
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.ValueAtRisk != b.ValueAtRisk {
+			return a.ValueAtRisk > b.ValueAtRisk
+		}
+		if !a.ExpiresAt.Equal(b.ExpiresAt) {
+			return a.ExpiresAt.Before(b.ExpiresAt)
+		}
+		return a.LotID < b.LotID
+	})
+	return out
+}
