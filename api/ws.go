@@ -96,26 +96,22 @@ func (h *stockHub) remove(s *subscriber) {
 }
 
 func (h *stockHub) fanOut(c stockview.Change) {
-	e := c.Event
 	h.mu.Lock()
 	subs := make([]*subscriber, 0, len(h.subs))
 	for s := range h.subs {
 		subs = append(subs, s)
 	}
 	h.mu.Unlock()
-
-	var adminMsg, lotMsg []byte
-	if avail, deal := h.view.LotAvailable(e.LotID); deal || e.State != domain.Regular {
-		lotMsg, _ = json.Marshal(stockMessage{Type: "deal", LotID: e.LotID, Available: avail})
+	if len(c.Events) > 0 {
+		h.fanOutBatch(c.Events, subs)
+		return
 	}
+	e := c.Event
+	adminMsg, lotMsg := h.lotMessages(e)
 	// Subscribers served by the same warehouses see the same quantity.
 	productMsgs := map[string][]byte{}
 	for _, s := range subs {
 		if s.admin {
-			if adminMsg == nil {
-				adminMsg, _ = json.Marshal(adminMessage{Type: "lot", LotID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
-					OnHand: e.OnHand, Held: e.Held, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At})
-			}
 			s.send(adminMsg)
 			continue
 		}
@@ -124,12 +120,82 @@ func (h *stockHub) fanOut(c stockview.Change) {
 		}
 		msg, ok := productMsgs[s.key]
 		if !ok {
-			msg, _ = json.Marshal(stockMessage{Type: "product", ProductID: e.ProductID, Available: h.view.ProductAvailable(s.addr, e.ProductID)})
+			msg = h.productMessage(s, e.ProductID)
 			productMsgs[s.key] = msg
 		}
 		s.send(msg)
 		if lotMsg != nil {
 			s.send(lotMsg)
+		}
+	}
+}
+
+// lotMessages are an event's message for admins and, for a deal lot, for
+// shoppers near it (nil otherwise).
+func (h *stockHub) lotMessages(e domain.LotEvent) (admin, lot []byte) {
+	if avail, deal := h.view.LotAvailable(e.LotID); deal || e.State != domain.Regular {
+		lot, _ = json.Marshal(stockMessage{Type: "deal", LotID: e.LotID, Available: avail})
+	}
+	admin, _ = json.Marshal(adminMessage{Type: "lot", LotID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
+		OnHand: e.OnHand, Held: e.Held, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At})
+	return admin, lot
+}
+
+func (h *stockHub) productMessage(s *subscriber, productID int64) []byte {
+	msg, _ := json.Marshal(stockMessage{Type: "product", ProductID: productID, Available: h.view.ProductAvailable(s.addr, productID)})
+	return msg
+}
+
+// fanOutBatch sends a bulk change (the lot sweep's): each subscriber gets
+// the lots of its own warehouses only, found through the batch's index by
+// warehouse rather than by testing every event against every subscriber,
+// and one message per product however many of its lots moved.
+func (h *stockHub) fanOutBatch(events []domain.LotEvent, subs []*subscriber) {
+	byWarehouse := map[int64][]int{}
+	for i, e := range events {
+		byWarehouse[e.WarehouseID] = append(byWarehouse[e.WarehouseID], i)
+	}
+	admin := make([][]byte, len(events))
+	lots := make([][]byte, len(events))
+	made := make([]bool, len(events))
+	messages := func(i int) ([]byte, []byte) {
+		if !made[i] {
+			admin[i], lots[i] = h.lotMessages(events[i])
+			made[i] = true
+		}
+		return admin[i], lots[i]
+	}
+	productMsgs := map[string]map[int64][]byte{}
+	for _, s := range subs {
+		if s.admin {
+			for i := range events {
+				a, _ := messages(i)
+				s.send(a)
+			}
+			continue
+		}
+		byProduct := productMsgs[s.key]
+		if byProduct == nil {
+			byProduct = map[int64][]byte{}
+			productMsgs[s.key] = byProduct
+		}
+		sent := map[int64]bool{}
+		for w := range s.warehouses {
+			for _, i := range byWarehouse[w] {
+				pid := events[i].ProductID
+				if !sent[pid] {
+					sent[pid] = true
+					msg, ok := byProduct[pid]
+					if !ok {
+						msg = h.productMessage(s, pid)
+						byProduct[pid] = msg
+					}
+					s.send(msg)
+				}
+				if _, lot := messages(i); lot != nil {
+					s.send(lot)
+				}
+			}
 		}
 	}
 }

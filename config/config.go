@@ -60,16 +60,20 @@ type Node struct {
 	// Markdown is how closing-soon lots are priced: ladder (by the time
 	// left) or adaptive (by the time left and the lot's sell rate, from
 	// MarkdownSteps, never below the ladder). See domain/markdown.go.
-	Markdown        domain.MarkdownMode  `yaml:"markdown"`
-	MarkdownSteps   domain.MarkdownSteps `yaml:"markdown_steps"`
-	SweepInterval   Duration             `yaml:"sweep_interval"`
-	PublicURL       string               `yaml:"public_url"`
-	KakaoBaseURL    string               `yaml:"kakao_base_url"`
-	KakaoSecretKey  string               `yaml:"kakao_secret_key"`
-	KakaoCID        string               `yaml:"kakao_cid"`
-	KakaoTimeout    Duration             `yaml:"kakao_timeout"`
-	KakaoFakeAddr   string               `yaml:"kakao_fake_addr"`
-	PaymentValidity Duration             `yaml:"payment_validity"`
+	Markdown      domain.MarkdownMode  `yaml:"markdown"`
+	MarkdownSteps domain.MarkdownSteps `yaml:"markdown_steps"`
+	SweepInterval Duration             `yaml:"sweep_interval"`
+	// LotSweepInterval is how often lots past their moment with no grain
+	// on this node are moved (in batches, set-based): a lot moves at most
+	// about this long after its moment.
+	LotSweepInterval Duration `yaml:"lot_sweep_interval"`
+	PublicURL        string   `yaml:"public_url"`
+	KakaoBaseURL     string   `yaml:"kakao_base_url"`
+	KakaoSecretKey   string   `yaml:"kakao_secret_key"`
+	KakaoCID         string   `yaml:"kakao_cid"`
+	KakaoTimeout     Duration `yaml:"kakao_timeout"`
+	KakaoFakeAddr    string   `yaml:"kakao_fake_addr"`
+	PaymentValidity  Duration `yaml:"payment_validity"`
 	// DealHold is how long a closing-soon deal line is held for its
 	// payer (regular lines: payment_validity).
 	DealHold       Duration         `yaml:"deal_hold"`
@@ -127,36 +131,37 @@ type Node struct {
 // Defaults work on a developer machine with MariaDB and Redis on 127.0.0.1.
 func Defaults() Node {
 	return Node{
-		HTTPAddr:        "127.0.0.1:8080",
-		MySQLDSN:        "root@tcp(127.0.0.1:3306)/shelflife?parseTime=true",
-		MySQLMaxConns:   32,
-		RedisAddr:       "127.0.0.1:6379",
-		RedisPrefix:     "shelflife:",
-		TokenTTL:        Duration(24 * time.Hour),
-		BcryptCost:      10,
-		AdminEmail:      "admin@shelflife.test",
-		LogLevel:        "info",
-		LogFormat:       "auto",
-		RequestLog:      true,
-		ShutdownTimeout: Duration(15 * time.Second),
-		RequestTimeout:  Duration(15 * time.Second),
-		BodyLimitBytes:  64 << 10,
-		MarkdownLadder:  domain.DefaultLadder(),
-		Markdown:        domain.LadderMarkdown,
-		MarkdownSteps:   domain.DefaultMarkdownSteps(),
-		SweepInterval:   Duration(30 * time.Second),
-		KakaoSecretKey:  "DEV-shelflife-local",
-		KakaoCID:        "TC0ONETIME",
-		KakaoTimeout:    Duration(10 * time.Second),
-		KakaoFakeAddr:   "127.0.0.1:8090",
-		PaymentValidity: Duration(15 * time.Minute),
-		DealHold:        Duration(10 * time.Minute),
-		DealLimit:       domain.DefaultDealLimit,
-		OrderAdmission:  16,
-		WSPerAddress:    64,
-		SagaStuckAfter:  Duration(30 * time.Second),
-		OutboxInterval:  Duration(200 * time.Millisecond),
-		Cluster:         Cluster{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
+		HTTPAddr:         "127.0.0.1:8080",
+		MySQLDSN:         "root@tcp(127.0.0.1:3306)/shelflife?parseTime=true",
+		MySQLMaxConns:    32,
+		RedisAddr:        "127.0.0.1:6379",
+		RedisPrefix:      "shelflife:",
+		TokenTTL:         Duration(24 * time.Hour),
+		BcryptCost:       10,
+		AdminEmail:       "admin@shelflife.test",
+		LogLevel:         "info",
+		LogFormat:        "auto",
+		RequestLog:       true,
+		ShutdownTimeout:  Duration(15 * time.Second),
+		RequestTimeout:   Duration(15 * time.Second),
+		BodyLimitBytes:   64 << 10,
+		MarkdownLadder:   domain.DefaultLadder(),
+		Markdown:         domain.LadderMarkdown,
+		MarkdownSteps:    domain.DefaultMarkdownSteps(),
+		SweepInterval:    Duration(30 * time.Second),
+		LotSweepInterval: Duration(5 * time.Second),
+		KakaoSecretKey:   "DEV-shelflife-local",
+		KakaoCID:         "TC0ONETIME",
+		KakaoTimeout:     Duration(10 * time.Second),
+		KakaoFakeAddr:    "127.0.0.1:8090",
+		PaymentValidity:  Duration(15 * time.Minute),
+		DealHold:         Duration(10 * time.Minute),
+		DealLimit:        domain.DefaultDealLimit,
+		OrderAdmission:   16,
+		WSPerAddress:     64,
+		SagaStuckAfter:   Duration(30 * time.Second),
+		OutboxInterval:   Duration(200 * time.Millisecond),
+		Cluster:          Cluster{Name: "shelflife", Host: "127.0.0.1", Port: 0, Provider: "test"},
 
 		LoginPerAddressPerMinute: 30,
 		LoginPerAccountPerMinute: 10,
@@ -222,8 +227,8 @@ func (c Node) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: auto, json or text", c.LogFormat))
 	}
-	if c.TokenTTL <= 0 || c.ShutdownTimeout <= 0 || c.RequestTimeout <= 0 || c.SweepInterval <= 0 {
-		errs = append(errs, errors.New("token_ttl, shutdown_timeout, request_timeout and sweep_interval must be positive"))
+	if c.TokenTTL <= 0 || c.ShutdownTimeout <= 0 || c.RequestTimeout <= 0 || c.SweepInterval <= 0 || c.LotSweepInterval <= 0 {
+		errs = append(errs, errors.New("token_ttl, shutdown_timeout, request_timeout, sweep_interval and lot_sweep_interval must be positive"))
 	}
 	if c.PaymentValidity <= 0 || c.DealHold <= 0 || c.SagaStuckAfter <= 0 || c.OutboxInterval <= 0 || c.KakaoTimeout <= 0 {
 		errs = append(errs, errors.New("payment_validity, deal_hold, saga_stuck_after, outbox_interval and kakao_timeout must be positive"))

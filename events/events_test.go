@@ -45,8 +45,9 @@ func (p *producer) count(topic string) int {
 }
 
 type view struct {
-	mu     sync.Mutex
-	events []domain.LotEvent
+	mu      sync.Mutex
+	events  []domain.LotEvent
+	applies int // ApplyAll calls
 }
 
 func (v *view) Apply(e domain.LotEvent) bool {
@@ -54,6 +55,14 @@ func (v *view) Apply(e domain.LotEvent) bool {
 	defer v.mu.Unlock()
 	v.events = append(v.events, e)
 	return true
+}
+
+func (v *view) ApplyAll(es []domain.LotEvent) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.applies++
+	v.events = append(v.events, es...)
+	return len(es)
 }
 
 // Close publishes everything queued before it returns; the read model
@@ -78,6 +87,27 @@ func TestStockSinkPublishesEverythingQueuedBeforeClose(t *testing.T) {
 	events.ApplyRemote(remote, quiet)(nil, []byte("not json"))
 	if len(remote.events) != 1 || remote.events[0].LotID != 7 {
 		t.Errorf("a remote node applied %+v, want lot 7 alone", remote.events)
+	}
+}
+
+// A bulk change reaches the read model in one call and Kafka event by
+// event.
+func TestStockSinkTakesBulkChanges(t *testing.T) {
+	p, v := &producer{}, &view{}
+	sink := events.NewStockSink(v, p, quiet)
+	bulk := make([]domain.LotEvent, 700)
+	for i := range bulk {
+		bulk[i] = domain.LotEvent{LotID: int64(i + 1), State: domain.Expired}
+	}
+	sink.LotsChanged(bulk)
+	if err := sink.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v.applies != 1 || len(v.events) != 700 {
+		t.Errorf("read model: %d bulk applies of %d events, want 1 of 700", v.applies, len(v.events))
+	}
+	if got := p.count(events.StockTopic); got != 700 {
+		t.Errorf("published %d events, want 700", got)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 // View is the read model a node keeps of stock (stockview.View).
 type View interface {
 	Apply(e domain.LotEvent) bool
+	ApplyAll(es []domain.LotEvent) int
 }
 
 // StockSink receives the lot grains' events: it applies them to this
@@ -39,6 +40,20 @@ func NewStockSink(view View, out Producer, log *slog.Logger) *StockSink {
 // LotChanged implements lot.Publisher.
 func (s *StockSink) LotChanged(e domain.LotEvent) {
 	s.view.Apply(e)
+	s.offer(e)
+}
+
+// LotsChanged takes the changes of many lots at once (the lot sweep's):
+// the read model applies them under one lock and its listeners hear them
+// as one change.
+func (s *StockSink) LotsChanged(es []domain.LotEvent) {
+	s.view.ApplyAll(es)
+	for _, e := range es {
+		s.offer(e)
+	}
+}
+
+func (s *StockSink) offer(e domain.LotEvent) {
 	if !s.pub.Offer(e) {
 		if s.dropped.Add(1)%1000 == 1 {
 			s.log.Warn("stock event queue full; events dropped from kafka", "dropped", s.dropped.Load())

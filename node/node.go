@@ -56,13 +56,15 @@ type Node struct {
 	orderEvts *events.OrderEvents
 	member    *member.Member
 	lots      *lot.Client
-	sagas     *saga.Client
-	orders    *ordering.Service
-	inventory *inventory.Service
-	relay     *events.Relay
-	sweeper   *ordering.Sweeper
-	server    *api.Server
-	served    chan error
+	// activeLots are the lots with a grain on this node.
+	activeLots *lot.Active
+	sagas      *saga.Client
+	orders     *ordering.Service
+	inventory  *inventory.Service
+	relay      *events.Relay
+	sweeper    *ordering.Sweeper
+	server     *api.Server
+	served     chan error
 	// closers run in reverse order of start by Shutdown.
 	closers []closer
 }
@@ -146,7 +148,7 @@ func (n *Node) RelayOutbox() int { return n.relay.Relay(context.Background()) }
 // SweepOrders resumes and expires due orders now (tests call it directly).
 func (n *Node) SweepOrders() int { return n.sweeper.Sweep(context.Background()) }
 
-// Sweep wakes the lots past their transition now (tests call it directly).
+// Sweep moves the lots past their transition now (tests call it directly).
 func (n *Node) Sweep() int { return n.inventory.Sweep(context.Background()) }
 
 // View is the node's read model.

@@ -144,6 +144,7 @@ func (n *Node) startReadModel(ctx context.Context) error {
 // startCluster joins the actor cluster, hosting every grain kind.
 func (n *Node) startCluster(context.Context) (err error) {
 	c := n.cfg.Cluster
+	n.activeLots = &lot.Active{}
 	mcfg := member.Config{Name: c.Name, Host: c.Host, Port: c.Port, Provider: c.Provider, Peers: c.Peers,
 		AutoManPort: c.AutomanPort, EtcdEndpoints: c.EtcdEndpoints, Logger: n.log,
 		CheckInterval: time.Duration(c.CheckInterval), EtcdLeaseTTL: time.Duration(c.EtcdLeaseTTL)}
@@ -155,7 +156,7 @@ func (n *Node) startCluster(context.Context) (err error) {
 	n.member, err = member.Start(mcfg,
 		lot.Kind(lot.Deps{Store: n.store, Clock: n.clk, Ladder: n.cfg.MarkdownLadder,
 			Markdown: lot.Markdown{Mode: n.cfg.Markdown, Steps: n.cfg.MarkdownSteps}, Rates: n.store,
-			Publisher: n.sink, Logger: n.log}),
+			Publisher: n.sink, Logger: n.log, Active: n.activeLots}),
 		warehouse.Kind(warehouse.Deps{Store: n.store, Clock: n.clk, Logger: n.log}),
 		saga.Kind(saga.Deps{Store: n.store, Payments: payments.Kakao{Client: n.kakao}, Places: n.view, Notifier: n.orderEvts,
 			URLs: payments.CallbackURLs{Base: n.publicURL}, Clock: n.clk, Logger: n.log, AfterStep: crashAfter(n.cfg.FaultCrashAfter, n.log)}))
@@ -211,8 +212,9 @@ func (n *Node) startJobs(context.Context) error {
 	n.startJob("outbox relay", n.cfg.OutboxInterval, func(ctx context.Context) { n.relay.Relay(ctx) })
 	n.sweeper = &ordering.Sweeper{Store: n.store, Sagas: n.sagas, Now: n.clk.Now, StuckAfter: n.cfg.SagaStuckAfter.D(), Log: n.log}
 	n.startJob("order sweeper", n.cfg.SweepInterval, func(ctx context.Context) { n.sweeper.Sweep(ctx) })
-	n.inventory = &inventory.Service{Store: n.store, Risk: n.store, Grains: n.lots, Publisher: n.sink, Now: n.clk.Now, Log: n.log}
-	n.startJob("lot sweeper", n.cfg.SweepInterval, func(ctx context.Context) { n.inventory.Sweep(ctx) })
+	n.inventory = &inventory.Service{Store: n.store, Risk: n.store, Grains: n.lots, Publisher: n.sink, Now: n.clk.Now, Log: n.log, Active: n.activeLots,
+		Adaptive: n.cfg.Markdown == domain.AdaptiveMarkdown}
+	n.startJob("lot sweeper", n.cfg.LotSweepInterval, func(ctx context.Context) { n.inventory.Sweep(ctx) })
 	return nil
 }
 

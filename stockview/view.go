@@ -66,9 +66,12 @@ type Deal struct {
 	Available       int64      `json:"available"`
 }
 
-// Change says which lot changed; listeners recompute what they show.
+// Change says which lot changed; listeners recompute what they show. A
+// change applied in bulk (ApplyAll) comes as one Change with every lot in
+// Events, Event being the last of them.
 type Change struct {
-	Event domain.LotEvent
+	Event  domain.LotEvent
+	Events []domain.LotEvent
 }
 
 // View is the read model. It is safe for concurrent use.
@@ -195,24 +198,54 @@ func (v *View) removeLocked(r *LotRow) {
 // reports whether the view changed.
 func (v *View) Apply(e domain.LotEvent) bool {
 	v.mu.Lock()
+	changed := v.applyLocked(e)
+	if changed {
+		v.version.Add(1)
+	}
+	v.mu.Unlock()
+	if changed {
+		v.notify(Change{Event: e})
+	}
+	return changed
+}
+
+// ApplyAll takes many events under one lock (the lot sweep moves
+// thousands of lots at once) and tells listeners once, with the events
+// that changed the view. It reports how many did.
+func (v *View) ApplyAll(es []domain.LotEvent) int {
+	applied := make([]domain.LotEvent, 0, len(es))
+	v.mu.Lock()
+	for _, e := range es {
+		if v.applyLocked(e) {
+			applied = append(applied, e)
+		}
+	}
+	if len(applied) > 0 {
+		v.version.Add(1)
+	}
+	v.mu.Unlock()
+	if len(applied) > 0 {
+		v.notify(Change{Event: applied[len(applied)-1], Events: applied})
+	}
+	return len(applied)
+}
+
+func (v *View) applyLocked(e domain.LotEvent) bool {
 	cur, ok := v.lots[e.LotID]
 	switch {
 	case ok && e.Seq <= cur.Seq:
-		v.mu.Unlock()
 		return false
 	case e.State == domain.Expired:
-		if ok {
-			v.removeLocked(cur)
+		if !ok {
+			return false // gone already, or never shown
 		}
+		v.removeLocked(cur)
 	case ok:
 		cur.OnHand, cur.State, cur.Seq, cur.DiscountPercent = e.OnHand, e.State, e.Seq, e.DiscountPercent
 	default:
 		v.insertLocked(&LotRow{ID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
 			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq, DiscountPercent: e.DiscountPercent})
 	}
-	v.version.Add(1)
-	v.mu.Unlock()
-	v.notify(Change{Event: e})
 	return true
 }
 

@@ -196,6 +196,37 @@ func TestApplyIsIdempotentAndOrdered(t *testing.T) {
 	}
 }
 
+// A bulk change (the lot sweep's) applies what is newer, skips the rest,
+// and tells listeners once with the events applied.
+func TestApplyAllTellsListenersOnce(t *testing.T) {
+	now := t0
+	v := newView(t, &now)
+	var changes []Change
+	unsub := v.Subscribe(func(c Change) { changes = append(changes, c) })
+	defer unsub()
+	v.Apply(domain.LotEvent{LotID: 101, ProductID: 10, WarehouseID: 2, OnHand: 7, State: domain.Regular, Seq: 5})
+	bulk := []domain.LotEvent{
+		{LotID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: t0.Add(10 * 24 * time.Hour), OnHand: 5, State: domain.ClosingSoon, Seq: 1},
+		{LotID: 101, ProductID: 10, WarehouseID: 2, OnHand: 0, State: domain.Expired, Seq: 4}, // older than the view's
+		{LotID: 102, ProductID: 10, WarehouseID: 3, State: domain.Expired, Seq: 1},
+	}
+	if n := v.ApplyAll(bulk); n != 2 {
+		t.Errorf("applied %d, want 2", n)
+	}
+	if len(changes) != 2 || len(changes[1].Events) != 2 || changes[1].Events[0].LotID != 100 || changes[1].Events[1].LotID != 102 {
+		t.Fatalf("changes heard %+v, want one single and one bulk of lots 100 and 102", changes)
+	}
+	if _, ok := v.Lot(102); ok {
+		t.Error("an expired lot is still in the view")
+	}
+	if got := available(v.Products(yeonhui, Filter{}), 10); got != 7 {
+		t.Errorf("milk near yeonhui = %d, want only lot 101's 7 (lot 100 closes soon)", got)
+	}
+	if v.ApplyAll(bulk) != 0 || len(changes) != 2 {
+		t.Error("a repeated bulk change was applied or heard")
+	}
+}
+
 func decodeListing(t *testing.T, body []byte) []ProductAvailability {
 	t.Helper()
 	var ps []ProductAvailability

@@ -38,6 +38,8 @@ type Deps struct {
 	// rows changed within it, and every live hold. A repeat of an older
 	// request reads its key's row from MySQL when it comes.
 	LedgerWindow time.Duration
+	// Active, when set, is told which lots have an activation here.
+	Active *Active
 }
 
 // Kind is the cluster kind of lot grains.
@@ -97,6 +99,8 @@ type grain struct {
 	// parked holds the requests waiting for MySQL's answer about their
 	// key, in arrival order, per key.
 	parked map[string][]parked
+	// listed is the lot id entered in deps.Active, 0 if none.
+	listed int64
 }
 
 // parked is a request whose key is being looked up.
@@ -145,6 +149,8 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 		default:
 			g.core = newCore(st, ledger, g.deps.Ladder)
 			g.core.setMarkdown(g.deps.Markdown)
+			g.listed = id
+			g.deps.Active.add(id)
 			g.onTick()
 		}
 	})
@@ -154,6 +160,10 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 func (g *grain) Terminate(cluster.GrainContext) {
 	if g.timer != nil {
 		g.timer.Stop()
+	}
+	if g.listed != 0 {
+		g.deps.Active.remove(g.listed)
+		g.listed = 0
 	}
 }
 

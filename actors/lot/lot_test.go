@@ -44,6 +44,7 @@ type fixture struct {
 	store   *mysqlstore.Store
 	clock   *clock.Fake
 	events  *recorder
+	active  *lot.Active
 	members []*member.Member
 	client  *lot.Client
 	product domain.Product
@@ -56,7 +57,7 @@ var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 // database with one product and one warehouse.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{store: mysqltest.New(t), clock: clock.NewFake(t0), events: &recorder{}}
+	f := &fixture{store: mysqltest.New(t), clock: clock.NewFake(t0), events: &recorder{}, active: &lot.Active{}}
 	ctx := context.Background()
 	var err error
 	f.wh, err = f.store.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
@@ -67,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.members = membertest.Start(t, 2, lot.Kind(lot.Deps{Store: f.store, Clock: f.clock, Ladder: domain.DefaultLadder(), Publisher: f.events}))
+	f.members = membertest.Start(t, 2, lot.Kind(lot.Deps{Store: f.store, Clock: f.clock, Ladder: domain.DefaultLadder(), Publisher: f.events, Active: f.active}))
 	f.client = lot.NewClient(f.members[0].Cluster)
 	return f
 }

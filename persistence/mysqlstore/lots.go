@@ -61,29 +61,6 @@ func (s *Store) LiveLots(ctx context.Context) ([]stockview.LotRow, error) {
 	return out, rows.Err()
 }
 
-// DueLots lists lots whose next transition time has passed at now but whose
-// state does not show it, and adaptive lots whose markdown evaluation is
-// past due: no grain held them when their timer was due.
-func (s *Store) DueLots(ctx context.Context, now time.Time) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM lots
-		WHERE (state = 'REGULAR' AND expires_at <= ?) OR (state = 'CLOSING_SOON' AND expires_at <= ?)
-			OR (state = 'CLOSING_SOON' AND markdown_due_at <= ?)
-		ORDER BY expires_at LIMIT 10000`, now.Add(domain.ClosingWindow).UTC(), now.UTC(), now.UTC())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
-}
-
 // Lots lists lots for admins, soonest expiry first.
 func (s *Store) Lots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, error) {
 	q := "SELECT id, product_id, warehouse_id, expires_at, received, on_hand, held, deducted, restored, written_off, state, version FROM lots WHERE 1=1"

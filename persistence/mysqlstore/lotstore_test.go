@@ -262,7 +262,7 @@ func TestLotPricingPersistsAndFeedsTheProductRate(t *testing.T) {
 	if _, err := s.DB().Exec("UPDATE lots SET state = 'CLOSING_SOON' WHERE id = ?", id); err != nil {
 		t.Fatal(err)
 	}
-	due, err := s.DueLots(ctx, now.Add(time.Hour))
+	due, err := s.MarkdownDueLots(ctx, now.Add(time.Hour), 100)
 	if err != nil || len(due) != 1 || due[0] != id {
 		t.Errorf("due lots = %v, %v; want [%d]", due, err, id)
 	}
