@@ -12,6 +12,9 @@
 //	browse: GET /api/v1/products for an address against GET /healthz, the
 //	    same server's cheapest route.
 //
+// With -storm it runs the expiry storm instead (storm.go, make
+// bench-storm).
+//
 // It is a measurement, not a test: `make bench` runs it.
 package main
 
@@ -73,8 +76,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	browse := fs.Bool("browse", true, "also measure the browse rate on a node")
 	cross := fs.Bool("cross", true, "also compare a lot request on another member with one on the local member")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lot-grain runs to this file")
+	stormOnly := fs.Bool("storm", false, "run the expiry storm alone (make bench-storm; flags -storm-*)")
+	so := stormFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *stormOnly {
+		so.server = *server
+		return storm(ctx, out, so)
 	}
 	var ns []int
 	for _, s := range strings.Split(*levels, ",") {
