@@ -98,11 +98,43 @@ func (s *Server) listProducts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := stockview.Filter{Category: strings.TrimSpace(c.Query("category")), Query: strings.TrimSpace(c.Query("q"))}
-	body, err := s.deps.View.ProductsJSON(addr, f)
+	pg, err := listingPage(c)
 	if err != nil {
 		return err
 	}
+	f := stockview.Filter{Category: strings.TrimSpace(c.Query("category")), Query: strings.TrimSpace(c.Query("q"))}
+	body, total, err := s.deps.View.ProductsJSON(addr, f, pg)
+	if err != nil {
+		return err
+	}
+	return sendPage(c, body, total)
+}
+
+// listingPage reads ?limit= (default stockview.DefaultPageSize, at most
+// stockview.MaxPageSize) and ?offset= (default 0) of a shopper's listing.
+func listingPage(c *fiber.Ctx) (stockview.Page, error) {
+	pg := stockview.Page{Limit: stockview.DefaultPageSize}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > stockview.MaxPageSize {
+			return pg, badRequest("invalid_query", "limit must be a whole number from 1 to %d", stockview.MaxPageSize)
+		}
+		pg.Limit = n
+	}
+	if raw := c.Query("offset"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			return pg, badRequest("invalid_query", "offset must be a whole number from 0")
+		}
+		pg.Offset = n
+	}
+	return pg, nil
+}
+
+// sendPage answers a page of a listing; X-Total-Count is the listing's
+// length, so a client knows whether to ask for the next page.
+func sendPage(c *fiber.Ctx, body []byte, total int) error {
+	c.Set("X-Total-Count", strconv.Itoa(total))
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(body)
 }
@@ -112,12 +144,15 @@ func (s *Server) listDeals(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.deps.View.DealsJSON(addr)
+	pg, err := listingPage(c)
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(body)
+	body, total, err := s.deps.View.DealsJSON(addr, pg)
+	if err != nil {
+		return err
+	}
+	return sendPage(c, body, total)
 }
 
 type servingResponse struct {

@@ -243,6 +243,22 @@ func (w *invWorld) browse() {
 	if code, body := w.anon.do("GET", "/api/v1/products", nil, nil); code != 400 || !strings.Contains(body, "address_required") {
 		t.Errorf("anonymous products without an address: %d %s", code, body)
 	}
+	// Listings come a page at a time.
+	var all, first, rest []struct{ ID int64 }
+	w.anon.must("GET", "/api/v1/products?"+yeonhui, nil, &all, 200)
+	w.anon.must("GET", "/api/v1/products?"+yeonhui+"&limit=1", nil, &first, 200)
+	w.anon.must("GET", fmt.Sprintf("/api/v1/products?%s&offset=1&limit=%d", yeonhui, len(all)), nil, &rest, 200)
+	if len(all) == 0 || len(first) != 1 || first[0] != all[0] || len(rest) != len(all)-1 || (len(rest) > 0 && rest[0] != all[1]) {
+		t.Errorf("pages: all %v, first %v, rest %v", all, first, rest)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "offset=-1"} {
+		if code, body := w.anon.do("GET", "/api/v1/products?"+yeonhui+"&"+q, nil, nil); code != 400 || !strings.Contains(body, "invalid_query") {
+			t.Errorf("products with %s: %d %s", q, code, body)
+		}
+		if code, body := w.anon.do("GET", "/api/v1/deals?"+jamsil+"&"+q, nil, nil); code != 400 || !strings.Contains(body, "invalid_query") {
+			t.Errorf("deals with %s: %d %s", q, code, body)
+		}
+	}
 }
 
 // sale: a deduction reaches a shopper's and an admin's socket and the

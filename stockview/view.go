@@ -38,6 +38,9 @@ type LotRow struct {
 	// DiscountPercent is the adaptive markdown in force (0 under the
 	// ladder); a deal is priced at it or the ladder's, whichever is deeper.
 	DiscountPercent int
+	// counted is what the lot adds to its warehouse's regular stock in the
+	// view's listing (catalog.go).
+	counted int64
 }
 
 // ProductAvailability is one line of the product listing.
@@ -87,6 +90,10 @@ type View struct {
 	lots       map[int64]*LotRow
 	// byWP indexes lots by warehouse, then product.
 	byWP map[int64]map[int64][]*LotRow
+	// index selects products by category and search (catalog.go).
+	index *catalogIndex
+	// stock is each warehouse's regular units per product (catalog.go).
+	stock map[int64]*warehouseStock
 
 	// version moves on with every change; encoded listings carry the
 	// version they were made from.
@@ -108,6 +115,7 @@ type listing struct {
 	version uint64
 	at      time.Time
 	body    []byte
+	total   int
 }
 
 // ListingTTL bounds how long an encoded product listing is reused while
@@ -127,7 +135,7 @@ func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
 	}
 	return &View{src: src, ladder: ladder, now: now, lots: map[int64]*LotRow{},
 		byWP: map[int64]map[int64][]*LotRow{}, productIdx: map[int64]int{}, listeners: map[int]func(Change){},
-		listings: map[listingKey]listing{}}
+		listings: map[listingKey]listing{}, stock: map[int64]*warehouseStock{}}
 }
 
 // Load rebuilds the view from the source.
@@ -145,9 +153,9 @@ func (v *View) Load(ctx context.Context) error {
 	v.lots = map[int64]*LotRow{}
 	v.byWP = map[int64]map[int64][]*LotRow{}
 	for i := range rows {
-		r := rows[i]
-		v.insertLocked(&r)
+		v.insertLocked(&rows[i])
 	}
+	v.recountLocked(v.now())
 	return nil
 }
 
@@ -165,8 +173,10 @@ func (v *View) LoadCatalog(ctx context.Context) error {
 	for i, p := range ps {
 		idx[p.ID] = i
 	}
+	index := newCatalogIndex(ps)
 	v.mu.Lock()
-	v.products, v.productIdx, v.warehouses = ps, idx, ws
+	v.products, v.productIdx, v.warehouses, v.index = ps, idx, ws, index
+	v.recountLocked(v.now())
 	v.version.Add(1)
 	v.mu.Unlock()
 	return nil
@@ -183,6 +193,12 @@ func (v *View) insertLocked(r *LotRow) {
 }
 
 func (v *View) removeLocked(r *LotRow) {
+	if s := v.stock[r.WarehouseID]; s != nil {
+		if i, ok := v.productIdx[r.ProductID]; ok {
+			s.units[i] -= r.counted
+		}
+	}
+	r.counted = 0
 	delete(v.lots, r.ID)
 	list := v.byWP[r.WarehouseID][r.ProductID]
 	for i, x := range list {
@@ -242,9 +258,12 @@ func (v *View) applyLocked(e domain.LotEvent) bool {
 		v.removeLocked(cur)
 	case ok:
 		cur.OnHand, cur.State, cur.Seq, cur.DiscountPercent = e.OnHand, e.State, e.Seq, e.DiscountPercent
+		v.countLocked(v.stockOfLocked(cur.WarehouseID), cur, v.now())
 	default:
-		v.insertLocked(&LotRow{ID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
-			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq, DiscountPercent: e.DiscountPercent})
+		r := &LotRow{ID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
+			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq, DiscountPercent: e.DiscountPercent}
+		v.insertLocked(r)
+		v.countLocked(v.stockOfLocked(r.WarehouseID), r, v.now())
 	}
 	return true
 }
@@ -310,66 +329,50 @@ type Filter struct {
 	Query    string
 }
 
-func (f Filter) match(p domain.Product) bool {
-	if f.Category != "" && !strings.EqualFold(p.Category, f.Category) {
-		return false
-	}
-	if f.Query != "" {
-		q := strings.ToLower(f.Query)
-		if !strings.Contains(strings.ToLower(p.Name), q) && !strings.Contains(strings.ToLower(p.NameEn), q) && !strings.Contains(strings.ToLower(p.SKU), q) {
-			return false
-		}
-	}
-	return true
-}
-
 // Products lists the catalog with the regular quantity that warehouses
 // serving addr hold. An address no warehouse serves gets an empty list:
 // nothing can be delivered there, which is not the same as sold out.
 func (v *View) Products(addr domain.Point, f Filter) []ProductAvailability {
-	now := v.now()
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	serving := v.servingLocked(addr)
-	if len(serving) == 0 {
-		return []ProductAvailability{}
-	}
-	out := make([]ProductAvailability, 0, len(v.products))
-	for _, p := range v.products {
-		if !f.match(p) {
-			continue
-		}
-		var avail int64
-		for _, w := range serving {
-			for _, r := range v.byWP[w.ID][p.ID] {
-				avail += regular(r, p, now)
-			}
-		}
-		out = append(out, ProductAvailability{ID: p.ID, SKU: p.SKU, Name: p.Name, NameEn: p.NameEn, Category: p.Category, Price: p.Price, Available: avail})
-	}
-	return out
+	ps, _ := v.ProductsPage(addr, f, Page{})
+	return ps
 }
 
-// ProductsJSON is Products encoded as JSON. Listings without a search term
-// are kept per serving warehouses and category and reused until the view
+// ProductsJSON is a page of Products encoded as JSON, and how many
+// products the filter selects in all. Pages without a search term are kept
+// per serving warehouses, category and page and reused until the view
 // changes or ListingTTL passes, so browsing mostly costs a lookup.
-func (v *View) ProductsJSON(addr domain.Point, f Filter) ([]byte, error) {
+func (v *View) ProductsJSON(addr domain.Point, f Filter, pg Page) ([]byte, int, error) {
 	if f.Query != "" {
-		return json.Marshal(v.Products(addr, f))
+		ps, total := v.ProductsPage(addr, f, pg)
+		body, err := json.Marshal(ps)
+		return body, total, err
 	}
-	return v.encoded("products", addr, strings.ToLower(f.Category), func() any { return v.Products(addr, f) })
+	return v.encoded("products", addr, strings.ToLower(f.Category), pg, func() (any, int) { return v.ProductsPage(addr, f, pg) })
 }
 
-// DealsJSON is Deals encoded as JSON, kept like ProductsJSON.
-func (v *View) DealsJSON(addr domain.Point) ([]byte, error) {
-	return v.encoded("deals", addr, "", func() any { return v.Deals(addr) })
+// DealsJSON is a page of Deals encoded as JSON, and how many deals there
+// are in all, kept like ProductsJSON.
+func (v *View) DealsJSON(addr domain.Point, pg Page) ([]byte, int, error) {
+	return v.encoded("deals", addr, "", pg, func() (any, int) {
+		ds := v.Deals(addr)
+		lo := min(max(pg.Offset, 0), len(ds))
+		hi := len(ds)
+		if pg.Limit > 0 {
+			hi = min(lo+pg.Limit, len(ds))
+		}
+		return ds[lo:hi], len(ds)
+	})
 }
 
-func (v *View) encoded(kind string, addr domain.Point, category string, build func() any) ([]byte, error) {
+func (v *View) encoded(kind string, addr domain.Point, category string, pg Page, build func() (any, int)) ([]byte, int, error) {
 	version := v.version.Load()
 	now := v.now()
 	var key strings.Builder
 	key.WriteString(kind)
+	key.WriteByte('@')
+	key.WriteString(strconv.Itoa(pg.Offset))
+	key.WriteByte('+')
+	key.WriteString(strconv.Itoa(pg.Limit))
 	v.mu.RLock()
 	for _, w := range v.servingLocked(addr) {
 		key.WriteByte(',')
@@ -381,11 +384,12 @@ func (v *View) encoded(kind string, addr domain.Point, category string, build fu
 	l, ok := v.listings[k]
 	v.cmu.Unlock()
 	if ok && l.version == version && now.Sub(l.at) < ListingTTL && !now.Before(l.at) {
-		return l.body, nil
+		return l.body, l.total, nil
 	}
-	body, err := json.Marshal(build())
+	list, total := build()
+	body, err := json.Marshal(list)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	v.cmu.Lock()
 	if len(v.listings) >= maxListings {
@@ -393,9 +397,9 @@ func (v *View) encoded(kind string, addr domain.Point, category string, build fu
 	}
 	// The version read before the listing was made: a change meanwhile
 	// makes the next request build it again.
-	v.listings[k] = listing{version: version, at: now, body: body}
+	v.listings[k] = listing{version: version, at: now, body: body, total: total}
 	v.cmu.Unlock()
-	return body, nil
+	return body, total, nil
 }
 
 // ProductAvailable is the regular quantity of one product near addr.

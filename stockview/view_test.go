@@ -97,8 +97,14 @@ func TestAvailabilityByAddress(t *testing.T) {
 		})
 	}
 	for kind, get := range map[string]func() ([]byte, error){
-		"products": func() ([]byte, error) { return v.ProductsJSON(suwon, Filter{}) },
-		"deals":    func() ([]byte, error) { return v.DealsJSON(suwon) },
+		"products": func() ([]byte, error) {
+			b, _, err := v.ProductsJSON(suwon, Filter{}, Page{Limit: DefaultPageSize})
+			return b, err
+		},
+		"deals": func() ([]byte, error) {
+			b, _, err := v.DealsJSON(suwon, Page{Limit: DefaultPageSize})
+			return b, err
+		},
 	} {
 		if body, err := get(); err != nil || string(body) != "[]" {
 			t.Errorf("%s JSON for an unserved address = %s, %v; want []", kind, body, err)
@@ -241,7 +247,7 @@ func TestEncodedListingFollowsChangesAndTime(t *testing.T) {
 	v := newView(t, &now)
 	get := func(addr domain.Point, f Filter) []byte {
 		t.Helper()
-		body, err := v.ProductsJSON(addr, f)
+		body, _, err := v.ProductsJSON(addr, f, Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +271,7 @@ func TestEncodedListingFollowsChangesAndTime(t *testing.T) {
 		t.Errorf("search listing = %+v", got)
 	}
 
-	deals, err := v.DealsJSON(yeonhui)
+	deals, _, err := v.DealsJSON(yeonhui, Page{})
 	if err != nil {
 		t.Fatal(err)
 	}

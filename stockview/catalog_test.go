@@ -1,0 +1,120 @@
+package stockview
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"shelflife/domain"
+)
+
+// A larger catalog: search through the index finds exactly what a scan of
+// every name finds, pages cut the selection in order, and each page's
+// quantities are the lots' regular units in the serving warehouses.
+func TestPagesAndSearchOfALargeCatalog(t *testing.T) {
+	now := t0
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := [][2]string{{"우유", "Milk"}, {"두부", "Tofu"}, {"딸기", "Strawberries"}, {"삼겹살", "Pork belly"}, {"고등어", "Mackerel"}}
+	cats := []string{"Dairy", "Tofu & eggs", "Fruit", "Meat", "Seafood"}
+	src := fakeSource{warehouses: []domain.Warehouse{mapo, eunpyeng, songpa}}
+	for i := range 600 {
+		w := rng.IntN(len(words))
+		src.products = append(src.products, domain.Product{ID: int64(1000 + i), SKU: fmt.Sprintf("SKU-%04d", i),
+			Name: fmt.Sprintf("%s %d호", words[w][0], i), NameEn: fmt.Sprintf("%s no.%d", words[w][1], i), Category: cats[w], Price: 1000})
+	}
+	want := map[int64]map[int64]int64{} // warehouse -> product -> regular units
+	for i := range 3000 {
+		p := src.products[rng.IntN(len(src.products))]
+		w := src.warehouses[rng.IntN(3)].ID
+		r := LotRow{ID: int64(i + 1), ProductID: p.ID, WarehouseID: w, OnHand: int64(rng.IntN(9)), State: domain.Regular, ExpiresAt: t0.Add(10 * 24 * time.Hour)}
+		if i%5 == 0 {
+			r.State, r.ExpiresAt = domain.ClosingSoon, t0.Add(time.Hour)
+		} else {
+			if want[w] == nil {
+				want[w] = map[int64]int64{}
+			}
+			want[w][p.ID] += r.OnHand
+		}
+		src.lots = append(src.lots, r)
+	}
+	v := New(src, domain.DefaultLadder(), func() time.Time { return now })
+	if err := v.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	scan := func(f Filter) []int64 {
+		var out []int64
+		q := strings.ToLower(f.Query)
+		for _, p := range src.products {
+			if f.Category != "" && !strings.EqualFold(p.Category, f.Category) {
+				continue
+			}
+			if q == "" || strings.Contains(strings.ToLower(p.Name), q) || strings.Contains(strings.ToLower(p.NameEn), q) || strings.Contains(strings.ToLower(p.SKU), q) {
+				out = append(out, p.ID)
+			}
+		}
+		return out
+	}
+	for _, f := range []Filter{{}, {Category: "dairy"}, {Query: "milk"}, {Query: "MILK 1"}, {Query: "우유"}, {Query: "유 1"},
+		{Query: "호"}, {Query: "o"}, {Query: "sku-00"}, {Query: "no.59"}, {Query: "tofu", Category: "Tofu & eggs"},
+		{Query: "tofu", Category: "Dairy"}, {Query: "nothing"}, {Query: "k mi"}} {
+		want := scan(f)
+		got, total := v.ProductsPage(yeonhui, f, Page{})
+		if total != len(want) || len(got) != len(want) {
+			t.Errorf("%+v: %d products (total %d), want %d", f, len(got), total, len(want))
+			continue
+		}
+		for i := range got {
+			if got[i].ID != want[i] {
+				t.Errorf("%+v: product %d is %d, want %d", f, i, got[i].ID, want[i])
+				break
+			}
+		}
+	}
+	// Pages, in order, cover the selection once.
+	var paged []ProductAvailability
+	for off := 0; ; off += 70 {
+		page, total := v.ProductsPage(yeonhui, Filter{}, Page{Offset: off, Limit: 70})
+		if total != 600 {
+			t.Fatalf("total %d, want 600", total)
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+	}
+	if len(paged) != 600 {
+		t.Fatalf("pages hold %d products, want 600", len(paged))
+	}
+	for i, p := range paged {
+		if p.ID != src.products[i].ID || p.Available != want[1][p.ID]+want[2][p.ID] {
+			t.Fatalf("product %d on the pages: %+v, want id %d with %d", i, p, src.products[i].ID, want[1][p.ID]+want[2][p.ID])
+		}
+	}
+	// A change to one lot shows in the next page asked for.
+	lot := src.lots[1]
+	v.Apply(domain.LotEvent{LotID: lot.ID, ProductID: lot.ProductID, WarehouseID: lot.WarehouseID, OnHand: lot.OnHand + 100, State: domain.Regular, Seq: 1, ExpiresAt: lot.ExpiresAt})
+	got := v.ProductAvailable(jamsil, lot.ProductID)
+	if lot.WarehouseID == 3 {
+		if page := v.Products(jamsil, Filter{}); available(page, lot.ProductID) != got || got != want[3][lot.ProductID]+100 {
+			t.Errorf("after a change: listing says %d, ProductAvailable %d, want %d", available(page, lot.ProductID), got, want[3][lot.ProductID]+100)
+		}
+	} else if page := v.Products(yeonhui, Filter{}); available(page, lot.ProductID) != want[1][lot.ProductID]+want[2][lot.ProductID]+100 {
+		t.Errorf("after a change: listing says %d, want %d", available(page, lot.ProductID), want[1][lot.ProductID]+want[2][lot.ProductID]+100)
+	}
+	// Lots leave regular stock 48 h before they expire: once every lot
+	// has, nothing is available; back before that (a clock set back), the
+	// units count again.
+	now = t0.Add(9 * 24 * time.Hour)
+	for _, p := range v.Products(yeonhui, Filter{}) {
+		if p.Available != 0 {
+			t.Fatalf("%+v available 48 h before every lot expires", p)
+		}
+	}
+	now = t0
+	if page := v.Products(yeonhui, Filter{}); available(page, src.products[0].ID) != want[1][src.products[0].ID]+want[2][src.products[0].ID] {
+		t.Errorf("after the clock went back: %d, want %d", available(page, src.products[0].ID), want[1][src.products[0].ID]+want[2][src.products[0].ID])
+	}
+}
