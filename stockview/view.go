@@ -127,7 +127,8 @@ const ListingTTL = time.Second
 // categories are the caller's input).
 const maxListings = 512
 
-// New makes an empty view; Load fills it. The ladder prices deals; the
+// New makes an empty view; Load fills it. The ladder (with each lot's
+// adaptive markdown when deeper) prices deals; the
 // configuration has checked it (the view has no default of its own).
 func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
 	if now == nil {
@@ -422,7 +423,8 @@ func (v *View) ProductAvailable(addr domain.Point, productID int64) int64 {
 }
 
 // Deals lists the closing-soon lots of warehouses serving addr, soonest
-// expiry first, priced by the markdown ladder now.
+// expiry first, priced now by the markdown ladder or the
+// lot's adaptive markdown, whichever is deeper.
 func (v *View) Deals(addr domain.Point) []Deal {
 	now := v.now()
 	v.mu.RLock()

@@ -856,6 +856,9 @@ type LotInfo struct {
 	Epoch           int64                  `protobuf:"varint,12,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Seq             int64                  `protobuf:"varint,13,opt,name=seq,proto3" json:"seq,omitempty"`
 	Held            int64                  `protobuf:"varint,14,opt,name=held,proto3" json:"held,omitempty"`
+	// The markdown a deal of this lot is sold at now (0 unless closing soon):
+	// the ladder's, or the adaptive one in force when deeper.
+	DiscountPercent int32 `protobuf:"varint,15,opt,name=discount_percent,json=discountPercent,proto3" json:"discount_percent,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -984,6 +987,13 @@ func (x *LotInfo) GetSeq() int64 {
 func (x *LotInfo) GetHeld() int64 {
 	if x != nil {
 		return x.Held
+	}
+	return 0
+}
+
+func (x *LotInfo) GetDiscountPercent() int32 {
+	if x != nil {
+		return x.DiscountPercent
 	}
 	return 0
 }
@@ -1445,7 +1455,7 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x1a\n" +
 	"\breleased\x18\x02 \x01(\x03R\breleased\x12\x17\n" +
 	"\aon_hand\x18\x03 \x01(\x03R\x06onHand\"\x0f\n" +
-	"\rGetLotRequest\"\x9a\x03\n" +
+	"\rGetLotRequest\"\xc5\x03\n" +
 	"\aLotInfo\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x15\n" +
 	"\x06lot_id\x18\x02 \x01(\x03R\x05lotId\x12\x1d\n" +
@@ -1463,7 +1473,8 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\x05state\x18\v \x01(\tR\x05state\x12\x14\n" +
 	"\x05epoch\x18\f \x01(\x03R\x05epoch\x12\x10\n" +
 	"\x03seq\x18\r \x01(\x03R\x03seq\x12\x12\n" +
-	"\x04held\x18\x0e \x01(\x03R\x04held\"\x96\x01\n" +
+	"\x04held\x18\x0e \x01(\x03R\x04held\x12)\n" +
+	"\x10discount_percent\x18\x0f \x01(\x05R\x0fdiscountPercent\"\x96\x01\n" +
 	"\x0fAllocateRequest\x12\x1b\n" +
 	"\torder_key\x18\x01 \x01(\tR\borderKey\x12\x1d\n" +
 	"\n" +

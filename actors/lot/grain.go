@@ -74,13 +74,6 @@ type committed struct{ r commitResult }
 // GetPriority puts a commit's result first (actor.PriorityMessage).
 func (*committed) GetPriority() int8 { return 7 }
 
-// productRate is the product's rate fetched for a lot without sales of its
-// own.
-type productRate struct {
-	perHour float64
-	err     error
-}
-
 // grain is a lot's activation: an actor. Everything it holds is touched
 // only by its handlers, one message at a time; the write of a group commit
 // runs on its own goroutine, which touches nothing here and sends the
@@ -176,22 +169,6 @@ func (g *grain) ReceiveDefault(ctx cluster.GrainContext) {
 			if g.core != nil && !g.stopped {
 				g.onTick()
 			}
-		})
-	case *productRate:
-		g.safely(func() {
-			if g.core == nil || g.stopped {
-				return
-			}
-			if m.err != nil {
-				g.log.Warn("product sell rate", "error", m.err.Error())
-				return
-			}
-			now := g.deps.Clock.Now()
-			g.core.productRate(now, m.perHour)
-			g.core.advance(now)
-			g.core.evaluate(now)
-			g.flush()
-			g.rearm()
 		})
 	case *committed:
 		var due []waiter
@@ -312,7 +289,9 @@ func (g *grain) Get(_ *pb.GetLotRequest, respond func(*pb.LotInfo), _ func(error
 	if g.core == nil {
 		respond(&pb.LotInfo{Reason: g.unavailable(), LotId: g.id()})
 	} else {
-		respond(g.core.info(g.core.durable, pb.Reason_OK))
+		info := g.core.info(g.core.durable, pb.Reason_OK)
+		info.DiscountPercent = int32(g.core.dealPercent(g.deps.Clock.Now()))
+		respond(info)
 	}
 	return nil
 }
@@ -384,17 +363,21 @@ func (g *grain) rearm() {
 	})
 }
 
-// fetchProductRate asks the product's rate on its own goroutine and sends
-// it back to the grain.
+// fetchProductRate reads the product's rate for a lot that has sold
+// nothing itself and evaluates again with it. It waits for MySQL in the
+// grain, as loading the lot does: it happens at most once an hour per
+// closing-soon lot without sales, and it keeps the evaluation a single step
+// that ends before the next message.
 func (g *grain) fetchProductRate(now time.Time) {
-	rates, timeout, self, root := g.deps.Rates, g.deps.WriteTimeout, g.self, g.system.Root
-	product, halfLife := g.core.st.ProductID, g.core.md.RateHalfLife
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		v, err := rates.ProductSellRate(ctx, product, now, halfLife)
-		cancel()
-		root.Send(self, &productRate{perHour: v, err: err})
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), g.deps.WriteTimeout)
+	v, err := g.deps.Rates.ProductSellRate(ctx, g.core.st.ProductID, now, g.core.md.RateHalfLife)
+	cancel()
+	if err != nil {
+		g.log.Warn("product sell rate", "error", err.Error())
+		return
+	}
+	g.core.productRate(now, v)
+	g.core.evaluate(now)
 }
 
 // flush starts a group commit when there is something to write and none

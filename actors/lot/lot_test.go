@@ -55,7 +55,10 @@ var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
 // newFixture starts a two-member cluster hosting lot grains on a fresh
 // database with one product and one warehouse.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the lot kind's deps changed by edit.
+func newFixtureWith(t *testing.T, edit func(*lot.Deps)) *fixture {
 	t.Helper()
 	f := &fixture{store: mysqltest.New(t), clock: clock.NewFake(t0), events: &recorder{}, active: &lot.Active{}}
 	ctx := context.Background()
@@ -68,7 +71,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.members = membertest.Start(t, 2, lot.Kind(lot.Deps{Store: f.store, Clock: f.clock, Ladder: domain.DefaultLadder(), Publisher: f.events, Active: f.active}))
+	deps := lot.Deps{Store: f.store, Clock: f.clock, Ladder: domain.DefaultLadder(), Publisher: f.events, Active: f.active}
+	if edit != nil {
+		edit(&deps)
+	}
+	f.members = membertest.Start(t, 2, lot.Kind(deps))
 	f.client = lot.NewClient(f.members[0].Cluster)
 	return f
 }

@@ -77,6 +77,15 @@ func (c *core) percentAt(now time.Time) int {
 	return pct
 }
 
+// dealPercent is the markdown a deal of this lot is sold at, at now: 0
+// unless the lot is closing soon by the clock.
+func (c *core) dealPercent(now time.Time) int {
+	if domain.StateAt(c.st.ExpiresAt, now) != domain.ClosingSoon {
+		return 0
+	}
+	return c.percentAt(now)
+}
+
 // evaluationDue reports whether an adaptive closing-soon lot should
 // re-evaluate its markdown at now.
 func (c *core) evaluationDue(now time.Time) bool {

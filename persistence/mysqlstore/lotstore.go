@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,9 +214,15 @@ func (s *Store) ProductSellRate(ctx context.Context, productID int64, now time.T
 	if err := rows.Err(); err != nil || len(perWarehouse) == 0 {
 		return 0, err
 	}
+	// Summed in warehouse order, so the same rows give the same number.
+	ids := make([]int64, 0, len(perWarehouse))
+	for w := range perWarehouse {
+		ids = append(ids, w)
+	}
+	slices.Sort(ids)
 	var sum float64
-	for _, v := range perWarehouse {
-		sum += v
+	for _, w := range ids {
+		sum += perWarehouse[w]
 	}
 	return sum / float64(len(perWarehouse)), nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -127,6 +128,19 @@ func createDatabase(ctx context.Context, mc *mysql.Config) error {
 		return fmt.Errorf("create database %s: %w", mc.DBName, err)
 	}
 	return nil
+}
+
+// DropDatabase drops database name on the server server (a DSN without a
+// database), if it exists: the scratch databases of benchmarks and
+// simulations.
+func DropDatabase(ctx context.Context, server, name string) error {
+	db, err := sql.Open("mysql", server)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+strings.ReplaceAll(name, "`", "``")+"`")
+	return err
 }
 
 // DB exposes the pool for health checks and metrics.
