@@ -44,6 +44,10 @@ type stormOptions struct {
 	held     int
 	ports    int
 	nodeLog  string
+	// throughGrains replays the design before the batched sweep, for
+	// comparison: every 30 s the due lots (10,000 at most) are woken one
+	// by one, and each grain moves its lot itself.
+	throughGrains bool
 }
 
 func stormFlags(fs *flag.FlagSet) *stormOptions {
@@ -57,6 +61,7 @@ func stormFlags(fs *flag.FlagSet) *stormOptions {
 	fs.StringVar(&o.db, "storm-db", "", "storm: database name (default shelflife_storm_<time>), dropped at the end unless -storm-keep")
 	fs.BoolVar(&o.keep, "storm-keep", false, "storm: keep the database")
 	fs.StringVar(&o.nodeLog, "storm-node-log", "", "storm: write the node's log (info) to this file")
+	fs.BoolVar(&o.throughGrains, "storm-through-grains", false, "storm: for comparison, move the lots as before the batched sweep: every 30 s wake up to 10,000 due lots' grains one by one")
 	return o
 }
 
@@ -137,6 +142,9 @@ func storm(ctx context.Context, out io.Writer, o *stormOptions) error {
 	cfg.JWTSecret = "bench-only-secret-0123456789abcdefgh"
 	cfg.LogLevel, cfg.LogFormat, cfg.RequestLog = "info", "text", false
 	cfg.LoginPerAddressPerMinute, cfg.SignupPerAddressPerHour, cfg.WSPerAddress = 0, 0, 0
+	if o.throughGrains {
+		cfg.LotSweepInterval = config.Duration(time.Hour) // after its first run at start
+	}
 	logOut := io.Discard
 	if o.nodeLog != "" {
 		f, err := os.Create(o.nodeLog)
@@ -181,8 +189,16 @@ func storm(ctx context.Context, out io.Writer, o *stormOptions) error {
 	defer unsub()
 
 	// Some of the storm's lots have a grain: they move by their own timers.
+	// Activating them one by one is also what moving every lot through its
+	// grain would cost (and each would then commit its move).
+	t = time.Now()
 	if err := activate(ctx, n, first, o); err != nil {
 		return err
+	}
+	if o.active > 0 {
+		took := time.Since(t)
+		fmt.Fprintf(out, "  %d grains activated in %s, 16 at a time: %.0f activations/s\n", o.active, took.Round(time.Millisecond),
+			float64(o.active)/took.Seconds())
 	}
 	tokens, err := signUp(ctx, n.URL(), o.shoppers)
 	if err != nil {
@@ -196,8 +212,11 @@ func storm(ctx context.Context, out io.Writer, o *stormOptions) error {
 	fmt.Fprintf(out, "  %d lots active, %d with holds, %d shoppers; checkouts from %s, storm at %s\n",
 		o.active, len(heldIDs), o.shoppers, setupDone.Format("15:04:05"), moment.Format("15:04:05"))
 
-	// Checkouts until every lot moved (or two minutes after the storm).
+	// Checkouts until every lot moved (or three minutes after the storm).
 	stop := make(chan struct{})
+	if o.throughGrains {
+		go wakeDue(ctx, store, n, stop)
+	}
 	samples := make([][]checkoutSample, o.shoppers)
 	client := loadtest.NewClient([]string{n.URL()}, o.shoppers*2)
 	var wg sync.WaitGroup
@@ -319,6 +338,30 @@ func storm(ctx context.Context, out io.Writer, o *stormOptions) error {
 		return errors.New("expiry storm: not every lot moved within 60 s, or the books do not balance")
 	}
 	return nil
+}
+
+// wakeDue is the lot sweep as it was before batches: every 30 s, read up
+// to 10,000 due lots and wake their grains one at a time; each grain then
+// moves its lot by its own timer and commit.
+func wakeDue(ctx context.Context, store *mysqlstore.Store, n *node.Node, stop <-chan struct{}) {
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		ids, _ := store.DueLots(sctx, time.Now(), 10_000)
+		for _, id := range ids {
+			if sctx.Err() != nil {
+				break
+			}
+			n.Lots().Wake(sctx, id)
+		}
+		cancel()
+	}
 }
 
 // placeHolds puts 2 units of o.held expiring lots on hold (a HELD ledger
