@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -495,9 +494,9 @@ func (s *Server) OrderChanged(o domain.Order) {
 	if len(subs) == 0 {
 		return
 	}
-	msg, _ := json.Marshal(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
+	frame := jsonFrame(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
 	for _, sub := range subs {
-		sub.send(msg)
+		sub.send(frame)
 	}
 }
 
@@ -513,11 +512,11 @@ func (s *Server) prepareOrderSocket(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals(localOrderID, o.ID)
-	c.Locals(localSubscriber, &subscriber{out: make(chan []byte, subscriberBuffer)})
 	// The current status first, so a client never misses the change that
 	// happened before it connected.
-	msg, _ := json.Marshal(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
-	c.Locals(localSubscriber).(*subscriber).out <- msg
+	sub := &subscriber{}
+	sub.send(jsonFrame(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt}))
+	c.Locals(localSubscriber, sub)
 	return c.Next()
 }
 
@@ -541,5 +540,5 @@ func (s *Server) orderSocket(conn *websocket.Conn) {
 		}
 		s.orders.mu.Unlock()
 	}()
-	s.hub.pump(conn, sub)
+	s.hub.writers.stream(conn, sub)
 }

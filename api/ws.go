@@ -25,16 +25,8 @@ type stockHub struct {
 
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
-}
-
-type subscriber struct {
-	admin      bool
-	addr       domain.Point
-	warehouses map[int64]bool
-	key        string // the serving warehouses, as a cache key
-	out        chan []byte
-	closed     atomic.Bool
-	kick       func()
+	// writers write every socket of the node (order sockets too).
+	writers wsWriters
 }
 
 // stockMessage is what a shopper's socket receives: the new quantity of a
@@ -59,8 +51,6 @@ type adminMessage struct {
 	WrittenOff  int64           `json:"written_off"`
 	At          time.Time       `json:"at"`
 }
-
-const subscriberBuffer = 256
 
 func newStockHub(view *stockview.View) *stockHub {
 	h := &stockHub{view: view, queue: make(chan stockview.Change, 8192), subs: map[*subscriber]struct{}{}}
@@ -134,16 +124,15 @@ func (h *stockHub) fanOut(c stockview.Change) {
 // shoppers near it (nil otherwise).
 func (h *stockHub) lotMessages(e domain.LotEvent) (admin, lot []byte) {
 	if avail, deal := h.view.LotAvailable(e.LotID); deal || e.State != domain.Regular {
-		lot, _ = json.Marshal(stockMessage{Type: "deal", LotID: e.LotID, Available: avail})
+		lot = jsonFrame(stockMessage{Type: "deal", LotID: e.LotID, Available: avail})
 	}
-	admin, _ = json.Marshal(adminMessage{Type: "lot", LotID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
+	admin = jsonFrame(adminMessage{Type: "lot", LotID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
 		OnHand: e.OnHand, Held: e.Held, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At})
 	return admin, lot
 }
 
 func (h *stockHub) productMessage(s *subscriber, productID int64) []byte {
-	msg, _ := json.Marshal(stockMessage{Type: "product", ProductID: productID, Available: h.view.ProductAvailable(s.addr, productID)})
-	return msg
+	return jsonFrame(stockMessage{Type: "product", ProductID: productID, Available: h.view.ProductAvailable(s.addr, productID)})
 }
 
 // fanOutBatch sends a bulk change (the lot sweep's): each subscriber gets
@@ -200,63 +189,18 @@ func (h *stockHub) fanOutBatch(events []domain.LotEvent, subs []*subscriber) {
 	}
 }
 
-// send queues msg; a full queue means the client is too slow: drop it.
-func (s *subscriber) send(msg []byte) {
-	if s.closed.Load() {
-		return
-	}
-	select {
-	case s.out <- msg:
-	default:
-		if s.closed.CompareAndSwap(false, true) {
-			s.kick()
-		}
-	}
+// jsonFrame is v as one text frame, ready for any socket: a message is
+// framed once however many sockets it goes to.
+func jsonFrame(v any) []byte {
+	b, _ := json.Marshal(v)
+	return wsFrame(frameText, b)
 }
 
 // serve runs a stock subscriber's socket until either side ends it.
 func (h *stockHub) serve(conn *websocket.Conn, s *subscriber) {
 	h.add(s)
 	defer h.remove(s)
-	h.pump(conn, s)
-}
-
-// pump writes a subscriber's queue to its socket until either side ends
-// it; a subscriber whose queue overflows is closed.
-func (h *stockHub) pump(conn *websocket.Conn, s *subscriber) {
-	done := make(chan struct{})
-	var once sync.Once
-	stop := func() { once.Do(func() { close(done) }) }
-	s.kick = stop
-	if s.closed.Load() {
-		stop()
-	}
-	go func() {
-		defer stop()
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	ping := time.NewTicker(30 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case <-done:
-			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "closed"), time.Now().Add(time.Second))
-			return
-		case msg := <-s.out:
-			conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
-				return
-			}
-		case <-ping.C:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)); err != nil {
-				return
-			}
-		}
-	}
+	h.writers.stream(conn, s)
 }
 
 func (h *stockHub) count() int {
@@ -277,7 +221,7 @@ func (s *Server) prepareStockSocket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sub := &subscriber{addr: addr, warehouses: map[int64]bool{}, out: make(chan []byte, subscriberBuffer)}
+	sub := &subscriber{addr: addr, warehouses: map[int64]bool{}}
 	for _, w := range s.deps.View.Serving(addr) {
 		sub.warehouses[w.ID] = true
 		sub.key += strconv.FormatInt(w.ID, 10) + ","
@@ -290,7 +234,7 @@ func (s *Server) prepareAdminSocket(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return fiber.ErrUpgradeRequired
 	}
-	c.Locals(localSubscriber, &subscriber{admin: true, out: make(chan []byte, subscriberBuffer)})
+	c.Locals(localSubscriber, &subscriber{admin: true})
 	return c.Next()
 }
 

@@ -1,26 +1,366 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
+
+	fws "github.com/fasthttp/websocket"
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
 
 	"shelflife/domain"
 	"shelflife/stockview"
 )
 
-func TestSlowSubscriberIsDropped(t *testing.T) {
-	kicked := 0
-	s := &subscriber{out: make(chan []byte, 2), kick: func() { kicked++ }}
-	for i := 0; i < 5; i++ {
-		s.send([]byte("m")) // nobody reads: the third send finds the queue full
+// recordingWriter stands in for a socket: it takes up to room bytes at
+// once (all when room < 0) and records every write.
+type recordingWriter struct {
+	mu     sync.Mutex
+	room   int
+	writes [][]byte
+}
+
+func (w *recordingWriter) writeNow(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(b)
+	if w.room >= 0 && n > w.room {
+		n = w.room
 	}
-	if kicked != 1 {
-		t.Errorf("kicked %d times, want once", kicked)
+	w.writes = append(w.writes, append([]byte(nil), b[:n]...))
+	if n < len(b) {
+		return n, errWouldBlock
 	}
-	if len(s.out) != 2 || !s.closed.Load() {
-		t.Errorf("queue %d, closed %v", len(s.out), s.closed.Load())
+	return n, nil
+}
+
+func textFrames(n int) [][]byte {
+	var fs [][]byte
+	for i := range n {
+		fs = append(fs, wsFrame(frameText, fmt.Appendf(nil, `{"n":%d}`, i)))
+	}
+	return fs
+}
+
+// readFrames parses unmasked frames from r until EOF: the payloads of the
+// text frames, and the close code if a close frame came.
+func readFrames(t *testing.T, r io.Reader) (texts []string, closeCode int) {
+	t.Helper()
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return texts, closeCode
+		}
+		n := int(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var l [2]byte
+			io.ReadFull(r, l[:])
+			n = int(binary.BigEndian.Uint16(l[:]))
+		case 127:
+			var l [8]byte
+			io.ReadFull(r, l[:])
+			n = int(binary.BigEndian.Uint64(l[:]))
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(r, p); err != nil {
+			t.Fatalf("frame cut short: %v", err)
+		}
+		switch h[0] {
+		case frameText:
+			texts = append(texts, string(p))
+		case frameClose:
+			closeCode = int(binary.BigEndian.Uint16(p))
+		case framePing:
+		default:
+			t.Fatalf("unexpected frame %#x", h[0])
+		}
+	}
+}
+
+func TestFrameLengths(t *testing.T) {
+	for _, n := range []int{0, 125, 126, 65535, 65536} {
+		f := wsFrame(frameText, bytes.Repeat([]byte("x"), n))
+		texts, _ := readFrames(t, bytes.NewReader(f))
+		if len(texts) != 1 || len(texts[0]) != n {
+			t.Errorf("payload %d: read back %d frames", n, len(texts))
+		}
+	}
+}
+
+// Frames queued while nothing was written leave in one write, in order.
+func TestQueuedFramesGoOutInOneWrite(t *testing.T) {
+	w := &recordingWriter{room: -1}
+	ws := &wsWriters{wake: make(chan struct{}, 1)}
+	s := &subscriber{conn: discardConn{}, raw: w, writers: ws}
+	frames := textFrames(5)
+	for _, f := range frames {
+		s.send(f)
+	}
+	if len(ws.list) != 1 {
+		t.Fatalf("the subscriber is on the workers' list %d times, want once", len(ws.list))
+	}
+	s.flush(nil)
+	if len(w.writes) != 1 {
+		t.Fatalf("%d writes for 5 queued frames, want 1", len(w.writes))
+	}
+	if got, want := w.writes[0], bytes.Join(frames, nil); !bytes.Equal(got, want) {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+	// Nothing left: another flush writes nothing.
+	s.flush(nil)
+	if len(w.writes) != 1 {
+		t.Errorf("%d writes after an empty flush", len(w.writes))
+	}
+}
+
+// A burst larger than subscriberBuffer (a bulk change) to a socket that
+// takes its writes is written whole; only a socket that is not taking
+// them is closed at subscriberBuffer.
+func TestBurstToAReadingSocketIsKept(t *testing.T) {
+	w := &recordingWriter{room: -1}
+	ws := &wsWriters{wake: make(chan struct{}, 1)}
+	s := &subscriber{conn: discardConn{}, raw: w, writers: ws}
+	frames := textFrames(3 * subscriberBuffer)
+	for _, f := range frames {
+		s.send(f)
+	}
+	s.flush(nil)
+	if s.closed || len(w.writes) != 1 || !bytes.Equal(w.writes[0], bytes.Join(frames, nil)) {
+		t.Fatalf("closed %v, %d writes: want the %d frames in one write", s.closed, len(w.writes), len(frames))
+	}
+	for range maxQueued + 1 {
+		s.send(frames[0])
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		t.Errorf("%d frames queued and the socket still open", maxQueued+1)
+	}
+}
+
+// Many subscribers listed at once are all written, each in order, by the
+// workers taking chunks of the list.
+func TestWorkersWriteEverySubscriber(t *testing.T) {
+	var ws wsWriters
+	ws.start()
+	frames := textFrames(3)
+	want := bytes.Join(frames, nil)
+	subs := make([]*subscriber, 10*wsChunk+5)
+	sinks := make([]*recordingWriter, len(subs))
+	for i := range subs {
+		sinks[i] = &recordingWriter{room: -1}
+		subs[i] = &subscriber{conn: discardConn{}, raw: sinks[i], writers: &ws}
+	}
+	for _, f := range frames {
+		for _, s := range subs {
+			s.send(f)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i, w := range sinks {
+		for {
+			w.mu.Lock()
+			got := bytes.Join(w.writes, nil)
+			w.mu.Unlock()
+			if bytes.Equal(got, want) {
+				break
+			}
+			if len(got) > len(want) || !bytes.HasPrefix(want, got) || time.Now().After(deadline) {
+				t.Fatalf("subscriber %d got %q, want %q", i, got, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if len(ws.list) != ws.head {
+		t.Errorf("%d subscribers left on the list", len(ws.list)-ws.head)
+	}
+}
+
+// A socket that takes only part of a write: the rest, then what was queued
+// meanwhile, follow in order through the drain, nothing lost.
+func TestPartialWriteKeepsOrder(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	w := &recordingWriter{room: 7}
+	ws := &wsWriters{wake: make(chan struct{}, 1)}
+	s := &subscriber{conn: server, raw: w, writers: ws}
+	frames := textFrames(40)
+	for _, f := range frames[:10] {
+		s.send(f)
+	}
+	s.flush(nil) // 7 bytes go out, the rest waits for the drain
+	for _, f := range frames[10:] {
+		s.send(f)
+	}
+	var got bytes.Buffer
+	got.Write(w.writes[0])
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for got.Len() < len(bytes.Join(frames, nil)) {
+			n, err := client.Read(buf)
+			if err != nil {
+				return
+			}
+			got.Write(buf[:n])
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the rest never arrived")
+	}
+	texts, _ := readFrames(t, &got)
+	if len(texts) != len(frames) {
+		t.Fatalf("%d frames arrived, want %d", len(texts), len(frames))
+	}
+	for i, txt := range texts {
+		if want := fmt.Sprintf(`{"n":%d}`, i); txt != want {
+			t.Fatalf("frame %d is %s, want %s", i, txt, want)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		waiting := s.waiting
+		s.mu.Unlock()
+		if !waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the drain did not hand the socket back when its queue was empty")
+		}
+	}
+}
+
+// A client that reads nothing: once subscriberBuffer frames wait, the
+// subscriber is closed with 1008 after the frames already on their way,
+// and its connection ends.
+func TestSlowSubscriberIsClosed(t *testing.T) {
+	client, server := net.Pipe() // no descriptor: every write waits in a drain
+	defer client.Close()
+	ws := &wsWriters{wake: make(chan struct{}, 1)}
+	s := &subscriber{conn: server, writers: ws}
+	frames := textFrames(subscriberBuffer + 50)
+	s.send(frames[0])
+	s.flush(nil) // the pipe is not read: the drain blocks on frame 0
+	time.Sleep(50 * time.Millisecond)
+	for _, f := range frames[1:] {
+		s.send(f)
+	}
+	s.mu.Lock()
+	closed, kicked, pending := s.closed, s.kicked, len(s.pending)
+	s.mu.Unlock()
+	if !closed || !kicked || pending != 0 {
+		t.Fatalf("closed %v kicked %v pending %d, want a closed subscriber with nothing queued", closed, kicked, pending)
+	}
+	texts, code := readFrames(t, client)
+	if len(texts) != 1 || texts[0] != `{"n":0}` {
+		t.Errorf("received %v before the close, want frame 0 alone", texts)
+	}
+	if code != 1008 {
+		t.Errorf("close code %d, want 1008", code)
+	}
+	s.send(frames[1]) // after the close: nothing, no panic
+}
+
+type discardConn struct{ net.Conn }
+
+func (discardConn) Close() error                     { return nil }
+func (discardConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+
+// Over a real socket and the WebSocket library's client: queued frames
+// arrive whole and in order, a ping is answered, and a close is echoed.
+func TestStreamOverARealSocket(t *testing.T) {
+	var writers wsWriters
+	sub := &subscriber{}
+	frames := textFrames(100)
+	for _, f := range frames {
+		sub.send(f)
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	attached := make(chan struct{})
+	app.Get("/ws", websocket.New(func(c *websocket.Conn) {
+		close(attached)
+		writers.stream(c, sub)
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.Listener(ln)
+	defer app.Shutdown()
+
+	conn, _, err := fws.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	<-attached
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i := range 100 {
+		_, m, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"n":%d}`, i); string(m) != want {
+			t.Fatalf("message %d is %s, want %s", i, m, want)
+		}
+	}
+	// More, sent while the socket is attached, after them.
+	more := textFrames(300)
+	for _, f := range more[100:] {
+		sub.send(f)
+	}
+	for i := 100; i < 300; i++ {
+		_, m, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"n":%d}`, i); string(m) != want {
+			t.Fatalf("message %d is %s, want %s", i, m, want)
+		}
+	}
+	pong := make(chan string, 1)
+	conn.SetPongHandler(func(d string) error { pong <- d; return nil })
+	if err := conn.WriteControl(fws.PingMessage, []byte("hi"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseNormalClosure, "bye"), time.Now().Add(time.Second))
+	_, _, err = conn.ReadMessage() // runs the pong handler, then sees the echoed close
+	select {
+	case d := <-pong:
+		if d != "hi" {
+			t.Errorf("pong %q, want hi", d)
+		}
+	default:
+		t.Error("no pong for the ping")
+	}
+	if !fws.IsCloseError(err, fws.CloseNormalClosure) {
+		t.Errorf("after the close: %v, want the echoed 1000", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		sub.mu.Lock()
+		closed := sub.closed
+		sub.mu.Unlock()
+		if closed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the subscriber is still open after its socket closed")
+		}
 	}
 }
 
@@ -34,6 +374,24 @@ func (hubSource) Warehouses(context.Context) ([]domain.Warehouse, error) {
 }
 func (hubSource) LiveLots(context.Context) ([]stockview.LotRow, error) { return nil, nil }
 
+// queuedMessages are the payloads of the frames waiting on a subscriber
+// that has no socket yet.
+func queuedMessages(t *testing.T, s *subscriber) []stockMessage {
+	t.Helper()
+	s.mu.Lock()
+	texts, _ := readFrames(t, bytes.NewReader(bytes.Join(s.pending, nil)))
+	s.mu.Unlock()
+	var ms []stockMessage
+	for _, txt := range texts {
+		var m stockMessage
+		if err := json.Unmarshal([]byte(txt), &m); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
 // A bulk change reaches each shopper as one message per product of its
 // own warehouses, plus each deal lot's, and admins as every lot.
 func TestBulkChangeFansOutByWarehouse(t *testing.T) {
@@ -43,9 +401,9 @@ func TestBulkChangeFansOutByWarehouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &stockHub{view: view, subs: map[*subscriber]struct{}{}}
-	near := &subscriber{addr: domain.Point{Lat: 37.5667, Lng: 126.93}, warehouses: map[int64]bool{1: true}, key: "1", out: make(chan []byte, 100)}
-	far := &subscriber{addr: domain.Point{Lat: 37.5133, Lng: 127.1001}, warehouses: map[int64]bool{2: true}, key: "2", out: make(chan []byte, 100)}
-	admin := &subscriber{admin: true, out: make(chan []byte, 100)}
+	near := &subscriber{addr: domain.Point{Lat: 37.5667, Lng: 126.93}, warehouses: map[int64]bool{1: true}, key: "1"}
+	far := &subscriber{addr: domain.Point{Lat: 37.5133, Lng: 127.1001}, warehouses: map[int64]bool{2: true}, key: "2"}
+	admin := &subscriber{admin: true}
 	var events []domain.LotEvent
 	for i := range 6 { // three lots of milk, then three of eggs, all in warehouse 1, closing soon
 		events = append(events, domain.LotEvent{LotID: int64(100 + i), ProductID: int64(10 + i/3), WarehouseID: 1,
@@ -54,9 +412,7 @@ func TestBulkChangeFansOutByWarehouse(t *testing.T) {
 	view.ApplyAll(events)
 	h.fanOutBatch(events, []*subscriber{near, far, admin})
 	var products, deals int
-	for len(near.out) > 0 {
-		var m stockMessage
-		json.Unmarshal(<-near.out, &m)
+	for _, m := range queuedMessages(t, near) {
 		switch m.Type {
 		case "product":
 			products++
@@ -70,10 +426,10 @@ func TestBulkChangeFansOutByWarehouse(t *testing.T) {
 	if products != 2 || deals != 6 {
 		t.Errorf("the near shopper got %d product and %d deal messages, want 2 and 6", products, deals)
 	}
-	if len(far.out) != 0 {
-		t.Errorf("a shopper of another warehouse got %d messages", len(far.out))
+	if n := len(queuedMessages(t, far)); n != 0 {
+		t.Errorf("a shopper of another warehouse got %d messages", n)
 	}
-	if len(admin.out) != 6 {
-		t.Errorf("the admin got %d messages, want 6", len(admin.out))
+	if n := len(queuedMessages(t, admin)); n != 6 {
+		t.Errorf("the admin got %d messages, want 6", n)
 	}
 }
