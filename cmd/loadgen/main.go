@@ -84,6 +84,8 @@ type Report struct {
 	// CallbackFlood: checkouts alone and during a flood of forged
 	// payment callbacks, and the node's memory over it.
 	CallbackFlood *loadtest.FloodReport `json:"callback_flood,omitempty"`
+	// Dashboard: the nodes' memory per socket and CPU per delivery.
+	Dashboard *loadtest.DashboardResult `json:"dashboard,omitempty"`
 }
 
 var scenarios = []string{"flash-sale", "browse", "dashboard", "mixed", "callback-flood"}
@@ -154,7 +156,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.cheapest, "cheapest", 2*time.Second, "flash-sale: measure /healthz this long before the sale, for the ratio (0: skip)")
 	fs.IntVar(&o.callbacks, "callbacks", 100000, "callback-flood: forged callbacks to send")
 	fs.IntVar(&o.workers, "flood-workers", 64, "callback-flood: concurrent senders of forged callbacks")
-	fs.StringVar(&o.metrics, "metrics", "", "the node's Prometheus metrics URL, for its CPU and memory (default: the -target's /metrics when there is one target)")
+	fs.StringVar(&o.metrics, "metrics", "", "the node's Prometheus metrics URL, for its CPU and memory (default: the -target's /metrics when there is one target); dashboard: the URLs of every node with sockets, comma-separated (default: each -target's /metrics)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -179,8 +181,17 @@ func (o *options) config() (loadtest.Config, error) {
 	if o.shoppers < 1 || o.stock < 1 || o.concurrency < 1 || o.declineRate < 0 || o.declineRate > 1 {
 		return loadtest.Config{}, errors.New("-shoppers, -stock and -concurrency must be positive; -decline-rate within 0..1")
 	}
-	if o.metrics == "" && len(o.tgts) == 1 {
-		o.metrics = o.tgts[0] + "/metrics"
+	var nodeMetrics []string
+	if o.metrics == "" {
+		for _, t := range o.tgts {
+			nodeMetrics = append(nodeMetrics, t+"/metrics")
+		}
+		if len(o.tgts) == 1 {
+			o.metrics = nodeMetrics[0]
+		}
+	} else {
+		nodeMetrics = strings.Split(o.metrics, ",")
+		o.metrics = nodeMetrics[0]
 	}
 	if o.scenario == "callback-flood" {
 		// Two sales of regular stock: enough units for both, so every
@@ -201,7 +212,7 @@ func (o *options) config() (loadtest.Config, error) {
 		Client: loadtest.NewClient(o.tgts, conns), AdminEmail: o.adminEmail, AdminPassword: o.adminPassword,
 		KakaoURL: strings.TrimRight(o.kakao, "/"), Shoppers: o.shoppers, Stock: o.stock, Deal: o.deal, Duration: o.duration,
 		Rate: o.rate, Concurrency: o.concurrency, Subscribers: o.subscribers, DeclineRate: o.declineRate,
-		FindKakao: sells || o.declineRate > 0, MetricsURL: o.metrics,
+		FindKakao: sells || o.declineRate > 0, MetricsURL: o.metrics, NodeMetrics: nodeMetrics,
 	}
 	if o.scenario == "flash-sale" {
 		cfg.Cheapest = o.cheapest
@@ -270,9 +281,12 @@ func (o options) runScenarios(ctx context.Context, cfg loadtest.Config, site loa
 	}
 	if o.runs("dashboard") {
 		spawn(func() {
-			if err := loadtest.Dashboard(ctx, cfg, site, rec); err != nil {
+			d, err := loadtest.Dashboard(ctx, cfg, site, rec)
+			if err != nil {
 				out.fail(err)
+				return
 			}
+			out.report.Dashboard = &d
 		})
 	}
 	wg.Wait()
@@ -429,6 +443,18 @@ func printSummary(w io.Writer, scenario string, tgts targets, sum loadtest.Summa
 			f.OrderP99Alone, f.ApproveP99Alone, f.OrderP99Flood, f.ApproveP99Flood, f.CheckoutP99Ratio)
 		fmt.Fprintf(w, "node memory: %.1f MB before, %.1f MB at the peak: +%.1f MB; paid %d alone, %d during the flood\n",
 			f.RSSBeforeMB, f.RSSPeakMB, f.RSSGrowthMB, f.PaidAlone, f.PaidFlood)
+	}
+	if d := r.Dashboard; d != nil {
+		fmt.Fprintf(w, "\nsockets %d, messages delivered %d\n", d.Sockets, d.Deliveries)
+		if d.RSSOpenMB > 0 {
+			fmt.Fprintf(w, "node memory: %.1f MB before the sockets, %.1f MB with them open: %.1f KB per socket\n", d.RSSBeforeMB, d.RSSOpenMB, d.RSSPerSocketKB)
+		}
+		if d.CPUPerDeliveryMS > 0 {
+			fmt.Fprintf(w, "node CPU over the changes: %.2f s, %.4f ms per delivered message\n", d.NodeCPUSeconds, d.CPUPerDeliveryMS)
+		}
+		if d.LoadgenCPUPerDeliveryMS > 0 {
+			fmt.Fprintf(w, "load generator CPU: %.4f ms per delivered message\n", d.LoadgenCPUPerDeliveryMS)
+		}
 	}
 	if r.BrowseRatio > 0 {
 		fmt.Fprintf(w, "\nbrowse %.0f req/s vs cheapest route %.0f req/s: %.2fx\n", r.BrowseRate, r.CheapestRate, r.BrowseRatio)

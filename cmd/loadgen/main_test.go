@@ -94,6 +94,9 @@ func TestBrowseAndDashboard(t *testing.T) {
 	if r.LatencyMS["ws_delivery"]["p50"] <= 0 {
 		t.Errorf("no socket deliveries measured: %+v\n%s", r, text)
 	}
+	if d := r.Dashboard; d == nil || d.Sockets != 20 || d.Deliveries < 20 || d.RSSOpenMB <= 0 || !strings.Contains(text, "KB per socket") {
+		t.Errorf("dashboard report = %+v\n%s", d, text)
+	}
 }
 
 // TestUsageErrors: a command line loadgen does not fully understand is
