@@ -200,7 +200,10 @@ check_report "$RUN/flash-sale.txt"
 
 echo
 echo "=== dashboards through nginx: $SUBSCRIBERS sockets, $DURATION"
+# The nodes' own metrics (not nginx's target) for their memory per socket
+# and CPU per delivered message.
 bin/loadgen dashboard -target "http://$NGINX" -kakao "http://$KAKAO" -admin-password "$ADMIN_PASSWORD" \
+  -metrics "http://127.0.0.1:$((BASE + 11))/metrics,http://127.0.0.1:$((BASE + 12))/metrics,http://127.0.0.1:$((BASE + 13))/metrics" \
   -subscribers "$SUBSCRIBERS" -duration "$DURATION" -json | tee "$RUN/dashboard.txt"
 check_report "$RUN/dashboard.txt"
 if ! tail -n 1 "$RUN/dashboard.txt" | grep -q '"ws_delivery"'; then

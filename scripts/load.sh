@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # make load: start one node (demo data, its own database, the fake Kakao Pay)
 # and run the load tester's scenarios against it, printing each report.
-# Needs MariaDB and Redis on 127.0.0.1, like make test.
+# Needs MariaDB and Redis on 127.0.0.1, like make test. LOAD_HTTP_PORT,
+# LOAD_KAKAO_PORT and LOAD_DB_PREFIX (the database and Redis prefix) move
+# it off the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SHOPPERS=${SHOPPERS:-1000}
 SUBSCRIBERS=${SUBSCRIBERS:-5000}
+# The crowd of sockets on one node (issue: 20,000).
+MANY_SUBSCRIBERS=${MANY_SUBSCRIBERS:-20000}
 DURATION=${DURATION:-10s}
 HTTP=127.0.0.1:${LOAD_HTTP_PORT:-18080}
 KAKAO=127.0.0.1:${LOAD_KAKAO_PORT:-18090}
-DB=shelflife_load_$(date +%s)
+DB=${LOAD_DB_PREFIX:-shelflife_load}_$(date +%s)
 
 go build -o bin/shelflife ./cmd/shelflife
 go build -o bin/loadgen ./cmd/loadgen
@@ -31,7 +35,7 @@ SHELFLIFE_SIGNUP_PER_ADDRESS_PER_HOUR=0 \
 SHELFLIFE_HTTP_ADDR=$HTTP \
 SHELFLIFE_MYSQL_DSN="root@tcp(127.0.0.1:3306)/$DB?parseTime=true" \
 SHELFLIFE_KAKAO_FAKE_ADDR=$KAKAO \
-SHELFLIFE_REDIS_PREFIX="shelflife-load-$DB:" \
+SHELFLIFE_REDIS_PREFIX="$DB:" \
 SHELFLIFE_BCRYPT_COST=4 \
 SHELFLIFE_WS_PER_ADDRESS=0 \
 SHELFLIFE_LOG_LEVEL=warn \
@@ -53,6 +57,20 @@ run() {
   bin/loadgen "$scenario" -target "http://$HTTP" -kakao "http://$KAKAO" "$@"
 }
 
+# The crowd of sockets first, while the node has never held sockets, so
+# that its memory per socket is what they cost (a Go process keeps memory
+# it freed for reuse). Each socket is a descriptor in the node and another
+# in the load generator: where the hard limit on descriptors is below the
+# crowd and a margin for the node's other connections (the machine the
+# README's figures come from has 20,000, and no process there may raise
+# it), the crowd comes down to fit and says so.
+many=$MANY_SUBSCRIBERS
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt $((many + 1000)) ]; then
+  many=$((hard - 1000))
+  echo "(descriptor hard limit $hard here: $many sockets instead of $MANY_SUBSCRIBERS)"
+fi
+run dashboard -duration "$DURATION" -subscribers "$many"
 run flash-sale -shoppers "$SHOPPERS" -stock 100
 # A crowd ten times larger on the same 100 units: every shopper answered.
 run flash-sale -shoppers "${CROWD:-10000}" -stock 100 -cheapest 0
