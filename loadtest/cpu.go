@@ -82,7 +82,10 @@ func (c Config) ReadCPU(ctx context.Context) CPUReading {
 		return CPUReading{}
 	}
 	r := CPUReading{Node: node, ok: true}
-	pids := MySQLPIDs()
+	pids := c.MySQLPIDs
+	if len(pids) == 0 {
+		pids = MySQLPIDs()
+	}
 	if len(pids) == 0 {
 		return CPUReading{}
 	}

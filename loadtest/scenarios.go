@@ -44,6 +44,9 @@ type Config struct {
 	// NodeMetrics are the metrics of every node the dashboard's sockets
 	// are on, for their memory per socket and CPU per delivered message.
 	NodeMetrics []string
+	// MySQLPIDs are the MySQL servers whose CPU counts (none: every
+	// MariaDB or MySQL server on this machine).
+	MySQLPIDs []int
 }
 
 // Site is the place a run sets up: a warehouse, a product, a hot lot.

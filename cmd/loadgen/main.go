@@ -124,6 +124,7 @@ type options struct {
 	rate, declineRate                float64
 	kakao, adminEmail, adminPassword string
 	metrics                          string
+	mysqlPID                         int
 }
 
 // parseArgs reads SCENARIO [flags]; a command line that would silently do
@@ -157,6 +158,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.callbacks, "callbacks", 100000, "callback-flood: forged callbacks to send")
 	fs.IntVar(&o.workers, "flood-workers", 64, "callback-flood: concurrent senders of forged callbacks")
 	fs.StringVar(&o.metrics, "metrics", "", "the node's Prometheus metrics URL, for its CPU and memory (default: the -target's /metrics when there is one target); dashboard: the URLs of every node with sockets, comma-separated (default: each -target's /metrics)")
+	fs.IntVar(&o.mysqlPID, "mysql-pid", 0, "the MySQL server whose CPU counts per paid checkout (0: every mariadbd and mysqld on this machine)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -213,6 +215,9 @@ func (o *options) config() (loadtest.Config, error) {
 		KakaoURL: strings.TrimRight(o.kakao, "/"), Shoppers: o.shoppers, Stock: o.stock, Deal: o.deal, Duration: o.duration,
 		Rate: o.rate, Concurrency: o.concurrency, Subscribers: o.subscribers, DeclineRate: o.declineRate,
 		FindKakao: sells || o.declineRate > 0, MetricsURL: o.metrics, NodeMetrics: nodeMetrics,
+	}
+	if o.mysqlPID > 0 {
+		cfg.MySQLPIDs = []int{o.mysqlPID}
 	}
 	if o.scenario == "flash-sale" {
 		cfg.Cheapest = o.cheapest
