@@ -85,7 +85,7 @@ func (s *Store) commitBatch(ctx context.Context, stmts []statement, oneTrip bool
 	defer conn.Close()
 	var counts []int64
 	if oneTrip {
-		counts, err = execOneTrip(ctx, conn, stmts)
+		counts, err = execOneTrip(ctx, conn, stmts, true)
 	} else {
 		counts, err = execEach(ctx, conn, stmts)
 	}
@@ -125,9 +125,10 @@ func execEach(ctx context.Context, conn *sql.Conn, stmts []statement) (counts []
 }
 
 // execOneTrip sends "START TRANSACTION; s1; …; sn; COMMIT" on conn in one
-// round trip and returns each statement's row count. After an error the
+// round trip and returns each statement's row count; without commit the
+// transaction is left open for the caller to end. After an error the
 // transaction may still be open.
-func execOneTrip(ctx context.Context, conn *sql.Conn, stmts []statement) (counts []int64, err error) {
+func execOneTrip(ctx context.Context, conn *sql.Conn, stmts []statement, commit bool) (counts []int64, err error) {
 	err = conn.Raw(func(dc any) error {
 		ex, ok := dc.(driver.ExecerContext)
 		if !ok {
@@ -144,7 +145,11 @@ func execOneTrip(ctx context.Context, conn *sql.Conn, stmts []statement) (counts
 				args = append(args, a)
 			}
 		}
-		q.WriteString(";\nCOMMIT")
+		extra := 1
+		if commit {
+			q.WriteString(";\nCOMMIT")
+			extra = 2
+		}
 		res, err := ex.ExecContext(ctx, q.String(), args)
 		if err != nil {
 			return err
@@ -154,8 +159,8 @@ func execOneTrip(ctx context.Context, conn *sql.Conn, stmts []statement) (counts
 			return fmt.Errorf("mysql driver result %T has no per-statement counts", res)
 		}
 		got := all.AllRowsAffected()
-		if len(got) != len(stmts)+2 {
-			return fmt.Errorf("%d statements answered %d counts", len(stmts)+2, len(got))
+		if len(got) != len(stmts)+extra {
+			return fmt.Errorf("%d statements answered %d counts", len(stmts)+extra, len(got))
 		}
 		counts = got[1 : len(stmts)+1]
 		return nil

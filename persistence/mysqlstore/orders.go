@@ -13,35 +13,78 @@ import (
 )
 
 // CreateOrder stores a new order with its lines and an empty payment, in
-// one transaction sent in one round trip. An order with deal lines first
-// locks the shopper's row, so that two orders of one shopper cannot both
-// pass the per-shopper deal limit; the limit is checked in the payment's
-// insert, which a shopper over the limit makes fail (a NULL amount), and
-// an unknown shopper fails the order's insert (a NULL user id).
-func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error {
+// one transaction sent in one round trip, shared with the orders and saga
+// steps of other shoppers that arrive meanwhile: their rows go in
+// multi-row INSERTs. An order with deal lines first locks the shopper's
+// row, so that two orders of one shopper cannot both pass the per-shopper
+// deal limit; the limit is checked in the payment's insert, which a
+// shopper over the limit makes fail (a NULL amount), and an unknown
+// shopper fails the order's insert (a NULL user id), and so does a shopper
+// who already has maxUnpaid orders waiting for payment (when maxUnpaid is
+// positive; the caller lets one placement of a shopper in at a time).
+// Such a failure makes the shared commit go again with each order alone,
+// so that it fails by itself.
+func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64, maxUnpaid int) error {
 	if len(o.Lines) == 0 {
 		return domain.ErrEmptyOrder
 	}
-	var stmts []statement
-	var dealLots []int64
+	n := newOrderRows(o, dealLimit, maxUnpaid)
+	err := s.steps.create(ctx, n)
+	if isMySQLError(err, errBadNull) {
+		// A NULL user id or a NULL amount: which one, the users and
+		// orders tables say.
+		return s.orderRefused(ctx, o.UserID, n.dealLots, dealLimit, maxUnpaid)
+	}
+	if err != nil {
+		return fmt.Errorf("create order: %w", err)
+	}
+	return nil
+}
+
+// newOrder is a new order's rows: the order's, its lines' and its
+// payment's, each a row of values for a multi-row INSERT.
+type newOrder struct {
+	userID   int64
+	dealLots []int64
+	// orderRow is the order's row, with its arguments in order.
+	orderRow string
+	order    []any
+	lines    [][]any
+	// payment's amount is an expression (the deal limit's check) with
+	// the arguments around it in paymentArgs.
+	amount      string
+	paymentArgs []any
+}
+
+const (
+	orderInsert = "INSERT INTO orders (id, user_id, status, step, total, lat, lng, from_cart, created_at, updated_at, expires_at) VALUES "
+	orderRow    = "(?, (SELECT u.id FROM users u WHERE u.id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	// boundedRow's user id is NULL, too, when the shopper's orders
+	// waiting for payment (rows before it in the same INSERT included)
+	// are already at the bound.
+	boundedRow = `(?, IF((SELECT COUNT(*) FROM orders x WHERE x.user_id = ? AND x.status IN ('CREATED', 'PAYMENT_READY', 'PROCESSING')
+		AND x.deleted_at IS NULL) < ?, (SELECT u.id FROM users u WHERE u.id = ?), NULL), ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	linesInsert   = "INSERT INTO order_lines (order_id, line_no, kind, product_id, lot_id, warehouse_id, quantity, unit_price) VALUES "
+	lineRow       = "(?, ?, ?, ?, ?, ?, ?, ?)"
+	paymentInsert = "INSERT INTO payments (order_id, status, amount, nonce, created_at, updated_at) VALUES "
+)
+
+func newOrderRows(o domain.Order, dealLimit int64, maxUnpaid int) *newOrder {
+	n := &newOrder{userID: o.UserID, orderRow: orderRow}
 	for _, l := range o.Lines {
-		if l.Kind == domain.LineDeal && !slices.Contains(dealLots, l.LotID) {
-			dealLots = append(dealLots, l.LotID)
+		if l.Kind == domain.LineDeal && !slices.Contains(n.dealLots, l.LotID) {
+			n.dealLots = append(n.dealLots, l.LotID)
 		}
 	}
-	if len(dealLots) > 0 {
-		lock := statement{query: "UPDATE users SET id = id WHERE id = ?"}
-		lock.add(o.UserID)
-		stmts = append(stmts, lock)
+	n.order = []any{o.ID, o.UserID}
+	if maxUnpaid > 0 {
+		n.orderRow = boundedRow
+		n.order = append(n.order, maxUnpaid, o.UserID)
 	}
-	ins := statement{query: `INSERT INTO orders (id, user_id, status, step, total, lat, lng, from_cart, created_at, updated_at, expires_at)
-		VALUES (?, (SELECT u.id FROM users u WHERE u.id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)`}
-	ins.add(o.ID, o.UserID, domain.StatusCreated, domain.StepCreated, int64(o.Total), o.Address.Lat, o.Address.Lng, o.FromCart,
+	n.order = append(n.order, domain.StatusCreated, domain.StepCreated, int64(o.Total), o.Address.Lat, o.Address.Lng, o.FromCart,
 		o.CreatedAt.UTC(), o.CreatedAt.UTC(), o.ExpiresAt.UTC())
 	// warehouse_id: where the line's stock is held (a deal line's lot's
 	// warehouse, a regular line's holding warehouse).
-	lines := statement{query: "INSERT INTO order_lines (order_id, line_no, kind, product_id, lot_id, warehouse_id, quantity, unit_price) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?),", len(o.Lines)), ",")}
 	for _, l := range o.Lines {
 		var lot, warehouse any
 		if l.LotID > 0 {
@@ -50,47 +93,76 @@ func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64
 		if l.WarehouseID > 0 {
 			warehouse = l.WarehouseID
 		}
-		lines.add(o.ID, l.LineNo, l.Kind, l.ProductID, lot, warehouse, l.Quantity, int64(l.UnitPrice))
+		n.lines = append(n.lines, []any{o.ID, l.LineNo, l.Kind, l.ProductID, lot, warehouse, l.Quantity, int64(l.UnitPrice)})
 	}
 	// The shopper's live deal lines of each lot, this order's included,
 	// counted from the shopper's orders: in a flash sale the lot's lines
 	// are many, one shopper's orders few.
-	amount := "?"
+	n.amount = "?"
 	var limitArgs []any
-	for _, lot := range dealLots {
-		if amount == "?" {
-			amount = "IF(1"
+	for _, lot := range n.dealLots {
+		if n.amount == "?" {
+			n.amount = "IF(1"
 		}
-		amount += ` AND (SELECT COALESCE(SUM(l.quantity), 0) FROM orders o STRAIGHT_JOIN order_lines l ON l.order_id = o.id
+		n.amount += ` AND (SELECT COALESCE(SUM(l.quantity), 0) FROM orders o STRAIGHT_JOIN order_lines l ON l.order_id = o.id
 			WHERE o.user_id = ? AND l.lot_id = ? AND l.kind = 'DEAL' AND o.deleted_at IS NULL) <= ?`
 		limitArgs = append(limitArgs, o.UserID, lot, dealLimit)
 	}
-	if len(dealLots) > 0 {
-		amount += ", ?, NULL)"
+	if len(n.dealLots) > 0 {
+		n.amount += ", ?, NULL)"
 	}
-	pay := statement{query: "INSERT INTO payments (order_id, status, amount, nonce, created_at, updated_at) VALUES (?, ?, " + amount + ", ?, ?, ?)"}
-	pay.add(o.ID, domain.PaymentNone)
-	pay.add(limitArgs...)
-	pay.add(int64(o.Total), o.Payment.Nonce, o.CreatedAt.UTC(), o.CreatedAt.UTC())
-	stmts = append(stmts, ins, lines, pay)
+	n.paymentArgs = append([]any{o.ID, domain.PaymentNone}, limitArgs...)
+	n.paymentArgs = append(n.paymentArgs, int64(o.Total), o.Payment.Nonce, o.CreatedAt.UTC(), o.CreatedAt.UTC())
+	return n
+}
 
-	err := s.retry(ctx, func() error {
-		_, err := s.commitBatch(ctx, stmts, true)
-		return err
-	})
-	if isMySQLError(err, errBadNull) {
-		// A NULL user id or a NULL amount: which one, the users table says.
-		return s.orderRefused(ctx, o.UserID, dealLots, dealLimit)
+// orderStatements are the statements that store orders: the shoppers of
+// orders with deal lines locked, then each table's rows in one INSERT.
+func orderStatements(orders []*newOrder) []statement {
+	var lock, ins, lines, pay strings.Builder
+	var lockSt, insSt, linesSt, paySt statement
+	lock.WriteString("UPDATE users SET id = id WHERE id IN (")
+	ins.WriteString(orderInsert)
+	lines.WriteString(linesInsert)
+	pay.WriteString(paymentInsert)
+	sep := func(b *strings.Builder, first bool) {
+		if !first {
+			b.WriteString(",")
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("create order: %w", err)
+	for i, n := range orders {
+		if len(n.dealLots) > 0 {
+			sep(&lock, len(lockSt.args) == 0)
+			lock.WriteString("?")
+			lockSt.add(n.userID)
+		}
+		sep(&ins, i == 0)
+		ins.WriteString(n.orderRow)
+		insSt.add(n.order...)
+		sep(&pay, i == 0)
+		pay.WriteString("(?, ?, ")
+		pay.WriteString(n.amount)
+		pay.WriteString(", ?, ?, ?)")
+		paySt.add(n.paymentArgs...)
+		for _, l := range n.lines {
+			sep(&lines, len(linesSt.args) == 0)
+			lines.WriteString(lineRow)
+			linesSt.add(l...)
+		}
 	}
-	return nil
+	var stmts []statement
+	if len(lockSt.args) > 0 {
+		lock.WriteString(")")
+		lockSt.query = lock.String()
+		stmts = append(stmts, lockSt)
+	}
+	insSt.query, linesSt.query, paySt.query = ins.String(), lines.String(), pay.String()
+	return append(stmts, insSt, linesSt, paySt)
 }
 
 // orderRefused tells why CreateOrder's insert met a NULL: an unknown
 // shopper, or else a shopper over the deal limit.
-func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64, dealLimit int64) error {
+func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64, dealLimit int64, maxUnpaid int) error {
 	var one int
 	err := s.db.QueryRowContext(ctx, "SELECT 1 FROM users WHERE id = ?", userID).Scan(&one)
 	switch {
@@ -98,6 +170,17 @@ func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64
 		return fmt.Errorf("user %d: %w", userID, domain.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("create order: %w", err)
+	}
+	if maxUnpaid > 0 {
+		n, err := s.UnpaidOrders(ctx, userID)
+		if err != nil {
+			return fmt.Errorf("create order: %w", err)
+		}
+		if n >= maxUnpaid || len(dealLots) == 0 {
+			// Without deal lines the bound is the only NULL left (an
+			// order of the shopper paid meanwhile).
+			return fmt.Errorf("user %d has %d unpaid orders: %w", userID, n, domain.ErrTooManyUnpaid)
+		}
 	}
 	return fmt.Errorf("lots %v: more than %d per shopper: %w", dealLots, dealLimit, domain.ErrDealLimit)
 }

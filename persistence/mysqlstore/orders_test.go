@@ -42,7 +42,7 @@ func stepsStore(t *testing.T) (s *mysqlstore.Store, ctx context.Context, at time
 		for i := 1; i <= n; i++ {
 			o.Lines = append(o.Lines, domain.OrderLine{LineNo: i, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000})
 		}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
+		if err := s.CreateOrder(ctx, o, 5, 0); err != nil {
 			t.Fatal(err)
 		}
 		return o
@@ -149,7 +149,7 @@ func TestDealLimitPerShopper(t *testing.T) {
 	l, _ := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(30 * time.Hour), Received: 100}, at)
 	order := func(user int64, id string, qty int64) error {
 		return s.CreateOrder(ctx, domain.Order{ID: id, UserID: user, Total: 500, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
-			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, Quantity: qty, UnitPrice: 500}}}, 5)
+			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, Quantity: qty, UnitPrice: 500}}}, 5, 0)
 	}
 	var users []int64
 	for i := range 4 {
@@ -199,6 +199,128 @@ func TestDealLimitPerShopper(t *testing.T) {
 	}
 }
 
+// A shopper's orders waiting for payment are counted in the insert of the
+// next: at the bound it is refused with nothing stored; an order that
+// ends makes room; an unknown shopper is still told apart.
+func TestUnpaidOrdersBoundedInTheInsert(t *testing.T) {
+	s, ctx, at, _ := stepsStore(t)
+	u, err := s.CreateUser(ctx, domain.User{Email: "unpaid@shelflife.test", Name: "U", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := func(user int64, id string) error {
+		return s.CreateOrder(ctx, domain.Order{ID: id, UserID: user, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
+			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: 1, Quantity: 1, UnitPrice: 1000}}}, 5, 2)
+	}
+	for _, id := range []string{"o-u1", "o-u2"} {
+		if err := order(u.ID, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := order(u.ID, "o-u3"); !errors.Is(err, domain.ErrTooManyUnpaid) {
+		t.Errorf("a third unpaid order = %v, want ErrTooManyUnpaid", err)
+	}
+	if _, err := s.Order(ctx, "o-u3"); !errors.Is(err, domain.ErrOrderNotFound) {
+		t.Errorf("the refused order was stored: %v", err)
+	}
+	if err := order(999999, "o-nobody"); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("order of an unknown shopper = %v, want ErrNotFound", err)
+	}
+	if err := s.FailOrder(ctx, "o-u1", []domain.Step{domain.StepCreated}, domain.Failure{Status: domain.StatusFailed, Reason: "x", Payment: domain.PaymentCancelled}, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := order(u.ID, "o-u4"); err != nil {
+		t.Errorf("an order after one ended = %v", err)
+	}
+}
+
+// Orders of many shoppers placed at once share multi-row INSERTs; an
+// order refused among them (an unknown shopper, a shopper over the deal
+// limit) is refused alone and leaves no row, and every other lands whole.
+func TestConcurrentOrdersShareInserts(t *testing.T) {
+	s, ctx, at := orderStore(t, 30*time.Second)
+	w, _ := s.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "MANY", Name: "P", Category: "C", Price: 1000})
+	l, _ := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(30 * time.Hour), Received: 1000}, at)
+	const n = 200
+	users := make([]int64, n)
+	for i := range users {
+		u, err := s.CreateUser(ctx, domain.User{Email: fmt.Sprintf("many-%d@shelflife.test", i), Name: "M", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[i] = u.ID
+	}
+	// First every order good (they share inserts), then one in ten
+	// refused among them (each refused alone).
+	errs := concurrently(n, func(i int) error {
+		user, qty := users[i], int64(1)
+		switch {
+		case i < n/2:
+		case i%20 == 7:
+			user = 99999999 // unknown
+		case i%20 == 13:
+			qty = 6 // over the deal limit of 5
+		}
+		if i >= n/2 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		o := domain.Order{ID: fmt.Sprintf("o-many-%03d", i), UserID: user, Total: domain.KRW(500*qty + 1000), CreatedAt: at, ExpiresAt: at.Add(time.Hour),
+			Lines: []domain.OrderLine{
+				{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, WarehouseID: w.ID, Quantity: qty, UnitPrice: 500},
+				{LineNo: 2, Kind: domain.LineRegular, ProductID: p.ID, WarehouseID: w.ID, Quantity: 1, UnitPrice: 1000},
+			},
+			Payment: domain.Payment{Nonce: fmt.Sprint("n", i)}}
+		return s.CreateOrder(ctx, o, 5, 0)
+	})
+	good := 0
+	for i, err := range errs {
+		switch {
+		case i >= n/2 && i%20 == 7:
+			if !errors.Is(err, domain.ErrNotFound) {
+				t.Errorf("order %d of an unknown shopper: %v, want ErrNotFound", i, err)
+			}
+		case i >= n/2 && i%20 == 13:
+			if !errors.Is(err, domain.ErrDealLimit) {
+				t.Errorf("order %d over the limit: %v, want ErrDealLimit", i, err)
+			}
+		default:
+			if err != nil {
+				t.Errorf("order %d: %v", i, err)
+			}
+			good++
+		}
+	}
+	var orders, lines, payments int
+	s.DB().QueryRow(`SELECT (SELECT COUNT(*) FROM orders WHERE id LIKE 'o-many-%'), (SELECT COUNT(*) FROM order_lines WHERE order_id LIKE 'o-many-%'),
+		(SELECT COUNT(*) FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id LIKE 'o-many-%' AND p.nonce = CONCAT('n', CAST(SUBSTRING(o.id, 8) AS UNSIGNED)))`).
+		Scan(&orders, &lines, &payments)
+	if orders != good || lines != 2*good || payments != good {
+		t.Errorf("%d orders, %d lines, %d payments with their own nonce stored; want %d, %d, %d", orders, lines, payments, good, 2*good, good)
+	}
+	if s.SharedOrders() == 0 {
+		t.Error("no orders were stored in a shared multi-row insert")
+	}
+	if o, err := s.Order(ctx, "o-many-001"); err != nil || len(o.Lines) != 2 || o.Lines[0].WarehouseID != w.ID || o.Payment.Amount != 1500 {
+		t.Errorf("stored order: %+v (%v)", o, err)
+	}
+}
+
+// concurrently runs f(0) … f(n-1) at once and answers their errors.
+func concurrently(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(i)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
 // race places ten one-unit orders of user at once and counts those that
 // pass; any refusal but the deal limit is an error.
 func race(t *testing.T, order func(user int64, id string, qty int64) error, user int64, prefix string) int64 {
@@ -220,24 +342,37 @@ func race(t *testing.T, order func(user int64, id string, qty int64) error, user
 	return passed.Load()
 }
 
+// createOrders stores n orders o-000, o-001, … of one shopper, each
+// followed by then when it is not nil.
+func createOrders(t *testing.T, s *mysqlstore.Store, at time.Time, n int, then func(id string) error) {
+	t.Helper()
+	ctx := t.Context()
+	u, err := s.CreateUser(ctx, domain.User{Email: "many@shelflife.test", Name: "S", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		o := domain.Order{ID: fmt.Sprintf("o-%03d", i), UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
+			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: 1, Quantity: 1, UnitPrice: 1000}},
+			Payment: domain.Payment{Nonce: "n"}}
+		if err := s.CreateOrder(ctx, o, 5, 0); err != nil {
+			t.Fatal(err)
+		}
+		if then != nil {
+			if err := then(o.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // Steps of many orders at once share commits, yet each keeps its own
 // answer: an order not at its step fails alone, and a statement that fails
 // makes its batch go again one statement at a time.
 func TestConcurrentStepsShareCommits(t *testing.T) {
 	s, ctx, at := orderStore(t, time.Minute)
-	u, err := s.CreateUser(ctx, domain.User{Email: "shared@shelflife.test", Name: "S", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 200
-	for i := range n {
-		o := domain.Order{ID: fmt.Sprintf("o-%03d", i), UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
-			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: 1, Quantity: 1, UnitPrice: 1000}},
-			Payment: domain.Payment{Nonce: "n"}}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createOrders(t, s, at, n, nil)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
@@ -275,6 +410,9 @@ func TestConcurrentStepsShareCommits(t *testing.T) {
 	if s.SharedStepCommits() == 0 {
 		t.Error("no steps were committed together")
 	}
+	if s.SetStepStatements() == 0 {
+		t.Error("no set-based statement wrote the steps of several orders")
+	}
 	// Broken statements among good ones: the good ones still land.
 	for i := range n {
 		wg.Add(1)
@@ -299,6 +437,53 @@ func TestConcurrentStepsShareCommits(t *testing.T) {
 	}
 }
 
+// Many orders taking the same step share one set-based statement; when
+// some of them are no longer at the step it comes from, the batch goes
+// again one statement per order, so that those fail alone and the others
+// land with their own values.
+func TestSetBasedStepsFailAlone(t *testing.T) {
+	s, ctx, at := orderStore(t, time.Minute)
+	const n = 300
+	createOrders(t, s, at, n, func(id string) error { return s.SetReady(ctx, id, "T"+id, "http://kakao/"+id, at) })
+	// Every tenth order has already moved on: its step must fail alone.
+	for i := 0; i < n; i += 10 {
+		if err := s.BeginDeducting(ctx, fmt.Sprintf("o-%03d", i), "pg-first", at, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(step func(i int, id string) error) []error {
+		return concurrently(n, func(i int) error { return step(i, fmt.Sprintf("o-%03d", i)) })
+	}
+	errs := run(func(i int, id string) error {
+		return s.BeginDeducting(ctx, id, "pg-"+id, at.Add(time.Duration(i)*time.Microsecond), nil)
+	})
+	for i, err := range errs {
+		if (i%10 == 0) != errors.Is(err, domain.ErrStepChanged) || (i%10 != 0 && err != nil) {
+			t.Errorf("order %d: %v", i, err)
+		}
+	}
+	for _, step := range []func(i int, id string) error{
+		func(_ int, id string) error { return s.BeginApproving(ctx, id, at.Add(time.Second)) },
+		func(_ int, id string) error { return s.MarkPaid(ctx, id, "A"+id, at.Add(2*time.Second)) },
+	} {
+		for i, err := range run(step) {
+			if err != nil {
+				t.Errorf("order %d: %v", i, err)
+			}
+		}
+	}
+	var right int
+	s.DB().QueryRow(`SELECT COUNT(*) FROM orders o JOIN payments p ON p.order_id = o.id
+		WHERE o.step = 'DONE' AND o.status = 'PAID' AND p.status = 'APPROVED' AND p.aid = CONCAT('A', o.id)
+		AND p.pg_token = IF(RIGHT(o.id, 1) = '0', 'pg-first', CONCAT('pg-', o.id))`).Scan(&right)
+	if right != n {
+		t.Errorf("%d of %d orders paid with their own pg_token and approval id", right, n)
+	}
+	if s.SetStepStatements() == 0 {
+		t.Error("no set-based statement wrote the steps of several orders")
+	}
+}
+
 // An order whose payment was never made ready goes with its lines and
 // payment; one that has moved on is kept.
 func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
@@ -312,7 +497,7 @@ func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
 		o := domain.Order{ID: id, UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: "n-" + id}}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
+		if err := s.CreateOrder(ctx, o, 5, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -358,7 +543,7 @@ func TestOrdersPageByCursor(t *testing.T) {
 		o := domain.Order{ID: fmt.Sprintf("o-page-%02d", i), UserID: u.ID, Total: 1000, CreatedAt: created, ExpiresAt: created.Add(15 * time.Minute),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: fmt.Sprintf("n-page-%d", i)}}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
+		if err := s.CreateOrder(ctx, o, 5, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -32,15 +32,22 @@ func (s *Store) advanceJoin(ctx context.Context, join, id string, from, to domai
 	}
 	q += " WHERE o.id = ? AND o.step = ?"
 	args = append(args, id, from)
-	return s.stepWrite(ctx, fmt.Sprintf("order %s not at %s", id, from), q, args...)
+	var set *setStep
+	if join == "" {
+		// The same step of other orders in the same batch becomes one
+		// set-based statement (steps.go).
+		set = &setStep{id: id, from: from, to: to, status: status, now: now.UTC(), payment: paymentSet, values: paymentArgs}
+	}
+	return s.stepWrite(ctx, fmt.Sprintf("order %s not at %s", id, from), set, q, args...)
 }
 
 // stepWrite commits one conditional statement with the steps of other
 // orders; it is ErrStepChanged, described by what, when no row matched.
-func (s *Store) stepWrite(ctx context.Context, what, q string, args ...any) error {
+// set, when not nil, is the same step described for a set-based write.
+func (s *Store) stepWrite(ctx context.Context, what string, set *setStep, q string, args ...any) error {
 	st := statement{query: q}
 	st.add(args...)
-	n, err := s.steps.exec(ctx, st)
+	n, err := s.steps.exec(ctx, st, set)
 	if err != nil {
 		return err
 	}
@@ -79,7 +86,7 @@ func (s *Store) BeginDeducting(ctx context.Context, id, pgToken string, now time
 func (s *Store) SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error {
 	st := statement{query: "UPDATE order_lines SET warehouse_id = ? WHERE order_id = ? AND line_no = ?"}
 	st.add(warehouseID, id, lineNo)
-	_, err := s.steps.exec(ctx, st)
+	_, err := s.steps.exec(ctx, st, nil)
 	return err
 }
 
@@ -113,7 +120,7 @@ func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []domain.Ste
 		args = append(args, st)
 	}
 	if len(msgs) == 0 {
-		return s.stepWrite(ctx, "fail order "+id, q, args...)
+		return s.stepWrite(ctx, "fail order "+id, nil, q, args...)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, args...)

@@ -43,6 +43,9 @@ type Config struct {
 	DSN          string
 	MaxOpenConns int
 	MaxIdleConns int
+	// StepPerOrder writes every saga step as its own statement, as before
+	// set-based steps; for measurements (make bench) only.
+	StepPerOrder bool
 }
 
 var dbNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
@@ -110,7 +113,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	batch.SetMaxIdleConns(batchConns)
 	batch.SetConnMaxLifetime(30 * time.Minute)
 	st := &Store{db: db, batch: batch}
-	st.steps = &steps{s: st}
+	st.steps = &steps{s: st, perOrder: cfg.StepPerOrder}
 	return st, nil
 }
 
