@@ -9,6 +9,10 @@
 //	cross-node: a lot request (Get, Deduct) from one member of a two-member
 //	    cluster to a lot living on the other member against the same request
 //	    to a lot living on itself (p50 ratio);
+//	orders: many concurrent orders stored and taken through READY,
+//	    DEDUCTING, APPROVING and PAID, with statements per order against multi-row
+//	    INSERTs and one set-based statement per step in each shared commit
+//	    (wall time and MariaDB CPU per order);
 //	browse: GET /api/v1/products for an address against GET /healthz, the
 //	    same server's cheapest route.
 //
@@ -78,6 +82,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lot-grain runs to this file")
 	stormOnly := fs.Bool("storm", false, "run the expiry storm alone (make bench-storm; flags -storm-*)")
 	so := stormFlags(fs)
+	ordersN := fs.Int("steps", 2000, "orders stored and taken through their saga steps with statements per order and set-based (0: skip)")
+	mysqlPID := fs.Int("mysql-pid", 0, "the MySQL server process whose CPU the orders measurement reports (0: every mariadbd and mysqld here)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,6 +153,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "\n%5s %14s %18s %9s\n", "N", "throughput b/a", "p99(b)/p99(a)", "oversold")
 	for _, pr := range pairs {
 		fmt.Fprintf(out, "%5d %14.1f %18.3f %9d\n", pr.a.n, pr.b.rate()/pr.a.rate(), pr.b.p99.Seconds()/pr.a.p99.Seconds(), pr.a.oversold+pr.b.oversold)
+	}
+	if *ordersN > 0 {
+		var pids []int
+		if *mysqlPID > 0 {
+			pids = []int{*mysqlPID}
+		}
+		if err := sagaSteps(ctx, out, dsn, *ordersN, 256, pids); err != nil {
+			return err
+		}
 	}
 	if *cross {
 		if err := crossNode(ctx, out, hot, quiet); err != nil {
