@@ -3,7 +3,9 @@
 # and run the load tester's scenarios against it, printing each report.
 # Needs MariaDB and Redis on 127.0.0.1, like make test. LOAD_HTTP_PORT,
 # LOAD_KAKAO_PORT and LOAD_DB_PREFIX (the database and Redis prefix) move
-# it off the defaults.
+# it off the defaults; LOAD_MYSQL_PORT points it at another MariaDB on
+# 127.0.0.1, and LOAD_MYSQL_PID makes the CPU per paid checkout count that
+# server alone (else every mariadbd here, other work's included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +24,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cleanup() {
   [ -n "${NODE_PID:-}" ] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null || true
-  mariadb -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS \`$DB\`" 2>/dev/null || true
+  mariadb -uroot -h127.0.0.1 -P"${LOAD_MYSQL_PORT:-3306}" -e "DROP DATABASE IF EXISTS \`$DB\`" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -33,7 +35,7 @@ SHELFLIFE_CONFIG=configs/local.yaml \
 SHELFLIFE_LOGIN_PER_ADDRESS_PER_MINUTE=0 \
 SHELFLIFE_SIGNUP_PER_ADDRESS_PER_HOUR=0 \
 SHELFLIFE_HTTP_ADDR=$HTTP \
-SHELFLIFE_MYSQL_DSN="root@tcp(127.0.0.1:3306)/$DB?parseTime=true" \
+SHELFLIFE_MYSQL_DSN="root@tcp(127.0.0.1:${LOAD_MYSQL_PORT:-3306})/$DB?parseTime=true" \
 SHELFLIFE_KAKAO_FAKE_ADDR=$KAKAO \
 SHELFLIFE_REDIS_PREFIX="$DB:" \
 SHELFLIFE_BCRYPT_COST=4 \
@@ -54,7 +56,7 @@ run() {
   shift
   echo
   echo "=== loadgen $scenario $*"
-  bin/loadgen "$scenario" -target "http://$HTTP" -kakao "http://$KAKAO" "$@"
+  bin/loadgen "$scenario" -target "http://$HTTP" -kakao "http://$KAKAO" ${LOAD_MYSQL_PID:+-mysql-pid "$LOAD_MYSQL_PID"} "$@"
 }
 
 # The crowd of sockets first, while the node has never held sockets, so
