@@ -118,16 +118,36 @@ type commitResult struct {
 }
 
 func newCore(st State, ledger []LedgerEntry, ladder domain.Ladder) *core {
-	c := &core{st: st, durable: st, ladder: ladder, ledger: make(map[string]*entry, len(ledger)),
-		refused: map[string]*pb.DeductResponse{}, pending: batch{no: 1}, absent: map[string]struct{}{},
+	// Maps are made when first written: most of a node's lots are idle,
+	// with nothing in them.
+	c := &core{st: st, durable: st, ladder: ladder, pending: batch{no: 1},
 		md: Markdown{}.withDefaults()}
 	if !st.LedgerFrom.IsZero() {
 		c.from = st.LedgerFrom.UnixNano()
+	}
+	if len(ledger) > 0 {
+		c.ledger = make(map[string]*entry, len(ledger))
 	}
 	for _, e := range ledger {
 		c.load(e)
 	}
 	return c
+}
+
+// put records what key did.
+func (c *core) put(key string, e *entry) {
+	if c.ledger == nil {
+		c.ledger = map[string]*entry{}
+	}
+	c.ledger[key] = e
+}
+
+// refuse remembers a refusal for key, forgetting them all past a bound.
+func (c *core) refuse(key string, r *pb.DeductResponse) {
+	if c.refused == nil || len(c.refused) >= maxRefusalsRemembered {
+		c.refused = map[string]*pb.DeductResponse{}
+	}
+	c.refused[key] = r
 }
 
 // load puts a durable ledger row into memory.
@@ -136,7 +156,7 @@ func (c *core) load(e LedgerEntry) {
 	if !e.HoldUntil.IsZero() {
 		en.until = e.HoldUntil.UnixNano()
 	}
-	c.ledger[e.Key] = en
+	c.put(e.Key, en)
 	if en.kind == kindHeld {
 		c.holds.push(hold{until: en.until, key: e.Key})
 	}
@@ -168,7 +188,7 @@ func (c *core) learn(key string, e LedgerEntry, found bool) {
 		return
 	}
 	if !found {
-		if len(c.absent) >= maxRefusalsRemembered {
+		if c.absent == nil || len(c.absent) >= maxRefusalsRemembered {
 			c.absent = map[string]struct{}{}
 		}
 		c.absent[key] = struct{}{}
@@ -233,10 +253,7 @@ func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Messag
 	reason := c.refusal(now, req)
 	if reason != pb.Reason_OK {
 		r := &pb.DeductResponse{Reason: reason, LotId: c.st.ID, OnHand: c.st.OnHand}
-		if len(c.refused) >= maxRefusalsRemembered {
-			c.refused = map[string]*pb.DeductResponse{}
-		}
-		c.refused[key] = r
+		c.refuse(key, r)
 		return r
 	}
 	price, pct := c.priceAt(now)
@@ -244,7 +261,7 @@ func (c *core) deduct(now time.Time, req *pb.DeductRequest, to any) proto.Messag
 	c.st.OnHand -= qty
 	c.st.Deducted += qty
 	e := &entry{kind: kindDeducted, quantity: qty, price: price, pct: int32(pct)}
-	c.ledger[key] = e
+	c.put(key, e)
 	c.observe(now, qty, e.pct)
 	c.touch(key, e)
 	return c.await(e, c.deductAnswer(e), to)
@@ -321,7 +338,7 @@ func (c *core) undo(now time.Time, key string) (*entry, int64) {
 		// The undo overtook its request: leave a marker that refuses it.
 		delete(c.refused, key)
 		e = &entry{kind: kindTombstone}
-		c.ledger[key] = e
+		c.put(key, e)
 		c.touch(key, e)
 		return e, 0
 	case e.kind == kindHeld:

@@ -34,10 +34,7 @@ func (c *core) reserve(now time.Time, req *pb.ReserveRequest, to any) proto.Mess
 		if reason == pb.Reason_NOT_SELLABLE || reason == pb.Reason_LOT_EXPIRED {
 			r.OnHand = 0
 		}
-		if len(c.refused) >= maxRefusalsRemembered {
-			c.refused = map[string]*pb.DeductResponse{}
-		}
-		c.refused[key] = r
+		c.refuse(key, r)
 		return &pb.ReserveResponse{Reason: reason, LotId: c.st.ID, OnHand: r.OnHand}
 	}
 	// A hold never outlives its lot.
@@ -47,7 +44,7 @@ func (c *core) reserve(now time.Time, req *pb.ReserveRequest, to any) proto.Mess
 	c.st.OnHand -= qty
 	c.st.Held += qty
 	e := &entry{kind: kindHeld, quantity: qty, price: price, pct: int32(pct), until: until}
-	c.ledger[key] = e
+	c.put(key, e)
 	c.holds.push(hold{until: until, key: key})
 	c.touch(key, e)
 	return c.await(e, c.reserveAnswer(e), to)
