@@ -372,7 +372,7 @@ func (hubSource) Products(context.Context) ([]domain.Product, error) {
 func (hubSource) Warehouses(context.Context) ([]domain.Warehouse, error) {
 	return []domain.Warehouse{{ID: 1, Lat: 37.5663, Lng: 126.9016, RadiusKm: 6}, {ID: 2, Lat: 37.5145, Lng: 127.1059, RadiusKm: 5}}, nil
 }
-func (hubSource) LiveLots(context.Context) ([]stockview.LotRow, error) { return nil, nil }
+func (hubSource) LiveLots(context.Context, func(stockview.LotRow)) error { return nil }
 
 // queuedMessages are the payloads of the frames waiting on a subscriber
 // that has no socket yet.

@@ -148,9 +148,8 @@ func (h *endHeap) Pop() any {
 // endsAt is when a lot of p stops counting as regular stock by time alone:
 // regular() is zero from then on.
 func endsAt(r *LotRow, p domain.Product) int64 {
-	closing := r.ExpiresAt.Add(-domain.ClosingWindow).UnixNano()
-	short := r.ExpiresAt.Add(-p.MinShelfLife).UnixNano() + 1
-	return min(closing, short)
+	expires := r.ExpiresAt.UnixNano()
+	return expires - max(int64(domain.ClosingWindow), int64(p.MinShelfLife)-1)
 }
 
 // countLocked brings what r counts in its warehouse's units to now. v.mu
@@ -198,6 +197,7 @@ func (v *View) recountStock(s *warehouseStock, byProduct map[int64][]*LotRow, no
 	clear(s.units)
 	s.ends = s.ends[:0]
 	s.at = now
+	t := now.UnixNano()
 	for pid, lots := range byProduct {
 		i, ok := v.productIdx[pid]
 		for _, r := range lots {
@@ -205,11 +205,15 @@ func (v *View) recountStock(s *warehouseStock, byProduct map[int64][]*LotRow, no
 			if !ok {
 				continue
 			}
-			p := v.products[i]
-			if n := regular(r, p, now); n > 0 {
-				r.counted = n
-				s.units[i] += n
-				s.ends = append(s.ends, lotEnd{at: endsAt(r, p), lot: r})
+			// regular(r, p, now) without its time arithmetic: a lot
+			// counts until endsAt.
+			if r.OnHand <= 0 || r.State != domain.Regular {
+				continue
+			}
+			if end := endsAt(r, v.products[i]); t < end {
+				r.counted = r.OnHand
+				s.units[i] += r.OnHand
+				s.ends = append(s.ends, lotEnd{at: end, lot: r})
 			}
 		}
 	}

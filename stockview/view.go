@@ -22,8 +22,8 @@ import (
 type Source interface {
 	Products(ctx context.Context) ([]domain.Product, error)
 	Warehouses(ctx context.Context) ([]domain.Warehouse, error)
-	// LiveLots lists lots not yet expired, with their seq.
-	LiveLots(ctx context.Context) ([]LotRow, error)
+	// LiveLots calls fn with every lot not yet expired, with its seq.
+	LiveLots(ctx context.Context, fn func(LotRow)) error
 }
 
 // LotRow is a lot as the view keeps it.
@@ -94,6 +94,12 @@ type View struct {
 	index *catalogIndex
 	// stock is each warehouse's regular units per product (catalog.go).
 	stock map[int64]*warehouseStock
+	// whVersion moves on with every change to one of a warehouse's lots,
+	// and base with every reload: an encoded listing carries the sum of
+	// its serving warehouses' versions and the base it was made at, so a
+	// change elsewhere in the city leaves it valid.
+	whVersion map[int64]uint64
+	base      uint64
 
 	// version moves on with every change; encoded listings carry the
 	// version they were made from.
@@ -136,29 +142,39 @@ func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
 	}
 	return &View{src: src, ladder: ladder, now: now, lots: map[int64]*LotRow{},
 		byWP: map[int64]map[int64][]*LotRow{}, productIdx: map[int64]int{}, listeners: map[int]func(Change){},
-		listings: map[listingKey]listing{}, stock: map[int64]*warehouseStock{}}
+		listings: map[listingKey]listing{}, stock: map[int64]*warehouseStock{}, whVersion: map[int64]uint64{}}
 }
 
-// Load rebuilds the view from the source.
+// Load rebuilds the view from the source. The lots are indexed as they
+// stream in, in blocks of lotBlock rows, and take the view's place at once.
 func (v *View) Load(ctx context.Context) error {
 	if err := v.LoadCatalog(ctx); err != nil {
 		return err
 	}
-	rows, err := v.src.LiveLots(ctx)
+	lots := map[int64]*LotRow{}
+	byWP := map[int64]map[int64][]*LotRow{}
+	var block []LotRow
+	err := v.src.LiveLots(ctx, func(r LotRow) {
+		if len(block) == cap(block) {
+			block = make([]LotRow, 0, lotBlock)
+		}
+		block = append(block, r)
+		addLot(lots, byWP, &block[len(block)-1])
+	})
 	if err != nil {
 		return err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	defer v.version.Add(1)
-	v.lots = map[int64]*LotRow{}
-	v.byWP = map[int64]map[int64][]*LotRow{}
-	for i := range rows {
-		v.insertLocked(&rows[i])
-	}
+	v.base++
+	v.lots, v.byWP = lots, byWP
 	v.recountLocked(v.now())
 	return nil
 }
+
+// lotBlock is how many lots Load allocates at a time.
+const lotBlock = 4096
 
 // LoadCatalog reloads products and warehouses (after an admin change).
 func (v *View) LoadCatalog(ctx context.Context) error {
@@ -178,17 +194,21 @@ func (v *View) LoadCatalog(ctx context.Context) error {
 	v.mu.Lock()
 	v.products, v.productIdx, v.warehouses, v.index = ps, idx, ws, index
 	v.recountLocked(v.now())
+	v.base++
 	v.version.Add(1)
 	v.mu.Unlock()
 	return nil
 }
 
-func (v *View) insertLocked(r *LotRow) {
-	v.lots[r.ID] = r
-	m := v.byWP[r.WarehouseID]
+func (v *View) insertLocked(r *LotRow) { addLot(v.lots, v.byWP, r) }
+
+// addLot indexes r by id and by warehouse and product.
+func addLot(lots map[int64]*LotRow, byWP map[int64]map[int64][]*LotRow, r *LotRow) {
+	lots[r.ID] = r
+	m := byWP[r.WarehouseID]
 	if m == nil {
 		m = map[int64][]*LotRow{}
-		v.byWP[r.WarehouseID] = m
+		byWP[r.WarehouseID] = m
 	}
 	m[r.ProductID] = append(m[r.ProductID], r)
 }
@@ -257,14 +277,17 @@ func (v *View) applyLocked(e domain.LotEvent) bool {
 			return false // gone already, or never shown
 		}
 		v.removeLocked(cur)
+		v.whVersion[cur.WarehouseID]++
 	case ok:
 		cur.OnHand, cur.State, cur.Seq, cur.DiscountPercent = e.OnHand, e.State, e.Seq, e.DiscountPercent
 		v.countLocked(v.stockOfLocked(cur.WarehouseID), cur, v.now())
+		v.whVersion[cur.WarehouseID]++
 	default:
 		r := &LotRow{ID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
 			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq, DiscountPercent: e.DiscountPercent}
 		v.insertLocked(r)
 		v.countLocked(v.stockOfLocked(r.WarehouseID), r, v.now())
+		v.whVersion[r.WarehouseID]++
 	}
 	return true
 }
@@ -366,7 +389,6 @@ func (v *View) DealsJSON(addr domain.Point, pg Page) ([]byte, int, error) {
 }
 
 func (v *View) encoded(kind string, addr domain.Point, category string, pg Page, build func() (any, int)) ([]byte, int, error) {
-	version := v.version.Load()
 	now := v.now()
 	var key strings.Builder
 	key.WriteString(kind)
@@ -375,9 +397,11 @@ func (v *View) encoded(kind string, addr domain.Point, category string, pg Page,
 	key.WriteByte('+')
 	key.WriteString(strconv.Itoa(pg.Limit))
 	v.mu.RLock()
+	version := v.base << 40
 	for _, w := range v.servingLocked(addr) {
 		key.WriteByte(',')
 		key.WriteString(strconv.FormatInt(w.ID, 10))
+		version += v.whVersion[w.ID]
 	}
 	v.mu.RUnlock()
 	k := listingKey{serving: key.String(), category: category}

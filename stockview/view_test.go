@@ -18,7 +18,12 @@ type fakeSource struct {
 
 func (f fakeSource) Products(context.Context) ([]domain.Product, error)     { return f.products, nil }
 func (f fakeSource) Warehouses(context.Context) ([]domain.Warehouse, error) { return f.warehouses, nil }
-func (f fakeSource) LiveLots(context.Context) ([]LotRow, error)             { return f.lots, nil }
+func (f fakeSource) LiveLots(_ context.Context, fn func(LotRow)) error {
+	for _, r := range f.lots {
+		fn(r)
+	}
+	return nil
+}
 
 var (
 	t0       = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)

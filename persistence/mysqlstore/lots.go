@@ -2,6 +2,7 @@ package mysqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"time"
@@ -40,25 +41,33 @@ func (s *Store) CountLiveLots(ctx context.Context, productID, warehouseID int64,
 	return n, err
 }
 
-// LiveLots lists the lots not yet expired, for the read model.
-func (s *Store) LiveLots(ctx context.Context) ([]stockview.LotRow, error) {
+// LiveLots calls fn with each lot not yet expired, for the read model, as
+// one query streams them: nothing is gathered here, and a state is one of
+// the domain's strings rather than a copy per row.
+func (s *Store) LiveLots(ctx context.Context, fn func(stockview.LotRow)) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, product_id, warehouse_id, expires_at, on_hand, state, seq, markdown_percent
 		FROM lots WHERE state <> 'EXPIRED'`)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []stockview.LotRow
+	var state sql.RawBytes
 	for rows.Next() {
 		var r stockview.LotRow
-		var state string
 		if err := rows.Scan(&r.ID, &r.ProductID, &r.WarehouseID, &r.ExpiresAt, &r.OnHand, &state, &r.Seq, &r.DiscountPercent); err != nil {
-			return nil, err
+			return err
 		}
-		r.State = domain.LotState(state)
-		out = append(out, r)
+		switch domain.LotState(state) {
+		case domain.Regular:
+			r.State = domain.Regular
+		case domain.ClosingSoon:
+			r.State = domain.ClosingSoon
+		default:
+			r.State = domain.LotState(state)
+		}
+		fn(r)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // Lots lists lots for admins, soonest expiry first.
