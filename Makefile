@@ -27,7 +27,7 @@ RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 # here.
 FUZZTIME ?= 40000x
 
-.PHONY: bench-storm seed-scale chaos cluster cluster-check cluster-check-short e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
+.PHONY: bench-storm seed-scale bench-scale chaos cluster cluster-check cluster-check-short e2e load compose-check run test test-race test-cluster fuzz lint generate bench build tools
 
 # The built binary, not `go run`: go run turns the node's clean exit after
 # Ctrl-C into exit status 1 ("make: *** Error 1").
@@ -71,12 +71,20 @@ generate: tools
 	done
 
 BENCHTIME ?= 5s
+SCALE_DB  ?= shelflife_scale
 
 # Hot-lot deductions (SQL per deduction vs the lot grain) at N = 8, 64, 256,
 # a lot request to another member vs to this one, and the browse rate, in one
-# run against the local MariaDB; prints ratios.
+# run against the local MariaDB; prints ratios. Then the scale rows on the
+# data set in SCALE_DB (make seed-scale first; without it they say so):
+# a node's start-up to ready, browse and search for random addresses, the
+# activation of hot lots with 200,000-row ledgers, and rss_mb with 100,000
+# lot grains active (about four minutes). bench-scale runs those alone.
 bench:
-	$(GO) run ./cmd/benchinv -duration $(BENCHTIME)
+	$(GO) run ./cmd/benchinv -duration $(BENCHTIME) -scale-db $(SCALE_DB)
+
+bench-scale:
+	$(GO) run ./cmd/benchinv -duration $(BENCHTIME) -scale-db $(SCALE_DB) -scale-only
 
 # The expiry storm (about four minutes): 100,000 lots generated into their
 # own database reach their 48 h mark or expiry within the same minute while
@@ -90,7 +98,6 @@ bench-storm:
 # The scale data set (50 warehouses, 20,000 products, 1,000,000 lots, 50 lots
 # with 200,000-row ledgers) loaded into SCALE_DB, dropped and created afresh;
 # prints how long it took. See README "Scale".
-SCALE_DB ?= shelflife_scale
 seed-scale:
 	$(GO) run ./cmd/seedscale -db $(SCALE_DB)
 

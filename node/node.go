@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/lmittmann/tint"
 	"github.com/redis/go-redis/v9"
@@ -65,6 +66,8 @@ type Node struct {
 	sweeper    *ordering.Sweeper
 	server     *api.Server
 	served     chan error
+	// started is how long each start step took, in order.
+	started []StartStep
 	// closers run in reverse order of start by Shutdown.
 	closers []closer
 }
@@ -119,16 +122,39 @@ func Start(ctx context.Context, cfg config.Node, opts Options) (n *Node, err err
 			n.Shutdown(sctx)
 		}
 	}()
-	for _, step := range []func(context.Context) error{
-		n.startListener, n.startStorage, n.startKafka, n.startKakao, n.startReadModel,
-		n.startCluster, n.startConsumers, n.startJobs, n.startHTTP,
+	for _, step := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"listener", n.startListener}, {"storage", n.startStorage}, {"kafka", n.startKafka}, {"kakao", n.startKakao},
+		{"read model", n.startReadModel}, {"cluster", n.startCluster}, {"consumers", n.startConsumers},
+		{"jobs", n.startJobs}, {"http", n.startHTTP},
 	} {
-		if err := step(ctx); err != nil {
+		t := time.Now()
+		if err := step.fn(ctx); err != nil {
 			return n, err
 		}
+		n.started = append(n.started, StartStep{Name: step.name, Took: time.Since(t)})
 	}
+	var attrs []any
+	for _, s := range n.started {
+		attrs = append(attrs, s.Name, s.Took.Round(time.Millisecond).String())
+	}
+	n.log.Info("node started", attrs...)
 	return n, nil
 }
+
+// StartStep is one step of a node's start and how long it took.
+type StartStep struct {
+	Name string
+	Took time.Duration
+}
+
+// Started lists the start's steps with their durations.
+func (n *Node) Started() []StartStep { return n.started }
+
+// Member is the node's cluster member (benchmarks stop grains through it).
+func (n *Node) Member() *member.Member { return n.member }
 
 // Addr is the HTTP address the node listens on.
 func (n *Node) Addr() string { return n.ln.Addr().String() }

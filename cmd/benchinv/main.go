@@ -72,7 +72,7 @@ type result struct {
 
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
+func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	fs := flag.NewFlagSet("benchinv", flag.ContinueOnError)
 	server := fs.String("mysql", "root@tcp(127.0.0.1:3306)/", "MySQL server (no database: a scratch one is created and dropped)")
 	duration := fs.Duration("duration", 5*time.Second, "how long each measurement runs")
@@ -84,12 +84,27 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	so := stormFlags(fs)
 	ordersN := fs.Int("steps", 2000, "orders stored and taken through their saga steps with statements per order and set-based (0: skip)")
 	mysqlPID := fs.Int("mysql-pid", 0, "the MySQL server process whose CPU the orders measurement reports (0: every mariadbd and mysqld here)")
+	scaleDB := fs.String("scale-db", "", "also measure a node on the scale data set in this database (make seed-scale)")
+	scaleGrains := fs.Int("scale-grains", 100_000, "lot grains to activate for the memory figure of the scale rows")
+	scaleOnly := fs.Bool("scale-only", false, "measure only the scale rows")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *stormOnly {
 		so.server = *server
 		return storm(ctx, out, so)
+	}
+	if *scaleDB != "" {
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		sb := scaleBench{out: out, server: *server, db: *scaleDB, duration: *duration, grains: *scaleGrains, log: quiet}
+		if *scaleOnly {
+			return sb.run(ctx)
+		}
+		defer func() {
+			if err == nil {
+				err = sb.run(ctx)
+			}
+		}()
 	}
 	var ns []int
 	for _, s := range strings.Split(*levels, ",") {
