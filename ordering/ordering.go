@@ -22,12 +22,13 @@ import (
 // Store is what ordering needs of MySQL.
 type Store interface {
 	// CreateOrder stores a new order; a shopper over dealLimit units of
-	// one deal lot is domain.ErrDealLimit, one who already has maxUnpaid
-	// orders waiting for payment (maxUnpaid > 0) domain.ErrTooManyUnpaid.
-	CreateOrder(ctx context.Context, o domain.Order, dealLimit int64, maxUnpaid int) error
+	// one deal lot is domain.ErrDealLimit.
+	CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error
 	Order(ctx context.Context, id string) (domain.Order, error)
 	Orders(ctx context.Context, f domain.OrderFilter, now time.Time) ([]domain.Order, error)
 	Reconcile(ctx context.Context) (domain.Reconciliation, error)
+	// UnpaidOrders counts the shopper's orders waiting for payment.
+	UnpaidOrders(ctx context.Context, userID int64) (int, error)
 }
 
 // Stock is what ordering reads of the stock near an address.
@@ -105,7 +106,7 @@ func New(cfg Config, store Store, stock Stock, sagas Sagas, holds Holds, carts C
 		cfg.DealHold = DefaultDealHold
 	}
 	return &Service{cfg: cfg, store: store, stock: stock, sagas: sagas, holds: holds, carts: carts, admit: newAdmission(cfg.Admission),
-		unpaid: newUnpaidCap(cfg.MaxUnpaid)}
+		unpaid: newUnpaidCap(cfg.MaxUnpaid, store.UnpaidOrders)}
 }
 
 func randomHex(n int) string {
@@ -173,7 +174,7 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		return domain.Order{}, err
 	}
 	defer s.admit.leave()
-	err = s.store.CreateOrder(ctx, o, s.cfg.Deals.Units(), s.cfg.MaxUnpaid)
+	err = s.store.CreateOrder(ctx, o, s.cfg.Deals.Units())
 	release()
 	if err != nil {
 		giveBack()

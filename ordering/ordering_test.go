@@ -20,26 +20,26 @@ type fakeStore struct {
 	listedAt  time.Time
 }
 
-// CreateOrder stores o unless the shopper already has maxUnpaid orders:
-// the fake's orders never get paid.
-func (s *fakeStore) CreateOrder(_ context.Context, o domain.Order, dealLimit int64, maxUnpaid int) error {
+func (s *fakeStore) CreateOrder(_ context.Context, o domain.Order, dealLimit int64) error {
 	if s.err != nil {
 		return s.err
-	}
-	n := 0
-	for _, c := range s.created {
-		if c.UserID == o.UserID {
-			n++
-		}
-	}
-	if maxUnpaid > 0 && n >= maxUnpaid {
-		return domain.ErrTooManyUnpaid
 	}
 	s.created, s.dealLimit = append(s.created, o), dealLimit
 	return nil
 }
 
 func (s *fakeStore) Order(context.Context, string) (domain.Order, error) { return domain.Order{}, nil }
+
+// UnpaidOrders counts every order created: the fake's never get paid.
+func (s *fakeStore) UnpaidOrders(_ context.Context, userID int64) (int, error) {
+	n := 0
+	for _, o := range s.created {
+		if o.UserID == userID {
+			n++
+		}
+	}
+	return n, nil
+}
 
 func (s *fakeStore) Orders(_ context.Context, _ domain.OrderFilter, now time.Time) ([]domain.Order, error) {
 	s.listedAt = now

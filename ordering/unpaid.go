@@ -10,12 +10,12 @@ import (
 
 // unpaidCap bounds the orders one shopper has waiting for payment, so that
 // one account cannot hold stock and Kakao Pay ready calls by the thousand.
-// The store counts them in the order's own insert (Store.CreateOrder with
-// maxUnpaid); a shopper's placements take turns on this node so that each
-// count sees the order before it; on several nodes at the very same moment
-// a shopper can pass the bound by one order per other node.
+// A shopper's placements take turns on this node between counting and
+// storing the order; on several nodes at the very same moment a shopper
+// can pass the bound by one order per other node.
 type unpaidCap struct {
-	max int
+	max   int
+	count func(ctx context.Context, userID int64) (int, error)
 
 	mu    sync.Mutex
 	turns map[int64]*turn
@@ -26,12 +26,13 @@ type turn struct {
 	refs int
 }
 
-func newUnpaidCap(max int) *unpaidCap {
-	return &unpaidCap{max: max, turns: map[int64]*turn{}}
+func newUnpaidCap(max int, count func(context.Context, int64) (int, error)) *unpaidCap {
+	return &unpaidCap{max: max, count: count, turns: map[int64]*turn{}}
 }
 
-// take waits for the shopper's turn and answers a release to call once the
-// new order is stored (or refused).
+// take waits for the shopper's turn and counts their unpaid orders. Below
+// the bound it answers a release to call once the new order is stored (or
+// refused); at the bound, domain.ErrTooManyUnpaid.
 func (u *unpaidCap) take(ctx context.Context, userID int64) (release func(), err error) {
 	if u == nil || u.max <= 0 {
 		return func() {}, nil
@@ -60,6 +61,15 @@ func (u *unpaidCap) take(ctx context.Context, userID int64) (release func(), err
 	release = func() {
 		<-t.ch
 		done()
+	}
+	n, err := u.count(ctx, userID)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if n >= u.max {
+		release()
+		return nil, fmt.Errorf("user %d has %d unpaid orders: %w", userID, n, domain.ErrTooManyUnpaid)
 	}
 	return release, nil
 }

@@ -19,21 +19,18 @@ import (
 // row, so that two orders of one shopper cannot both pass the per-shopper
 // deal limit; the limit is checked in the payment's insert, which a
 // shopper over the limit makes fail (a NULL amount), and an unknown
-// shopper fails the order's insert (a NULL user id), and so does a shopper
-// who already has maxUnpaid orders waiting for payment (when maxUnpaid is
-// positive; the caller lets one placement of a shopper in at a time).
-// Such a failure makes the shared commit go again with each order alone,
-// so that it fails by itself.
-func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64, maxUnpaid int) error {
+// shopper fails the order's insert (a NULL user id). Such a failure makes
+// the shared commit go again with each order alone, so that it fails by
+// itself.
+func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error {
 	if len(o.Lines) == 0 {
 		return domain.ErrEmptyOrder
 	}
-	n := newOrderRows(o, dealLimit, maxUnpaid)
+	n := newOrderRows(o, dealLimit)
 	err := s.steps.create(ctx, n)
 	if isMySQLError(err, errBadNull) {
-		// A NULL user id or a NULL amount: which one, the users and
-		// orders tables say.
-		return s.orderRefused(ctx, o.UserID, n.dealLots, dealLimit, maxUnpaid)
+		// A NULL user id or a NULL amount: which one, the users table says.
+		return s.orderRefused(ctx, o.UserID, n.dealLots, dealLimit)
 	}
 	if err != nil {
 		return fmt.Errorf("create order: %w", err)
@@ -46,8 +43,6 @@ func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64
 type newOrder struct {
 	userID   int64
 	dealLots []int64
-	// orderRow is the order's row, with its arguments in order.
-	orderRow string
 	order    []any
 	lines    [][]any
 	// payment's amount is an expression (the deal limit's check) with
@@ -57,32 +52,22 @@ type newOrder struct {
 }
 
 const (
-	orderInsert = "INSERT INTO orders (id, user_id, status, step, total, lat, lng, from_cart, created_at, updated_at, expires_at) VALUES "
-	orderRow    = "(?, (SELECT u.id FROM users u WHERE u.id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	// boundedRow's user id is NULL, too, when the shopper's orders
-	// waiting for payment (rows before it in the same INSERT included)
-	// are already at the bound.
-	boundedRow = `(?, IF((SELECT COUNT(*) FROM orders x WHERE x.user_id = ? AND x.status IN ('CREATED', 'PAYMENT_READY', 'PROCESSING')
-		AND x.deleted_at IS NULL) < ?, (SELECT u.id FROM users u WHERE u.id = ?), NULL), ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	orderInsert   = "INSERT INTO orders (id, user_id, status, step, total, lat, lng, from_cart, created_at, updated_at, expires_at) VALUES "
+	orderRow      = "(?, (SELECT u.id FROM users u WHERE u.id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	linesInsert   = "INSERT INTO order_lines (order_id, line_no, kind, product_id, lot_id, warehouse_id, quantity, unit_price) VALUES "
 	lineRow       = "(?, ?, ?, ?, ?, ?, ?, ?)"
 	paymentInsert = "INSERT INTO payments (order_id, status, amount, nonce, created_at, updated_at) VALUES "
 )
 
-func newOrderRows(o domain.Order, dealLimit int64, maxUnpaid int) *newOrder {
-	n := &newOrder{userID: o.UserID, orderRow: orderRow}
+func newOrderRows(o domain.Order, dealLimit int64) *newOrder {
+	n := &newOrder{userID: o.UserID}
 	for _, l := range o.Lines {
 		if l.Kind == domain.LineDeal && !slices.Contains(n.dealLots, l.LotID) {
 			n.dealLots = append(n.dealLots, l.LotID)
 		}
 	}
-	n.order = []any{o.ID, o.UserID}
-	if maxUnpaid > 0 {
-		n.orderRow = boundedRow
-		n.order = append(n.order, maxUnpaid, o.UserID)
-	}
-	n.order = append(n.order, domain.StatusCreated, domain.StepCreated, int64(o.Total), o.Address.Lat, o.Address.Lng, o.FromCart,
-		o.CreatedAt.UTC(), o.CreatedAt.UTC(), o.ExpiresAt.UTC())
+	n.order = []any{o.ID, o.UserID, domain.StatusCreated, domain.StepCreated, int64(o.Total), o.Address.Lat, o.Address.Lng, o.FromCart,
+		o.CreatedAt.UTC(), o.CreatedAt.UTC(), o.ExpiresAt.UTC()}
 	// warehouse_id: where the line's stock is held (a deal line's lot's
 	// warehouse, a regular line's holding warehouse).
 	for _, l := range o.Lines {
@@ -137,7 +122,7 @@ func orderStatements(orders []*newOrder) []statement {
 			lockSt.add(n.userID)
 		}
 		sep(&ins, i == 0)
-		ins.WriteString(n.orderRow)
+		ins.WriteString(orderRow)
 		insSt.add(n.order...)
 		sep(&pay, i == 0)
 		pay.WriteString("(?, ?, ")
@@ -162,7 +147,7 @@ func orderStatements(orders []*newOrder) []statement {
 
 // orderRefused tells why CreateOrder's insert met a NULL: an unknown
 // shopper, or else a shopper over the deal limit.
-func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64, dealLimit int64, maxUnpaid int) error {
+func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64, dealLimit int64) error {
 	var one int
 	err := s.db.QueryRowContext(ctx, "SELECT 1 FROM users WHERE id = ?", userID).Scan(&one)
 	switch {
@@ -170,17 +155,6 @@ func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64
 		return fmt.Errorf("user %d: %w", userID, domain.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("create order: %w", err)
-	}
-	if maxUnpaid > 0 {
-		n, err := s.UnpaidOrders(ctx, userID)
-		if err != nil {
-			return fmt.Errorf("create order: %w", err)
-		}
-		if n >= maxUnpaid || len(dealLots) == 0 {
-			// Without deal lines the bound is the only NULL left (an
-			// order of the shopper paid meanwhile).
-			return fmt.Errorf("user %d has %d unpaid orders: %w", userID, n, domain.ErrTooManyUnpaid)
-		}
 	}
 	return fmt.Errorf("lots %v: more than %d per shopper: %w", dealLots, dealLimit, domain.ErrDealLimit)
 }

@@ -42,7 +42,7 @@ func stepsStore(t *testing.T) (s *mysqlstore.Store, ctx context.Context, at time
 		for i := 1; i <= n; i++ {
 			o.Lines = append(o.Lines, domain.OrderLine{LineNo: i, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000})
 		}
-		if err := s.CreateOrder(ctx, o, 5, 0); err != nil {
+		if err := s.CreateOrder(ctx, o, 5); err != nil {
 			t.Fatal(err)
 		}
 		return o
@@ -149,7 +149,7 @@ func TestDealLimitPerShopper(t *testing.T) {
 	l, _ := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(30 * time.Hour), Received: 100}, at)
 	order := func(user int64, id string, qty int64) error {
 		return s.CreateOrder(ctx, domain.Order{ID: id, UserID: user, Total: 500, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
-			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, Quantity: qty, UnitPrice: 500}}}, 5, 0)
+			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, Quantity: qty, UnitPrice: 500}}}, 5)
 	}
 	var users []int64
 	for i := range 4 {
@@ -199,41 +199,6 @@ func TestDealLimitPerShopper(t *testing.T) {
 	}
 }
 
-// A shopper's orders waiting for payment are counted in the insert of the
-// next: at the bound it is refused with nothing stored; an order that
-// ends makes room; an unknown shopper is still told apart.
-func TestUnpaidOrdersBoundedInTheInsert(t *testing.T) {
-	s, ctx, at, _ := stepsStore(t)
-	u, err := s.CreateUser(ctx, domain.User{Email: "unpaid@shelflife.test", Name: "U", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
-	if err != nil {
-		t.Fatal(err)
-	}
-	order := func(user int64, id string) error {
-		return s.CreateOrder(ctx, domain.Order{ID: id, UserID: user, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
-			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: 1, Quantity: 1, UnitPrice: 1000}}}, 5, 2)
-	}
-	for _, id := range []string{"o-u1", "o-u2"} {
-		if err := order(u.ID, id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := order(u.ID, "o-u3"); !errors.Is(err, domain.ErrTooManyUnpaid) {
-		t.Errorf("a third unpaid order = %v, want ErrTooManyUnpaid", err)
-	}
-	if _, err := s.Order(ctx, "o-u3"); !errors.Is(err, domain.ErrOrderNotFound) {
-		t.Errorf("the refused order was stored: %v", err)
-	}
-	if err := order(999999, "o-nobody"); !errors.Is(err, domain.ErrNotFound) {
-		t.Errorf("order of an unknown shopper = %v, want ErrNotFound", err)
-	}
-	if err := s.FailOrder(ctx, "o-u1", []domain.Step{domain.StepCreated}, domain.Failure{Status: domain.StatusFailed, Reason: "x", Payment: domain.PaymentCancelled}, at); err != nil {
-		t.Fatal(err)
-	}
-	if err := order(u.ID, "o-u4"); err != nil {
-		t.Errorf("an order after one ended = %v", err)
-	}
-}
-
 // Orders of many shoppers placed at once share multi-row INSERTs; an
 // order refused among them (an unknown shopper, a shopper over the deal
 // limit) is refused alone and leaves no row, and every other lands whole.
@@ -271,7 +236,7 @@ func TestConcurrentOrdersShareInserts(t *testing.T) {
 				{LineNo: 2, Kind: domain.LineRegular, ProductID: p.ID, WarehouseID: w.ID, Quantity: 1, UnitPrice: 1000},
 			},
 			Payment: domain.Payment{Nonce: fmt.Sprint("n", i)}}
-		return s.CreateOrder(ctx, o, 5, 0)
+		return s.CreateOrder(ctx, o, 5)
 	})
 	good := 0
 	for i, err := range errs {
@@ -355,7 +320,7 @@ func createOrders(t *testing.T, s *mysqlstore.Store, at time.Time, n int, then f
 		o := domain.Order{ID: fmt.Sprintf("o-%03d", i), UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: 1, Quantity: 1, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: "n"}}
-		if err := s.CreateOrder(ctx, o, 5, 0); err != nil {
+		if err := s.CreateOrder(ctx, o, 5); err != nil {
 			t.Fatal(err)
 		}
 		if then != nil {
@@ -497,7 +462,7 @@ func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
 		o := domain.Order{ID: id, UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: "n-" + id}}
-		if err := s.CreateOrder(ctx, o, 5, 0); err != nil {
+		if err := s.CreateOrder(ctx, o, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -543,7 +508,7 @@ func TestOrdersPageByCursor(t *testing.T) {
 		o := domain.Order{ID: fmt.Sprintf("o-page-%02d", i), UserID: u.ID, Total: 1000, CreatedAt: created, ExpiresAt: created.Add(15 * time.Minute),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: fmt.Sprintf("n-page-%d", i)}}
-		if err := s.CreateOrder(ctx, o, 5, 0); err != nil {
+		if err := s.CreateOrder(ctx, o, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
