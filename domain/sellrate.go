@@ -82,3 +82,28 @@ func ExpectedUnsold(onHand int, ratePerHour float64, left time.Duration) float64
 	}
 	return math.Max(0, float64(onHand)-ratePerHour*left.Hours())
 }
+
+// Remembered is how many units the rate still counts at now: the rate
+// times halfLife / ln 2. A lot that sold one unit an hour ago remembers
+// about 0.9 of it with a 6 h half-life.
+func (r SellRate) Remembered(now time.Time, halfLife time.Duration) float64 {
+	return r.Rate(now, halfLife) * rateHalfLife(halfLife).Hours() / math.Ln2
+}
+
+// MinEvidence is how many remembered units a lot's own rate needs to be
+// used alone. With fewer, a lot that sells a unit now and then reads as
+// nearly idle between its sales, so its rate is blended with its
+// product's: own × n/MinEvidence + product × (1 − n/MinEvidence).
+const MinEvidence = 3.0
+
+// EstimateRate is the rate to price a lot by: its own when it remembers
+// MinEvidence units or more, else blended with productRate as MinEvidence
+// says (productRate alone for a lot that has sold nothing).
+func EstimateRate(own SellRate, productRate float64, now time.Time, halfLife time.Duration) float64 {
+	n := own.Remembered(now, halfLife)
+	if n >= MinEvidence {
+		return own.Rate(now, halfLife)
+	}
+	w := n / MinEvidence
+	return own.Rate(now, halfLife)*w + math.Max(productRate, 0)*(1-w)
+}

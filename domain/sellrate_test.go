@@ -100,3 +100,30 @@ func TestExpectedUnsold(t *testing.T) {
 		}
 	}
 }
+
+func TestEstimateRateBlendsThinEvidence(t *testing.T) {
+	at := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	h := 6 * time.Hour
+	// 13 units remembered: the lot's own rate alone.
+	busy := SellRate{PerHour: 1.5, At: at}
+	if got := EstimateRate(busy, 10, at, h); got != 1.5 {
+		t.Errorf("busy lot = %v, want its own 1.5", got)
+	}
+	// Nothing sold: the product's rate.
+	if got := EstimateRate(SellRate{}, 0.4, at, h); got != 0.4 {
+		t.Errorf("lot without sales = %v, want the product's 0.4", got)
+	}
+	// One unit just sold: a third own, two thirds product.
+	one := SellRate{}.Observe(1, at, h)
+	if n := one.Remembered(at, h); math.Abs(n-1) > 1e-9 {
+		t.Fatalf("remembered %v, want 1", n)
+	}
+	want := one.PerHour/3 + 0.4*2/3
+	if got := EstimateRate(one, 0.4, at, h); math.Abs(got-want) > 1e-9 {
+		t.Errorf("thin lot = %v, want %v", got, want)
+	}
+	// A negative product rate counts as none.
+	if got := EstimateRate(SellRate{}, -1, at, h); got != 0 {
+		t.Errorf("negative product rate gave %v", got)
+	}
+}

@@ -25,8 +25,8 @@ type Markdown struct {
 // DefaultEvaluationInterval is how often an adaptive lot re-evaluates.
 const DefaultEvaluationInterval = 30 * time.Minute
 
-// fallbackRefresh is how long a product rate fetched for a lot without sales
-// of its own is used before it is asked again.
+// fallbackRefresh is how long a product rate fetched for a lot with few or
+// no sales of its own is used before it is asked again.
 const fallbackRefresh = time.Hour
 
 func (m Markdown) withDefaults() Markdown {
@@ -95,19 +95,22 @@ func (c *core) evaluationDue(now time.Time) bool {
 
 // evaluate sets the adaptive markdown for now, one change at most, and
 // when the next evaluation is due: Every later or at the ladder's next rung,
-// whichever comes first. A lot that has sold nothing yet prices by the
-// product's rate; until that is known (fetch reports it must be asked) it
-// stays at the ladder's floor.
+// whichever comes first. A lot that remembers fewer than
+// domain.MinEvidence units of its own sales prices by a blend with the
+// product's rate (domain.EstimateRate); until that is known (fetch reports
+// it must be asked) it stays at the ladder's floor.
 func (c *core) evaluate(now time.Time) (fetch bool) {
 	if !c.md.adaptive() || c.st.State != domain.ClosingSoon {
 		return false
 	}
 	left := c.st.ExpiresAt.Sub(now)
 	floor := c.ladder.DiscountPercent(left)
-	rate, known := c.st.SellRate.Rate(now, c.md.RateHalfLife), c.st.SellRate.Known()
-	if !known {
+	own, hl := c.st.SellRate, c.md.RateHalfLife
+	rate, known := own.Rate(now, hl), true
+	if own.Remembered(now, hl) < domain.MinEvidence {
 		fetch = c.fallbackAt.IsZero() || now.Sub(c.fallbackAt) >= fallbackRefresh
-		rate, known = c.fallback, !c.fallbackAt.IsZero()
+		known = !c.fallbackAt.IsZero()
+		rate = domain.EstimateRate(own, c.fallback, now, hl)
 	}
 	target := floor
 	if known {
@@ -135,8 +138,8 @@ func (c *core) nextEvaluation(now time.Time) time.Time {
 	return next
 }
 
-// productRate takes the product's rate fetched for a lot without sales of
-// its own, at now.
+// productRate takes the product's rate fetched for a lot with few or no
+// sales of its own, at now.
 func (c *core) productRate(now time.Time, perHour float64) {
 	c.fallback, c.fallbackAt = max(perHour, 0), now
 }

@@ -31,12 +31,16 @@ func (h *harness) tick(d time.Duration) bool {
 
 func TestAdaptiveFastLotKeepsASmallerMarkdown(t *testing.T) {
 	// Two closing-soon lots with 30 units and 40 h left: one sells about
-	// 1.5 units an hour (list-price units), the other sold one unit a day
-	// ago.
+	// 1.5 units an hour (list-price units; it remembers 13 units, enough
+	// to go by), the other sold one unit a day ago.
 	fast := adaptiveHarness(t, testState(30, 40*time.Hour))
 	fast.c.st.SellRate = domain.SellRate{PerHour: 1.5, At: c0.Add(-time.Minute)}
 	idle := adaptiveHarness(t, testState(30, 40*time.Hour))
 	idle.c.st.SellRate = domain.SellRate{}.Observe(1, c0.Add(-24*time.Hour), 0)
+	// The product sells 0.05 list units an hour in an average warehouse:
+	// the idle lot, remembering little of its own, prices by that.
+	fast.c.productRate(c0, 0.05)
+	idle.c.productRate(c0, 0.05)
 	fast.tick(0)
 	idle.tick(0)
 	f, i := fast.c.durable.MarkdownPercent, idle.c.durable.MarkdownPercent
