@@ -63,7 +63,7 @@ func TestAtRiskRoute(t *testing.T) {
 		HalfLifeHours float64          `json:"half_life_hours"`
 		Lots          []map[string]any `json:"lots"`
 	}
-	body := ts.mustDo("GET", "/api/v1/admin/lots/at-risk", ts.admin, "", 200)
+	body := ts.mustDo("GET", "/api/v1/admin/lots/at-risk?within=720h", ts.admin, "", 200)
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +93,14 @@ func TestAtRiskRoute(t *testing.T) {
 		}
 	}
 
-	body = ts.mustDo("GET", fmt.Sprintf("/api/v1/admin/lots/at-risk?limit=1&warehouse_id=%d", w.ID), ts.admin, "", 200)
+	body = ts.mustDo("GET", fmt.Sprintf("/api/v1/admin/lots/at-risk?limit=1&within=720h&warehouse_id=%d", w.ID), ts.admin, "", 200)
 	if err := json.Unmarshal(body, &got); err != nil || got.AtRisk != 3 || len(got.Lots) != 1 {
 		t.Errorf("limit 1: %s, want 3 at risk and one listed", body)
+	}
+	// By default the horizon is 72 h: the beef lot 10 days out is not weighed.
+	body = ts.mustDo("GET", "/api/v1/admin/lots/at-risk", ts.admin, "", 200)
+	if err := json.Unmarshal(body, &got); err != nil || got.Weighed != 3 || got.AtRisk != 2 || got.Lots[0]["lot_id"] != float64(idleBeef) {
+		t.Errorf("default horizon: %s, want 3 weighed, lot %d first of 2", body, idleBeef)
 	}
 	for _, tc := range []struct {
 		path, token string
@@ -105,6 +110,8 @@ func TestAtRiskRoute(t *testing.T) {
 		{"/api/v1/admin/lots/at-risk?limit=0", ts.admin, 400, "invalid_query"},
 		{"/api/v1/admin/lots/at-risk?limit=1001", ts.admin, 400, "invalid_query"},
 		{"/api/v1/admin/lots/at-risk?warehouse_id=abc", ts.admin, 400, "invalid_query"},
+		{"/api/v1/admin/lots/at-risk?within=soon", ts.admin, 400, "invalid_query"},
+		{"/api/v1/admin/lots/at-risk?within=30m", ts.admin, 400, "invalid_query"},
 		{"/api/v1/admin/lots/at-risk?warehouse_id=999", ts.admin, 404, "warehouse_not_found"},
 		{"/api/v1/admin/lots/at-risk", ts.shopper, 403, "forbidden"},
 		{"/api/v1/admin/lots/at-risk", "", 401, "missing_token"},

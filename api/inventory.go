@@ -20,10 +20,10 @@ type Inventory interface {
 	ReceiveLot(ctx context.Context, l domain.Lot) (domain.Lot, error)
 	Lots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, error)
 	WasteReport(ctx context.Context, from, to time.Time) ([]domain.WasteRow, error)
-	// AtRisk lists the live lots (of one warehouse, all when 0) expected
-	// to leave units unsold at expiry, worst value first, and how many
-	// lots it weighed.
-	AtRisk(ctx context.Context, warehouseID int64) ([]domain.AtRiskLot, int, error)
+	// AtRisk lists the live lots expiring within the given time (of one
+	// warehouse, all when 0) expected to leave units unsold at expiry,
+	// worst value first.
+	AtRisk(ctx context.Context, warehouseID int64, within time.Duration) (domain.AtRiskList, error)
 }
 
 type lotRequest struct {
@@ -205,7 +205,10 @@ func (s *Server) wasteReport(c *fiber.Ctx) error {
 // atRiskResponse is the at-risk list: the lots expected to leave units
 // unsold at expiry at their current sell rate, worst value first.
 type atRiskResponse struct {
+	// At is when the list was weighed (it is shared for up to 20 s).
 	At time.Time `json:"at"`
+	// WithinHours is the horizon: lots expiring later were not weighed.
+	WithinHours float64 `json:"within_hours"`
 	// Weighed counts the live lots looked at; AtRisk those at risk, of
 	// which Lots holds the first limit.
 	Weighed       int                `json:"weighed"`
@@ -226,6 +229,12 @@ func (s *Server) atRiskLots(c *fiber.Ctx) error {
 			return badRequest("invalid_query", "limit must be from 1 to 1000")
 		}
 	}
+	within := domain.EarlyDealWindow
+	if raw := c.Query("within"); raw != "" {
+		if within, err = time.ParseDuration(raw); err != nil || within < time.Hour || within > maxShelfLife {
+			return badRequest("invalid_query", "within must be a duration from 1h to %dh, such as 168h", int(maxShelfLife.Hours()))
+		}
+	}
 	ctx := c.UserContext()
 	if wh > 0 {
 		ws, err := s.deps.Catalog.Warehouses(ctx)
@@ -236,12 +245,12 @@ func (s *Server) atRiskLots(c *fiber.Ctx) error {
 			return fmt.Errorf("warehouse %d: %w", wh, domain.ErrUnknownWarehouse)
 		}
 	}
-	lots, weighed, err := s.deps.Inventory.AtRisk(ctx, wh)
+	list, err := s.deps.Inventory.AtRisk(ctx, wh, within)
 	if err != nil {
 		return err
 	}
-	out := atRiskResponse{At: s.cfg.Now().UTC(), Weighed: weighed, AtRisk: len(lots),
-		WindowHours: domain.RiskRateWindow.Hours(), HalfLifeHours: domain.DefaultRateHalfLife.Hours(), Lots: lots[:min(limit, len(lots))]}
+	out := atRiskResponse{At: list.At.UTC(), WithinHours: within.Hours(), Weighed: list.Weighed, AtRisk: len(list.Lots),
+		WindowHours: domain.RiskRateWindow.Hours(), HalfLifeHours: domain.DefaultRateHalfLife.Hours(), Lots: list.Lots[:min(limit, len(list.Lots))]}
 	if out.Lots == nil {
 		out.Lots = []domain.AtRiskLot{}
 	}

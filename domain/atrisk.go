@@ -77,3 +77,11 @@ type AtRiskLot struct {
 	ValueAtRisk KRW        `json:"value_at_risk"`
 	Action      RiskAction `json:"action"`
 }
+
+// AtRiskList is the at-risk list as weighed at At: of the Weighed live
+// lots, those at risk, worst value first.
+type AtRiskList struct {
+	At      time.Time
+	Weighed int
+	Lots    []AtRiskLot
+}

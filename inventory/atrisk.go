@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
 	"time"
 
 	"shelflife/domain"
@@ -32,13 +33,14 @@ type SalesSlice struct {
 
 // RiskStore is what the at-risk list needs of MySQL.
 type RiskStore interface {
-	// RiskLots lists the live lots with units on hand at now (of one
-	// warehouse, or all when warehouseID is 0).
-	RiskLots(ctx context.Context, now time.Time, warehouseID int64) ([]RiskLot, error)
-	// RecentSales sums the units deducted from live lots in [since, now)
-	// by slices of step counted back from now; with a warehouseID, for the
-	// products that warehouse holds, in every warehouse.
-	RecentSales(ctx context.Context, since, now time.Time, step time.Duration, warehouseID int64) ([]SalesSlice, error)
+	// RiskLots lists the live lots with units on hand at now that expire
+	// by until (of one warehouse, or all when warehouseID is 0).
+	RiskLots(ctx context.Context, now, until time.Time, warehouseID int64) ([]RiskLot, error)
+	// RecentSales sums the units deducted in [since, now) from live lots
+	// expiring by until, by slices of step counted back from now; with a
+	// warehouseID, for the products that warehouse holds, in every
+	// warehouse.
+	RecentSales(ctx context.Context, since, now, until time.Time, step time.Duration, warehouseID int64) ([]SalesSlice, error)
 }
 
 // RateSlice is the length of the slices of time in which the sales of the
@@ -49,23 +51,83 @@ const RateSlice = 10 * time.Minute
 // ErrNoRiskStore: the service was built without a RiskStore.
 var ErrNoRiskStore = errors.New("this node has no at-risk figures")
 
-// AtRisk lists the live lots (of one warehouse, or all when warehouseID
-// is 0) expected to leave units unsold at expiry at their current sell
-// rate, worst value first, and how many lots were weighed.
-func (s *Service) AtRisk(ctx context.Context, warehouseID int64) ([]domain.AtRiskLot, int, error) {
+// RiskMaxAge is how long an at-risk list is served again to the next
+// callers before it is weighed anew: on a large shop weighing reads every
+// live lot in the horizon, and several admin pages open at once should
+// cost one reading, not one each.
+const RiskMaxAge = 20 * time.Second
+
+type riskKey struct {
+	warehouse int64
+	within    time.Duration
+}
+
+// riskRun is one weighing: callers that come while it runs wait for it.
+type riskRun struct {
+	done chan struct{}
+	list domain.AtRiskList
+	err  error
+}
+
+type riskRuns struct {
+	mu   sync.Mutex
+	runs map[riskKey]*riskRun
+}
+
+// AtRisk lists the live lots expiring within the given time (of one
+// warehouse, or all when warehouseID is 0) expected to leave units unsold
+// at expiry at their current sell rate, worst value first. A lot expiring later is not weighed; the lots sold
+// before one that is always are, since they expire earlier. A list weighed
+// less than RiskMaxAge ago, or being weighed, is shared.
+func (s *Service) AtRisk(ctx context.Context, warehouseID int64, within time.Duration) (domain.AtRiskList, error) {
 	if s.Risk == nil {
-		return nil, 0, ErrNoRiskStore
+		return domain.AtRiskList{}, ErrNoRiskStore
 	}
+	k := riskKey{warehouseID, within}
 	now := s.Now()
-	lots, err := s.Risk.RiskLots(ctx, now, warehouseID)
-	if err != nil {
-		return nil, 0, err
+	s.risk.mu.Lock()
+	r := s.risk.runs[k]
+	if r == nil || (isDone(r) && (r.err != nil || now.Sub(r.list.At) >= RiskMaxAge || now.Before(r.list.At))) {
+		r = &riskRun{done: make(chan struct{})}
+		if s.risk.runs == nil {
+			s.risk.runs = map[riskKey]*riskRun{}
+		}
+		s.risk.runs[k] = r
+		s.risk.mu.Unlock()
+		r.list, r.err = s.weigh(ctx, now, warehouseID, within)
+		close(r.done)
+		return r.list, r.err
 	}
-	sales, err := s.Risk.RecentSales(ctx, now.Add(-domain.RiskRateWindow), now, RateSlice, warehouseID)
-	if err != nil {
-		return nil, 0, err
+	s.risk.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.list, r.err
+	case <-ctx.Done():
+		return domain.AtRiskList{}, ctx.Err()
 	}
-	return RankAtRisk(now, lots, sales, domain.DefaultRateHalfLife), len(lots), nil
+}
+
+func isDone(r *riskRun) bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// weigh reads the lots and their recent sales at now and ranks them.
+func (s *Service) weigh(ctx context.Context, now time.Time, warehouseID int64, within time.Duration) (domain.AtRiskList, error) {
+	until := now.Add(within)
+	lots, err := s.Risk.RiskLots(ctx, now, until, warehouseID)
+	if err != nil {
+		return domain.AtRiskList{}, err
+	}
+	sales, err := s.Risk.RecentSales(ctx, now.Add(-domain.RiskRateWindow), now, until, RateSlice, warehouseID)
+	if err != nil {
+		return domain.AtRiskList{}, err
+	}
+	return domain.AtRiskList{At: now, Weighed: len(lots), Lots: RankAtRisk(now, lots, sales, domain.DefaultRateHalfLife)}, nil
 }
 
 // RankAtRisk weighs each lot at now and keeps those at risk, worst value

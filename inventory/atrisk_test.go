@@ -3,6 +3,8 @@ package inventory
 import (
 	"context"
 	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,10 +25,10 @@ type fakeRisk struct {
 	sales []sale
 }
 
-func (f *fakeRisk) RiskLots(_ context.Context, now time.Time, warehouseID int64) ([]RiskLot, error) {
+func (f *fakeRisk) RiskLots(_ context.Context, now, until time.Time, warehouseID int64) ([]RiskLot, error) {
 	var out []RiskLot
 	for _, l := range f.lots {
-		if l.ExpiresAt.After(now) && l.OnHand > 0 && (warehouseID == 0 || l.WarehouseID == warehouseID) {
+		if l.ExpiresAt.After(now) && !l.ExpiresAt.After(until) && l.OnHand > 0 && (warehouseID == 0 || l.WarehouseID == warehouseID) {
 			l.State = domain.StateAt(l.ExpiresAt, now)
 			out = append(out, l)
 		}
@@ -34,14 +36,14 @@ func (f *fakeRisk) RiskLots(_ context.Context, now time.Time, warehouseID int64)
 	return out, nil
 }
 
-func (f *fakeRisk) RecentSales(_ context.Context, since, now time.Time, step time.Duration, _ int64) ([]SalesSlice, error) {
+func (f *fakeRisk) RecentSales(_ context.Context, since, now, until time.Time, step time.Duration, _ int64) ([]SalesSlice, error) {
 	byLot := map[int64]RiskLot{}
 	for _, l := range f.lots {
 		byLot[l.ID] = l
 	}
 	sums := map[[2]int64]int64{}
 	for _, s := range f.sales {
-		if l := byLot[s.lot]; s.at.Before(since) || !s.at.Before(now) || !l.ExpiresAt.After(now) {
+		if l := byLot[s.lot]; s.at.Before(since) || !s.at.Before(now) || !l.ExpiresAt.After(now) || l.ExpiresAt.After(until) {
 			continue
 		}
 		sums[[2]int64{s.lot, int64(now.Sub(s.at) / step)}] += s.units
@@ -65,6 +67,8 @@ func exactRate(sales []sale, lot int64, now time.Time) float64 {
 	}
 	return r.Rate(now, domain.DefaultRateHalfLife)
 }
+
+const month = 31 * 24 * time.Hour
 
 type wantRisk struct {
 	lot    int64
@@ -96,12 +100,13 @@ func TestAtRiskOnAFakeClock(t *testing.T) {
 	}
 	svc := &Service{Risk: store, Now: clk.Now}
 
-	got, weighed, err := svc.AtRisk(context.Background(), 0)
+	list, err := svc.AtRisk(context.Background(), 0, month)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if weighed != 5 {
-		t.Errorf("weighed %d lots, want 5", weighed)
+	got := list.Lots
+	if list.Weighed != 5 || !list.At.Equal(t0) {
+		t.Errorf("weighed %d lots at %s, want 5 at %s", list.Weighed, list.At, t0)
 	}
 	// Lot 11 sells about 1.45 an hour, so its 20 units go in its 20 h;
 	// lot 12 gets half the product's rate (two warehouses hold apples) and
@@ -130,10 +135,11 @@ func TestAtRiskOnAFakeClock(t *testing.T) {
 	clk.Advance(12 * time.Hour)
 	now := clk.Now()
 	apples, beefRate := exactRate(store.sales, 11, now), exactRate(store.sales, 21, now)
-	got, _, err = svc.AtRisk(context.Background(), 0)
+	list, err = svc.AtRisk(context.Background(), 0, month)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got = list.Lots
 	check(t, "12 h later", got, []wantRisk{
 		{22, domain.NoAction, "warehouse", 50},
 		{21, domain.MoveToDealsEarly, "warehouse", 30 - beefRate*68},
@@ -142,17 +148,18 @@ func TestAtRiskOnAFakeClock(t *testing.T) {
 	})
 
 	// One warehouse's list keeps its lots only.
-	got, weighed, err = svc.AtRisk(context.Background(), 2)
+	list, err = svc.AtRisk(context.Background(), 2, month)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if weighed != 1 || len(got) != 1 || got[0].LotID != 31 {
-		t.Errorf("warehouse 2: weighed %d, listed %+v; want lot 31 alone", weighed, got)
+	if got = list.Lots; list.Weighed != 1 || len(got) != 1 || got[0].LotID != 31 {
+		t.Errorf("warehouse 2: weighed %d, listed %+v; want lot 31 alone", list.Weighed, got)
 	}
 
 	// A day and a half on, beef has sold nothing for over 24 h: no rate.
 	clk.Advance(30 * time.Hour)
-	got, _, _ = svc.AtRisk(context.Background(), 1)
+	list, _ = svc.AtRisk(context.Background(), 1, month)
+	got = list.Lots
 	if len(got) != 2 || got[0].RateSource != "none" || got[1].LotID != 21 || got[1].ExpectedUnsold != 30 {
 		t.Errorf("after a day without sales: %+v, want lots 22 and 21 with no rate, all units unsold", got)
 	}
@@ -203,5 +210,69 @@ func TestRankAtRiskQueue(t *testing.T) {
 	got = RankAtRisk(now, lots, sales, domain.DefaultRateHalfLife)
 	if want := 60 - r*55; len(got) != 1 || got[0].LotID != 1 || math.Abs(got[0].ExpectedUnsold-want) > 1e-9 {
 		t.Errorf("listed %+v, want lot 1 alone with %.2f unsold", got, want)
+	}
+}
+
+// countingRisk counts the weighings and can hold one up.
+type countingRisk struct {
+	fakeRisk
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (c *countingRisk) RiskLots(ctx context.Context, now, until time.Time, warehouseID int64) ([]RiskLot, error) {
+	c.calls.Add(1)
+	if c.release != nil {
+		<-c.release
+	}
+	return c.fakeRisk.RiskLots(ctx, now, until, warehouseID)
+}
+
+// A list is weighed once for the callers that come while it is weighed
+// and for RiskMaxAge after; a new horizon, warehouse or time is weighed anew.
+func TestAtRiskShared(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	store := &countingRisk{fakeRisk: fakeRisk{lots: []RiskLot{{ID: 1, ProductID: 1, WarehouseID: 1, ExpiresAt: t0.Add(30 * time.Hour), OnHand: 5, Price: 100}}},
+		release: make(chan struct{})}
+	svc := &Service{Risk: store, Now: clk.Now}
+	ctx := context.Background()
+
+	var wg sync.WaitGroup
+	results := make([]domain.AtRiskList, 5)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = svc.AtRisk(ctx, 0, 72*time.Hour)
+		}()
+	}
+	for store.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // the others arrive while it is weighed
+	close(store.release)
+	wg.Wait()
+	if n := store.calls.Load(); n != 1 {
+		t.Errorf("5 callers at once weighed %d times, want 1", n)
+	}
+	for i, r := range results {
+		if len(r.Lots) != 1 || r.Lots[0].LotID != 1 {
+			t.Errorf("caller %d got %+v, want lot 1", i, r)
+		}
+	}
+
+	clk.Advance(RiskMaxAge - time.Second)
+	if r, _ := svc.AtRisk(ctx, 0, 72*time.Hour); store.calls.Load() != 1 || !r.At.Equal(t0) {
+		t.Errorf("within RiskMaxAge: weighed %d times, list at %s; want the first list", store.calls.Load(), r.At)
+	}
+	svc.AtRisk(ctx, 1, 72*time.Hour)
+	svc.AtRisk(ctx, 0, 24*time.Hour)
+	if n := store.calls.Load(); n != 3 {
+		t.Errorf("another warehouse and horizon: weighed %d times in all, want 3", n)
+	}
+	clk.Advance(time.Second)
+	if r, _ := svc.AtRisk(ctx, 0, 72*time.Hour); store.calls.Load() != 4 || !r.At.Equal(clk.Now()) {
+		t.Errorf("after RiskMaxAge: weighed %d times, list at %s; want a new list at %s", store.calls.Load(), r.At, clk.Now())
 	}
 }

@@ -71,6 +71,8 @@ type Service struct {
 	// Adaptive is the adaptive markdown: a lot the sweep moves to closing
 	// soon is due for its first evaluation, which its grain makes.
 	Adaptive bool
+
+	risk riskRuns
 }
 
 // sweepPage is how many due lots the sweep reads at a time.

@@ -139,7 +139,8 @@ func TestRiskLotsAndRecentSales(t *testing.T) {
 	ledgerRow(t, s, ctx, other, "o1", "DEDUCTED", 6, 800, 0, at.Add(-time.Hour))
 	ledgerRow(t, s, ctx, expired, "x1", "DEDUCTED", 5, 360, 70, at.Add(-2*time.Hour))
 
-	lots, err := s.RiskLots(ctx, at, 0)
+	far := at.Add(30 * 24 * time.Hour)
+	lots, err := s.RiskLots(ctx, at, far, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,11 +152,11 @@ func TestRiskLotsAndRecentSales(t *testing.T) {
 		byID[regular].State != domain.Regular || byID[other].Price != 800 {
 		t.Errorf("risk lots = %+v, want the deal, the regular and the other lot", lots)
 	}
-	if only, err := s.RiskLots(ctx, at, a.ID); err != nil || len(only) != 1 || only[0].ID != deal {
+	if only, err := s.RiskLots(ctx, at, far, a.ID); err != nil || len(only) != 1 || only[0].ID != deal {
 		t.Errorf("risk lots of A = %+v, %v; want the deal alone", only, err)
 	}
 
-	sales, err := s.RecentSales(ctx, at.Add(-24*time.Hour), at, 10*time.Minute, 0)
+	sales, err := s.RecentSales(ctx, at.Add(-24*time.Hour), at, far, 10*time.Minute, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,9 +184,19 @@ func TestRiskLotsAndRecentSales(t *testing.T) {
 		}
 	}
 
+	// Lots expiring after the horizon are neither listed nor read: Q's lot
+	// expires in 6 days.
+	soon := at.Add(5 * 24 * time.Hour)
+	if near, err := s.RiskLots(ctx, at, soon, 0); err != nil || len(near) != 2 {
+		t.Errorf("risk lots within 5 days = %+v, %v; want the deal and the regular lot", near, err)
+	}
+	if near, err := s.RecentSales(ctx, at.Add(-24*time.Hour), at, soon, 10*time.Minute, 0); err != nil || len(near) != 3 {
+		t.Errorf("sales of lots within 5 days = %+v, %v; want the deal's two slices and the regular lot's", near, err)
+	}
+
 	// Warehouse A holds product P only: its list needs P's sales in every
 	// warehouse, not Q's.
-	sales, err = s.RecentSales(ctx, at.Add(-24*time.Hour), at, 10*time.Minute, a.ID)
+	sales, err = s.RecentSales(ctx, at.Add(-24*time.Hour), at, far, 10*time.Minute, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

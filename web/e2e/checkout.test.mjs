@@ -22,7 +22,7 @@ import { chromium } from 'playwright-core';
 const bin = process.env.SHELFLIFE_BIN || '../../bin/shelflife';
 const artifacts = new URL('./artifacts/', import.meta.url).pathname;
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const db = `shelflife_e2e_${Date.now()}`;
+const db = `${process.env.E2E_DB_PREFIX || 'shelflife_e2e'}_${Date.now()}`;
 let node, browser, base;
 
 const freePort = () => new Promise((resolve) => {
@@ -31,7 +31,8 @@ const freePort = () => new Promise((resolve) => {
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  const [httpPort, kakaoPort] = [await freePort(), await freePort()];
+  // E2E_PORTS=HTTP,KAKAO picks the ports (several runs on one machine).
+  const [httpPort, kakaoPort] = process.env.E2E_PORTS ? process.env.E2E_PORTS.split(',').map(Number) : [await freePort(), await freePort()];
   base = `http://127.0.0.1:${httpPort}`;
   node = spawn(bin, ['-config', '../../configs/local.yaml'], {
     env: {
@@ -107,6 +108,18 @@ test('a shopper buys a deal, lands on the live order view, and the admin dashboa
     await admin.waitForSelector('#stock tr[id^=stock-]');
     await admin.waitForSelector('#live.on', { timeout: 10000 }); // the socket is open
 
+    // Lots at risk: worst value first, each with a suggestion; the waste
+    // chart sets write-offs beside markdown sales, with a key for both.
+    await admin.waitForSelector('#at-risk li[id^=risk-]');
+    const risk = await admin.$$eval('#at-risk li[id^=risk-]', (els) => els.map((e) => ({
+      action: e.dataset.action, value: Number(e.querySelector('[data-value]').dataset.value), text: e.textContent })));
+    assert.ok(risk.every((r) => ['mark_down_now', 'move_to_deals_early', 'none'].includes(r.action)), `actions: ${risk.map((r) => r.action)}`);
+    assert.ok(risk.every((r, i) => i === 0 || risk[i - 1].value >= r.value), `worst value first: ${risk.map((r) => r.value)}`);
+    assert.ok(risk.some((r) => r.action === 'mark_down_now' && /Mark down now/.test(r.text)), 'closing-soon lots that will not sell out are to be marked down');
+    assert.match(await admin.textContent('#risk-note'), /lots expiring within 72 h weighed/);
+    assert.equal(await admin.locator('#waste-chart .legend span').count(), 2, 'the waste chart has a key for write-offs and markdown sales');
+    assert.match(await admin.getAttribute('#waste-chart svg', 'aria-label'), /Written off .* Markdown sales/);
+
     // shopper2 lives in Jamsil, served by the Songpa warehouse only.
     await signIn(shop, '/', 'shopper2@shelflife.test');
     await shop.waitForSelector('#deals article.deal');
@@ -154,6 +167,9 @@ test('a shopper buys a deal, lands on the live order view, and the admin dashboa
     await watcher.waitForSelector('#order-view[data-status=PAYMENT_READY] #timeline li[aria-current=step]');
     assert.equal(await watcher.textContent('#timeline li[aria-current=step]'), '결제 대기');
 
+    // The admin page fetches the at-risk list and the waste report again
+    // after the sale.
+    const riskAgain = admin.waitForResponse((r) => r.url().includes('/api/v1/admin/lots/at-risk'), { timeout: 45000 });
     await shop.click('#approve');
     await shop.waitForURL(/#\/orders\//);
     await shop.waitForSelector('#order-view:not(.hidden)[data-status=PAID]', { timeout: 20000 });
@@ -181,6 +197,19 @@ test('a shopper buys a deal, lands on the live order view, and the admin dashboa
       [dealCell, adminBefore], { timeout: 15000 });
     await admin.waitForSelector(`#order-${pending.order_id} [data-status=PAID]`, { timeout: 20000 });
     await admin.waitForFunction(() => /Paid [1-9]/.test(document.querySelector('#tiles [data-status=PAID]')?.textContent || ''), null, { timeout: 20000 });
+
+    // The lot just sold from has a sell rate of its own now (a list is
+    // shared for up to 20 s, so ask until it has been weighed again).
+    let sold;
+    for (let i = 0; i < 30 && !(sold?.rate_source === 'lot'); i++) {
+      if (i) await new Promise((r) => setTimeout(r, 1000));
+      sold = (await apiGet(await token(admin), '/api/v1/admin/lots/at-risk?limit=1000')).lots.find((l) => l.lot_id === lotId);
+    }
+    assert.ok(!sold || (sold.rate_source === 'lot' && sold.rate_per_hour > 0), `the sold lot's rate comes from its own sale: ${JSON.stringify(sold)}`);
+    await riskAgain;
+    // The deal was sold at a markdown: today's markdown sales are no longer nil.
+    await admin.waitForFunction(() => /Markdown sales ₩[1-9]/.test(document.querySelector('#waste-chart svg')?.getAttribute('aria-label') || ''), null, { timeout: 20000 });
+    await admin.screenshot({ path: artifacts + 'admin-1280-en-after-sale.png', fullPage: true });
     assert.deepEqual(errors, [], 'no script errors on the pages');
   } catch (e) {
     await shop.screenshot({ path: artifacts + 'failed-shop.png', fullPage: true }).catch(() => {});
@@ -292,6 +321,7 @@ for (const width of [1280, 390]) {
         await signIn(page, path, email);
         await page.waitForSelector(ready);
         if (name === 'admin') await page.waitForSelector('#tiles .tile');
+        if (name === 'admin') await page.waitForSelector('#at-risk li');
         await page.waitForTimeout(300); // let the charts and fonts settle before measuring
         for (const lang of ['ko', 'en', 'ko']) {
           if (await page.evaluate(() => document.documentElement.lang) !== lang) {

@@ -214,14 +214,15 @@ async function loadAtRisk() {
   try { risk = await api('GET', '/api/v1/admin/lots/at-risk?limit=15'); renderAtRisk(); } catch (e) { toast(e.message); }
 }
 
-// The at-risk list is computed on the server from every live lot, so it is
-// fetched again at most every RISK_EVERY ms: after stock changes (a sale
-// changes a rate) and once a minute (rates fade and time runs out).
-const RISK_EVERY = 15000;
-let riskLoadedAt = 0, riskTimer = null;
-function atRiskSoon() {
-  if (riskTimer) return;
-  riskTimer = setTimeout(() => { riskTimer = null; loadAtRisk(); }, Math.max(1000, riskLoadedAt + RISK_EVERY - Date.now()));
+// The at-risk list and the waste report are computed on the server from
+// many rows, so they are fetched again at most every SLOW_EVERY ms: after
+// stock changes (a sale changes a rate and adds markdown revenue) and once
+// a minute (rates fade and time runs out).
+const SLOW_EVERY = 15000;
+let riskLoadedAt = 0, slowTimer = null;
+function slowSoon() {
+  if (slowTimer) return;
+  slowTimer = setTimeout(() => { slowTimer = null; loadAtRisk(); loadWaste(); }, Math.max(1000, riskLoadedAt + SLOW_EVERY - Date.now()));
 }
 
 // hoursText says how long is left: minutes, hours up to three days, then days.
@@ -235,14 +236,14 @@ function renderAtRisk() {
   if (!risk) return;
   const rate = (l) => {
     const r = `${num(Math.round(l.rate_per_hour * 10) / 10)}${state.lang === 'ko' ? t('perHour') : ' ' + t('perHour')}`;
-    return l.rate_source === 'product' ? `${r} (${t('rateProduct')})` : l.rate_source === 'none' ? t('rateNone') : r;
+    return l.rate_source === 'none' ? t('rateNone') : `${t('sellRate')} ${r}${l.rate_source === 'product' ? ` (${t('rateProduct')})` : ''}`;
   };
-  $('risk-note').textContent = `${t('riskNote')(num(risk.weighed), risk.window_hours, risk.half_life_hours)} · ${t('updatedAt')} ${hhmm(new Date(risk.at))}`;
+  $('risk-note').textContent = `${t('riskNote')(num(risk.weighed), risk.within_hours, risk.window_hours, risk.half_life_hours)} · ${t('updatedAt')} ${hhmm(new Date(risk.at))}`;
   $('at-risk').replaceChildren(...(risk.lots.length ? risk.lots.map((l) => el('li', { id: 'risk-' + l.lot_id, 'data-action': l.action },
     el('div', { class: 'line-main' },
       nameEl(pname(l.product_id), 'name'),
       el('span', { class: 'muted' }, nameEl(wname(l.warehouse_id)),
-        ` · ${t('lot')} ${l.lot_id} · ${t('timeLeft')} ${hoursText(l.hours_left)} · ${t('sellRate')} ${rate(l)}`)),
+        ` · ${t('lot')} ${l.lot_id} · ${t('timeLeft')} ${hoursText(l.hours_left)} · ${rate(l)}`)),
     el('div', { class: 'line-end' },
       el('strong', { 'data-value': l.value_at_risk }, won(l.value_at_risk)),
       el('span', { class: 'muted' }, `${t('expectedUnsold')} ${num(Math.round(l.expected_unsold))} / ${units(l.on_hand)}`),
@@ -280,8 +281,7 @@ function follow() {
     else lots.set(m.lot_id, { ...(before || {}), id: m.lot_id, product_id: m.product_id, warehouse_id: m.warehouse_id,
       on_hand: m.on_hand, state: m.state, expires_at: m.expires_at });
     renderStock(`${m.warehouse_id}:${m.product_id}`); renderExpiring(); renderExpiryChart();
-    if (m.state === 'EXPIRED') loadWaste();
-    refreshSoon(); atRiskSoon();
+    refreshSoon(); slowSoon();
   }, (s) => { live = s === 'open'; renderLive(); });
 }
 
@@ -319,7 +319,7 @@ $('lang').addEventListener('click', () => { setLang(state.lang === 'ko' ? 'en' :
 let resizeTimer = null;
 window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderCharts, 200); });
 setInterval(() => { if (summary) { loadSummary(); loadOrders(); renderExpiring(); renderExpiryChart(); } }, 10000);
-setInterval(() => { if (summary) atRiskSoon(); }, 60000);
+setInterval(() => { if (summary) slowSoon(); }, 60000);
 
 async function start() {
   setLang(state.lang);

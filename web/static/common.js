@@ -32,7 +32,7 @@ const TEXT = {
     atRisk: '폐기 위험 로트', expectedUnsold: '예상 잔량', valueAtRisk: '위험 금액', sellRate: '판매 속도', perHour: '개/시간',
     rateProduct: '상품 평균', rateNone: '최근 판매 없음', noneAtRisk: '폐기 위험 로트가 없습니다', timeLeft: '남은 시간',
     mark_down_now: '지금 할인', move_to_deals_early: '특가로 일찍 전환', none: '지켜보기', action: '제안',
-    riskNote: (n, w, h) => `로트 ${n}개 검토 · 최근 ${w}시간 판매 기준 (반감기 ${h}시간)`, updatedAt: '갱신',
+    riskNote: (n, within, w, h) => `${within}시간 안에 마감되는 로트 ${n}개 검토 · 최근 ${w}시간 판매 기준 (반감기 ${h}시간)`, updatedAt: '갱신',
   },
   en: {
     signin: 'Sign in', signup: 'Sign up', signout: 'Sign out', email: 'Email', password: 'Password', name: 'Name',
@@ -59,7 +59,7 @@ const TEXT = {
     atRisk: 'Lots at risk', expectedUnsold: 'Expected unsold', valueAtRisk: 'Value at risk', sellRate: 'Sell rate', perHour: '/h',
     rateProduct: 'product average', rateNone: 'no recent sales', noneAtRisk: 'No lot is at risk', timeLeft: 'Time left',
     mark_down_now: 'Mark down now', move_to_deals_early: 'Move to deals early', none: 'Watch', action: 'Suggestion',
-    riskNote: (n, w, h) => `${n} lots weighed · sell rates from the last ${w} h (half-life ${h} h)`, updatedAt: 'updated',
+    riskNote: (n, within, w, h) => `${n} lots expiring within ${within} h weighed · sell rates from the last ${w} h (half-life ${h} h)`, updatedAt: 'updated',
   },
 };
 
