@@ -249,7 +249,7 @@ func (s *Server) atRiskLots(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := atRiskResponse{At: list.At.UTC(), WithinHours: within.Hours(), Weighed: list.Weighed, AtRisk: len(list.Lots),
+	out := atRiskResponse{At: list.At.UTC(), WithinHours: within.Hours(), Weighed: list.Weighed, AtRisk: list.AtRisk,
 		WindowHours: domain.RiskRateWindow.Hours(), HalfLifeHours: domain.DefaultRateHalfLife.Hours(), Lots: list.Lots[:min(limit, len(list.Lots))]}
 	if out.Lots == nil {
 		out.Lots = []domain.AtRiskLot{}

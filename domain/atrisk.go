@@ -79,9 +79,14 @@ type AtRiskLot struct {
 }
 
 // AtRiskList is the at-risk list as weighed at At: of the Weighed live
-// lots, those at risk, worst value first.
+// lots, AtRisk are at risk; Lots holds the worst of them (at most
+// MaxAtRiskListed), worst value first.
 type AtRiskList struct {
 	At      time.Time
 	Weighed int
+	AtRisk  int
 	Lots    []AtRiskLot
 }
+
+// MaxAtRiskListed bounds the lots an at-risk list keeps.
+const MaxAtRiskListed = 1000

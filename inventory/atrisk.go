@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -36,11 +37,11 @@ type RiskStore interface {
 	// RiskLots lists the live lots with units on hand at now that expire
 	// by until (of one warehouse, or all when warehouseID is 0).
 	RiskLots(ctx context.Context, now, until time.Time, warehouseID int64) ([]RiskLot, error)
-	// RecentSales sums the units deducted in [since, now) from live lots
-	// expiring by until, by slices of step counted back from now; with a
-	// warehouseID, for the products that warehouse holds, in every
-	// warehouse.
-	RecentSales(ctx context.Context, since, now, until time.Time, step time.Duration, warehouseID int64) ([]SalesSlice, error)
+	// RecentSales sums the units deducted in [since, now) from the live
+	// lots of every warehouse expiring by until, by slices of step counted
+	// back from now (a product's fallback rate is taken across warehouses,
+	// so one warehouse's list needs them all too).
+	RecentSales(ctx context.Context, since, now, until time.Time, step time.Duration) ([]SalesSlice, error)
 }
 
 // RateSlice is the length of the slices of time in which the sales of the
@@ -92,6 +93,11 @@ func (s *Service) AtRisk(ctx context.Context, warehouseID int64, within time.Dur
 		if s.risk.runs == nil {
 			s.risk.runs = map[riskKey]*riskRun{}
 		}
+		for k, old := range s.risk.runs { // forget the stale lists of other horizons and warehouses
+			if isDone(old) && (old.err != nil || now.Sub(old.list.At) >= RiskMaxAge) {
+				delete(s.risk.runs, k)
+			}
+		}
 		s.risk.runs[k] = r
 		s.risk.mu.Unlock()
 		r.list, r.err = s.weigh(ctx, now, warehouseID, within)
@@ -123,11 +129,13 @@ func (s *Service) weigh(ctx context.Context, now time.Time, warehouseID int64, w
 	if err != nil {
 		return domain.AtRiskList{}, err
 	}
-	sales, err := s.Risk.RecentSales(ctx, now.Add(-domain.RiskRateWindow), now, until, RateSlice, warehouseID)
+	sales, err := s.Risk.RecentSales(ctx, now.Add(-domain.RiskRateWindow), now, until, RateSlice)
 	if err != nil {
 		return domain.AtRiskList{}, err
 	}
-	return domain.AtRiskList{At: now, Weighed: len(lots), Lots: RankAtRisk(now, lots, sales, domain.DefaultRateHalfLife)}, nil
+	ranked := RankAtRisk(now, lots, sales, domain.DefaultRateHalfLife)
+	return domain.AtRiskList{At: now, Weighed: len(lots), AtRisk: len(ranked),
+		Lots: slices.Clip(ranked[:min(len(ranked), domain.MaxAtRiskListed)])}, nil
 }
 
 // RankAtRisk weighs each lot at now and keeps those at risk, worst value

@@ -36,7 +36,7 @@ func (f *fakeRisk) RiskLots(_ context.Context, now, until time.Time, warehouseID
 	return out, nil
 }
 
-func (f *fakeRisk) RecentSales(_ context.Context, since, now, until time.Time, step time.Duration, _ int64) ([]SalesSlice, error) {
+func (f *fakeRisk) RecentSales(_ context.Context, since, now, until time.Time, step time.Duration) ([]SalesSlice, error) {
 	byLot := map[int64]RiskLot{}
 	for _, l := range f.lots {
 		byLot[l.ID] = l
@@ -274,5 +274,23 @@ func TestAtRiskShared(t *testing.T) {
 	clk.Advance(time.Second)
 	if r, _ := svc.AtRisk(ctx, 0, 72*time.Hour); store.calls.Load() != 4 || !r.At.Equal(clk.Now()) {
 		t.Errorf("after RiskMaxAge: weighed %d times, list at %s; want a new list at %s", store.calls.Load(), r.At, clk.Now())
+	}
+}
+
+// A list keeps the worst MaxAtRiskListed lots and counts them all.
+func TestAtRiskListBounded(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	store := &fakeRisk{}
+	for i := range domain.MaxAtRiskListed + 5 {
+		store.lots = append(store.lots, RiskLot{ID: int64(i + 1), ProductID: 1, WarehouseID: int64(i + 1), ExpiresAt: t0.Add(30 * time.Hour), OnHand: 2, Price: domain.KRW(i + 1)})
+	}
+	list, err := (&Service{Risk: store, Now: func() time.Time { return t0 }}).AtRisk(context.Background(), 0, 72*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := domain.MaxAtRiskListed + 5
+	if list.Weighed != n || list.AtRisk != n || len(list.Lots) != domain.MaxAtRiskListed || list.Lots[0].LotID != int64(n) || list.Lots[len(list.Lots)-1].LotID != 6 {
+		t.Errorf("weighed %d, at risk %d, kept %d from lot %d to %d; want %d, %d, %d from lot %d to 6",
+			list.Weighed, list.AtRisk, len(list.Lots), list.Lots[0].LotID, list.Lots[len(list.Lots)-1].LotID, n, n, domain.MaxAtRiskListed, n)
 	}
 }

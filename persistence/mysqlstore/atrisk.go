@@ -82,25 +82,15 @@ func (s *Store) listPrices(ctx context.Context, prices map[int64]domain.KRW) err
 }
 
 // RecentSales sums the units each live lot expiring by until had deducted
-// in [since, now), by step-long slices counted back from now, for the
-// products of warehouseID's such lots (every product when it is 0): the
-// fallback rate of a product is taken across all warehouses. Each lot's ledger is read
-// through lot_ledger_recent from since on, never from its start: a lot
-// with 200,000 rows costs only its rows of the window.
-func (s *Store) RecentSales(ctx context.Context, since, now, until time.Time, step time.Duration, warehouseID int64) ([]inventory.SalesSlice, error) {
-	const live = "state IN ('REGULAR', 'CLOSING_SOON') AND expires_at > ? AND expires_at <= ? AND on_hand > 0"
-	from, args := "lots l", []any{now.UTC(), step.Microseconds()}
-	if warehouseID > 0 {
-		// The warehouse's products first, then their lots everywhere by
-		// lots_product: MariaDB plans an IN (subquery) here as a scan.
-		from = "(SELECT DISTINCT product_id FROM lots WHERE warehouse_id = ? AND " + live + ") wp STRAIGHT_JOIN lots l ON l.product_id = wp.product_id"
-		args = append(args, warehouseID, now.UTC(), until.UTC())
-	}
+// in [since, now), by step-long slices counted back from now. Each lot's
+// ledger is read through lot_ledger_recent from since on, never from its
+// start: a lot with 200,000 rows costs only its rows of the window.
+func (s *Store) RecentSales(ctx context.Context, since, now, until time.Time, step time.Duration) ([]inventory.SalesSlice, error) {
 	q := `SELECT g.lot_id, l.product_id, l.warehouse_id,
 			FLOOR(TIMESTAMPDIFF(MICROSECOND, g.updated_at, ?) / ?) AS slice, SUM(g.quantity)
-		FROM ` + from + ` STRAIGHT_JOIN lot_ledger g ON g.lot_id = l.id AND g.kind = 'DEDUCTED' AND g.updated_at >= ? AND g.updated_at < ?
+		FROM lots l STRAIGHT_JOIN lot_ledger g ON g.lot_id = l.id AND g.kind = 'DEDUCTED' AND g.updated_at >= ? AND g.updated_at < ?
 		WHERE l.state IN ('REGULAR', 'CLOSING_SOON') AND l.expires_at > ? AND l.expires_at <= ? AND l.on_hand > 0`
-	args = append(args, since.UTC(), now.UTC(), now.UTC(), until.UTC())
+	args := []any{now.UTC(), step.Microseconds(), since.UTC(), now.UTC(), now.UTC(), until.UTC()}
 	q += " GROUP BY g.lot_id, l.product_id, l.warehouse_id, slice"
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
