@@ -187,16 +187,48 @@ func (b *Bus) Publish(ctx context.Context, topic string, key, value []byte) erro
 	return nil
 }
 
-// Ping checks that a broker answers a metadata request.
+// Ping checks that a broker answers a metadata request, on a connection
+// opened for the ping: the bus's own connections may wait in the client's
+// retries or behind held fetches, and a broker that stopped answering
+// must be named at ctx's deadline. The brokers are asked in turn until
+// one answers. A connection that does not answer by the deadline is left
+// to its read timeout (the same bound) and then closed.
 func (b *Bus) Ping(ctx context.Context) error {
+	conf := b.cfg.sarama()
+	bound := time.Second
+	if d, ok := ctx.Deadline(); ok {
+		bound = max(time.Until(d), 10*time.Millisecond)
+	}
+	conf.Net.DialTimeout, conf.Net.ReadTimeout, conf.Net.WriteTimeout = bound, bound, bound
+	conf.ClientID = b.cfg.ClientID + "-probe"
+	var errs []error
+	for _, addr := range b.cfg.Brokers {
+		err := pingBroker(ctx, conf, addr)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("kafka metadata from %s: %w", addr, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func pingBroker(ctx context.Context, conf *sarama.Config, addr string) error {
+	br := sarama.NewBroker(addr)
+	if err := br.Open(conf); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
-	go func() { done <- b.client.RefreshMetadata() }()
+	go func() {
+		defer br.Close()
+		_, err := br.GetMetadata(sarama.NewMetadataRequest(conf.Version, nil))
+		done <- err
+	}()
 	select {
 	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("kafka metadata: %w", err)
-		}
-		return nil
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -3,6 +3,8 @@ package kafkabus
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,6 +87,38 @@ func TestPingFailsWhenTheBrokerIsGone(t *testing.T) {
 	if err := bus.Ping(ctx); err == nil {
 		t.Error("Ping succeeded with the broker closed")
 	}
+}
+
+// A broker that accepts connections and never answers (a network
+// blackhole) fails the ping at its context's deadline, not at the client's
+// timeouts: readiness names it within its deadline.
+func TestPingFailsAtItsDeadlineWhenTheBrokerIsSilent(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	bus := &Bus{cfg: Config{Brokers: []string{silent.Addr().String()}, ClientID: "probe-test"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = bus.Ping(ctx)
+	if err == nil {
+		t.Fatal("Ping succeeded against a broker that never answers")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Ping of a silent broker returned after %s, want about its 300ms deadline", took)
+	}
+
 }
 
 // Subscribe is how other processes' changes arrive: a bus hears what

@@ -218,6 +218,13 @@ func (n *Node) startJobs(context.Context) error {
 	return nil
 }
 
+// Readiness: how often the checks run and how long each may take. A
+// dependency that stops answering is named within their sum (750 ms).
+const (
+	readyInterval = 250 * time.Millisecond
+	readyDeadline = 500 * time.Millisecond
+)
+
 // startHTTP builds ordering and the HTTP server, and serves.
 func (n *Node) startHTTP(ctx context.Context) (err error) {
 	reg := prometheus.NewRegistry()
@@ -235,17 +242,21 @@ func (n *Node) startHTTP(ctx context.Context) (err error) {
 	if name := n.cfg.PlaceholderInUse(); name != "" {
 		n.log.Warn("demo mode runs with a published placeholder secret; outside demo mode the node refuses it", "setting", name)
 	}
-	// /readyz answers from checks kept fresh in the background. Redis is
-	// pinged on a connection of its own, without the client's retries, so
-	// that a Redis that went away is named at once.
-	redisProbe := redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr, PoolSize: 1, MaxRetries: -1, DialTimeout: time.Second})
+	// /readyz answers from checks kept fresh in the background: every
+	// readyInterval, each within readyDeadline, a check past it counting
+	// as failed at once, so a dependency that stopped answering is named
+	// within their sum. Each probe has a connection of its own (MySQL's and
+	// Kafka's too): a pool busy with a sale or stuck on a silent server
+	// does not hold it. Redis is pinged without the client's retries.
+	redisProbe := redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr, PoolSize: 1, MaxRetries: -1, DialTimeout: readyDeadline,
+		ReadTimeout: readyDeadline, WriteTimeout: readyDeadline})
 	n.onShutdown("redis probe", func(context.Context) error { return redisProbe.Close() })
 	ready := readiness.Start(ctx, map[string]readiness.Check{
 		"mysql":   n.store.Ping,
 		"redis":   func(ctx context.Context) error { return redisProbe.Ping(ctx).Err() },
 		"kafka":   n.bus.Ping,
 		"cluster": n.member.Ping,
-	}, 500*time.Millisecond, 3*time.Second)
+	}, readyInterval, readyDeadline)
 	n.onShutdown("readiness checks", ready.Close)
 	checks := map[string]api.Check{}
 	for name, c := range ready.Cached() {

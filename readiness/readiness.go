@@ -20,12 +20,13 @@ type Check func(ctx context.Context) error
 type Checker struct {
 	checks   map[string]Check
 	interval time.Duration
-	timeout  time.Duration
-	// answerWithin is how long a check may run before it reads as failed
-	// while it still runs: a dependency that stopped answering (a network
-	// blackhole, a hung server) is named within it, not at the timeout.
-	answerWithin time.Duration
-	now          func() time.Time
+	// deadline bounds each check: its context ends then, an answer that
+	// comes later counts as failed, and a check still running past it
+	// reads as failed at once, without waiting for it. A dependency that
+	// stopped answering (a network blackhole, a hung server) is so named
+	// within interval+deadline of its last answer.
+	deadline time.Duration
+	now      func() time.Time
 
 	mu      sync.Mutex
 	results map[string]result
@@ -42,22 +43,22 @@ type result struct {
 }
 
 // New makes a checker that has run no round yet.
-func New(checks map[string]Check, interval, timeout time.Duration) *Checker {
-	return &Checker{checks: checks, interval: interval, timeout: timeout, answerWithin: min(time.Second, timeout),
+func New(checks map[string]Check, interval, deadline time.Duration) *Checker {
+	return &Checker{checks: checks, interval: interval, deadline: deadline,
 		now: time.Now, results: map[string]result{}, running: map[string]time.Time{}}
 }
 
 // Start runs one round of checks before it returns (so /readyz is right
 // from the first request), then one round every interval until Close.
-func Start(ctx context.Context, checks map[string]Check, interval, timeout time.Duration) *Checker {
-	r := New(checks, interval, timeout)
+func Start(ctx context.Context, checks map[string]Check, interval, deadline time.Duration) *Checker {
+	r := New(checks, interval, deadline)
 	r.round(ctx).Wait()
 	r.job = periodic.StartLater(interval, func(ctx context.Context) { r.round(ctx) })
 	return r
 }
 
-// round starts every check that is not still running, each within
-// timeout, and records the answers as they come; it does not wait for
+// round starts every check that is not still running, each within the
+// deadline, and records the answers as they come; it does not wait for
 // them, so one hung check delays no other.
 func (r *Checker) round(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
@@ -76,21 +77,25 @@ func (r *Checker) round(ctx context.Context) *sync.WaitGroup {
 		go func() {
 			defer r.started.Done()
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, r.timeout)
+			cctx, cancel := context.WithTimeout(ctx, r.deadline)
 			defer cancel()
 			err := check(cctx)
 			r.mu.Lock()
+			defer r.mu.Unlock()
+			now := r.now()
+			if took := now.Sub(r.running[name]); err == nil && took > r.deadline {
+				err = fmt.Errorf("%s: answered after %s, past the %s deadline", name, took.Round(10*time.Millisecond), r.deadline)
+			}
 			delete(r.running, name)
-			r.results[name] = result{err: err, at: r.now()}
-			r.mu.Unlock()
+			r.results[name] = result{err: err, at: now}
 		}()
 	}
 	return &wg
 }
 
-// staleAfter is how old an answer may be before it no longer counts: a
-// check that stopped answering (hung past its timeout) reads as failed.
-func (r *Checker) staleAfter() time.Duration { return 2*r.interval + r.timeout }
+// staleAfter is how old an answer may be before it no longer counts (the
+// rounds stopped).
+func (r *Checker) staleAfter() time.Duration { return 2*r.interval + r.deadline }
 
 // latest is the last answer of the check called name.
 func (r *Checker) latest(name string) error {
@@ -99,8 +104,8 @@ func (r *Checker) latest(name string) error {
 	since, running := r.running[name]
 	r.mu.Unlock()
 	switch {
-	case running && r.now().Sub(since) > r.answerWithin:
-		return fmt.Errorf("%s: no answer for %s", name, r.now().Sub(since).Round(100*time.Millisecond))
+	case running && r.now().Sub(since) > r.deadline:
+		return fmt.Errorf("%s: no answer within %s", name, r.deadline)
 	case !ok:
 		return fmt.Errorf("%s: not checked yet", name)
 	case r.now().Sub(res.at) > r.staleAfter():

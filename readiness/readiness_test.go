@@ -3,6 +3,7 @@ package readiness
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,14 +87,14 @@ func TestReadinessStops(t *testing.T) {
 	}
 }
 
-// A check that stops answering (a blackholed server) reads as failed once
-// it has run longer than answerWithin, well before its timeout, and is not
+// A check that stops answering (a blackholed server) reads as failed as
+// soon as it has run past its deadline, while it still runs, and is not
 // started again while it runs.
-func TestReadinessNamesAHungCheckBeforeItsTimeout(t *testing.T) {
+func TestReadinessNamesAHungCheckAtItsDeadline(t *testing.T) {
 	release, entered := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int64
 	checks := map[string]Check{"mysql": func(ctx context.Context) error {
-		if calls.Add(1) == 1 {
+		if n := calls.Add(1); n != 2 {
 			return nil
 		}
 		close(entered)
@@ -104,8 +105,10 @@ func TestReadinessNamesAHungCheckBeforeItsTimeout(t *testing.T) {
 		return nil
 	}}
 	now := time.Date(2026, 11, 30, 18, 0, 0, 0, time.UTC)
-	r := New(checks, 500*time.Millisecond, 3*time.Second)
-	r.now = func() time.Time { return now }
+	r := New(checks, 250*time.Millisecond, 500*time.Millisecond)
+	var mu sync.Mutex
+	r.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	cached := r.Cached()
 	r.round(t.Context()).Wait()
 	hung := r.round(t.Context())
@@ -113,17 +116,43 @@ func TestReadinessNamesAHungCheckBeforeItsTimeout(t *testing.T) {
 	if err := cached["mysql"](t.Context()); err != nil {
 		t.Errorf("a check running for no time reads as failed: %v", err)
 	}
-	now = now.Add(r.answerWithin + 100*time.Millisecond)
+	advance(r.deadline - time.Millisecond)
+	if err := cached["mysql"](t.Context()); err != nil {
+		t.Errorf("a check running for just under its deadline reads as failed: %v", err)
+	}
+	advance(2 * time.Millisecond)
 	if err := cached["mysql"](t.Context()); err == nil {
-		t.Errorf("a check running for %s (answer within %s) still reads as ready", r.answerWithin+100*time.Millisecond, r.answerWithin)
+		t.Errorf("a check running past its %s deadline still reads as ready", r.deadline)
 	}
 	r.round(t.Context())
 	if got := calls.Load(); got != 2 {
 		t.Errorf("%d checks started, want 2: a running check is not started again", got)
 	}
+	// It answers "ok", but late: that counts as failed too.
 	close(release)
 	hung.Wait()
+	if err := cached["mysql"](t.Context()); err == nil {
+		t.Error("an answer that came past the deadline counts as ready")
+	}
+	r.round(t.Context()).Wait()
 	if err := cached["mysql"](t.Context()); err != nil {
-		t.Errorf("after the check answered: %v", err)
+		t.Errorf("after a check answered in time: %v", err)
+	}
+}
+
+// The check's context ends at the deadline, so a check that honours it
+// (the probes do) ends then and the next round can start it again.
+func TestReadinessCheckContextEndsAtTheDeadline(t *testing.T) {
+	r := New(map[string]Check{"kafka": func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}}, 50*time.Millisecond, 100*time.Millisecond)
+	start := time.Now()
+	r.round(t.Context()).Wait()
+	if took := time.Since(start); took < 100*time.Millisecond || took > 5*time.Second {
+		t.Errorf("a check waiting on its context ended after %s, want its 100ms deadline", took)
+	}
+	if err := r.Cached()["kafka"](t.Context()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a check that ran out its deadline: %v, want deadline exceeded", err)
 	}
 }

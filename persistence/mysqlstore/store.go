@@ -21,6 +21,8 @@ type Store struct {
 	// one round trip, with arguments that the driver escapes: the lot
 	// grains' group commits, new orders and shared saga-step commits.
 	batch *sql.DB
+	// probe is Ping's pool of one connection.
+	probe *sql.DB
 	// steps commits the saga steps of concurrent orders together.
 	steps *steps
 	// retries counts deadlocks and lock wait timeouts met (the statement
@@ -112,7 +114,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	batch.SetMaxOpenConns(batchConns)
 	batch.SetMaxIdleConns(batchConns)
 	batch.SetConnMaxLifetime(30 * time.Minute)
-	st := &Store{db: db, batch: batch}
+	// The readiness probe's pool of one: a pool busy with a sale (or
+	// stuck on a server that stopped answering) does not hold the probe.
+	probe := sql.OpenDB(boundedConnector{conn, connectTimeout(mc)})
+	probe.SetMaxOpenConns(1)
+	probe.SetMaxIdleConns(1)
+	probe.SetConnMaxLifetime(30 * time.Minute)
+	st := &Store{db: db, batch: batch, probe: probe}
 	st.steps = &steps{s: st, perOrder: cfg.StepPerOrder}
 	return st, nil
 }
@@ -149,10 +157,11 @@ func DropDatabase(ctx context.Context, server, name string) error {
 // DB exposes the pool for health checks and metrics.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Ping checks that MySQL answers.
+// Ping checks that MySQL answers and takes writes, on the probe's own
+// connection, within ctx.
 func (s *Store) Ping(ctx context.Context) error {
 	var readOnly bool
-	if err := s.db.QueryRowContext(ctx, "SELECT @@global.read_only").Scan(&readOnly); err != nil {
+	if err := s.probe.QueryRowContext(ctx, "SELECT @@global.read_only").Scan(&readOnly); err != nil {
 		return err
 	}
 	if readOnly {
@@ -187,4 +196,4 @@ func connectTimeout(mc *mysql.Config) time.Duration {
 }
 
 // Close closes the pools.
-func (s *Store) Close() error { return errors.Join(s.batch.Close(), s.db.Close()) }
+func (s *Store) Close() error { return errors.Join(s.batch.Close(), s.db.Close(), s.probe.Close()) }
