@@ -190,6 +190,42 @@ func TestRelayReportsItsLagWhileKafkaRefuses(t *testing.T) {
 	}
 }
 
+// A publish that hangs (a broker that stopped answering) fails nothing,
+// yet the lag grows while it waits, and ends when it goes out.
+func TestRelayLagGrowsWhileAPublishHangs(t *testing.T) {
+	store := &outbox{pending: []domain.OutboxMessage{{ID: 1, Topic: "a"}}}
+	entered, release := make(chan struct{}), make(chan struct{})
+	p := hangingProducer{entered: entered, release: release}
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 30, 18, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	r := &events.Relay{Store: store, Out: p, Now: clock, Log: quiet}
+	done := make(chan int)
+	go func() { done <- r.Relay(context.Background()) }()
+	<-entered
+	mu.Lock()
+	now = now.Add(4 * time.Second)
+	mu.Unlock()
+	if got := r.Lag(); got != 4*time.Second {
+		t.Errorf("lag %s while a publish has hung for 4 s, want 4s", got)
+	}
+	close(release)
+	if sent := <-done; sent != 1 {
+		t.Errorf("relayed %d, want 1", sent)
+	}
+	if got := r.Lag(); got != 0 {
+		t.Errorf("lag %s after the publish went out, want 0", got)
+	}
+}
+
+type hangingProducer struct{ entered, release chan struct{} }
+
+func (p hangingProducer) PublishBatch(string, [][]byte, [][]byte) error {
+	close(p.entered)
+	<-p.release
+	return nil
+}
+
 type processed map[string]bool
 
 func (p processed) Processed(_ context.Context, _, id string) (bool, error) { return p[id], nil }

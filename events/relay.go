@@ -25,8 +25,9 @@ type Relay struct {
 
 	// failures counts publish attempts that failed (each is retried at
 	// the next run); behindSince is when the outbox last started to hold
-	// messages the relay could not publish (unix nanoseconds, 0: none).
-	failures, behindSince atomic.Int64
+	// messages the relay could not publish, publishingSince when the
+	// publish in hand began (unix nanoseconds, 0: none).
+	failures, behindSince, publishingSince atomic.Int64
 }
 
 // Failures is how many times publishing or reading the outbox failed and
@@ -34,13 +35,18 @@ type Relay struct {
 func (r *Relay) Failures() int64 { return r.failures.Load() }
 
 // Lag is how long the outbox has held messages the relay could not
-// publish (Kafka or MySQL away); 0 when the last run emptied it.
+// publish (Kafka or MySQL away), or how long the publish in hand has
+// waited if that is longer (a broker that stopped answering fails
+// nothing, it only holds the publish); 0 when the last run emptied it.
 func (r *Relay) Lag() time.Duration {
 	since := r.behindSince.Load()
+	if p := r.publishingSince.Load(); p != 0 && (since == 0 || p < since) {
+		since = p
+	}
 	if since == 0 {
 		return 0
 	}
-	return r.Now().Sub(time.Unix(0, since))
+	return max(0, r.Now().Sub(time.Unix(0, since)))
 }
 
 // behind notes a run that left messages in the outbox.
@@ -67,7 +73,9 @@ func (r *Relay) Relay(stop context.Context) int {
 			r.behindSince.Store(0)
 			return sent
 		}
+		r.publishingSince.Store(r.Now().UnixNano())
 		ids := r.publish(msgs)
+		r.publishingSince.Store(0)
 		if len(ids) < len(msgs) {
 			r.behind()
 		}

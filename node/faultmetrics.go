@@ -23,7 +23,7 @@ func registerFaultMetrics(reg prometheus.Registerer, store *mysqlstore.Store, re
 			Help: "Outbox relay runs that left messages unpublished (Kafka or MySQL away); each is retried at the next run."},
 			func() float64 { return float64(relay.Failures()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shelflife_outbox_lag_seconds",
-			Help: "How long the outbox has held messages the relay could not publish; 0 when the last run emptied it."},
+			Help: "How long the outbox has held messages the relay could not publish, or the publish in hand has waited (a silent broker); 0 when the last run emptied it."},
 			func() float64 { return relay.Lag().Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_kafka_resubscribed_total",
 			Help: "Kafka partition consumers started again after a replaced broker lost their offsets."},
