@@ -92,6 +92,15 @@ func (h *stockHub) fanOut(c stockview.Change) {
 		subs = append(subs, s)
 	}
 	h.mu.Unlock()
+	// A catalog load since a subscriber worked out its warehouses (one
+	// opened near it, or one this node heard of late): work them out
+	// again. Only the hub's goroutine touches these fields.
+	cv := h.view.CatalogVersion()
+	for _, s := range subs {
+		if !s.admin && s.catalog != cv {
+			s.resolve(h.view, cv)
+		}
+	}
 	if len(c.Events) > 0 {
 		h.fanOutBatch(c.Events, subs)
 		return
@@ -221,13 +230,21 @@ func (s *Server) prepareStockSocket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sub := &subscriber{addr: addr, warehouses: map[int64]bool{}}
-	for _, w := range s.deps.View.Serving(addr) {
-		sub.warehouses[w.ID] = true
-		sub.key += strconv.FormatInt(w.ID, 10) + ","
-	}
+	sub := &subscriber{addr: addr}
+	sub.resolve(s.deps.View, s.deps.View.CatalogVersion())
 	c.Locals(localSubscriber, sub)
 	return c.Next()
+}
+
+// resolve works out the warehouses serving the subscriber's address at
+// catalog version cv (read before them, so a load in between is seen
+// next time).
+func (s *subscriber) resolve(view *stockview.View, cv uint64) {
+	s.warehouses, s.key, s.catalog = map[int64]bool{}, "", cv
+	for _, w := range view.Serving(s.addr) {
+		s.warehouses[w.ID] = true
+		s.key += strconv.FormatInt(w.ID, 10) + ","
+	}
 }
 
 func (s *Server) prepareAdminSocket(c *fiber.Ctx) error {

@@ -433,3 +433,55 @@ func TestBulkChangeFansOutByWarehouse(t *testing.T) {
 		t.Errorf("the admin got %d messages, want 6", n)
 	}
 }
+
+// catalog is a view source whose warehouses can open.
+type catalog struct {
+	mu         sync.Mutex
+	warehouses []domain.Warehouse
+}
+
+func (c *catalog) Products(context.Context) ([]domain.Product, error) {
+	return []domain.Product{{ID: 10, SKU: "MILK", Name: "Milk", Category: "Dairy", Price: 3000}}, nil
+}
+
+func (c *catalog) Warehouses(context.Context) ([]domain.Warehouse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]domain.Warehouse(nil), c.warehouses...), nil
+}
+
+func (c *catalog) LiveLots(context.Context, func(stockview.LotRow)) error { return nil }
+
+// A stock socket opened before its node knew of the warehouse serving the
+// shopper (one opened since, or heard of late through Kafka) hears that
+// warehouse's changes once the catalog is loaded again; before, it heard
+// nothing until it was opened again.
+func TestStockSocketHearsAWarehouseKnownAfterItOpened(t *testing.T) {
+	src := &catalog{}
+	view := stockview.New(src, domain.DefaultLadder(), time.Now)
+	if err := view.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := &stockHub{view: view, subs: map[*subscriber]struct{}{}}
+	sub := &subscriber{addr: domain.Point{Lat: 37.5667, Lng: 126.93}}
+	sub.resolve(view, view.CatalogVersion())
+	if len(sub.warehouses) != 0 {
+		t.Fatalf("serving warehouses before any opened: %v", sub.warehouses)
+	}
+	h.subs[sub] = struct{}{}
+
+	src.mu.Lock()
+	src.warehouses = []domain.Warehouse{{ID: 1, Name: "Mapo", Lat: 37.5663, Lng: 126.9016, RadiusKm: 6}}
+	src.mu.Unlock()
+	if err := view.LoadCatalog(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e := domain.LotEvent{LotID: 100, ProductID: 10, WarehouseID: 1, OnHand: 7, State: domain.Regular, Seq: 1,
+		ExpiresAt: time.Now().Add(10 * 24 * time.Hour)}
+	view.Apply(e)
+	h.fanOut(stockview.Change{Event: e})
+	msgs := queuedMessages(t, sub)
+	if len(msgs) != 1 || msgs[0].ProductID != 10 || msgs[0].Available != 7 {
+		t.Errorf("the socket heard %+v, want product 10 with 7 available", msgs)
+	}
+}

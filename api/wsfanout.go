@@ -91,6 +91,10 @@ type subscriber struct {
 	addr       domain.Point
 	warehouses map[int64]bool
 	key        string // the serving warehouses, as a cache key
+	// catalog is the view's catalog version warehouses was worked out
+	// at: a warehouse opened near the shopper (or one this node heard of
+	// late) is served once the catalog moves on.
+	catalog uint64
 
 	mu      sync.Mutex
 	conn    net.Conn   // nil until the socket is attached

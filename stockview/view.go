@@ -103,7 +103,9 @@ type View struct {
 
 	// version moves on with every change; encoded listings carry the
 	// version they were made from.
-	version  atomic.Uint64
+	version atomic.Uint64
+	// catalog moves on with every catalog load (products, warehouses).
+	catalog  atomic.Uint64
 	cmu      sync.Mutex
 	listings map[listingKey]listing
 
@@ -196,9 +198,14 @@ func (v *View) LoadCatalog(ctx context.Context) error {
 	v.recountLocked(v.now())
 	v.base++
 	v.version.Add(1)
+	v.catalog.Add(1)
 	v.mu.Unlock()
 	return nil
 }
+
+// CatalogVersion moves on with every catalog load: what was worked out
+// from the warehouses (who serves an address) is to be worked out again.
+func (v *View) CatalogVersion() uint64 { return v.catalog.Load() }
 
 func (v *View) insertLocked(r *LotRow) { addLot(v.lots, v.byWP, r) }
 
