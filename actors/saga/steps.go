@@ -227,6 +227,7 @@ func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason)
 	var serving []domain.Warehouse
 	for i, l := range o.Lines {
 		r := g.commitLine(ctx, o, l)
+		committed := r
 		if r == pb.Reason_NO_HOLD {
 			if l.Kind == domain.LineDeal {
 				r = g.deductDeal(ctx, o, l)
@@ -238,6 +239,11 @@ func (g *grain) deductAll(ctx context.Context, o domain.Order) (bool, pb.Reason)
 			}
 		}
 		if r != pb.Reason_OK {
+			if r != pb.Reason_UNAVAILABLE {
+				// A held line should not be refused: say why it was.
+				g.log.Warn("order line refused at deduction", "order", o.ID, "line", l.LineNo, "warehouse", l.WarehouseID,
+					"lot", l.LotID, "commit", committed.String(), "reason", r.String(), "serving", len(serving))
+			}
 			return false, r
 		}
 	}
