@@ -189,6 +189,12 @@ type fakeStock struct {
 	restored    []string
 	// lapse, when set, makes every hold end before its commit.
 	lapse bool
+	// superseded, when set, answers as lots whose grain has another
+	// activation on another member (while a cluster's members disagree on
+	// who owns them): a commit meets the activation that never saw the
+	// hold (NO_HOLD), a warehouse's allocation or hold the one whose write
+	// is fenced off (STALE_OWNER, passed on by the warehouse).
+	superseded bool
 }
 
 func newFakeStock() *fakeStock {
@@ -212,6 +218,9 @@ func (s *fakeStock) take(have *int64, key string, qty int64, into map[string]int
 func (s *fakeStock) Allocate(_ context.Context, w int64, key string, product, qty int64) (pb.Reason, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.superseded {
+		return pb.Reason_STALE_OWNER, nil
+	}
 	have := s.warehouses[[2]int64{w, product}]
 	r, err := s.take(&have, key, qty, s.taken)
 	s.warehouses[[2]int64{w, product}] = have
@@ -230,6 +239,9 @@ func (s *fakeStock) DeductDeal(_ context.Context, lot int64, key string, qty int
 func (s *fakeStock) HoldRegular(_ context.Context, w int64, key string, product, qty int64, _ time.Time) (pb.Reason, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.superseded {
+		return pb.Reason_STALE_OWNER, 0, nil
+	}
 	have := s.warehouses[[2]int64{w, product}]
 	r, err := s.take(&have, key, qty, s.held)
 	s.warehouses[[2]int64{w, product}] = have
@@ -253,7 +265,7 @@ func (s *fakeStock) commit(key string, giveBack func(int64)) (pb.Reason, error) 
 		return pb.Reason_UNAVAILABLE, errors.New("lot grain unreachable")
 	case s.taken[key] > 0:
 		return pb.Reason_OK, nil
-	case s.held[key] == 0:
+	case s.held[key] == 0 || s.superseded:
 		return pb.Reason_NO_HOLD, nil
 	case s.lapse:
 		giveBack(s.held[key])

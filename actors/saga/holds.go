@@ -66,7 +66,9 @@ func (h Holder) holdRegular(ctx context.Context, serving []domain.Warehouse, key
 	var best int64
 	for _, w := range serving {
 		r, available, err := h.Stock.HoldRegular(ctx, w.ID, key, l.ProductID, l.Quantity, until)
-		if err != nil || r == pb.Reason_UNAVAILABLE || r == pb.Reason_OK {
+		// STALE_OWNER (a lot's other activation fenced the write off)
+		// says nothing of the stock: the placement is to be tried again.
+		if err != nil || r == pb.Reason_UNAVAILABLE || r == pb.Reason_STALE_OWNER || r == pb.Reason_OK {
 			return w.ID, r, available, err
 		}
 		best = max(best, available)

@@ -35,6 +35,9 @@ func TestHolderHoldsEveryLineOrNone(t *testing.T) {
 			wantErr: domain.ErrSoldOut, held: map[string]int64{}},
 		{name: "stock unreachable", setup: func(s *fakeStock) { s.unavailable = true },
 			wantErr: domain.ErrUnavailable, held: map[string]int64{}},
+		{name: "a lot's write fenced off by its other activation: unavailable (try again), not sold out",
+			setup:   func(s *fakeStock) { s.superseded = true },
+			wantErr: domain.ErrUnavailable, held: map[string]int64{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

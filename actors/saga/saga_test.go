@@ -164,6 +164,15 @@ func TestSagaTransitions(t *testing.T) {
 			func(w *world) { w.stock.warehouses[[2]int64{near, milk}] = 0 }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 0,
 				after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}}},
+		// Seen with two nodes: approvals failed insufficient_stock with
+		// stock to spare. A regular line's commit met a lot activation that
+		// never saw the hold (NO_HOLD); the warehouse's deduction then met
+		// the activation fenced off by the other (STALE_OWNER), which the
+		// saga took for "not at this warehouse".
+		{"approve: lots with two activations (NO_HOLD, then STALE_OWNER) -> left at DEDUCTING, not insufficient_stock", anOrder(domain.StepReady),
+			func(w *world) { w.stock.superseded = true }, approve(theNonce),
+			want{step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4,
+				after: []domain.Step{domain.StepDeducting}}},
 		{"approve: stock unreachable -> left at DEDUCTING for the sweep", anOrder(domain.StepReady),
 			func(w *world) { w.stock.unavailable = true }, approve(theNonce),
 			want{step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4,

@@ -303,7 +303,10 @@ func (g *grain) allocate(ctx context.Context, o domain.Order, i int, serving []d
 			o.Lines[i].WarehouseID = w
 		}
 		r, err := g.stock.Allocate(ctx, w, l.Key(o.ID), l.ProductID, l.Quantity)
-		if err != nil || r == pb.Reason_UNAVAILABLE {
+		// STALE_OWNER: a lot's write was fenced off by its other
+		// activation (members disagreeing on its owner for a moment):
+		// nothing was refused, ask again; not a reason to try elsewhere.
+		if err != nil || r == pb.Reason_UNAVAILABLE || r == pb.Reason_STALE_OWNER {
 			g.log.Warn("allocate regular line", "warehouse", w, "error", fmt.Sprint(err))
 			return pb.Reason_UNAVAILABLE
 		}

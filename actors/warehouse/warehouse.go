@@ -516,6 +516,15 @@ func (g *grain) carryOut(a *allocation) {
 			refused = pb.Reason_UNAVAILABLE
 			break
 		}
+		if r := resp.GetReason(); r == pb.Reason_STALE_OWNER {
+			// The lot's write was fenced off by its other activation (the
+			// lot client's retries ran out while members disagreed on its
+			// owner): nothing was refused. Like an unanswered part, a
+			// retry carries out the same plan.
+			g.log.Warn("take from lot: its activation was superseded", "lot", part.LotID)
+			refused = pb.Reason_UNAVAILABLE
+			break
+		}
 		if resp.GetReason() != pb.Reason_OK {
 			refused = resp.GetReason()
 			break

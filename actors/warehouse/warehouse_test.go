@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,4 +242,62 @@ func allocateAll(t *testing.T, ctx context.Context, wc *warehouse.Client, wh, pr
 		given[r.key] = sum
 	}
 	return given, answers
+}
+
+// staleLot answers the first Deduct on one lot as a lot grain whose write
+// was fenced off by its other activation (two members disagreeing for a
+// moment on who owns it), then passes every call on.
+type staleLot struct {
+	*lot.Client
+	lotID int64
+	done  atomic.Bool
+}
+
+func (s *staleLot) Deduct(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel) (*pb.DeductResponse, error) {
+	if lotID == s.lotID && s.done.CompareAndSwap(false, true) {
+		return &pb.DeductResponse{Reason: pb.Reason_STALE_OWNER, LotId: lotID}, nil
+	}
+	return s.Client.Deduct(ctx, lotID, key, quantity, ch)
+}
+
+// A lot's STALE_OWNER says nothing of its stock: the allocation answers
+// UNAVAILABLE and keeps its plan, and the retry takes the same units. It
+// used to answer STALE_OWNER, which the saga took for "not at this
+// warehouse" and failed the order insufficient_stock with stock to spare.
+func TestAStaleLotActivationIsUnavailableNotARefusal(t *testing.T) {
+	store := mysqltest.New(t)
+	clk := clock.NewFake(t0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	wh, _ := store.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	milk, _ := store.CreateProduct(ctx, domain.Product{SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000})
+	mk := func(qty int64, in time.Duration) int64 {
+		l, err := store.CreateLot(ctx, domain.Lot{ProductID: milk.ID, WarehouseID: wh.ID, ExpiresAt: t0.Add(in), Received: qty}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.ID
+	}
+	early, late := mk(4, 5*24*time.Hour), mk(10, 10*24*time.Hour)
+	stale := &staleLot{lotID: late}
+	ms := membertest.Start(t, 1,
+		lot.Kind(lot.Deps{Store: store, Clock: clk, Ladder: domain.DefaultLadder()}),
+		warehouse.Kind(warehouse.Deps{Store: store, Clock: clk, Lots: stale}))
+	stale.Client = lot.NewClient(ms[0].Cluster)
+	wc := warehouse.NewClient(ms[0].Cluster)
+
+	first, err := wc.Allocate(ctx, wh.ID, "order-1", milk.ID, 6)
+	if err != nil || first.Reason != pb.Reason_UNAVAILABLE {
+		t.Fatalf("allocate meeting a stale lot activation = %v, %v; want UNAVAILABLE", first, err)
+	}
+	again, err := wc.Allocate(ctx, wh.ID, "order-1", milk.ID, 6)
+	if err != nil || again.Reason != pb.Reason_OK {
+		t.Fatalf("the retry = %v, %v; want OK", again, err)
+	}
+	if got, want := takes(t, again, 3000), map[int64]int64{early: 4, late: 2}; !maps.Equal(got, want) {
+		t.Errorf("takes %v, want %v", got, want)
+	}
+	if _, deducted := conserved(t, store, early, late); deducted != 6 {
+		t.Errorf("%d deducted, want 6", deducted)
+	}
 }
