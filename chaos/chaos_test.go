@@ -25,26 +25,43 @@ import (
 	"shelflife/node"
 )
 
-// The suite's ports (127.0.0.1): everything it starts stays in 18800-18899.
-const (
-	portMariaDB = 18806
-	portProxy   = 18807
-	portRedis   = 18810
-	portBroker  = 18820
-	portHTTP    = 18830
-	portKakao   = 18831
-	portCluster = 18832
+// The suite's ports (127.0.0.1): everything it starts stays in the
+// hundred ports from CHAOS_PORT_BASE (default 18800), so that two runs on
+// one machine can keep apart.
+var (
+	portBase    = chaosPortBase()
+	portMariaDB = portBase + 6
+	portProxy   = portBase + 7
+	portRedis   = portBase + 10
+	// The broker listens on portBroker and tells clients (in its metadata)
+	// that it is at portKafkaProxy, the fault proxy in front of it.
+	portBroker     = portBase + 20
+	portKafkaProxy = portBase + 21
+	portHTTP       = portBase + 30
+	portKakao      = portBase + 31
+	portCluster    = portBase + 32
 	// The second node of the faults that have one.
-	portPeerHTTP    = 18833
-	portPeerCluster = 18834
+	portPeerHTTP    = portBase + 33
+	portPeerCluster = portBase + 34
 )
+
+func chaosPortBase() int {
+	if v := os.Getenv("CHAOS_PORT_BASE"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 && n < 65400 {
+			return n
+		}
+		fmt.Fprintf(os.Stderr, "chaos: CHAOS_PORT_BASE=%q is not a port below 65400; using 18800\n", v)
+	}
+	return 18800
+}
 
 var (
 	suiteDir  string
 	setupOnce sync.Once
 	setupErr  error
 	maria     *mariaDB
-	proxy     *faultProxy
+	proxy     *faultProxy // in front of MySQL
+	kproxy    *faultProxy // in front of the broker
 	redisSrv  *redisServer
 	kafka     *broker
 )
@@ -68,6 +85,9 @@ func TestMain(m *testing.M) {
 	}
 	if proxy != nil {
 		proxy.Close()
+	}
+	if kproxy != nil {
+		kproxy.Close()
 	}
 	if kafka != nil {
 		kafka.close()
@@ -94,7 +114,10 @@ func setupDeps(t *testing.T) {
 		if redisSrv, setupErr = startRedis(portRedis); setupErr != nil {
 			return
 		}
-		kafka, setupErr = startBroker(portBroker)
+		if kproxy, setupErr = newFaultProxy(fmt.Sprintf("127.0.0.1:%d", portKafkaProxy), fmt.Sprintf("127.0.0.1:%d", portBroker)); setupErr != nil {
+			return
+		}
+		kafka, setupErr = startBroker(portBroker, kproxy.Addr())
 	})
 	if setupErr != nil {
 		t.Fatal(setupErr)
@@ -267,6 +290,15 @@ func runFault(t *testing.T, f fault) report {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var kept *stockSocket
+	if e.peer != nil {
+		// Opened at once, as a page may be, perhaps before the node has
+		// heard of the sale's warehouse: it must hear of it all the same.
+		if kept, err = openStockSocket(ctx, e.peer.URL(), e.site.Lat+0.001, e.site.Lng, e.site.ProductID); err != nil {
+			t.Fatal(err)
+		}
+		defer kept.close()
+	}
 	watch := watchReady(n.URL())
 	defer watch.close()
 	s := startSale(e.c, e.site, tokens[1:])
@@ -292,13 +324,17 @@ func runFault(t *testing.T, f fault) report {
 		t.Fatalf("restore %s: %v", f.name, err)
 	}
 	restored := time.Now()
+	drained := watchOutbox(e, restored)
 	recovery, _ := s.probeRecovery(tokens[0], restored, time.Minute)
 	time.Sleep(tm.after)
 	results := s.end()
 
-	r := report{fault: f.name, recovery: recovery, readyIn: -1, codes: codes(results), notes: e.notes, bad: e.bad}
+	r := report{fault: f.name, recovery: recovery, readyIn: -1, codes: codes(results)}
 	if f.dep != "" {
 		r.readyIn = watch.named(f.dep)
+	}
+	if early := watch.before(); early != "" {
+		e.note("/readyz before the fault: %s", early)
 	}
 	res := loadtest.FlashResult{Orders: map[string]string{}, Units: map[string]int64{}}
 	for _, x := range results {
@@ -318,12 +354,23 @@ func runFault(t *testing.T, f fault) report {
 		}
 	}
 	r.unfinished = settle(ctx, e, res)
+	if d := <-drained; d.bad {
+		e.fail("%s", d.msg)
+	} else if d.msg != "" {
+		e.note("%s", d.msg)
+	}
 	if e.peer != nil {
-		peerInStep(e, &r)
+		if peerInStep(e) {
+			// The order it pays is checked with the others.
+			if id := socketsResume(e, kept, tokens[0], results, restored); id != "" {
+				res.Orders[id], res.Units[id] = "PAID", 1
+			}
+		}
 	}
 	if v, ok := metric(e, "shelflife_mysql_unavailable_total"); ok && v > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("MySQL calls refused as unavailable %.0f", v))
+		e.note("MySQL calls refused as unavailable %.0f", v)
 	}
+	r.notes, r.bad = e.notes, e.bad
 	obs, err := loadtest.ObserveRun(ctx, e.c, e.site, res, 30*time.Second)
 	if err != nil {
 		t.Fatalf("observe: %v", err)
@@ -373,6 +420,19 @@ func faults() []fault {
 	proxyMode := func(mode int32, delay time.Duration) func(*env) error {
 		return func(*env) error { proxy.set(mode, delay); return nil }
 	}
+	// Declines make compensations while Kafka is cut: their events wait
+	// in the outbox.
+	kafkaProxyMode := func(mode int32) func(*env) error {
+		return func(e *env) error {
+			if mode == pass {
+				e.fake.SetDeclineRate(0)
+			} else {
+				e.fake.SetDeclineRate(0.3)
+			}
+			kproxy.set(mode, 0)
+			return nil
+		}
+	}
 	return []fault{
 		{name: "mariadb-kill", dep: "mysql",
 			inject:  func(*env) error { maria.kill(); return nil },
@@ -402,12 +462,7 @@ func faults() []fault {
 			// Declines make compensations: their events wait in the
 			// outbox while the broker refuses.
 			inject: func(e *env) error { e.fake.SetDeclineRate(0.3); kafka.down.Store(true); return nil },
-			during: func(e *env) {
-				paidDuring(e)
-				if v, ok := metric(e, "shelflife_outbox_lag_seconds"); ok {
-					e.note("outbox lag %.1fs mid-fault", v)
-				}
-			},
+			during: kafkaDuring,
 			restore: func(e *env) error {
 				kafka.down.Store(false)
 				e.fake.SetDeclineRate(0)
@@ -416,11 +471,18 @@ func faults() []fault {
 		{name: "broker-restart", dep: "kafka", peer: true,
 			// Stopped at once and a new, empty broker started on its port.
 			inject: func(e *env) error { e.fake.SetDeclineRate(0.3); kafka.c.Close(); return nil },
-			during: paidDuring,
+			during: kafkaDuring,
 			restore: func(e *env) error {
 				e.fake.SetDeclineRate(0)
 				return kafka.start()
 			}},
+		// Kafka cut off through the proxy the clients reach the broker by:
+		// the producer's and the consumers' connections closed and new
+		// ones refused, or held unanswered.
+		{name: "kafka-cut", dep: "kafka", peer: true,
+			inject: kafkaProxyMode(drop), during: kafkaDuring, restore: kafkaProxyMode(pass)},
+		{name: "kafka-blackhole", dep: "kafka", peer: true,
+			inject: kafkaProxyMode(blackhole), during: kafkaDuring, restore: kafkaProxyMode(pass)},
 		{name: "kakao-faults",
 			// Slow answers past kakao_timeout, then answers lost after the
 			// money was taken, with a fifth of approvals declined: every
@@ -458,36 +520,75 @@ func paidDuring(e *env) {
 // peerInStep waits (up to 15 s) until the peer node's listing shows the
 // product's stock as the sale's node does: the stock events of the sale
 // reached it through Kafka, the fault notwithstanding.
-func peerInStep(e *env, r *report) {
-	available := func(base string) (int64, error) {
-		var list []struct {
-			ID        int64 `json:"id"`
-			Available int64 `json:"available"`
-		}
-		url := fmt.Sprintf("%s/api/v1/products?lat=%f&lng=%f", base, e.site.Lat+0.001, e.site.Lng)
-		if err := e.c.Client.Do(context.Background(), "GET", url, "", nil, &list); err != nil {
-			return 0, err
-		}
-		for _, p := range list {
-			if p.ID == e.site.ProductID {
-				return p.Available, nil
-			}
-		}
-		return 0, fmt.Errorf("product %d not listed", e.site.ProductID)
-	}
+func peerInStep(e *env) bool {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		here, err1 := available(e.node.URL())
-		there, err2 := available(e.peer.URL())
+		here, err1 := listed(e, e.node.URL())
+		there, err2 := listed(e, e.peer.URL())
 		if err1 == nil && err2 == nil && here == there {
-			r.notes = append(r.notes, fmt.Sprintf("the other node's listing in step (%d left)", here))
-			return
+			e.note("the other node's listing in step (%d left)", here)
+			return true
 		}
 		if time.Now().After(deadline) {
-			r.bad = append(r.bad, fmt.Sprintf("the other node's listing: %d (%v), this node's %d (%v)", there, err2, here, err1))
-			return
+			e.fail("the other node's listing: %d (%v), this node's %d (%v)", there, err2, here, err1)
+			return false
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// outboxPending counts the outbox messages not yet published.
+func outboxPending(e *env) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var n int
+	err := e.node.Store().DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").Scan(&n)
+	return n, err
+}
+
+// watchOutbox notes, from the dependency's return, how many outbox
+// messages were pending and when the relay had published them all ("" if
+// none were pending); an outbox not empty 30 s after is a failure.
+func watchOutbox(e *env, from time.Time) <-chan outboxDrain {
+	out := make(chan outboxDrain, 1)
+	go func() {
+		first := -1
+		for time.Since(from) < 30*time.Second {
+			n, err := outboxPending(e)
+			if err == nil {
+				if first < 0 {
+					first = n
+				}
+				if n == 0 {
+					if first > 0 {
+						out <- outboxDrain{msg: fmt.Sprintf("outbox: %d pending at the return, empty %s after", first, dur(time.Since(from)))}
+					} else {
+						out <- outboxDrain{}
+					}
+					return
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		out <- outboxDrain{msg: fmt.Sprintf("the outbox still held messages 30 s after the return (%d at first)", first), bad: true}
+	}()
+	return out
+}
+
+type outboxDrain struct {
+	msg string
+	bad bool
+}
+
+// kafkaDuring notes, mid-fault, the checkouts paid and how far the outbox
+// is behind.
+func kafkaDuring(e *env) {
+	paidDuring(e)
+	if v, ok := metric(e, "shelflife_outbox_lag_seconds"); ok {
+		e.note("outbox lag %.1fs mid-fault", v)
+	}
+	if n, err := outboxPending(e); err == nil {
+		e.note("%d outbox messages pending mid-fault", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"sync/atomic"
 	"syscall"
@@ -63,25 +64,49 @@ func (r *redisServer) kill() {
 	r.cmd = nil
 }
 
-// broker is a Kafka-protocol broker (kfake, as the node embeds). Its
-// outage is either every request refused with the connection closed (it
-// keeps its topics and offsets, as a broker restarted with its disks
-// would), or the broker closed and a new one started on its port: kfake
-// keeps its log in memory, so the new one starts empty.
+// broker is a Kafka-protocol broker (kfake, as the node embeds). It
+// listens on port and advertises another address (the fault proxy in
+// front of it) in its metadata, so that clients, which connect to the
+// addresses they learn from metadata, go through the proxy for every
+// request. Its outage is every request refused with the connection closed
+// (it keeps its topics and offsets, as a broker restarted with its disks
+// would), the broker closed and a new one started on its port (kfake keeps
+// its log in memory, so the new one starts empty), or the proxy's faults.
 type broker struct {
-	port int
-	c    *kfake.Cluster
-	down atomic.Bool
+	port      int
+	advertise net.Addr
+	c         *kfake.Cluster
+	down      atomic.Bool
 }
 
-func startBroker(port int) (*broker, error) {
-	b := &broker{port: port}
+func startBroker(port int, advertise string) (*broker, error) {
+	addr, err := net.ResolveTCPAddr("tcp", advertise)
+	if err != nil {
+		return nil, err
+	}
+	b := &broker{port: port, advertise: addr}
 	return b, b.start()
 }
 
+// advertised is a listener that names another address as its own: kfake
+// puts its listener's address in its metadata answers.
+type advertised struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (a advertised) Addr() net.Addr { return a.addr }
+
 func (b *broker) start() error {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(b.port), kfake.AllowAutoTopicCreation(),
-		kfake.DefaultNumPartitions(4))
+	listen := func(network, address string) (net.Listener, error) {
+		ln, err := net.Listen(network, address)
+		if err != nil {
+			return nil, err
+		}
+		return advertised{ln, b.advertise}, nil
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(b.port), kfake.ListenFn(listen),
+		kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(4))
 	if err != nil {
 		return err
 	}
@@ -96,5 +121,6 @@ func (b *broker) start() error {
 	return nil
 }
 
+// addrs are the addresses the nodes are given: the proxy's.
 func (b *broker) addrs() []string { return b.c.ListenAddrs() }
 func (b *broker) close()          { b.c.Close() }

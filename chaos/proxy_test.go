@@ -11,10 +11,13 @@ import (
 
 // Proxy modes.
 const (
-	pass      = iota
-	latency   // every chunk forwarded after a delay
-	drop      // connections closed at once, new ones refused
-	blackhole // connections accepted and read, nothing forwarded either way
+	pass    = iota
+	latency // every chunk forwarded after a delay
+	drop    // connections closed at once, new ones refused
+	// blackhole: open connections cut, new ones accepted, nothing
+	// forwarded either way until the mode changes; what was held then
+	// goes on (a partition that heals: TCP's retransmits get through).
+	blackhole
 )
 
 // faultProxy forwards TCP connections from its address to a target and
@@ -80,32 +83,46 @@ func (p *faultProxy) accept() {
 		if err != nil {
 			return
 		}
-		switch p.mode.Load() {
-		case drop:
-			c.Close()
-			continue
-		case blackhole:
-			p.track(c, true)
-			go func() { io.Copy(io.Discard, c); p.track(c, false) }()
-			continue
-		}
-		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-		if err != nil {
+		if p.mode.Load() == drop {
 			c.Close()
 			continue
 		}
 		p.track(c, true)
-		p.track(up, true)
-		var both sync.WaitGroup
-		both.Add(2)
-		go func() { defer both.Done(); p.pipe(up, c) }()
-		go func() { defer both.Done(); p.pipe(c, up) }()
-		go func() {
-			both.Wait()
-			p.track(c, false)
-			p.track(up, false)
-		}()
+		go p.serve(c)
 	}
+}
+
+// held waits while the proxy blackholes, and answers whether to go on
+// (not when the mode became drop).
+func (p *faultProxy) held() bool {
+	for p.mode.Load() == blackhole {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return p.mode.Load() != drop
+}
+
+// serve connects c to the target once the proxy passes, and pipes both
+// ways.
+func (p *faultProxy) serve(c net.Conn) {
+	if !p.held() {
+		c.Close()
+		p.track(c, false)
+		return
+	}
+	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+	if err != nil {
+		c.Close()
+		p.track(c, false)
+		return
+	}
+	p.track(up, true)
+	var both sync.WaitGroup
+	both.Add(2)
+	go func() { defer both.Done(); p.pipe(up, c) }()
+	go func() { defer both.Done(); p.pipe(c, up) }()
+	both.Wait()
+	p.track(c, false)
+	p.track(up, false)
 }
 
 // pipe copies src to dst until either end closes or a fault cuts them.
@@ -120,7 +137,9 @@ func (p *faultProxy) pipe(dst, src net.Conn) {
 			case latency:
 				time.Sleep(time.Duration(p.delay.Load()))
 			case blackhole:
-				continue // swallowed
+				if !p.held() {
+					return
+				}
 			case drop:
 				return
 			}
@@ -179,7 +198,26 @@ func TestFaultProxyModes(t *testing.T) {
 	if err := roundTrip(); err == nil {
 		t.Error("blackhole: a round trip went through")
 	}
+	// A connection made during the blackhole is held, not lost: what it
+	// sent arrives once the proxy passes again.
+	held, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if _, err := held.Write([]byte("held")); err != nil {
+		t.Fatal(err)
+	}
+	held.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := held.Read(make([]byte, 4)); err == nil {
+		t.Error("blackhole: an answer came through")
+	}
 	p.set(pass, 0)
+	held.SetReadDeadline(time.Now().Add(2 * time.Second))
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(held, b); err != nil || string(b) != "held" {
+		t.Errorf("a connection held by the blackhole after it healed: %q, %v; want its bytes echoed", b, err)
+	}
 	if err := roundTrip(); err != nil {
 		t.Errorf("pass again: %v", err)
 	}

@@ -22,6 +22,7 @@ type checkoutResult struct {
 	order      string
 	status     string // final status answered, "" when the order was refused
 	code       string // the failing step's code ("" when PAID)
+	token      string // the shopper's
 }
 
 // sale is shoppers checking out one unit each, over and over, until
@@ -91,7 +92,7 @@ func (s *sale) end() []checkoutResult {
 }
 
 func (s *sale) checkout(ctx context.Context, token string) checkoutResult {
-	r := checkoutResult{start: time.Now()}
+	r := checkoutResult{start: time.Now(), token: token}
 	defer func() { r.end = time.Now() }()
 	base := s.c.Client.Target()
 	var o struct {
@@ -157,12 +158,14 @@ type readyWatch struct {
 	mu   sync.Mutex
 	mark time.Time
 	seen map[string]time.Duration
-	stop chan struct{}
-	done chan struct{}
+	// early counts the answers that named a check before the mark.
+	early map[string]int
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 func watchReady(base string) *readyWatch {
-	w := &readyWatch{base: base, seen: map[string]time.Duration{}, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &readyWatch{base: base, seen: map[string]time.Duration{}, early: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		client := &http.Client{Timeout: 5 * time.Second}
@@ -180,11 +183,14 @@ func watchReady(base string) *readyWatch {
 			json.NewDecoder(resp.Body).Decode(&out)
 			resp.Body.Close()
 			w.mu.Lock()
-			if !w.mark.IsZero() {
-				for name, st := range out.Checks {
-					if _, ok := w.seen[name]; !ok && st != "ok" {
-						w.seen[name] = time.Since(w.mark)
-					}
+			for name, st := range out.Checks {
+				if st == "ok" {
+					continue
+				}
+				if w.mark.IsZero() {
+					w.early[name]++
+				} else if _, ok := w.seen[name]; !ok {
+					w.seen[name] = time.Since(w.mark)
 				}
 			}
 			w.mu.Unlock()
@@ -208,6 +214,19 @@ func (w *readyWatch) named(dep string) time.Duration {
 		return d
 	}
 	return -1
+}
+
+// before says which checks /readyz named before the mark, and how many
+// times ("" none): false alarms, the dependencies being up.
+func (w *readyWatch) before() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var parts []string
+	for name, n := range w.early {
+		parts = append(parts, fmt.Sprintf("%s named %d times", name, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 func (w *readyWatch) close() { close(w.stop); <-w.done }
