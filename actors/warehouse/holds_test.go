@@ -12,16 +12,16 @@ import (
 	"shelflife/clock"
 	"shelflife/cluster/membertest"
 	"shelflife/domain"
+	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/mysqlstore/mysqltest"
 )
 
-// A regular line is held FEFO across the warehouse's lots; Commit deducts
-// the same plan; Release gives back what is held or deducted.
-func TestHoldCommitReleaseFEFO(t *testing.T) {
+// milkWarehouse is a warehouse with a product, milk, and mk, which
+// receives a lot of it (qty units, expiring in in) and answers its id.
+func milkWarehouse(t *testing.T) (*mysqlstore.Store, context.Context, domain.Warehouse, domain.Product, func(qty int64, in time.Duration) int64) {
 	store := mysqltest.New(t)
-	clk := clock.NewFake(t0)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	wh, _ := store.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
 	milk, _ := store.CreateProduct(ctx, domain.Product{SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000})
 	mk := func(qty int64, in time.Duration) int64 {
@@ -31,6 +31,14 @@ func TestHoldCommitReleaseFEFO(t *testing.T) {
 		}
 		return l.ID
 	}
+	return store, ctx, wh, milk, mk
+}
+
+// A regular line is held FEFO across the warehouse's lots; Commit deducts
+// the same plan; Release gives back what is held or deducted.
+func TestHoldCommitReleaseFEFO(t *testing.T) {
+	store, ctx, wh, milk, mk := milkWarehouse(t)
+	clk := clock.NewFake(t0)
 	late := mk(10, 10*24*time.Hour)
 	early := mk(4, 5*24*time.Hour)
 	ms := membertest.Start(t, 2,

@@ -265,19 +265,8 @@ func (s *staleLot) Deduct(ctx context.Context, lotID int64, key string, quantity
 // used to answer STALE_OWNER, which the saga took for "not at this
 // warehouse" and failed the order insufficient_stock with stock to spare.
 func TestAStaleLotActivationIsUnavailableNotARefusal(t *testing.T) {
-	store := mysqltest.New(t)
+	store, ctx, wh, milk, mk := milkWarehouse(t)
 	clk := clock.NewFake(t0)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	wh, _ := store.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
-	milk, _ := store.CreateProduct(ctx, domain.Product{SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000})
-	mk := func(qty int64, in time.Duration) int64 {
-		l, err := store.CreateLot(ctx, domain.Lot{ProductID: milk.ID, WarehouseID: wh.ID, ExpiresAt: t0.Add(in), Received: qty}, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l.ID
-	}
 	early, late := mk(4, 5*24*time.Hour), mk(10, 10*24*time.Hour)
 	stale := &staleLot{lotID: late}
 	ms := membertest.Start(t, 1,
