@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/eapache/go-resiliency/breaker"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -70,9 +71,15 @@ const DefaultFetchMaxWait = 100 * time.Millisecond
 // settings consumers are made with. Every Subscribe has a client (and so
 // broker connections) of its own.
 type Bus struct {
-	cfg      Config
-	client   sarama.Client
+	cfg    Config
+	client sarama.Client
+	// producer is replaced when sarama's circuit breaker refuses (see
+	// renewProducer); pmu guards it.
+	pmu      sync.Mutex
 	producer sarama.SyncProducer
+	renewing atomic.Bool
+	renewed  atomic.Int64 // when it was last replaced (unix nanoseconds)
+	renewals atomic.Int64
 	mu       sync.Mutex
 	subs     map[sarama.Client]struct{}
 	// origin marks what this bus publishes (a record header), so that its
@@ -181,11 +188,69 @@ func (b *Bus) Publish(ctx context.Context, topic string, key, value []byte) erro
 	if key != nil {
 		msg.Key = sarama.ByteEncoder(key)
 	}
-	if _, _, err := b.producer.SendMessage(msg); err != nil {
+	p := b.currentProducer()
+	if _, _, err := p.SendMessage(msg); err != nil {
+		b.renewProducer(p, err)
 		return fmt.Errorf("publish to %s: %w", topic, err)
 	}
 	return nil
 }
+
+func (b *Bus) currentProducer() sarama.SyncProducer {
+	b.pmu.Lock()
+	defer b.pmu.Unlock()
+	return b.producer
+}
+
+// renewProducer replaces p when err says sarama's circuit breaker refused
+// the send. sarama opens a breaker for 10 s after three failures in a row
+// (not configurable) and keeps refusing for that long after the broker
+// is back: the outbox's compensations and the stock events would wait or
+// be dropped meanwhile. A new producer has its breaker closed. One is made
+// at a time and at most once a second; while the broker is still away
+// making one fails (it asks the broker for a producer id) and p stays.
+func (b *Bus) renewProducer(p sarama.SyncProducer, err error) {
+	if !refusedByBreaker(err) || time.Since(time.Unix(0, b.renewed.Load())) < time.Second ||
+		!b.renewing.CompareAndSwap(false, true) {
+		return
+	}
+	defer b.renewing.Store(false)
+	fresh, nerr := sarama.NewSyncProducerFromClient(b.client)
+	if nerr != nil {
+		return
+	}
+	b.pmu.Lock()
+	if b.producer != p {
+		b.pmu.Unlock()
+		fresh.Close()
+		return
+	}
+	b.producer = fresh
+	b.pmu.Unlock()
+	b.renewed.Store(time.Now().UnixNano())
+	b.renewals.Add(1)
+	// Sends still in flight on the old one end with it; the client stays.
+	go p.Close()
+}
+
+// refusedByBreaker says whether a send failed, in part or whole, because
+// sarama's circuit breaker was open.
+func refusedByBreaker(err error) bool {
+	var batch sarama.ProducerErrors
+	if errors.As(err, &batch) {
+		for _, pe := range batch {
+			if errors.Is(pe.Err, breaker.ErrBreakerOpen) {
+				return true
+			}
+		}
+		return false
+	}
+	return errors.Is(err, breaker.ErrBreakerOpen)
+}
+
+// ProducerRenewals is how many times the producer was replaced because
+// its circuit breaker kept refusing.
+func (b *Bus) ProducerRenewals() int64 { return b.renewals.Load() }
 
 // Ping checks that a broker answers a metadata request, on a connection
 // opened for the ping: the bus's own connections may wait in the client's
@@ -240,7 +305,7 @@ func (b *Bus) Brokers() []string { return append([]string(nil), b.cfg.Brokers...
 // Close flushes the producer and closes the clients, the subscriptions'
 // among them.
 func (b *Bus) Close() error {
-	errs := []error{b.producer.Close(), b.client.Close()}
+	errs := []error{b.currentProducer().Close(), b.client.Close()}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for c := range b.subs {
@@ -401,7 +466,9 @@ func (b *Bus) PublishBatch(topic string, keys, values [][]byte) error {
 	for i := range values {
 		msgs[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.ByteEncoder(keys[i]), Value: sarama.ByteEncoder(values[i]), Headers: b.headers()}
 	}
-	if err := b.producer.SendMessages(msgs); err != nil {
+	p := b.currentProducer()
+	if err := p.SendMessages(msgs); err != nil {
+		b.renewProducer(p, err)
 		return fmt.Errorf("publish %d to %s: %w", len(msgs), topic, err)
 	}
 	return nil

@@ -2,15 +2,19 @@ package kafkabus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestPublishReachesAnIndependentConsumer(t *testing.T) {
@@ -339,5 +343,63 @@ func TestSubscriptionOutlivesABrokerThatLostItsLog(t *testing.T) {
 	publishUntilHeard("after")
 	if a.Resubscribed() == 0 {
 		t.Error("no partition consumer was started again")
+	}
+}
+
+// sarama's producer opens a circuit breaker after three failures in a row
+// and refuses every send for 10 s, the broker back or not. Once the broker
+// answers, a send refused by the breaker gets the bus a new producer, and
+// the next send goes out: before, sends kept failing for up to 10 s after
+// the broker returned (the outbox took 6 s to empty after a 6 s outage).
+func TestProducerRenewedWhenItsBreakerRefusesAfterTheBrokerReturned(t *testing.T) {
+	var down atomic.Bool
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if down.Load() {
+			return nil, errors.New("broker down"), true
+		}
+		return nil, nil, false
+	})
+	bus, err := New(Config{Brokers: c.ListenAddrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	keys, values := [][]byte{[]byte("k1"), []byte("k2")}, [][]byte{[]byte("v1"), []byte("v2")}
+	if err := bus.PublishBatch("renew", keys, values); err != nil {
+		t.Fatal(err)
+	}
+	down.Store(true)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := bus.PublishBatch("renew", keys, values)
+		if err == nil {
+			t.Fatal("a send went out while the broker refused every request")
+		}
+		if refusedByBreaker(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the breaker never opened: %v", err)
+		}
+	}
+	down.Store(false)
+	// The breaker is open for 10 s from its last trip: the first send may
+	// still meet it (and renew the producer); the one after goes out.
+	time.Sleep(1100 * time.Millisecond) // a renewal is made at most once a second
+	first := bus.PublishBatch("renew", keys, values)
+	if first != nil && !refusedByBreaker(first) {
+		t.Fatalf("the first send after the broker returned: %v", first)
+	}
+	if err := bus.PublishBatch("renew", keys, values); err != nil {
+		t.Errorf("the second send after the broker returned: %v (renewals %d)", err, bus.ProducerRenewals())
+	}
+	if first != nil && bus.ProducerRenewals() == 0 {
+		t.Error("a send refused by the breaker with the broker back renewed nothing")
 	}
 }

@@ -28,5 +28,8 @@ func registerFaultMetrics(reg prometheus.Registerer, store *mysqlstore.Store, re
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_kafka_resubscribed_total",
 			Help: "Kafka partition consumers started again after a replaced broker lost their offsets."},
 			func() float64 { return float64(bus.Resubscribed()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shelflife_kafka_producer_renewals_total",
+			Help: "Kafka producers replaced because their circuit breaker kept refusing sends (it stays open 10 s, also after the broker is back)."},
+			func() float64 { return float64(bus.ProducerRenewals()) }),
 	)
 }
