@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	levels := fs.String("n", "8,64,256", "concurrency levels")
 	browse := fs.Bool("browse", true, "also measure the browse rate on a node")
 	cross := fs.Bool("cross", true, "also compare a lot request on another member with one on the local member")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lot-grain runs to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lot-grain runs (with -storm: of the storm minute) to this file")
 	stormOnly := fs.Bool("storm", false, "run the expiry storm alone (make bench-storm; flags -storm-*)")
 	so := stormFlags(fs)
 	ordersN := fs.Int("steps", 2000, "orders stored and taken through their saga steps with statements per order and set-based (0: skip)")
@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 		return err
 	}
 	if *stormOnly {
-		so.server = *server
+		so.server, so.cpuProfile = *server, *cpuProfile
 		return storm(ctx, out, so)
 	}
 	if *scaleDB != "" {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +49,7 @@ type stormOptions struct {
 	// comparison: every 30 s the due lots (10,000 at most) are woken one
 	// by one, and each grain moves its lot itself.
 	throughGrains bool
+	cpuProfile    string
 }
 
 func stormFlags(fs *flag.FlagSet) *stormOptions {
@@ -235,6 +237,20 @@ func storm(ctx context.Context, out io.Writer, o *stormOptions) error {
 			}
 		}()
 	}
+	if o.cpuProfile != "" {
+		go profileMinute(o.cpuProfile, moment, stop)
+	}
+	// CPU of this process (the node) and of the MariaDB servers over the
+	// minute before the storm and the storm minute.
+	cpuAt := make(chan [3]cpuReading, 1)
+	go func() {
+		var r [3]cpuReading
+		for k, at := range []time.Time{moment.Add(-time.Minute), moment, moment.Add(time.Minute)} {
+			time.Sleep(time.Until(at))
+			r[k] = readCPU()
+		}
+		cpuAt <- r
+	}()
 	end := moment.Add(3 * time.Minute)
 	for time.Now().Before(end) && ctx.Err() == nil {
 		time.Sleep(250 * time.Millisecond)
@@ -331,6 +347,12 @@ func storm(ctx context.Context, out io.Writer, o *stormOptions) error {
 		ratio = float64(d99) / float64(b99)
 	}
 	fmt.Fprintf(out, "checkout p99 during / before: %.2f   failed checkouts: %d %v\n", ratio, failed, codes)
+	select {
+	case r := <-cpuAt:
+		fmt.Fprintf(out, "CPU seconds, minute before -> storm minute: node %.1f -> %.1f, MariaDB servers %.1f -> %.1f\n",
+			(r[1].node - r[0].node).Seconds(), (r[2].node - r[1].node).Seconds(), (r[1].db - r[0].db).Seconds(), (r[2].db - r[1].db).Seconds())
+	default:
+	}
 	load1, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(out, "load average: %s at the start, %s at the end; storm to end %s\n",
 		firstField(load0), firstField(load1), stormEnd.Sub(moment).Round(time.Second))
@@ -338,6 +360,39 @@ func storm(ctx context.Context, out io.Writer, o *stormOptions) error {
 		return errors.New("expiry storm: not every lot moved within 60 s, or the books do not balance")
 	}
 	return nil
+}
+
+type cpuReading struct{ node, db time.Duration }
+
+// readCPU is the CPU time used so far by this process and by every MariaDB
+// server on the machine (other databases' work included).
+func readCPU() cpuReading {
+	var r cpuReading
+	r.node, _ = loadtest.ProcessCPU(os.Getpid())
+	for _, pid := range loadtest.MySQLPIDs() {
+		d, _ := loadtest.ProcessCPU(pid)
+		r.db += d
+	}
+	return r
+}
+
+// profileMinute writes a CPU profile of the process from at for a minute
+// (or until stop).
+func profileMinute(path string, at time.Time, stop <-chan struct{}) {
+	time.Sleep(time.Until(at))
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if pprof.StartCPUProfile(f) != nil {
+		return
+	}
+	defer pprof.StopCPUProfile()
+	select {
+	case <-time.After(time.Minute):
+	case <-stop:
+	}
 }
 
 // wakeDue is the lot sweep as it was before batches: every 30 s, read up
