@@ -74,7 +74,9 @@ BENCHTIME ?= 5s
 SCALE_DB  ?= shelflife_scale
 
 # Hot-lot deductions (SQL per deduction vs the lot grain) at N = 8, 64, 256,
-# a lot request to another member vs to this one, and the browse rate, in one
+# orders and their saga steps written per order vs set-based (MariaDB CPU
+# per order), a lot request to another member vs to this one, and the
+# browse rate, in one
 # run against the local MariaDB; prints ratios. Then the scale rows on the
 # data set in SCALE_DB (make seed-scale first; without it they say so):
 # a node's start-up to ready, browse and search for random addresses, the
