@@ -237,6 +237,10 @@ func (b scaleBench) activation(ctx context.Context, n *node.Node, db *sql.DB, ho
 			whole = append(whole, time.Since(t))
 		}
 	}
+	serverWindow, serverWhole, err := serverTimes(ctx, db, hot)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(b.out, "\nactivation of a lot with a long ledger, %d lots x %d rounds, one at a time; load average %s\n\n", len(hot), rounds, loadAvg())
 	fmt.Fprintf(b.out, "%-44s %10s %10s %10s\n", "", "n", "p50 ms", "p99 ms")
 	for _, r := range []struct {
@@ -246,9 +250,11 @@ func (b scaleBench) activation(ctx context.Context, n *node.Node, db *sql.DB, ho
 	}{
 		{"activation to first answer (Get)", act, "(target p99 <= 20 ms)"},
 		{"  Get of the same lot, active", active, "(the request's own path)"},
-		{"  ClaimLot alone (a transaction: lot row, ledger)", claim, fmt.Sprintf("(%.0f ledger rows a lot, of %d)", float64(loadedRows)/float64(max(len(claim), 1)), ledgerRows)},
+		{"  ClaimLot alone (lot row + ledger, one tx)", claim, fmt.Sprintf("(%.0f ledger rows a lot, of %d)", float64(loadedRows)/float64(max(len(claim), 1)), ledgerRows)},
 		{"  its ledger query alone (holds, last hour)", window, ""},
 		{"reading the whole ledger", whole, "(what activation read before)"},
+		{"MariaDB's own time: the ledger query", serverWindow, "(SHOW PROFILES: no client, no scheduling)"},
+		{"MariaDB's own time: the whole ledger", serverWhole, ""},
 	} {
 		p := percentiles(r.ds)
 		fmt.Fprintf(b.out, "%-44s %10d %10.2f %10.2f   %s\n", r.name, len(r.ds), ms(p[0]), ms(p[1]), r.note)
@@ -303,6 +309,66 @@ func (b scaleBench) manyGrains(ctx context.Context, n *node.Node, db *sql.DB, ho
 	fmt.Fprintf(b.out, "%-44s %8.0f     (heap in use %.0f MB, goroutines %d)\n", "rss_mb before them", before, float64(ms.HeapInuse)/(1<<20), runtime.NumGoroutine())
 	fmt.Fprintf(b.out, "%-44s %8.1f\n", "KB per active grain", (after-before)*1024/float64(len(lots)))
 	return nil
+}
+
+// serverTimes runs activation's ledger query and the whole-ledger read for
+// each lot on one connection with profiling on, and returns MariaDB's own
+// durations of each: on a busy machine the client's figures are mostly
+// waiting to be scheduled.
+func serverTimes(ctx context.Context, db *sql.DB, lots []int64) (window, whole []time.Duration, err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET profiling = 1, profiling_history_size = 100"); err != nil {
+		return nil, nil, err
+	}
+	since := time.Now().Add(-lot.DefaultLedgerWindow).UTC().Format("2006-01-02 15:04:05.000000")
+	seen := map[int]bool{}
+	for i := 0; i < len(lots); i += 25 {
+		part := lots[i:min(i+25, len(lots))]
+		for _, id := range part {
+			for _, q := range []string{
+				fmt.Sprintf(`SELECT order_key, kind, quantity, unit_price, discount_percent, hold_until FROM lot_ledger WHERE lot_id = %d AND (kind = 'HELD' OR (kind IN ('DEDUCTED', 'RESTORED', 'TOMBSTONE', 'RELEASED', 'LAPSED') AND updated_at >= '%s'))`, id, since),
+				fmt.Sprintf("SELECT order_key, kind, quantity, unit_price, discount_percent, hold_until FROM lot_ledger WHERE lot_id = %d", id),
+			} {
+				rows, err := conn.QueryContext(ctx, q)
+				if err != nil {
+					return nil, nil, err
+				}
+				for rows.Next() {
+				}
+				rows.Close()
+			}
+		}
+		rows, err := conn.QueryContext(ctx, "SHOW PROFILES")
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var n int
+			var secs float64
+			var q string
+			if err := rows.Scan(&n, &secs, &q); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			if seen[n] {
+				continue // the session's history keeps earlier batches
+			}
+			seen[n] = true
+			d := time.Duration(secs * float64(time.Second))
+			switch {
+			case strings.Contains(q, "updated_at"):
+				window = append(window, d)
+			case strings.HasPrefix(q, "SELECT order_key"):
+				whole = append(whole, d)
+			}
+		}
+		rows.Close()
+	}
+	return window, whole, nil
 }
 
 func ids(ctx context.Context, db *sql.DB, q string) ([]int64, error) {
