@@ -590,6 +590,15 @@ func kafkaDuring(e *env) {
 	if n, err := outboxPending(e); err == nil {
 		e.note("%d outbox messages pending mid-fault", n)
 	}
+	// Each node hears the changes of the lots whose grains the other
+	// hosts only through Kafka: mid-fault their listings part.
+	if e.peer != nil {
+		here, err1 := listed(e, e.node.URL())
+		there, err2 := listed(e, e.peer.URL())
+		if err1 == nil && err2 == nil {
+			e.note("listings mid-fault: this node %d, the other %d", here, there)
+		}
+	}
 }
 
 // metric reads one unlabelled metric from the node's /metrics.

@@ -27,7 +27,8 @@ type stockSocket struct {
 	last   int64
 	lastAt time.Time
 	heard  int
-	ended  error // why the socket ended (nil while open)
+	times  []time.Time // when each update came
+	ended  error       // why the socket ended (nil while open)
 	wake   chan struct{}
 }
 
@@ -62,6 +63,7 @@ func (s *stockSocket) read() {
 			s.ended = err
 		} else if m.Type == "product" && m.ProductID == s.product {
 			s.last, s.lastAt, s.heard = m.Available, time.Now(), s.heard+1
+			s.times = append(s.times, s.lastAt)
 		}
 		s.mu.Unlock()
 		select {
@@ -104,6 +106,31 @@ func (s *stockSocket) converge(e *env, base string, from time.Time, limit time.D
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// between counts the updates that came from a to b.
+func (s *stockSocket) between(a, b time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, at := range s.times {
+		if !at.Before(a) && at.Before(b) {
+			n++
+		}
+	}
+	return n
+}
+
+// firstAfter is when the first update after t came (zero if none).
+func (s *stockSocket) firstAfter(t time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, at := range s.times {
+		if at.After(t) {
+			return at
+		}
+	}
+	return time.Time{}
 }
 
 func (s *stockSocket) close() { s.conn.Close() }
@@ -186,7 +213,11 @@ func socketsResume(e *env, kept *stockSocket, token string, results []checkoutRe
 		e.fail("the stock socket kept open through the fault: %v", err)
 	} else {
 		_, _, heard, _ := kept.state()
-		e.note("stock socket kept open: %d updates, in step with the listing %s after the return", heard, dur(at.Sub(restored)))
+		// Past the fault's first second (events already on their way),
+		// a cut Kafka brings the other node nothing.
+		e.note("stock socket kept open: %d updates, %d in the fault's last %s, the first after the return %s after it, in step with the listing once the sale ended (%s after the return)",
+			heard, kept.between(e.at.Add(time.Second), restored), dur(restored.Sub(e.at.Add(time.Second))),
+			dur(kept.firstAfter(restored).Sub(restored)), dur(at.Sub(restored)))
 	}
 
 	// A page opened now: the listing, then the socket, then a change.
