@@ -77,9 +77,10 @@ type riskRuns struct {
 
 // AtRisk lists the live lots expiring within the given time (of one
 // warehouse, or all when warehouseID is 0) expected to leave units unsold
-// at expiry at their current sell rate, worst value first. A lot expiring later is not weighed; the lots sold
-// before one that is always are, since they expire earlier. A list weighed
-// less than RiskMaxAge ago, or being weighed, is shared.
+// at expiry at their current sell rate, worst value first. A lot expiring
+// later is not weighed; the lots sold before one that is always are, since
+// they expire earlier. A list weighed less than RiskMaxAge ago, or being
+// weighed, is shared.
 func (s *Service) AtRisk(ctx context.Context, warehouseID int64, within time.Duration) (domain.AtRiskList, error) {
 	if s.Risk == nil {
 		return domain.AtRiskList{}, ErrNoRiskStore
@@ -93,9 +94,9 @@ func (s *Service) AtRisk(ctx context.Context, warehouseID int64, within time.Dur
 		if s.risk.runs == nil {
 			s.risk.runs = map[riskKey]*riskRun{}
 		}
-		for k, old := range s.risk.runs { // forget the stale lists of other horizons and warehouses
+		for key, old := range s.risk.runs { // forget the stale lists of other horizons and warehouses
 			if isDone(old) && (old.err != nil || now.Sub(old.list.At) >= RiskMaxAge) {
-				delete(s.risk.runs, k)
+				delete(s.risk.runs, key)
 			}
 		}
 		s.risk.runs[k] = r
@@ -134,8 +135,10 @@ func (s *Service) weigh(ctx context.Context, now time.Time, warehouseID int64, w
 		return domain.AtRiskList{}, err
 	}
 	ranked := RankAtRisk(now, lots, sales, domain.DefaultRateHalfLife)
+	// A copy of the worst, so that the shared list does not hold on to a
+	// million lines.
 	return domain.AtRiskList{At: now, Weighed: len(lots), AtRisk: len(ranked),
-		Lots: slices.Clip(ranked[:min(len(ranked), domain.MaxAtRiskListed)])}, nil
+		Lots: slices.Clone(ranked[:min(len(ranked), domain.MaxAtRiskListed)])}, nil
 }
 
 // RankAtRisk weighs each lot at now and keeps those at risk, worst value
