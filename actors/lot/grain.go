@@ -132,7 +132,13 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 		}
 		lctx, cancel := context.WithTimeout(context.Background(), g.deps.WriteTimeout)
 		defer cancel()
-		st, ledger, err := g.deps.Store.ClaimLot(lctx, id, g.deps.Clock.Now().Add(-g.deps.LedgerWindow))
+		claimed := g.deps.Clock.Now()
+		st, ledger, err := g.deps.Store.ClaimLot(lctx, id, g.deps.LedgerWindow)
+		if err == nil && !st.LedgerFrom.IsZero() {
+			// Order ids are dated by this clock, the rows by MySQL's:
+			// the core compares keys with the window on this one.
+			st.LedgerFrom = claimed.Add(-g.deps.LedgerWindow)
+		}
 		switch {
 		case errors.Is(err, ErrNotFound):
 			g.loadErr = pb.Reason_LOT_NOT_FOUND

@@ -315,7 +315,7 @@ func TestOnlyOneActivationCanWrite(t *testing.T) {
 		t.Fatalf("first deduct: %v %v", resp, err)
 	}
 	// A second activation (as in a split brain) claims the lot directly.
-	other, _, err := f.store.ClaimLot(ctx, id, t0)
+	other, _, err := f.store.ClaimLot(ctx, id, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +465,7 @@ func TestRepeatOlderThanTheLoadedLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.stopGrain(t, id)
-	st, loaded, err := f.store.ClaimLot(ctx, id, t0.Add(-lot.DefaultLedgerWindow))
+	st, loaded, err := f.store.ClaimLot(ctx, id, lot.DefaultLedgerWindow)
 	if err != nil || st.LedgerFrom.IsZero() || len(loaded) != 1 || loaded[0].Key != "old-held" {
 		t.Fatalf("an activation now loads %+v (ledger from %s), %v; want only the live hold", loaded, st.LedgerFrom, err)
 	}
@@ -509,5 +509,26 @@ func TestRepeatOlderThanTheLoadedLedger(t *testing.T) {
 	// 100 - 3 - 2 - 1 (committed hold) + 3 (restored) - 10 (new keys).
 	if got.onHand != 87 || got.held != 0 || got.deducted != 4+3+2+1+10 || got.restored != 4+3 {
 		t.Errorf("lot %+v", got)
+	}
+}
+
+// The grains' clock ten days ahead of MySQL's (as in a simulation): the
+// loaded window is MySQL's last hour, so an order dated by the grains'
+// clock and repeated after a reactivation is still a repeat.
+func TestRepeatWhenTheClockIsAheadOfMySQL(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 100, 30*24*time.Hour)
+	ctx := ctxT(t)
+	f.clock.Advance(time.Since(t0) + 10*24*time.Hour)
+	key := fmt.Sprintf("o%x%010x-p1", f.clock.Now().UnixMilli(), 7)
+	for i := range 2 {
+		d, err := f.client.Deduct(ctx, id, key, 4, pb.Channel_ANY)
+		if err != nil || d.Reason != pb.Reason_OK || d.Quantity != 4 {
+			t.Fatalf("deduct %d = %v, %v", i, d, err)
+		}
+		f.stopGrain(t, id)
+	}
+	if r := f.checkConservation(t, id); r.deducted != 4 || r.onHand != 96 {
+		t.Errorf("lot %+v, want 4 deducted once", r)
 	}
 }

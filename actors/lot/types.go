@@ -36,7 +36,8 @@ type State struct {
 	// LedgerFrom is where the loaded ledger starts: ClaimLot loaded every
 	// row changed at or after it and every live hold, and older rows are
 	// read one by one when a repeat asks for them. Zero: the whole ledger
-	// was loaded (the lot is younger than the window).
+	// was loaded (the lot is younger than the window). ClaimLot gives it in
+	// MySQL's time; the grain moves it to its own clock, which dates keys.
 	LedgerFrom time.Time
 	Pricing
 }
@@ -97,10 +98,11 @@ type Commit struct {
 // Store is what the grain needs of MySQL.
 type Store interface {
 	// ClaimLot loads the lot and the part of its ledger idempotency needs
-	// at once (live holds, and rows changed at or after since), and takes
-	// ownership by moving its version on; the returned State's Version is
-	// the new epoch and its LedgerFrom says what was left out.
-	ClaimLot(ctx context.Context, id int64, since time.Time) (State, []LedgerEntry, error)
+	// at once (live holds, and rows changed within window before MySQL's
+	// clock), and takes ownership by moving its version on; the returned
+	// State's Version is the new epoch and its LedgerFrom (MySQL's time)
+	// says what was left out.
+	ClaimLot(ctx context.Context, id int64, window time.Duration) (State, []LedgerEntry, error)
 	// LedgerEntry reads what key did to the lot, if anything: the answer to
 	// a repeat of a request older than the loaded ledger.
 	LedgerEntry(ctx context.Context, lotID int64, key string) (LedgerEntry, bool, error)

@@ -217,7 +217,7 @@ func (b scaleBench) activation(ctx context.Context, n *node.Node, db *sql.DB, ho
 				continue
 			}
 			t = time.Now()
-			_, loaded, err := n.Store().ClaimLot(ctx, id, time.Now().Add(-lot.DefaultLedgerWindow))
+			_, loaded, err := n.Store().ClaimLot(ctx, id, lot.DefaultLedgerWindow)
 			if err != nil {
 				return err
 			}

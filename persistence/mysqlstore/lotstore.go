@@ -16,17 +16,23 @@ import (
 
 // ClaimLot loads a lot with its product's price and the part of its ledger
 // idempotency needs at once: the live holds and the rows changed at or
-// after since (index lot_ledger_recent), so a lot with a long ledger loads
+// within window before MySQL's clock (index lot_ledger_recent), so a lot with a long ledger loads
 // in one short range read. It moves the lot's version on: the new version
 // is the caller's epoch, and any older activation's writes are refused from
-// now on. A lot created at or after since has no older rows: its State's
-// LedgerFrom is zero, the ledger complete.
-func (s *Store) ClaimLot(ctx context.Context, id int64, since time.Time) (lot.State, []lot.LedgerEntry, error) {
+// now on. The window starts at MySQL's time, which dates the rows: a
+// caller whose clock is set elsewhere (a simulation, a test) still gets
+// every row written within it. A lot created since the window's start has
+// no older rows: its State's LedgerFrom is zero, the ledger complete.
+func (s *Store) ClaimLot(ctx context.Context, id int64, window time.Duration) (lot.State, []lot.LedgerEntry, error) {
 	var st lot.State
 	var ledger []lot.LedgerEntry
-	since = since.UTC()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ledger = nil
+		var now time.Time
+		if err := tx.QueryRowContext(ctx, "SELECT NOW(6)").Scan(&now); err != nil {
+			return err
+		}
+		since := now.UTC().Add(-window)
 		var hours int64
 		var state string
 		var complete bool
