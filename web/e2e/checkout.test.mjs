@@ -7,7 +7,10 @@
 //    stock table and its order list) follows without a reload.
 // 2. A cancelled payment lands on the order view with the reason in words;
 //    a visitor finds a neighbourhood by its name.
-// 3. Both pages at 1280 px and 390 px, in Korean and in English: no
+// 3. The shop searches, filters by category and pages on the server: with
+//    more products than a page, a typed search finds one past the first
+//    page, and "more" appends the next page.
+// 4. Both pages at 1280 px and 390 px, in Korean and in English: no
 //    sideways scroll, no text left in the other language outside names, no
 //    serious or critical axe-core violation. Full-page screenshots of every
 //    case are saved to web/e2e/artifacts/.
@@ -268,6 +271,104 @@ test('a visitor finds a neighbourhood by name; coordinates stay under advanced',
     await page.click('#address-form button.primary');
     await page.waitForFunction(() => document.querySelector('#serving').textContent === 'No warehouse delivers to this address');
     assert.deepEqual(errors, [], 'no script errors');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('the shop searches, filters and pages on the server: a product past the first page is found, "more" appends', async () => {
+  // More products than a page holds, the shop's or the API's default.
+  const login = await fetch(base + '/api/v1/auth/login', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: 'admin@shelflife.test', password: 'shelflife-demo' }),
+  });
+  assert.equal(login.status, 200);
+  const adminTok = (await login.json()).token;
+  const made = [];
+  for (let i = 1; i <= 120; i++) {
+    const n = String(i).padStart(3, '0');
+    const res = await fetch(base + '/api/v1/admin/products', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + adminTok },
+      body: JSON.stringify({ sku: `PAGE-${n}`, name: `페이지 상품 ${n}`, name_en: `Paging item ${n}`, category: 'Vegetables', price: 1000 + i }),
+    });
+    assert.equal(res.status, 201, `product ${n}`);
+    made.push(await res.json());
+  }
+  const last = made.at(-1);
+  const at = 'lat=37.5088&lng=127.0631'; // Samseong-dong
+  const totalOf = async (query) => Number((await fetch(`${base}/api/v1/products?${at}&limit=1${query}`)).headers.get('X-Total-Count'));
+  const total = await totalOf('');
+  assert.ok(total > 100, `${total} products near Samseong-dong`);
+
+  const ctx = await newContext(1280, 'en');
+  const page = await ctx.newPage();
+  const errors = watchErrors([page]);
+  const asks = [];
+  page.on('request', (r) => { if (r.url().includes('/api/v1/products?')) asks.push(new URL(r.url()).searchParams); });
+  const cards = () => page.$$eval('#products article', (els) => els.map((e) => e.id));
+  try {
+    await page.goto(base + '/');
+    await page.fill('#place', 'Samseong-dong');
+    await page.click('#address-form button.primary');
+    await page.waitForSelector('#products article');
+    const first = await cards();
+    assert.ok(first.length > 1 && first.length < total, `a first page: ${first.length} of ${total}`);
+    assert.ok(!first.includes('product-' + last.id), 'the last product is not on the first page');
+    assert.equal(await page.textContent('#products-count'), `${first.length} of ${total} products`);
+    assert.equal(await page.textContent('#more'), 'Show more products');
+
+    // "More" asks for the next page and appends it.
+    await page.click('#more');
+    await page.waitForFunction((n) => document.querySelectorAll('#products article').length > n, first.length);
+    const two = await cards();
+    assert.equal(two.length, Math.min(2 * first.length, total));
+    assert.deepEqual(two.slice(0, first.length), first, 'the first page stays in place');
+    assert.equal(asks.at(-1).get('offset'), String(first.length));
+    assert.equal(await page.textContent('#products-count'), `${two.length} of ${total} products`);
+    assert.deepEqual(await axeScan(page), [], 'accessibility with the "more" button');
+    await page.screenshot({ path: artifacts + 'shop-1280-en-more.png', fullPage: true });
+
+    // A search typed in the box goes to the server once typing pauses, and
+    // finds a product no page shown so far holds.
+    asks.length = 0;
+    const typed = 'Paging item 120';
+    await page.locator('#q').pressSequentially(typed, { delay: 20 });
+    await page.waitForSelector('#product-' + last.id);
+    assert.deepEqual(await cards(), ['product-' + last.id]);
+    assert.ok(asks.length >= 1 && asks.length <= 3, `typing ${typed.length} letters asked ${asks.length} times`);
+    assert.equal(asks.at(-1).get('q'), typed);
+    assert.equal(await page.textContent('#products-count'), '1 of 1 products');
+    assert.equal(await page.isVisible('#more'), false, 'no "more" when all is shown');
+    await page.screenshot({ path: artifacts + 'shop-1280-en-search.png', fullPage: true });
+
+    await page.fill('#q', 'no such product anywhere');
+    await page.waitForFunction(() => document.querySelector('#products p')?.textContent === 'No product matches');
+
+    // The category goes to the server too, with the search cleared.
+    await page.fill('#q', '');
+    await page.selectOption('#category', 'Dairy');
+    const dairy = await totalOf('&category=Dairy');
+    assert.ok(dairy > 0);
+    await page.waitForFunction((n) => document.querySelector('#products-count').textContent === `${n} of ${n} products`, dairy);
+    assert.equal(asks.at(-1).get('category'), 'Dairy');
+    assert.equal(asks.at(-1).get('q'), null);
+    const shownCats = await page.$$eval('#products article > .muted', (els) => [...new Set(els.map((e) => e.textContent))]);
+    assert.deepEqual(shownCats, ['Dairy']);
+
+    // In Korean the labels follow.
+    await page.selectOption('#category', 'Vegetables');
+    await page.waitForSelector('#more:not(.hidden)');
+    await page.click('#lang');
+    await page.waitForFunction(() => document.documentElement.lang === 'ko');
+    assert.equal(await page.textContent('#more'), '상품 더 보기');
+    assert.match(await page.textContent('#products-count'), /^상품 \d+개 중 \d+개$/);
+    assert.deepEqual(await page.evaluate(foreignText, 'ko'), [], 'Korean only');
+    await page.locator('#more').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: artifacts + 'shop-1280-ko-more.png' });
+    assert.deepEqual(errors, [], 'no script errors');
+  } catch (e) {
+    await page.screenshot({ path: artifacts + 'failed-paging.png', fullPage: true }).catch(() => {});
+    throw e;
   } finally {
     await ctx.close();
   }

@@ -18,6 +18,7 @@ const TEXT = {
     added: '장바구니에 담았습니다', removed: '뺐습니다', remove: '빼기', backToShop: '쇼핑 계속하기', signinToBuy: '로그인하면 담을 수 있습니다',
     signinToPay: '결제하려면 로그인하세요', addSomething: '상품을 담으면 결제할 수 있습니다', fromWarehouse: '출고', expiresAt: '유통기한',
     qty: '수량', deal: '특가', change: '변경', changeAddress: '배송지 바꾸기', orderPlacedAt: '주문 시각', nothingNear: '이 주소 근처에 상품이 없습니다',
+    noMatch: '찾는 상품이 없습니다', more: '상품 더 보기', shownOf: (n, total) => `상품 ${num(total)}개 중 ${num(n)}개`,
     stock: '재고', warehouse: '창고', product: '상품', lot: '로트', onHand: '재고', state: '상태', dealUnits: '특가',
     expiring: '곧 마감되는 로트', waste: '폐기', receive: '입고', quantity: '수량', regular: '일반',
     orders: '주문', stuck: '멈춘 사가', stuckSagas: '멈춘 사가', chart: '분당 판매량', region: '지역', value: '금액', refresh: '새로고침',
@@ -45,6 +46,7 @@ const TEXT = {
     added: 'Added to your cart', removed: 'Removed', remove: 'Remove', backToShop: 'Keep shopping', signinToBuy: 'Sign in to add to your cart',
     signinToPay: 'Sign in to pay', addSomething: 'Add something to your cart to pay', fromWarehouse: 'From', expiresAt: 'Expires',
     qty: 'Qty', deal: 'Deal', change: 'Change', changeAddress: 'Change address', orderPlacedAt: 'Placed', nothingNear: 'Nothing is sold near this address',
+    noMatch: 'No product matches', more: 'Show more products', shownOf: (n, total) => `${num(n)} of ${num(total)} products`,
     stock: 'Stock', warehouse: 'Warehouse', product: 'Product', lot: 'Lot', onHand: 'On hand', state: 'State', dealUnits: 'Deals',
     expiring: 'Lots expiring soon', waste: 'Waste', receive: 'Receive a lot', quantity: 'Quantity', regular: 'Regular',
     orders: 'Orders', stuck: 'Stuck sagas', stuckSagas: 'Stuck sagas', chart: 'Units sold per minute', region: 'Region', value: 'Value', refresh: 'Refresh',
@@ -147,7 +149,7 @@ export class APIError extends Error {
   constructor(status, code, message, detail = {}) { super(message); this.status = status; this.code = code; this.detail = detail; }
 }
 
-export async function api(method, path, body) {
+async function request(method, path, body) {
   const headers = { 'Accept': 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (state.token) headers['Authorization'] = 'Bearer ' + state.token;
@@ -157,7 +159,17 @@ export async function api(method, path, body) {
     const e = (data && data.error) || {};
     throw new APIError(res.status, e.code || 'http_' + res.status, e.message || res.statusText, e);
   }
-  return data;
+  return { data, res };
+}
+
+export const api = async (method, path, body) => (await request(method, path, body)).data;
+
+// apiPage gets one page of a listing and the listing's length, which the
+// server gives in X-Total-Count.
+export async function apiPage(path) {
+  const { data, res } = await request('GET', path);
+  const total = Number(res.headers.get('X-Total-Count'));
+  return { items: data, total: Number.isFinite(total) && res.headers.has('X-Total-Count') ? total : data.length };
 }
 
 const locale = () => (state.lang === 'ko' ? 'ko-KR' : 'en-GB');

@@ -2,7 +2,7 @@
 // (quantities live over a WebSocket), the cart, Kakao Pay checkout and the
 // order's progress. Views: #/ (shop), #/cart, #/orders/<id>.
 import {
-  api, categoryText, dateTime, el, endsAt, fromWarehouse, left, localName, nameEl, productName, reasonText,
+  api, apiPage, categoryText, dateTime, el, endsAt, fromWarehouse, left, localName, nameEl, productName, reasonText,
   setLang, setToken, socket, state, statusText, t, timeLeft, toast, won,
 } from './common.js';
 
@@ -19,7 +19,13 @@ const PLACES = [
 
 let me = null;
 let addr = null;          // {label, lat, lng} the listings are for
-let products = [];
+// Products come a page at a time, searched and filtered by the server:
+// a city's catalog is far more than a page can hold.
+const PAGE = 48;
+let products = [];        // the pages asked for so far
+let productsTotal = 0;    // how many products the search and category select
+let productsAsk = 0;      // the latest products request; older answers are dropped
+let searchTimer = null;
 let deals = [];
 let serving = null;       // null before the first listing
 let cart = { items: [], total: 0 };
@@ -93,27 +99,86 @@ function renderAddress() {
     : [t('noWarehouse')]));
 }
 
-async function loadListings() {
+// loadListings shows the listings at the address; keep asks again for as
+// many products as are shown (after an order), else for the first page.
+async function loadListings(keep = false) {
   const q = addrQuery();
   if (q === null) {
-    products = []; deals = []; serving = null;
+    products = []; productsTotal = 0; productsAsk++; deals = []; serving = null;
     renderAll();
     return;
   }
+  const listed = loadProducts(keep ? products.length : 0);
   try {
-    const [ps, ds, sv] = await Promise.all([
-      api('GET', '/api/v1/products' + q), api('GET', '/api/v1/deals' + q), api('GET', '/api/v1/warehouses/serving' + q)]);
-    products = ps; deals = ds; serving = sv.warehouses;
+    const [ds, sv] = await Promise.all([api('GET', '/api/v1/deals' + q), api('GET', '/api/v1/warehouses/serving' + q)]);
+    deals = ds; serving = sv.warehouses;
     rememberDeals(ds);
-    renderAddress(); renderCategories(); renderProducts(); renderDeals();
+    renderAddress(); renderDeals();
     followStock(q);
   } catch (e) { toast(e.message); }
+  await listed;
 }
 
+async function loadDeals() {
+  const q = addrQuery();
+  if (q === null) return;
+  try { deals = await api('GET', '/api/v1/deals' + q); rememberDeals(deals); renderDeals(); } catch (e) { toast(e.message); }
+}
+
+// productsPath is a page of the products at the address that match the
+// search box and the category.
+function productsPath(offset, limit) {
+  const p = new URLSearchParams(addrQuery());
+  const text = $('q').value.trim();
+  if (text) p.set('q', text);
+  if ($('category').value) p.set('category', $('category').value);
+  p.set('limit', limit);
+  if (offset) p.set('offset', offset);
+  return '/api/v1/products?' + p;
+}
+
+// loadProducts replaces the list with its first page, or with its first
+// `shown` products (at most 1000, the API's page limit).
+async function loadProducts(shown = 0) {
+  clearTimeout(searchTimer);
+  if (addrQuery() === null) return;
+  const ask = ++productsAsk;
+  // No next page of a list that is being replaced.
+  $('products').setAttribute('aria-busy', 'true');
+  $('more').disabled = true;
+  try {
+    const pg = await apiPage(productsPath(0, Math.min(Math.max(PAGE, shown), 1000)));
+    if (ask !== productsAsk) return;
+    products = pg.items; productsTotal = pg.total;
+    renderProducts();
+  } catch (e) { if (ask === productsAsk) toast(e.message); } finally {
+    if (ask === productsAsk) { $('products').setAttribute('aria-busy', 'false'); $('more').disabled = false; }
+  }
+}
+
+// moreProducts appends the next page.
+async function moreProducts() {
+  if (addrQuery() === null) return;
+  const ask = ++productsAsk;
+  $('more').disabled = true;
+  try {
+    const pg = await apiPage(productsPath(products.length, PAGE));
+    if (ask !== productsAsk) return;
+    const have = new Set(products.map((p) => p.id));
+    products = products.concat(pg.items.filter((p) => !have.has(p.id)));
+    productsTotal = pg.total;
+    renderProducts();
+  } catch (e) { if (ask === productsAsk) toast(e.message); } finally {
+    if (ask === productsAsk) $('more').disabled = false;
+  }
+}
+
+// The category list is the whole catalog's, not only the page's.
 function renderCategories() {
   const sel = $('category');
   const cur = sel.value;
-  const cats = [...new Set(products.map((p) => p.category))].sort();
+  const all = catalog.products.size ? [...catalog.products.values()] : products;
+  const cats = [...new Set(all.map((p) => p.category))].sort();
   sel.replaceChildren(el('option', { value: '' }, t('all')), ...cats.map((c) => el('option', { value: c }, categoryText(c))));
   sel.value = cur;
 }
@@ -129,13 +194,17 @@ function addButton(id, nameID, available, onclick) {
 }
 
 function renderProducts() {
+  const none = addrQuery() === null || !products.length;
+  $('products-count').textContent = none ? '' : t('shownOf')(products.length, productsTotal);
+  $('more').classList.toggle('hidden', none || products.length >= productsTotal);
   if (addrQuery() === null) { $('products').replaceChildren(el('p', { class: 'muted' }, t('chooseAddress'))); return; }
-  const q = $('q').value.trim().toLowerCase();
-  const cat = $('category').value;
-  const shown = products.filter((p) => (!cat || p.category === cat) &&
-    (!q || p.name.toLowerCase().includes(q) || (p.name_en || '').toLowerCase().includes(q)));
-  if (!shown.length) { $('products').replaceChildren(el('p', { class: 'muted' }, t('nothingNear'))); return; }
-  $('products').replaceChildren(...shown.map((p) => el('article', { class: 'card' + (p.available ? '' : ' soldout'), id: 'product-' + p.id },
+  if (!products.length) {
+    // Where no warehouse delivers, nothing matches whatever the filter.
+    const filtered = serving?.length !== 0 && ($('q').value.trim() || $('category').value);
+    $('products').replaceChildren(el('p', { class: 'muted' }, t(filtered ? 'noMatch' : 'nothingNear')));
+    return;
+  }
+  $('products').replaceChildren(...products.map((p) => el('article', { class: 'card' + (p.available ? '' : ' soldout'), id: 'product-' + p.id },
     el('span', { translate: 'no', class: 'name', id: 'pname-' + p.id }, productName(p)),
     el('span', { class: 'muted' }, categoryText(p.category)),
     el('span', { class: 'price' }, won(p.price)),
@@ -175,7 +244,7 @@ function followStock(q) {
     } else if (m.type === 'deal') {
       const d = deals.find((x) => x.lot_id === m.lot_id);
       if (d) { d.available = m.available; renderDeals(); $('deal-' + d.lot_id)?.classList.add('flash'); }
-      else if (m.available > 0) loadListings();
+      else if (m.available > 0) loadDeals();
     }
   });
 }
@@ -296,7 +365,7 @@ async function showOrder(id) {
       order.status = m.status; order.reason = m.reason || order.reason;
       renderOrder();
       if (m.status === 'PAID' || m.status === 'FAILED' || m.status === 'EXPIRED') {
-        loadOrders(); loadCart(); loadListings();
+        loadOrders(); loadCart(); loadListings(true);
         api('GET', '/api/v1/orders/' + id).then((o) => { if (order && order.order_id === id) { order = o; renderOrder(); } }).catch(() => {});
       }
     });
@@ -372,8 +441,10 @@ $('address-form').addEventListener('submit', async (ev) => {
   $('addr-edit').open = false;
   renderAddress(); loadListings(); loadCart();
 });
-$('q').addEventListener('input', renderProducts);
-$('category').addEventListener('change', renderProducts);
+// The search asks the server once typing pauses; a category at once.
+$('q').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadProducts, 250); });
+$('category').addEventListener('change', () => loadProducts());
+$('more').addEventListener('click', moreProducts);
 $('checkout').addEventListener('click', checkout);
 $('lang').addEventListener('click', () => { setLang(state.lang === 'ko' ? 'en' : 'ko'); renderAll(); });
 window.addEventListener('hashchange', route);
