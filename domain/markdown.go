@@ -162,3 +162,56 @@ func AdaptivePercent(in MarkdownInput) int {
 	}
 	return best
 }
+
+// QueuedLot is one closing-soon lot of a product in a warehouse, as joint
+// pricing sees it: the time to its expiry and the units it has on hand.
+type QueuedLot struct {
+	Left   time.Duration
+	OnHand int64
+}
+
+// JointInput is what joint adaptive markdown decides on: a product's
+// closing-soon lots in one warehouse, oldest first, and the product's
+// sell rate there in list-price units an hour.
+type JointInput struct {
+	Lots       []QueuedLot
+	ListRate   float64
+	Ladder     Ladder
+	Steps      MarkdownSteps
+	Elasticity float64
+}
+
+// JointPercents prices a product's closing-soon lots in one warehouse
+// together, so that an older lot is never dearer than a younger one with
+// stock: shoppers share the lots and take the cheapest, so a younger lot
+// marked deeper takes its elders' shoppers and leaves them to expire.
+//
+// Lot i's markdown is the smallest step, never below the ladder's floor for
+// its time left, at which the product's rate at that markdown sells, before
+// lot i expires, the units of lot i and of every lot expiring before it
+// (the FEFO queue ahead of it clears); then raised to the deepest markdown
+// of any younger lot with stock. A lot with nothing on hand gets its floor
+// and constrains no one. For a single lot it is AdaptivePercent.
+func JointPercents(in JointInput) []int {
+	out := make([]int, len(in.Lots))
+	var ahead int64
+	for i, l := range in.Lots {
+		onHand := max(l.OnHand, 0)
+		ahead += onHand
+		queue := ahead
+		if onHand == 0 {
+			queue = 0
+		}
+		out[i] = AdaptivePercent(MarkdownInput{Left: l.Left, OnHand: queue, ListRate: in.ListRate,
+			Ladder: in.Ladder, Steps: in.Steps, Elasticity: in.Elasticity})
+	}
+	deepest := 0
+	for i := len(in.Lots) - 1; i >= 0; i-- {
+		if in.Lots[i].OnHand <= 0 {
+			continue
+		}
+		out[i] = max(out[i], deepest)
+		deepest = out[i]
+	}
+	return out
+}

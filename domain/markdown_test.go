@@ -2,6 +2,7 @@ package domain
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -120,5 +121,96 @@ func TestMarkdownConfigValues(t *testing.T) {
 	}
 	if MarkdownMode("smart").Validate() == nil {
 		t.Error("an unknown mode is accepted")
+	}
+}
+
+func TestJointPercentsTable(t *testing.T) {
+	h := time.Hour
+	tests := []struct {
+		name string
+		lots []QueuedLot
+		rate float64
+		want []int
+	}{
+		// Alone, the older lot (10 units, 20 h: 0.5/h) would keep the
+		// ladder's 50 % and the younger (200 units, 40 h: 5/h) go to 60 %,
+		// taking the older lot's shoppers. Jointly the older follows it.
+		{"older follows a deeper younger", []QueuedLot{{20 * h, 10}, {40 * h, 200}}, 1, []int{60, 60}},
+		// The older lot's 100 units need 5/h (60 %); the younger's queue is
+		// 120 units in 40 h, 3/h: 50 % (40 % sells 2.78/h).
+		{"the queue ahead deepens the younger", []QueuedLot{{20 * h, 100}, {40 * h, 20}}, 1, []int{60, 50}},
+		{"fast product keeps the floors", []QueuedLot{{5 * h, 2}, {20 * h, 10}, {40 * h, 20}}, 4, []int{70, 50, 30}},
+		// A sold-out older lot is at its floor and holds no one back.
+		{"an empty lot constrains no one", []QueuedLot{{20 * h, 0}, {40 * h, 300}}, 1, []int{50, 70}},
+		{"idle product: every lot at the last step", []QueuedLot{{20 * h, 5}, {40 * h, 5}}, 0, []int{90, 90}},
+		{"no lots", nil, 1, []int{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := JointPercents(JointInput{Lots: tt.lots, ListRate: tt.rate, Ladder: DefaultLadder(),
+				Steps: DefaultMarkdownSteps(), Elasticity: 2})
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// On random queues: a younger lot with stock is never deeper than an older
+// one with stock, no lot is below its ladder floor, a single lot is priced
+// as AdaptivePercent prices it, and each lot's markdown is the smallest
+// that keeps both its FEFO queue covered (when a step does) and the order.
+func TestJointPercentsYoungerNeverDeeper(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 23))
+	l, steps := DefaultLadder(), DefaultMarkdownSteps()
+	for n := 0; n < 2000; n++ {
+		lots := make([]QueuedLot, rng.IntN(5)+1)
+		left := time.Duration(rng.IntN(60)+1) * time.Minute
+		for i := range lots {
+			lots[i] = QueuedLot{Left: left, OnHand: int64(rng.IntN(40))}
+			left += time.Duration(rng.IntN(30*60)) * time.Minute
+			if left > ClosingWindow {
+				left = ClosingWindow
+			}
+		}
+		rate := rng.Float64() * 3
+		in := JointInput{Lots: lots, ListRate: rate, Ladder: l, Steps: steps, Elasticity: 2}
+		got := JointPercents(in)
+		var ahead int64
+		for i, lot := range lots {
+			ahead += lot.OnHand
+			if f := l.DiscountPercent(lot.Left); got[i] < f {
+				t.Fatalf("%v rate %.2f: lot %d at %d %%, below its floor %d", lots, rate, i, got[i], f)
+			}
+			for j := i + 1; j < len(lots); j++ {
+				if lot.OnHand > 0 && lots[j].OnHand > 0 && got[j] > got[i] {
+					t.Fatalf("%v rate %.2f: younger lot %d at %d %% is deeper than lot %d at %d %%", lots, rate, j, got[j], i, got[i])
+				}
+			}
+			if lot.OnHand == 0 {
+				continue
+			}
+			own := AdaptivePercent(MarkdownInput{Left: lot.Left, OnHand: ahead, ListRate: rate, Ladder: l, Steps: steps, Elasticity: 2})
+			younger := 0
+			for j := i + 1; j < len(lots); j++ {
+				if lots[j].OnHand > 0 {
+					younger = max(younger, got[j])
+				}
+			}
+			if got[i] != max(own, younger) {
+				t.Fatalf("%v rate %.2f: lot %d at %d %%, want max(%d, %d)", lots, rate, i, got[i], own, younger)
+			}
+		}
+		if len(lots) == 1 {
+			want := AdaptivePercent(MarkdownInput{Left: lots[0].Left, OnHand: lots[0].OnHand, ListRate: rate, Ladder: l, Steps: steps, Elasticity: 2})
+			if got[0] != want {
+				t.Fatalf("single lot %v: %d, AdaptivePercent %d", lots[0], got[0], want)
+			}
+		}
 	}
 }

@@ -155,7 +155,7 @@ func (n *Node) startCluster(context.Context) (err error) {
 	// here and nowhere else.
 	n.member, err = member.Start(mcfg,
 		lot.Kind(lot.Deps{Store: n.store, Clock: n.clk, Ladder: n.cfg.MarkdownLadder,
-			Markdown: lot.Markdown{Mode: n.cfg.Markdown, Steps: n.cfg.MarkdownSteps}, Rates: n.store,
+			Markdown: lot.Markdown{Mode: n.cfg.Markdown, Steps: n.cfg.MarkdownSteps}, Rates: n.store, Siblings: n.store,
 			Publisher: n.sink, Logger: n.log, Active: n.activeLots}),
 		warehouse.Kind(warehouse.Deps{Store: n.store, Clock: n.clk, Logger: n.log}),
 		saga.Kind(saga.Deps{Store: n.store, Payments: payments.Kakao{Client: n.kakao}, Places: n.view, Notifier: n.orderEvts,

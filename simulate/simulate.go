@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	quiet := cfg.Logger
 	m, err := member.Start(member.Config{Name: "simulate-" + cfg.Database, Logger: quiet},
 		lot.Kind(lot.Deps{Store: store, Clock: clk, Ladder: domain.DefaultLadder(),
-			Markdown: lot.Markdown{Mode: cfg.Mode}, Rates: store, Logger: quiet}),
+			Markdown: lot.Markdown{Mode: cfg.Mode}, Rates: store, Siblings: store, Logger: quiet}),
 		warehouse.Kind(warehouse.Deps{Store: store, Clock: clk, Logger: quiet}))
 	if err != nil {
 		return Result{}, err

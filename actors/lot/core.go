@@ -82,7 +82,10 @@ type core struct {
 	// lot that has sold nothing itself, as fetched at fallbackAt.
 	fallback   float64
 	fallbackAt time.Time
-	ledger     map[string]*entry
+	// siblings are the lots of the product in the warehouse as read for
+	// the evaluation under way (nil: price the lot alone).
+	siblings []Sibling
+	ledger   map[string]*entry
 	// refused remembers refusals in this activation so a repeated request
 	// gets the same answer; refusals change nothing, so they are not stored.
 	refused map[string]*pb.DeductResponse

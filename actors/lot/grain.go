@@ -26,8 +26,11 @@ type Deps struct {
 	// Markdown chooses the ladder (the zero value) or adaptive markdown;
 	// Rates, when set, gives an adaptive lot that has sold nothing yet the
 	// product's rate to price by.
-	Markdown  Markdown
-	Rates     ProductRates
+	Markdown Markdown
+	Rates    ProductRates
+	// Siblings, when set, lets an adaptive lot price itself jointly with
+	// the other closing-soon lots of its product in its warehouse.
+	Siblings  Siblings
 	Publisher Publisher
 	Logger    *slog.Logger
 	// IdleTimeout passivates a grain that received nothing for this long.
@@ -343,8 +346,12 @@ func (g *grain) safely(fn func()) {
 func (g *grain) onTick() {
 	now := g.deps.Clock.Now()
 	g.core.advance(now)
-	if g.core.evaluationDue(now) && g.core.evaluate(now) && g.deps.Rates != nil {
-		g.fetchProductRate(now)
+	if g.core.evaluationDue(now) {
+		g.readSiblings(now)
+		if g.core.evaluate(now) && g.deps.Rates != nil {
+			g.fetchProductRate(now)
+		}
+		g.core.siblings = nil
 	}
 	g.flush()
 	if g.timer != nil {
@@ -369,6 +376,27 @@ func (g *grain) rearm() {
 	g.timer = g.deps.Clock.AfterFunc(at.Sub(g.deps.Clock.Now()), func() {
 		system.Root.Send(self, &tick{})
 	})
+}
+
+// readSiblings reads the lot's siblings for the evaluation at now, when
+// Deps say where from. It waits for MySQL in the grain, as fetchProductRate
+// does: once per evaluation, on the timer. A failed read leaves the lot to
+// price itself alone this time.
+func (g *grain) readSiblings(now time.Time) {
+	if g.deps.Siblings == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.deps.WriteTimeout)
+	sibs, err := g.deps.Siblings.LotSiblings(ctx, g.core.st.ProductID, g.core.st.WarehouseID, now, g.core.md.RateHalfLife)
+	cancel()
+	if err != nil {
+		g.log.Warn("lot siblings", "error", err.Error())
+		return
+	}
+	if sibs == nil {
+		sibs = []Sibling{}
+	}
+	g.core.siblings = sibs
 }
 
 // fetchProductRate reads the product's rate for a lot that has sold

@@ -1,6 +1,8 @@
 package lot
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"shelflife/domain"
@@ -95,17 +97,27 @@ func (c *core) evaluationDue(now time.Time) bool {
 
 // evaluate sets the adaptive markdown for now, one change at most, and
 // when the next evaluation is due: Every later or at the ladder's next rung,
-// whichever comes first. A lot that remembers fewer than
-// domain.MinEvidence units of its own sales prices by a blend with the
-// product's rate (domain.EstimateRate); until that is known (fetch reports
-// it must be asked) it stays at the ladder's floor.
+// whichever comes first.
+//
+// With the siblings read (withSiblings), the lot is priced jointly with the
+// other closing-soon lots of its product in its warehouse
+// (domain.JointPercents), by the product's rate there: the lots' rates
+// summed. Then, so that an older lot is never dearer than a younger one
+// while their evaluations catch up with each other, it goes no deeper than
+// an older sibling with stock is now and no shallower than a younger one
+// is. Without them it is priced alone by its own rate.
+//
+// A rate that remembers fewer than domain.MinEvidence units is blended with
+// the product's rate across warehouses (domain.EstimateRate); until that is
+// known (fetch reports it must be asked) the lot stays at the ladder's
+// floor.
 func (c *core) evaluate(now time.Time) (fetch bool) {
 	if !c.md.adaptive() || c.st.State != domain.ClosingSoon {
 		return false
 	}
 	left := c.st.ExpiresAt.Sub(now)
 	floor := c.ladder.DiscountPercent(left)
-	own, hl := c.st.SellRate, c.md.RateHalfLife
+	own, hl := c.pooledRate(now), c.md.RateHalfLife
 	rate, known := own.Rate(now, hl), true
 	if own.Remembered(now, hl) < domain.MinEvidence {
 		fetch = c.fallbackAt.IsZero() || now.Sub(c.fallbackAt) >= fallbackRefresh
@@ -113,7 +125,10 @@ func (c *core) evaluate(now time.Time) (fetch bool) {
 		rate = domain.EstimateRate(own, c.fallback, now, hl)
 	}
 	target := floor
-	if known {
+	switch {
+	case known && c.siblings != nil:
+		target = c.jointPercent(now, rate)
+	case known:
 		target = domain.AdaptivePercent(domain.MarkdownInput{Left: left, OnHand: c.st.OnHand, ListRate: rate,
 			Ladder: c.ladder, Steps: c.md.Steps, Elasticity: c.md.Elasticity})
 	}
@@ -121,6 +136,75 @@ func (c *core) evaluate(now time.Time) (fetch bool) {
 	c.st.MarkdownDueAt = c.nextEvaluation(now)
 	c.pending.dirty = true
 	return fetch
+}
+
+// pooledRate is the rate to price by at now: the lot's own, or with its
+// siblings read, the sum of every sibling's rate and its own (the
+// product's rate in the warehouse), as of now.
+func (c *core) pooledRate(now time.Time) domain.SellRate {
+	if c.siblings == nil {
+		return c.st.SellRate
+	}
+	hl := c.md.RateHalfLife
+	sum := c.st.SellRate.Rate(now, hl)
+	for _, s := range c.siblings {
+		if s.ID != c.st.ID {
+			sum += s.SellRate.Rate(now, hl)
+		}
+	}
+	if sum <= 0 {
+		return domain.SellRate{}
+	}
+	return domain.SellRate{PerHour: sum, At: now}
+}
+
+// jointPercent is the lot's markdown when its product's closing-soon lots
+// in the warehouse are priced together at listRate, kept between its
+// siblings' markdowns in force.
+func (c *core) jointPercent(now time.Time, listRate float64) int {
+	type queued struct {
+		id        int64
+		expiresAt time.Time
+		onHand    int64
+	}
+	queue := []queued{{c.st.ID, c.st.ExpiresAt, c.st.OnHand}}
+	for _, s := range c.siblings {
+		if s.ID != c.st.ID && domain.StateAt(s.ExpiresAt, now) == domain.ClosingSoon && s.OnHand > 0 {
+			queue = append(queue, queued{s.ID, s.ExpiresAt, s.OnHand})
+		}
+	}
+	slices.SortFunc(queue, func(a, b queued) int {
+		if d := a.expiresAt.Compare(b.expiresAt); d != 0 {
+			return d
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	in := domain.JointInput{ListRate: listRate, Ladder: c.ladder, Steps: c.md.Steps, Elasticity: c.md.Elasticity}
+	self := 0
+	for i, q := range queue {
+		if q.id == c.st.ID {
+			self = i
+		}
+		in.Lots = append(in.Lots, domain.QueuedLot{Left: q.expiresAt.Sub(now), OnHand: q.onHand})
+	}
+	pct := domain.JointPercents(in)[self]
+	if c.st.OnHand <= 0 {
+		return pct
+	}
+	// The siblings' markdowns in force now, until they evaluate again.
+	inForce := map[int64]int{}
+	for _, s := range c.siblings {
+		inForce[s.ID] = max(c.ladder.DiscountPercent(s.ExpiresAt.Sub(now)), s.MarkdownPercent)
+	}
+	for i, q := range queue {
+		switch {
+		case i < self:
+			pct = min(pct, inForce[q.id])
+		case i > self:
+			pct = max(pct, inForce[q.id])
+		}
+	}
+	return max(pct, c.ladder.DiscountPercent(c.st.ExpiresAt.Sub(now)))
 }
 
 // nextEvaluation is Every after now, or the ladder's next rung or the

@@ -59,3 +59,63 @@ func TestAdaptiveLotGrainPricesByTheProductRate(t *testing.T) {
 		t.Errorf("markdown %d %% at 24 h left, below the ladder's 50", pct)
 	}
 }
+
+// Two closing-soon lots of one product in one warehouse, the younger with
+// far more stock: each grain reads its sibling's row when it evaluates, and
+// at no evaluation is the younger lot deeper than the older one; within one
+// more evaluation both are at the joint plan's markdown.
+func TestAdaptiveSiblingsArePricedJointly(t *testing.T) {
+	f := newFixtureWith(t, func(d *lot.Deps) {
+		d.Markdown = lot.Markdown{Mode: domain.AdaptiveMarkdown}
+		d.Rates = d.Store.(lot.ProductRates)
+		d.Siblings = d.Store.(lot.Siblings)
+	})
+	ctx := ctxT(t)
+	old := f.newLot(t, 10, 20*time.Hour)
+	young := f.newLot(t, 200, 40*time.Hour)
+	// Each sold 0.5 list units an hour lately: the product sells 1/h here.
+	if _, err := f.store.DB().Exec("UPDATE lots SET sell_rate_per_hour = 0.5, sell_rate_at = ?", t0); err != nil {
+		t.Fatal(err)
+	}
+	markdown := func(id int64) (int, time.Time) {
+		var pct int
+		var due time.Time
+		if err := f.store.DB().QueryRow("SELECT markdown_percent, markdown_due_at FROM lots WHERE id = ?", id).Scan(&pct, &due); err != nil {
+			return -1, time.Time{}
+		}
+		return pct, due
+	}
+	evaluated := func(id int64, at time.Time) func() bool {
+		return func() bool { _, due := markdown(id); return due.Equal(at.Add(30 * time.Minute)) }
+	}
+	discount := func(id int64) int32 {
+		info, err := f.client.Get(ctx, id)
+		if err != nil || info.GetReason() != pb.Reason_OK {
+			t.Fatalf("get %d: %v %v", id, info, err)
+		}
+		return info.GetDiscountPercent()
+	}
+	// The younger lot evaluates first: the plan is 60 % for both (210 units
+	// in 40 h need 5.25/h; 60 % off sells 6.25/h), but the older lot is at
+	// the ladder's 50 % until it evaluates.
+	if y := discount(young); y != 50 {
+		t.Errorf("younger lot first: %d %%, want the older lot's 50", y)
+	}
+	waitFor(t, "the younger lot's evaluation", evaluated(young, t0))
+	if o := discount(old); o != 60 {
+		t.Errorf("older lot: %d %%, want 60", o)
+	}
+	waitFor(t, "the older lot's evaluation", evaluated(old, t0))
+	// Both timers fire half an hour on; the younger lot catches up.
+	f.clock.Advance(30 * time.Minute)
+	at := t0.Add(30 * time.Minute)
+	waitFor(t, "the next evaluations", func() bool { return evaluated(young, at)() && evaluated(old, at)() })
+	y, _ := markdown(young)
+	o, _ := markdown(old)
+	if y != 60 || o != 60 {
+		t.Errorf("after the next evaluations: younger %d %%, older %d %%, want 60 and 60", y, o)
+	}
+	if gy, go_ := discount(young), discount(old); gy > go_ {
+		t.Errorf("in force: younger %d %% deeper than older %d %%", gy, go_)
+	}
+}

@@ -144,3 +144,70 @@ func TestSalesFeedTheRateInListUnits(t *testing.T) {
 		t.Errorf("ladder price %d %%, want 50", got)
 	}
 }
+
+// siblingState is a closing-soon lot of the test product and warehouse.
+func siblingState(id, onHand int64, expiresIn time.Duration) State {
+	st := testState(onHand, expiresIn)
+	st.ID = id
+	return st
+}
+
+// The inversion joint pricing prevents: alone, a younger lot with much
+// stock would go deeper (70 %) than its older sibling (the ladder's 50 %)
+// and take its shoppers. Jointly the older lot follows the younger up and
+// the younger never goes past the older lot's markdown in force.
+func TestJointMarkdownYoungerNeverDeeperThanOlder(t *testing.T) {
+	rate := domain.SellRate{PerHour: 0.5, At: c0}
+	young := adaptiveHarness(t, siblingState(8, 200, 40*time.Hour))
+	young.c.st.SellRate = rate
+	old := adaptiveHarness(t, siblingState(7, 10, 20*time.Hour))
+	old.c.st.SellRate = rate
+	row := func(h *harness) Sibling {
+		st := h.c.durable
+		return Sibling{ID: st.ID, ExpiresAt: st.ExpiresAt, OnHand: st.OnHand, MarkdownPercent: st.MarkdownPercent, SellRate: st.SellRate}
+	}
+	// Priced alone, by its own rate (0.5/h: 200 units in 40 h), the
+	// younger lot goes to 70 %, past the older one's 50 %.
+	alone := adaptiveHarness(t, siblingState(8, 200, 40*time.Hour))
+	alone.c.st.SellRate = rate
+	alone.tick(0)
+	if got := alone.c.durable.MarkdownPercent; got != 70 {
+		t.Fatalf("alone: %d %%, want 70", got)
+	}
+	// Jointly, by the product's rate in the warehouse (1/h), the plan is
+	// 60 % for both; the older lot is at the ladder's 50 % until it
+	// evaluates, so the younger stays there.
+	young.c.siblings = []Sibling{row(old), row(young)}
+	young.tick(0)
+	if got := young.c.durable.MarkdownPercent; got != 50 {
+		t.Errorf("younger lot: %d %%, want the older lot's 50", got)
+	}
+	old.c.siblings = []Sibling{row(old), row(young)}
+	old.tick(0)
+	if got := old.c.durable.MarkdownPercent; got != 60 {
+		t.Errorf("older lot: %d %%, want the plan's 60", got)
+	}
+	// Half an hour on both evaluate again: the younger catches up.
+	young.c.siblings = []Sibling{row(old), row(young)}
+	old.c.siblings = []Sibling{row(old), row(young)}
+	young.tick(30 * time.Minute)
+	old.tick(30 * time.Minute)
+	if y, o := young.c.durable.MarkdownPercent, old.c.durable.MarkdownPercent; y != 60 || o != 60 {
+		t.Errorf("after the next evaluation: younger %d %%, older %d %%, want 60 and 60", y, o)
+	}
+	// A younger sibling deeper in force holds the older lot there, though
+	// the plan would let it go shallower; a sold-out younger lot does not.
+	deep := row(young)
+	deep.MarkdownPercent = 80
+	old.c.siblings = []Sibling{row(old), deep}
+	old.tick(30 * time.Minute)
+	if got := old.c.durable.MarkdownPercent; got != 80 {
+		t.Errorf("older lot under an 80 %% younger sibling: %d %%", got)
+	}
+	deep.OnHand = 0
+	old.c.siblings = []Sibling{row(old), deep}
+	old.tick(30 * time.Minute)
+	if got := old.c.durable.MarkdownPercent; got != 50 {
+		t.Errorf("older lot beside a sold-out younger one: %d %%, want 50 (10 units, 18.5 h, 1/h)", got)
+	}
+}

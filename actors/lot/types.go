@@ -119,6 +119,27 @@ type ProductRates interface {
 	ProductSellRate(ctx context.Context, productID int64, now time.Time, halfLife time.Duration) (float64, error)
 }
 
+// Sibling is a lot of the same product in the same warehouse, as its row
+// says: what joint adaptive markdown needs of it.
+type Sibling struct {
+	ID              int64
+	ExpiresAt       time.Time
+	OnHand          int64
+	MarkdownPercent int
+	SellRate        domain.SellRate
+}
+
+// Siblings reads the lots that share a lot's shoppers: every lot of the
+// product in the warehouse that has not expired at now, and those that
+// expired within the last ten half-lives (their rates still count toward
+// the product's), expiry first, at most MaxSiblings of them. Optional.
+type Siblings interface {
+	LotSiblings(ctx context.Context, productID, warehouseID int64, now time.Time, halfLife time.Duration) ([]Sibling, error)
+}
+
+// MaxSiblings bounds what one evaluation reads of a lot's siblings.
+const MaxSiblings = 200
+
 // Publisher receives events after their commit. It must not block.
 type Publisher interface {
 	LotChanged(domain.LotEvent)

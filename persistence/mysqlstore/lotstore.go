@@ -193,6 +193,33 @@ func nullTime(t sql.NullTime) time.Time {
 	return t.Time
 }
 
+// LotSiblings reads the lots of a product in a warehouse that expire after
+// now less ten half-lives, expiry first, at most lot.MaxSiblings: one range
+// of the lots_warehouse_product index.
+func (s *Store) LotSiblings(ctx context.Context, productID, warehouseID int64, now time.Time, halfLife time.Duration) ([]lot.Sibling, error) {
+	if halfLife <= 0 {
+		halfLife = domain.DefaultRateHalfLife
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, expires_at, on_hand, markdown_percent, sell_rate_per_hour, sell_rate_at
+		FROM lots WHERE warehouse_id = ? AND product_id = ? AND expires_at > ?
+		ORDER BY expires_at, id LIMIT ?`, warehouseID, productID, now.Add(-10*halfLife).UTC(), lot.MaxSiblings)
+	if err != nil {
+		return nil, fmt.Errorf("lot siblings: %w", err)
+	}
+	defer rows.Close()
+	var out []lot.Sibling
+	for rows.Next() {
+		var l lot.Sibling
+		var at sql.NullTime
+		if err := rows.Scan(&l.ID, &l.ExpiresAt, &l.OnHand, &l.MarkdownPercent, &l.SellRate.PerHour, &at); err != nil {
+			return nil, err
+		}
+		l.SellRate.At = nullTime(at)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
 // ProductSellRate is the product's sell rate in an average warehouse, in
 // list-price units an hour at now: the lots' persisted rates decayed to
 // now, summed per warehouse and averaged over the warehouses that sold it.

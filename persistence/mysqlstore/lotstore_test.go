@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -267,5 +268,57 @@ func TestLotPricingPersistsAndFeedsTheProductRate(t *testing.T) {
 	due, err := s.MarkdownDueLots(ctx, now.Add(time.Hour), 100)
 	if err != nil || len(due) != 1 || due[0] != id {
 		t.Errorf("due lots = %v, %v; want [%d]", due, err, id)
+	}
+}
+
+// LotSiblings reads the product's lots in the warehouse, expiry first,
+// leaving out other warehouses and products and lots that expired more than
+// ten half-lives ago.
+func TestLotSiblings(t *testing.T) {
+	t.Parallel()
+	s := mysqltest.New(t)
+	ctx := context.Background()
+	st, first := newStoreLot(t, s, 5)
+	now := time.Now().UTC().Truncate(time.Second)
+	h := 6 * time.Hour
+	mk := func(product, warehouse int64, expires time.Duration, qty int64) int64 {
+		l, err := s.CreateLot(ctx, domain.Lot{ProductID: product, WarehouseID: warehouse, ExpiresAt: now.Add(expires), Received: qty}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.ID
+	}
+	w2, err := s.CreateWarehouse(ctx, domain.Warehouse{Name: "W2", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := s.CreateProduct(ctx, domain.Product{SKU: "SKU-2", Name: "bread", Category: "bakery", Price: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	soon := mk(st.ProductID, st.WarehouseID, 20*time.Hour, 3)
+	recent := mk(st.ProductID, st.WarehouseID, -10*time.Hour, 4)
+	mk(st.ProductID, st.WarehouseID, -61*time.Hour, 4) // expired long ago
+	mk(st.ProductID, w2.ID, 20*time.Hour, 4)           // another warehouse
+	mk(p2.ID, st.WarehouseID, 20*time.Hour, 4)         // another product
+	if _, err := s.DB().Exec("UPDATE lots SET markdown_percent = 60, sell_rate_per_hour = 1.5, sell_rate_at = ? WHERE id = ?", now, soon); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LotSiblings(ctx, st.ProductID, st.WarehouseID, now, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, l := range got {
+		ids = append(ids, l.ID)
+	}
+	if want := []int64{recent, soon, first}; !slices.Equal(ids, want) {
+		t.Fatalf("siblings %v, want %v", ids, want)
+	}
+	if l := got[1]; l.OnHand != 3 || l.MarkdownPercent != 60 || l.SellRate.PerHour != 1.5 || !l.SellRate.At.Equal(now) || !l.ExpiresAt.Equal(now.Add(20*time.Hour)) {
+		t.Errorf("sibling row %+v", l)
+	}
+	if got[0].SellRate.Known() {
+		t.Errorf("a lot that never sold has a rate: %+v", got[0].SellRate)
 	}
 }
