@@ -182,15 +182,17 @@ type JointInput struct {
 }
 
 // JointPercents prices a product's closing-soon lots in one warehouse
-// together, so that an older lot is never dearer than a younger one with
-// stock: shoppers share the lots and take the cheapest, so a younger lot
+// together, so that an older lot with stock is cheaper than a younger one
+// with stock (never dearer, at the last step): shoppers share the lots and take the cheapest, so a younger lot
 // marked deeper takes its elders' shoppers and leaves them to expire.
 //
 // Lot i's markdown is the smallest step, never below the ladder's floor for
 // its time left, at which the product's rate at that markdown sells, before
 // lot i expires, the units of lot i and of every lot expiring before it
-// (the FEFO queue ahead of it clears); then raised to the deepest markdown
-// of any younger lot with stock. A lot with nothing on hand gets its floor
+// (the FEFO queue ahead of it clears); then raised to at least the step
+// above the markdown of the next younger lot with stock (the last step
+// when that one is already there). Strictly deeper, because at equal price
+// shoppers take the fresher lot. A lot with nothing on hand gets its floor
 // and constrains no one. For a single lot it is AdaptivePercent.
 func JointPercents(in JointInput) []int {
 	out := make([]int, len(in.Lots))
@@ -205,13 +207,37 @@ func JointPercents(in JointInput) []int {
 		out[i] = AdaptivePercent(MarkdownInput{Left: l.Left, OnHand: queue, ListRate: in.ListRate,
 			Ladder: in.Ladder, Steps: in.Steps, Elasticity: in.Elasticity})
 	}
-	deepest := 0
+	younger := -1
 	for i := len(in.Lots) - 1; i >= 0; i-- {
 		if in.Lots[i].OnHand <= 0 {
 			continue
 		}
-		out[i] = max(out[i], deepest)
-		deepest = out[i]
+		if younger >= 0 {
+			out[i] = max(out[i], in.Steps.Above(younger))
+		}
+		younger = out[i]
 	}
 	return out
+}
+
+// Above is the smallest step deeper than percent, or percent when no step
+// is.
+func (s MarkdownSteps) Above(percent int) int {
+	for _, p := range s {
+		if p > percent {
+			return p
+		}
+	}
+	return percent
+}
+
+// Below is the deepest step shallower than percent, or 0 when no step is.
+func (s MarkdownSteps) Below(percent int) int {
+	below := 0
+	for _, p := range s {
+		if p < percent {
+			below = p
+		}
+	}
+	return below
 }

@@ -134,8 +134,9 @@ func TestJointPercentsTable(t *testing.T) {
 	}{
 		// Alone, the older lot (10 units, 20 h: 0.5/h) would keep the
 		// ladder's 50 % and the younger (200 units, 40 h: 5/h) go to 60 %,
-		// taking the older lot's shoppers. Jointly the older follows it.
-		{"older follows a deeper younger", []QueuedLot{{20 * h, 10}, {40 * h, 200}}, 1, []int{60, 60}},
+		// taking the older lot's shoppers. Jointly the older goes a step
+		// past it: at equal price shoppers would take the younger.
+		{"older goes past a deeper younger", []QueuedLot{{20 * h, 10}, {40 * h, 200}}, 1, []int{70, 60}},
 		// The older lot's 100 units need 5/h (60 %); the younger's queue is
 		// 120 units in 40 h, 3/h: 50 % (40 % sells 2.78/h).
 		{"the queue ahead deepens the younger", []QueuedLot{{20 * h, 100}, {40 * h, 20}}, 1, []int{60, 50}},
@@ -161,11 +162,12 @@ func TestJointPercentsTable(t *testing.T) {
 	}
 }
 
-// On random queues: a younger lot with stock is never deeper than an older
-// one with stock, no lot is below its ladder floor, a single lot is priced
-// as AdaptivePercent prices it, and each lot's markdown is the smallest
-// that keeps both its FEFO queue covered (when a step does) and the order.
-func TestJointPercentsYoungerNeverDeeper(t *testing.T) {
+// On random queues: a younger lot with stock is shallower than an older one
+// with stock (never deeper, when the older is at the last step), no lot is
+// below its ladder floor, a single lot is priced as AdaptivePercent prices
+// it, and each lot's markdown is the smallest that keeps both its FEFO
+// queue covered (when a step does) and the order.
+func TestJointPercentsOlderIsCheaper(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 23))
 	l, steps := DefaultLadder(), DefaultMarkdownSteps()
 	for n := 0; n < 2000; n++ {
@@ -188,8 +190,8 @@ func TestJointPercentsYoungerNeverDeeper(t *testing.T) {
 				t.Fatalf("%v rate %.2f: lot %d at %d %%, below its floor %d", lots, rate, i, got[i], f)
 			}
 			for j := i + 1; j < len(lots); j++ {
-				if lot.OnHand > 0 && lots[j].OnHand > 0 && got[j] > got[i] {
-					t.Fatalf("%v rate %.2f: younger lot %d at %d %% is deeper than lot %d at %d %%", lots, rate, j, got[j], i, got[i])
+				if lot.OnHand > 0 && lots[j].OnHand > 0 && (got[j] > got[i] || got[j] == got[i] && got[i] != 90) {
+					t.Fatalf("%v rate %.2f: younger lot %d at %d %% is not shallower than lot %d at %d %%", lots, rate, j, got[j], i, got[i])
 				}
 			}
 			if lot.OnHand == 0 {
@@ -199,7 +201,8 @@ func TestJointPercentsYoungerNeverDeeper(t *testing.T) {
 			younger := 0
 			for j := i + 1; j < len(lots); j++ {
 				if lots[j].OnHand > 0 {
-					younger = max(younger, got[j])
+					younger = steps.Above(got[j])
+					break
 				}
 			}
 			if got[i] != max(own, younger) {
@@ -211,6 +214,15 @@ func TestJointPercentsYoungerNeverDeeper(t *testing.T) {
 			if got[0] != want {
 				t.Fatalf("single lot %v: %d, AdaptivePercent %d", lots[0], got[0], want)
 			}
+		}
+	}
+}
+
+func TestMarkdownStepsAboveBelow(t *testing.T) {
+	s := DefaultMarkdownSteps()
+	for _, tt := range []struct{ p, above, below int }{{0, 30, 0}, {30, 40, 0}, {45, 50, 40}, {90, 90, 80}, {95, 95, 90}} {
+		if a, b := s.Above(tt.p), s.Below(tt.p); a != tt.above || b != tt.below {
+			t.Errorf("%d: above %d below %d, want %d and %d", tt.p, a, b, tt.above, tt.below)
 		}
 	}
 }

@@ -199,9 +199,9 @@ func (c *core) jointPercent(now time.Time, listRate float64) int {
 	for i, q := range queue {
 		switch {
 		case i < self:
-			pct = min(pct, inForce[q.id])
+			pct = min(pct, c.md.Steps.Below(inForce[q.id]))
 		case i > self:
-			pct = max(pct, inForce[q.id])
+			pct = max(pct, c.md.Steps.Above(inForce[q.id]))
 		}
 	}
 	return max(pct, c.ladder.DiscountPercent(c.st.ExpiresAt.Sub(now)))

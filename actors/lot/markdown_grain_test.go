@@ -62,8 +62,8 @@ func TestAdaptiveLotGrainPricesByTheProductRate(t *testing.T) {
 
 // Two closing-soon lots of one product in one warehouse, the younger with
 // far more stock: each grain reads its sibling's row when it evaluates, and
-// at no evaluation is the younger lot deeper than the older one; within one
-// more evaluation both are at the joint plan's markdown.
+// at no evaluation is the younger lot as deep as the older one; within one
+// more evaluation both are at the joint plan's markdowns.
 func TestAdaptiveSiblingsArePricedJointly(t *testing.T) {
 	f := newFixtureWith(t, func(d *lot.Deps) {
 		d.Markdown = lot.Markdown{Mode: domain.AdaptiveMarkdown}
@@ -95,15 +95,16 @@ func TestAdaptiveSiblingsArePricedJointly(t *testing.T) {
 		}
 		return info.GetDiscountPercent()
 	}
-	// The younger lot evaluates first: the plan is 60 % for both (210 units
-	// in 40 h need 5.25/h; 60 % off sells 6.25/h), but the older lot is at
-	// the ladder's 50 % until it evaluates.
-	if y := discount(young); y != 50 {
-		t.Errorf("younger lot first: %d %%, want the older lot's 50", y)
+	// The younger lot evaluates first: the plan is 60 % for it (210 units
+	// in 40 h need 5.25/h; 60 % off sells 6.25/h) and a step more, 70 %,
+	// for the older lot, which is at the ladder's 50 % until it evaluates:
+	// the younger stays a step short of that.
+	if y := discount(young); y != 40 {
+		t.Errorf("younger lot first: %d %%, want 40", y)
 	}
 	waitFor(t, "the younger lot's evaluation", evaluated(young, t0))
-	if o := discount(old); o != 60 {
-		t.Errorf("older lot: %d %%, want 60", o)
+	if o := discount(old); o != 70 {
+		t.Errorf("older lot: %d %%, want 70", o)
 	}
 	waitFor(t, "the older lot's evaluation", evaluated(old, t0))
 	// Both timers fire half an hour on; the younger lot catches up.
@@ -112,10 +113,10 @@ func TestAdaptiveSiblingsArePricedJointly(t *testing.T) {
 	waitFor(t, "the next evaluations", func() bool { return evaluated(young, at)() && evaluated(old, at)() })
 	y, _ := markdown(young)
 	o, _ := markdown(old)
-	if y != 60 || o != 60 {
-		t.Errorf("after the next evaluations: younger %d %%, older %d %%, want 60 and 60", y, o)
+	if y != 60 || o != 70 {
+		t.Errorf("after the next evaluations: younger %d %%, older %d %%, want 60 and 70", y, o)
 	}
-	if gy, go_ := discount(young), discount(old); gy > go_ {
-		t.Errorf("in force: younger %d %% deeper than older %d %%", gy, go_)
+	if gy, go_ := discount(young), discount(old); gy >= go_ {
+		t.Errorf("in force: younger %d %%, older %d %%", gy, go_)
 	}
 }

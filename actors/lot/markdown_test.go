@@ -154,8 +154,9 @@ func siblingState(id, onHand int64, expiresIn time.Duration) State {
 
 // The inversion joint pricing prevents: alone, a younger lot with much
 // stock would go deeper (70 %) than its older sibling (the ladder's 50 %)
-// and take its shoppers. Jointly the older lot follows the younger up and
-// the younger never goes past the older lot's markdown in force.
+// and take its shoppers. Jointly the older lot goes a step past the
+// younger, and the younger stays a step short of the older lot's markdown
+// in force.
 func TestJointMarkdownYoungerNeverDeeperThanOlder(t *testing.T) {
 	rate := domain.SellRate{PerHour: 0.5, At: c0}
 	young := adaptiveHarness(t, siblingState(8, 200, 40*time.Hour))
@@ -175,34 +176,36 @@ func TestJointMarkdownYoungerNeverDeeperThanOlder(t *testing.T) {
 		t.Fatalf("alone: %d %%, want 70", got)
 	}
 	// Jointly, by the product's rate in the warehouse (1/h), the plan is
-	// 60 % for both; the older lot is at the ladder's 50 % until it
-	// evaluates, so the younger stays there.
+	// 70 % for the older lot and 60 % for the younger; the older lot is at
+	// the ladder's 50 % until it evaluates, so the younger stays a step
+	// short of it.
 	young.c.siblings = []Sibling{row(old), row(young)}
 	young.tick(0)
-	if got := young.c.durable.MarkdownPercent; got != 50 {
-		t.Errorf("younger lot: %d %%, want the older lot's 50", got)
+	if got := young.c.durable.MarkdownPercent; got != 40 {
+		t.Errorf("younger lot: %d %%, want 40, a step short of the older lot's 50", got)
 	}
 	old.c.siblings = []Sibling{row(old), row(young)}
 	old.tick(0)
-	if got := old.c.durable.MarkdownPercent; got != 60 {
-		t.Errorf("older lot: %d %%, want the plan's 60", got)
+	if got := old.c.durable.MarkdownPercent; got != 70 {
+		t.Errorf("older lot: %d %%, want the plan's 70", got)
 	}
 	// Half an hour on both evaluate again: the younger catches up.
 	young.c.siblings = []Sibling{row(old), row(young)}
 	old.c.siblings = []Sibling{row(old), row(young)}
 	young.tick(30 * time.Minute)
 	old.tick(30 * time.Minute)
-	if y, o := young.c.durable.MarkdownPercent, old.c.durable.MarkdownPercent; y != 60 || o != 60 {
-		t.Errorf("after the next evaluation: younger %d %%, older %d %%, want 60 and 60", y, o)
+	if y, o := young.c.durable.MarkdownPercent, old.c.durable.MarkdownPercent; y != 60 || o != 70 {
+		t.Errorf("after the next evaluation: younger %d %%, older %d %%, want 60 and 70", y, o)
 	}
-	// A younger sibling deeper in force holds the older lot there, though
-	// the plan would let it go shallower; a sold-out younger lot does not.
+	// A younger sibling deeper in force keeps the older lot a step past
+	// it, though the plan would let it go shallower; a sold-out younger
+	// lot does not.
 	deep := row(young)
 	deep.MarkdownPercent = 80
 	old.c.siblings = []Sibling{row(old), deep}
 	old.tick(30 * time.Minute)
-	if got := old.c.durable.MarkdownPercent; got != 80 {
-		t.Errorf("older lot under an 80 %% younger sibling: %d %%", got)
+	if got := old.c.durable.MarkdownPercent; got != 90 {
+		t.Errorf("older lot beside an 80 %% younger sibling: %d %%, want 90", got)
 	}
 	deep.OnHand = 0
 	old.c.siblings = []Sibling{row(old), deep}
