@@ -133,7 +133,7 @@ func (c *core) evaluate(now time.Time) (fetch bool) {
 			Ladder: c.ladder, Steps: c.md.Steps, Elasticity: c.md.Elasticity})
 	}
 	c.st.MarkdownPercent = target
-	c.st.MarkdownDueAt = c.nextEvaluation(now)
+	c.st.MarkdownDueAt = c.nextEvaluation(c.st.ExpiresAt, now)
 	c.pending.dirty = true
 	return fetch
 }
@@ -187,14 +187,23 @@ func (c *core) jointPercent(now time.Time, listRate float64) int {
 		}
 		in.Lots = append(in.Lots, domain.QueuedLot{Left: q.expiresAt.Sub(now), OnHand: q.onHand})
 	}
-	pct := domain.JointPercents(in)[self]
+	plan := domain.JointPercents(in)
+	pct := plan[self]
 	if c.st.OnHand <= 0 {
 		return pct
 	}
-	// The siblings' markdowns in force now, until they evaluate again.
+	// The siblings' markdowns in force, until they evaluate again. A
+	// sibling due now, or whose row shows it evaluated now, counts at the
+	// plan's markdown: its row may be read before or after its own
+	// evaluation, and the answer must not depend on which.
 	inForce := map[int64]int{}
+	for i, q := range queue {
+		inForce[q.id] = plan[i]
+	}
 	for _, s := range c.siblings {
-		inForce[s.ID] = max(c.ladder.DiscountPercent(s.ExpiresAt.Sub(now)), s.MarkdownPercent)
+		if s.MarkdownDueAt.After(now) && !s.MarkdownDueAt.Equal(c.nextEvaluation(s.ExpiresAt, now)) {
+			inForce[s.ID] = max(c.ladder.DiscountPercent(s.ExpiresAt.Sub(now)), s.MarkdownPercent)
+		}
 	}
 	for i, q := range queue {
 		switch {
@@ -207,17 +216,18 @@ func (c *core) jointPercent(now time.Time, listRate float64) int {
 	return max(pct, c.ladder.DiscountPercent(c.st.ExpiresAt.Sub(now)))
 }
 
-// nextEvaluation is Every after now, or the ladder's next rung or the
-// expiry when sooner.
-func (c *core) nextEvaluation(now time.Time) time.Time {
+// nextEvaluation is when a lot expiring at expiresAt that evaluates at now
+// evaluates next: Every after now, or the ladder's next rung or the expiry
+// when sooner.
+func (c *core) nextEvaluation(expiresAt, now time.Time) time.Time {
 	next := now.Add(c.md.Every)
 	for _, m := range c.ladder {
-		if at := c.st.ExpiresAt.Add(-m.Within); at.After(now) && at.Before(next) {
+		if at := expiresAt.Add(-m.Within); at.After(now) && at.Before(next) {
 			next = at
 		}
 	}
-	if c.st.ExpiresAt.Before(next) {
-		next = c.st.ExpiresAt
+	if expiresAt.Before(next) {
+		next = expiresAt
 	}
 	return next
 }

@@ -165,7 +165,8 @@ func TestJointMarkdownYoungerNeverDeeperThanOlder(t *testing.T) {
 	old.c.st.SellRate = rate
 	row := func(h *harness) Sibling {
 		st := h.c.durable
-		return Sibling{ID: st.ID, ExpiresAt: st.ExpiresAt, OnHand: st.OnHand, MarkdownPercent: st.MarkdownPercent, SellRate: st.SellRate}
+		return Sibling{ID: st.ID, ExpiresAt: st.ExpiresAt, OnHand: st.OnHand, MarkdownPercent: st.MarkdownPercent,
+			MarkdownDueAt: st.MarkdownDueAt, SellRate: st.SellRate}
 	}
 	// Priced alone, by its own rate (0.5/h: 200 units in 40 h), the
 	// younger lot goes to 70 %, past the older one's 50 %.
@@ -176,10 +177,12 @@ func TestJointMarkdownYoungerNeverDeeperThanOlder(t *testing.T) {
 		t.Fatalf("alone: %d %%, want 70", got)
 	}
 	// Jointly, by the product's rate in the warehouse (1/h), the plan is
-	// 70 % for the older lot and 60 % for the younger; the older lot is at
-	// the ladder's 50 % until it evaluates, so the younger stays a step
-	// short of it.
-	young.c.siblings = []Sibling{row(old), row(young)}
+	// 70 % for the older lot and 60 % for the younger. The older lot
+	// evaluated ten minutes ago at the ladder's 50 % and is next due in
+	// twenty: until then the younger stays a step short of it.
+	earlier := row(old)
+	earlier.MarkdownPercent, earlier.MarkdownDueAt = 50, c0.Add(20*time.Minute)
+	young.c.siblings = []Sibling{earlier, row(young)}
 	young.tick(0)
 	if got := young.c.durable.MarkdownPercent; got != 40 {
 		t.Errorf("younger lot: %d %%, want 40, a step short of the older lot's 50", got)
@@ -201,7 +204,7 @@ func TestJointMarkdownYoungerNeverDeeperThanOlder(t *testing.T) {
 	// it, though the plan would let it go shallower; a sold-out younger
 	// lot does not.
 	deep := row(young)
-	deep.MarkdownPercent = 80
+	deep.MarkdownPercent, deep.MarkdownDueAt = 80, old.now.Add(40*time.Minute)
 	old.c.siblings = []Sibling{row(old), deep}
 	old.tick(30 * time.Minute)
 	if got := old.c.durable.MarkdownPercent; got != 90 {
@@ -212,5 +215,30 @@ func TestJointMarkdownYoungerNeverDeeperThanOlder(t *testing.T) {
 	old.tick(30 * time.Minute)
 	if got := old.c.durable.MarkdownPercent; got != 50 {
 		t.Errorf("older lot beside a sold-out younger one: %d %%, want 50 (10 units, 18.5 h, 1/h)", got)
+	}
+}
+
+// Siblings evaluating at the same instant read each other's rows before or
+// after the other's evaluation, as it happens; the answer is the same
+// either way: a sibling due now, or that evaluated now, counts at the plan.
+func TestJointMarkdownDoesNotDependOnASiblingsRace(t *testing.T) {
+	rate := domain.SellRate{PerHour: 0.5, At: c0}
+	old := adaptiveHarness(t, siblingState(7, 10, 20*time.Hour))
+	old.c.st.SellRate = rate
+	before := Sibling{ID: 7, ExpiresAt: old.c.st.ExpiresAt, OnHand: 10, MarkdownPercent: 50, MarkdownDueAt: c0, SellRate: rate}
+	old.c.siblings = []Sibling{before}
+	old.tick(0)
+	after := before
+	after.MarkdownPercent, after.MarkdownDueAt = old.c.durable.MarkdownPercent, old.c.durable.MarkdownDueAt
+	var got []int
+	for _, sib := range []Sibling{before, after} {
+		young := adaptiveHarness(t, siblingState(8, 200, 40*time.Hour))
+		young.c.st.SellRate = rate
+		young.c.siblings = []Sibling{sib}
+		young.tick(0)
+		got = append(got, young.c.durable.MarkdownPercent)
+	}
+	if got[0] != got[1] || got[0] != 60 {
+		t.Errorf("younger lot with the older row before and after its evaluation: %v, want 60 both times", got)
 	}
 }

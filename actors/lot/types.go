@@ -126,6 +126,7 @@ type Sibling struct {
 	ExpiresAt       time.Time
 	OnHand          int64
 	MarkdownPercent int
+	MarkdownDueAt   time.Time
 	SellRate        domain.SellRate
 }
 

@@ -200,7 +200,7 @@ func (s *Store) LotSiblings(ctx context.Context, productID, warehouseID int64, n
 	if halfLife <= 0 {
 		halfLife = domain.DefaultRateHalfLife
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, expires_at, on_hand, markdown_percent, sell_rate_per_hour, sell_rate_at
+	rows, err := s.db.QueryContext(ctx, `SELECT id, expires_at, on_hand, markdown_percent, markdown_due_at, sell_rate_per_hour, sell_rate_at
 		FROM lots WHERE warehouse_id = ? AND product_id = ? AND expires_at > ?
 		ORDER BY expires_at, id LIMIT ?`, warehouseID, productID, now.Add(-10*halfLife).UTC(), lot.MaxSiblings)
 	if err != nil {
@@ -210,11 +210,11 @@ func (s *Store) LotSiblings(ctx context.Context, productID, warehouseID int64, n
 	var out []lot.Sibling
 	for rows.Next() {
 		var l lot.Sibling
-		var at sql.NullTime
-		if err := rows.Scan(&l.ID, &l.ExpiresAt, &l.OnHand, &l.MarkdownPercent, &l.SellRate.PerHour, &at); err != nil {
+		var due, at sql.NullTime
+		if err := rows.Scan(&l.ID, &l.ExpiresAt, &l.OnHand, &l.MarkdownPercent, &due, &l.SellRate.PerHour, &at); err != nil {
 			return nil, err
 		}
-		l.SellRate.At = nullTime(at)
+		l.MarkdownDueAt, l.SellRate.At = nullTime(due), nullTime(at)
 		out = append(out, l)
 	}
 	return out, rows.Err()

@@ -301,7 +301,7 @@ func TestLotSiblings(t *testing.T) {
 	mk(st.ProductID, st.WarehouseID, -61*time.Hour, 4) // expired long ago
 	mk(st.ProductID, w2.ID, 20*time.Hour, 4)           // another warehouse
 	mk(p2.ID, st.WarehouseID, 20*time.Hour, 4)         // another product
-	if _, err := s.DB().Exec("UPDATE lots SET markdown_percent = 60, sell_rate_per_hour = 1.5, sell_rate_at = ? WHERE id = ?", now, soon); err != nil {
+	if _, err := s.DB().Exec("UPDATE lots SET markdown_percent = 60, markdown_due_at = ?, sell_rate_per_hour = 1.5, sell_rate_at = ? WHERE id = ?", now.Add(time.Minute), now, soon); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.LotSiblings(ctx, st.ProductID, st.WarehouseID, now, h)
@@ -315,7 +315,7 @@ func TestLotSiblings(t *testing.T) {
 	if want := []int64{recent, soon, first}; !slices.Equal(ids, want) {
 		t.Fatalf("siblings %v, want %v", ids, want)
 	}
-	if l := got[1]; l.OnHand != 3 || l.MarkdownPercent != 60 || l.SellRate.PerHour != 1.5 || !l.SellRate.At.Equal(now) || !l.ExpiresAt.Equal(now.Add(20*time.Hour)) {
+	if l := got[1]; l.OnHand != 3 || l.MarkdownPercent != 60 || !l.MarkdownDueAt.Equal(now.Add(time.Minute)) || l.SellRate.PerHour != 1.5 || !l.SellRate.At.Equal(now) || !l.ExpiresAt.Equal(now.Add(20*time.Hour)) {
 		t.Errorf("sibling row %+v", l)
 	}
 	if got[0].SellRate.Known() {
