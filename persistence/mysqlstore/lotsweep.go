@@ -24,19 +24,7 @@ func (s *Store) DueLots(ctx context.Context, now time.Time, limit int) ([]int64,
 				WHERE state = 'CLOSING_SOON' AND expires_at <= ? ORDER BY expires_at LIMIT ?)
 		) d ORDER BY due, id LIMIT ?`,
 		window, now.Add(domain.ClosingWindow).UTC(), limit, now.UTC(), limit, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return scanIDs(rows, err)
 }
 
 // MarkdownDueLots lists up to limit closing-soon lots whose adaptive
@@ -45,19 +33,7 @@ func (s *Store) DueLots(ctx context.Context, now time.Time, limit int) ([]int64,
 func (s *Store) MarkdownDueLots(ctx context.Context, now time.Time, limit int) ([]int64, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM lots WHERE state = 'CLOSING_SOON' AND markdown_due_at <= ?
 		ORDER BY markdown_due_at LIMIT ?`, now.UTC(), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return scanIDs(rows, err)
 }
 
 // dueLot is a lot row as AdvanceLots reads it under lock.
@@ -288,4 +264,21 @@ func int64Args(ids []int64) []any {
 		out[i] = id
 	}
 	return out
+}
+
+// scanIDs reads a query's single id column.
+func scanIDs(rows *sql.Rows, err error) ([]int64, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
