@@ -24,7 +24,7 @@ func (s *Store) DueLots(ctx context.Context, now time.Time, limit int) ([]int64,
 				WHERE state = 'CLOSING_SOON' AND expires_at <= ? ORDER BY expires_at LIMIT ?)
 		) d ORDER BY due, id LIMIT ?`,
 		window, now.Add(domain.ClosingWindow).UTC(), limit, now.UTC(), limit, limit)
-	return scanIDs(rows, err)
+	return scanColumn[int64](rows, err)
 }
 
 // MarkdownDueLots lists up to limit closing-soon lots whose adaptive
@@ -33,7 +33,7 @@ func (s *Store) DueLots(ctx context.Context, now time.Time, limit int) ([]int64,
 func (s *Store) MarkdownDueLots(ctx context.Context, now time.Time, limit int) ([]int64, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM lots WHERE state = 'CLOSING_SOON' AND markdown_due_at <= ?
 		ORDER BY markdown_due_at LIMIT ?`, now.UTC(), limit)
-	return scanIDs(rows, err)
+	return scanColumn[int64](rows, err)
 }
 
 // dueLot is a lot row as AdvanceLots reads it under lock.
@@ -266,19 +266,19 @@ func int64Args(ids []int64) []any {
 	return out
 }
 
-// scanIDs reads a query's single id column.
-func scanIDs(rows *sql.Rows, err error) ([]int64, error) {
+// scanColumn reads a query's single column.
+func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []int64
+	var out []T
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

@@ -249,19 +249,7 @@ func (s *Store) DueOrders(ctx context.Context, now, stuckBefore time.Time) ([]st
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM orders
 		WHERE (step = 'READY' AND expires_at < ?) OR (step IN ('CREATED', 'DEDUCTING', 'APPROVING') AND updated_at < ?)
 		ORDER BY updated_at LIMIT 1000`, now.UTC(), stuckBefore.UTC())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return scanColumn[string](rows, err)
 }
 
 // UnpaidOrders counts the user's live orders not paid and not ended yet
