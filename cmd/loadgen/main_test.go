@@ -65,6 +65,10 @@ func TestFlashSaleOnADealLot(t *testing.T) {
 	if r.PaidPageThenSoldOut < 0 || r.PaidPageThenSoldOut > 28 || (r.PaidPageThenSoldOut < 28 && r.SoldOutMS["p99"] <= 0) {
 		t.Errorf("paid_page_then_sold_out %d, sold_out_ms %v", r.PaidPageThenSoldOut, r.SoldOutMS)
 	}
+	// The crowd's floor: one /healthz each, all 40 at once.
+	if f := r.CrowdFloorMS; f == nil || f["p99"] <= 0 || f["p50"] > f["p99"] || !strings.Contains(text, "asking /healthz at once just before") {
+		t.Errorf("crowd_floor_ms = %v\n%s", f, text)
+	}
 	if c := r.CPUPerPaidCheckout; c == nil || c.Node <= 0 || c.MySQL < 0 || c.Total != c.Node+c.MySQL {
 		t.Errorf("cpu_ms_per_paid_checkout = %+v", c)
 	}
