@@ -25,6 +25,16 @@ type stockHub struct {
 
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
+	// admins hear every change; near indexes the shoppers' sockets by the
+	// warehouses serving them, so that a change costs the sockets that
+	// hear it, not every socket of the node.
+	admins map[*subscriber]struct{}
+	near   map[int64]map[*subscriber]struct{}
+	// catalog is the catalog version every indexed shopper's warehouses
+	// were worked out at; stale is set when one was added with an older
+	// one. Either way the next change works them out again first.
+	catalog uint64
+	stale   bool
 	// writers write every socket of the node (order sockets too).
 	writers wsWriters
 }
@@ -53,7 +63,7 @@ type adminMessage struct {
 }
 
 func newStockHub(view *stockview.View) *stockHub {
-	h := &stockHub{view: view, queue: make(chan stockview.Change, 8192), subs: map[*subscriber]struct{}{}}
+	h := &stockHub{view: view, queue: make(chan stockview.Change, 8192)}
 	if view != nil {
 		view.Subscribe(func(c stockview.Change) {
 			select {
@@ -75,48 +85,111 @@ func (h *stockHub) run() {
 
 func (h *stockHub) add(s *subscriber) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.index(s)
+	if !s.admin && s.catalog != h.catalog {
+		h.stale = true
+	}
+}
+
+// index files s under the hub's maps; the caller holds h.mu.
+func (h *stockHub) index(s *subscriber) {
+	if h.subs == nil {
+		h.subs, h.admins, h.near = map[*subscriber]struct{}{}, map[*subscriber]struct{}{}, map[int64]map[*subscriber]struct{}{}
+	}
 	h.subs[s] = struct{}{}
-	h.mu.Unlock()
+	if s.admin {
+		h.admins[s] = struct{}{}
+		return
+	}
+	for w := range s.warehouses {
+		if h.near[w] == nil {
+			h.near[w] = map[*subscriber]struct{}{}
+		}
+		h.near[w][s] = struct{}{}
+	}
 }
 
 func (h *stockHub) remove(s *subscriber) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.unindex(s)
+}
+
+// unindex takes s out of the hub's maps; the caller holds h.mu.
+func (h *stockHub) unindex(s *subscriber) {
 	delete(h.subs, s)
-	h.mu.Unlock()
+	delete(h.admins, s)
+	for w := range s.warehouses {
+		delete(h.near[w], s)
+		if len(h.near[w]) == 0 {
+			delete(h.near, w)
+		}
+	}
+}
+
+// refresh works out again the warehouses of shoppers' sockets resolved at
+// an older catalog version than the view's (a warehouse opened near them,
+// or one this node heard of late) and files them anew. Only the hub's
+// goroutine resolves a subscriber once it is added.
+func (h *stockHub) refresh() {
+	cv := h.view.CatalogVersion()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if cv == h.catalog && !h.stale {
+		return
+	}
+	for s := range h.subs {
+		if !s.admin && s.catalog != cv {
+			h.unindex(s)
+			s.resolve(h.view, cv)
+			h.index(s)
+		}
+	}
+	h.catalog, h.stale = cv, false
+}
+
+// listeners are the sockets that hear a change of warehouse w (all of them
+// when all is set): the admins' and, separately, the shoppers' it serves.
+func (h *stockHub) listeners(w int64, all bool) (admins, shoppers []*subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	admins = make([]*subscriber, 0, len(h.admins))
+	for s := range h.admins {
+		admins = append(admins, s)
+	}
+	if all {
+		shoppers = make([]*subscriber, 0, len(h.subs)-len(h.admins))
+		for s := range h.subs {
+			if !s.admin {
+				shoppers = append(shoppers, s)
+			}
+		}
+		return admins, shoppers
+	}
+	shoppers = make([]*subscriber, 0, len(h.near[w]))
+	for s := range h.near[w] {
+		shoppers = append(shoppers, s)
+	}
+	return admins, shoppers
 }
 
 func (h *stockHub) fanOut(c stockview.Change) {
-	h.mu.Lock()
-	subs := make([]*subscriber, 0, len(h.subs))
-	for s := range h.subs {
-		subs = append(subs, s)
-	}
-	h.mu.Unlock()
-	// A catalog load since a subscriber worked out its warehouses (one
-	// opened near it, or one this node heard of late): work them out
-	// again. Only the hub's goroutine touches these fields.
-	cv := h.view.CatalogVersion()
-	for _, s := range subs {
-		if !s.admin && s.catalog != cv {
-			s.resolve(h.view, cv)
-		}
-	}
+	h.refresh()
 	if len(c.Events) > 0 {
-		h.fanOutBatch(c.Events, subs)
+		admins, shoppers := h.listeners(0, true)
+		h.fanOutBatch(c.Events, admins, shoppers)
 		return
 	}
 	e := c.Event
+	admins, shoppers := h.listeners(e.WarehouseID, false)
 	adminMsg, lotMsg := h.lotMessages(e)
+	for _, s := range admins {
+		s.send(adminMsg)
+	}
 	// Subscribers served by the same warehouses see the same quantity.
 	productMsgs := map[string][]byte{}
-	for _, s := range subs {
-		if s.admin {
-			s.send(adminMsg)
-			continue
-		}
-		if !s.warehouses[e.WarehouseID] {
-			continue
-		}
+	for _, s := range shoppers {
 		msg, ok := productMsgs[s.key]
 		if !ok {
 			msg = h.productMessage(s, e.ProductID)
@@ -148,7 +221,7 @@ func (h *stockHub) productMessage(s *subscriber, productID int64) []byte {
 // the lots of its own warehouses only, found through the batch's index by
 // warehouse rather than by testing every event against every subscriber,
 // and one message per product however many of its lots moved.
-func (h *stockHub) fanOutBatch(events []domain.LotEvent, subs []*subscriber) {
+func (h *stockHub) fanOutBatch(events []domain.LotEvent, admins, shoppers []*subscriber) {
 	byWarehouse := map[int64][]int{}
 	for i, e := range events {
 		byWarehouse[e.WarehouseID] = append(byWarehouse[e.WarehouseID], i)
@@ -163,15 +236,14 @@ func (h *stockHub) fanOutBatch(events []domain.LotEvent, subs []*subscriber) {
 		}
 		return admin[i], lots[i]
 	}
-	productMsgs := map[string]map[int64][]byte{}
-	for _, s := range subs {
-		if s.admin {
-			for i := range events {
-				a, _ := messages(i)
-				s.send(a)
-			}
-			continue
+	for _, s := range admins {
+		for i := range events {
+			a, _ := messages(i)
+			s.send(a)
 		}
+	}
+	productMsgs := map[string]map[int64][]byte{}
+	for _, s := range shoppers {
 		byProduct := productMsgs[s.key]
 		if byProduct == nil {
 			byProduct = map[int64][]byte{}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"sync"
 	"testing"
@@ -400,7 +401,7 @@ func TestBulkChangeFansOutByWarehouse(t *testing.T) {
 	if err := view.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h := &stockHub{view: view, subs: map[*subscriber]struct{}{}}
+	h := &stockHub{view: view}
 	near := &subscriber{addr: domain.Point{Lat: 37.5667, Lng: 126.93}, warehouses: map[int64]bool{1: true}, key: "1"}
 	far := &subscriber{addr: domain.Point{Lat: 37.5133, Lng: 127.1001}, warehouses: map[int64]bool{2: true}, key: "2"}
 	admin := &subscriber{admin: true}
@@ -410,7 +411,7 @@ func TestBulkChangeFansOutByWarehouse(t *testing.T) {
 			ExpiresAt: now.Add(30 * time.Hour), OnHand: 2, State: domain.ClosingSoon, Seq: 1})
 	}
 	view.ApplyAll(events)
-	h.fanOutBatch(events, []*subscriber{near, far, admin})
+	h.fanOutBatch(events, []*subscriber{admin}, []*subscriber{near, far})
 	var products, deals int
 	for _, m := range queuedMessages(t, near) {
 		switch m.Type {
@@ -431,6 +432,56 @@ func TestBulkChangeFansOutByWarehouse(t *testing.T) {
 	}
 	if n := len(queuedMessages(t, admin)); n != 6 {
 		t.Errorf("the admin got %d messages, want 6", n)
+	}
+}
+
+// A single change reaches the admins and the shoppers its warehouse
+// serves, through the hub's index by warehouse; a closed socket leaves it.
+func TestChangeReachesTheSocketsNearItsWarehouse(t *testing.T) {
+	view := stockview.New(hubSource{}, domain.DefaultLadder(), time.Now)
+	if err := view.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := &stockHub{view: view}
+	subs := map[string]*subscriber{
+		"near 1": {addr: domain.Point{Lat: 37.5667, Lng: 126.93}},
+		"near 2": {addr: domain.Point{Lat: 37.5133, Lng: 127.1001}},
+		"far":    {addr: domain.Point{Lat: 35.1796, Lng: 129.0756}}, // Busan
+		"admin":  {admin: true},
+	}
+	for _, s := range subs {
+		if !s.admin {
+			s.resolve(view, view.CatalogVersion())
+		}
+		h.add(s)
+	}
+	change := func(lot, warehouse int64) {
+		e := domain.LotEvent{LotID: lot, ProductID: 10, WarehouseID: warehouse, OnHand: 3, State: domain.Regular, Seq: 1,
+			ExpiresAt: time.Now().Add(10 * 24 * time.Hour)}
+		view.Apply(e)
+		h.fanOut(stockview.Change{Event: e})
+	}
+	heard := func() map[string]int {
+		n := map[string]int{}
+		for name, s := range subs {
+			s.mu.Lock()
+			n[name] = len(s.pending)
+			s.pending = nil
+			s.mu.Unlock()
+		}
+		return n
+	}
+	change(100, 1)
+	if got, want := heard(), map[string]int{"near 1": 1, "near 2": 0, "far": 0, "admin": 1}; !maps.Equal(got, want) {
+		t.Errorf("a change in warehouse 1 was heard %v, want %v", got, want)
+	}
+	h.remove(subs["near 2"])
+	change(101, 2)
+	if got, want := heard(), map[string]int{"near 1": 0, "near 2": 0, "far": 0, "admin": 1}; !maps.Equal(got, want) {
+		t.Errorf("after the socket near warehouse 2 closed, a change there was heard %v, want %v", got, want)
+	}
+	if n := h.count(); n != 3 || len(h.near[2]) != 0 {
+		t.Errorf("the hub holds %d sockets and %d near warehouse 2, want 3 and 0", n, len(h.near[2]))
 	}
 }
 
@@ -462,13 +513,13 @@ func TestStockSocketHearsAWarehouseKnownAfterItOpened(t *testing.T) {
 	if err := view.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h := &stockHub{view: view, subs: map[*subscriber]struct{}{}}
+	h := &stockHub{view: view}
 	sub := &subscriber{addr: domain.Point{Lat: 37.5667, Lng: 126.93}}
 	sub.resolve(view, view.CatalogVersion())
 	if len(sub.warehouses) != 0 {
 		t.Fatalf("serving warehouses before any opened: %v", sub.warehouses)
 	}
-	h.subs[sub] = struct{}{}
+	h.add(sub)
 
 	src.mu.Lock()
 	src.warehouses = []domain.Warehouse{{ID: 1, Name: "Mapo", Lat: 37.5663, Lng: 126.9016, RadiusKm: 6}}
