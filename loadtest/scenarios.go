@@ -1,19 +1,15 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/fasthttp/websocket"
 )
 
 // Config is what every scenario shares.
@@ -33,6 +29,8 @@ type Config struct {
 	Rate        float64 // open loop, requests per second (browse)
 	Concurrency int     // closed loop
 	Subscribers int
+	// Warehouses is how many warehouses city-sockets spreads over.
+	Warehouses  int
 	DeclineRate float64
 	// Cheapest, when positive: the flash sale first measures the cheapest
 	// route (/healthz, closed loop with Concurrency clients) this long,
@@ -450,172 +448,6 @@ func ClosedLoop(ctx context.Context, c Config, path string, d time.Duration, rec
 	}
 	wg.Wait()
 	return float64(n.Load()) / d.Seconds()
-}
-
-// DashboardResult is what a dashboard run measured besides latencies:
-// the nodes' memory per open socket and their CPU per delivered message,
-// read from NodeMetrics (zero when not read).
-type DashboardResult struct {
-	Sockets    int   `json:"sockets"`
-	Deliveries int64 `json:"deliveries"`
-	// RSSPerSocketKB: the nodes' resident memory with the sockets open
-	// less before they were opened, per socket.
-	RSSPerSocketKB float64 `json:"rss_per_socket_kb,omitempty"`
-	RSSBeforeMB    float64 `json:"rss_before_mb,omitempty"`
-	RSSOpenMB      float64 `json:"rss_open_mb,omitempty"`
-	// CPUPerDeliveryMS: the nodes' CPU over the changes (sockets open,
-	// lots received, the last changes arriving) per message delivered.
-	CPUPerDeliveryMS float64 `json:"cpu_ms_per_delivery,omitempty"`
-	NodeCPUSeconds   float64 `json:"node_cpu_s,omitempty"`
-	// LoadgenCPUPerDeliveryMS: this process's own CPU over the same
-	// time, per message (it reads every socket on the same machine).
-	LoadgenCPUPerDeliveryMS float64 `json:"loadgen_cpu_ms_per_delivery,omitempty"`
-}
-
-// nodeTotals sums a metric over the nodes; false when one cannot be read.
-func (c Config) nodeTotals(ctx context.Context, name string) (float64, bool) {
-	if len(c.NodeMetrics) == 0 {
-		return 0, false
-	}
-	var sum float64
-	for _, u := range c.NodeMetrics {
-		v, err := c.Client.metric(ctx, u, name)
-		if err != nil {
-			return 0, false
-		}
-		sum += v
-	}
-	return sum, true
-}
-
-// Dashboard opens c.Subscribers admin stock sockets, then receives lots at
-// a steady pace for c.Duration and measures, at every socket, the delay
-// from each change's commit to its delivery.
-func Dashboard(ctx context.Context, c Config, site Site, rec *Recorder) (DashboardResult, error) {
-	res := DashboardResult{Sockets: c.Subscribers}
-	rssBefore, rssOK := c.nodeTotals(ctx, "process_resident_memory_bytes")
-	conns, err := dialSockets(ctx, c, site)
-	defer func() {
-		for _, cn := range conns {
-			if cn != nil {
-				cn.Close()
-			}
-		}
-	}()
-	if err != nil {
-		return res, err
-	}
-	var wg sync.WaitGroup
-	var delivered atomic.Int64
-	stop := make(chan struct{})
-	for _, cn := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				_, m, err := cn.ReadMessage()
-				if err != nil {
-					select {
-					case <-stop:
-					default:
-						rec.Observe("ws_delivery", 0, "socket_closed")
-					}
-					return
-				}
-				if at, ok := lotTime(m); ok {
-					rec.Observe("ws_delivery", time.Since(at), "")
-					delivered.Add(1)
-				}
-			}
-		}()
-	}
-	if rssOK {
-		time.Sleep(time.Second) // the sockets' first buffers allocated
-		if open, ok := c.nodeTotals(ctx, "process_resident_memory_bytes"); ok && c.Subscribers > 0 {
-			res.RSSBeforeMB, res.RSSOpenMB = rssBefore/(1<<20), open/(1<<20)
-			res.RSSPerSocketKB = (open - rssBefore) / 1024 / float64(c.Subscribers)
-		}
-	}
-	cpuBefore, cpuOK := c.nodeTotals(ctx, "process_cpu_seconds_total")
-	ownBefore, ownErr := ProcessCPU(os.Getpid())
-	// Changes: lots received at 10 per second.
-	deadline := time.Now().Add(c.Duration)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		t0 := time.Now()
-		err := c.Client.Do(ctx, "POST", c.Client.Target()+"/api/v1/admin/lots", site.AdminToken, map[string]any{"product_id": site.ProductID,
-			"warehouse_id": site.WarehouseID, "quantity": 1, "expires_at": time.Now().Add(20 * 24 * time.Hour).Format(time.RFC3339)}, nil)
-		rec.Observe("receive_lot", time.Since(t0), Code(err))
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(time.Second) // let the last changes arrive
-	cpuAfter, cpuAfterOK := c.nodeTotals(ctx, "process_cpu_seconds_total")
-	ownAfter, ownErr2 := ProcessCPU(os.Getpid())
-	close(stop)
-	for _, cn := range conns {
-		cn.Close()
-	}
-	wg.Wait()
-	conns = nil
-	res.Deliveries = delivered.Load()
-	if cpuOK && cpuAfterOK && res.Deliveries > 0 {
-		res.NodeCPUSeconds = cpuAfter - cpuBefore
-		res.CPUPerDeliveryMS = res.NodeCPUSeconds * 1000 / float64(res.Deliveries)
-	}
-	if ownErr == nil && ownErr2 == nil && res.Deliveries > 0 {
-		res.LoadgenCPUPerDeliveryMS = float64((ownAfter - ownBefore).Microseconds()) / 1000 / float64(res.Deliveries)
-	}
-	return res, nil
-}
-
-// dialSockets opens the admin sockets, a few at a time.
-func dialSockets(ctx context.Context, c Config, site Site) ([]*websocket.Conn, error) {
-	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
-	conns := make([]*websocket.Conn, c.Subscribers)
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	for range min(8, c.Subscribers) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= c.Subscribers || ctx.Err() != nil {
-					return
-				}
-				url := "ws" + strings.TrimPrefix(c.Client.Target(), "http") + "/api/v1/admin/ws/stock?token=" + site.AdminToken
-				cn, _, err := dialer.DialContext(ctx, url, nil)
-				if err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("socket %d: %w", i, err) })
-					next.Store(int64(c.Subscribers))
-					return
-				}
-				conns[i] = cn
-			}
-		}()
-	}
-	wg.Wait()
-	return conns, firstErr
-}
-
-// lotTime is the commit time of an admin socket's lot message: its "at"
-// field, read without decoding the whole message (the reading side is on
-// the same machine as the node; it should cost little).
-func lotTime(m []byte) (time.Time, bool) {
-	if !bytes.Contains(m, []byte(`"type":"lot"`)) {
-		return time.Time{}, false
-	}
-	_, rest, ok := bytes.Cut(m, []byte(`"at":"`))
-	if !ok {
-		return time.Time{}, false
-	}
-	v, _, ok := bytes.Cut(rest, []byte(`"`))
-	if !ok {
-		return time.Time{}, false
-	}
-	at, err := time.Parse(time.RFC3339Nano, string(v))
-	return at, err == nil && !at.IsZero()
 }
 
 // ErrInvariants reports a run whose invariants failed.

@@ -162,22 +162,22 @@ var areas = []struct {
 	{"경기 Gyeonggi", 37.15, 37.85, 126.70, 127.40, 9},
 }
 
-func (g *gen) warehouses(ctx context.Context) ([]int64, error) {
-	var ids []int64
+// WarehouseSite is where one of the data set's warehouses stands.
+type WarehouseSite struct {
+	Name, Region string
+	Lat, Lng     float64
+	RadiusKm     float64
+}
+
+// WarehouseSites are the data set's n warehouses: half on a grid over
+// Seoul (4.5 km service circles), half over Gyeonggi (9 km), so that most
+// addresses in either are served by two or three of them.
+func WarehouseSites(n int) []WarehouseSite {
+	var sites []WarehouseSite
 	for a, area := range areas {
-		count := g.o.Warehouses / len(areas)
+		count := n / len(areas)
 		if a == 0 {
-			count += g.o.Warehouses % len(areas)
-		}
-		if count == 0 {
-			continue
-		}
-		if _, err := g.db.ExecContext(ctx, "INSERT IGNORE INTO regions (name) VALUES (?)", area.region); err != nil {
-			return nil, err
-		}
-		var region int64
-		if err := g.db.QueryRowContext(ctx, "SELECT id FROM regions WHERE name = ?", area.region).Scan(&region); err != nil {
-			return nil, err
+			count += n % len(areas)
 		}
 		side := 1
 		for side*side < count {
@@ -185,20 +185,48 @@ func (g *gen) warehouses(ctx context.Context) ([]int64, error) {
 		}
 		for i := range count {
 			r, c := i/side, i%side
-			lat := area.lat0 + (area.lat1-area.lat0)*(float64(r)+0.5)/float64(side)
-			lng := area.lng0 + (area.lng1-area.lng0)*(float64(c)+0.5)/float64(side)
-			name := fmt.Sprintf("%s %02d", area.region, i+1)
-			res, err := g.db.ExecContext(ctx, "INSERT INTO warehouses (name, region_id, lat, lng, radius_km) VALUES (?, ?, ?, ?, ?)",
-				name, region, lat, lng, area.radiusKm)
-			if err != nil {
-				return nil, fmt.Errorf("warehouse %s: %w", name, err)
-			}
-			id, err := res.LastInsertId()
-			if err != nil {
+			sites = append(sites, WarehouseSite{
+				Name: fmt.Sprintf("%s %02d", area.region, i+1), Region: area.region,
+				Lat:      area.lat0 + (area.lat1-area.lat0)*(float64(r)+0.5)/float64(side),
+				Lng:      area.lng0 + (area.lng1-area.lng0)*(float64(c)+0.5)/float64(side),
+				RadiusKm: area.radiusKm,
+			})
+		}
+	}
+	return sites
+}
+
+// RandomAddress is a point drawn uniformly over the data set's areas
+// (each area as likely as the other).
+func RandomAddress(r *rand.Rand) (lat, lng float64) {
+	a := areas[r.IntN(len(areas))]
+	return a.lat0 + (a.lat1-a.lat0)*r.Float64(), a.lng0 + (a.lng1-a.lng0)*r.Float64()
+}
+
+func (g *gen) warehouses(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	regions := map[string]int64{}
+	for _, w := range WarehouseSites(g.o.Warehouses) {
+		region, ok := regions[w.Region]
+		if !ok {
+			if _, err := g.db.ExecContext(ctx, "INSERT IGNORE INTO regions (name) VALUES (?)", w.Region); err != nil {
 				return nil, err
 			}
-			ids = append(ids, id)
+			if err := g.db.QueryRowContext(ctx, "SELECT id FROM regions WHERE name = ?", w.Region).Scan(&region); err != nil {
+				return nil, err
+			}
+			regions[w.Region] = region
 		}
+		res, err := g.db.ExecContext(ctx, "INSERT INTO warehouses (name, region_id, lat, lng, radius_km) VALUES (?, ?, ?, ?, ?)",
+			w.Name, region, w.Lat, w.Lng, w.RadiusKm)
+		if err != nil {
+			return nil, fmt.Errorf("warehouse %s: %w", w.Name, err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
 	}
 	return ids, nil
 }

@@ -1,5 +1,6 @@
 // Command loadgen hammers ShelfLife over its real HTTP and WebSocket API:
-// flash sales on a hot lot, browsing, dashboards, or all at once; then it
+// flash sales on a hot lot, browsing, dashboards, shoppers' stock sockets
+// over a city, or the first three at once; then it
 // checks the shop's invariants and prints a report. Exit status 1 means an
 // invariant failed, 2 a usage or setup error.
 //
@@ -7,7 +8,8 @@
 //
 //	loadgen SCENARIO -target URL [flags]
 //
-// SCENARIO is flash-sale, browse, dashboard or mixed. The scenario creates
+// SCENARIO is flash-sale, browse, dashboard, city-sockets, mixed or
+// callback-flood. The scenario creates
 // warehouses, products and accounts on the target, so -target is required
 // (there is no default node) and a word the flags do not take is refused
 // rather than ignored.
@@ -92,7 +94,7 @@ type Report struct {
 	Dashboard *loadtest.DashboardResult `json:"dashboard,omitempty"`
 }
 
-var scenarios = []string{"flash-sale", "browse", "dashboard", "mixed", "callback-flood"}
+var scenarios = []string{"flash-sale", "browse", "dashboard", "city-sockets", "mixed", "callback-flood"}
 
 const usage = `usage: loadgen SCENARIO -target URL [flags]
 
@@ -100,8 +102,11 @@ SCENARIO is one of:
   flash-sale  shoppers buy one unit of a hot lot at the same moment, then the
               invariants are checked (nothing oversold, no money without goods)
   browse      products and deals near an address, closed or open loop
-  dashboard   WebSocket subscribers receive stock changes
-  mixed       all three at once
+  dashboard   admin WebSocket subscribers receive every stock change
+  city-sockets
+              shoppers' stock sockets at addresses over -warehouses warehouses
+              in Seoul and Gyeonggi hear the changes near them
+  mixed       flash-sale, browse and dashboard at once
   callback-flood
               a regular-stock sale alone, then again while -callbacks forged
               Kakao Pay callbacks arrive; compares checkout p99 and reads the
@@ -122,6 +127,7 @@ type options struct {
 	tgts                             targets
 	shoppers, concurrency            int
 	subscribers, callbacks, workers  int
+	warehouses                       int
 	stock                            int64
 	deal, jsonOut                    bool
 	duration, settle, cheapest       time.Duration
@@ -148,10 +154,11 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.shoppers, "shoppers", 1000, "flash-sale: virtual shoppers")
 	fs.Int64Var(&o.stock, "stock", 100, "flash-sale: units in the hot lot")
 	fs.BoolVar(&o.deal, "deal", true, "flash-sale: the hot lot is a closing-soon deal (false: a regular product)")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "browse and dashboard: how long")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "browse, dashboard and city-sockets: how long")
 	fs.Float64Var(&o.rate, "rate", 0, "browse: open loop at this many requests/s (0: closed loop with -concurrency)")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "closed loop clients; also the signup parallelism")
-	fs.IntVar(&o.subscribers, "subscribers", 1000, "dashboard: WebSocket subscribers")
+	fs.IntVar(&o.subscribers, "subscribers", 1000, "dashboard and city-sockets: WebSocket subscribers")
+	fs.IntVar(&o.warehouses, "warehouses", 50, "city-sockets: warehouses over Seoul and Gyeonggi")
 	fs.Float64Var(&o.declineRate, "decline-rate", 0, "fraction of approvals the fake Kakao Pay declines")
 	fs.StringVar(&o.kakao, "kakao", "", "the fake Kakao Pay's base URL (its ledger is checked; default: found from a payment's redirect URL)")
 	fs.StringVar(&o.adminEmail, "admin-email", "admin@shelflife.test", "admin account")
@@ -184,8 +191,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 
 // config checks the options and turns them into the scenarios' settings.
 func (o *options) config() (loadtest.Config, error) {
-	if o.shoppers < 1 || o.stock < 1 || o.concurrency < 1 || o.declineRate < 0 || o.declineRate > 1 {
-		return loadtest.Config{}, errors.New("-shoppers, -stock and -concurrency must be positive; -decline-rate within 0..1")
+	if o.shoppers < 1 || o.stock < 1 || o.concurrency < 1 || o.warehouses < 1 || o.declineRate < 0 || o.declineRate > 1 {
+		return loadtest.Config{}, errors.New("-shoppers, -stock, -concurrency and -warehouses must be positive; -decline-rate within 0..1")
 	}
 	var nodeMetrics []string
 	if o.metrics == "" {
@@ -217,7 +224,7 @@ func (o *options) config() (loadtest.Config, error) {
 	cfg := loadtest.Config{
 		Client: loadtest.NewClient(o.tgts, conns), AdminEmail: o.adminEmail, AdminPassword: o.adminPassword,
 		KakaoURL: strings.TrimRight(o.kakao, "/"), Shoppers: o.shoppers, Stock: o.stock, Deal: o.deal, Duration: o.duration,
-		Rate: o.rate, Concurrency: o.concurrency, Subscribers: o.subscribers, DeclineRate: o.declineRate,
+		Rate: o.rate, Concurrency: o.concurrency, Subscribers: o.subscribers, Warehouses: o.warehouses, DeclineRate: o.declineRate,
 		FindKakao: sells || o.declineRate > 0, MetricsURL: o.metrics, NodeMetrics: nodeMetrics,
 	}
 	if o.mysqlPID > 0 {
@@ -247,7 +254,7 @@ func (r *outcome) fail(err error) {
 }
 
 func (o options) runs(name string) bool {
-	return o.scenario == name || (o.scenario == "mixed" && name != "callback-flood")
+	return o.scenario == name || (o.scenario == "mixed" && name != "callback-flood" && name != "city-sockets")
 }
 
 // runScenarios runs the scenario (all three for mixed) at once.
@@ -288,9 +295,13 @@ func (o options) runScenarios(ctx context.Context, cfg loadtest.Config, site loa
 			out.report.CallbackFlood = &fr
 		})
 	}
-	if o.runs("dashboard") {
+	for name, sockets := range map[string]func(context.Context, loadtest.Config, loadtest.Site, *loadtest.Recorder) (loadtest.DashboardResult, error){
+		"dashboard": loadtest.Dashboard, "city-sockets": loadtest.CitySockets} {
+		if !o.runs(name) {
+			continue
+		}
 		spawn(func() {
-			d, err := loadtest.Dashboard(ctx, cfg, site, rec)
+			d, err := sockets(ctx, cfg, site, rec)
 			if err != nil {
 				out.fail(err)
 				return
@@ -464,7 +475,11 @@ func printSummary(w io.Writer, scenario string, tgts targets, sum loadtest.Summa
 			f.RSSBeforeMB, f.RSSPeakMB, f.RSSGrowthMB, f.PaidAlone, f.PaidFlood)
 	}
 	if d := r.Dashboard; d != nil {
-		fmt.Fprintf(w, "\nsockets %d, messages delivered %d\n", d.Sockets, d.Deliveries)
+		fmt.Fprintf(w, "\nsockets %d, messages delivered %d", d.Sockets, d.Deliveries)
+		if d.Warehouses > 0 {
+			fmt.Fprintf(w, " of %d expected (%d warehouses, %.1f serving a socket's address on average)", d.Expected, d.Warehouses, d.ServedBy)
+		}
+		fmt.Fprintln(w)
 		if d.RSSOpenMB > 0 {
 			fmt.Fprintf(w, "node memory: %.1f MB before the sockets, %.1f MB with them open: %.1f KB per socket\n", d.RSSBeforeMB, d.RSSOpenMB, d.RSSPerSocketKB)
 		}

@@ -103,6 +103,20 @@ func TestBrowseAndDashboard(t *testing.T) {
 	}
 }
 
+// TestCitySockets: shoppers' stock sockets over a few warehouses each hear
+// exactly the changes of the warehouses serving them.
+func TestCitySockets(t *testing.T) {
+	n := startNode(t)
+	r, text := runJSON(t, n, "city-sockets", false, "-duration", "2s", "-subscribers", "40", "-warehouses", "6")
+	d := r.Dashboard
+	if d == nil || d.Sockets != 40 || d.Warehouses != 6 || d.ServedBy < 1 || d.Expected <= 0 || d.Deliveries != d.Expected {
+		t.Fatalf("city-sockets report = %+v\n%s", d, text)
+	}
+	if r.LatencyMS["ws_delivery"]["p50"] <= 0 || len(r.Errors) != 0 || !strings.Contains(text, "expected (6 warehouses") {
+		t.Errorf("city-sockets: %+v\n%s", r, text)
+	}
+}
+
 // TestUsageErrors: a command line loadgen does not fully understand is
 // refused before any request reaches any server.
 func TestUsageErrors(t *testing.T) {
