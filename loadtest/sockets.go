@@ -127,7 +127,11 @@ func CitySockets(ctx context.Context, c Config, site Site, rec *Recorder) (Dashb
 	var links int
 	for i := range urls {
 		for {
+			// The address as the URL gives it: the node decides from that.
 			lat, lng := scaledata.RandomAddress(r)
+			latQ, lngQ := strconv.FormatFloat(lat, 'f', 5, 64), strconv.FormatFloat(lng, 'f', 5, 64)
+			lat, _ = strconv.ParseFloat(latQ, 64)
+			lng, _ = strconv.ParseFloat(lngQ, 64)
 			n := 0
 			for w, a := range areas {
 				if a.Serves(domain.Point{Lat: lat, Lng: lng}) {
@@ -137,7 +141,7 @@ func CitySockets(ctx context.Context, c Config, site Site, rec *Recorder) (Dashb
 			}
 			if n > 0 {
 				links += n
-				urls[i] = fmt.Sprintf("ws%s/api/v1/ws/stock?lat=%.5f&lng=%.5f", strings.TrimPrefix(base, "http"), lat, lng)
+				urls[i] = "ws" + strings.TrimPrefix(base, "http") + "/api/v1/ws/stock?lat=" + latQ + "&lng=" + lngQ
 				break
 			}
 		}
