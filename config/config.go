@@ -67,13 +67,17 @@ type Node struct {
 	// on this node are moved (in batches, set-based): a lot moves at most
 	// about this long after its moment.
 	LotSweepInterval Duration `yaml:"lot_sweep_interval"`
-	PublicURL        string   `yaml:"public_url"`
-	KakaoBaseURL     string   `yaml:"kakao_base_url"`
-	KakaoSecretKey   string   `yaml:"kakao_secret_key"`
-	KakaoCID         string   `yaml:"kakao_cid"`
-	KakaoTimeout     Duration `yaml:"kakao_timeout"`
-	KakaoFakeAddr    string   `yaml:"kakao_fake_addr"`
-	PaymentValidity  Duration `yaml:"payment_validity"`
+	// LotSweepWorkers is how many of the sweep's transactions (500 lots
+	// each) run at once: MySQL's cores it may take from checkouts in an
+	// expiry storm.
+	LotSweepWorkers int      `yaml:"lot_sweep_workers"`
+	PublicURL       string   `yaml:"public_url"`
+	KakaoBaseURL    string   `yaml:"kakao_base_url"`
+	KakaoSecretKey  string   `yaml:"kakao_secret_key"`
+	KakaoCID        string   `yaml:"kakao_cid"`
+	KakaoTimeout    Duration `yaml:"kakao_timeout"`
+	KakaoFakeAddr   string   `yaml:"kakao_fake_addr"`
+	PaymentValidity Duration `yaml:"payment_validity"`
 	// DealHold is how long a closing-soon deal line is held for its
 	// payer (regular lines: payment_validity).
 	DealHold       Duration         `yaml:"deal_hold"`
@@ -150,6 +154,7 @@ func Defaults() Node {
 		MarkdownSteps:    domain.DefaultMarkdownSteps(),
 		SweepInterval:    Duration(30 * time.Second),
 		LotSweepInterval: Duration(5 * time.Second),
+		LotSweepWorkers:  2,
 		KakaoSecretKey:   "DEV-shelflife-local",
 		KakaoCID:         "TC0ONETIME",
 		KakaoTimeout:     Duration(10 * time.Second),
@@ -232,6 +237,9 @@ func (c Node) Validate() error {
 	}
 	if c.PaymentValidity <= 0 || c.DealHold <= 0 || c.SagaStuckAfter <= 0 || c.OutboxInterval <= 0 || c.KakaoTimeout <= 0 {
 		errs = append(errs, errors.New("payment_validity, deal_hold, saga_stuck_after, outbox_interval and kakao_timeout must be positive"))
+	}
+	if c.LotSweepWorkers < 1 || c.LotSweepWorkers > 32 {
+		errs = append(errs, fmt.Errorf("lot_sweep_workers %d: 1 to 32", c.LotSweepWorkers))
 	}
 	if c.OrderAdmission < 0 {
 		errs = append(errs, fmt.Errorf("order_admission %d: 0 (no bound) or more", c.OrderAdmission))

@@ -213,7 +213,7 @@ func (n *Node) startJobs(context.Context) error {
 	n.sweeper = &ordering.Sweeper{Store: n.store, Sagas: n.sagas, Now: n.clk.Now, StuckAfter: n.cfg.SagaStuckAfter.D(), Log: n.log}
 	n.startJob("order sweeper", n.cfg.SweepInterval, func(ctx context.Context) { n.sweeper.Sweep(ctx) })
 	n.inventory = &inventory.Service{Store: n.store, Risk: n.store, Grains: n.lots, Publisher: n.sink, Now: n.clk.Now, Log: n.log, Active: n.activeLots,
-		Adaptive: n.cfg.Markdown == domain.AdaptiveMarkdown}
+		Adaptive: n.cfg.Markdown == domain.AdaptiveMarkdown, SweepWorkers: n.cfg.LotSweepWorkers}
 	n.startJob("lot sweeper", n.cfg.LotSweepInterval, func(ctx context.Context) { n.inventory.Sweep(ctx) })
 	return nil
 }

@@ -45,6 +45,8 @@ type stormOptions struct {
 	held     int
 	ports    int
 	nodeLog  string
+	// sweepWorkers, when positive, is the node's lot_sweep_workers.
+	sweepWorkers int
 	// throughGrains replays the design before the batched sweep, for
 	// comparison: every 30 s the due lots (10,000 at most) are woken one
 	// by one, and each grain moves its lot itself.
@@ -63,6 +65,7 @@ func stormFlags(fs *flag.FlagSet) *stormOptions {
 	fs.StringVar(&o.db, "storm-db", "", "storm: database name (default shelflife_storm_<time>), dropped at the end unless -storm-keep")
 	fs.BoolVar(&o.keep, "storm-keep", false, "storm: keep the database")
 	fs.StringVar(&o.nodeLog, "storm-node-log", "", "storm: write the node's log (info) to this file")
+	fs.IntVar(&o.sweepWorkers, "storm-sweep-workers", 0, "storm: the node's lot_sweep_workers (0: its default)")
 	fs.BoolVar(&o.throughGrains, "storm-through-grains", false, "storm: for comparison, move the lots as before the batched sweep: every 30 s wake up to 10,000 due lots' grains one by one")
 	return o
 }
@@ -144,6 +147,9 @@ func storm(ctx context.Context, out io.Writer, o *stormOptions) error {
 	cfg.JWTSecret = "bench-only-secret-0123456789abcdefgh"
 	cfg.LogLevel, cfg.LogFormat, cfg.RequestLog = "info", "text", false
 	cfg.LoginPerAddressPerMinute, cfg.SignupPerAddressPerHour, cfg.WSPerAddress = 0, 0, 0
+	if o.sweepWorkers > 0 {
+		cfg.LotSweepWorkers = o.sweepWorkers
+	}
 	if o.throughGrains {
 		cfg.LotSweepInterval = config.Duration(time.Hour) // after its first run at start
 	}
