@@ -87,6 +87,8 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	scaleDB := fs.String("scale-db", "", "also measure a node on the scale data set in this database (make seed-scale)")
 	scaleGrains := fs.Int("scale-grains", 100_000, "lot grains to activate for the memory figure of the scale rows")
 	scaleOnly := fs.Bool("scale-only", false, "measure only the scale rows")
+	partsFlag := fs.String("scale-parts", "browse,activation", "which scale rows after start-up: browse (listing and search), search (search alone), activation")
+	scaleRounds := fs.Int("scale-rounds", 4, "rounds of activations over the hot lots")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,7 +98,12 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	}
 	if *scaleDB != "" {
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		sb := scaleBench{out: out, server: *server, db: *scaleDB, duration: *duration, grains: *scaleGrains, log: quiet}
+		parts, err := scaleParts(*partsFlag)
+		if err != nil {
+			return err
+		}
+		sb := scaleBench{out: out, server: *server, db: *scaleDB, duration: *duration, grains: *scaleGrains,
+			parts: parts, rounds: max(*scaleRounds, 1), log: quiet}
 		if *scaleOnly {
 			return sb.run(ctx)
 		}

@@ -37,7 +37,26 @@ type scaleBench struct {
 	db       string
 	duration time.Duration
 	grains   int
+	parts    map[string]bool
+	rounds   int
 	log      *slog.Logger
+}
+
+// scaleParts reads -scale-parts: a comma-separated list of browse, search
+// and activation.
+func scaleParts(s string) (map[string]bool, error) {
+	parts := map[string]bool{}
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		switch p {
+		case "":
+		case "browse", "search", "activation":
+			parts[p] = true
+		default:
+			return nil, fmt.Errorf("-scale-parts: %q is not one of browse, search, activation", p)
+		}
+	}
+	return parts, nil
 }
 
 func (b scaleBench) run(ctx context.Context) error {
@@ -118,11 +137,15 @@ func (b scaleBench) run(ctx context.Context) error {
 	fmt.Fprintf(b.out, "%-44s %8.2f s   (%d lots, one query)\n", "  the read model's lots query alone", query.Seconds(), liveLots)
 	fmt.Fprintf(b.out, "%-44s %8.0f     (%.0f before the node)\n", "rss_mb after start", rssMB(), rssBefore)
 
-	if err := b.browse(ctx, n, hc); err != nil {
-		return err
+	if b.parts["browse"] || b.parts["search"] {
+		if err := b.browse(ctx, n, hc); err != nil {
+			return err
+		}
 	}
-	if err := b.activation(ctx, n, db, hot, ledger); err != nil {
-		return err
+	if b.parts["activation"] {
+		if err := b.activation(ctx, n, db, hot, ledger); err != nil {
+			return err
+		}
 	}
 	return b.manyGrains(ctx, n, db, hot)
 }
@@ -161,9 +184,12 @@ func (b scaleBench) browse(ctx context.Context, n *node.Node, hc *http.Client) e
 	if err != nil {
 		return err
 	}
-	products, err := measure(ctx, "GET /api/v1/products?lat&lng (random)", conc, b.duration, get(func() string { return "/api/v1/products?" + addr() }))
-	if err != nil {
-		return err
+	var products result
+	if b.parts["browse"] {
+		products, err = measure(ctx, "GET /api/v1/products?lat&lng (random)", conc, b.duration, get(func() string { return "/api/v1/products?" + addr() }))
+		if err != nil {
+			return err
+		}
 	}
 	searched, err := measure(ctx, "GET /api/v1/products?lat&lng&q= (random)", conc, b.duration, get(search))
 	if err != nil {
@@ -174,10 +200,16 @@ func (b scaleBench) browse(ctx context.Context, n *node.Node, hc *http.Client) e
 		return err
 	}
 	for _, r := range []result{cheap, products, searched, searched8} {
-		fmt.Fprintf(b.out, "%-44s %10.0f %10.2f %10.2f\n", r.name, r.rate(), ms(r.p50), ms(r.p99))
+		if r.name != "" {
+			fmt.Fprintf(b.out, "%-44s %10.0f %10.2f %10.2f\n", r.name, r.rate(), ms(r.p50), ms(r.p99))
+		}
 	}
-	fmt.Fprintf(b.out, "\nproducts / healthz: %.2f (target >= 0.5)   search p99: %.2f ms at 64 clients, %.2f ms at 8 (target <= 20)\n",
-		products.rate()/cheap.rate(), ms(searched.p99), ms(searched8.p99))
+	fmt.Fprintln(b.out)
+	if b.parts["browse"] {
+		fmt.Fprintf(b.out, "products / healthz: %.2f (target >= 0.5)   ", products.rate()/cheap.rate())
+	}
+	fmt.Fprintf(b.out, "search p99: %.2f ms at 64 clients, %.2f ms at 8 (target <= 20); load average %s\n",
+		ms(searched.p99), ms(searched8.p99), loadAvg())
 	return nil
 }
 
@@ -193,7 +225,7 @@ func (b scaleBench) activation(ctx context.Context, n *node.Node, db *sql.DB, ho
 	m := n.Member()
 	var act, active, claim, window, whole []time.Duration
 	loadedRows := 0
-	const rounds = 4
+	rounds := b.rounds
 	for round := range rounds {
 		for _, id := range hot {
 			t := time.Now()
