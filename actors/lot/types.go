@@ -101,7 +101,9 @@ type Store interface {
 	// at once (live holds, and rows changed within window before MySQL's
 	// clock), and takes ownership by moving its version on; the returned
 	// State's Version is the new epoch and its LedgerFrom (MySQL's time)
-	// says what was left out.
+	// says what was left out. The claim may become durable after ClaimLot
+	// returns; CommitLot of the new epoch waits for it, and refuses the
+	// epoch (ErrStaleOwner) if it did not.
 	ClaimLot(ctx context.Context, id int64, window time.Duration) (State, []LedgerEntry, error)
 	// LedgerEntry reads what key did to the lot, if anything: the answer to
 	// a repeat of a request older than the loaded ledger.

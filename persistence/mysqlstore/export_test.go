@@ -19,3 +19,10 @@ func (s *Store) SetStepStatements() int64 { return s.steps.setStatements.Load() 
 // SharedOrders counts the new orders stored in multi-row INSERTs with
 // others.
 func (s *Store) SharedOrders() int64 { return s.steps.sharedOrders.Load() }
+
+// FailClaimCommits makes the COMMIT of every later claim fail, or work
+// again.
+func (s *Store) FailClaimCommits(fail bool) { s.failClaimCommits.Store(fail) }
+
+// WaitClaims waits for the claims still committing.
+func (s *Store) WaitClaims() { s.claims.Wait() }

@@ -14,73 +14,6 @@ import (
 	"shelflife/domain"
 )
 
-// ClaimLot loads a lot with its product's price and the part of its ledger
-// idempotency needs at once: the live holds and the rows changed at or
-// within window before MySQL's clock (index lot_ledger_recent), so a lot with a long ledger loads
-// in one short range read. It moves the lot's version on: the new version
-// is the caller's epoch, and any older activation's writes are refused from
-// now on. The window starts at MySQL's time, which dates the rows: a
-// caller whose clock is set elsewhere (a simulation, a test) still gets
-// every row written within it. A lot created since the window's start has
-// no older rows: its State's LedgerFrom is zero, the ledger complete.
-func (s *Store) ClaimLot(ctx context.Context, id int64, window time.Duration) (lot.State, []lot.LedgerEntry, error) {
-	var st lot.State
-	var ledger []lot.LedgerEntry
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ledger = nil
-		var now time.Time
-		if err := tx.QueryRowContext(ctx, "SELECT NOW(6)").Scan(&now); err != nil {
-			return err
-		}
-		since := now.UTC().Add(-window)
-		var hours int64
-		var state string
-		var complete bool
-		var rateAt, dueAt sql.NullTime
-		err := tx.QueryRowContext(ctx, `SELECT l.id, l.product_id, l.warehouse_id, l.expires_at, l.received, l.on_hand, l.held,
-				l.deducted, l.restored, l.written_off, l.state, l.seq, l.version, p.price, p.min_shelf_life_hours, l.created_at >= ?,
-				l.sell_rate_per_hour, l.sell_rate_at, l.markdown_percent, l.markdown_due_at
-			FROM lots l JOIN products p ON p.id = l.product_id WHERE l.id = ? FOR UPDATE`, since, id).
-			Scan(&st.ID, &st.ProductID, &st.WarehouseID, &st.ExpiresAt, &st.Received, &st.OnHand, &st.Held,
-				&st.Deducted, &st.Restored, &st.WrittenOff, &state, &st.Seq, &st.Version, &st.Price, &hours, &complete,
-				&st.SellRate.PerHour, &rateAt, &st.MarkdownPercent, &dueAt)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("lot %d: %w", id, lot.ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		st.State = domain.LotState(state)
-		st.MinShelfLife = time.Duration(hours) * time.Hour
-		if !complete {
-			st.LedgerFrom = since
-		}
-		st.SellRate.At, st.MarkdownDueAt = nullTime(rateAt), nullTime(dueAt)
-		if _, err := tx.ExecContext(ctx, "UPDATE lots SET version = version + 1 WHERE id = ?", id); err != nil {
-			return err
-		}
-		st.Version++
-		// Every kind but HELD is named so the index's second column is an
-		// equality and its third a range.
-		rows, err := tx.QueryContext(ctx, "SELECT "+ledgerColumns+` FROM lot_ledger
-			WHERE lot_id = ? AND (kind = 'HELD' OR (kind IN ('DEDUCTED', 'RESTORED', 'TOMBSTONE', 'RELEASED', 'LAPSED') AND updated_at >= ?))`,
-			id, since)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanLedger(rows)
-			if err != nil {
-				return err
-			}
-			ledger = append(ledger, e)
-		}
-		return rows.Err()
-	})
-	return st, ledger, err
-}
-
 const ledgerColumns = "order_key, kind, quantity, unit_price, discount_percent, hold_until"
 
 func scanLedger(row interface{ Scan(...any) error }) (lot.LedgerEntry, error) {
@@ -125,6 +58,9 @@ const oneTripEntries = 4000
 // activation has claimed the lot or the seq is not the previous commit's,
 // so nothing after it runs and the transaction is rolled back.
 func (s *Store) CommitLot(ctx context.Context, c lot.Commit) error {
+	if err := s.claimCommitted(ctx, c.LotID, c.Epoch); err != nil {
+		return fmt.Errorf("commit lot %d: %w", c.LotID, err)
+	}
 	counts, err := s.commitBatch(ctx, commitStatements(c), len(c.Entries) <= oneTripEntries)
 	if err == nil && counts[0] == 0 {
 		// Lots are never deleted; should the row be gone, say so.

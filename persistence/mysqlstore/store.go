@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,13 @@ type Store struct {
 	// fastFailures, errors answered as unavailable because MySQL is down,
 	// cut off or read-only.
 	retries, fastFailures atomic.Int64
+	// claims are the lot claims still committing after ClaimLot returned;
+	// claimFailures counts those whose COMMIT failed.
+	claims        sync.WaitGroup
+	claimReg      claimRegistry
+	claimFailures atomic.Int64
+	// failClaimCommits makes every claim's COMMIT fail (tests).
+	failClaimCommits atomic.Bool
 }
 
 // Retries is how many deadlocks and lock wait timeouts the store met; each
@@ -196,4 +204,7 @@ func connectTimeout(mc *mysql.Config) time.Duration {
 }
 
 // Close closes the pools.
-func (s *Store) Close() error { return errors.Join(s.batch.Close(), s.db.Close(), s.probe.Close()) }
+func (s *Store) Close() error {
+	s.claims.Wait()
+	return errors.Join(s.batch.Close(), s.db.Close(), s.probe.Close())
+}
