@@ -103,11 +103,15 @@ func (s *Server) listProducts(c *fiber.Ctx) error {
 		return err
 	}
 	f := stockview.Filter{Category: strings.TrimSpace(c.Query("category")), Query: strings.TrimSpace(c.Query("q"))}
-	body, total, err := s.deps.View.ProductsJSON(addr, f, pg)
+	// Written into the response's own (pooled) body buffer.
+	c.Response().ResetBody()
+	total, err := s.deps.View.WriteProductsJSON(c.Response().BodyWriter(), addr, f, pg)
 	if err != nil {
 		return err
 	}
-	return sendPage(c, body, total)
+	c.Set("X-Total-Count", strconv.Itoa(total))
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return nil
 }
 
 // listingPage reads ?limit= (default stockview.DefaultPageSize, at most

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -250,6 +251,15 @@ func (w *invWorld) browse() {
 	w.anon.must("GET", fmt.Sprintf("/api/v1/products?%s&offset=1&limit=%d", yeonhui, len(all)), nil, &rest, 200)
 	if len(all) == 0 || len(first) != 1 || first[0] != all[0] || len(rest) != len(all)-1 || (len(rest) > 0 && rest[0] != all[1]) {
 		t.Errorf("pages: all %v, first %v, rest %v", all, first, rest)
+	}
+	// Search, twice (the second answer is written from a reused buffer).
+	for range 2 {
+		if got := w.milkNear(yeonhui + "&q=" + url.QueryEscape(strings.ToUpper(w.milk.NameEn))); got != 15 {
+			t.Errorf("milk searched near Yeonhui = %d, want 15", got)
+		}
+		if code, body := w.anon.do("GET", "/api/v1/products?"+yeonhui+"&q=no-such-product", nil, nil); code != 200 || strings.TrimSpace(body) != "[]" {
+			t.Errorf("a search matching nothing: %d %s", code, body)
+		}
 	}
 	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "offset=-1"} {
 		if code, body := w.anon.do("GET", "/api/v1/products?"+yeonhui+"&"+q, nil, nil); code != 400 || !strings.Contains(body, "invalid_query") {

@@ -1,7 +1,11 @@
 package stockview
 
 import (
+	"bytes"
 	"container/heap"
+	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,9 +17,10 @@ import (
 // tens of thousands of lots, so a listing is served a page at a time from
 // two structures kept beside the lots:
 //   - catalogIndex, made with the catalog: product positions by category,
-//     and a search index of the names (every product's lower-cased names
-//     and SKU, with the positions of the products each pair of adjacent
-//     characters occurs in);
+//     a search index of the names (every product's lower-cased names and
+//     SKU, with the positions of the products each pair of adjacent
+//     characters occurs in) with the latest searches' results, and every
+//     product's listing line encoded up to its quantity;
 //   - warehouse stock: per warehouse, the regular units of every product,
 //     kept as lots change and as they stop counting with time.
 // A page then costs its own products times the serving warehouses.
@@ -37,14 +42,35 @@ type catalogIndex struct {
 	byCategory map[string][]int32 // lower-cased category -> positions
 	text       []string           // per position: name, name_en, sku lower-cased, NUL-separated
 	pairs      map[uint64][]int32 // two adjacent runes -> positions holding them, ascending
+	// lines holds every product's listing line as JSON up to the value of
+	// "available" (ProductAvailability as encoding/json writes it);
+	// position i's is lines[lineAt[i]:lineAt[i+1]].
+	lines  []byte
+	lineAt []int32
+
+	// searched keeps the latest searches' results: a search depends on
+	// the catalog alone, so the same term costs its scan once per catalog.
+	smu            sync.Mutex
+	searched       map[Filter][]int32
+	searchedLength int // positions held in searched
 }
+
+// Bounds of catalogIndex.searched: past either count, it starts again
+// empty; a query longer than maxSearchedQuery bytes is not kept.
+const (
+	maxSearches         = 4096
+	maxSearchedPosition = 1 << 21 // 8 MB of positions
+	maxSearchedQuery    = 64
+)
 
 func newCatalogIndex(ps []domain.Product) *catalogIndex {
 	ix := &catalogIndex{all: make([]int32, len(ps)), byCategory: map[string][]int32{},
-		text: make([]string, len(ps)), pairs: map[uint64][]int32{}}
+		text: make([]string, len(ps)), pairs: map[uint64][]int32{}, lineAt: make([]int32, len(ps)+1)}
 	for i, p := range ps {
 		pos := int32(i)
 		ix.all[i] = pos
+		ix.lines = appendLineHead(ix.lines, p)
+		ix.lineAt[i+1] = int32(len(ix.lines))
 		cat := strings.ToLower(p.Category)
 		ix.byCategory[cat] = append(ix.byCategory[cat], pos)
 		t := strings.ToLower(p.Name) + "\x00" + strings.ToLower(p.NameEn) + "\x00" + strings.ToLower(p.SKU)
@@ -65,17 +91,83 @@ func newCatalogIndex(ps []domain.Product) *catalogIndex {
 
 func pairKey(a, b rune) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
+// lineTail is how encoding/json ends a ProductAvailability whose Available
+// is 0; appendLineHead keeps what comes before the 0.
+const lineTail = `"available":0}`
+
+// appendLineHead appends p's listing line up to its quantity, exactly as
+// encoding/json writes ProductAvailability (its escaping included).
+func appendLineHead(b []byte, p domain.Product) []byte {
+	line, err := json.Marshal(ProductAvailability{ID: p.ID, SKU: p.SKU, Name: p.Name, NameEn: p.NameEn, Category: p.Category, Price: p.Price})
+	if err != nil || !bytes.HasSuffix(line, []byte(lineTail)) {
+		// Strings and integers always encode; keep the line well formed
+		// should the struct ever end otherwise.
+		line = []byte(`{"id":` + strconv.FormatInt(p.ID, 10) + `,` + lineTail)
+	}
+	return append(b, line[:len(line)-2]...)
+}
+
+// appendPage appends to b the listing lines of the products at page,
+// with their quantities, as a JSON array.
+func (ix *catalogIndex) appendPage(b []byte, page []int32, avail []int64) []byte {
+	n := 2
+	for _, p := range page {
+		n += int(ix.lineAt[p+1]-ix.lineAt[p]) + 22
+	}
+	b = slices.Grow(b, n)
+	b = append(b, '[')
+	for k, p := range page {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, ix.lines[ix.lineAt[p]:ix.lineAt[p+1]]...)
+		b = strconv.AppendInt(b, avail[k], 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
 // match lists the positions of the products f selects, in catalog order.
 // The result may be shared: callers must not change it.
 func (ix *catalogIndex) match(f Filter) []int32 {
+	if f.Query == "" {
+		if f.Category != "" {
+			return ix.byCategory[strings.ToLower(f.Category)]
+		}
+		return ix.all
+	}
+	key := Filter{Category: strings.ToLower(f.Category), Query: strings.ToLower(f.Query)}
+	ix.smu.Lock()
+	out, ok := ix.searched[key]
+	ix.smu.Unlock()
+	if ok {
+		return out
+	}
+	out = ix.search(key)
+	if len(key.Query)+len(key.Category) > maxSearchedQuery {
+		return out
+	}
+	ix.smu.Lock()
+	if ix.searched == nil || len(ix.searched) >= maxSearches || ix.searchedLength+len(out) > maxSearchedPosition {
+		ix.searched, ix.searchedLength = map[Filter][]int32{}, 0
+	}
+	if _, ok := ix.searched[key]; !ok {
+		ix.searched[key] = out
+		ix.searchedLength += len(out)
+	}
+	ix.smu.Unlock()
+	return out
+}
+
+// search lists the positions of the products f selects, f's category and
+// query lower-cased, by scanning the names of the products that hold the
+// query's rarest pair of adjacent characters.
+func (ix *catalogIndex) search(f Filter) []int32 {
 	base := ix.all
 	if f.Category != "" {
-		base = ix.byCategory[strings.ToLower(f.Category)]
+		base = ix.byCategory[f.Category]
 	}
-	if f.Query == "" {
-		return base
-	}
-	q := strings.ToLower(f.Query)
+	q := f.Query
 	if strings.ContainsRune(q, 0) {
 		return nil
 	}
@@ -262,6 +354,33 @@ func (v *View) ProductsPage(addr domain.Point, f Filter, pg Page) ([]ProductAvai
 	if len(serving) == 0 || v.index == nil {
 		return []ProductAvailability{}, 0
 	}
+	page, avail, total := v.pageLocked(serving, f, pg, now)
+	out := make([]ProductAvailability, 0, len(page))
+	for k, pos := range page {
+		p := v.products[pos]
+		out = append(out, ProductAvailability{ID: p.ID, SKU: p.SKU, Name: p.Name, NameEn: p.NameEn, Category: p.Category, Price: p.Price, Available: avail[k]})
+	}
+	return out, total
+}
+
+// appendProductsPage appends ProductsPage encoded as JSON to b, written
+// from the catalog's encoded lines.
+func (v *View) appendProductsPage(b []byte, addr domain.Point, f Filter, pg Page) ([]byte, int) {
+	now := v.now()
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	serving := v.servingLocked(addr)
+	if len(serving) == 0 || v.index == nil {
+		return append(b, "[]"...), 0
+	}
+	page, avail, total := v.pageLocked(serving, f, pg, now)
+	return v.index.appendPage(b, page, avail), total
+}
+
+// pageLocked is the page of the products f selects, the regular units
+// the serving warehouses hold of each, and how many products f selects in
+// all. v.mu is held for reading.
+func (v *View) pageLocked(serving []domain.Warehouse, f Filter, pg Page, now time.Time) ([]int32, []int64, int) {
 	sel := v.index.match(f)
 	lo := min(max(pg.Offset, 0), len(sel))
 	hi := len(sel)
@@ -273,10 +392,5 @@ func (v *View) ProductsPage(addr domain.Point, f Filter, pg Page) ([]ProductAvai
 	for _, w := range serving {
 		v.readUnits(w.ID, page, now, avail)
 	}
-	out := make([]ProductAvailability, 0, len(page))
-	for k, pos := range page {
-		p := v.products[pos]
-		out = append(out, ProductAvailability{ID: p.ID, SKU: p.SKU, Name: p.Name, NameEn: p.NameEn, Category: p.Category, Price: p.Price, Available: avail[k]})
-	}
-	return out, len(sel)
+	return page, avail, len(sel)
 }

@@ -1,7 +1,9 @@
 package stockview
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -116,5 +118,108 @@ func TestPagesAndSearchOfALargeCatalog(t *testing.T) {
 	now = t0
 	if page := v.Products(yeonhui, Filter{}); available(page, src.products[0].ID) != want[1][src.products[0].ID]+want[2][src.products[0].ID] {
 		t.Errorf("after the clock went back: %d, want %d", available(page, src.products[0].ID), want[1][src.products[0].ID]+want[2][src.products[0].ID])
+	}
+}
+
+// The listing written from the catalog's encoded lines is what
+// encoding/json makes of the same page, quotes, markup and Korean in the
+// names included, for searches, categories, pages and addresses nobody
+// serves.
+func TestEncodedLinesAreWhatJSONWrites(t *testing.T) {
+	now := t0
+	src := fakeSource{warehouses: []domain.Warehouse{mapo, eunpyeng, songpa}}
+	names := [][2]string{{`우유 "1L"`, `Milk <fresh> & "whole"`}, {`두부\부침`, "Tofu\tfirm"}, {"계란 \u2028", "Eggs\x01"}, {"딸기", "Strawberries"}}
+	for i := range 40 {
+		n := names[i%len(names)]
+		src.products = append(src.products, domain.Product{ID: int64(100 + i), SKU: fmt.Sprintf("S-%02d", i), Name: fmt.Sprintf("%s %d", n[0], i),
+			NameEn: n[1], Category: []string{"Dairy", "Tofu & eggs"}[i%2], Price: domain.KRW(1000 + i)})
+		src.lots = append(src.lots, LotRow{ID: int64(i + 1), ProductID: int64(100 + i), WarehouseID: int64(i%3 + 1), OnHand: int64(i * 7),
+			State: domain.Regular, ExpiresAt: t0.Add(10 * 24 * time.Hour)})
+	}
+	v := New(src, domain.DefaultLadder(), func() time.Time { return now })
+	if err := v.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []domain.Point{yeonhui, jamsil, suwon} {
+		for _, f := range []Filter{{}, {Query: "milk"}, {Query: `"1l"`}, {Query: "<fresh>"}, {Category: "tofu & eggs"}, {Query: "nothing"}, {Query: "\\"}} {
+			for _, pg := range []Page{{}, {Limit: 7}, {Offset: 5, Limit: 3}, {Offset: 100, Limit: 3}} {
+				ps, total := v.ProductsPage(addr, f, pg)
+				want, err := json.Marshal(ps)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, gotTotal, err := v.ProductsJSON(addr, f, pg)
+				if err != nil || !bytes.Equal(got, want) || gotTotal != total {
+					t.Errorf("%v %+v %+v: %s (total %d, %v), want %s (total %d)", addr, f, pg, got, gotTotal, err, want, total)
+				}
+				// Written twice: the second reuses the first's buffer.
+				for range 2 {
+					var w bytes.Buffer
+					gotTotal, err := v.WriteProductsJSON(&w, addr, f, pg)
+					if err != nil || !bytes.Equal(w.Bytes(), want) || gotTotal != total {
+						t.Errorf("%v %+v %+v written: %s (total %d, %v), want %s (total %d)", addr, f, pg, w.Bytes(), gotTotal, err, want, total)
+					}
+				}
+			}
+		}
+	}
+}
+
+// A search's result is kept with the catalog: asked again it is the same,
+// with the quantities of now; after the catalog reloads, the search runs
+// on the new names. More distinct searches than are kept still answer
+// right.
+func TestSearchesAreKeptWithTheCatalog(t *testing.T) {
+	now := t0
+	src := &fakeSource{warehouses: []domain.Warehouse{mapo}}
+	for i := range 300 {
+		src.products = append(src.products, domain.Product{ID: int64(1 + i), SKU: fmt.Sprintf("S-%03d", i), Name: fmt.Sprintf("우유 %d호", i),
+			NameEn: fmt.Sprintf("Milk no.%d", i), Category: "Dairy", Price: 1000})
+		src.lots = append(src.lots, LotRow{ID: int64(i + 1), ProductID: int64(1 + i), WarehouseID: 1, OnHand: 5, State: domain.Regular, ExpiresAt: t0.Add(10 * 24 * time.Hour)})
+	}
+	v := New(src, domain.DefaultLadder(), func() time.Time { return now })
+	if err := v.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	search := func(q string) []ProductAvailability {
+		t.Helper()
+		body, total, err := v.ProductsJSON(yeonhui, Filter{Query: q}, Page{Limit: MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := decodeListing(t, body)
+		if total != len(ps) {
+			t.Fatalf("%q: total %d for %d products", q, total, len(ps))
+		}
+		return ps
+	}
+	if ps := search("no.12"); len(ps) != 11 || ps[0].ID != 13 || ps[0].Available != 5 {
+		t.Fatalf("no.12: %+v", ps)
+	}
+	v.Apply(domain.LotEvent{LotID: 13, ProductID: 13, WarehouseID: 1, OnHand: 9, State: domain.Regular, Seq: 1, ExpiresAt: t0.Add(10 * 24 * time.Hour)})
+	if ps := search("No.12"); len(ps) != 11 || ps[0].ID != 13 || ps[0].Available != 9 {
+		t.Fatalf("no.12 again, after a change: %+v", ps)
+	}
+	src.products[12].NameEn = "Tofu no.twelve"
+	if err := v.LoadCatalog(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ps := search("no.12"); len(ps) != 10 || ps[0].ID == 13 {
+		t.Fatalf("no.12 after the catalog changed: %+v", ps)
+	}
+	if ps := search("tofu"); len(ps) != 1 || ps[0].ID != 13 {
+		t.Fatalf("tofu after the catalog changed: %+v", ps)
+	}
+	for i := range maxSearches + 50 {
+		q := fmt.Sprintf("no.%d", i)
+		want := 0
+		for _, p := range src.products {
+			if strings.Contains(strings.ToLower(p.NameEn), q) {
+				want++
+			}
+		}
+		if got := len(search(q)); got != want {
+			t.Fatalf("search %d (%q): %d products, want %d", i, q, got, want)
+		}
 	}
 }

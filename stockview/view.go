@@ -8,6 +8,7 @@ package stockview
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -374,28 +375,61 @@ func (v *View) Products(addr domain.Point, f Filter) []ProductAvailability {
 // changes or ListingTTL passes, so browsing mostly costs a lookup.
 func (v *View) ProductsJSON(addr domain.Point, f Filter, pg Page) ([]byte, int, error) {
 	if f.Query != "" {
-		ps, total := v.ProductsPage(addr, f, pg)
-		body, err := json.Marshal(ps)
-		return body, total, err
+		body, total := v.appendProductsPage(nil, addr, f, pg)
+		return body, total, nil
 	}
-	return v.encoded("products", addr, strings.ToLower(f.Category), pg, func() (any, int) { return v.ProductsPage(addr, f, pg) })
+	return v.encoded("products", addr, strings.ToLower(f.Category), pg, func() ([]byte, int, error) {
+		body, total := v.appendProductsPage(nil, addr, f, pg)
+		return body, total, nil
+	})
 }
+
+// WriteProductsJSON writes what ProductsJSON answers to w and returns how
+// many products the filter selects in all. A search page is encoded in a
+// buffer kept for the next one: a search is made afresh every time, and
+// its page (about 17 KB at the default size) would otherwise be new
+// garbage for every request.
+func (v *View) WriteProductsJSON(w io.Writer, addr domain.Point, f Filter, pg Page) (int, error) {
+	if f.Query == "" {
+		body, total, err := v.ProductsJSON(addr, f, pg)
+		if err != nil {
+			return 0, err
+		}
+		_, err = w.Write(body)
+		return total, err
+	}
+	buf := pageBuffers.Get().(*[]byte)
+	body, total := v.appendProductsPage((*buf)[:0], addr, f, pg)
+	_, err := w.Write(body)
+	if cap(body) <= maxPooledPage {
+		*buf = body
+		pageBuffers.Put(buf)
+	}
+	return total, err
+}
+
+// pageBuffers are WriteProductsJSON's buffers; one grown past
+// maxPooledPage (a page of hundreds of products) is left to the collector.
+var pageBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledPage = 64 << 10
 
 // DealsJSON is a page of Deals encoded as JSON, and how many deals there
 // are in all, kept like ProductsJSON.
 func (v *View) DealsJSON(addr domain.Point, pg Page) ([]byte, int, error) {
-	return v.encoded("deals", addr, "", pg, func() (any, int) {
+	return v.encoded("deals", addr, "", pg, func() ([]byte, int, error) {
 		ds := v.Deals(addr)
 		lo := min(max(pg.Offset, 0), len(ds))
 		hi := len(ds)
 		if pg.Limit > 0 {
 			hi = min(lo+pg.Limit, len(ds))
 		}
-		return ds[lo:hi], len(ds)
+		body, err := json.Marshal(ds[lo:hi])
+		return body, len(ds), err
 	})
 }
 
-func (v *View) encoded(kind string, addr domain.Point, category string, pg Page, build func() (any, int)) ([]byte, int, error) {
+func (v *View) encoded(kind string, addr domain.Point, category string, pg Page, build func() ([]byte, int, error)) ([]byte, int, error) {
 	now := v.now()
 	var key strings.Builder
 	key.WriteString(kind)
@@ -418,8 +452,7 @@ func (v *View) encoded(kind string, addr domain.Point, category string, pg Page,
 	if ok && l.version == version && now.Sub(l.at) < ListingTTL && !now.Before(l.at) {
 		return l.body, l.total, nil
 	}
-	list, total := build()
-	body, err := json.Marshal(list)
+	body, total, err := build()
 	if err != nil {
 		return nil, 0, err
 	}
