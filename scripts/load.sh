@@ -16,38 +16,55 @@ MANY_SUBSCRIBERS=${MANY_SUBSCRIBERS:-20000}
 DURATION=${DURATION:-10s}
 HTTP=127.0.0.1:${LOAD_HTTP_PORT:-18080}
 KAKAO=127.0.0.1:${LOAD_KAKAO_PORT:-18090}
-DB=${LOAD_DB_PREFIX:-shelflife_load}_$(date +%s)
 
 go build -o bin/shelflife ./cmd/shelflife
 go build -o bin/loadgen ./cmd/loadgen
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cleanup() {
-  [ -n "${NODE_PID:-}" ] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null || true
-  mariadb -uroot -h127.0.0.1 -P"${LOAD_MYSQL_PORT:-3306}" -e "DROP DATABASE IF EXISTS \`$DB\`" 2>/dev/null || true
+  stop_node
 }
 trap cleanup EXIT
 
+# start_node: a node on a database of its own (DB, dropped by stop_node).
 # Signups use bcrypt cost 4 so that 1,000 of them measure the shop, not
 # password hashing; every virtual shopper and dashboard comes from 127.0.0.1,
 # so the per-address socket bound and sign-in and signup limits are off.
-SHELFLIFE_CONFIG=configs/local.yaml \
-SHELFLIFE_LOGIN_PER_ADDRESS_PER_MINUTE=0 \
-SHELFLIFE_SIGNUP_PER_ADDRESS_PER_HOUR=0 \
-SHELFLIFE_HTTP_ADDR=$HTTP \
-SHELFLIFE_MYSQL_DSN="root@tcp(127.0.0.1:${LOAD_MYSQL_PORT:-3306})/$DB?parseTime=true" \
-SHELFLIFE_KAKAO_FAKE_ADDR=$KAKAO \
-SHELFLIFE_REDIS_PREFIX="$DB:" \
-SHELFLIFE_BCRYPT_COST=4 \
-SHELFLIFE_WS_PER_ADDRESS=0 \
-SHELFLIFE_LOG_LEVEL=warn \
-  bin/shelflife >bin/load-node.out 2>bin/load-node.log &
-NODE_PID=$!
-for _ in $(seq 1 120); do
-  curl -fs "http://$HTTP/readyz" >/dev/null 2>&1 && break
-  sleep 0.5
-done
-curl -fs "http://$HTTP/readyz" >/dev/null
+start_node() {
+  DB=${LOAD_DB_PREFIX:-shelflife_load}_$(date +%s)
+  SHELFLIFE_CONFIG=configs/local.yaml \
+  SHELFLIFE_LOGIN_PER_ADDRESS_PER_MINUTE=0 \
+  SHELFLIFE_SIGNUP_PER_ADDRESS_PER_HOUR=0 \
+  SHELFLIFE_HTTP_ADDR=$HTTP \
+  SHELFLIFE_MYSQL_DSN="root@tcp(127.0.0.1:${LOAD_MYSQL_PORT:-3306})/$DB?parseTime=true" \
+  SHELFLIFE_KAKAO_FAKE_ADDR=$KAKAO \
+  SHELFLIFE_REDIS_PREFIX="$DB:" \
+  SHELFLIFE_BCRYPT_COST=4 \
+  SHELFLIFE_WS_PER_ADDRESS=0 \
+  SHELFLIFE_LOG_LEVEL=warn \
+    bin/shelflife >>bin/load-node.out 2>>bin/load-node.log &
+  NODE_PID=$!
+  for _ in $(seq 1 120); do
+    curl -fs "http://$HTTP/readyz" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  curl -fs "http://$HTTP/readyz" >/dev/null
+}
+
+stop_node() {
+  if [ -n "${NODE_PID:-}" ]; then
+    kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null || true
+    NODE_PID=
+  fi
+  if [ -n "${DB:-}" ]; then
+    mariadb -uroot -h127.0.0.1 -P"${LOAD_MYSQL_PORT:-3306}" -e "DROP DATABASE IF EXISTS \`$DB\`" 2>/dev/null || true
+    DB=
+  fi
+}
+
+: >bin/load-node.out
+: >bin/load-node.log
+start_node
 
 # run SCENARIO [flags]: the scenario comes first (loadgen refuses flags it
 # does not take and words after them).
@@ -77,6 +94,10 @@ fi
 # dashboard's worst case, every socket hearing every change.
 run city-sockets -duration "$DURATION" -subscribers "$many"
 run dashboard -duration "$DURATION" -subscribers "$many"
+# The rest on a fresh node, as the crowd's city of warehouses would make
+# every listing near the site longer.
+stop_node
+start_node
 run flash-sale -shoppers "$SHOPPERS" -stock 100
 # A crowd ten times larger on the same 100 units: every shopper answered.
 run flash-sale -shoppers "${CROWD:-10000}" -stock 100 -cheapest 0
