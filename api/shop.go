@@ -109,8 +109,7 @@ func (s *Server) listProducts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set("X-Total-Count", strconv.Itoa(total))
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	pageHeaders(c, total)
 	return nil
 }
 
@@ -135,12 +134,17 @@ func listingPage(c *fiber.Ctx) (stockview.Page, error) {
 	return pg, nil
 }
 
-// sendPage answers a page of a listing; X-Total-Count is the listing's
-// length, so a client knows whether to ask for the next page.
+// sendPage answers a page of a listing.
 func sendPage(c *fiber.Ctx, body []byte, total int) error {
+	pageHeaders(c, total)
+	return c.Send(body)
+}
+
+// pageHeaders mark a listing's page as JSON; X-Total-Count is the
+// listing's length, so a client knows whether to ask for the next page.
+func pageHeaders(c *fiber.Ctx, total int) {
 	c.Set("X-Total-Count", strconv.Itoa(total))
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(body)
 }
 
 func (s *Server) listDeals(c *fiber.Ctx) error {
