@@ -122,7 +122,7 @@ func CitySockets(ctx context.Context, c Config, site Site, rec *Recorder) (Dashb
 	}
 	// Addresses a warehouse of the run serves, and which serve each.
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	servedBy := make([]int64, len(sites)) // sockets each warehouse serves
+	socketsNear := make([]int64, len(sites)) // sockets each warehouse serves
 	urls := make([]string, c.Subscribers)
 	var links int
 	for i := range urls {
@@ -135,7 +135,7 @@ func CitySockets(ctx context.Context, c Config, site Site, rec *Recorder) (Dashb
 			n := 0
 			for w, a := range areas {
 				if a.Serves(domain.Point{Lat: lat, Lng: lng}) {
-					servedBy[w]++
+					socketsNear[w]++
 					n++
 				}
 			}
@@ -164,7 +164,7 @@ func CitySockets(ctx context.Context, c Config, site Site, rec *Recorder) (Dashb
 	res, err := socketRun(ctx, c, rec, func(i int) string { return urls[i] }, matched, func(n int) {
 		w, p := r.IntN(len(warehouses)), n%cityProducts
 		sent[p].Store(time.Now().UnixNano())
-		expected += servedBy[w]
+		expected += socketsNear[w]
 		receiveLot(ctx, c, site.AdminToken, products[p], warehouses[w], rec)
 	})
 	res.Expected, res.Warehouses = expected, len(sites)

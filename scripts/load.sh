@@ -21,10 +21,6 @@ go build -o bin/shelflife ./cmd/shelflife
 go build -o bin/loadgen ./cmd/loadgen
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cleanup() {
-  stop_node
-}
-trap cleanup EXIT
 
 # start_node: a node on a database of its own (DB, dropped by stop_node).
 # Signups use bcrypt cost 4 so that 1,000 of them measure the shop, not
@@ -62,6 +58,7 @@ stop_node() {
   fi
 }
 
+trap stop_node EXIT
 : >bin/load-node.out
 : >bin/load-node.log
 start_node
