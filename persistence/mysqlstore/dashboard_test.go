@@ -112,8 +112,7 @@ func seedDashboardOrders(t *testing.T, s *mysqlstore.Store, ctx context.Context,
 		for _, step := range []error{
 			s.SetReady(ctx, id, "T-"+id, "http://kakao/"+id, when),
 			s.BeginDeducting(ctx, id, "pg", when, nil),
-			s.BeginApproving(ctx, id, when),
-			s.MarkPaid(ctx, id, "A-"+id, when),
+			s.MarkPaid(ctx, id, "A-"+id, domain.StepDeducting, when),
 		} {
 			if step != nil {
 				t.Fatalf("pay %s: %v", id, step)
