@@ -105,11 +105,11 @@ func TestProcessCPUAndPerCheckout(t *testing.T) {
 	if err != nil || self <= 0 {
 		t.Fatalf("own CPU = %v, %v (after work %d)", self, err, sum)
 	}
-	a := CPUReading{Node: time.Second, MySQL: 2 * time.Second, ok: true}
-	b := CPUReading{Node: 3 * time.Second, MySQL: 3 * time.Second, ok: true}
+	a := CPUReading{Node: time.Second, MySQL: 2 * time.Second, Self: time.Second, ok: true}
+	b := CPUReading{Node: 3 * time.Second, MySQL: 3 * time.Second, Self: 1500 * time.Millisecond, ok: true}
 	got, ok := PerCheckout(a, b, 1000)
-	if !ok || got.Node != 2 || got.MySQL != 1 || got.Total != 3 {
-		t.Errorf("per checkout = %+v, %v; want node 2 ms, mysql 1 ms", got, ok)
+	if !ok || got.Node != 2 || got.MySQL != 1 || got.Total != 3 || got.LoadGenerator != 0.5 {
+		t.Errorf("per checkout = %+v, %v; want node 2 ms, mysql 1 ms (total 3), load generator 0.5 ms", got, ok)
 	}
 	if _, ok := PerCheckout(CPUReading{}, b, 10); ok {
 		t.Error("a failed reading gave a figure")

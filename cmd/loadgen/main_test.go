@@ -69,7 +69,7 @@ func TestFlashSaleOnADealLot(t *testing.T) {
 	if f := r.CrowdFloorMS; f == nil || f["p99"] <= 0 || f["p50"] > f["p99"] || !strings.Contains(text, "asking /healthz at once just before") {
 		t.Errorf("crowd_floor_ms = %v\n%s", f, text)
 	}
-	if c := r.CPUPerPaidCheckout; c == nil || c.Node <= 0 || c.MySQL < 0 || c.Total != c.Node+c.MySQL {
+	if c := r.CPUPerPaidCheckout; c == nil || c.Node <= 0 || c.MySQL < 0 || c.Total != c.Node+c.MySQL || c.LoadGenerator <= 0 {
 		t.Errorf("cpu_ms_per_paid_checkout = %+v", c)
 	}
 	if !strings.Contains(text, "shoppers sent to pay for stock that was gone: ") || !strings.Contains(text, "CPU per paid checkout: ") {
