@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# make load: start one node (demo data, its own database, the fake Kakao Pay)
-# and run the load tester's scenarios against it, printing each report.
+# make load: start one node (demo data, its own database) and, in a process
+# of their own as in a real deployment, the Kafka-protocol broker and the
+# fake Kakao Pay (bin/devstack), and run the load tester's scenarios against
+# the node, printing each report. So the node's CPU per paid checkout is the
+# node's alone, not the broker's or the payment provider's.
 # Needs MariaDB and Redis on 127.0.0.1, like make test. LOAD_HTTP_PORT,
-# LOAD_KAKAO_PORT and LOAD_DB_PREFIX (the database and Redis prefix) move
-# it off the defaults; LOAD_MYSQL_PORT points it at another MariaDB on
+# LOAD_KAKAO_PORT, LOAD_KAFKA_PORT and LOAD_DB_PREFIX (the database and
+# Redis prefix) move it off the defaults; LOAD_MYSQL_PORT points it at another MariaDB on
 # 127.0.0.1, and LOAD_MYSQL_PID makes the CPU per paid checkout count that
 # server alone (else every mariadbd here, other work's included).
 set -euo pipefail
@@ -16,9 +19,11 @@ MANY_SUBSCRIBERS=${MANY_SUBSCRIBERS:-20000}
 DURATION=${DURATION:-10s}
 HTTP=127.0.0.1:${LOAD_HTTP_PORT:-18080}
 KAKAO=127.0.0.1:${LOAD_KAKAO_PORT:-18090}
+KAFKA=127.0.0.1:${LOAD_KAFKA_PORT:-18092}
 
 go build -o bin/shelflife ./cmd/shelflife
 go build -o bin/loadgen ./cmd/loadgen
+go build -o bin/devstack ./cmd/devstack
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 
@@ -33,7 +38,8 @@ start_node() {
   SHELFLIFE_SIGNUP_PER_ADDRESS_PER_HOUR=0 \
   SHELFLIFE_HTTP_ADDR=$HTTP \
   SHELFLIFE_MYSQL_DSN="root@tcp(127.0.0.1:${LOAD_MYSQL_PORT:-3306})/$DB?parseTime=true" \
-  SHELFLIFE_KAKAO_FAKE_ADDR=$KAKAO \
+  SHELFLIFE_KAFKA_BROKERS=$KAFKA \
+  SHELFLIFE_KAKAO_BASE_URL=http://$KAKAO \
   SHELFLIFE_REDIS_PREFIX="$DB:" \
   SHELFLIFE_BCRYPT_COST=4 \
   SHELFLIFE_WS_PER_ADDRESS=0 \
@@ -58,9 +64,22 @@ stop_node() {
   fi
 }
 
-trap stop_node EXIT
+stop_all() {
+  stop_node
+  if [ -n "${DEVSTACK_PID:-}" ]; then
+    kill "$DEVSTACK_PID" 2>/dev/null && wait "$DEVSTACK_PID" 2>/dev/null || true
+  fi
+}
+
+trap stop_all EXIT
 : >bin/load-node.out
 : >bin/load-node.log
+bin/devstack -kafka-port "${KAFKA##*:}" -kakao-addr "$KAKAO" >>bin/load-node.out 2>>bin/load-node.log &
+DEVSTACK_PID=$!
+for _ in $(seq 1 60); do
+  (exec 3<>/dev/tcp/127.0.0.1/"${KAFKA##*:}") 2>/dev/null && break
+  sleep 0.5
+done
 start_node
 
 # run SCENARIO [flags]: the scenario comes first (loadgen refuses flags it
