@@ -395,3 +395,49 @@ func TestApprovalWhileTheOrderCannotBeReadIsUnavailable(t *testing.T) {
 		t.Errorf("the reload: %v %v, want PAID", st.GetStatus(), st.GetRefusal())
 	}
 }
+
+// The pg_token's write and the holds' commits go at once. When the write
+// fails after the commits, the order is still READY with its holds taken:
+// the payer's next callback finishes it with one charge, and an order
+// that expires instead gives every unit back and takes no money.
+func TestCommittedHoldsOfAnOrderLeftReady(t *testing.T) {
+	for _, then := range []string{"callback again", "expiry"} {
+		t.Run(then, func(t *testing.T) {
+			w := newWorld(anOrder(domain.StepReady))
+			w.store.fail["BeginDeducting"] = errors.New("mysql gone")
+			st, err := approve(theNonce)(w.g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.GetRefusal() != opb.Refusal_UNAVAILABLE || w.store.get("o1").Step != domain.StepReady {
+				t.Fatalf("first callback: %v, order %s; want UNAVAILABLE, READY", st.GetRefusal(), w.store.get("o1").Step)
+			}
+			if len(w.stock.taken) != 2 || w.pay.approvals != 0 {
+				t.Fatalf("after the failed write: taken %v, approvals %d; want both lines committed, no approval", w.stock.taken, w.pay.approvals)
+			}
+			delete(w.store.fail, "BeginDeducting")
+			if then == "callback again" {
+				st, err = approve(theNonce)(w.g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.check(t, st, want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
+					after: []domain.Step{domain.StepDeducting, StepCommitted, StepApproved}})
+				if w.pay.approvals != 1 {
+					t.Errorf("approvals %d, want 1", w.pay.approvals)
+				}
+				return
+			}
+			w.clk.Advance(time.Hour)
+			st, err = expire(w.g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.check(t, st, want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
+				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true})
+			if w.pay.approvals != 0 {
+				t.Errorf("approvals %d, want none", w.pay.approvals)
+			}
+		})
+	}
+}

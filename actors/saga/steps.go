@@ -16,6 +16,7 @@ import (
 //
 //	(lines held by Holder, then the order stored)
 //	CREATED --ready--> READY --beginDeducting--> DEDUCTING --run (commit holds, then approve)--> DONE (PAID)
+//	READY --deductRecording (DEDUCTING written while the holds commit)--> DEDUCTING --approve--> DONE (PAID)
 //	CREATED --discard--> (no order: the payment could not be made ready; holds released)
 //	CREATED, READY --abort--> DONE (FAILED/EXPIRED, nothing taken, holds released)
 //	DEDUCTING, a hold refused --compensate--> DONE (FAILED, stock given back at once: compensation 1)
@@ -131,6 +132,67 @@ func (g *grain) beginDeducting(ctx context.Context, o domain.Order, pgToken stri
 	return o, nil
 }
 
+// allHeld reports whether every line of o was held at placement: a deal
+// line has its lot, a regular line the warehouse that holds it. (Orders
+// placed before holds have regular lines without one.)
+func (g *grain) allHeld(o domain.Order) bool {
+	for _, l := range o.Lines {
+		if l.Kind != domain.LineDeal && l.WarehouseID == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// deduction is what deductAll answered.
+type deduction struct {
+	ok     bool
+	reason pb.Reason
+}
+
+// deductRecording records the payer's pg_token (READY -> DEDUCTING) while
+// the holds are committed, for an order whose every line is held, and
+// carries on as run does: the money is asked for only once both are
+// durable. The two need no order between them. A crash after the commits
+// but before the step leaves the order READY with its holds taken: the
+// payer's next callback commits again (a committed hold answers OK), and
+// expiry or a cancel releases them, which gives a deduction back too. A
+// crash after the step is a saga resumed at DEDUCTING, which commits
+// again. So the approval waits for one durable write fewer.
+func (g *grain) deductRecording(ctx context.Context, o domain.Order, pgToken string) (*opb.SagaState, error) {
+	done := make(chan deduction, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				g.log.Error("commit holds panic", "panic", fmt.Sprint(r))
+				done <- deduction{reason: pb.Reason_UNAVAILABLE}
+			}
+		}()
+		ok, reason := g.deductAll(ctx, o)
+		done <- deduction{ok: ok, reason: reason}
+	}()
+	err := g.deps.Store.BeginDeducting(ctx, o.ID, pgToken, g.now(), nil)
+	d := <-done
+	switch {
+	case errors.Is(err, domain.ErrStepChanged):
+		// Another activation moved it on meanwhile: carry on from MySQL.
+		g.known = nil
+		o, err := g.order(ctx)
+		if err != nil {
+			return g.state(ctx, none)
+		}
+		return g.run(ctx, o)
+	case err != nil:
+		// Still READY; what was committed stays the order's until the
+		// payer's next callback or its expiry.
+		return g.unavailable(), nil
+	}
+	g.after(domain.StepDeducting)
+	o.Payment.PGToken = pgToken
+	g.moved(&o, domain.StepDeducting, domain.StatusProcessing, "")
+	return g.deducted(ctx, o, d)
+}
+
 // abort ends an order that took nothing, no stock and no money: CREATED or
 // READY -> DONE.
 func (g *grain) abort(ctx context.Context, o domain.Order, status domain.OrderStatus, reason domain.Reason) (*opb.SagaState, error) {
@@ -172,19 +234,25 @@ func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error)
 	switch o.Step {
 	case domain.StepDeducting:
 		ok, reason := g.deductAll(ctx, o)
-		switch {
-		case reason == pb.Reason_UNAVAILABLE:
-			// Left at DEDUCTING; the sweep resumes it.
-			return g.state(ctx, none)
-		case !ok:
-			return g.compensate(ctx, o, domain.ReasonInsufficientStock, domain.PaymentCancelled)
-		}
-		g.after(StepCommitted)
-		return g.approve(ctx, o)
+		return g.deducted(ctx, o, deduction{ok: ok, reason: reason})
 	case domain.StepApproving:
 		return g.approve(ctx, o)
 	}
 	return g.state(ctx, none)
+}
+
+// deducted carries on from DEDUCTING once the holds were committed (or
+// refused): the money, compensation 1, or the order left for the sweep.
+func (g *grain) deducted(ctx context.Context, o domain.Order, d deduction) (*opb.SagaState, error) {
+	switch {
+	case d.reason == pb.Reason_UNAVAILABLE:
+		// Left at DEDUCTING; the sweep resumes it.
+		return g.state(ctx, none)
+	case !d.ok:
+		return g.compensate(ctx, o, domain.ReasonInsufficientStock, domain.PaymentCancelled)
+	}
+	g.after(StepCommitted)
+	return g.approve(ctx, o)
 }
 
 // serving lists the warehouses that serve the order's address, nearest
