@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"shelflife/actors/dispatch"
 )
 
 // Timeout is the time left before ctx's deadline (at least a millisecond),
@@ -21,17 +23,19 @@ func Timeout(ctx context.Context, def time.Duration) time.Duration {
 
 // Within returns when call does or when ctx ends, whichever is first. A
 // call left running is harmless (every grain message is idempotent); its
-// answer is dropped.
+// answer is dropped. The call runs on a goroutine of dispatch.Calls, kept
+// between calls: a new goroutine grew its stack (protobuf marshalling is
+// deep) on every call.
 func Within[T any](ctx context.Context, call func() (T, error)) (T, error) {
 	type result struct {
 		v   T
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
+	dispatch.Calls.Schedule(func() {
 		v, err := call()
 		done <- result{v, err}
-	}()
+	})
 	select {
 	case r := <-done:
 		return r.v, r.err

@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
+	"shelflife/actors/dispatch"
 	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	"shelflife/clock"
@@ -61,8 +62,9 @@ func Kind(d Deps) *cluster.Kind {
 	// it are answered, as soon as the write ends. Its queues are the
 	// linked (mpsc) ones: a node holds a hundred thousand idle lots, and
 	// the ring-buffer queues cost 2 KB a mailbox before any message.
+	// The mailbox runs on goroutines kept between runs (package dispatch).
 	return pb.NewLotKind(func() pb.Lot { return &grain{deps: &deps} }, deps.IdleTimeout,
-		actor.WithMailbox(actor.UnboundedPriorityMpsc()))
+		actor.WithMailbox(actor.UnboundedPriorityMpsc()), dispatch.Option())
 }
 
 // DefaultLedgerWindow is the ledger an activation loads when Deps do not

@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"shelflife/actors/dispatch"
 	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	opb "shelflife/actors/orderpb"
@@ -179,5 +180,5 @@ func (d Deps) withDefaults() Deps {
 // Kind is the cluster kind of saga grains.
 func Kind(d Deps) *cluster.Kind {
 	deps := d.withDefaults()
-	return opb.NewOrderSagaKind(func() opb.OrderSaga { return &grain{deps: &deps} }, deps.IdleTimeout)
+	return opb.NewOrderSagaKind(func() opb.OrderSaga { return &grain{deps: &deps} }, deps.IdleTimeout, dispatch.Option())
 }

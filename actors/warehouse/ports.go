@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"shelflife/actors/dispatch"
 	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	"shelflife/clock"
@@ -69,5 +70,5 @@ func Kind(d Deps) *cluster.Kind {
 	deps := d
 	// What the grain's goroutines send back goes ahead of the requests.
 	return pb.NewWarehouseKind(func() pb.Warehouse { return &grain{deps: &deps} }, deps.IdleTimeout,
-		actor.WithMailbox(actor.UnboundedPriority()))
+		actor.WithMailbox(actor.UnboundedPriority()), dispatch.Option())
 }
