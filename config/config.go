@@ -90,8 +90,7 @@ type Node struct {
 	// FaultCrashAfter makes the process kill itself (SIGKILL) right after an
 	// order saga reaches this step: HELD (stored with its holds, before
 	// the payment is made ready), READY, DEDUCTING, COMMITTED (holds
-	// turned into deductions, before the money is asked for) or APPROVED
-	// (the money taken, the order not yet recorded paid). For crash tests
+	// turned into deductions), APPROVING or APPROVED. For crash tests
 	// only; empty in every real configuration.
 	FaultCrashAfter string `yaml:"fault_crash_after"`
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) there.

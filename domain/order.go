@@ -28,11 +28,9 @@ type Step string
 const (
 	StepCreated   Step = "CREATED"   // order and lines saved
 	StepReady     Step = "READY"     // payment ready at Kakao Pay, waiting for the payer
-	StepDeducting Step = "DEDUCTING" // payer approved; taking the stock, then the money
-	// StepApproving (stock taken; taking the money) is no longer written:
-	// DEDUCTING covers it. Orders a former version left there carry on.
-	StepApproving Step = "APPROVING"
-	StepDone      Step = "DONE" // terminal
+	StepDeducting Step = "DEDUCTING" // payer approved; taking the stock
+	StepApproving Step = "APPROVING" // stock taken; taking the money
+	StepDone      Step = "DONE"      // terminal
 )
 
 // Reason says why an order failed; empty for an order that did not.

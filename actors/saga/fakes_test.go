@@ -94,14 +94,20 @@ func (s *fakeStore) SetLineWarehouse(_ context.Context, id string, lineNo int, w
 	})
 }
 
-func (s *fakeStore) SetPGToken(_ context.Context, id, pgToken string, from domain.Step, _ time.Time) error {
-	return s.move("SetPGToken", id, []domain.Step{from}, func(o *domain.Order) {
+func (s *fakeStore) BeginApproving(_ context.Context, id string, _ time.Time) error {
+	return s.move("BeginApproving", id, []domain.Step{domain.StepDeducting}, func(o *domain.Order) {
+		o.Step = domain.StepApproving
+	})
+}
+
+func (s *fakeStore) SetPGToken(_ context.Context, id, pgToken string, _ time.Time) error {
+	return s.move("SetPGToken", id, []domain.Step{domain.StepApproving}, func(o *domain.Order) {
 		o.Payment.PGToken = pgToken
 	})
 }
 
-func (s *fakeStore) MarkPaid(_ context.Context, id, _ string, from domain.Step, _ time.Time) error {
-	return s.move("MarkPaid", id, []domain.Step{from}, func(o *domain.Order) {
+func (s *fakeStore) MarkPaid(_ context.Context, id, _ string, _ time.Time) error {
+	return s.move("MarkPaid", id, []domain.Step{domain.StepApproving}, func(o *domain.Order) {
 		o.Step, o.Status, o.Payment.Status = domain.StepDone, domain.StatusPaid, domain.PaymentApproved
 	})
 }

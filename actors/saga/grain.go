@@ -104,10 +104,10 @@ func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.S
 				return st, nil
 			}
 		}
-		if (o.Step == domain.StepDeducting || o.Step == domain.StepApproving) && req.GetPgToken() != o.Payment.PGToken {
+		if o.Step == domain.StepApproving && req.GetPgToken() != o.Payment.PGToken {
 			// An approval refused for its token waits for another: this
 			// callback's token is tried in its place.
-			if err := g.deps.Store.SetPGToken(ctx, o.ID, req.GetPgToken(), o.Step, g.now()); err != nil {
+			if err := g.deps.Store.SetPGToken(ctx, o.ID, req.GetPgToken(), g.now()); err != nil {
 				return g.state(ctx, opb.Refusal_REFUSAL_NONE)
 			}
 			o.Payment.PGToken = req.GetPgToken()

@@ -19,13 +19,13 @@ import (
 // OrderFailedTopic carries domain.OrderFailedEvent (compensation 2).
 const OrderFailedTopic = "shelflife.order-failed"
 
-// StepApproved is the moment, after the holds are committed, when the money
-// is taken but the order not yet recorded as paid; Deps.AfterStep hears it.
+// StepApproved is the moment, after APPROVING, when the money is taken but
+// the order not yet recorded as paid; Deps.AfterStep hears it.
 const StepApproved domain.Step = "APPROVED"
 
 // StepHeld is the moment a stored order (CREATED, its lines held) starts
 // on its payment; StepCommitted the moment every line's hold has become a
-// deduction, before the money is asked for. Deps.AfterStep hears both.
+// deduction, before APPROVING is recorded. Deps.AfterStep hears both.
 const (
 	StepHeld      domain.Step = "HELD"
 	StepCommitted domain.Step = "COMMITTED"
@@ -41,13 +41,11 @@ type Store interface {
 	// (line number -> warehouse id).
 	BeginDeducting(ctx context.Context, id, pgToken string, now time.Time, lineWarehouses map[int]int64) error
 	SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error
-	// SetPGToken replaces the pg_token of an order at step from
-	// (DEDUCTING, or APPROVING for an order a former version left there)
-	// whose approval was refused for its token (another step:
-	// ErrStepChanged).
-	SetPGToken(ctx context.Context, id, pgToken string, from domain.Step, now time.Time) error
-	// MarkPaid records the money taken for an order at step from.
-	MarkPaid(ctx context.Context, id, aid string, from domain.Step, now time.Time) error
+	BeginApproving(ctx context.Context, id string, now time.Time) error
+	// SetPGToken replaces the pg_token of an order at APPROVING whose
+	// approval was refused for its token (another step: ErrStepChanged).
+	SetPGToken(ctx context.Context, id, pgToken string, now time.Time) error
+	MarkPaid(ctx context.Context, id, aid string, now time.Time) error
 	FailOrder(ctx context.Context, id string, from []domain.Step, f domain.Failure, now time.Time, msgs ...domain.OutboxMessage) error
 	// DiscardOrder removes an order that never got a payment page (still
 	// CREATED): it never existed for the shopper. Another step is

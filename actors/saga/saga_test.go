@@ -132,9 +132,9 @@ func TestSagaTransitions(t *testing.T) {
 				lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHeld}}},
 		{"start: an order past CREATED is answered as it is", anOrder(domain.StepReady), nil, start,
 			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
-		{"approve: READY -> DEDUCTING (holds committed, money taken) -> PAID", anOrder(domain.StepReady), nil, approve(theNonce),
+		{"approve: READY -> DEDUCTING (holds committed) -> APPROVING -> PAID", anOrder(domain.StepReady), nil, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{domain.StepDeducting, StepCommitted, StepApproved}}},
+				after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}}},
 		{"approve: a forged nonce is refused", anOrder(domain.StepReady), nil, approve("forged"),
 			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
 				lotLeft: 8, nearLeft: 4}},
@@ -163,7 +163,7 @@ func TestSagaTransitions(t *testing.T) {
 		{"approve, placed before holds: the nearest warehouse lacks the milk -> taken from the next", legacy(anOrder(domain.StepReady)),
 			func(w *world) { w.stock.warehouses[[2]int64{near, milk}] = 0 }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 0,
-				after: []domain.Step{domain.StepDeducting, StepCommitted, StepApproved}}},
+				after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}}},
 		// Seen with two nodes: approvals failed insufficient_stock with
 		// stock to spare. A regular line's commit met a lot activation that
 		// never saw the hold (NO_HOLD); the warehouse's deduction then met
@@ -180,25 +180,11 @@ func TestSagaTransitions(t *testing.T) {
 		{"approve: payment declined -> compensation 2 through the outbox", anOrder(domain.StepReady),
 			func(w *world) { w.pay.approveErr = errors.New("card declined") }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentDeclined, payment: domain.PaymentDeclined,
-				lotLeft: 8, nearLeft: 4, outbox: true, after: []domain.Step{domain.StepDeducting, StepCommitted}}},
-		{"approve: the pg_token refused -> waits at DEDUCTING for the payer's redirect, nothing given back", anOrder(domain.StepReady),
+				lotLeft: 8, nearLeft: 4, outbox: true, after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving}}},
+		{"approve: the pg_token refused -> waits at APPROVING for the payer's redirect, nothing given back", anOrder(domain.StepReady),
 			func(w *world) { w.pay.approveErr = badToken }, approve(theNonce),
-			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady,
-				lotLeft: 8, nearLeft: 4, after: []domain.Step{domain.StepDeducting, StepCommitted}}},
-		{"approve at DEDUCTING with another pg_token -> tried in its place, the holds committed once -> PAID", anOrder(domain.StepDeducting),
-			func(w *world) { w.pay.needToken = "pg-2" }, approveWith(theNonce, "pg-2"),
-			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{StepCommitted, StepApproved}}},
-		{"resume: DEDUCTING whose money was taken before a crash -> holds committed again (idempotent), PAID with one charge", anOrder(domain.StepDeducting),
-			func(w *world) {
-				// The activation before the crash committed the holds.
-				w.stock.taken["o1-l9"], w.stock.taken["o1-p4"] = w.stock.held["o1-l9"], w.stock.held["o1-p4"]
-				delete(w.stock.held, "o1-l9")
-				delete(w.stock.held, "o1-p4")
-				w.pay.approveErr, w.pay.status = ErrAlreadyApproved, PaymentTaken
-			}, resume,
-			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{StepCommitted}}},
+			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady,
+				lotLeft: 8, nearLeft: 4, after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving}}},
 		{"approve at APPROVING with another pg_token -> tried in its place -> PAID", anOrder(domain.StepApproving),
 			func(w *world) { w.pay.needToken = "pg-2" }, approveWith(theNonce, "pg-2"),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 10, nearLeft: 5, after: []domain.Step{StepApproved}}},
@@ -232,10 +218,10 @@ func TestSagaTransitions(t *testing.T) {
 				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"resume: DEDUCTING carries on to PAID", anOrder(domain.StepDeducting), nil, resume,
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{StepCommitted, StepApproved}}},
+				after: []domain.Step{StepCommitted, domain.StepApproving, StepApproved}}},
 		{"resume, placed before holds: DEDUCTING carries on to PAID", legacy(anOrder(domain.StepDeducting)), nil, resume,
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{StepCommitted, StepApproved}}},
+				after: []domain.Step{StepCommitted, domain.StepApproving, StepApproved}}},
 		{"abort: the payer cancelled -> FAILED payment_cancelled, holds released", anOrder(domain.StepReady), nil,
 			abort(domain.ReasonPaymentCancelled, theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentCancelled, payment: domain.PaymentCancelled,
@@ -422,7 +408,7 @@ func TestCommittedHoldsOfAnOrderLeftReady(t *testing.T) {
 					t.Fatal(err)
 				}
 				w.check(t, st, want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-					after: []domain.Step{domain.StepDeducting, StepCommitted, StepApproved}})
+					after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}})
 				if w.pay.approvals != 1 {
 					t.Errorf("approvals %d, want 1", w.pay.approvals)
 				}

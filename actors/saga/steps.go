@@ -15,20 +15,12 @@ import (
 // The saga's steps, as persisted in MySQL:
 //
 //	(lines held by Holder, then the order stored)
-//	CREATED --ready--> READY --beginDeducting--> DEDUCTING --run (commit holds, then approve)--> DONE (PAID)
-//	READY --deductRecording (DEDUCTING written while the holds commit)--> DEDUCTING --approve--> DONE (PAID)
+//	CREATED --ready--> READY --beginDeducting--> DEDUCTING --run (commit holds)--> APPROVING --approve--> DONE (PAID)
+//	READY --deductRecording (DEDUCTING written while the holds commit)--> DEDUCTING --> APPROVING --approve--> DONE (PAID)
 //	CREATED --discard--> (no order: the payment could not be made ready; holds released)
 //	CREATED, READY --abort--> DONE (FAILED/EXPIRED, nothing taken, holds released)
-//	DEDUCTING, a hold refused --compensate--> DONE (FAILED, stock given back at once: compensation 1)
-//	DEDUCTING, the payment refused --compensate--> DONE (FAILED, stock given back through the outbox: compensation 2)
-//
-// DEDUCTING covers both taking the stock and taking the money: a saga
-// resumed there commits its holds again, which is idempotent (a committed
-// hold answers OK), before it asks for the money, and a lost approval is
-// settled by asking Kakao Pay for the payment's status. So no step is
-// written between the two, which spares a durable write per checkout.
-// APPROVING is what a former version wrote between them; an order left
-// there is carried on the same way.
+//	DEDUCTING --compensate--> DONE (FAILED, stock given back at once: compensation 1)
+//	APPROVING --compensate--> DONE (FAILED, stock given back through the outbox: compensation 2)
 //
 // Each function below makes one transition durable before acting on it.
 // A write that finds the order moved on (domain.ErrStepChanged) answers
@@ -226,32 +218,42 @@ func (g *grain) abort(ctx context.Context, o domain.Order, status domain.OrderSt
 	return g.moved(&o, domain.StepDone, status, reason), nil
 }
 
-// run carries the saga on from DEDUCTING: take the stock (every line's
-// hold committed, again if this is a resumed saga), then the money. An
-// order at APPROVING (left by a former version) has its stock taken and
-// goes straight to the money.
+// run carries the saga on from DEDUCTING (take the stock, then
+// DEDUCTING -> APPROVING) or APPROVING (take the money).
 func (g *grain) run(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
-	switch o.Step {
-	case domain.StepDeducting:
+	if o.Step == domain.StepDeducting {
 		ok, reason := g.deductAll(ctx, o)
 		return g.deducted(ctx, o, deduction{ok: ok, reason: reason})
-	case domain.StepApproving:
+	}
+	if o.Step == domain.StepApproving {
 		return g.approve(ctx, o)
 	}
 	return g.state(ctx, none)
 }
 
 // deducted carries on from DEDUCTING once the holds were committed (or
-// refused): the money, compensation 1, or the order left for the sweep.
+// refused): DEDUCTING -> APPROVING, then the money; compensation 1; or
+// the order left for the sweep. APPROVING is written before the money is
+// asked for so that, once it may have been taken, nothing gives the stock
+// back but a refused payment, and only one activation asks.
 func (g *grain) deducted(ctx context.Context, o domain.Order, d deduction) (*opb.SagaState, error) {
 	switch {
 	case d.reason == pb.Reason_UNAVAILABLE:
 		// Left at DEDUCTING; the sweep resumes it.
 		return g.state(ctx, none)
 	case !d.ok:
-		return g.compensate(ctx, o, domain.ReasonInsufficientStock, domain.PaymentCancelled)
+		return g.compensate(ctx, o, domain.StepDeducting, domain.ReasonInsufficientStock, domain.PaymentCancelled)
 	}
 	g.after(StepCommitted)
+	if err := g.deps.Store.BeginApproving(ctx, o.ID, g.now()); err != nil {
+		if errors.Is(err, domain.ErrStepChanged) {
+			return g.state(ctx, none)
+		}
+		return g.unavailable(), nil
+	}
+	g.after(domain.StepApproving)
+	o.Step = domain.StepApproving
+	g.remember(o)
 	return g.approve(ctx, o)
 }
 
@@ -387,9 +389,8 @@ func (g *grain) allocate(ctx context.Context, o domain.Order, i int, serving []d
 	return pb.Reason_INSUFFICIENT_STOCK
 }
 
-// approve takes the money once the stock is taken: DEDUCTING (or
-// APPROVING) -> DONE (PAID), or compensation 2 when the payment is
-// refused. When the answer is lost it asks for the
+// approve takes the money: APPROVING -> DONE (PAID), or compensation 2
+// when the payment is refused. When the answer is lost it asks for the
 // payment's status before deciding.
 func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, error) {
 	aid, err := g.deps.Payments.Approve(ctx, o.Payment.TID, o.ID, o.UserID, o.Payment.PGToken, o.Total)
@@ -407,7 +408,7 @@ func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, er
 	}
 	if !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrAlreadyApproved) {
 		g.log.Info("payment refused", "error", err.Error())
-		return g.compensate(ctx, o, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
 	}
 	status, serr := g.deps.Payments.Status(ctx, o.Payment.TID)
 	if serr != nil {
@@ -425,9 +426,9 @@ func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, er
 			g.log.Warn("close unapproved payment", "error", cerr.Error())
 			return g.state(ctx, none)
 		}
-		return g.compensate(ctx, o, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
 	case PaymentNotTaken:
-		return g.compensate(ctx, o, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
+		return g.compensate(ctx, o, domain.StepApproving, domain.ReasonPaymentDeclined, domain.PaymentDeclined)
 	default:
 		// Nothing can be concluded: stay at APPROVING; the sweep asks again.
 		g.log.Warn("payment status not understood; asking again later", "approve", err.Error())
@@ -436,7 +437,7 @@ func (g *grain) approve(ctx context.Context, o domain.Order) (*opb.SagaState, er
 }
 
 func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.SagaState, error) {
-	if err := g.deps.Store.MarkPaid(ctx, o.ID, aid, o.Step, g.now()); err != nil {
+	if err := g.deps.Store.MarkPaid(ctx, o.ID, aid, g.now()); err != nil {
 		if errors.Is(err, domain.ErrStepChanged) {
 			return g.state(ctx, none)
 		}
@@ -447,22 +448,20 @@ func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.Saga
 	return g.moved(&o, domain.StepDone, domain.StatusPaid, ""), nil
 }
 
-// compensate fails the order, at its step, and gives its stock back. The
-// order and its lines are soft-deleted and the "order failed" event
-// written to the outbox in one transaction; inventory consumes it and
-// restores idempotently (compensation 2, a refused payment). For a failed
-// deduction (compensation 1, the reason insufficient stock) the saga
+// compensate fails the order and gives its stock back. The order and its
+// lines are soft-deleted and the "order failed" event written to the outbox
+// in one transaction; inventory consumes it and restores idempotently
+// (compensation 2). For a failed deduction (compensation 1) the saga
 // restores at once, so the stock is back before it answers, and writes the
 // event only if that restore failed.
-func (g *grain) compensate(ctx context.Context, o domain.Order, reason domain.Reason, payment domain.PaymentStatus) (*opb.SagaState, error) {
+func (g *grain) compensate(ctx context.Context, o domain.Order, from domain.Step, reason domain.Reason, payment domain.PaymentStatus) (*opb.SagaState, error) {
 	ev := g.failed(o, reason)
 	msg, err := g.failedEvent(o, reason)
 	if err != nil {
 		return g.unavailable(), nil
 	}
 	msgs := []domain.OutboxMessage{msg}
-	stockRefused := reason == domain.ReasonInsufficientStock
-	if stockRefused {
+	if from == domain.StepDeducting {
 		// Compensation 1: nothing was paid; what was taken goes back now.
 		// Only when that fails does the outbox event carry it on.
 		if err := Restore(ctx, g.stock, ev); err != nil {
@@ -472,7 +471,7 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, reason domain.Re
 		}
 	}
 	f := domain.Failure{Status: domain.StatusFailed, Reason: reason, Payment: payment}
-	if err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{o.Step}, f, g.now(), msgs...); err != nil {
+	if err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{from}, f, g.now(), msgs...); err != nil {
 		if errors.Is(err, domain.ErrStepChanged) {
 			return g.state(ctx, none)
 		}
@@ -480,7 +479,7 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, reason domain.Re
 		return g.unavailable(), nil
 	}
 	o.Deleted, o.Payment.Status = true, payment
-	if stockRefused && o.Payment.TID != "" {
+	if from == domain.StepDeducting && o.Payment.TID != "" {
 		if err := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); err != nil {
 			g.log.Warn("close payment of a failed order", "error", err.Error())
 		}

@@ -50,7 +50,7 @@ func TestCrashAtEveryStepBoundary(t *testing.T) {
 	}
 	defer stopFake()
 
-	for _, step := range []string{"HELD", "READY", "DEDUCTING", "COMMITTED", "APPROVED"} {
+	for _, step := range []string{"HELD", "READY", "DEDUCTING", "COMMITTED", "APPROVING", "APPROVED"} {
 		t.Run(step, func(t *testing.T) {
 			crashScenario(t, bin, step, broker.Addrs(), kakaoURL, fake)
 		})

@@ -112,7 +112,8 @@ func seedDashboardOrders(t *testing.T, s *mysqlstore.Store, ctx context.Context,
 		for _, step := range []error{
 			s.SetReady(ctx, id, "T-"+id, "http://kakao/"+id, when),
 			s.BeginDeducting(ctx, id, "pg", when, nil),
-			s.MarkPaid(ctx, id, "A-"+id, domain.StepDeducting, when),
+			s.BeginApproving(ctx, id, when),
+			s.MarkPaid(ctx, id, "A-"+id, when),
 		} {
 			if step != nil {
 				t.Fatalf("pay %s: %v", id, step)

@@ -90,16 +90,19 @@ func (s *Store) SetLineWarehouse(ctx context.Context, id string, lineNo int, war
 	return err
 }
 
-// SetPGToken replaces the pg_token of an order still at step from
-// (DEDUCTING, or APPROVING where a former version left it).
-func (s *Store) SetPGToken(ctx context.Context, id, pgToken string, from domain.Step, now time.Time) error {
-	return s.advance(ctx, id, from, from, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
+// BeginApproving moves the saga from deducting to approving.
+func (s *Store) BeginApproving(ctx context.Context, id string, now time.Time) error {
+	return s.advance(ctx, id, domain.StepDeducting, domain.StepApproving, domain.StatusProcessing, now, "")
 }
 
-// MarkPaid records the approved payment of an order at step from: the
-// order is paid.
-func (s *Store) MarkPaid(ctx context.Context, id, aid string, from domain.Step, now time.Time) error {
-	return s.advance(ctx, id, from, domain.StepDone, domain.StatusPaid, now,
+// SetPGToken replaces the pg_token of an order still at APPROVING.
+func (s *Store) SetPGToken(ctx context.Context, id, pgToken string, now time.Time) error {
+	return s.advance(ctx, id, domain.StepApproving, domain.StepApproving, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
+}
+
+// MarkPaid records the approved payment: the order is paid.
+func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) error {
+	return s.advance(ctx, id, domain.StepApproving, domain.StepDone, domain.StatusPaid, now,
 		"p.status = ?, p.aid = ?, p.approved_at = ?", domain.PaymentApproved, aid, now.UTC())
 }
 
