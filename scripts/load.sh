@@ -6,8 +6,8 @@
 # node's alone, not the broker's or the payment provider's.
 # Needs MariaDB and Redis on 127.0.0.1, like make test. LOAD_HTTP_PORT,
 # LOAD_KAKAO_PORT, LOAD_KAFKA_PORT and LOAD_DB_PREFIX (the database and
-# Redis prefix) move it off the defaults; LOAD_MYSQL_PORT points it at another MariaDB on
-# 127.0.0.1, and LOAD_MYSQL_PID makes the CPU per paid checkout count that
+# Redis prefix) move it off the defaults; LOAD_MYSQL_PORT points it at
+# another MariaDB on 127.0.0.1, and LOAD_MYSQL_PID makes the CPU per paid checkout count that
 # server alone (else every mariadbd here, other work's included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,6 @@ go build -o bin/shelflife ./cmd/shelflife
 go build -o bin/loadgen ./cmd/loadgen
 go build -o bin/devstack ./cmd/devstack
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
 
 # start_node: a node on a database of its own (DB, dropped by stop_node).
 # Signups use bcrypt cost 4 so that 1,000 of them measure the shop, not
@@ -76,10 +75,15 @@ trap stop_all EXIT
 : >bin/load-node.log
 bin/devstack -kafka-port "${KAFKA##*:}" -kakao-addr "$KAKAO" >>bin/load-node.out 2>>bin/load-node.log &
 DEVSTACK_PID=$!
+kafka_up() { (exec 3<>/dev/tcp/127.0.0.1/"${KAFKA##*:}") 2>/dev/null; }
 for _ in $(seq 1 60); do
-  (exec 3<>/dev/tcp/127.0.0.1/"${KAFKA##*:}") 2>/dev/null && break
+  kafka_up && break
   sleep 0.5
 done
+if ! kafka_up; then
+  echo "make load: the broker and fake Kakao Pay (bin/devstack) did not start on $KAFKA and $KAKAO; see bin/load-node.log (LOAD_KAFKA_PORT and LOAD_KAKAO_PORT move them)" >&2
+  exit 1
+fi
 start_node
 
 # run SCENARIO [flags]: the scenario comes first (loadgen refuses flags it
