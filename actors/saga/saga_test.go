@@ -96,7 +96,8 @@ type want struct {
 	// stock: units left of the deal lot and of milk at the near warehouse.
 	lotLeft, nearLeft int64
 	// restoredNow: the stock came back before the answer (compensation 1);
-	// outbox: an "order failed" event was written (compensation 2).
+	// outbox: an "order failed" event was written with the failure (it
+	// gives back what was not given back at once; compensation 2).
 	restoredNow, outbox bool
 	cancelled           bool // the payment was closed at Kakao Pay
 	after               []domain.Step
@@ -122,8 +123,11 @@ func TestSagaTransitions(t *testing.T) {
 		{"start: ready unanswered -> no order, PAYMENT_UNREACHABLE, holds released", anOrder(domain.StepCreated),
 			func(w *world) { w.pay.readyErr = errors.Join(ErrPaymentUnreachable, errors.New("timeout")) }, start,
 			want{refusal: opb.Refusal_PAYMENT_UNREACHABLE, gone: true, lotLeft: 10, nearLeft: 5, restoredNow: true, after: []domain.Step{StepHeld}}},
-		{"start: ready refused, holds not released -> UNAVAILABLE, left CREATED for the sweep", anOrder(domain.StepCreated),
+		{"start: ready refused, holds not released -> no order; the holds end at their deadline", anOrder(domain.StepCreated),
 			func(w *world) { w.pay.readyErr, w.stock.unavailable = errors.New("kakao says no"), true }, start,
+			want{refusal: opb.Refusal_PAYMENT_NOT_STARTED, gone: true, lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHeld}}},
+		{"start: ready refused, the discard not written -> UNAVAILABLE, left CREATED with its holds for the sweep", anOrder(domain.StepCreated),
+			func(w *world) { w.pay.readyErr, w.store.fail["DiscardOrder"] = errors.New("kakao says no"), errors.New("mysql gone") }, start,
 			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepCreated, status: domain.StatusCreated, payment: domain.PaymentNone,
 				lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHeld}}},
 		{"start: the ready payment not recorded -> UNAVAILABLE, still CREATED", anOrder(domain.StepCreated),
@@ -141,7 +145,7 @@ func TestSagaTransitions(t *testing.T) {
 		{"approve: past the payment's validity -> EXPIRED, holds released", anOrder(domain.StepReady),
 			func(w *world) { w.clk.Advance(time.Hour) }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
+				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"approve: the step not recorded -> UNAVAILABLE, still READY", anOrder(domain.StepReady),
 			func(w *world) { w.store.fail["BeginDeducting"] = errors.New("mysql gone") }, approve(theNonce),
 			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
@@ -149,17 +153,17 @@ func TestSagaTransitions(t *testing.T) {
 		{"approve: the holds lapsed -> compensation 1, no money", anOrder(domain.StepReady),
 			func(w *world) { w.stock.lapse = true }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, restoredNow: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
+				lotLeft: 10, nearLeft: 5, restoredNow: true, outbox: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
 		{"approve, placed before holds: the deal sold out -> compensation 1", legacy(anOrder(domain.StepReady)),
 			func(w *world) { w.stock.lots[dealLot] = 1 }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
-				lotLeft: 1, nearLeft: 5, restoredNow: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
+				lotLeft: 1, nearLeft: 5, restoredNow: true, outbox: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
 		{"approve, placed before holds: no warehouse has the milk -> compensation 1", legacy(anOrder(domain.StepReady)),
 			func(w *world) {
 				w.stock.warehouses[[2]int64{near, milk}], w.stock.warehouses[[2]int64{far, milk}] = 0, 0
 			}, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 0, restoredNow: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
+				lotLeft: 10, nearLeft: 0, restoredNow: true, outbox: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
 		{"approve, placed before holds: the nearest warehouse lacks the milk -> taken from the next", legacy(anOrder(domain.StepReady)),
 			func(w *world) { w.stock.warehouses[[2]int64{near, milk}] = 0 }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 0,
@@ -215,7 +219,7 @@ func TestSagaTransitions(t *testing.T) {
 			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
 		{"resume: READY past its validity -> EXPIRED, holds released", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, resume,
 			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
+				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"resume: DEDUCTING carries on to PAID", anOrder(domain.StepDeducting), nil, resume,
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
 				after: []domain.Step{StepCommitted, domain.StepApproving, StepApproved}}},
@@ -225,14 +229,14 @@ func TestSagaTransitions(t *testing.T) {
 		{"abort: the payer cancelled -> FAILED payment_cancelled, holds released", anOrder(domain.StepReady), nil,
 			abort(domain.ReasonPaymentCancelled, theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentCancelled, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
+				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"abort: holds not released at once -> the outbox event releases them", anOrder(domain.StepReady),
 			func(w *world) { w.stock.unavailable = true }, abort(domain.ReasonPaymentCancelled, theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentCancelled, payment: domain.PaymentCancelled,
 				lotLeft: 8, nearLeft: 4, cancelled: true, outbox: true}},
 		{"abort: any other reason is payment_failed", anOrder(domain.StepReady), nil, abort(domain.ReasonInsufficientStock, theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentFailed, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
+				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"abort: a forged nonce is refused", anOrder(domain.StepReady), nil, abort(domain.ReasonPaymentCancelled, "forged"),
 			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
 				lotLeft: 8, nearLeft: 4}},
@@ -242,7 +246,7 @@ func TestSagaTransitions(t *testing.T) {
 			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
 		{"expire: READY past its validity -> EXPIRED, holds released", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, expire,
 			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
+				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -420,10 +424,76 @@ func TestCommittedHoldsOfAnOrderLeftReady(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.check(t, st, want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true})
+				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true})
 			if w.pay.approvals != 0 {
 				t.Errorf("approvals %d, want none", w.pay.approvals)
 			}
 		})
 	}
+}
+
+// An activation may act on a stale copy of its order: a member paused
+// (or cut off) while another activation of the same saga, on another
+// member, carried the order on to PAID, or a request delivered twice.
+// Whatever the stale copy leads it to decide, a step that ends the order
+// is written before any stock goes back, so the refused write leaves a
+// paid order's stock taken and its payment alone.
+func TestStaleActivationGivesNothingBackOfAPaidOrder(t *testing.T) {
+	stale := func(step domain.Step) func(*world) {
+		return func(w *world) { w.g.remember(anOrder(step)) }
+	}
+	tests := []struct {
+		name  string
+		setup func(*world)
+		send  func(*grain) (*opb.SagaState, error)
+	}{
+		{"the payer's cancel meets a READY copy", stale(domain.StepReady), abort(domain.ReasonPaymentCancelled, theNonce)},
+		{"expiry meets a READY copy", func(w *world) { stale(domain.StepReady)(w); w.clk.Advance(time.Hour) }, expire},
+		{"a callback past the validity meets a READY copy", func(w *world) { stale(domain.StepReady)(w); w.clk.Advance(time.Hour) }, approve(theNonce)},
+		{"a repeated start with the order as placed, Kakao Pay refusing", func(w *world) { w.pay.readyErr = errors.New("kakao says no") },
+			func(g *grain) (*opb.SagaState, error) {
+				return g.Start(&opb.StartRequest{Order: opb.EncodeOrder(anOrder(domain.StepCreated))}, nil)
+			}},
+		{"a lot's stale activation refuses the commit of a DEDUCTING copy", func(w *world) {
+			stale(domain.StepDeducting)(w)
+			// The lot answers from memory that never saw the commit.
+			w.stock.taken, w.stock.held, w.stock.lapse = map[string]int64{}, map[string]int64{"o1-l9": 2, "o1-p4": 1}, true
+		}, resumeKnown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			paid := anOrder(domain.StepApproving)
+			paid.Step, paid.Status, paid.Payment.Status = domain.StepDone, domain.StatusPaid, domain.PaymentApproved
+			w := newWorld(paid)
+			w.stock.taken["o1-l9"], w.stock.lots[dealLot] = 2, 8
+			w.stock.taken["o1-p4"], w.stock.warehouses[[2]int64{near, milk}] = 1, 4
+			tc.setup(w)
+			st, err := tc.send(w.g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.GetStatus() != string(domain.StatusPaid) {
+				t.Errorf("answered %q (refusal %v), want the order as MySQL has it: PAID", st.GetStatus(), st.GetRefusal())
+			}
+			if got := w.store.get("o1"); got.Status != domain.StatusPaid {
+				t.Errorf("stored %s/%s, want PAID", got.Step, got.Status)
+			}
+			if len(w.stock.restored) > 0 || len(w.store.outbox) > 0 || len(w.pay.cancelled) > 0 {
+				t.Errorf("a paid order's stock given back %v, event %d, payment closed %v; want nothing",
+					w.stock.restored, len(w.store.outbox), w.pay.cancelled)
+			}
+		})
+	}
+}
+
+// resumeKnown carries the saga on from what the activation knows, as the
+// approval callback does (Resume reads MySQL first).
+func resumeKnown(g *grain) (*opb.SagaState, error) {
+	return g.guard(func(ctx context.Context) (*opb.SagaState, error) {
+		o, err := g.order(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return g.run(ctx, o)
+	})
 }

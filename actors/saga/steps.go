@@ -58,12 +58,14 @@ func (g *grain) ready(ctx context.Context, o domain.Order) (*opb.SagaState, erro
 // shopper gets an error instead of an order, nothing was held or charged,
 // and the order's rows go. The refusal says whether Kakao Pay refused
 // (PAYMENT_NOT_STARTED) or did not answer (PAYMENT_UNREACHABLE).
+//
+// The order goes first, then its holds: the delete is conditional on
+// CREATED, so an activation that knew the order as CREATED while another
+// made its payment ready (a member paused, a request delivered twice)
+// gives back nothing of an order that may yet be paid. A CREATED order
+// never reached the payer, so nothing of it was committed; holds that
+// cannot be released now end at their deadline.
 func (g *grain) discard(ctx context.Context, o domain.Order, cause error) (*opb.SagaState, error) {
-	if err := g.releaseHolds(ctx, o); err != nil {
-		// Left CREATED: the sweep discards it again.
-		g.log.Warn("release holds of an order without payment", "error", err.Error())
-		return g.unavailable(), nil
-	}
 	if err := g.deps.Store.DiscardOrder(ctx, o.ID); err != nil {
 		if errors.Is(err, domain.ErrStepChanged) {
 			return g.state(ctx, none)
@@ -72,6 +74,9 @@ func (g *grain) discard(ctx context.Context, o domain.Order, cause error) (*opb.
 		return g.unavailable(), nil
 	}
 	g.known = nil
+	if err := g.releaseHolds(ctx, o); err != nil {
+		g.log.Warn("release holds of a discarded order; they end at their deadline", "error", err.Error())
+	}
 	refusal := opb.Refusal_PAYMENT_NOT_STARTED
 	if errors.Is(cause, ErrPaymentUnreachable) {
 		refusal = opb.Refusal_PAYMENT_UNREACHABLE
@@ -186,27 +191,29 @@ func (g *grain) deductRecording(ctx context.Context, o domain.Order, pgToken str
 }
 
 // abort ends an order that took nothing, no stock and no money: CREATED or
-// READY -> DONE.
+// READY -> DONE. The failure is made durable first, with the order-failed
+// event, and the holds are released at once after it; the event releases
+// whatever that could not (and the holds end at their deadline anyway).
+// Written the other way round, an activation holding a stale copy (the
+// order paid meanwhile by another activation) would give back a paid
+// order's stock before its write was refused.
 func (g *grain) abort(ctx context.Context, o domain.Order, status domain.OrderStatus, reason domain.Reason) (*opb.SagaState, error) {
 	f := domain.Failure{Status: status, Reason: reason, Payment: domain.PaymentCancelled}
-	// The holds go back at once; only if that fails does the order-failed
-	// event, written with the failure, give them back (and the holds end
-	// at their deadline anyway).
-	var msgs []domain.OutboxMessage
-	if err := g.releaseHolds(ctx, o); err != nil {
-		g.log.Warn("release holds of an aborted order; the outbox event will retry", "error", err.Error())
-		msg, merr := g.failedEvent(o, reason)
-		if merr != nil {
-			return g.unavailable(), nil
-		}
-		msgs = append(msgs, msg)
+	msg, err := g.failedEvent(o, reason)
+	if err != nil {
+		return g.unavailable(), nil
 	}
-	err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{domain.StepCreated, domain.StepReady}, f, g.now(), msgs...)
+	err = g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{domain.StepCreated, domain.StepReady}, f, g.now(), msg)
 	if errors.Is(err, domain.ErrStepChanged) {
 		return g.state(ctx, none)
 	}
 	if err != nil {
 		return g.unavailable(), nil
+	}
+	// A READY order may have had its holds committed by a callback whose
+	// step write failed: the release gives a deduction back too.
+	if err := g.releaseHolds(ctx, o); err != nil {
+		g.log.Warn("release holds of an aborted order; the outbox event will retry", "error", err.Error())
 	}
 	o.Deleted, o.Payment.Status = true, domain.PaymentCancelled
 	if o.Payment.TID != "" {
@@ -451,32 +458,28 @@ func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.Saga
 // compensate fails the order and gives its stock back. The order and its
 // lines are soft-deleted and the "order failed" event written to the outbox
 // in one transaction; inventory consumes it and restores idempotently
-// (compensation 2). For a failed deduction (compensation 1) the saga
-// restores at once, so the stock is back before it answers, and writes the
-// event only if that restore failed.
+// (compensation 2). For a failed deduction (compensation 1) the saga also
+// restores at once after that write, so the stock is back before it
+// answers. The write comes first so that an activation acting on a stale
+// copy of the order (another one moved it on) gives nothing back.
 func (g *grain) compensate(ctx context.Context, o domain.Order, from domain.Step, reason domain.Reason, payment domain.PaymentStatus) (*opb.SagaState, error) {
-	ev := g.failed(o, reason)
 	msg, err := g.failedEvent(o, reason)
 	if err != nil {
 		return g.unavailable(), nil
 	}
-	msgs := []domain.OutboxMessage{msg}
-	if from == domain.StepDeducting {
-		// Compensation 1: nothing was paid; what was taken goes back now.
-		// Only when that fails does the outbox event carry it on.
-		if err := Restore(ctx, g.stock, ev); err != nil {
-			g.log.Warn("restore after a failed deduction; the outbox event will retry", "error", err.Error())
-		} else {
-			msgs = nil
-		}
-	}
 	f := domain.Failure{Status: domain.StatusFailed, Reason: reason, Payment: payment}
-	if err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{from}, f, g.now(), msgs...); err != nil {
+	if err := g.deps.Store.FailOrder(ctx, o.ID, []domain.Step{from}, f, g.now(), msg); err != nil {
 		if errors.Is(err, domain.ErrStepChanged) {
 			return g.state(ctx, none)
 		}
 		g.log.Error("fail order", "error", err.Error())
 		return g.unavailable(), nil
+	}
+	if from == domain.StepDeducting {
+		// Compensation 1: nothing was paid; what was taken goes back now.
+		if err := Restore(ctx, g.stock, g.failed(o, reason)); err != nil {
+			g.log.Warn("restore after a failed deduction; the outbox event will retry", "error", err.Error())
+		}
 	}
 	o.Deleted, o.Payment.Status = true, payment
 	if from == domain.StepDeducting && o.Payment.TID != "" {

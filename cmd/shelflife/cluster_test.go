@@ -269,7 +269,7 @@ func nodeLoss(t *testing.T, provider string) {
 	t.Logf("failures after the kill (second, reason): %v", reasons)
 
 	// The survivors resume the killed node's sagas and land compensations.
-	oversold := settleAndCheck(t, dsn, l.ID, attempts, fake)
+	oversold := settleAndCheck(t, dsn, l.ID, attempts, fake, sale.nodes)
 	line := fmt.Sprintf("node-loss provider=%s stall_s=%.2f slowest_s=%.2f failed=%d oversold=%d",
 		provider, f.stall.Seconds(), f.worst.Seconds(), f.inFlightFailed+f.failedAfter, oversold)
 	t.Log(line)
@@ -320,6 +320,7 @@ type hotSale struct {
 	fake  *kakaofake.Server
 	lot   idOnly
 	owner *clusterNode
+	nodes []*clusterNode
 	stop  func() []attempt
 }
 
@@ -333,7 +334,7 @@ func startHotSale(t *testing.T, provider string, k int, warmup time.Duration) ho
 	stop := startShopping(t, nodes, shoppers(t, nodes, k), p.ID)
 	time.Sleep(warmup)
 	owner.dead.Store(true)
-	return hotSale{dsn: dsn, fake: fake, lot: l, owner: owner, stop: stop}
+	return hotSale{dsn: dsn, fake: fake, lot: l, owner: owner, nodes: nodes, stop: stop}
 }
 
 // disruption measures what an event at from cost the checkouts: the
@@ -430,7 +431,7 @@ func shoppers(t *testing.T, nodes []*clusterNode, k int) []string {
 // the invariants on the hot lot, the orders and the fake's ledger. It
 // returns the units oversold: given out beyond what PAID orders hold, or
 // below zero on hand.
-func settleAndCheck(t *testing.T, dsn string, lotID int64, attempts []attempt, fake *kakaofake.Server) (oversold int64) {
+func settleAndCheck(t *testing.T, dsn string, lotID int64, attempts []attempt, fake *kakaofake.Server, nodes []*clusterNode) (oversold int64) {
 	t.Helper()
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -465,6 +466,7 @@ func settleAndCheck(t *testing.T, dsn string, lotID int64, attempts []attempt, f
 	}
 	if taken != paidUnits {
 		t.Errorf("the lot gave out %d units, PAID orders hold %d", taken, paidUnits)
+		explainMismatch(t, db, lotID, nodes)
 	}
 	oversold = max(taken-paidUnits, 0) + max(-onHand, 0)
 	for _, a := range attempts {
@@ -536,7 +538,7 @@ func TestRollingRestartLosesNoOrder(t *testing.T) {
 	if ok == 0 {
 		t.Fatal("no checkout succeeded during the rolling restart")
 	}
-	oversold := settleAndCheck(t, dsn, l.ID, attempts, fake)
+	oversold := settleAndCheck(t, dsn, l.ID, attempts, fake, nodes)
 	// From the first stop on: grains move off each stopping node and back
 	// onto it when it returns.
 	stall, slowest, _ := disruption(attempts, firstStop)
@@ -586,5 +588,41 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	if ok == 0 {
 		t.Fatal("no checkout succeeded")
 	}
-	settleAndCheck(t, dsn, l.ID, attempts, fake)
+	settleAndCheck(t, dsn, l.ID, attempts, fake, sale.nodes)
+}
+
+// explainMismatch logs the orders whose stock and status disagree: PAID
+// orders whose key is not deducted on the lot, and keys deducted for
+// orders that are not PAID, each with the order's and the key's rows.
+func explainMismatch(t *testing.T, db *sql.DB, lotID int64, nodes []*clusterNode) {
+	t.Helper()
+	rows, err := db.Query(`SELECT o.id, o.status, o.step, o.reason, COALESCE(p.status, ''), CAST(o.created_at AS CHAR), CAST(o.updated_at AS CHAR),
+		COALESCE(g.kind, '(none)'), COALESCE(g.quantity, 0), COALESCE(CAST(g.created_at AS CHAR), ''), COALESCE(CAST(g.updated_at AS CHAR), '')
+		FROM orders o JOIN order_lines l ON l.order_id = o.id
+		LEFT JOIN payments p ON p.order_id = o.id
+		LEFT JOIN lot_ledger g ON g.lot_id = ? AND g.order_key = CONCAT(o.id, '-p', l.product_id)
+		WHERE (o.status = 'PAID') <> (COALESCE(g.kind, '') = 'DEDUCTED')`, lotID)
+	if err != nil {
+		t.Logf("explain mismatch: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, status, step, reason, pay, kind string
+		var qty int64
+		var created, updated, kCreated, kUpdated string
+		if err := rows.Scan(&id, &status, &step, &reason, &pay, &created, &updated, &kind, &qty, &kCreated, &kUpdated); err != nil {
+			t.Logf("explain mismatch: %v", err)
+			return
+		}
+		t.Logf("order %s %s/%s %s payment %s (created %s, updated %s); lot key %s x%d (created %s, updated %s)",
+			id, status, step, reason, pay, created, updated, kind, qty, kCreated, kUpdated)
+		for _, cn := range nodes {
+			for _, line := range strings.Split(cn.p.log.String(), "\n") {
+				if strings.Contains(line, id) {
+					t.Logf("%s: %s", cn.base, line)
+				}
+			}
+		}
+	}
 }
