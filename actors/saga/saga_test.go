@@ -127,7 +127,9 @@ func TestSagaTransitions(t *testing.T) {
 			func(w *world) { w.pay.readyErr, w.stock.unavailable = errors.New("kakao says no"), true }, start,
 			want{refusal: opb.Refusal_PAYMENT_NOT_STARTED, gone: true, lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHeld}}},
 		{"start: ready refused, the discard not written -> UNAVAILABLE, left CREATED with its holds for the sweep", anOrder(domain.StepCreated),
-			func(w *world) { w.pay.readyErr, w.store.fail["DiscardOrder"] = errors.New("kakao says no"), errors.New("mysql gone") }, start,
+			func(w *world) {
+				w.pay.readyErr, w.store.fail["DiscardOrder"] = errors.New("kakao says no"), errors.New("mysql gone")
+			}, start,
 			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepCreated, status: domain.StatusCreated, payment: domain.PaymentNone,
 				lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHeld}}},
 		{"start: the ready payment not recorded -> UNAVAILABLE, still CREATED", anOrder(domain.StepCreated),
