@@ -500,4 +500,17 @@ func dropDB(server, name string) {
 // sees in production.
 var keySeq atomic.Int64
 
-func nextKey(mode string) string { return fmt.Sprintf("%s%016x", mode, keySeq.Add(1)) }
+// nextKey is mode and the next number in 16 hex digits. It is written out
+// by hand: at sixty thousand deductions a second, fmt.Sprintf was 6 % of the
+// lot-grain run's CPU, the driver's cost, not the grain's.
+func nextKey(mode string) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, len(mode)+16)
+	n := copy(b, mode)
+	v := uint64(keySeq.Add(1))
+	for i := len(b) - 1; i >= n; i-- {
+		b[i] = digits[v&15]
+		v >>= 4
+	}
+	return string(b)
+}
