@@ -159,6 +159,18 @@ func TestCoreHolds(t *testing.T) {
 				{op: "reserve", key: "o1", qty: 3, want: pb.Reason_ALREADY_RESTORED},
 			},
 			want: counters{onHand: 10, deducted: 3, restored: 3}},
+		// The warehouse gives back every part of a plan a lot refuses: a
+		// repeated hold refused for its past deadline would have undone
+		// a paid order's deduction.
+		{name: "a repeated reserve past its deadline answers the key as it stands", received: 10, expiresIn: 30 * 24 * time.Hour,
+			steps: []step{
+				{op: "reserve", key: "o1", qty: 1, want: ok, writes: true},
+				{op: "commit", key: "o1", want: ok, writes: true},
+				{op: "clock", until: 20 * time.Minute},
+				{op: "reserve", key: "o1", qty: 1, until: -time.Minute, want: ok},
+				{op: "reserve", key: "o2", qty: 1, until: -time.Minute, want: pb.Reason_INVALID_ARGUMENT},
+			},
+			want: counters{onHand: 9, deducted: 1}},
 		{name: "release of a hold gives it back; its commit is refused", received: 10, expiresIn: 30 * 24 * time.Hour,
 			steps: []step{
 				{op: "reserve", key: "o1", qty: 4, want: ok, writes: true},

@@ -19,12 +19,18 @@ import (
 // the answer waits for the commit that makes it durable.
 func (c *core) reserve(now time.Time, req *pb.ReserveRequest, to any) proto.Message {
 	key := req.GetOrderKey()
-	if !validKey(key) || req.GetQuantity() <= 0 || req.GetUntilUnixMs() <= now.UnixMilli() {
+	if !validKey(key) {
 		return &pb.ReserveResponse{Reason: pb.Reason_INVALID_ARGUMENT, LotId: c.st.ID}
 	}
 	c.advance(now)
+	// A key that did something is answered as it stands, whatever the
+	// request says: a repeat that arrives after its deadline is not a
+	// refusal (its sender would give back what the key took).
 	if e, ok := c.ledger[key]; ok {
 		return c.await(e, c.reserveAnswer(e), to)
+	}
+	if req.GetQuantity() <= 0 || req.GetUntilUnixMs() <= now.UnixMilli() {
+		return &pb.ReserveResponse{Reason: pb.Reason_INVALID_ARGUMENT, LotId: c.st.ID}
 	}
 	if r, ok := c.refused[key]; ok {
 		return &pb.ReserveResponse{Reason: r.Reason, LotId: c.st.ID, OnHand: r.OnHand}
