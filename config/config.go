@@ -89,8 +89,10 @@ type Node struct {
 	OrderAdmission int `yaml:"order_admission"`
 	// FaultCrashAfter makes the process kill itself (SIGKILL) right after an
 	// order saga reaches this step: HELD (stored with its holds, before
-	// the payment is made ready), READY, DEDUCTING, COMMITTED (holds
-	// turned into deductions), APPROVING or APPROVED. For crash tests
+	// the payment is made ready), READY, HOLDS_TAKEN (the payer's callback
+	// committed the holds; the pg_token's write, sent at the same time,
+	// may not have landed), DEDUCTING, COMMITTED (holds turned into
+	// deductions), APPROVING or APPROVED. For crash tests
 	// only; empty in every real configuration.
 	FaultCrashAfter string `yaml:"fault_crash_after"`
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) there.

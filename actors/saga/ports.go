@@ -25,10 +25,15 @@ const StepApproved domain.Step = "APPROVED"
 
 // StepHeld is the moment a stored order (CREATED, its lines held) starts
 // on its payment; StepCommitted the moment every line's hold has become a
-// deduction, before APPROVING is recorded. Deps.AfterStep hears both.
+// deduction, before APPROVING is recorded. StepHoldsTaken is the moment the
+// payer's callback has committed every hold of a held order while the
+// pg_token's write (DEDUCTING), sent at the same time, may or may not have
+// landed; it is heard on the goroutine that committed them. Deps.AfterStep
+// hears all three.
 const (
-	StepHeld      domain.Step = "HELD"
-	StepCommitted domain.Step = "COMMITTED"
+	StepHeld       domain.Step = "HELD"
+	StepCommitted  domain.Step = "COMMITTED"
+	StepHoldsTaken domain.Step = "HOLDS_TAKEN"
 )
 
 // Store is what the saga needs of MySQL. Every step's write is conditional
@@ -162,8 +167,9 @@ type Deps struct {
 	Stock Stock
 	// AfterStep, when set, runs after each step is persisted (READY,
 	// DEDUCTING, APPROVING), before a held order's payment is made ready
-	// (StepHeld), after its holds are committed (StepCommitted) and after
-	// the money is taken (StepApproved).
+	// (StepHeld), after its holds are committed (StepHoldsTaken, on
+	// another goroutine, then StepCommitted) and after the money is taken
+	// (StepApproved).
 	// Crash tests use it to stop the process exactly there.
 	AfterStep func(orderID string, step domain.Step)
 }

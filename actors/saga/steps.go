@@ -166,6 +166,9 @@ func (g *grain) deductRecording(ctx context.Context, o domain.Order, pgToken str
 			}
 		}()
 		ok, reason := g.deductAll(ctx, o)
+		if ok {
+			g.after(StepHoldsTaken)
+		}
 		done <- deduction{ok: ok, reason: reason}
 	}()
 	err := g.deps.Store.BeginDeducting(ctx, o.ID, pgToken, g.now(), nil)

@@ -30,7 +30,10 @@ import (
 // after each step of an order saga, restarts it, and checks that the order
 // ends PAID exactly once with its stock taken exactly once — or, killed
 // after its holds and before its payment was ready (HELD), that the order
-// is closed with nothing taken and its holds released. Kafka and the
+// is closed with nothing taken and its holds released; killed once the
+// payer's callback committed the holds but before the pg_token's write
+// landed (HOLDS_TAKEN), that the payer's second callback pays it once.
+// Kafka and the
 // fake Kakao Pay live in the test process, so they survive the node, as
 // real ones would.
 func TestCrashAtEveryStepBoundary(t *testing.T) {
@@ -50,7 +53,7 @@ func TestCrashAtEveryStepBoundary(t *testing.T) {
 	}
 	defer stopFake()
 
-	for _, step := range []string{"HELD", "READY", "DEDUCTING", "COMMITTED", "APPROVING", "APPROVED"} {
+	for _, step := range []string{"HELD", "READY", "HOLDS_TAKEN", "DEDUCTING", "COMMITTED", "APPROVING", "APPROVED"} {
 		t.Run(step, func(t *testing.T) {
 			crashScenario(t, bin, step, broker.Addrs(), kakaoURL, fake)
 		})
@@ -292,6 +295,21 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 	}
 	var redirect string
 	db.QueryRow("SELECT redirect_url FROM payments WHERE order_id = ?", order.OrderID).Scan(&redirect)
+	var lock *sql.Tx
+	if step == "HOLDS_TAKEN" {
+		// The order's row is locked here, so the pg_token's write (sent
+		// with the commits) waits while the holds are committed and the
+		// node dies: it never lands, and the order is left READY with
+		// its stock taken.
+		if lock, err = db.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Rollback()
+		var id string
+		if err := lock.QueryRow("SELECT id FROM orders WHERE id = ? FOR UPDATE", order.OrderID).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noFollow.Post(redirect+"/approve", "application/x-www-form-urlencoded", nil)
 	if err != nil {
@@ -306,7 +324,30 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 			t.Fatalf("the callback was answered (%d) although the node should have died after %s", cresp.StatusCode, step)
 		}
 		first.waitKilled(t)
+		if lock != nil {
+			// MariaDB would carry out the dead node's waiting write once
+			// the lock goes: its connection is ended first.
+			killWaitingOrderWrites(t, db)
+			lock.Rollback()
+		}
 		startNode(t, bin, env) // its sweep resumes the saga
+		if step == "HOLDS_TAKEN" {
+			// READY with its stock taken: the sweep leaves it to its payer
+			// (or to its expiry, which gives the stock back). The payer's
+			// browser loads the callback again, as after an error page.
+			var at string
+			var deducted int64
+			db.QueryRow("SELECT step FROM orders WHERE id = ?", order.OrderID).Scan(&at)
+			db.QueryRow("SELECT deducted FROM lots WHERE id = ?", l.ID).Scan(&deducted)
+			if at != "READY" || deducted != 3 {
+				t.Fatalf("after the restart the order is %s with %d units deducted, want READY with its 3 taken", at, deducted)
+			}
+			again, err := (&http.Client{Timeout: 60 * time.Second}).Get(callback)
+			if err != nil {
+				t.Fatalf("the callback again: %v", err)
+			}
+			again.Body.Close()
+		}
 	} else if err != nil {
 		t.Fatal(err)
 	} else {
@@ -323,6 +364,32 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 		t.Fatalf("order %s is %s after the restart, want PAID", order.OrderID, status)
 	}
 	checkTakenOnce(t, db, fake, order.OrderID, l.ID)
+}
+
+// killWaitingOrderWrites ends the connections of this test's database whose
+// statement is an update of orders (waiting for the test's lock).
+func killWaitingOrderWrites(t *testing.T, db *sql.DB) {
+	t.Helper()
+	rows, err := db.Query(`SELECT ID FROM information_schema.PROCESSLIST
+		WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE '%UPDATE orders%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		t.Fatal("no write of the order waiting for the lock")
+	}
+	for _, id := range ids {
+		if _, err := db.Exec(fmt.Sprintf("KILL %d", id)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // crashShop sets up one warehouse near the shopper Kim with 20 units of
