@@ -119,7 +119,7 @@ func (s *fakeStore) FailOrder(_ context.Context, id string, from []domain.Step, 
 	})
 }
 
-func (s *fakeStore) DiscardOrder(_ context.Context, id string) error {
+func (s *fakeStore) DiscardOrder(_ context.Context, id string, msgs ...domain.OutboxMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.fail["DiscardOrder"]; err != nil {
@@ -129,6 +129,7 @@ func (s *fakeStore) DiscardOrder(_ context.Context, id string) error {
 		return domain.ErrStepChanged
 	}
 	delete(s.orders, id)
+	s.outbox = append(s.outbox, msgs...)
 	return nil
 }
 

@@ -54,8 +54,8 @@ type Store interface {
 	FailOrder(ctx context.Context, id string, from []domain.Step, f domain.Failure, now time.Time, msgs ...domain.OutboxMessage) error
 	// DiscardOrder removes an order that never got a payment page (still
 	// CREATED): it never existed for the shopper. Another step is
-	// domain.ErrStepChanged.
-	DiscardOrder(ctx context.Context, id string) error
+	// domain.ErrStepChanged. msgs go to the outbox in the same transaction.
+	DiscardOrder(ctx context.Context, id string, msgs ...domain.OutboxMessage) error
 }
 
 // Payment errors the saga tells apart; any other error is a definite

@@ -59,14 +59,18 @@ func (g *grain) ready(ctx context.Context, o domain.Order) (*opb.SagaState, erro
 // and the order's rows go. The refusal says whether Kakao Pay refused
 // (PAYMENT_NOT_STARTED) or did not answer (PAYMENT_UNREACHABLE).
 //
-// The order goes first, then its holds: the delete is conditional on
-// CREATED, so an activation that knew the order as CREATED while another
-// made its payment ready (a member paused, a request delivered twice)
-// gives back nothing of an order that may yet be paid. A CREATED order
-// never reached the payer, so nothing of it was committed; holds that
-// cannot be released now end at their deadline.
+// The order goes first, with the order-failed event, then its holds: the
+// delete is conditional on CREATED, so an activation that knew the order
+// as CREATED while another made its payment ready (a member paused, a
+// request delivered twice) gives back nothing of an order that may yet be
+// paid. Holds that cannot be released at once are released by the event
+// (and end at their deadline anyway).
 func (g *grain) discard(ctx context.Context, o domain.Order, cause error) (*opb.SagaState, error) {
-	if err := g.deps.Store.DiscardOrder(ctx, o.ID); err != nil {
+	msg, err := g.failedEvent(o, domain.ReasonPaymentUnavailable)
+	if err != nil {
+		return g.unavailable(), nil
+	}
+	if err := g.deps.Store.DiscardOrder(ctx, o.ID, msg); err != nil {
 		if errors.Is(err, domain.ErrStepChanged) {
 			return g.state(ctx, none)
 		}
@@ -75,7 +79,7 @@ func (g *grain) discard(ctx context.Context, o domain.Order, cause error) (*opb.
 	}
 	g.known = nil
 	if err := g.releaseHolds(ctx, o); err != nil {
-		g.log.Warn("release holds of a discarded order; they end at their deadline", "error", err.Error())
+		g.log.Warn("release holds of a discarded order; the outbox event will retry", "error", err.Error())
 	}
 	refusal := opb.Refusal_PAYMENT_NOT_STARTED
 	if errors.Is(cause, ErrPaymentUnreachable) {

@@ -469,10 +469,13 @@ func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
 	if err := s.SetReady(ctx, "o-kept", "T1", "http://kakao/T1", at); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DiscardOrder(ctx, "o-gone"); err != nil {
+	event := func(id string) domain.OutboxMessage {
+		return domain.OutboxMessage{Topic: "shelflife.order-failed", Key: id, Payload: []byte(`{"order_id":"` + id + `"}`)}
+	}
+	if err := s.DiscardOrder(ctx, "o-gone", event("o-gone")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DiscardOrder(ctx, "o-kept"); !errors.Is(err, domain.ErrStepChanged) {
+	if err := s.DiscardOrder(ctx, "o-kept", event("o-kept")); !errors.Is(err, domain.ErrStepChanged) {
 		t.Errorf("discard of a ready order = %v, want ErrStepChanged", err)
 	}
 	if err := s.DiscardOrder(ctx, "o-gone"); !errors.Is(err, domain.ErrStepChanged) {
@@ -490,6 +493,21 @@ func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
 	}
 	if _, err := s.Order(ctx, "o-gone"); !errors.Is(err, domain.ErrOrderNotFound) {
 		t.Errorf("discarded order read = %v, want not found", err)
+	}
+	// The discard's event is written with it; the refused one's is not.
+	var keys []string
+	rows, err := s.DB().Query("SELECT msg_key FROM outbox ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		keys = append(keys, k)
+	}
+	if len(keys) != 1 || keys[0] != "o-gone" {
+		t.Errorf("outbox keys %v, want the discarded order's event alone", keys)
 	}
 }
 

@@ -130,12 +130,7 @@ func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []domain.Ste
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("fail order %s: %w", id, domain.ErrStepChanged)
 		}
-		for _, m := range msgs {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO outbox (topic, msg_key, payload) VALUES (?, ?, ?)", m.Topic, m.Key, m.Payload); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeOutbox(ctx, tx, msgs)
 	})
 }
 
@@ -148,16 +143,31 @@ func (s *Store) MarkRefunded(ctx context.Context, id string, amount domain.KRW, 
 
 // DiscardOrder removes an order still at CREATED, with its lines and
 // payment row: its payment was never made ready, so it never existed for
-// the shopper and must not count towards a deal limit.
-func (s *Store) DiscardOrder(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE o, l, p FROM orders o
+// the shopper and must not count towards a deal limit. msgs are written to
+// the outbox in the same transaction (the event that gives its holds back
+// should the saga's own release fail).
+func (s *Store) DiscardOrder(ctx context.Context, id string, msgs ...domain.OutboxMessage) error {
+	const q = `DELETE o, l, p FROM orders o
 		LEFT JOIN order_lines l ON l.order_id = o.id LEFT JOIN payments p ON p.order_id = o.id
-		WHERE o.id = ? AND o.step = ?`, id, domain.StepCreated)
-	if err != nil {
-		return fmt.Errorf("discard order %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("discard order %s: %w", id, domain.ErrStepChanged)
+		WHERE o.id = ? AND o.step = ?`
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, q, id, domain.StepCreated)
+		if err != nil {
+			return fmt.Errorf("discard order %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("discard order %s: %w", id, domain.ErrStepChanged)
+		}
+		return writeOutbox(ctx, tx, msgs)
+	})
+}
+
+// writeOutbox writes msgs to the outbox within tx.
+func writeOutbox(ctx context.Context, tx *sql.Tx, msgs []domain.OutboxMessage) error {
+	for _, m := range msgs {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO outbox (topic, msg_key, payload) VALUES (?, ?, ?)", m.Topic, m.Key, m.Payload); err != nil {
+			return err
+		}
 	}
 	return nil
 }
