@@ -108,9 +108,9 @@ func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) err
 
 // FailOrder ends an order that is at one of fromSteps: it is soft-deleted
 // with its lines, given f's status and reason, its payment f's status, and
-// the outbox messages are written in the same transaction.
-// Without messages it is one statement, committed with other orders'
-// steps.
+// the outbox messages are written in the same transaction. (The saga always
+// sends its order-failed event; without messages it would be one statement,
+// committed with other orders' steps.)
 func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []domain.Step, f domain.Failure, now time.Time, msgs ...domain.OutboxMessage) error {
 	q := `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN order_lines l ON l.order_id = o.id
 		SET o.step = 'DONE', o.status = ?, o.reason = ?, o.updated_at = ?, o.deleted_at = ?, l.deleted_at = ?, p.status = ?, p.updated_at = ?
