@@ -66,7 +66,7 @@ func (g *grain) ready(ctx context.Context, o domain.Order) (*opb.SagaState, erro
 // paid. Holds that cannot be released at once are released by the event
 // (and end at their deadline anyway).
 func (g *grain) discard(ctx context.Context, o domain.Order, cause error) (*opb.SagaState, error) {
-	msg, err := g.failedEvent(o, domain.ReasonPaymentUnavailable)
+	msg, err := outboxMessage(g.failed(o, domain.ReasonPaymentUnavailable))
 	if err != nil {
 		return g.unavailable(), nil
 	}
@@ -206,7 +206,7 @@ func (g *grain) deductRecording(ctx context.Context, o domain.Order, pgToken str
 // order's stock before its write was refused.
 func (g *grain) abort(ctx context.Context, o domain.Order, status domain.OrderStatus, reason domain.Reason) (*opb.SagaState, error) {
 	f := domain.Failure{Status: status, Reason: reason, Payment: domain.PaymentCancelled}
-	msg, err := g.failedEvent(o, reason)
+	msg, err := outboxMessage(g.failed(o, reason))
 	if err != nil {
 		return g.unavailable(), nil
 	}
@@ -470,7 +470,8 @@ func (g *grain) paid(ctx context.Context, o domain.Order, aid string) (*opb.Saga
 // answers. The write comes first so that an activation acting on a stale
 // copy of the order (another one moved it on) gives nothing back.
 func (g *grain) compensate(ctx context.Context, o domain.Order, from domain.Step, reason domain.Reason, payment domain.PaymentStatus) (*opb.SagaState, error) {
-	msg, err := g.failedEvent(o, reason)
+	ev := g.failed(o, reason)
+	msg, err := outboxMessage(ev)
 	if err != nil {
 		return g.unavailable(), nil
 	}
@@ -484,7 +485,7 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, from domain.Step
 	}
 	if from == domain.StepDeducting {
 		// Compensation 1: nothing was paid; what was taken goes back now.
-		if err := Restore(ctx, g.stock, g.failed(o, reason)); err != nil {
+		if err := Restore(ctx, g.stock, ev); err != nil {
 			g.log.Warn("restore after a failed deduction; the outbox event will retry", "error", err.Error())
 		}
 	}
@@ -507,14 +508,15 @@ func (g *grain) failed(o domain.Order, reason domain.Reason) domain.OrderFailedE
 	return ev
 }
 
-// failedEvent is the outbox message that gives o's stock back
-// (compensation 2, or a release that could not be made at once).
-func (g *grain) failedEvent(o domain.Order, reason domain.Reason) (domain.OutboxMessage, error) {
-	payload, err := json.Marshal(g.failed(o, reason))
+// outboxMessage is the outbox message of ev, an order-failed event: it
+// gives the order's stock back (compensation 2, or what a give-back at once
+// could not).
+func outboxMessage(ev domain.OrderFailedEvent) (domain.OutboxMessage, error) {
+	payload, err := json.Marshal(ev)
 	if err != nil {
 		return domain.OutboxMessage{}, err
 	}
-	return domain.OutboxMessage{Topic: OrderFailedTopic, Key: o.ID, Payload: payload}, nil
+	return domain.OutboxMessage{Topic: OrderFailedTopic, Key: ev.OrderID, Payload: payload}, nil
 }
 
 // releaseHolds gives back what an order that never reached DEDUCTING

@@ -108,9 +108,8 @@ func (s *Store) MarkPaid(ctx context.Context, id, aid string, now time.Time) err
 
 // FailOrder ends an order that is at one of fromSteps: it is soft-deleted
 // with its lines, given f's status and reason, its payment f's status, and
-// the outbox messages are written in the same transaction. (The saga always
-// sends its order-failed event; without messages it would be one statement,
-// committed with other orders' steps.)
+// the outbox messages (the saga's order-failed event) are written in the
+// same transaction.
 func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []domain.Step, f domain.Failure, now time.Time, msgs ...domain.OutboxMessage) error {
 	q := `UPDATE orders o JOIN payments p ON p.order_id = o.id JOIN order_lines l ON l.order_id = o.id
 		SET o.step = 'DONE', o.status = ?, o.reason = ?, o.updated_at = ?, o.deleted_at = ?, l.deleted_at = ?, p.status = ?, p.updated_at = ?
@@ -118,9 +117,6 @@ func (s *Store) FailOrder(ctx context.Context, id string, fromSteps []domain.Ste
 	args := []any{f.Status, f.Reason, now.UTC(), now.UTC(), now.UTC(), f.Payment, now.UTC(), id}
 	for _, st := range fromSteps {
 		args = append(args, st)
-	}
-	if len(msgs) == 0 {
-		return s.stepWrite(ctx, "fail order "+id, nil, q, args...)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, args...)
