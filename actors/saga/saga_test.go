@@ -91,6 +91,16 @@ func newWorld(o domain.Order) *world {
 	return w
 }
 
+// commitHeld turns every hold into a deduction, as a payer's callback
+// does when its node dies before the pg_token's write lands: the order
+// stays READY with its stock taken.
+func (w *world) commitHeld() {
+	for k, q := range w.stock.held {
+		w.stock.taken[k] = q
+		delete(w.stock.held, k)
+	}
+}
+
 // want is what a message leaves behind.
 type want struct {
 	refusal opb.Refusal
@@ -249,6 +259,14 @@ func TestSagaTransitions(t *testing.T) {
 				lotLeft: 8, nearLeft: 4}},
 		{"abort: an order being approved goes on", anOrder(domain.StepApproving), nil, abort(domain.ReasonPaymentCancelled, theNonce),
 			want{step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5}},
+		{"expire: READY whose holds a cut callback committed -> EXPIRED, the deductions given back", anOrder(domain.StepReady),
+			func(w *world) { w.commitHeld(); w.clk.Advance(time.Hour) }, expire,
+			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
+				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
+		{"approve again: READY whose holds a cut callback committed -> PAID, nothing taken twice", anOrder(domain.StepReady),
+			func(w *world) { w.commitHeld() }, approve(theNonce),
+			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
+				after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}}},
 		{"expire: READY within its validity stays", anOrder(domain.StepReady), nil, expire,
 			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
 		{"expire: READY past its validity -> EXPIRED, holds released", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, expire,

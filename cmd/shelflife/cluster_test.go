@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -121,6 +122,63 @@ type attempt struct {
 	ok      bool
 	order   string
 	err     string
+	// reloads: how many times the payer reloaded the approval redirect
+	// after its first load got no answer (see payerCallback).
+	reloads int
+}
+
+// payerCallback loads the approval redirect Kakao Pay sends the payer's
+// browser to, as a person would behind a load balancer: a load meant for a
+// dead node goes to a live one, and when the page does not come (the node
+// died under the request, or answered 5xx while the cluster noticed) the
+// payer reloads it, up to three times a second apart, each reload sent to
+// another live node. A node killed after a callback committed the holds
+// but before it recorded the pg_token leaves the order READY with its
+// stock taken: the reload is what finishes it (or, when the payer never
+// comes back, its expiry gives the stock back).
+func payerCallback(t *testing.T, nodes []*clusterNode, loc string) (status string, reloads int, err error) {
+	var done struct{ Status string }
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", 0, err
+	}
+	path := u.RequestURI()
+	host := u.Scheme + "://" + u.Host
+	for ; ; reloads++ {
+		if reloads > 0 || deadNode(nodes, host) {
+			host = liveNodeOtherThan(nodes, host)
+		}
+		var code int
+		code, err = api{t: t, base: host}.call("GET", path, nil, &done)
+		if err == nil || (code != 0 && code < 500) || reloads == 3 {
+			return done.Status, reloads, err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// deadNode reports whether base is a node the test stopped or killed.
+func deadNode(nodes []*clusterNode, base string) bool {
+	for _, cn := range nodes {
+		if cn.base == base {
+			return cn.dead.Load()
+		}
+	}
+	return false
+}
+
+// liveNodeOtherThan picks a live node, another than base when there is one.
+func liveNodeOtherThan(nodes []*clusterNode, base string) string {
+	pick := base
+	for _, cn := range nodes {
+		if !cn.dead.Load() {
+			if cn.base != base {
+				return cn.base
+			}
+			pick = cn.base
+		}
+	}
+	return pick
 }
 
 // startShopping runs shopLoop in the background; the returned func stops
@@ -183,23 +241,13 @@ func shopLoop(t *testing.T, nodes []*clusterNode, tokens []string, product int64
 					at.order = o.OrderID
 					if resp, err := noFollow.Post(o.Payment.RedirectURL+"/approve", "application/x-www-form-urlencoded", nil); err == nil {
 						resp.Body.Close()
-						loc := resp.Header.Get("Location")
-						// The approval URL names the node that made the order;
-						// if it died, the payer's browser is sent to another.
-						for _, other := range nodes {
-							if !other.dead.Load() {
-								loc = strings.Replace(loc, cn.base, other.base, 1)
-								break
-							}
-						}
-						var done struct{ Status string }
-						cb := api{t: t}
-						_, cerr := cb.call("GET", loc, nil, &done)
+						status, reloads, cerr := payerCallback(t, nodes, resp.Header.Get("Location"))
+						at.reloads = reloads
 						switch {
 						case cerr != nil:
 							at.err = "callback: " + cerr.Error()
-						case done.Status != "PAID":
-							at.err = "status " + done.Status
+						case status != "PAID":
+							at.err = "status " + status
 						default:
 							at.ok = true
 						}
@@ -270,10 +318,22 @@ func nodeLoss(t *testing.T, provider string) {
 
 	// The survivors resume the killed node's sagas and land compensations.
 	oversold := settleAndCheck(t, dsn, l.ID, attempts, fake, sale.nodes)
-	line := fmt.Sprintf("node-loss provider=%s stall_s=%.2f slowest_s=%.2f failed=%d oversold=%d",
-		provider, f.stall.Seconds(), f.worst.Seconds(), f.inFlightFailed+f.failedAfter, oversold)
+	line := fmt.Sprintf("node-loss provider=%s stall_s=%.2f slowest_s=%.2f failed=%d reloaded=%d oversold=%d",
+		provider, f.stall.Seconds(), f.worst.Seconds(), f.inFlightFailed+f.failedAfter, reloaded(attempts), oversold)
 	t.Log(line)
 	fmt.Fprintln(os.Stderr, line)
+}
+
+// reloaded counts the checkouts whose payer had to reload the approval
+// redirect.
+func reloaded(attempts []attempt) int {
+	n := 0
+	for _, a := range attempts {
+		if a.reloads > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // lossFigures describe checkouts around a node's loss.
@@ -542,8 +602,8 @@ func TestRollingRestartLosesNoOrder(t *testing.T) {
 	// From the first stop on: grains move off each stopping node and back
 	// onto it when it returns.
 	stall, slowest, _ := disruption(attempts, firstStop)
-	line := fmt.Sprintf("rolling-restart provider=automanaged stall_s=%.2f slowest_s=%.2f failed=%d oversold=%d",
-		stall.Seconds(), slowest.Seconds(), len(attempts)-ok, oversold)
+	line := fmt.Sprintf("rolling-restart provider=automanaged stall_s=%.2f slowest_s=%.2f failed=%d reloaded=%d oversold=%d",
+		stall.Seconds(), slowest.Seconds(), len(attempts)-ok, reloaded(attempts), oversold)
 	t.Log(line)
 	fmt.Fprintln(os.Stderr, line)
 }
