@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,3 +97,66 @@ func TestTokensRejectOtherAlgorithms(t *testing.T) {
 		t.Error("a 5-byte secret was accepted")
 	}
 }
+
+// TestTokensRemembered: a token checked once is answered from memory after,
+// as a fresh check would answer it: the same principal, refused once
+// expired, and a token one character off is still checked (and refused).
+func TestTokensRemembered(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	issuer, _ := NewTokens(testSecret, time.Hour, clock)
+	raw, _, err := issuer.Issue(domain.User{ID: 7, Role: domain.RoleShopper, TokenVersion: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Principal{UserID: 7, Role: domain.RoleShopper, Version: 3}
+	// checker never issued it: its first Parse checks the signature.
+	checker, _ := NewTokens(testSecret, time.Hour, clock)
+	checker.limit = 2
+	for i, tk := range []*Tokens{issuer, checker, checker} {
+		if p, err := tk.Parse(raw); err != nil || p != want {
+			t.Fatalf("parse %d: %+v, %v; want %+v", i, p, err, want)
+		}
+	}
+	if _, ok := checker.verified.Load(raw); !ok {
+		t.Fatal("a checked token was not remembered")
+	}
+	// One character off in the signature, or in the claims: refused.
+	for _, bad := range []string{raw[:len(raw)-2] + flip(raw[len(raw)-2]) + raw[len(raw)-1:], flipAt(raw, strings.IndexByte(raw, '.')+3)} {
+		if _, err := checker.Parse(bad); !errors.Is(err, errInvalidToken) {
+			t.Errorf("a tampered token: %v, want invalid", err)
+		}
+	}
+	// More tokens than the bound: every one still checks out.
+	for id := int64(10); id < 15; id++ {
+		other, _, _ := issuer.Issue(domain.User{ID: id, Role: domain.RoleShopper})
+		if p, err := checker.Parse(other); err != nil || p.UserID != id {
+			t.Fatalf("token of user %d past the bound: %+v, %v", id, p, err)
+		}
+	}
+	if p, err := checker.Parse(raw); err != nil || p != want {
+		t.Fatalf("after the bound: %+v, %v", p, err)
+	}
+	// An hour later the remembered token has expired, for both.
+	now = now.Add(time.Hour)
+	for i, tk := range []*Tokens{issuer, checker} {
+		if _, err := tk.Parse(raw); !errors.Is(err, errExpiredToken) {
+			t.Errorf("parse %d an hour later: %v, want expired", i, err)
+		}
+	}
+	// A token for a role that does not exist is never remembered at issue.
+	odd, _, _ := issuer.Issue(domain.User{ID: 8, Role: "root"})
+	if _, err := issuer.Parse(odd); !errors.Is(err, errInvalidToken) {
+		t.Errorf("unknown role: %v, want invalid", err)
+	}
+}
+
+func flip(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
+func flipAt(s string, i int) string { return s[:i] + flip(s[i]) + s[i+1:] }
