@@ -124,11 +124,7 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		return domain.Order{}, domain.ErrEmptyOrder
 	}
 	now := s.cfg.Now()
-	o := domain.Order{
-		ID: fmt.Sprintf("o%x%s", now.UnixMilli(), randomHex(5)), UserID: userID, Address: addr, FromCart: fromCart,
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentValidity),
-	}
-	o.Payment.Nonce = s.cfg.Nonce(o.ID)
+	o := domain.Order{UserID: userID, Address: addr, FromCart: fromCart, CreatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentValidity)}
 	hasDeal := false
 	for i, it := range items {
 		line, err := s.price(addr, it)
@@ -144,6 +140,10 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		o.Total = total
 		hasDeal = hasDeal || line.Kind == domain.LineDeal
 	}
+	// Named and signed only once it can be had: a crowd refused from the
+	// read model costs no id and no HMAC.
+	o.ID = fmt.Sprintf("o%x%s", now.UnixMilli(), randomHex(5))
+	o.Payment.Nonce = s.cfg.Nonce(o.ID)
 	dealUntil := now.Add(s.cfg.DealHold)
 	if hasDeal && dealUntil.Before(o.ExpiresAt) {
 		// The order waits for its payer no longer than its holds last.
