@@ -13,12 +13,13 @@ PROTOACTOR_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoac
 #   cluster/member  starts members
 #   node            starts whole nodes, each a cluster member
 #   actors/lot, actors/warehouse  grains tested on a two-member cluster
+#   actors/saga/clienttest  the saga client against grains on a two-member cluster
 #   cmd/loadgen, cmd/clustercheck  their tests drive a node started in the test process
 #   chaos           the fault suite's nodes (its -short version runs here)
 #   simulate        its determinism test runs lot and warehouse grains
 # Every other package runs with -race.
 ALL_PKGS      = $(shell $(GO) list ./...)
-NONRACE_PKGS  = $(filter shelflife/cluster/% shelflife/node shelflife/node/% shelflife/actors/lot shelflife/actors/warehouse shelflife/cmd/loadgen shelflife/cmd/clustercheck shelflife/chaos shelflife/simulate,$(ALL_PKGS))
+NONRACE_PKGS  = $(filter shelflife/cluster/% shelflife/node shelflife/node/% shelflife/actors/lot shelflife/actors/warehouse shelflife/actors/saga/clienttest shelflife/cmd/loadgen shelflife/cmd/clustercheck shelflife/chaos shelflife/simulate,$(ALL_PKGS))
 RACE_PKGS     = $(filter-out $(NONRACE_PKGS),$(ALL_PKGS))
 
 # A count, not a duration: with a duration, Go 1.26's fuzz coordinator can

@@ -15,22 +15,45 @@ import (
 // Client calls saga grains.
 type Client struct {
 	c *cluster.Cluster
+	// attemptTimeout bounds one attempt: a message lost while members come
+	// and go (a node stopping or just back) is sent again after it instead
+	// of holding the request to its deadline. Every saga message may be
+	// repeated; a repeat that reaches a saga still busy with the first
+	// waits in its mailbox and is answered from where the first left it.
+	attemptTimeout time.Duration
 }
 
 // NewClient calls saga grains through c.
-func NewClient(c *cluster.Cluster) *Client { return &Client{c: c} }
+func NewClient(c *cluster.Cluster) *Client { return &Client{c: c, attemptTimeout: 5 * time.Second} }
 
-// call sends one message to order id's saga, within ctx, and reads its
-// answer: the order after the message, or the domain error of a refusal. A
-// call that fails is domain.ErrUnavailable, with its cause: the saga may
-// still finish, and every message may be repeated.
+// call sends one message to order id's saga, within ctx (45 s when ctx has
+// no deadline), and reads its answer: the order after the message, or the
+// domain error of a refusal. A call that fails is domain.ErrUnavailable,
+// with its cause: the saga may still finish, and every message may be
+// repeated.
 func (c *Client) call(ctx context.Context, what, id string, send func(*opb.OrderSagaGrainClient, cluster.GrainCallOption) (*opb.SagaState, error)) (domain.Order, error) {
-	g, opt := opb.GetOrderSagaGrainClient(c.c, id), cluster.WithTimeout(grainctx.Timeout(ctx, 45*time.Second))
-	st, err := grainctx.Within(ctx, func() (*opb.SagaState, error) { return send(g, opt) })
-	if err != nil {
-		return domain.Order{}, fmt.Errorf("%s order %s: %w: %w", what, id, err, domain.ErrUnavailable)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 45*time.Second)
+		defer cancel()
 	}
-	return opb.Answer(st)
+	g := opb.GetOrderSagaGrainClient(c.c, id)
+	var err error
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if attempt > 0 {
+			time.Sleep(min(time.Duration(attempt)*10*time.Millisecond, 200*time.Millisecond))
+		}
+		opt := cluster.WithTimeout(min(grainctx.Timeout(ctx, c.attemptTimeout), c.attemptTimeout))
+		var st *opb.SagaState
+		st, err = grainctx.Within(ctx, func() (*opb.SagaState, error) { return send(g, opt) })
+		if err == nil {
+			return opb.Answer(st)
+		}
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return domain.Order{}, fmt.Errorf("%s order %s: %w: %w", what, id, err, domain.ErrUnavailable)
 }
 
 // Start makes the order's payment ready. o, when it has the order's id, is

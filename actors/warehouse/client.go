@@ -16,22 +16,32 @@ import (
 // Client calls warehouse grains.
 type Client struct {
 	c *cluster.Cluster
+	// attemptTimeout bounds one attempt: a message lost while members come
+	// and go (a node stopping or just back) is asked again after it, not
+	// waited on for the whole request. Every warehouse message is
+	// idempotent per order key (a repeated request carries out the saved
+	// plan), so a repeat is safe. maxAttempts bounds the attempts.
+	attemptTimeout time.Duration
+	maxAttempts    int
 }
 
 // NewClient calls warehouse grains through c.
-func NewClient(c *cluster.Cluster) *Client { return &Client{c: c} }
-
-// Allocate asks warehouse id for quantity of product for key.
-func (c *Client) Allocate(ctx context.Context, id int64, key string, product, quantity int64) (*pb.AllocateResponse, error) {
-	return c.allocate(ctx, id, &pb.AllocateRequest{OrderKey: key, ProductId: product, Quantity: quantity})
+func NewClient(c *cluster.Cluster) *Client {
+	return &Client{c: c, attemptTimeout: 3 * time.Second, maxAttempts: 8}
 }
 
-func (c *Client) allocate(ctx context.Context, id int64, req *pb.AllocateRequest) (*pb.AllocateResponse, error) {
+// call runs one warehouse grain call, asked again when an attempt fails
+// or gets no answer in time, within ctx.
+func call[T any](ctx context.Context, c *Client, id int64, fn func(*pb.WarehouseGrainClient, cluster.GrainCallOption) (T, error)) (T, error) {
+	var zero T
 	g := pb.GetWarehouseGrainClient(c.c, strconv.FormatInt(id, 10))
 	var last error
-	for attempt := 0; attempt < 3; attempt++ {
-		opt := cluster.WithTimeout(grainctx.Timeout(ctx, 15*time.Second))
-		resp, err := grainctx.Within(ctx, func() (*pb.AllocateResponse, error) { return g.Allocate(req, opt) })
+	for attempt := 0; attempt < c.maxAttempts; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
+		}
+		opt := cluster.WithTimeout(min(grainctx.Timeout(ctx, c.attemptTimeout), c.attemptTimeout))
+		resp, err := grainctx.Within(ctx, func() (T, error) { return fn(g, opt) })
 		if err == nil {
 			return resp, nil
 		}
@@ -40,14 +50,26 @@ func (c *Client) allocate(ctx context.Context, id int64, req *pb.AllocateRequest
 			break
 		}
 	}
-	return nil, fmt.Errorf("warehouse %d: %w", id, errors.Join(last, ctx.Err()))
+	return zero, fmt.Errorf("warehouse %d: %w", id, errors.Join(last, ctx.Err()))
+}
+
+// Allocate asks warehouse id for quantity of product for key.
+func (c *Client) Allocate(ctx context.Context, id int64, key string, product, quantity int64) (*pb.AllocateResponse, error) {
+	return c.allocate(ctx, id, &pb.AllocateRequest{OrderKey: key, ProductId: product, Quantity: quantity})
+}
+
+func (c *Client) allocate(ctx context.Context, id int64, req *pb.AllocateRequest) (*pb.AllocateResponse, error) {
+	return call(ctx, c, id, func(g *pb.WarehouseGrainClient, opt cluster.GrainCallOption) (*pb.AllocateResponse, error) {
+		return g.Allocate(req, opt)
+	})
 }
 
 // Release gives back what key took of product in warehouse id.
 func (c *Client) Release(ctx context.Context, id int64, key string, product int64) (*pb.ReleaseResponse, error) {
-	g := pb.GetWarehouseGrainClient(c.c, strconv.FormatInt(id, 10))
-	req, opt := &pb.ReleaseRequest{OrderKey: key, ProductId: product}, cluster.WithTimeout(grainctx.Timeout(ctx, 15*time.Second))
-	return grainctx.Within(ctx, func() (*pb.ReleaseResponse, error) { return g.Release(req, opt) })
+	req := &pb.ReleaseRequest{OrderKey: key, ProductId: product}
+	return call(ctx, c, id, func(g *pb.WarehouseGrainClient, opt cluster.GrainCallOption) (*pb.ReleaseResponse, error) {
+		return g.Release(req, opt)
+	})
 }
 
 // Hold asks warehouse id to hold quantity of product for key until until,
@@ -58,7 +80,8 @@ func (c *Client) Hold(ctx context.Context, id int64, key string, product, quanti
 
 // Commit deducts what key holds of product in warehouse id.
 func (c *Client) Commit(ctx context.Context, id int64, key string, product int64) (*pb.CommitAllocationResponse, error) {
-	g := pb.GetWarehouseGrainClient(c.c, strconv.FormatInt(id, 10))
-	req, opt := &pb.CommitAllocationRequest{OrderKey: key, ProductId: product}, cluster.WithTimeout(grainctx.Timeout(ctx, 15*time.Second))
-	return grainctx.Within(ctx, func() (*pb.CommitAllocationResponse, error) { return g.CommitAllocation(req, opt) })
+	req := &pb.CommitAllocationRequest{OrderKey: key, ProductId: product}
+	return call(ctx, c, id, func(g *pb.WarehouseGrainClient, opt cluster.GrainCallOption) (*pb.CommitAllocationResponse, error) {
+		return g.CommitAllocation(req, opt)
+	})
 }
