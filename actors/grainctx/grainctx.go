@@ -6,6 +6,7 @@ package grainctx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,4 +44,40 @@ func Within[T any](ctx context.Context, call func() (T, error)) (T, error) {
 		var zero T
 		return zero, fmt.Errorf("grain call: %w", ctx.Err())
 	}
+}
+
+// Retry runs call on a grain until it answers without an error, ctx ends,
+// or maxAttempts calls were made (0: as many as ctx allows). Each call is
+// given at most per as its cluster timeout, so that a message lost while
+// members come and go (a node stopping, or just back) is sent again
+// instead of holding its caller to the deadline; a short pause (10 ms more
+// each time, at most 200 ms) comes before each repeat. Every grain message
+// is idempotent, so a repeat is safe. The error is the last call's (the
+// one before, when the deadline cut the last) joined with ctx's.
+func Retry[T any](ctx context.Context, per time.Duration, maxAttempts int, call func(timeout time.Duration) (T, error)) (T, error) {
+	var zero T
+	var last error
+	for attempt := 0; maxAttempts == 0 || attempt < maxAttempts; attempt++ {
+		if attempt > 0 {
+			pause := time.NewTimer(min(time.Duration(attempt)*10*time.Millisecond, 200*time.Millisecond))
+			select {
+			case <-pause.C:
+			case <-ctx.Done():
+				pause.Stop()
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		d := min(Timeout(ctx, per), per)
+		v, err := Within(ctx, func() (T, error) { return call(d) })
+		if err == nil {
+			return v, nil
+		}
+		if last == nil || ctx.Err() == nil {
+			// A call cut by the deadline keeps the cause before it.
+			last = err
+		}
+	}
+	return zero, errors.Join(last, ctx.Err())
 }

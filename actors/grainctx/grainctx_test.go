@@ -54,3 +54,45 @@ func TestTimeoutIsWhatIsLeft(t *testing.T) {
 		t.Errorf("past the deadline: %v, want 1 ms", d)
 	}
 }
+
+// TestRetry: a call that fails is made again until it answers, each time
+// with no more than the per-attempt timeout; the attempts are bounded by
+// maxAttempts, or by the caller's deadline when there is no bound; the
+// error carries the last call's.
+func TestRetry(t *testing.T) {
+	lost := errors.New("answer lost")
+	var calls int
+	var timeouts []time.Duration
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := Retry(ctx, time.Second, 8, func(d time.Duration) (int, error) {
+		calls++
+		timeouts = append(timeouts, d)
+		if calls < 3 {
+			return 0, lost
+		}
+		return 42, nil
+	})
+	if err != nil || v != 42 || calls != 3 {
+		t.Fatalf("retry = %d, %v after %d calls; want 42 after 3", v, err, calls)
+	}
+	for _, d := range timeouts {
+		if d > time.Second {
+			t.Errorf("an attempt was given %v, more than the second per attempt", d)
+		}
+	}
+
+	calls = 0
+	_, err = Retry(ctx, time.Second, 4, func(time.Duration) (int, error) { calls++; return 0, lost })
+	if !errors.Is(err, lost) || calls != 4 {
+		t.Errorf("bounded: %v after %d calls; want the lost answer after 4", err, calls)
+	}
+
+	calls = 0
+	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelShort()
+	_, err = Retry(short, time.Second, 0, func(time.Duration) (int, error) { calls++; return 0, lost })
+	if !errors.Is(err, lost) || !errors.Is(err, context.DeadlineExceeded) || calls < 2 {
+		t.Errorf("unbounded: %v after %d calls; want the lost answer and the deadline, asked more than once", err, calls)
+	}
+}

@@ -38,22 +38,11 @@ func (c *Client) call(ctx context.Context, what, id string, send func(*opb.Order
 		defer cancel()
 	}
 	g := opb.GetOrderSagaGrainClient(c.c, id)
-	var err error
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if attempt > 0 {
-			time.Sleep(min(time.Duration(attempt)*10*time.Millisecond, 200*time.Millisecond))
-		}
-		opt := cluster.WithTimeout(min(grainctx.Timeout(ctx, c.attemptTimeout), c.attemptTimeout))
-		var st *opb.SagaState
-		st, err = grainctx.Within(ctx, func() (*opb.SagaState, error) { return send(g, opt) })
-		if err == nil {
-			return opb.Answer(st)
-		}
+	st, err := grainctx.Retry(ctx, c.attemptTimeout, 0, func(d time.Duration) (*opb.SagaState, error) { return send(g, cluster.WithTimeout(d)) })
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("%s order %s: %w: %w", what, id, err, domain.ErrUnavailable)
 	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	return domain.Order{}, fmt.Errorf("%s order %s: %w: %w", what, id, err, domain.ErrUnavailable)
+	return opb.Answer(st)
 }
 
 // Start makes the order's payment ready. o, when it has the order's id, is

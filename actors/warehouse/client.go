@@ -2,7 +2,6 @@ package warehouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -33,24 +32,12 @@ func NewClient(c *cluster.Cluster) *Client {
 // call runs one warehouse grain call, asked again when an attempt fails
 // or gets no answer in time, within ctx.
 func call[T any](ctx context.Context, c *Client, id int64, fn func(*pb.WarehouseGrainClient, cluster.GrainCallOption) (T, error)) (T, error) {
-	var zero T
 	g := pb.GetWarehouseGrainClient(c.c, strconv.FormatInt(id, 10))
-	var last error
-	for attempt := 0; attempt < c.maxAttempts; attempt++ {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
-		}
-		opt := cluster.WithTimeout(min(grainctx.Timeout(ctx, c.attemptTimeout), c.attemptTimeout))
-		resp, err := grainctx.Within(ctx, func() (T, error) { return fn(g, opt) })
-		if err == nil {
-			return resp, nil
-		}
-		last = err
-		if ctx.Err() != nil {
-			break
-		}
+	resp, err := grainctx.Retry(ctx, c.attemptTimeout, c.maxAttempts, func(d time.Duration) (T, error) { return fn(g, cluster.WithTimeout(d)) })
+	if err != nil {
+		return resp, fmt.Errorf("warehouse %d: %w", id, err)
 	}
-	return zero, fmt.Errorf("warehouse %d: %w", id, errors.Join(last, ctx.Err()))
+	return resp, nil
 }
 
 // Allocate asks warehouse id for quantity of product for key.
