@@ -25,3 +25,14 @@ func (l DealLimit) Check(quantity int64) error {
 	}
 	return nil
 }
+
+// OrderBounds are the per-shopper bounds a new order is stored under,
+// checked in the same transaction that stores it.
+type OrderBounds struct {
+	// DealUnits is how many units of one deal lot a shopper's live orders
+	// may hold, the new order's included.
+	DealUnits int64
+	// MaxUnpaid is how many orders one shopper may have waiting for
+	// payment, the new order included (0: no bound).
+	MaxUnpaid int
+}

@@ -21,14 +21,14 @@ import (
 
 // Store is what ordering needs of MySQL.
 type Store interface {
-	// CreateOrder stores a new order; a shopper over dealLimit units of
-	// one deal lot is domain.ErrDealLimit.
-	CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error
+	// CreateOrder stores a new order; a shopper over the bounds' units
+	// of one deal lot is domain.ErrDealLimit, one whose unpaid orders
+	// would pass the bound domain.ErrTooManyUnpaid, and then nothing is
+	// stored.
+	CreateOrder(ctx context.Context, o domain.Order, b domain.OrderBounds) error
 	Order(ctx context.Context, id string) (domain.Order, error)
 	Orders(ctx context.Context, f domain.OrderFilter, now time.Time) ([]domain.Order, error)
 	Reconcile(ctx context.Context) (domain.Reconciliation, error)
-	// UnpaidOrders counts the shopper's orders waiting for payment.
-	UnpaidOrders(ctx context.Context, userID int64) (int, error)
 }
 
 // Stock is what ordering reads of the stock near an address.
@@ -84,14 +84,14 @@ type Config struct {
 
 // Service places orders and passes payment callbacks to their sagas.
 type Service struct {
-	cfg    Config
-	store  Store
-	stock  Stock
-	sagas  Sagas
-	holds  Holds
-	carts  Carts
-	admit  admission
-	unpaid *unpaidCap
+	cfg   Config
+	store Store
+	stock Stock
+	sagas Sagas
+	holds Holds
+	carts Carts
+	admit admission
+	turns *shopperTurns
 }
 
 // DefaultDealHold is how long a deal line is held when Config says not.
@@ -106,7 +106,7 @@ func New(cfg Config, store Store, stock Stock, sagas Sagas, holds Holds, carts C
 		cfg.DealHold = DefaultDealHold
 	}
 	return &Service{cfg: cfg, store: store, stock: stock, sagas: sagas, holds: holds, carts: carts, admit: newAdmission(cfg.Admission),
-		unpaid: newUnpaidCap(cfg.MaxUnpaid, store.UnpaidOrders)}
+		turns: newShopperTurns(cfg.MaxUnpaid > 0)}
 }
 
 func randomHex(n int) string {
@@ -163,7 +163,7 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 	}
 	// The shopper's turn comes before a place in admission, so that one
 	// shopper's burst waits on itself, not in everyone's line.
-	release, err := s.unpaid.take(ctx, userID)
+	release, err := s.turns.take(ctx, userID)
 	if err != nil {
 		giveBack()
 		return domain.Order{}, err
@@ -174,7 +174,7 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 		return domain.Order{}, err
 	}
 	defer s.admit.leave()
-	err = s.store.CreateOrder(ctx, o, s.cfg.Deals.Units())
+	err = s.store.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: s.cfg.Deals.Units(), MaxUnpaid: s.cfg.MaxUnpaid})
 	release()
 	if err != nil {
 		giveBack()

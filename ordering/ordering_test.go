@@ -3,6 +3,7 @@ package ordering_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,32 +15,50 @@ import (
 var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
 type fakeStore struct {
-	created   []domain.Order
-	dealLimit int64
-	err       error
-	listedAt  time.Time
+	mu      sync.Mutex
+	created []domain.Order
+	bounds  domain.OrderBounds
+	err     error
+	// storing counts each shopper's CreateOrder calls under way; overlap
+	// is set when one shopper had two at once.
+	storing  map[int64]int
+	overlap  bool
+	listedAt time.Time
 }
 
-func (s *fakeStore) CreateOrder(_ context.Context, o domain.Order, dealLimit int64) error {
+// CreateOrder stores o unless the shopper's orders (the fake's never get
+// paid) would pass b.MaxUnpaid, as MySQL's store does in its insert.
+func (s *fakeStore) CreateOrder(_ context.Context, o domain.Order, b domain.OrderBounds) error {
+	s.mu.Lock()
+	if s.storing == nil {
+		s.storing = map[int64]int{}
+	}
+	if s.storing[o.UserID]++; s.storing[o.UserID] > 1 {
+		s.overlap = true
+	}
+	s.mu.Unlock()
+	time.Sleep(time.Millisecond) // a store takes a while: overlapping calls meet
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.storing[o.UserID]--
 	if s.err != nil {
 		return s.err
 	}
-	s.created, s.dealLimit = append(s.created, o), dealLimit
+	s.bounds = b
+	unpaid := 0
+	for _, c := range s.created {
+		if c.UserID == o.UserID {
+			unpaid++
+		}
+	}
+	if b.MaxUnpaid > 0 && unpaid >= b.MaxUnpaid {
+		return domain.ErrTooManyUnpaid
+	}
+	s.created = append(s.created, o)
 	return nil
 }
 
 func (s *fakeStore) Order(context.Context, string) (domain.Order, error) { return domain.Order{}, nil }
-
-// UnpaidOrders counts every order created: the fake's never get paid.
-func (s *fakeStore) UnpaidOrders(_ context.Context, userID int64) (int, error) {
-	n := 0
-	for _, o := range s.created {
-		if o.UserID == userID {
-			n++
-		}
-	}
-	return n, nil
-}
 
 func (s *fakeStore) Orders(_ context.Context, _ domain.OrderFilter, now time.Time) ([]domain.Order, error) {
 	s.listedAt = now
@@ -65,6 +84,7 @@ func (stock) Product(id int64) (domain.Product, bool) {
 func (stock) ProductAvailable(domain.Point, int64) int64 { return 5 }
 
 type fakeSagas struct {
+	mu       sync.Mutex
 	started  *domain.Order
 	answer   domain.Order
 	err      error
@@ -73,6 +93,8 @@ type fakeSagas struct {
 }
 
 func (s *fakeSagas) Start(_ context.Context, _ string, o *domain.Order) (domain.Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.started = o
 	return *o, s.err
 }
@@ -89,6 +111,7 @@ func (s *fakeSagas) Abort(_ context.Context, _ string, r domain.Reason, _ string
 
 // holds records what Place held and released; err refuses every hold.
 type holds struct {
+	mu                      sync.Mutex
 	err                     error
 	held                    int
 	regularUntil, dealUntil time.Time
@@ -96,6 +119,8 @@ type holds struct {
 }
 
 func (h *holds) Hold(_ context.Context, o *domain.Order, regularUntil, dealUntil time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.err != nil {
 		return h.err
 	}
@@ -110,6 +135,8 @@ func (h *holds) Hold(_ context.Context, o *domain.Order, regularUntil, dealUntil
 }
 
 func (h *holds) Release(_ context.Context, o domain.Order) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.released = append(h.released, o.ID)
 	return nil
 }
@@ -180,8 +207,8 @@ func TestPlacePricesAndRefuses(t *testing.T) {
 			if w := store.created[0].Lines; w[0].WarehouseID != 2 || w[1].WarehouseID != 5 {
 				t.Errorf("stored lines %+v, want the deal's lot's warehouse and the regular line's holding warehouse", w)
 			}
-			if len(store.created) != 1 || store.dealLimit != 3 || sagas.started == nil || sagas.started.ID != store.created[0].ID {
-				t.Errorf("stored %d orders with limit %d; saga started with %v", len(store.created), store.dealLimit, sagas.started)
+			if len(store.created) != 1 || store.bounds.DealUnits != 3 || sagas.started == nil || sagas.started.ID != store.created[0].ID {
+				t.Errorf("stored %d orders with limit %d; saga started with %v", len(store.created), store.bounds.DealUnits, sagas.started)
 			}
 			if o.Lines[0].Kind != domain.LineDeal || o.Lines[0].ProductID != 3 || o.Lines[1].Kind != domain.LineRegular || o.Lines[1].LineNo != 2 {
 				t.Errorf("lines %+v", o.Lines)
@@ -279,5 +306,40 @@ func TestUnpaidOrdersAreBounded(t *testing.T) {
 	}
 	if _, err := svc.Place(context.Background(), 8, domain.Point{}, item, false); err != nil {
 		t.Errorf("another shopper: %v", err)
+	}
+	if store.bounds.MaxUnpaid != 2 || store.bounds.DealUnits != 3 {
+		t.Errorf("stored under %+v, want the unpaid bound 2 and 3 deal units", store.bounds)
+	}
+}
+
+// TestOneShopperStoresOneOrderAtATime: a shopper's burst of placements
+// reaches the store one order after another (the unpaid-order bound,
+// checked in the store's insert, must see each), while other shoppers'
+// orders go alongside.
+func TestOneShopperStoresOneOrderAtATime(t *testing.T) {
+	store := &fakeStore{}
+	svc := ordering.New(ordering.Config{PaymentValidity: 15 * time.Minute, Deals: 3, MaxUnpaid: 100,
+		Nonce: func(id string) string { return "nonce-" + id }, Now: func() time.Time { return t0 }},
+		store, stock{}, &fakeSagas{}, &holds{}, &carts{})
+	item := []domain.OrderItem{{ProductID: 4, Quantity: 1}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Go(func() {
+			if _, err := svc.Place(context.Background(), int64(1+i%2), domain.Point{}, item, false); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("place: %v", err)
+	}
+	if store.overlap {
+		t.Error("one shopper had two orders being stored at once")
+	}
+	if len(store.created) != 40 {
+		t.Errorf("%d orders stored, want 40", len(store.created))
 	}
 }

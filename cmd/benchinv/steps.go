@@ -113,7 +113,7 @@ func stepAll(ctx context.Context, store *mysqlstore.Store, orders []domain.Order
 			for o := range work {
 				id, now := o.ID, time.Now()
 				for _, step := range []func() error{
-					func() error { return store.CreateOrder(ctx, o, 5) },
+					func() error { return store.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: 5}) },
 					func() error { return store.SetReady(ctx, id, "T-"+id, "http://kakao/"+id, now) },
 					func() error { return store.BeginDeducting(ctx, id, "pg-"+id, now, nil) },
 					func() error { return store.BeginApproving(ctx, id, now) },

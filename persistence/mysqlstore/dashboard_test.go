@@ -103,7 +103,7 @@ func seedDashboardOrders(t *testing.T, s *mysqlstore.Store, ctx context.Context,
 		o := domain.Order{ID: id, UserID: u.ID, Total: domain.KRW(qty * 1000), CreatedAt: when, ExpiresAt: when.Add(15 * time.Minute),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: veg.ID, Quantity: qty, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: "n-" + id}}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
+		if err := s.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: 5}); err != nil {
 			t.Fatal(err)
 		}
 	}

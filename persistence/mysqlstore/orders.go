@@ -15,22 +15,24 @@ import (
 // CreateOrder stores a new order with its lines and an empty payment, in
 // one transaction sent in one round trip, shared with the orders and saga
 // steps of other shoppers that arrive meanwhile: their rows go in
-// multi-row INSERTs. An order with deal lines first locks the shopper's
-// row, so that two orders of one shopper cannot both pass the per-shopper
-// deal limit; the limit is checked in the payment's insert, which a
-// shopper over the limit makes fail (a NULL amount), and an unknown
-// shopper fails the order's insert (a NULL user id). Such a failure makes
-// the shared commit go again with each order alone, so that it fails by
-// itself.
-func (s *Store) CreateOrder(ctx context.Context, o domain.Order, dealLimit int64) error {
+// multi-row INSERTs. The bounds are checked in the payment's insert,
+// which a shopper over one makes fail (a NULL amount): the shopper's
+// unpaid orders, the new one included, and for an order with deal lines
+// the units of each deal lot (such an order first locks the shopper's
+// row, so that two orders of one shopper cannot both pass the deal
+// limit). An unknown shopper fails the order's insert (a NULL user id).
+// Such a failure makes the shared commit go again with each order alone,
+// so that it fails by itself; the error says which bound it met
+// (domain.ErrTooManyUnpaid, domain.ErrDealLimit).
+func (s *Store) CreateOrder(ctx context.Context, o domain.Order, b domain.OrderBounds) error {
 	if len(o.Lines) == 0 {
 		return domain.ErrEmptyOrder
 	}
-	n := newOrderRows(o, dealLimit)
+	n := newOrderRows(o, b)
 	err := s.steps.create(ctx, n)
 	if isMySQLError(err, errBadNull) {
-		// A NULL user id or a NULL amount: which one, the users table says.
-		return s.orderRefused(ctx, o.UserID, n.dealLots, dealLimit)
+		// A NULL user id or a NULL amount: which one, the tables say.
+		return s.orderRefused(ctx, o.UserID, n.dealLots, b)
 	}
 	if err != nil {
 		return fmt.Errorf("create order: %w", err)
@@ -59,7 +61,7 @@ const (
 	paymentInsert = "INSERT INTO payments (order_id, status, amount, nonce, created_at, updated_at) VALUES "
 )
 
-func newOrderRows(o domain.Order, dealLimit int64) *newOrder {
+func newOrderRows(o domain.Order, b domain.OrderBounds) *newOrder {
 	n := &newOrder{userID: o.UserID}
 	for _, l := range o.Lines {
 		if l.Kind == domain.LineDeal && !slices.Contains(n.dealLots, l.LotID) {
@@ -80,20 +82,26 @@ func newOrderRows(o domain.Order, dealLimit int64) *newOrder {
 		}
 		n.lines = append(n.lines, []any{o.ID, l.LineNo, l.Kind, l.ProductID, lot, warehouse, l.Quantity, int64(l.UnitPrice)})
 	}
-	// The shopper's live deal lines of each lot, this order's included,
-	// counted from the shopper's orders: in a flash sale the lot's lines
-	// are many, one shopper's orders few.
+	// The shopper's unpaid orders, this one included (it is inserted
+	// first in the same transaction), and the shopper's live deal lines
+	// of each lot, this order's included, counted from the shopper's
+	// orders: in a flash sale the lot's lines are many, one shopper's
+	// orders few.
 	n.amount = "?"
 	var limitArgs []any
+	if b.MaxUnpaid > 0 {
+		n.amount = `IF(1 AND (SELECT COUNT(*) FROM orders o WHERE o.user_id = ? AND o.status IN (?, ?, ?) AND o.deleted_at IS NULL) <= ?`
+		limitArgs = append(limitArgs, o.UserID, domain.StatusCreated, domain.StatusPaymentReady, domain.StatusProcessing, b.MaxUnpaid)
+	}
 	for _, lot := range n.dealLots {
 		if n.amount == "?" {
 			n.amount = "IF(1"
 		}
 		n.amount += ` AND (SELECT COALESCE(SUM(l.quantity), 0) FROM orders o STRAIGHT_JOIN order_lines l ON l.order_id = o.id
 			WHERE o.user_id = ? AND l.lot_id = ? AND l.kind = 'DEAL' AND o.deleted_at IS NULL) <= ?`
-		limitArgs = append(limitArgs, o.UserID, lot, dealLimit)
+		limitArgs = append(limitArgs, o.UserID, lot, b.DealUnits)
 	}
-	if len(n.dealLots) > 0 {
+	if n.amount != "?" {
 		n.amount += ", ?, NULL)"
 	}
 	n.paymentArgs = append([]any{o.ID, domain.PaymentNone}, limitArgs...)
@@ -146,8 +154,9 @@ func orderStatements(orders []*newOrder) []statement {
 }
 
 // orderRefused tells why CreateOrder's insert met a NULL: an unknown
-// shopper, or else a shopper over the deal limit.
-func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64, dealLimit int64) error {
+// shopper, else a shopper at the unpaid-order bound (the only bound an
+// order without deal lines has), else one over the deal limit.
+func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64, b domain.OrderBounds) error {
 	var one int
 	err := s.db.QueryRowContext(ctx, "SELECT 1 FROM users WHERE id = ?", userID).Scan(&one)
 	switch {
@@ -156,7 +165,18 @@ func (s *Store) orderRefused(ctx context.Context, userID int64, dealLots []int64
 	case err != nil:
 		return fmt.Errorf("create order: %w", err)
 	}
-	return fmt.Errorf("lots %v: more than %d per shopper: %w", dealLots, dealLimit, domain.ErrDealLimit)
+	if b.MaxUnpaid > 0 {
+		unpaid := b.MaxUnpaid
+		if len(dealLots) > 0 {
+			if unpaid, err = s.UnpaidOrders(ctx, userID); err != nil {
+				return fmt.Errorf("create order: %w", err)
+			}
+		}
+		if unpaid >= b.MaxUnpaid {
+			return fmt.Errorf("user %d is at the bound of %d unpaid orders: %w", userID, b.MaxUnpaid, domain.ErrTooManyUnpaid)
+		}
+	}
+	return fmt.Errorf("lots %v: more than %d per shopper: %w", dealLots, b.DealUnits, domain.ErrDealLimit)
 }
 
 const orderColumns = `o.id, o.user_id, o.status, o.step, o.reason, o.total, o.lat, o.lng, o.from_cart, o.created_at, o.updated_at, o.expires_at,

@@ -42,7 +42,7 @@ func stepsStore(t *testing.T) (s *mysqlstore.Store, ctx context.Context, at time
 		for i := 1; i <= n; i++ {
 			o.Lines = append(o.Lines, domain.OrderLine{LineNo: i, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000})
 		}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
+		if err := s.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: 5}); err != nil {
 			t.Fatal(err)
 		}
 		return o
@@ -149,7 +149,7 @@ func TestDealLimitPerShopper(t *testing.T) {
 	l, _ := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(30 * time.Hour), Received: 100}, at)
 	order := func(user int64, id string, qty int64) error {
 		return s.CreateOrder(ctx, domain.Order{ID: id, UserID: user, Total: 500, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
-			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, Quantity: qty, UnitPrice: 500}}}, 5)
+			Lines: []domain.OrderLine{{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, Quantity: qty, UnitPrice: 500}}}, domain.OrderBounds{DealUnits: 5})
 	}
 	var users []int64
 	for i := range 4 {
@@ -199,6 +199,78 @@ func TestDealLimitPerShopper(t *testing.T) {
 	}
 }
 
+// The bound on a shopper's unpaid orders is checked in the insert that
+// stores the order: at the bound an order is refused with no row left,
+// whether it shares its commit with other shoppers' orders or not; an
+// order that ended (paid, failed) no longer counts; an order with a deal
+// line at the bound says it is the unpaid bound, under it the deal limit.
+func TestUnpaidBoundInTheInsert(t *testing.T) {
+	s, ctx, at := orderStore(t, 60*time.Second)
+	w, _ := s.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "UNPAID", Name: "P", Category: "C", Price: 1000})
+	l, _ := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(30 * time.Hour), Received: 1000}, at)
+	bounds := domain.OrderBounds{DealUnits: 2, MaxUnpaid: 3}
+	order := func(user int64, id string, deal int64) error {
+		o := domain.Order{ID: id, UserID: user, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
+			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, WarehouseID: w.ID, Quantity: 1, UnitPrice: 1000}},
+			Payment: domain.Payment{Nonce: "n-" + id}}
+		if deal > 0 {
+			o.Lines = append(o.Lines, domain.OrderLine{LineNo: 2, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, WarehouseID: w.ID, Quantity: deal, UnitPrice: 500})
+		}
+		return s.CreateOrder(ctx, o, bounds)
+	}
+	const n = 40
+	users := make([]int64, n)
+	for i := range users {
+		u, err := s.CreateUser(ctx, domain.User{Email: fmt.Sprintf("unpaid-%d@shelflife.test", i), Name: "U", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[i] = u.ID
+	}
+	// Round by round every shopper orders at once, so that their orders
+	// share commits: three rounds pass, the fourth is refused for all.
+	for round := range 4 {
+		errs := concurrently(n, func(i int) error { return order(users[i], fmt.Sprintf("o-unpaid-%d-%d", round, i), 0) })
+		for i, err := range errs {
+			switch {
+			case round < 3 && err != nil:
+				t.Errorf("round %d, shopper %d: %v", round, i, err)
+			case round == 3 && !errors.Is(err, domain.ErrTooManyUnpaid):
+				t.Errorf("round %d, shopper %d: %v, want ErrTooManyUnpaid", round, i, err)
+			}
+		}
+	}
+	var rows int
+	s.DB().QueryRow(`SELECT (SELECT COUNT(*) FROM orders WHERE id LIKE 'o-unpaid-3-%') + (SELECT COUNT(*) FROM order_lines WHERE order_id LIKE 'o-unpaid-3-%')
+		+ (SELECT COUNT(*) FROM payments WHERE order_id LIKE 'o-unpaid-3-%')`).Scan(&rows)
+	if rows != 0 {
+		t.Errorf("refused orders left %d rows", rows)
+	}
+	// With a deal line: at the unpaid bound that is the refusal.
+	if err := order(users[0], "o-unpaid-deal", 1); !errors.Is(err, domain.ErrTooManyUnpaid) {
+		t.Errorf("a deal order at the unpaid bound: %v, want ErrTooManyUnpaid", err)
+	}
+	// An order that failed makes room; the deal limit still applies.
+	if err := s.FailOrder(ctx, "o-unpaid-0-0", []domain.Step{domain.StepCreated}, domain.Failure{Status: domain.StatusFailed, Reason: "x", Payment: domain.PaymentCancelled}, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := order(users[0], "o-unpaid-over", 3); !errors.Is(err, domain.ErrDealLimit) {
+		t.Errorf("3 deal units under the unpaid bound: %v, want ErrDealLimit", err)
+	}
+	if err := order(users[0], "o-unpaid-room", 2); err != nil {
+		t.Errorf("an order after one failed: %v", err)
+	}
+	if err := order(users[0], "o-unpaid-again", 0); !errors.Is(err, domain.ErrTooManyUnpaid) {
+		t.Errorf("the bound reached again: %v, want ErrTooManyUnpaid", err)
+	}
+	// No bound: a shopper at three may order a fourth.
+	bounds.MaxUnpaid = 0
+	if err := order(users[1], "o-unpaid-nobound", 0); err != nil {
+		t.Errorf("no bound: %v", err)
+	}
+}
+
 // Orders of many shoppers placed at once share multi-row INSERTs; an
 // order refused among them (an unknown shopper, a shopper over the deal
 // limit) is refused alone and leaves no row, and every other lands whole.
@@ -236,7 +308,7 @@ func TestConcurrentOrdersShareInserts(t *testing.T) {
 				{LineNo: 2, Kind: domain.LineRegular, ProductID: p.ID, WarehouseID: w.ID, Quantity: 1, UnitPrice: 1000},
 			},
 			Payment: domain.Payment{Nonce: fmt.Sprint("n", i)}}
-		return s.CreateOrder(ctx, o, 5)
+		return s.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: 5})
 	})
 	good := 0
 	for i, err := range errs {
@@ -320,7 +392,7 @@ func createOrders(t *testing.T, s *mysqlstore.Store, at time.Time, n int, then f
 		o := domain.Order{ID: fmt.Sprintf("o-%03d", i), UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: 1, Quantity: 1, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: "n"}}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
+		if err := s.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: 5}); err != nil {
 			t.Fatal(err)
 		}
 		if then != nil {
@@ -462,7 +534,7 @@ func TestDiscardOrderOnlyBeforeReady(t *testing.T) {
 		o := domain.Order{ID: id, UserID: u.ID, Total: 1000, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: "n-" + id}}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
+		if err := s.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: 5}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -526,7 +598,7 @@ func TestOrdersPageByCursor(t *testing.T) {
 		o := domain.Order{ID: fmt.Sprintf("o-page-%02d", i), UserID: u.ID, Total: 1000, CreatedAt: created, ExpiresAt: created.Add(15 * time.Minute),
 			Lines:   []domain.OrderLine{{LineNo: 1, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000}},
 			Payment: domain.Payment{Nonce: fmt.Sprintf("n-page-%d", i)}}
-		if err := s.CreateOrder(ctx, o, 5); err != nil {
+		if err := s.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: 5}); err != nil {
 			t.Fatal(err)
 		}
 	}
