@@ -10,13 +10,16 @@ import (
 
 // maxStepBatch bounds the statements of one shared commit; stepTimeout
 // bounds its write.
-// stepWriters batches may be in flight at once: MySQL runs each batch's
-// statements on one thread, and a flash sale has thousands of steps (four
-// writers measured about 15 % faster than one on 2 cores).
+// stepWriters batches may be in flight at once. One: while it commits,
+// every step that arrives waits for the next batch, so a crowd's steps
+// share the fewest commits (each a redo-log flush). In a 1,000-shopper
+// regular flash sale on 2 cores, one writer against four: 40 % fewer
+// commits, 20 % less CPU per paid checkout (node and MariaDB), approve
+// p99 77-90 ms against 127-156 ms.
 const (
 	maxStepBatch = 256
 	stepTimeout  = 10 * time.Second
-	stepWriters  = 4
+	stepWriters  = 1
 )
 
 // steps writes the saga steps of many orders together, and new orders. While batches are
