@@ -32,39 +32,42 @@ func NewClient(c *cluster.Cluster) *Client {
 // ErrNoAnswer means no activation answered within the deadline.
 var ErrNoAnswer = errors.New("lot grain did not answer")
 
-func (c *Client) timeout(ctx context.Context) time.Duration {
-	return min(grainctx.Timeout(ctx, c.attemptTimeout), c.attemptTimeout)
-}
-
 func retryable(r pb.Reason) bool {
 	return r == pb.Reason_STALE_OWNER || r == pb.Reason_UNAVAILABLE
 }
 
-// call runs one grain call with retries.
+// refusal is an answer worth asking again (STALE_OWNER, UNAVAILABLE),
+// carried as the attempt's error so that grainctx.Retry repeats it.
+type refusal[T any] struct {
+	resp   T
+	lotID  int64
+	reason pb.Reason
+}
+
+func (r *refusal[T]) Error() string { return fmt.Sprintf("lot %d: %s", r.lotID, r.reason) }
+
+// call runs one grain call with grainctx.Retry: an attempt that failed,
+// or that an activation answered STALE_OWNER or UNAVAILABLE, is made
+// again. When the attempts run out on such an answer (not the deadline),
+// that answer is the result; otherwise the error is ErrNoAnswer with the
+// last cause.
 func call[T interface{ GetReason() pb.Reason }](ctx context.Context, c *Client, lotID int64, fn func(*pb.LotGrainClient, time.Duration) (T, error)) (T, error) {
-	var zero T
 	g := pb.GetLotGrainClient(c.c, strconv.FormatInt(lotID, 10))
-	var lastErr error
-	for attempt := 0; attempt < c.maxAttempts; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return zero, fmt.Errorf("lot %d: %w (last: %v)", lotID, err, lastErr)
+	resp, err := grainctx.Retry(ctx, c.attemptTimeout, c.maxAttempts, func(d time.Duration) (T, error) {
+		r, err := fn(g, d)
+		if err == nil && retryable(r.GetReason()) {
+			return r, &refusal[T]{resp: r, lotID: lotID, reason: r.GetReason()}
 		}
-		d := c.timeout(ctx)
-		resp, err := grainctx.Within(ctx, func() (T, error) { return fn(g, d) })
-		if err == nil && !retryable(resp.GetReason()) {
-			return resp, nil
-		}
-		if err == nil {
-			lastErr = fmt.Errorf("lot %d: %s", lotID, resp.GetReason())
-			if attempt == c.maxAttempts-1 {
-				return resp, nil
-			}
-		} else {
-			lastErr = err
-		}
-		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+		return r, err
+	})
+	if err == nil {
+		return resp, nil
 	}
-	return zero, fmt.Errorf("%w: %v", ErrNoAnswer, lastErr)
+	var last *refusal[T]
+	if ctx.Err() == nil && errors.As(err, &last) {
+		return last.resp, nil
+	}
+	return resp, fmt.Errorf("lot %d: %w: %w", lotID, ErrNoAnswer, err)
 }
 
 // Deduct takes quantity from the lot for key.
