@@ -148,7 +148,7 @@ func Defaults() Node {
 		LogLevel:         "info",
 		LogFormat:        "auto",
 		RequestLog:       true,
-		ShutdownTimeout:  Duration(15 * time.Second),
+		ShutdownTimeout:  Duration(25 * time.Second),
 		RequestTimeout:   Duration(15 * time.Second),
 		BodyLimitBytes:   64 << 10,
 		MarkdownLadder:   domain.DefaultLadder(),

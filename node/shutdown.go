@@ -45,9 +45,11 @@ const lateStepGrace = 3 * time.Second
 
 // Shutdown stops the node in reverse order of start: HTTP first (finishing
 // requests in flight), then the cluster member, Kafka, Redis and MySQL.
-// It ends in bounded time whatever a step does: a step still running at
-// ctx's deadline (or lateStepGrace after it) is left behind, logged, and
-// reported in the error, and the next step starts.
+// It ends in bounded time whatever a step does: a step still running
+// lateStepGrace after ctx's deadline is left behind, logged, and reported
+// in the error, and the next step starts. A step that starts with less
+// than lateStepGrace left gets a context of lateStepGrace instead, so that
+// one slow step does not make the steps after it fail at once.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
 	for i := len(n.closers) - 1; i >= 0; i-- {
@@ -61,15 +63,27 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 func (n *Node) runCloser(ctx context.Context, c closer) error {
 	start := time.Now()
+	// A step that starts with less than lateStepGrace left (an earlier one
+	// used the time up) still gets lateStepGrace to work in: a Kafka flush
+	// behind a slow HTTP drain still publishes what is queued.
+	// A step that ignores its context is waited for lateStepGrace more
+	// (not on top of the time a late step was given).
+	stepCtx, ignoring := ctx, lateStepGrace
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < lateStepGrace {
+		var cancel context.CancelFunc
+		stepCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lateStepGrace)
+		defer cancel()
+		ignoring = 50 * time.Millisecond
+	}
 	done := make(chan error, 1)
-	go func() { done <- c.fn(ctx) }()
+	go func() { done <- c.fn(stepCtx) }()
 	var err error
 	select {
 	case err = <-done:
-	case <-ctx.Done():
+	case <-stepCtx.Done():
 		select {
 		case err = <-done:
-		case <-time.After(lateStepGrace):
+		case <-time.After(ignoring):
 			n.log.Warn("shutdown step did not finish; left behind", "step", c.name, "seconds", time.Since(start).Seconds())
 			return fmt.Errorf("%s did not finish: %w", c.name, context.DeadlineExceeded)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -56,5 +57,35 @@ func TestShutdownLeavesAStuckStepBehind(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "step=stuck") {
 		t.Errorf("the stuck step is not logged:\n%s", logs.String())
+	}
+}
+
+// A step that used the shutdown's time up must not make the steps after it
+// fail at once: a flush that needs a live context for a moment (publishing
+// the queued events) still gets one and succeeds.
+func TestShutdownGivesLateStepsTheirOwnTime(t *testing.T) {
+	var logs bytes.Buffer
+	n := &Node{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	flush := func(ctx context.Context) error {
+		select {
+		case <-time.After(100 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	n.onShutdown("stock events", flush)
+	// A drain that waits for its context to end, as the HTTP server's does
+	// while a request is still running.
+	n.onShutdown("http server", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := n.Shutdown(ctx)
+	if err == nil || !strings.Contains(err.Error(), "http server") {
+		t.Errorf("error %v does not name the drain that ran out of time", err)
+	}
+	if strings.Contains(fmt.Sprint(err), "stock events") {
+		t.Errorf("the flush after the slow drain failed: %v", err)
 	}
 }

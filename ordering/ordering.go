@@ -53,7 +53,9 @@ type Holds interface {
 	// a line that cannot be held is *domain.SoldOutError, and nothing
 	// stays held.
 	Hold(ctx context.Context, o *domain.Order, regularUntil, dealUntil time.Time) error
-	// Release gives back what o's lines hold.
+	// Release gives back what o's lines hold. It must work after ctx has
+	// ended (it is what a cancelled placement leaves to do) and end in
+	// bounded time on its own.
 	Release(ctx context.Context, o domain.Order) error
 }
 
@@ -158,8 +160,8 @@ func (s *Service) Place(ctx context.Context, userID int64, addr domain.Point, it
 	}
 	giveBack := func() {
 		// Not stored: nothing will release the holds but this (or, failing
-		// it, their deadline).
-		_ = s.holds.Release(context.WithoutCancel(ctx), o)
+		// it, their deadline). Release outlives ctx, in bounded time.
+		_ = s.holds.Release(ctx, o)
 	}
 	// The shopper's turn comes before a place in admission, so that one
 	// shopper's burst waits on itself, not in everyone's line.

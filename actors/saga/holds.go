@@ -24,7 +24,18 @@ type Holder struct {
 	Stock  Stock
 	Places Places
 	Logger *slog.Logger
+	// ReleaseWithin bounds a give-back (Release), whatever its caller's
+	// context; 0 is DefaultReleaseWithin.
+	ReleaseWithin time.Duration
 }
+
+// DefaultReleaseWithin is how long a give-back of a refused placement's
+// holds may take. It runs after the shopper's request deadline has ended
+// (a hold that got no answer in time is given back too), so without a
+// bound a stock grain that stays unreachable would keep the request, and a
+// node's graceful stop waiting on it, through every retry of every line.
+// What is not given back in time ends at its hold deadline.
+const DefaultReleaseWithin = 5 * time.Second
 
 // Hold holds every line of o: regular lines until regularUntil, deal lines
 // until dealUntil (each lot caps a hold at its expiry). It records each
@@ -77,8 +88,16 @@ func (h Holder) holdRegular(ctx context.Context, serving []domain.Warehouse, key
 }
 
 // Release gives back what o's lines hold (or took): an order that could
-// not be stored after its holds were taken.
+// not be stored after its holds were taken. It is not cancelled with ctx
+// (a give-back is what a cancelled request leaves to do) and ends at most
+// ReleaseWithin after it starts.
 func (h Holder) Release(ctx context.Context, o domain.Order) error {
+	within := h.ReleaseWithin
+	if within <= 0 {
+		within = DefaultReleaseWithin
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), within)
+	defer cancel()
 	return Restore(ctx, h.Stock, domain.OrderFailedEvent{OrderID: o.ID, Lines: o.Lines})
 }
 
@@ -89,7 +108,7 @@ func (h Holder) release(ctx context.Context, o domain.Order, n int) {
 		return
 	}
 	o.Lines = o.Lines[:n]
-	if err := h.Release(context.WithoutCancel(ctx), o); err != nil && h.Logger != nil {
+	if err := h.Release(ctx, o); err != nil && h.Logger != nil {
 		h.Logger.Warn("release holds of a refused order; they end at their deadline", "order", o.ID, "error", err.Error())
 	}
 }

@@ -1,8 +1,10 @@
 package saga
 
 import (
+	"context"
 	"errors"
 	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,5 +64,61 @@ func TestHolderHoldsEveryLineOrNone(t *testing.T) {
 				t.Errorf("held %v, want %v", w.stock.held, tc.held)
 			}
 		})
+	}
+}
+
+// unreachableReturns is stock whose give-backs never get an answer: each
+// waits for its context to end, as a grain client's retries do.
+type unreachableReturns struct {
+	*fakeStock
+	mu       sync.Mutex
+	calls    int
+	liveCtxs int // calls whose context had not ended on entry
+}
+
+func (s *unreachableReturns) wait(ctx context.Context) error {
+	s.mu.Lock()
+	s.calls++
+	if ctx.Err() == nil {
+		s.liveCtxs++
+	}
+	s.mu.Unlock()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *unreachableReturns) Release(ctx context.Context, _ int64, _ string, _ int64) error {
+	return s.wait(ctx)
+}
+
+func (s *unreachableReturns) RestoreDeal(ctx context.Context, _ int64, _ string) error {
+	return s.wait(ctx)
+}
+
+// A give-back is tried even when the placement's request has ended (that
+// is when it is needed most), and ends on its own when the stock never
+// answers: it must not hold the request, and a node's graceful stop, for
+// as long as the grains stay unreachable.
+func TestReleaseOutlivesTheRequestButNotItsBound(t *testing.T) {
+	w := newWorld(legacy(anOrder(domain.StepCreated)))
+	stock := &unreachableReturns{fakeStock: w.stock}
+	h := Holder{Stock: stock, Places: w.g.deps.Places, ReleaseWithin: 50 * time.Millisecond}
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+
+	done := make(chan error, 1)
+	go func() { done <- h.Release(ended, legacy(anOrder(domain.StepCreated))) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Release = %v, want its own deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Release did not end while the stock stayed unreachable")
+	}
+	stock.mu.Lock()
+	defer stock.mu.Unlock()
+	if stock.calls == 0 || stock.liveCtxs == 0 {
+		t.Errorf("%d give-backs tried, %d with a live context: a request that ended must still give back", stock.calls, stock.liveCtxs)
 	}
 }
