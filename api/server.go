@@ -131,6 +131,7 @@ type Server struct {
 	// throttleLogged when that was last logged (UnixNano).
 	throttleDownAt atomic.Int64
 	throttleLogged atomic.Int64
+	running        inFlight
 }
 
 const (
@@ -214,9 +215,19 @@ func (s *Server) App() *fiber.App { return s.app }
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting requests and waits for those in flight.
+// Shutdown stops accepting requests and waits for those in flight. When
+// ctx ends first, each request still running is logged (id, route,
+// seconds so far).
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.app.ShutdownWithContext(ctx)
+	err := s.app.ShutdownWithContext(ctx)
+	if err != nil {
+		now := time.Now()
+		s.running.each(func(r runningRequest) {
+			s.log.Warn("request still running when the HTTP drain ended", "request_id", r.id,
+				"method", r.method, "path", r.path, "seconds", now.Sub(r.start).Seconds())
+		})
+	}
+	return err
 }
 
 func (s *Server) routes() {
@@ -314,6 +325,7 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
+	defer s.running.done(s.running.add(runningRequest{id: id, method: c.Method(), path: string([]byte(c.Path())), start: start}))
 
 	err := c.Next()
 	if err != nil {
