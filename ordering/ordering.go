@@ -230,13 +230,20 @@ func (s *Service) List(ctx context.Context, f domain.OrderFilter) ([]domain.Orde
 	return s.store.Orders(ctx, f, s.cfg.Now())
 }
 
+// cartClearWithin bounds emptying a paid order's cart.
+const cartClearWithin = 2 * time.Second
+
 // Approve runs the saga to its end; a paid order from the cart then has its
 // cart emptied, a separate step outside the saga.
 func (s *Service) Approve(ctx context.Context, id, pgToken, nonce string) (domain.Order, error) {
 	o, err := s.sagas.Approve(ctx, id, pgToken, nonce)
 	if err == nil && o.Status == domain.StatusPaid && o.FromCart {
-		// The order is paid; a cart left full is only untidy.
-		_ = s.carts.Clear(context.WithoutCancel(ctx), o.UserID)
+		// The order is paid; a cart left full is only untidy, so the
+		// clearing outlives ctx (a payer who hung up still gets an empty
+		// cart) but not by long.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cartClearWithin)
+		_ = s.carts.Clear(cctx, o.UserID)
+		cancel()
 	}
 	return o, err
 }

@@ -141,10 +141,17 @@ func (h *holds) Release(_ context.Context, o domain.Order) error {
 	return nil
 }
 
-type carts struct{ cleared []int64 }
+type carts struct {
+	cleared []int64
+	// live and bounded say whether the last Clear's context had not ended
+	// and had a deadline.
+	live, bounded bool
+}
 
-func (c *carts) Clear(_ context.Context, userID int64) error {
+func (c *carts) Clear(ctx context.Context, userID int64) error {
 	c.cleared = append(c.cleared, userID)
+	_, c.bounded = ctx.Deadline()
+	c.live = ctx.Err() == nil
 	return nil
 }
 
@@ -263,6 +270,21 @@ func TestApproveEmptiesThePaidCartOnly(t *testing.T) {
 				t.Errorf("cart cleared: %v, want %v", cleared, tc.clear)
 			}
 		})
+	}
+}
+
+// A payer who hung up as the payment finished still gets an empty cart,
+// and a Redis that does not answer cannot hold the approval for long.
+func TestPaidCartIsClearedAfterTheRequestEndsInBoundedTime(t *testing.T) {
+	c := &carts{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	paid := domain.Order{UserID: 7, Status: domain.StatusPaid, FromCart: true}
+	if _, err := newService(&fakeStore{}, &fakeSagas{answer: paid}, c).Approve(ctx, "o1", "pg", "n"); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.cleared) != 1 || !c.live || !c.bounded {
+		t.Errorf("cleared %v, with a live context %v, with a deadline %v: want once, live, bounded", c.cleared, c.live, c.bounded)
 	}
 }
 
