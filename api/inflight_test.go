@@ -53,7 +53,7 @@ func TestShutdownNamesTheRequestsStillRunning(t *testing.T) {
 		t.Fatalf("Shutdown = %v, want the deadline with a request still running", err)
 	}
 	out := logs.String()
-	if !strings.Contains(out, "request still running") || !strings.Contains(out, "path=/stuck") {
+	if !strings.Contains(out, "request still running") || !strings.Contains(out, "path=/stuck") || !strings.Contains(out, "requests_running=1") {
 		t.Errorf("the request left running is not named:\n%s", out)
 	}
 	if strings.Contains(out, "path=/healthz") {

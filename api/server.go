@@ -216,18 +216,33 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting requests and waits for those in flight. When
-// ctx ends first, each request still running is logged (id, route,
-// seconds so far).
+// the wait passes drainReport, and again when ctx ends first, each request
+// still running is logged (id, path, seconds so far) with the number of
+// connections still open.
 func (s *Server) Shutdown(ctx context.Context) error {
+	slow := time.AfterFunc(drainReport, func() { s.logRunning("HTTP drain is slow") })
 	err := s.app.ShutdownWithContext(ctx)
+	slow.Stop()
 	if err != nil {
-		now := time.Now()
-		s.running.each(func(r runningRequest) {
-			s.log.Warn("request still running when the HTTP drain ended", "request_id", r.id,
-				"method", r.method, "path", r.path, "seconds", now.Sub(r.start).Seconds())
-		})
+		s.logRunning("HTTP drain ended")
 	}
 	return err
+}
+
+// drainReport is how long the HTTP drain may take before what it waits
+// for is logged: requests end at their request_timeout, so a drain this
+// long waits on something slow.
+const drainReport = 5 * time.Second
+
+func (s *Server) logRunning(msg string) {
+	now := time.Now()
+	n := 0
+	s.running.each(func(r runningRequest) {
+		n++
+		s.log.Warn(msg+": request still running", "request_id", r.id,
+			"method", r.method, "path", r.path, "seconds", now.Sub(r.start).Seconds())
+	})
+	s.log.Warn(msg, "requests_running", n, "connections_open", s.app.Server().GetOpenConnectionsCount())
 }
 
 func (s *Server) routes() {
