@@ -496,3 +496,58 @@ func TestTokenCheckRidesOutAMySQLBlip(t *testing.T) {
 	users.down.Store(false)
 	ts.mustDo("GET", "/api/v1/admin/warehouses", root, "", 200)
 }
+
+// countingThrottle lets every call through and records, for the counting
+// calls (Fail, Forget), whether their context was live and had a deadline.
+type countingThrottle struct {
+	mu            sync.Mutex
+	calls         int
+	live, bounded bool
+}
+
+func (c *countingThrottle) record(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	_, c.bounded = ctx.Deadline()
+	c.live = ctx.Err() == nil
+}
+
+func (c *countingThrottle) Allow(context.Context, string, int, time.Duration) (time.Duration, error) {
+	return 0, nil
+}
+
+func (c *countingThrottle) Fail(ctx context.Context, _ string, _ time.Duration) (int64, error) {
+	c.record(ctx)
+	return 1, nil
+}
+
+func (c *countingThrottle) Lock(context.Context, string, time.Duration) error { return nil }
+
+func (c *countingThrottle) LockedFor(context.Context, string) (time.Duration, error) { return 0, nil }
+
+func (c *countingThrottle) Forget(ctx context.Context, _ ...string) error {
+	c.record(ctx)
+	return nil
+}
+
+// A login's outcome is counted even when its client hangs up, and a Redis
+// that does not answer holds the login only a bounded time.
+func TestLoginCountingIsBounded(t *testing.T) {
+	t.Parallel()
+	store := mysqltest.New(t)
+	mustUser(t, store, "kim@shop.test", "right-password", domain.RoleShopper)
+	th := &countingThrottle{}
+	ts := newNode(t, store, Config{Limits: Limits{LockoutAfter: 5, Lockout: time.Minute, LockoutMax: time.Hour}}, Deps{Throttle: th})
+	for _, password := range []string{"wrong-password", "right-password"} {
+		th.mu.Lock()
+		th.calls, th.live, th.bounded = 0, false, false
+		th.mu.Unlock()
+		ts.send("POST", "/api/v1/auth/login", loginBody("kim@shop.test", password), nil)
+		th.mu.Lock()
+		if th.calls == 0 || !th.live || !th.bounded {
+			t.Errorf("%s: %d counting calls, live %v, with a deadline %v", password, th.calls, th.live, th.bounded)
+		}
+		th.mu.Unlock()
+	}
+}

@@ -205,6 +205,9 @@ func parseTrusted(list []string) ([]netip.Prefix, error) {
 
 const failureKey, lockKey = "login-failures:", "login-lock:"
 
+// countWithin bounds counting a login's outcome once its request has ended.
+const countWithin = 2 * time.Second
+
 // verifyPassword checks password against hash for account (an email) in a
 // bounded slot. A locked account is answered 429 without a check; a wrong
 // password counts towards the lock.
@@ -232,8 +235,10 @@ func (s *Server) verifyPassword(c *fiber.Ctx, account, hash, password string) er
 		return nil
 	}
 	// Counting outlives the request: a client that hangs up must not
-	// escape it.
-	ctx = context.WithoutCancel(ctx)
+	// escape it. A Redis that does not answer holds the login no longer
+	// than countWithin past its deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countWithin)
+	defer cancel()
 	if ok {
 		if err := th.Forget(ctx, failureKey+account); err != nil {
 			s.throttleDown(err)
