@@ -13,9 +13,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// A drain that runs out of time names the requests it leaves behind, so
-// that a slow stop says what it waited on; a request that finished before
-// is not named.
+// A drain that is slow, and again one that runs out of time, names the
+// requests it waits on, so that a slow stop says what it waited on; a
+// request that finished before is not named.
 func TestShutdownNamesTheRequestsStillRunning(t *testing.T) {
 	var logs syncBuffer
 	srv, err := New(Config{JWTSecret: testSecret, BcryptCost: 4, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, Deps{})
@@ -47,14 +47,20 @@ func TestShutdownNamesTheRequestsStillRunning(t *testing.T) {
 	<-entered
 	defer close(release)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	srv.drainReport = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Millisecond)
 	defer cancel()
 	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want the deadline with a request still running", err)
 	}
 	out := logs.String()
-	if !strings.Contains(out, "request still running") || !strings.Contains(out, "path=/stuck") || !strings.Contains(out, "requests_running=1") {
-		t.Errorf("the request left running is not named:\n%s", out)
+	for _, msg := range []string{"HTTP drain is slow", "HTTP drain ended"} {
+		if !strings.Contains(out, msg+": request still running") || !strings.Contains(out, `msg="`+msg+`" requests_running=1`) {
+			t.Errorf("%q does not name the request left running:\n%s", msg, out)
+		}
+	}
+	if !strings.Contains(out, "path=/stuck") {
+		t.Errorf("the request's path is not logged:\n%s", out)
 	}
 	if strings.Contains(out, "path=/healthz") {
 		t.Errorf("a finished request is named as running:\n%s", out)

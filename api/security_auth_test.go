@@ -531,7 +531,8 @@ func (c *countingThrottle) Forget(ctx context.Context, _ ...string) error {
 	return nil
 }
 
-// A login's outcome is counted even when its client hangs up, and a Redis
+// A login's outcome is counted on a context of its own, live whatever is
+// left of the request's deadline and bounded, so that a Redis
 // that does not answer holds the login only a bounded time.
 func TestLoginCountingIsBounded(t *testing.T) {
 	t.Parallel()

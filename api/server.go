@@ -132,6 +132,8 @@ type Server struct {
 	throttleDownAt atomic.Int64
 	throttleLogged atomic.Int64
 	running        inFlight
+	// drainReport is the constant drainReport; tests shorten it.
+	drainReport time.Duration
 }
 
 const (
@@ -175,7 +177,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy,
 		addrs:    &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}},
 		accounts: &accountCache{ttl: accountTTL, m: map[int64]cachedAccount{}},
-		hashing:  make(hashSlots, cfg.Limits.HashConcurrency)}
+		hashing:  make(hashSlots, cfg.Limits.HashConcurrency), drainReport: drainReport}
 	if s.trustedNets, err = parseTrusted(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -220,7 +222,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 // still running is logged (id, path, seconds so far) with the number of
 // connections still open.
 func (s *Server) Shutdown(ctx context.Context) error {
-	slow := time.AfterFunc(drainReport, func() { s.logRunning("HTTP drain is slow") })
+	slow := time.AfterFunc(s.drainReport, func() { s.logRunning("HTTP drain is slow") })
 	err := s.app.ShutdownWithContext(ctx)
 	slow.Stop()
 	if err != nil {
@@ -234,13 +236,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // long waits on something slow.
 const drainReport = 5 * time.Second
 
+// runningLogged bounds the requests logged by name in one report.
+const runningLogged = 20
+
 func (s *Server) logRunning(msg string) {
 	now := time.Now()
 	n := 0
 	s.running.each(func(r runningRequest) {
-		n++
-		s.log.Warn(msg+": request still running", "request_id", r.id,
-			"method", r.method, "path", r.path, "seconds", now.Sub(r.start).Seconds())
+		if n++; n <= runningLogged {
+			s.log.Warn(msg+": request still running", "request_id", r.id,
+				"method", r.method, "path", r.path, "seconds", now.Sub(r.start).Seconds())
+		}
 	})
 	s.log.Warn(msg, "requests_running", n, "connections_open", s.app.Server().GetOpenConnectionsCount())
 }

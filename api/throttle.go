@@ -205,7 +205,7 @@ func parseTrusted(list []string) ([]netip.Prefix, error) {
 
 const failureKey, lockKey = "login-failures:", "login-lock:"
 
-// countWithin bounds counting a login's outcome once its request has ended.
+// countWithin bounds counting a login's outcome (its Redis calls together).
 const countWithin = 2 * time.Second
 
 // verifyPassword checks password against hash for account (an email) in a
@@ -234,9 +234,9 @@ func (s *Server) verifyPassword(c *fiber.Ctx, account, hash, password string) er
 		}
 		return nil
 	}
-	// Counting outlives the request: a client that hangs up must not
-	// escape it. A Redis that does not answer holds the login no longer
-	// than countWithin past its deadline.
+	// Counting does not end with the request's deadline: a login that
+	// takes that long must not escape it. A Redis that does not answer
+	// holds the login no longer than countWithin.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countWithin)
 	defer cancel()
 	if ok {

@@ -47,9 +47,10 @@ const lateStepGrace = 3 * time.Second
 // requests in flight), then the cluster member, Kafka, Redis and MySQL.
 // It ends in bounded time whatever a step does: a step still running
 // lateStepGrace after ctx's deadline is left behind, logged, and reported
-// in the error, and the next step starts. A step that starts with less
-// than lateStepGrace left gets a context of lateStepGrace instead, so that
-// one slow step does not make the steps after it fail at once.
+// in the error, and the next step starts. A step that starts after the
+// deadline gets a context of lateStepGrace of its own (and is left behind
+// at its end), so that one slow step does not make the steps after it
+// fail at once.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
 	for i := len(n.closers) - 1; i >= 0; i-- {
@@ -63,13 +64,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 func (n *Node) runCloser(ctx context.Context, c closer) error {
 	start := time.Now()
-	// A step that starts with less than lateStepGrace left (an earlier one
-	// used the time up) still gets lateStepGrace to work in: a Kafka flush
-	// behind a slow HTTP drain still publishes what is queued.
-	// A step that ignores its context is waited for lateStepGrace more
-	// (not on top of the time a late step was given).
+	// A step that starts after the deadline (an earlier one used the time
+	// up) still gets lateStepGrace to work in: a Kafka flush behind a slow
+	// HTTP drain still publishes what is queued. A step that ignores its
+	// context is waited for lateStepGrace past the deadline, and a late
+	// one not beyond the time it was given.
 	stepCtx, ignoring := ctx, lateStepGrace
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < lateStepGrace {
+	if ctx.Err() != nil {
 		var cancel context.CancelFunc
 		stepCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lateStepGrace)
 		defer cancel()

@@ -81,7 +81,13 @@ func TestShutdownGivesLateStepsTheirOwnTime(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
+	start := time.Now()
 	err := n.Shutdown(ctx)
+	// The drain, started in time, ends at the shutdown's deadline: only
+	// steps that start after it get time of their own.
+	if took := time.Since(start); took >= lateStepGrace {
+		t.Errorf("Shutdown took %v: the drain was given more than the shutdown's deadline", took)
+	}
 	if err == nil || !strings.Contains(err.Error(), "http server") {
 		t.Errorf("error %v does not name the drain that ran out of time", err)
 	}

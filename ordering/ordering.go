@@ -239,8 +239,9 @@ func (s *Service) Approve(ctx context.Context, id, pgToken, nonce string) (domai
 	o, err := s.sagas.Approve(ctx, id, pgToken, nonce)
 	if err == nil && o.Status == domain.StatusPaid && o.FromCart {
 		// The order is paid; a cart left full is only untidy, so the
-		// clearing outlives ctx (a payer who hung up still gets an empty
-		// cart) but not by long.
+		// clearing does not end with ctx (an approval that used its whole
+		// deadline still empties the cart) but takes at most
+		// cartClearWithin.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cartClearWithin)
 		_ = s.carts.Clear(cctx, o.UserID)
 		cancel()

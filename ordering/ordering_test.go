@@ -273,7 +273,7 @@ func TestApproveEmptiesThePaidCartOnly(t *testing.T) {
 	}
 }
 
-// A payer who hung up as the payment finished still gets an empty cart,
+// An approval whose deadline has passed still empties the cart,
 // and a Redis that does not answer cannot hold the approval for long.
 func TestPaidCartIsClearedAfterTheRequestEndsInBoundedTime(t *testing.T) {
 	c := &carts{}

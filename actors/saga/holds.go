@@ -2,8 +2,10 @@ package saga
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	pb "shelflife/actors/inventorypb"
@@ -89,8 +91,10 @@ func (h Holder) holdRegular(ctx context.Context, serving []domain.Warehouse, key
 
 // Release gives back what o's lines hold (or took): an order that could
 // not be stored after its holds were taken. It is not cancelled with ctx
-// (a give-back is what a cancelled request leaves to do) and ends at most
-// ReleaseWithin after it starts.
+// (a give-back is what a request past its deadline leaves to do) and ends
+// at most ReleaseWithin after it starts. The lines are given back at once,
+// each on its own, so that a lot that does not answer keeps no other
+// line's units held.
 func (h Holder) Release(ctx context.Context, o domain.Order) error {
 	within := h.ReleaseWithin
 	if within <= 0 {
@@ -98,7 +102,18 @@ func (h Holder) Release(ctx context.Context, o domain.Order) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), within)
 	defer cancel()
-	return Restore(ctx, h.Stock, domain.OrderFailedEvent{OrderID: o.ID, Lines: o.Lines})
+	if len(o.Lines) == 1 {
+		return Restore(ctx, h.Stock, domain.OrderFailedEvent{OrderID: o.ID, Lines: o.Lines})
+	}
+	errs := make([]error, len(o.Lines))
+	var wg sync.WaitGroup
+	for i := range o.Lines {
+		wg.Go(func() {
+			errs[i] = Restore(ctx, h.Stock, domain.OrderFailedEvent{OrderID: o.ID, Lines: o.Lines[i : i+1]})
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // release gives back the first n lines' holds, as far as it can; what it

@@ -122,3 +122,48 @@ func TestReleaseOutlivesTheRequestButNotItsBound(t *testing.T) {
 		t.Errorf("%d give-backs tried, %d with a live context: a request that ended must still give back", stock.calls, stock.liveCtxs)
 	}
 }
+
+// unreachableLot is stock whose deal lot never answers a give-back; the
+// warehouses do.
+type unreachableLot struct{ *fakeStock }
+
+func (s unreachableLot) RestoreDeal(ctx context.Context, _ int64, _ string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Release answers as a grain client does: nothing once ctx has ended.
+func (s unreachableLot) Release(ctx context.Context, w int64, key string, product int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.fakeStock.Release(ctx, w, key, product)
+}
+
+// One line's lot that does not answer must not keep the other lines'
+// units held: each line is given back on its own.
+func TestReleaseGivesBackEveryLineItCan(t *testing.T) {
+	w := newWorld(legacy(anOrder(domain.StepCreated)))
+	h := Holder{Stock: w.stock, Places: w.g.deps.Places}
+	o := legacy(anOrder(domain.StepCreated))
+	until := t0.Add(15 * time.Minute)
+	if err := h.Hold(t.Context(), &o, until, until); err != nil {
+		t.Fatal(err)
+	}
+	held := maps.Clone(w.stock.held)
+	if len(held) != 2 {
+		t.Fatalf("held %v, want both lines", held)
+	}
+	h.Stock, h.ReleaseWithin = unreachableLot{w.stock}, 100*time.Millisecond
+	if err := h.Release(t.Context(), o); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Release = %v, want the unreachable lot's deadline", err)
+	}
+	w.stock.mu.Lock()
+	defer w.stock.mu.Unlock()
+	for key := range held {
+		_, still := w.stock.held[key]
+		if deal := key == o.Lines[0].Key(o.ID); still != deal {
+			t.Errorf("line %s still held: %v (only the unreachable deal line should be)", key, still)
+		}
+	}
+}
