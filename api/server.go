@@ -241,14 +241,12 @@ const runningLogged = 20
 
 func (s *Server) logRunning(msg string) {
 	now := time.Now()
-	n := 0
-	s.running.each(func(r runningRequest) {
-		if n++; n <= runningLogged {
-			s.log.Warn(msg+": request still running", "request_id", r.id,
-				"method", r.method, "path", r.path, "seconds", now.Sub(r.start).Seconds())
-		}
-	})
-	s.log.Warn(msg, "requests_running", n, "connections_open", s.app.Server().GetOpenConnectionsCount())
+	running := s.running.snapshot()
+	for _, r := range running[:min(len(running), runningLogged)] {
+		s.log.Warn(msg+": request still running", "request_id", r.id,
+			"method", r.method, "path", r.path, "seconds", now.Sub(r.start).Seconds())
+	}
+	s.log.Warn(msg, "requests_running", len(running), "connections_open", s.app.Server().GetOpenConnectionsCount())
 }
 
 func (s *Server) routes() {

@@ -102,9 +102,6 @@ func (h Holder) Release(ctx context.Context, o domain.Order) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), within)
 	defer cancel()
-	if len(o.Lines) == 1 {
-		return Restore(ctx, h.Stock, domain.OrderFailedEvent{OrderID: o.ID, Lines: o.Lines})
-	}
 	errs := make([]error, len(o.Lines))
 	var wg sync.WaitGroup
 	for i := range o.Lines {
