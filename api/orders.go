@@ -473,6 +473,66 @@ func (s *Server) deleteCartItem(c *fiber.Ctx) error {
 type orderHub struct {
 	mu   sync.Mutex
 	subs map[string]map[*subscriber]struct{}
+	// changes counts the changes heard, by a hash of the order id: a
+	// socket whose order's count moved between the read of its current
+	// status and its subscription reads the order again, since it may
+	// have missed that change.
+	changes [orderChangeBuckets]uint64
+}
+
+const orderChangeBuckets = 256
+
+func orderBucket(id string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return int(h % orderChangeBuckets)
+}
+
+// changeCount is how many changes of orders hashing with id were heard.
+func (h *orderHub) changeCount(id string) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.changes[orderBucket(id)]
+}
+
+// subscribe adds sub to the sockets of order id and answers whether a
+// change of an order hashing with id was heard since the count since.
+func (h *orderHub) subscribe(id string, sub *subscriber, since uint64) (changed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.subs[id] == nil {
+		h.subs[id] = map[*subscriber]struct{}{}
+	}
+	h.subs[id][sub] = struct{}{}
+	return h.changes[orderBucket(id)] != since
+}
+
+func (h *orderHub) unsubscribe(id string, sub *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.subs[id], sub)
+	if len(h.subs[id]) == 0 {
+		delete(h.subs, id)
+	}
+}
+
+// statusRank orders an order's statuses as they move: a socket is never
+// sent one that comes before what it already showed. 0: unknown, always
+// sent.
+func statusRank(st domain.OrderStatus) int {
+	switch st {
+	case domain.StatusCreated:
+		return 1
+	case domain.StatusPaymentReady:
+		return 2
+	case domain.StatusProcessing:
+		return 3
+	case domain.StatusPaid, domain.StatusFailed, domain.StatusExpired:
+		return 4
+	}
+	return 0
 }
 
 type orderMessage struct {
@@ -486,6 +546,7 @@ type orderMessage struct {
 // OrderChanged is called (by the node) for every order status change.
 func (s *Server) OrderChanged(o domain.Order) {
 	s.orders.mu.Lock()
+	s.orders.changes[orderBucket(o.ID)]++
 	subs := make([]*subscriber, 0, len(s.orders.subs[o.ID]))
 	for sub := range s.orders.subs[o.ID] {
 		subs = append(subs, sub)
@@ -494,28 +555,42 @@ func (s *Server) OrderChanged(o domain.Order) {
 	if len(subs) == 0 {
 		return
 	}
-	frame := jsonFrame(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
+	frame := orderFrame(o)
 	for _, sub := range subs {
-		sub.send(frame)
+		sub.sendStatus(o.Status, frame)
 	}
 }
 
-const localOrderID = "ws_order_id"
+func orderFrame(o domain.Order) []byte {
+	return jsonFrame(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt})
+}
+
+const (
+	localOrderID      = "ws_order_id"
+	localOrderChanges = "ws_order_changes"
+)
+
+// orderRecheckWithin bounds the second read of an order whose status may
+// have changed while its socket opened.
+const orderRecheckWithin = 5 * time.Second
 
 func (s *Server) prepareOrderSocket(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return fiber.ErrUpgradeRequired
 	}
 	p, _ := principal(c)
-	o, err := s.visibleOrder(c.UserContext(), p, c.Params("id"))
+	id := c.Params("id")
+	since := s.orders.changeCount(id)
+	o, err := s.visibleOrder(c.UserContext(), p, id)
 	if err != nil {
 		return err
 	}
 	c.Locals(localOrderID, o.ID)
+	c.Locals(localOrderChanges, since)
 	// The current status first, so a client never misses the change that
 	// happened before it connected.
 	sub := &subscriber{}
-	sub.send(jsonFrame(orderMessage{Type: "order", OrderID: o.ID, Status: o.Status, Reason: o.Reason, At: o.UpdatedAt}))
+	sub.sendStatus(o.Status, orderFrame(o))
 	c.Locals(localSubscriber, sub)
 	return c.Next()
 }
@@ -526,19 +601,20 @@ func (s *Server) orderSocket(conn *websocket.Conn) {
 	if !ok || id == "" {
 		return
 	}
-	s.orders.mu.Lock()
-	if s.orders.subs[id] == nil {
-		s.orders.subs[id] = map[*subscriber]struct{}{}
-	}
-	s.orders.subs[id][sub] = struct{}{}
-	s.orders.mu.Unlock()
-	defer func() {
-		s.orders.mu.Lock()
-		delete(s.orders.subs[id], sub)
-		if len(s.orders.subs[id]) == 0 {
-			delete(s.orders.subs, id)
+	since, _ := conn.Locals(localOrderChanges).(uint64)
+	// A change heard after the status was read and before this
+	// subscription reached no socket: the order is read again, and what
+	// the socket already showed is not sent twice (sendStatus).
+	if s.orders.subscribe(id, sub, since) {
+		ctx, cancel := context.WithTimeout(context.Background(), orderRecheckWithin)
+		o, err := s.deps.Orders.Order(ctx, id)
+		cancel()
+		if err == nil {
+			sub.sendStatus(o.Status, orderFrame(o))
+		} else {
+			s.log.Warn("read order again for its socket", "order", id, "error", err.Error())
 		}
-		s.orders.mu.Unlock()
-	}()
+	}
+	defer s.orders.unsubscribe(id, sub)
 	s.hub.writers.stream(conn, sub)
 }

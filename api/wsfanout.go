@@ -106,6 +106,22 @@ type subscriber struct {
 	waiting bool       // a drain goroutine owns the writes
 	closed  bool       // no more frames: overflow, a failed write or the end
 	kicked  bool       // closed for falling behind: a close frame is due
+	// The order status last queued, on an order socket (sendStatus).
+	status domain.OrderStatus
+}
+
+// sendStatus queues an order socket's frame for status, unless the socket
+// already showed status or one that comes after it: a change may be heard
+// both before and after a read of the order, or late from another node.
+func (s *subscriber) sendStatus(status domain.OrderStatus, frame []byte) {
+	s.mu.Lock()
+	if r := statusRank(status); s.status != "" && r != 0 && (status == s.status || r < statusRank(s.status)) {
+		s.mu.Unlock()
+		return
+	}
+	s.status = status
+	s.sendLocked(frame)
+	s.mu.Unlock()
 }
 
 // send queues a frame; a subscriber already subscriberBuffer frames
@@ -113,6 +129,10 @@ type subscriber struct {
 func (s *subscriber) send(frame []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sendLocked(frame)
+}
+
+func (s *subscriber) sendLocked(frame []byte) {
 	if s.closed {
 		return
 	}
