@@ -95,6 +95,18 @@ func TestPagesAndSearchOfALargeCatalog(t *testing.T) {
 			t.Fatalf("product %d on the pages: %+v, want id %d with %d", i, p, src.products[i].ID, want[1][p.ID]+want[2][p.ID])
 		}
 	}
+	// Each warehouse's regular units of a product, closing-soon lots left
+	// out.
+	for w, byProduct := range want {
+		for pid, n := range byProduct {
+			if got := v.RegularAt(w, pid); got != n {
+				t.Fatalf("RegularAt(%d, %d) = %d, want %d", w, pid, got, n)
+			}
+		}
+	}
+	if got := v.RegularAt(1, 999999); got != 0 {
+		t.Errorf("RegularAt of an unknown product = %d", got)
+	}
 	// A change to one lot shows in the next page asked for.
 	lot := src.lots[1]
 	v.Apply(domain.LotEvent{LotID: lot.ID, ProductID: lot.ProductID, WarehouseID: lot.WarehouseID, OnHand: lot.OnHand + 100, State: domain.Regular, Seq: 1, ExpiresAt: lot.ExpiresAt})
@@ -105,6 +117,9 @@ func TestPagesAndSearchOfALargeCatalog(t *testing.T) {
 		}
 	} else if page := v.Products(yeonhui, Filter{}); available(page, lot.ProductID) != want[1][lot.ProductID]+want[2][lot.ProductID]+100 {
 		t.Errorf("after a change: listing says %d, want %d", available(page, lot.ProductID), want[1][lot.ProductID]+want[2][lot.ProductID]+100)
+	}
+	if got := v.RegularAt(lot.WarehouseID, lot.ProductID); got != want[lot.WarehouseID][lot.ProductID]+100 {
+		t.Errorf("after a change: RegularAt %d, want %d", got, want[lot.WarehouseID][lot.ProductID]+100)
 	}
 	// Lots leave regular stock 48 h before they expire: once every lot
 	// has, nothing is available; back before that (a clock set back), the

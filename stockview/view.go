@@ -472,16 +472,32 @@ func (v *View) ProductAvailable(addr domain.Point, productID int64) int64 {
 	now := v.now()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	var avail int64
+	for _, w := range v.servingLocked(addr) {
+		avail += v.regularAtLocked(w.ID, productID, now)
+	}
+	return avail
+}
+
+// RegularAt is the regular quantity of one product in one warehouse, as
+// this node last heard (another node's change may not have reached it yet).
+func (v *View) RegularAt(warehouseID, productID int64) int64 {
+	now := v.now()
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.regularAtLocked(warehouseID, productID, now)
+}
+
+// regularAtLocked is RegularAt with v.mu held.
+func (v *View) regularAtLocked(warehouseID, productID int64, now time.Time) int64 {
 	i, ok := v.productIdx[productID]
 	if !ok {
 		return 0
 	}
 	p := v.products[i]
 	var avail int64
-	for _, w := range v.servingLocked(addr) {
-		for _, r := range v.byWP[w.ID][productID] {
-			avail += regular(r, p, now)
-		}
+	for _, r := range v.byWP[warehouseID][productID] {
+		avail += regular(r, p, now)
 	}
 	return avail
 }

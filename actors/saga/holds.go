@@ -74,10 +74,14 @@ func (h Holder) Hold(ctx context.Context, o *domain.Order, regularUntil, dealUnt
 }
 
 // holdRegular holds line l at the first serving warehouse that can hold it
-// all; a refusal says the most any one of them could.
+// all; a refusal says the most any one of them could. The warehouses this
+// node's read model shows holding enough are asked first, nearest first,
+// then the others: a nearer warehouse without the product costs the line
+// no request, yet one the read model has not heard of receiving it is
+// still asked.
 func (h Holder) holdRegular(ctx context.Context, serving []domain.Warehouse, key string, l domain.OrderLine, until time.Time) (int64, pb.Reason, int64, error) {
 	var best int64
-	for _, w := range serving {
+	for _, w := range stockedFirst(h.Places, serving, l.ProductID, l.Quantity) {
 		r, available, err := h.Stock.HoldRegular(ctx, w.ID, key, l.ProductID, l.Quantity, until)
 		// STALE_OWNER (a lot's other activation fenced the write off)
 		// says nothing of the stock: the placement is to be tried again.
@@ -87,6 +91,26 @@ func (h Holder) holdRegular(ctx context.Context, serving []domain.Warehouse, key
 		best = max(best, available)
 	}
 	return 0, pb.Reason_INSUFFICIENT_STOCK, best, nil
+}
+
+// stockedFirst orders serving (nearest first) so that the warehouses p
+// shows holding quantity units of product come first, each part keeping
+// its order. Without Stocked it is serving.
+func stockedFirst(p Places, serving []domain.Warehouse, product, quantity int64) []domain.Warehouse {
+	s, ok := p.(Stocked)
+	if !ok || len(serving) < 2 {
+		return serving
+	}
+	out := make([]domain.Warehouse, 0, len(serving))
+	var rest []domain.Warehouse
+	for _, w := range serving {
+		if s.RegularAt(w.ID, product) >= quantity {
+			out = append(out, w)
+		} else {
+			rest = append(rest, w)
+		}
+	}
+	return append(out, rest...)
 }
 
 // Release gives back what o's lines hold (or took): an order that could

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	pb "shelflife/actors/inventorypb"
 	"shelflife/domain"
 )
 
@@ -165,5 +166,89 @@ func TestReleaseGivesBackEveryLineItCan(t *testing.T) {
 		if deal := key == o.Lines[0].Key(o.ID); still != deal {
 			t.Errorf("line %s still held: %v (only the unreachable deal line should be)", key, still)
 		}
+	}
+}
+
+// stockedPlaces is places whose read model shows shown units of milk per
+// warehouse.
+type stockedPlaces struct {
+	places
+	shown map[int64]int64
+}
+
+func (p stockedPlaces) RegularAt(w, product int64) int64 {
+	if product != milk {
+		return 0
+	}
+	return p.shown[w]
+}
+
+// countingStock counts the regular holds asked of each warehouse.
+type countingStock struct {
+	*fakeStock
+	asked map[int64]int
+}
+
+func (s *countingStock) HoldRegular(ctx context.Context, w int64, key string, product, qty int64, until time.Time) (pb.Reason, int64, error) {
+	s.asked[w]++
+	return s.fakeStock.HoldRegular(ctx, w, key, product, qty, until)
+}
+
+// A regular line is asked first of the warehouses the read model shows
+// holding it, nearest first; the others still come after, since the read
+// model may not have heard of a receipt yet.
+func TestRegularLineAsksAWarehouseShownHoldingItFirst(t *testing.T) {
+	until := t0.Add(15 * time.Minute)
+	serving := places{{ID: near, Lat: 37.5, Lng: 127, RadiusKm: 10}, {ID: far, Lat: 37.6, Lng: 127.1, RadiusKm: 30}}
+	tests := []struct {
+		name        string
+		stock       map[int64]int64 // milk each warehouse really holds
+		shown       map[int64]int64 // what the read model shows
+		asked       map[int64]int
+		heldAt      int64
+		wantSoldOut bool
+	}{
+		{name: "only the far warehouse shown holding it: the near one is not asked",
+			stock: map[int64]int64{far: 5}, shown: map[int64]int64{far: 5},
+			asked: map[int64]int{far: 1}, heldAt: far},
+		{name: "both shown: the nearest",
+			stock: map[int64]int64{near: 5, far: 5}, shown: map[int64]int64{near: 5, far: 5},
+			asked: map[int64]int{near: 1}, heldAt: near},
+		{name: "shown too few at the near one: the far one first",
+			stock: map[int64]int64{near: 5, far: 5}, shown: map[int64]int64{far: 5},
+			asked: map[int64]int{far: 1}, heldAt: far},
+		{name: "the read model has not heard of the near one's receipt: asked after the far one refused",
+			stock: map[int64]int64{near: 5}, shown: map[int64]int64{far: 5},
+			asked: map[int64]int{far: 1, near: 1}, heldAt: near},
+		{name: "shown nowhere, held where it is",
+			stock: map[int64]int64{far: 5}, shown: map[int64]int64{},
+			asked: map[int64]int{near: 1, far: 1}, heldAt: far},
+		{name: "nowhere: sold out after asking every one",
+			stock: map[int64]int64{}, shown: map[int64]int64{near: 5},
+			asked: map[int64]int{near: 1, far: 1}, wantSoldOut: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stock := &countingStock{fakeStock: newFakeStock(), asked: map[int64]int{}}
+			stock.lots[dealLot] = 5
+			for w, n := range tc.stock {
+				stock.warehouses[[2]int64{w, milk}] = n
+			}
+			h := Holder{Stock: stock, Places: stockedPlaces{places: serving, shown: tc.shown}}
+			o := legacy(anOrder(domain.StepCreated))
+			err := h.Hold(t.Context(), &o, until, until)
+			if tc.wantSoldOut {
+				if !errors.Is(err, domain.ErrSoldOut) {
+					t.Fatalf("Hold = %v, want sold out", err)
+				}
+			} else if err != nil {
+				t.Fatalf("Hold = %v", err)
+			} else if o.Lines[1].WarehouseID != tc.heldAt {
+				t.Errorf("milk held at %d, want %d", o.Lines[1].WarehouseID, tc.heldAt)
+			}
+			if !maps.Equal(stock.asked, tc.asked) {
+				t.Errorf("asked %v, want %v", stock.asked, tc.asked)
+			}
+		})
 	}
 }

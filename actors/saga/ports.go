@@ -139,6 +139,14 @@ type Places interface {
 	Serving(addr domain.Point) []domain.Warehouse
 }
 
+// Stocked, when Places has it too, says how many regular units of a
+// product a warehouse holds as far as this node knows. It only orders
+// the warehouses a regular line is tried at: what it says may lag behind
+// the warehouse, which alone decides.
+type Stocked interface {
+	RegularAt(warehouseID, productID int64) int64
+}
+
 // Notifier hears every change of an order's status. It must not block.
 type Notifier interface {
 	OrderChanged(o domain.Order)

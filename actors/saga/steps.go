@@ -279,8 +279,14 @@ func (g *grain) serving(o domain.Order) []domain.Warehouse {
 
 func servingNearest(p Places, addr domain.Point) []domain.Warehouse {
 	serving := p.Serving(addr)
-	sort.Slice(serving, func(i, j int) bool {
-		return domain.DistanceKm(addr, serving[i].Area().Center) < domain.DistanceKm(addr, serving[j].Area().Center)
+	// Equally near warehouses in the order of their ids, so that every
+	// node tries them alike.
+	sort.SliceStable(serving, func(i, j int) bool {
+		di, dj := domain.DistanceKm(addr, serving[i].Area().Center), domain.DistanceKm(addr, serving[j].Area().Center)
+		if di != dj {
+			return di < dj
+		}
+		return serving[i].ID < serving[j].ID
 	})
 	return serving
 }
