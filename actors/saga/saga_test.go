@@ -522,3 +522,29 @@ func resumeKnown(g *grain) (*opb.SagaState, error) {
 		return g.run(ctx, o)
 	})
 }
+
+// statusHeard records what the notifier heard.
+type statusHeard struct{ statuses []domain.OrderStatus }
+
+func (h *statusHeard) OrderChanged(o domain.Order) { h.statuses = append(h.statuses, o.Status) }
+
+// A checkout tells the notifier (the order sockets, Kafka) each status
+// once: the steps inside PROCESSING are not news to a shopper.
+func TestACheckoutIsHeardOncePerStatus(t *testing.T) {
+	w := newWorld(anOrder(domain.StepCreated))
+	heard := &statusHeard{}
+	w.g.deps.Notifier = heard
+	if st, err := start(w.g); err != nil || st.GetRefusal() != opb.Refusal_REFUSAL_NONE {
+		t.Fatalf("start: %v %v", st.GetRefusal(), err)
+	}
+	if st, err := approve(theNonce)(w.g); err != nil || st.GetStatus() != string(domain.StatusPaid) {
+		t.Fatalf("approve: %v %v", st, err)
+	}
+	want := []domain.OrderStatus{domain.StatusPaymentReady, domain.StatusProcessing, domain.StatusPaid}
+	if !slices.Equal(heard.statuses, want) {
+		t.Errorf("heard %v, want %v", heard.statuses, want)
+	}
+	if !slices.Contains(w.steps, domain.StepApproving) {
+		t.Errorf("steps %v: the checkout never went through APPROVING, so the test shows nothing", w.steps)
+	}
+}
