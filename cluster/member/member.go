@@ -7,9 +7,12 @@ package member
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -152,7 +155,56 @@ func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
 		}
 	}()
 	c.StartMember()
+	if cfg.Provider == "automanaged" {
+		// The library serves this member's health in the background and
+		// only logs when it cannot (the port taken): the member would run
+		// on, never seen by its peers. Its own answer is what says the
+		// port is this member's.
+		if err := answersAsItself(cfg.AutoManPort, system.ID, automanStartWithin); err != nil {
+			func() {
+				defer func() { recover() }()
+				c.Shutdown(false)
+			}()
+			return nil, fmt.Errorf("cluster provider automanaged: automan_port %d: %w", cfg.AutoManPort, err)
+		}
+	}
 	return &Member{Cluster: c, System: system}, nil
+}
+
+// automanStartWithin is how long a member waits for its automanaged health
+// endpoint to answer as itself.
+var automanStartWithin = 10 * time.Second
+
+// answersAsItself waits until the automanaged health endpoint on port
+// answers with member id, and fails after within.
+func answersAsItself(port int, id string, within time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	url := fmt.Sprintf("http://127.0.0.1:%d/_health", port)
+	deadline := time.Now().Add(within)
+	var last error
+	for {
+		var node automanaged.NodeModel
+		resp, err := client.Get(url)
+		if err == nil {
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("answered HTTP %d, not as a member", resp.StatusCode)
+			} else {
+				err = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&node)
+			}
+			resp.Body.Close()
+			if err == nil && node.ID == id {
+				return nil
+			}
+			if err == nil {
+				err = fmt.Errorf("answered by another member (%q), not this one (%q)", node.ID, id)
+			}
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("this member's health endpoint did not answer as itself within %s (is the port in use?): %w", within, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Address is host:port of this member's remoting.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -110,13 +111,32 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// handedOut are the ports freePort gave this test process.
+var handedOut sync.Map
+
+// freePort finds a port a node started later can listen on, on every
+// interface (the automanaged provider listens on all). It is picked below
+// Linux's ephemeral range (32768 and up), out of which the machine's
+// outgoing connections take their source ports: a port from that range,
+// free when checked, could be any connection's by the time the node
+// listens, and a node that cannot listen on its cluster port is not seen
+// by its peers.
 func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return fmt.Sprintf("127.0.0.1:%d", port)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 func startNode(t *testing.T, bin string, env []string) *proc {
