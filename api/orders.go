@@ -605,7 +605,9 @@ func (s *Server) orderSocket(conn *websocket.Conn) {
 	// A change heard after the status was read and before this
 	// subscription reached no socket: the order is read again, and what
 	// the socket already showed is not sent twice (sendStatus).
-	if s.orders.subscribe(id, sub, since) {
+	changed := s.orders.subscribe(id, sub, since)
+	defer s.orders.unsubscribe(id, sub)
+	if changed {
 		ctx, cancel := context.WithTimeout(context.Background(), orderRecheckWithin)
 		o, err := s.deps.Orders.Order(ctx, id)
 		cancel()
@@ -615,6 +617,5 @@ func (s *Server) orderSocket(conn *websocket.Conn) {
 			s.log.Warn("read order again for its socket", "order", id, "error", err.Error())
 		}
 	}
-	defer s.orders.unsubscribe(id, sub)
 	s.hub.writers.stream(conn, sub)
 }

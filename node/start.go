@@ -172,6 +172,10 @@ func (n *Node) startCluster(context.Context) (err error) {
 	return nil
 }
 
+// The read model orders the warehouses a regular line is asked of
+// (saga.Holder): a change to either side must not turn that off unseen.
+var _ saga.Stocked = (*stockview.View)(nil)
+
 // startConsumers reads other nodes' stock, catalog and order changes, and
 // the "order failed" events (inventory's side of compensation 2).
 func (n *Node) startConsumers(context.Context) error {

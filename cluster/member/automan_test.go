@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"shelflife/cluster/porttest"
 )
 
 // A member whose automanaged port another process holds would run on
@@ -20,7 +24,9 @@ func TestAutomanagedMemberRefusesAPortInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var asked atomic.Int64
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		asked.Add(1)
 		fmt.Fprint(w, `{"id":"another-member","cluster_name":"automan-test"}`)
 	})}
 	go srv.Serve(ln)
@@ -39,16 +45,19 @@ func TestAutomanagedMemberRefusesAPortInUse(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("refused after %s", took)
 	}
+	// The refused member's provider stopped: it no longer checks its
+	// peers (one check may have been under way).
+	before := asked.Load()
+	time.Sleep(2 * time.Second) // four check intervals
+	if n := asked.Load() - before; n > 2 {
+		t.Errorf("the refused member asked its peers' health %d more times after Start returned", n)
+	}
 }
 
 // A member whose automanaged port is free starts and sees itself.
 func TestAutomanagedMemberStartsOnAFreePort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	addr := porttest.Free(t)
+	port, _ := strconv.Atoi(addr[strings.LastIndex(addr, ":")+1:])
 	m, err := Start(Config{Name: "automan-test-free", Provider: "automanaged", AutoManPort: port,
 		Peers: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
 	if err != nil {

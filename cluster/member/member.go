@@ -163,6 +163,9 @@ func Start(cfg Config, kinds ...*cluster.Kind) (m *Member, err error) {
 		if err := answersAsItself(cfg.AutoManPort, system.ID, automanStartWithin); err != nil {
 			func() {
 				defer func() { recover() }()
+				// The cluster's own stop leaves the provider's health
+				// checks and server running: stopped first.
+				_ = provider.Shutdown(false)
 				c.Shutdown(false)
 			}()
 			return nil, fmt.Errorf("cluster provider automanaged: automan_port %d: %w", cfg.AutoManPort, err)

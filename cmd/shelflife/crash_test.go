@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +19,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
+	"shelflife/cluster/porttest"
 	"shelflife/kafkabus"
 	"shelflife/kakaopay"
 	"shelflife/kakaopay/kakaofake"
@@ -111,33 +110,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// handedOut are the ports freePort gave this test process.
-var handedOut sync.Map
-
-// freePort finds a port a node started later can listen on, on every
-// interface (the automanaged provider listens on all). It is picked below
-// Linux's ephemeral range (32768 and up), out of which the machine's
-// outgoing connections take their source ports: a port from that range,
-// free when checked, could be any connection's by the time the node
-// listens, and a node that cannot listen on its cluster port is not seen
-// by its peers.
-func freePort(t *testing.T) string {
-	t.Helper()
-	for range 200 {
-		port := 20000 + rand.IntN(12000)
-		if _, taken := handedOut.LoadOrStore(port, true); taken {
-			continue
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", port))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return fmt.Sprintf("127.0.0.1:%d", port)
-	}
-	t.Fatal("no free port below the ephemeral range")
-	return ""
-}
+// freePort is a port a node started later can listen on (see porttest).
+func freePort(t *testing.T) string { return porttest.Free(t) }
 
 func startNode(t *testing.T, bin string, env []string) *proc {
 	t.Helper()
