@@ -46,6 +46,10 @@ type stockMessage struct {
 	ProductID int64  `json:"product_id,omitempty"`
 	LotID     int64  `json:"lot_id,omitempty"`
 	Available int64  `json:"available"`
+	// Seq, on a deal's message, is the lot's commit sequence: a client
+	// keeps, of a listing's answer and the messages, the one with the
+	// highest.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // adminMessage is what the admin socket receives for every committed change.
@@ -205,8 +209,8 @@ func (h *stockHub) fanOut(c stockview.Change) {
 // lotMessages are an event's message for admins and, for a deal lot, for
 // shoppers near it (nil otherwise).
 func (h *stockHub) lotMessages(e domain.LotEvent) (admin, lot []byte) {
-	if avail, deal := h.view.LotAvailable(e.LotID); deal || e.State != domain.Regular {
-		lot = jsonFrame(stockMessage{Type: "deal", LotID: e.LotID, Available: avail})
+	if avail, seq, deal := h.view.LotAvailable(e.LotID); deal || e.State != domain.Regular {
+		lot = jsonFrame(stockMessage{Type: "deal", LotID: e.LotID, Available: avail, Seq: seq})
 	}
 	admin = jsonFrame(adminMessage{Type: "lot", LotID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
 		OnHand: e.OnHand, Held: e.Held, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At})

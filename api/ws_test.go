@@ -536,3 +536,55 @@ func TestStockSocketHearsAWarehouseKnownAfterItOpened(t *testing.T) {
 		t.Errorf("the socket heard %+v, want product 10 with 7 available", msgs)
 	}
 }
+
+// A deal's socket message and the deals listing both say the lot's
+// commit sequence they were read at, so that a page can keep the newer of
+// the two whichever arrives last (a listing asked for while the socket
+// opened, a message from another node).
+func TestDealMessageAndListingCarryTheLotsSeq(t *testing.T) {
+	now := time.Now()
+	view := stockview.New(hubSource{}, domain.DefaultLadder(), func() time.Time { return now })
+	if err := view.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := &stockHub{view: view}
+	addr := domain.Point{Lat: 37.5667, Lng: 126.93}
+	lot := domain.LotEvent{LotID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: now.Add(30 * time.Hour), OnHand: 5, State: domain.ClosingSoon, Seq: 1}
+	view.Apply(lot)
+	for _, step := range []struct {
+		seq, onHand int64
+		wantSeq     int64
+		wantAvail   int64
+	}{
+		{seq: 4, onHand: 1, wantSeq: 4, wantAvail: 1},
+		{seq: 3, onHand: 2, wantSeq: 4, wantAvail: 1}, // late: the view keeps seq 4, and so do both answers
+		{seq: 5, onHand: 0, wantSeq: 5, wantAvail: 0}, // sold out: the message says so; the listing leaves it out
+	} {
+		e := lot
+		e.Seq, e.OnHand = step.seq, step.onHand
+		view.Apply(e)
+		_, frame := h.lotMessages(e)
+		texts, _ := readFrames(t, bytes.NewReader(frame))
+		var m stockMessage
+		if len(texts) != 1 || json.Unmarshal([]byte(texts[0]), &m) != nil {
+			t.Fatalf("deal message %q", texts)
+		}
+		if m.Seq != step.wantSeq || m.Available != step.wantAvail {
+			t.Errorf("after seq %d: message %+v, want seq %d with %d", step.seq, m, step.wantSeq, step.wantAvail)
+		}
+		if step.wantAvail == 0 {
+			if ds := view.Deals(addr); len(ds) != 0 {
+				t.Errorf("a sold-out deal listed: %+v", ds)
+			}
+			continue
+		}
+		ds := view.Deals(addr)
+		if len(ds) != 1 || ds[0].Seq != step.wantSeq || ds[0].Available != step.wantAvail {
+			t.Errorf("after seq %d: listing %+v, want seq %d with %d", step.seq, ds, step.wantSeq, step.wantAvail)
+		}
+		body, _, err := view.DealsJSON(addr, stockview.Page{})
+		if err != nil || !bytes.Contains(body, fmt.Appendf(nil, `"seq":%d`, step.wantSeq)) {
+			t.Errorf("after seq %d: listing JSON %s without its seq", step.seq, body)
+		}
+	}
+}

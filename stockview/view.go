@@ -68,6 +68,10 @@ type Deal struct {
 	DealPrice       domain.KRW `json:"deal_price"`
 	DiscountPercent int        `json:"discount_percent"`
 	Available       int64      `json:"available"`
+	// Seq is the lot's commit sequence this was read at: of two answers
+	// about one lot (a listing, a socket message, from any node), the
+	// higher Seq is the newer.
+	Seq int64 `json:"seq"`
 }
 
 // Change says which lot changed; listeners recompute what they show. A
@@ -549,22 +553,23 @@ func (v *View) quoteLocked(r *LotRow, p domain.Product, now time.Time) (Deal, bo
 	pct := max(v.ladder.DiscountPercent(r.ExpiresAt.Sub(now)), r.DiscountPercent)
 	return Deal{LotID: r.ID, ProductID: p.ID, Name: p.Name, NameEn: p.NameEn, Category: p.Category,
 		WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt, Price: p.Price,
-		DealPrice: domain.Discounted(p.Price, pct), DiscountPercent: pct, Available: max(r.OnHand, 0)}, true
+		DealPrice: domain.Discounted(p.Price, pct), DiscountPercent: pct, Available: max(r.OnHand, 0), Seq: r.Seq}, true
 }
 
-// LotAvailable is what a deal lot offers now, and whether it is a deal.
-func (v *View) LotAvailable(lotID int64) (int64, bool) {
+// LotAvailable is what a deal lot offers now, the lot's commit sequence it
+// was read at, and whether it is a deal.
+func (v *View) LotAvailable(lotID int64) (available, seq int64, deal bool) {
 	now := v.now()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	r, ok := v.lots[lotID]
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	if domain.StateAt(r.ExpiresAt, now) != domain.ClosingSoon {
-		return 0, false
+		return 0, r.Seq, false
 	}
-	return r.OnHand, true
+	return r.OnHand, r.Seq, true
 }
 
 // Lot reads one lot of the view.

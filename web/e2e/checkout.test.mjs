@@ -224,6 +224,37 @@ test('a shopper buys a deal, lands on the live order view, and the admin dashboa
   }
 });
 
+// The stock socket pushes changes only: a deal that changed between the
+// listing's answer and the socket's opening (a flash sale's first
+// moments) must not stay as the listing said. The page asks again when the
+// socket opens and keeps the newer of listing and message (seq).
+test('a deal listing older than the stock socket is put right when the socket opens', async () => {
+  const ctx = await newContext(1280, 'en');
+  const page = await ctx.newPage();
+  const errors = watchErrors([page]);
+  try {
+    // The first deals listing the page gets is an old one: every deal with
+    // 7777 left, read before any change (seq 0).
+    let stale = 0;
+    await page.route('**/api/v1/deals*', async (route) => {
+      if (stale++ > 0) return route.continue();
+      const res = await route.fetch();
+      const ds = await res.json();
+      await route.fulfill({ response: res, json: ds.map((d) => ({ ...d, available: 7777, seq: 0 })) });
+    });
+    await signIn(page, '/', 'shopper2@shelflife.test');
+    await page.waitForSelector('#deals article.deal');
+    await page.waitForFunction(() => {
+      const shown = [...document.querySelectorAll('#deals article.deal .avail')];
+      return shown.length > 0 && shown.every((e) => e.dataset.available !== '7777');
+    }, null, { timeout: 15000 });
+    assert.ok(stale >= 2, `the deals were asked for again (${stale} listings)`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('a cancelled payment lands on the order view with the reason in words', async () => {
   const ctx = await newContext(1280, 'en');
   const shop = await ctx.newPage();

@@ -43,6 +43,29 @@ function rememberDeals(ds) {
   localStorage.setItem('shelflife.lotWarehouses', JSON.stringify([...lotWarehouses].slice(-500)));
 }
 
+// dealSeen is, per deal lot, the newest stock heard of it (the lot's
+// commit sequence and what it offered), from a listing or the socket:
+// whichever of the two arrives last, the page keeps the newer.
+const dealSeen = new Map();
+
+// newerDeal records what a listing or a message says of a lot, and
+// reports whether it is newer than what the page knew.
+function newerDeal(lotID, seq, available) {
+  const seen = dealSeen.get(lotID);
+  if (seq && seen && seen.seq >= seq) return false;
+  dealSeen.set(lotID, { seq: seq || 0, available });
+  return true;
+}
+
+// setDeals shows a listing's deals, each at the newest stock known of it.
+function setDeals(ds) {
+  for (const d of ds) {
+    if (!newerDeal(d.lot_id, d.seq, d.available)) d.available = dealSeen.get(d.lot_id).available;
+  }
+  deals = ds;
+  rememberDeals(ds);
+}
+
 const placeLabel = (p) => (state.lang === 'ko' ? `${p.ko} (${p.areaKo})` : `${p.en} (${p.areaEn})`);
 const warehouseName = (id) => { const w = catalog.warehouses.get(id); return w ? localName(w.name) : '#' + id; };
 
@@ -111,8 +134,7 @@ async function loadListings(keep = false) {
   const listed = loadProducts(keep ? products.length : 0);
   try {
     const [ds, sv] = await Promise.all([api('GET', '/api/v1/deals' + q), api('GET', '/api/v1/warehouses/serving' + q)]);
-    deals = ds; serving = sv.warehouses;
-    rememberDeals(ds);
+    setDeals(ds); serving = sv.warehouses;
     renderAddress(); renderDeals();
     followStock(q);
   } catch (e) { toast(e.message); }
@@ -122,7 +144,7 @@ async function loadListings(keep = false) {
 async function loadDeals() {
   const q = addrQuery();
   if (q === null) return;
-  try { deals = await api('GET', '/api/v1/deals' + q); rememberDeals(deals); renderDeals(); } catch (e) { toast(e.message); }
+  try { setDeals(await api('GET', '/api/v1/deals' + q)); renderDeals(); } catch (e) { toast(e.message); }
 }
 
 // productsPath is a page of the products at the address that match the
@@ -231,9 +253,15 @@ setInterval(() => document.querySelectorAll('.countdown').forEach((c) => {
   c.textContent = timeLeft(new Date(c.dataset.expires) - Date.now());
 }), 1000);
 
+// followStock keeps the listings current through the stock socket. The
+// socket only pushes changes, so each time it opens (the first time, and
+// after a drop) the listings are asked for again: a change made between
+// the listing's answer and the socket's opening, or while it was down,
+// is not lost. A deal keeps the newer of a listing and a message (seq).
 function followStock(q) {
   if (stopStock) stopStock();
   const tok = state.token ? (q ? '&' : '?') + 'token=' + encodeURIComponent(state.token) : '';
+  let opened = 0;
   stopStock = socket('/api/v1/ws/stock' + q + tok, (m) => {
     if (m.type === 'product') {
       const p = products.find((x) => x.id === m.product_id);
@@ -242,10 +270,17 @@ function followStock(q) {
       renderProducts();
       $('product-' + p.id)?.classList.add('flash');
     } else if (m.type === 'deal') {
+      if (!newerDeal(m.lot_id, m.seq, m.available)) return;
       const d = deals.find((x) => x.lot_id === m.lot_id);
       if (d) { d.available = m.available; renderDeals(); $('deal-' + d.lot_id)?.classList.add('flash'); }
       else if (m.available > 0) loadDeals();
     }
+  }, (st) => {
+    if (st !== 'open') return;
+    loadDeals();
+    // Regular stock moves on with every sale; after a drop, what is shown
+    // may be minutes old.
+    if (opened++ > 0) loadProducts(products.length);
   });
 }
 
