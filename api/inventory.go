@@ -79,11 +79,15 @@ type lotResponse struct {
 	Restored    int64           `json:"restored"`
 	WrittenOff  int64           `json:"written_off"`
 	State       domain.LotState `json:"state"`
+	// Seq counts the lot's commits: of two reads of one lot (a listing, a
+	// socket message), the higher Seq is the newer.
+	Seq int64 `json:"seq"`
 }
 
 func toLotResponse(l domain.Lot) lotResponse {
 	return lotResponse{ID: l.ID, ProductID: l.ProductID, WarehouseID: l.WarehouseID, ExpiresAt: l.ExpiresAt,
-		Received: l.Received, OnHand: l.OnHand, Held: l.Held, Deducted: l.Deducted, Restored: l.Restored, WrittenOff: l.WrittenOff, State: l.State}
+		Received: l.Received, OnHand: l.OnHand, Held: l.Held, Deducted: l.Deducted, Restored: l.Restored, WrittenOff: l.WrittenOff, State: l.State,
+		Seq: l.Seq}
 }
 
 func (s *Server) receiveLot(c *fiber.Ctx) error {

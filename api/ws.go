@@ -64,6 +64,8 @@ type adminMessage struct {
 	ExpiresAt   time.Time       `json:"expires_at"`
 	WrittenOff  int64           `json:"written_off"`
 	At          time.Time       `json:"at"`
+	// Seq is the lot's commit sequence, as in the admin lot listing.
+	Seq int64 `json:"seq"`
 }
 
 func newStockHub(view *stockview.View) *stockHub {
@@ -213,7 +215,7 @@ func (h *stockHub) lotMessages(e domain.LotEvent) (admin, lot []byte) {
 		lot = jsonFrame(stockMessage{Type: "deal", LotID: e.LotID, Available: avail, Seq: seq})
 	}
 	admin = jsonFrame(adminMessage{Type: "lot", LotID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
-		OnHand: e.OnHand, Held: e.Held, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At})
+		OnHand: e.OnHand, Held: e.Held, State: e.State, ExpiresAt: e.ExpiresAt, WrittenOff: e.WrittenOff, At: e.At, Seq: e.Seq})
 	return admin, lot
 }
 

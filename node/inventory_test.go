@@ -286,9 +286,22 @@ func (w *invWorld) sale() {
 	shopperWS.await("product update", func(m map[string]any) bool {
 		return m["type"] == "product" && num(m, "product_id") == w.milk.ID && num(m, "available") == 12
 	})
+	var soldSeq int64
 	adminWS.await("admin lot update", func(m map[string]any) bool {
+		soldSeq = num(m, "seq")
 		return num(m, "lot_id") == w.mapoLot.ID && num(m, "on_hand") == 7
 	})
+	// The admin listing says the same commit sequence as the message of
+	// the same commit: a page keeps the newer of the two by it.
+	var listed []struct {
+		ID     int64
+		OnHand int64 `json:"on_hand"`
+		Seq    int64
+	}
+	w.admin.must("GET", fmt.Sprintf("/api/v1/admin/lots?product_id=%d&warehouse_id=%d", w.milk.ID, w.mapo.ID), nil, &listed, 200)
+	if len(listed) != 1 || listed[0].ID != w.mapoLot.ID || listed[0].OnHand != 7 || listed[0].Seq != soldSeq || soldSeq < 1 {
+		t.Errorf("the Mapo lot listed as %+v after a message with seq %d", listed, soldSeq)
+	}
 	if got := w.milkNear(yeonhui); got != 12 {
 		t.Errorf("milk near Yeonhui after a sale = %d, want 12", got)
 	}

@@ -72,7 +72,7 @@ func (s *Store) LiveLots(ctx context.Context, fn func(stockview.LotRow)) error {
 
 // Lots lists lots for admins, soonest expiry first.
 func (s *Store) Lots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, error) {
-	q := "SELECT id, product_id, warehouse_id, expires_at, received, on_hand, held, deducted, restored, written_off, state, version FROM lots WHERE 1=1"
+	q := "SELECT id, product_id, warehouse_id, expires_at, received, on_hand, held, deducted, restored, written_off, state, version, seq FROM lots WHERE 1=1"
 	var args []any
 	if f.WarehouseID > 0 {
 		q += " AND warehouse_id = ?"
@@ -104,7 +104,7 @@ func (s *Store) Lots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, err
 	for rows.Next() {
 		var l domain.Lot
 		var state string
-		if err := rows.Scan(&l.ID, &l.ProductID, &l.WarehouseID, &l.ExpiresAt, &l.Received, &l.OnHand, &l.Held, &l.Deducted, &l.Restored, &l.WrittenOff, &state, &l.Version); err != nil {
+		if err := rows.Scan(&l.ID, &l.ProductID, &l.WarehouseID, &l.ExpiresAt, &l.Received, &l.OnHand, &l.Held, &l.Deducted, &l.Restored, &l.WrittenOff, &state, &l.Version, &l.Seq); err != nil {
 			return nil, err
 		}
 		l.State = domain.LotState(state)

@@ -5,8 +5,10 @@
 //    warehouse, and a status that a second tab sees move live; the deal
 //    count drops on the storefront, and the admin dashboard (its filtered
 //    stock table and its order list) follows without a reload.
-// 2. A cancelled payment lands on the order view with the reason in words;
-//    a visitor finds a neighbourhood by its name.
+// 2. A storefront whose first deals listing, and a dashboard whose first
+//    lots listing, is older than its stock socket shows the stock as it is
+//    once the socket opens. A cancelled payment lands on the order view
+//    with the reason in words; a visitor finds a neighbourhood by its name.
 // 3. The shop searches, filters by category and pages on the server: with
 //    more products than a page, a typed search finds one past the first
 //    page, and "more" appends the next page.
@@ -249,6 +251,33 @@ test('a deal listing older than the stock socket is put right when the socket op
       return shown.length > 0 && shown.every((e) => e.dataset.available !== '7777');
     }, null, { timeout: 15000 });
     assert.ok(stale >= 2, `the deals were asked for again (${stale} listings)`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+  }
+});
+
+// The same on the admin dashboard: its first lots listing is served old,
+// and the stock table shows the lots as they are once its socket opens.
+test('an admin lots listing older than the stock socket is put right when the socket opens', async () => {
+  const ctx = await newContext(1280, 'en');
+  const page = await ctx.newPage();
+  const errors = watchErrors([page]);
+  try {
+    let stale = 0;
+    await page.route('**/api/v1/admin/lots?*state=*', async (route) => {
+      if (stale++ > 1) return route.continue(); // the first two: REGULAR and CLOSING_SOON
+      const res = await route.fetch();
+      const ls = await res.json();
+      await route.fulfill({ response: res, json: ls.map((l) => ({ ...l, on_hand: 7777, seq: 0 })) });
+    });
+    await signIn(page, '/admin', 'admin@shelflife.test');
+    await page.waitForSelector('#stock tr[id^=stock-]');
+    await page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('#stock td[data-regular], #stock td[data-deal]')];
+      return cells.length > 0 && cells.every((c) => Number(c.dataset.regular ?? c.dataset.deal) < 7777);
+    }, null, { timeout: 15000 });
+    assert.ok(stale >= 4, `the lots were asked for again (${stale} listings)`);
     assert.deepEqual(errors, []);
   } finally {
     await ctx.close();

@@ -30,15 +30,50 @@ const pname = (id) => { const p = products.get(id); return p ? productName(p) : 
 const wname = (id) => { const w = warehouses.get(id); return w ? localName(w.name) : '#' + id; };
 const hhmm = (d) => `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 
+// liveLots reads the live lots, with the time it asked.
+async function liveLots() {
+  const askedAt = performance.now();
+  const [ls, soon] = await Promise.all([api('GET', '/api/v1/admin/lots?limit=1000&state=REGULAR'), api('GET', '/api/v1/admin/lots?limit=1000&state=CLOSING_SOON')]);
+  return { listed: [...ls, ...soon], askedAt };
+}
+
 async function load() {
-  const [ps, ws, ls, soon] = await Promise.all([api('GET', '/api/v1/admin/products'), api('GET', '/api/v1/admin/warehouses'),
-    api('GET', '/api/v1/admin/lots?limit=1000&state=REGULAR'), api('GET', '/api/v1/admin/lots?limit=1000&state=CLOSING_SOON')]);
+  const [ps, ws, live] = await Promise.all([api('GET', '/api/v1/admin/products'), api('GET', '/api/v1/admin/warehouses'), liveLots()]);
   products = new Map(ps.map((p) => [p.id, p]));
   warehouses = new Map(ws.map((w) => [w.id, w]));
-  lots.clear();
-  for (const l of [...ls, ...soon]) lots.set(l.id, l);
+  mergeLots(live);
   renderFilters(); renderReceive(); renderStock(); renderExpiring(); renderExpiryChart();
   await Promise.all([loadSummary(), loadWaste(), loadOrders(), loadAtRisk()]);
+}
+
+// expiredAt is, per lot the socket said expired, the lot's commit
+// sequence then: an older listing does not bring it back.
+const expiredAt = new Map();
+
+// mergeLots shows a listing's lots, each at the newest state known of it:
+// a lot the socket told of after the listing was read keeps what the
+// socket said (the lot's commit sequence, seq, tells which is newer), and
+// one it told of after the listing was asked for (a lot just received)
+// stays though the listing lacks it.
+function mergeLots({ listed, askedAt }) {
+  const next = new Map();
+  for (const l of listed) {
+    if ((expiredAt.get(l.id) ?? -1) >= l.seq) continue;
+    const cur = lots.get(l.id);
+    next.set(l.id, cur && cur.seq > l.seq ? cur : l);
+  }
+  for (const [id, l] of lots) if (!next.has(id) && l.heardAt > askedAt) next.set(id, l);
+  lots.clear();
+  for (const [id, l] of next) lots.set(id, l);
+}
+
+// reloadLots asks for the live lots again: the socket pushes changes only,
+// so what changed while it was down is read back.
+async function reloadLots() {
+  try {
+    mergeLots(await liveLots());
+    renderStock(); renderExpiring(); renderExpiryChart();
+  } catch (e) { toast(e.message); }
 }
 
 function renderFilters() {
@@ -277,12 +312,18 @@ function follow() {
   if (stop) stop();
   stop = socket('/api/v1/admin/ws/stock?token=' + encodeURIComponent(state.token), (m) => {
     const before = lots.get(m.lot_id);
-    if (m.state === 'EXPIRED') lots.delete(m.lot_id);
+    if (before && m.seq && before.seq >= m.seq) return; // older than what is shown
+    if (m.state === 'EXPIRED') { lots.delete(m.lot_id); expiredAt.set(m.lot_id, m.seq || 0); }
     else lots.set(m.lot_id, { ...(before || {}), id: m.lot_id, product_id: m.product_id, warehouse_id: m.warehouse_id,
-      on_hand: m.on_hand, state: m.state, expires_at: m.expires_at });
+      on_hand: m.on_hand, state: m.state, expires_at: m.expires_at, seq: m.seq, heardAt: performance.now() });
     renderStock(`${m.warehouse_id}:${m.product_id}`); renderExpiring(); renderExpiryChart();
     refreshSoon(); slowSoon();
-  }, (s) => { live = s === 'open'; renderLive(); });
+  }, (s) => {
+    live = s === 'open'; renderLive();
+    // Each opening (the first races the page's own load) reads the lots
+    // again; of each lot the newer read is kept.
+    if (live) reloadLots();
+  });
 }
 
 function renderAll() {
