@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync"
@@ -482,13 +483,9 @@ type orderHub struct {
 
 const orderChangeBuckets = 256
 
-func orderBucket(id string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint32(id[i])) * 16777619
-	}
-	return int(h % orderChangeBuckets)
-}
+var orderSeed = maphash.MakeSeed()
+
+func orderBucket(id string) int { return int(maphash.String(orderSeed, id) % orderChangeBuckets) }
 
 // changeCount is how many changes of orders hashing with id were heard.
 func (h *orderHub) changeCount(id string) uint64 {

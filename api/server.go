@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -344,7 +345,7 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
-	defer s.running.done(s.running.add(runningRequest{id: id, method: c.Method(), path: string([]byte(c.Path())), start: start}))
+	defer s.running.done(s.running.add(runningRequest{id: id, method: c.Method(), path: strings.Clone(c.Path()), start: start}))
 
 	err := c.Next()
 	if err != nil {

@@ -15,8 +15,9 @@ import (
 // Holder puts a new order's lines on hold before the order is stored, so
 // that a shopper is sent to pay only for stock that is held: a deal line
 // on its lot, a regular line at the nearest serving warehouse the read
-// model shows holding it all, else at the nearest that can (FEFO inside). What cannot be held refuses the placement at
-// once (*domain.SoldOutError) and gives back what was held.
+// model shows holding it all, else at the nearest that can (FEFO inside).
+// What cannot be held refuses the placement at once (*domain.SoldOutError)
+// and gives back what was held.
 //
 // A crash after the holds and before the order is stored leaves holds
 // without an order: they end at their deadline by their lot's timer. Once

@@ -226,6 +226,19 @@ test('a shopper buys a deal, lands on the live order view, and the admin dashboa
   }
 });
 
+// serveFirstStale answers the page's first n requests to glob (a JSON
+// list) with each item passed through stale, and lets the rest through;
+// it returns how many requests there were so far.
+async function serveFirstStale(page, glob, n, stale) {
+  let seen = 0;
+  await page.route(glob, async (route) => {
+    if (seen++ >= n) return route.continue();
+    const res = await route.fetch();
+    await route.fulfill({ response: res, json: (await res.json()).map(stale) });
+  });
+  return () => seen;
+}
+
 // The stock socket pushes changes only: a deal that changed between the
 // listing's answer and the socket's opening (a flash sale's first
 // moments) must not stay as the listing said. The page asks again when the
@@ -237,20 +250,14 @@ test('a deal listing older than the stock socket is put right when the socket op
   try {
     // The first deals listing the page gets is an old one: every deal with
     // 7777 left, read before any change (seq 0).
-    let stale = 0;
-    await page.route('**/api/v1/deals*', async (route) => {
-      if (stale++ > 0) return route.continue();
-      const res = await route.fetch();
-      const ds = await res.json();
-      await route.fulfill({ response: res, json: ds.map((d) => ({ ...d, available: 7777, seq: 0 })) });
-    });
+    const listings = await serveFirstStale(page, '**/api/v1/deals*', 1, (d) => ({ ...d, available: 7777, seq: 0 }));
     await signIn(page, '/', 'shopper2@shelflife.test');
     await page.waitForSelector('#deals article.deal');
     await page.waitForFunction(() => {
       const shown = [...document.querySelectorAll('#deals article.deal .avail')];
       return shown.length > 0 && shown.every((e) => e.dataset.available !== '7777');
     }, null, { timeout: 15000 });
-    assert.ok(stale >= 2, `the deals were asked for again (${stale} listings)`);
+    assert.ok(listings() >= 2, `the deals were asked for again (${listings()} listings)`);
     assert.deepEqual(errors, []);
   } finally {
     await ctx.close();
@@ -264,20 +271,15 @@ test('an admin lots listing older than the stock socket is put right when the so
   const page = await ctx.newPage();
   const errors = watchErrors([page]);
   try {
-    let stale = 0;
-    await page.route('**/api/v1/admin/lots?*state=*', async (route) => {
-      if (stale++ > 1) return route.continue(); // the first two: REGULAR and CLOSING_SOON
-      const res = await route.fetch();
-      const ls = await res.json();
-      await route.fulfill({ response: res, json: ls.map((l) => ({ ...l, on_hand: 7777, seq: 0 })) });
-    });
+    // The first two: REGULAR and CLOSING_SOON.
+    const listings = await serveFirstStale(page, '**/api/v1/admin/lots?*state=*', 2, (l) => ({ ...l, on_hand: 7777, seq: 0 }));
     await signIn(page, '/admin', 'admin@shelflife.test');
     await page.waitForSelector('#stock tr[id^=stock-]');
     await page.waitForFunction(() => {
       const cells = [...document.querySelectorAll('#stock td[data-regular], #stock td[data-deal]')];
       return cells.length > 0 && cells.every((c) => Number(c.dataset.regular ?? c.dataset.deal) < 7777);
     }, null, { timeout: 15000 });
-    assert.ok(stale >= 4, `the lots were asked for again (${stale} listings)`);
+    assert.ok(listings() >= 4, `the lots were asked for again (${listings()} listings)`);
     assert.deepEqual(errors, []);
   } finally {
     await ctx.close();
