@@ -226,13 +226,17 @@ test('a shopper buys a deal, lands on the live order view, and the admin dashboa
   }
 });
 
-// serveFirstStale answers the page's first n requests to glob (a JSON
-// list) with each item passed through stale, and lets the rest through;
-// it returns how many requests there were so far.
-async function serveFirstStale(page, glob, n, stale) {
+// serveFirstStale answers the page's first request to each address that
+// matches glob (a JSON list) with each item passed through stale, and lets
+// the later ones through; it returns how many requests there were so far.
+async function serveFirstStale(page, glob, stale) {
+  const answered = new Set();
   let seen = 0;
   await page.route(glob, async (route) => {
-    if (seen++ >= n) return route.continue();
+    seen++;
+    const url = route.request().url();
+    if (answered.has(url)) return route.continue();
+    answered.add(url);
     const res = await route.fetch();
     await route.fulfill({ response: res, json: (await res.json()).map(stale) });
   });
@@ -249,8 +253,9 @@ test('a deal listing older than the stock socket is put right when the socket op
   const errors = watchErrors([page]);
   try {
     // The first deals listing the page gets is an old one: every deal with
-    // 7777 left, read before any change (seq 0).
-    const listings = await serveFirstStale(page, '**/api/v1/deals*', 1, (d) => ({ ...d, available: 7777, seq: 0 }));
+    // 7777 left, read before any commit (seq -1: older than any real read,
+    // a demo lot's first being 0).
+    const listings = await serveFirstStale(page, '**/api/v1/deals*', (d) => ({ ...d, available: 7777, seq: -1 }));
     await signIn(page, '/', 'shopper2@shelflife.test');
     await page.waitForSelector('#deals article.deal');
     await page.waitForFunction(() => {
@@ -271,8 +276,10 @@ test('an admin lots listing older than the stock socket is put right when the so
   const page = await ctx.newPage();
   const errors = watchErrors([page]);
   try {
-    // The first two: REGULAR and CLOSING_SOON.
-    const listings = await serveFirstStale(page, '**/api/v1/admin/lots?*state=*', 2, (l) => ({ ...l, on_hand: 7777, seq: 0 }));
+    // The first REGULAR and the first CLOSING_SOON listing, read before any
+    // commit (seq -1). The page's own load and the socket's first opening
+    // race, so either may get them.
+    const listings = await serveFirstStale(page, '**/api/v1/admin/lots?*state=*', (l) => ({ ...l, on_hand: 7777, seq: -1 }));
     await signIn(page, '/admin', 'admin@shelflife.test');
     await page.waitForSelector('#stock tr[id^=stock-]');
     await page.waitForFunction(() => {

@@ -58,7 +58,7 @@ const expiredAt = new Map();
 function mergeLots({ listed, askedAt }) {
   const next = new Map();
   for (const l of listed) {
-    if ((expiredAt.get(l.id) ?? -1) >= l.seq) continue;
+    if (expiredAt.has(l.id) && expiredAt.get(l.id) >= l.seq) continue;
     const cur = lots.get(l.id);
     next.set(l.id, cur && cur.seq > l.seq ? cur : l);
   }
