@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -65,4 +66,55 @@ func TestShutdownNamesTheRequestsStillRunning(t *testing.T) {
 	if strings.Contains(out, "path=/healthz") {
 		t.Errorf("a finished request is named as running:\n%s", out)
 	}
+}
+
+// A connection that a client opened and never sent a request on does not
+// hold the drain until its read timeout (30 s, past the node's whole
+// shutdown): it is closed once silent for silentGrace. Before, the drain
+// ran out its time with no request running and one connection open.
+func TestShutdownClosesAConnectionThatNeverSentARequest(t *testing.T) {
+	srv, err := New(Config{JWTSecret: testSecret, BcryptCost: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	// A used keep-alive connection, and one left silent.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.silentCount() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never counted the silent connection")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	srv.silentGrace = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v, want the drain to end with no request running", err)
+	}
+	silent.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("the silent connection after the drain: %v, want it closed by the server", err)
+	}
+}
+
+func (s *Server) silentCount() int {
+	s.silent.mu.Lock()
+	defer s.silent.mu.Unlock()
+	return len(s.silent.m)
 }

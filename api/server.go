@@ -135,6 +135,9 @@ type Server struct {
 	running        inFlight
 	// drainReport is the constant drainReport; tests shorten it.
 	drainReport time.Duration
+	silent      silentConns
+	// silentGrace is the constant silentGrace; tests shorten it.
+	silentGrace time.Duration
 }
 
 const (
@@ -178,7 +181,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, tokens: tokens, log: cfg.Logger, dummyHash: dummy,
 		addrs:    &addressCache{ttl: 30 * time.Second, m: map[int64]cachedAddress{}},
 		accounts: &accountCache{ttl: accountTTL, m: map[int64]cachedAccount{}},
-		hashing:  make(hashSlots, cfg.Limits.HashConcurrency), drainReport: drainReport}
+		hashing:  make(hashSlots, cfg.Limits.HashConcurrency), drainReport: drainReport, silentGrace: silentGrace}
 	if s.trustedNets, err = parseTrusted(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -208,6 +211,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 	})
+	s.app.Server().ConnState = s.silent.track
 	s.routes()
 	return s, nil
 }
@@ -218,13 +222,17 @@ func (s *Server) App() *fiber.App { return s.app }
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting requests and waits for those in flight. When
-// the wait passes drainReport, and again when ctx ends first, each request
-// still running is logged (id, path, seconds so far) with the number of
-// connections still open.
+// Shutdown stops accepting requests and waits for those in flight; a
+// connection that has sent no request for silentGrace is closed (see
+// silentConns). When the wait passes drainReport, and again when ctx ends
+// first, each request still running is logged (id, path, seconds so far)
+// with the number of connections still open.
 func (s *Server) Shutdown(ctx context.Context) error {
 	slow := time.AfterFunc(s.drainReport, func() { s.logRunning("HTTP drain is slow") })
+	drained := make(chan struct{})
+	go s.silent.closeWhileDraining(s.silentGrace, drained)
 	err := s.app.ShutdownWithContext(ctx)
+	close(drained)
 	slow.Stop()
 	if err != nil {
 		s.logRunning("HTTP drain ended")
@@ -345,6 +353,9 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
+	if c.Context().ConnRequestNum() == 1 {
+		s.silent.heard(c.Context().Conn())
+	}
 	defer s.running.done(s.running.add(runningRequest{id: id, method: c.Method(), path: strings.Clone(c.Path()), start: start}))
 
 	err := c.Next()
