@@ -178,7 +178,7 @@ var _ saga.Stocked = (*stockview.View)(nil)
 
 // startConsumers reads other nodes' stock, catalog and order changes, and
 // the "order failed" events (inventory's side of compensation 2).
-func (n *Node) startConsumers(context.Context) error {
+func (n *Node) startConsumers(ctx context.Context) error {
 	subs := []struct {
 		topic  string
 		handle func(key, value []byte)
@@ -198,6 +198,14 @@ func (n *Node) startConsumers(context.Context) error {
 		}
 		n.onShutdownDo(s.topic+" consumer", stop)
 	}
+	// The read model was loaded before these subscriptions, and other
+	// nodes' changes in between were not heard: the catalog (small) is
+	// read again now, the lots (a million on a large shop: seconds) in
+	// the background, while the node serves.
+	if err := n.view.LoadCatalog(ctx); err != nil {
+		return fmt.Errorf("reload catalog: %w", err)
+	}
+	n.catchUpLots()
 	stock := saga.ClusterStock{Lots: n.lots, Warehouses: warehouse.NewClient(n.member.Cluster)}
 	restorer := events.Restorer{Store: n.store, Stock: stock, Log: n.log}
 	stop, err := n.bus.ConsumeGroup(events.RestoreConsumerName, saga.OrderFailedTopic, restorer.Handle)
@@ -206,6 +214,29 @@ func (n *Node) startConsumers(context.Context) error {
 	}
 	n.onShutdownDo("restore consumer", stop)
 	return nil
+}
+
+// catchUpLots runs the read model's catch-up once, in the background;
+// shutdown cancels it.
+func (n *Node) catchUpLots() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		start := time.Now()
+		if err := n.view.CatchUp(ctx); err != nil {
+			if ctx.Err() == nil {
+				n.log.Warn("read model catch-up", "error", err.Error())
+			}
+			return
+		}
+		n.log.Info("read model caught up", "took", time.Since(start).Round(time.Millisecond).String())
+	}()
+	n.onShutdown("read model catch-up", func(context.Context) error {
+		cancel()
+		<-done
+		return nil
+	})
 }
 
 // startJobs starts the outbox relay, the order sweeper (sagas left

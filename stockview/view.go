@@ -88,6 +88,8 @@ type View struct {
 	ladder domain.Ladder
 	now    func() time.Time
 
+	// loadMu runs catalog loads one at a time (LoadCatalog).
+	loadMu     sync.Mutex
 	mu         sync.RWMutex
 	products   []domain.Product
 	productIdx map[int64]int
@@ -180,11 +182,68 @@ func (v *View) Load(ctx context.Context) error {
 	return nil
 }
 
+// CatchUp reads the catalog and the lots again and takes from them what
+// the view missed: changes made on other nodes after Load read MySQL and
+// before this node heard their announcements (it subscribes after
+// loading, while it joins the cluster). A lot's row is taken only when
+// newer than what the view holds (by seq), so the events heard meanwhile
+// are not undone; a lot the view held before the catch-up began and no
+// longer listed has expired. Listeners are told of every lot that changed.
+func (v *View) CatchUp(ctx context.Context) error {
+	if err := v.LoadCatalog(ctx); err != nil {
+		return err
+	}
+	v.mu.RLock()
+	before := make(map[int64]struct{}, len(v.lots))
+	for id := range v.lots {
+		before[id] = struct{}{}
+	}
+	v.mu.RUnlock()
+	block := make([]domain.LotEvent, 0, lotBlock)
+	err := v.src.LiveLots(ctx, func(r LotRow) {
+		delete(before, r.ID)
+		block = append(block, domain.LotEvent{LotID: r.ID, ProductID: r.ProductID, WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt,
+			OnHand: r.OnHand, State: r.State, Seq: r.Seq, DiscountPercent: r.DiscountPercent})
+		if len(block) == lotBlock {
+			v.ApplyAll(block)
+			block = block[:0]
+		}
+	})
+	if err != nil {
+		return err
+	}
+	v.ApplyAll(block)
+	var gone []domain.LotEvent
+	v.mu.Lock()
+	for id := range before {
+		if r, ok := v.lots[id]; ok {
+			gone = append(gone, domain.LotEvent{LotID: r.ID, ProductID: r.ProductID, WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt,
+				State: domain.Expired, Seq: r.Seq})
+			v.removeLocked(r)
+			v.whVersion[r.WarehouseID]++
+		}
+	}
+	if len(gone) > 0 {
+		v.version.Add(1)
+	}
+	v.mu.Unlock()
+	if len(gone) > 0 {
+		v.notify(Change{Event: gone[len(gone)-1], Events: gone})
+	}
+	return nil
+}
+
 // lotBlock is how many lots Load allocates at a time.
 const lotBlock = 4096
 
 // LoadCatalog reloads products and warehouses (after an admin change).
+// Loads run one at a time, each reading after the one before it was
+// installed: changes are announced on several Kafka partitions, read
+// concurrently, and an earlier announcement's load that read before a
+// later change must not be installed over the later load's.
 func (v *View) LoadCatalog(ctx context.Context) error {
+	v.loadMu.Lock()
+	defer v.loadMu.Unlock()
 	ps, err := v.src.Products(ctx)
 	if err != nil {
 		return err

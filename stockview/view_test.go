@@ -322,3 +322,113 @@ func TestDealFollowsTheLotsAdaptiveMarkdown(t *testing.T) {
 		t.Errorf("deal at 5 h left = %d %%, want the ladder's 70", d.DiscountPercent)
 	}
 }
+
+// slowCatalog answers its first Products call with the catalog as it was
+// before a product was added, once released; later calls with the new one.
+type slowCatalog struct {
+	fakeSource
+	calls           chan struct{}
+	release         chan struct{}
+	before, current []domain.Product
+	n               int
+}
+
+func (s *slowCatalog) Products(context.Context) ([]domain.Product, error) {
+	s.n++
+	if s.n == 1 {
+		s.calls <- struct{}{}
+		<-s.release
+		return s.before, nil
+	}
+	return s.current, nil
+}
+
+// Two announcements of catalog changes are read on different partitions at
+// once: the load of the first, which read before the second change, must
+// not be installed over the load of the second.
+func TestALateCatalogLoadDoesNotUndoANewerOne(t *testing.T) {
+	milk := domain.Product{ID: 10, SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000}
+	fish := domain.Product{ID: 11, SKU: "FISH", Name: "고등어", Category: "Seafood", Price: 10000}
+	src := &slowCatalog{fakeSource: fakeSource{warehouses: []domain.Warehouse{mapo}}, calls: make(chan struct{}, 1), release: make(chan struct{}),
+		before: []domain.Product{milk}, current: []domain.Product{milk, fish}}
+	v := New(src, domain.DefaultLadder(), func() time.Time { return t0 })
+	first := make(chan error, 1)
+	go func() { first <- v.LoadCatalog(context.Background()) }()
+	<-src.calls // the first load has read the old catalog
+	second := make(chan error, 1)
+	go func() { second <- v.LoadCatalog(context.Background()) }()
+	secondDone := false
+	select {
+	case err := <-second: // the old code: the second load ends first
+		if err != nil {
+			t.Fatal(err)
+		}
+		secondDone = true
+	case <-time.After(200 * time.Millisecond): // it waits for the first
+	}
+	close(src.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if !secondDone {
+		if err := <-second; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := v.Product(fish.ID); !ok {
+		t.Error("the product added before the second announcement is missing: the first load was installed last")
+	}
+}
+
+// A node loads the view, then subscribes to other nodes' changes: what
+// changed in between is taken by CatchUp, and what was heard since is kept.
+func TestCatchUpTakesWhatTheViewMissedAndKeepsWhatItHeard(t *testing.T) {
+	milk := domain.Product{ID: 10, SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000}
+	fish := domain.Product{ID: 11, SKU: "FISH", Name: "고등어", Category: "Seafood", Price: 10000}
+	far := t0.Add(10 * 24 * time.Hour)
+	src := &fakeSource{products: []domain.Product{milk}, warehouses: []domain.Warehouse{mapo},
+		lots: []LotRow{
+			{ID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 5, State: domain.Regular, Seq: 1},
+			{ID: 101, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 7, State: domain.Regular, Seq: 1},
+			{ID: 102, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 9, State: domain.Regular, Seq: 1},
+		}}
+	v := New(src, domain.DefaultLadder(), func() time.Time { return t0 })
+	if err := v.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Missed: fish and its lot 103 added, lot 100 sold down, lot 101
+	// expired. Heard: lot 102 at seq 5, newer than the row read below.
+	src.products = []domain.Product{milk, fish}
+	src.lots = []LotRow{
+		{ID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 2, State: domain.Regular, Seq: 3},
+		{ID: 102, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 8, State: domain.Regular, Seq: 4},
+		{ID: 103, ProductID: 11, WarehouseID: 1, ExpiresAt: far, OnHand: 4, State: domain.Regular, Seq: 0},
+	}
+	v.Apply(domain.LotEvent{LotID: 102, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 6, State: domain.Regular, Seq: 5})
+	told := map[int64]domain.LotState{}
+	stop := v.Subscribe(func(c Change) {
+		for _, e := range append(c.Events, c.Event) {
+			told[e.LotID] = e.State
+		}
+	})
+	defer stop()
+	if err := v.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ps := v.Products(yeonhui, Filter{})
+	if got := available(ps, 10); got != 2+6 {
+		t.Errorf("milk available %d, want 8 (lot 100 as read, lot 102 as heard, lot 101 gone)", got)
+	}
+	if got := available(ps, 11); got != 4 {
+		t.Errorf("fish available %d, want 4 (product and lot added while the view was not listening)", got)
+	}
+	want := map[int64]domain.LotState{100: domain.Regular, 101: domain.Expired, 103: domain.Regular}
+	for id, st := range want {
+		if told[id] != st {
+			t.Errorf("listeners told lot %d %q, want %q", id, told[id], st)
+		}
+	}
+	if _, ok := told[102]; ok {
+		t.Error("listeners told of lot 102, whose row was older than what the view held")
+	}
+}
