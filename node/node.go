@@ -79,6 +79,9 @@ type Options struct {
 	Agent any
 	// Clock drives the grains' timers and every "now"; nil is the wall clock.
 	Clock clock.Clock
+	// afterStep, when set (by this package's tests), runs after each
+	// start step.
+	afterStep func(n *Node, step string)
 }
 
 // NewLogger builds the structured logger the configuration asks for. With
@@ -135,6 +138,9 @@ func Start(ctx context.Context, cfg config.Node, opts Options) (n *Node, err err
 			return n, err
 		}
 		n.started = append(n.started, StartStep{Name: step.name, Took: time.Since(t)})
+		if opts.afterStep != nil {
+			opts.afterStep(n, step.name)
+		}
 	}
 	var attrs []any
 	for _, s := range n.started {

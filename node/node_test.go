@@ -13,7 +13,9 @@ import (
 
 	"shelflife/config"
 	"shelflife/demo"
+	"shelflife/domain"
 	"shelflife/persistence/mysqlstore/mysqltest"
+	"shelflife/stockview"
 )
 
 func testConfig(t *testing.T) config.Node {
@@ -76,5 +78,65 @@ func TestStartFailsCleanlyWhenMySQLIsUnreachable(t *testing.T) {
 	if n, err := Start(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err == nil {
 		n.Shutdown(ctx)
 		t.Fatal("Start succeeded without MySQL")
+	}
+}
+
+// What another node changes while this one loads its read model and joins
+// the cluster, before it listens to the others' announcements, reaches the
+// read model all the same: the catalog at once, the lots soon after.
+func TestReadModelCatchesUpWithChangesMadeWhileStarting(t *testing.T) {
+	cfg := testConfig(t)
+	at := time.Now()
+	var productID int64
+	hook := func(n *Node, step string) {
+		if step != "cluster" { // the read model is loaded; nothing is heard yet
+			return
+		}
+		ctx := context.Background()
+		w, err := n.store.CreateWarehouse(ctx, domain.Warehouse{Name: "Gap", Region: "R", Lat: 37.5145, Lng: 127.1059, RadiusKm: 5})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		p, err := n.store.CreateProduct(ctx, domain.Product{SKU: "GAP", Name: "틈새", Category: "C", Price: 1000})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := n.store.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(10 * 24 * time.Hour), Received: 42}, at); err != nil {
+			t.Error(err)
+			return
+		}
+		productID = p.ID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := Start(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), afterStep: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	if productID == 0 {
+		t.Fatal("the change was not made")
+	}
+	if _, ok := n.View().Product(productID); !ok {
+		t.Error("the product added while the node started is not in its catalog once it has started")
+	}
+	jamsil := domain.Point{Lat: 37.5133, Lng: 127.1001}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got int64 = -1
+		for _, p := range n.View().Products(jamsil, stockview.Filter{}) {
+			if p.ID == productID {
+				got = p.Available
+			}
+		}
+		if got == 42 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lot received while the node started: available %d in its read model after 10 s, want 42", got)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
