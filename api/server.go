@@ -141,7 +141,6 @@ type Server struct {
 }
 
 const (
-	localLogger    = "logger"
 	localPrincipal = "principal"
 	localRequestID = "request_id"
 )
@@ -337,7 +336,8 @@ func newRequestID() string {
 }
 
 // requestContext gives the request an id (the client's X-Request-Id when it
-// sends a sane one), a logger carrying it, a deadline, and records metrics.
+// sends a sane one; requestLogger carries it), a deadline, and records
+// metrics.
 func (s *Server) requestContext(c *fiber.Ctx) error {
 	start := time.Now()
 	id := c.Get(fiber.HeaderXRequestID)
@@ -348,8 +348,6 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderXRequestID, id)
 	c.Locals(localRequestID, id)
-	log := s.log.With("request_id", id)
-	c.Locals(localLogger, log)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
@@ -362,7 +360,7 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	if err != nil {
 		// Let the error handler write the answer now so the status is known.
 		if herr := s.errorHandler(c, err); herr != nil {
-			log.Error("write error response", "error", herr.Error())
+			s.requestLogger(c).Error("write error response", "error", herr.Error())
 		}
 	}
 	status := c.Response().StatusCode()
@@ -372,7 +370,7 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	if !s.cfg.RequestLog && status < 500 {
 		return nil
 	}
-	log.Info("request",
+	s.requestLogger(c).Info("request",
 		"method", c.Method(),
 		"path", string([]byte(c.Path())),
 		"route", route,
