@@ -42,6 +42,8 @@ type LotRow struct {
 	// counted is what the lot adds to its warehouse's regular stock in the
 	// view's listing (catalog.go).
 	counted int64
+	// mark is the catch-up that last saw the lot (CatchUp).
+	mark uint32
 }
 
 // ProductAvailability is one line of the product listing.
@@ -89,7 +91,14 @@ type View struct {
 	now    func() time.Time
 
 	// loadMu runs catalog loads one at a time (LoadCatalog).
-	loadMu     sync.Mutex
+	loadMu sync.Mutex
+	// catchUpMu runs catch-ups one at a time (CatchUp); catchUp numbers
+	// them, and while one runs removed holds the lots taken out of the
+	// view since it began (both guarded by mu).
+	catchUpMu sync.Mutex
+	catchUp   uint32
+	removed   map[int64]struct{}
+
 	mu         sync.RWMutex
 	products   []domain.Product
 	productIdx map[int64]int
@@ -182,41 +191,53 @@ func (v *View) Load(ctx context.Context) error {
 	return nil
 }
 
-// CatchUp reads the catalog and the lots again and takes from them what
-// the view missed: changes made on other nodes after Load read MySQL and
-// before this node heard their announcements (it subscribes after
-// loading, while it joins the cluster). A lot's row is taken only when
-// newer than what the view holds (by seq), so the events heard meanwhile
-// are not undone; a lot the view held before the catch-up began and no
-// longer listed has expired. Listeners are told of every lot that changed.
+// CatchUp reads the lots again and takes from them what the view missed:
+// changes made on other nodes after Load read MySQL and before this node
+// heard their announcements (it subscribes after loading, while it joins
+// the cluster; the catalog is LoadCatalog's). A lot's row is taken only
+// when newer than what the view holds (by seq), so the events heard
+// meanwhile are not undone, and a lot taken out of the view since the
+// catch-up began (heard expired) is not put back by a row read before.
+// A lot the view held before and the rows no longer list has expired.
+// Listeners are told of every lot that changed. One runs at a time.
 func (v *View) CatchUp(ctx context.Context) error {
-	if err := v.LoadCatalog(ctx); err != nil {
-		return err
-	}
-	v.mu.RLock()
-	before := make(map[int64]struct{}, len(v.lots))
-	for id := range v.lots {
-		before[id] = struct{}{}
-	}
-	v.mu.RUnlock()
+	v.catchUpMu.Lock()
+	defer v.catchUpMu.Unlock()
+	v.mu.Lock()
+	v.catchUp++
+	mark := v.catchUp
+	v.removed = map[int64]struct{}{}
+	v.mu.Unlock()
+	defer func() {
+		v.mu.Lock()
+		v.removed = nil
+		v.mu.Unlock()
+	}()
 	block := make([]domain.LotEvent, 0, lotBlock)
+	take := func() {
+		v.mu.Lock()
+		applied := v.catchUpLocked(block, mark)
+		v.mu.Unlock()
+		if len(applied) > 0 {
+			v.notify(Change{Event: applied[len(applied)-1], Events: applied})
+		}
+		block = block[:0]
+	}
 	err := v.src.LiveLots(ctx, func(r LotRow) {
-		delete(before, r.ID)
 		block = append(block, domain.LotEvent{LotID: r.ID, ProductID: r.ProductID, WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt,
 			OnHand: r.OnHand, State: r.State, Seq: r.Seq, DiscountPercent: r.DiscountPercent})
 		if len(block) == lotBlock {
-			v.ApplyAll(block)
-			block = block[:0]
+			take()
 		}
 	})
 	if err != nil {
 		return err
 	}
-	v.ApplyAll(block)
+	take()
 	var gone []domain.LotEvent
 	v.mu.Lock()
-	for id := range before {
-		if r, ok := v.lots[id]; ok {
+	for _, r := range v.lots {
+		if r.mark != mark {
 			gone = append(gone, domain.LotEvent{LotID: r.ID, ProductID: r.ProductID, WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt,
 				State: domain.Expired, Seq: r.Seq})
 			v.removeLocked(r)
@@ -231,6 +252,27 @@ func (v *View) CatchUp(ctx context.Context) error {
 		v.notify(Change{Event: gone[len(gone)-1], Events: gone})
 	}
 	return nil
+}
+
+// catchUpLocked applies a block of the catch-up's rows and marks their
+// lots seen; it returns the rows that changed the view.
+func (v *View) catchUpLocked(rows []domain.LotEvent, mark uint32) []domain.LotEvent {
+	var applied []domain.LotEvent
+	for _, e := range rows {
+		if _, ok := v.removed[e.LotID]; ok {
+			continue
+		}
+		if v.applyLocked(e) {
+			applied = append(applied, e)
+		}
+		if r := v.lots[e.LotID]; r != nil {
+			r.mark = mark
+		}
+	}
+	if len(applied) > 0 {
+		v.version.Add(1)
+	}
+	return applied
 }
 
 // lotBlock is how many lots Load allocates at a time.
@@ -292,6 +334,9 @@ func (v *View) removeLocked(r *LotRow) {
 	}
 	r.counted = 0
 	delete(v.lots, r.ID)
+	if v.removed != nil {
+		v.removed[r.ID] = struct{}{}
+	}
 	list := v.byWP[r.WarehouseID][r.ProductID]
 	for i, x := range list {
 		if x.ID == r.ID {
@@ -355,7 +400,7 @@ func (v *View) applyLocked(e domain.LotEvent) bool {
 		v.whVersion[cur.WarehouseID]++
 	default:
 		r := &LotRow{ID: e.LotID, ProductID: e.ProductID, WarehouseID: e.WarehouseID,
-			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq, DiscountPercent: e.DiscountPercent}
+			ExpiresAt: e.ExpiresAt, OnHand: e.OnHand, State: e.State, Seq: e.Seq, DiscountPercent: e.DiscountPercent, mark: v.catchUp}
 		v.insertLocked(r)
 		v.countLocked(v.stockOfLocked(r.WarehouseID), r, v.now())
 		v.whVersion[r.WarehouseID]++

@@ -381,7 +381,8 @@ func TestALateCatalogLoadDoesNotUndoANewerOne(t *testing.T) {
 }
 
 // A node loads the view, then subscribes to other nodes' changes: what
-// changed in between is taken by CatchUp, and what was heard since is kept.
+// changed in between is taken by LoadCatalog and CatchUp, and what was
+// heard since is kept.
 func TestCatchUpTakesWhatTheViewMissedAndKeepsWhatItHeard(t *testing.T) {
 	milk := domain.Product{ID: 10, SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000}
 	fish := domain.Product{ID: 11, SKU: "FISH", Name: "고등어", Category: "Seafood", Price: 10000}
@@ -412,6 +413,9 @@ func TestCatchUpTakesWhatTheViewMissedAndKeepsWhatItHeard(t *testing.T) {
 		}
 	})
 	defer stop()
+	if err := v.LoadCatalog(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if err := v.CatchUp(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -430,5 +434,61 @@ func TestCatchUpTakesWhatTheViewMissedAndKeepsWhatItHeard(t *testing.T) {
 	}
 	if _, ok := told[102]; ok {
 		t.Error("listeners told of lot 102, whose row was older than what the view held")
+	}
+}
+
+// hookedSource calls during after the first lot row it hands out: what the
+// view hears while a catch-up reads MySQL.
+type hookedSource struct {
+	fakeSource
+	during func()
+}
+
+func (h hookedSource) LiveLots(ctx context.Context, fn func(LotRow)) error {
+	for i, r := range h.lots {
+		fn(r)
+		if i == 0 && h.during != nil {
+			h.during()
+		}
+	}
+	return nil
+}
+
+// Events heard while the catch-up reads: a lot heard expired is not put
+// back by its row read before, and a lot heard created is not dropped
+// because the rows, read before it, lack it.
+func TestCatchUpKeepsWhatItHearsWhileReading(t *testing.T) {
+	milk := domain.Product{ID: 10, SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000}
+	far := t0.Add(10 * 24 * time.Hour)
+	rows := []LotRow{
+		{ID: 100, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 5, State: domain.Regular, Seq: 1},
+		{ID: 101, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 7, State: domain.Regular, Seq: 1},
+	}
+	src := &hookedSource{fakeSource: fakeSource{products: []domain.Product{milk}, warehouses: []domain.Warehouse{mapo}, lots: rows}}
+	v := New(src, domain.DefaultLadder(), func() time.Time { return t0 })
+	if err := v.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	src.during = func() {
+		v.Apply(domain.LotEvent{LotID: 101, ProductID: 10, WarehouseID: 1, ExpiresAt: far, State: domain.Expired, Seq: 2})
+		v.Apply(domain.LotEvent{LotID: 102, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 3, State: domain.Regular, Seq: 0})
+	}
+	if err := v.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := available(v.Products(yeonhui, Filter{}), 10); got != 5+3 {
+		t.Errorf("milk available %d, want 8: lot 100 as read, lot 101 gone (heard expired), lot 102 as heard", got)
+	}
+	// A second catch-up with nothing changed changes nothing.
+	src.during = func() {}
+	src.lots = append(rows[:1:1], LotRow{ID: 102, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 3, State: domain.Regular, Seq: 0})
+	changes := 0
+	stop := v.Subscribe(func(Change) { changes++ })
+	defer stop()
+	if err := v.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := available(v.Products(yeonhui, Filter{}), 10); got != 8 || changes != 0 {
+		t.Errorf("after a catch-up with nothing new: milk %d (want 8), %d changes told (want 0)", got, changes)
 	}
 }
