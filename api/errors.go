@@ -148,11 +148,10 @@ func detailOf(ae *Error, err error) errorDetail {
 
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	ae := toError(err)
-	log := s.requestLogger(c)
 	if ae.Status >= 500 {
-		log.Error("request failed", "status", ae.Status, "error", err.Error())
-	} else {
-		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "error", err.Error())
+		s.requestLogger(c).Error("request failed", "status", ae.Status, "error", err.Error())
+	} else if s.log.Enabled(c.UserContext(), slog.LevelDebug) {
+		s.requestLogger(c).Debug("request rejected", "status", ae.Status, "code", ae.Code, "error", err.Error())
 	}
 	if ae.Status == http.StatusServiceUnavailable {
 		// Every 503 is worth repeating: say when.

@@ -216,27 +216,55 @@ func (n *Node) startConsumers(ctx context.Context) error {
 	return nil
 }
 
-// catchUpLots runs the read model's catch-up once, in the background;
-// shutdown cancels it.
+// catchUpLots runs the read model's catch-up in the background, again
+// after a failure (MySQL away for a moment) until it succeeds; shutdown
+// cancels it.
 func (n *Node) catchUpLots() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		start := time.Now()
-		if err := n.view.CatchUp(ctx); err != nil {
-			if ctx.Err() == nil {
-				n.log.Warn("read model catch-up", "error", err.Error())
-			}
-			return
+		err := keepTrying(ctx, catchUpRetry, catchUpRetryMax, n.view.CatchUp, func(err error, wait time.Duration) {
+			n.log.Warn("read model catch-up failed; trying again", "error", err.Error(), "in", wait.String())
+		})
+		if err == nil {
+			n.log.Info("read model caught up", "took", time.Since(start).Round(time.Millisecond).String())
 		}
-		n.log.Info("read model caught up", "took", time.Since(start).Round(time.Millisecond).String())
 	}()
 	n.onShutdown("read model catch-up", func(context.Context) error {
 		cancel()
 		<-done
 		return nil
 	})
+}
+
+// The read model's catch-up is tried again after catchUpRetry, doubling
+// up to catchUpRetryMax.
+const (
+	catchUpRetry    = 500 * time.Millisecond
+	catchUpRetryMax = 30 * time.Second
+)
+
+// keepTrying runs try until it succeeds or ctx ends (its error then),
+// waiting first after the first failure, twice as long after each next
+// one, at most most; failed hears each failure and the wait after it.
+func keepTrying(ctx context.Context, first, most time.Duration, try func(context.Context) error, failed func(error, time.Duration)) error {
+	for wait := first; ; wait = min(2*wait, most) {
+		err := try(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		failed(err, wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // startJobs starts the outbox relay, the order sweeper (sagas left

@@ -90,8 +90,12 @@ type View struct {
 	ladder domain.Ladder
 	now    func() time.Time
 
-	// loadMu runs catalog loads one at a time (LoadCatalog).
-	loadMu sync.Mutex
+	// loadTurn runs catalog loads one at a time; loadsAsked counts the
+	// calls, loadsDone the calls the last installed load covers
+	// (LoadCatalog).
+	loadTurn   chan struct{}
+	loadsAsked atomic.Uint64
+	loadsDone  atomic.Uint64
 	// catchUpMu runs catch-ups one at a time (CatchUp); catchUp numbers
 	// them, and while one runs removed holds the lots taken out of the
 	// view since it began (both guarded by mu).
@@ -158,7 +162,7 @@ func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
 	if now == nil {
 		now = time.Now
 	}
-	return &View{src: src, ladder: ladder, now: now, lots: map[int64]*LotRow{},
+	return &View{src: src, ladder: ladder, now: now, loadTurn: make(chan struct{}, 1), lots: map[int64]*LotRow{},
 		byWP: map[int64]map[int64][]*LotRow{}, productIdx: map[int64]int{}, listeners: map[int]func(Change){},
 		listings: map[listingKey]listing{}, stock: map[int64]*warehouseStock{}, whVersion: map[int64]uint64{}}
 }
@@ -166,6 +170,10 @@ func New(src Source, ladder domain.Ladder, now func() time.Time) *View {
 // Load rebuilds the view from the source. The lots are indexed as they
 // stream in, in blocks of lotBlock rows, and take the view's place at once.
 func (v *View) Load(ctx context.Context) error {
+	// Not while a catch-up runs: it would take the fresh lots, never
+	// marked seen, for expired.
+	v.catchUpMu.Lock()
+	defer v.catchUpMu.Unlock()
 	if err := v.LoadCatalog(ctx); err != nil {
 		return err
 	}
@@ -225,7 +233,7 @@ func (v *View) CatchUp(ctx context.Context) error {
 	}
 	err := v.src.LiveLots(ctx, func(r LotRow) {
 		block = append(block, domain.LotEvent{LotID: r.ID, ProductID: r.ProductID, WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt,
-			OnHand: r.OnHand, State: r.State, Seq: r.Seq, DiscountPercent: r.DiscountPercent})
+			OnHand: r.OnHand, State: r.State, Seq: r.Seq, DiscountPercent: r.DiscountPercent, At: v.now()})
 		if len(block) == lotBlock {
 			take()
 		}
@@ -236,10 +244,13 @@ func (v *View) CatchUp(ctx context.Context) error {
 	take()
 	var gone []domain.LotEvent
 	v.mu.Lock()
+	now := v.now()
 	for _, r := range v.lots {
 		if r.mark != mark {
+			// The expiry's commit came after what the view held: its seq
+			// is at least the next, newer than anything told of the lot.
 			gone = append(gone, domain.LotEvent{LotID: r.ID, ProductID: r.ProductID, WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt,
-				State: domain.Expired, Seq: r.Seq})
+				State: domain.Expired, Seq: r.Seq + 1, At: now})
 			v.removeLocked(r)
 			v.whVersion[r.WarehouseID]++
 		}
@@ -282,10 +293,29 @@ const lotBlock = 4096
 // Loads run one at a time, each reading after the one before it was
 // installed: changes are announced on several Kafka partitions, read
 // concurrently, and an earlier announcement's load that read before a
-// later change must not be installed over the later load's.
+// later change must not be installed over the later load's. A call
+// waiting for its turn ends with ctx, and returns at once when a load
+// that began reading after the call was made has been installed since.
 func (v *View) LoadCatalog(ctx context.Context) error {
-	v.loadMu.Lock()
-	defer v.loadMu.Unlock()
+	asked := v.loadsAsked.Add(1)
+	select {
+	case v.loadTurn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-v.loadTurn }()
+	if v.loadsDone.Load() >= asked {
+		return nil
+	}
+	covers := v.loadsAsked.Load()
+	if err := v.loadCatalog(ctx); err != nil {
+		return err
+	}
+	v.loadsDone.Store(covers)
+	return nil
+}
+
+func (v *View) loadCatalog(ctx context.Context) error {
 	ps, err := v.src.Products(ctx)
 	if err != nil {
 		return err
@@ -390,6 +420,9 @@ func (v *View) applyLocked(e domain.LotEvent) bool {
 		return false
 	case e.State == domain.Expired:
 		if !ok {
+			if v.removed != nil {
+				v.removed[e.LotID] = struct{}{} // a catch-up may hold an older row
+			}
 			return false // gone already, or never shown
 		}
 		v.removeLocked(cur)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -490,5 +491,38 @@ func TestCatchUpKeepsWhatItHearsWhileReading(t *testing.T) {
 	}
 	if got := available(v.Products(yeonhui, Filter{}), 10); got != 8 || changes != 0 {
 		t.Errorf("after a catch-up with nothing new: milk %d (want 8), %d changes told (want 0)", got, changes)
+	}
+}
+
+// Announcements that pile up while a load runs are answered by one load
+// after it, and a caller that stops waiting is not held.
+func TestCatalogLoadsThatWaitAreMerged(t *testing.T) {
+	milk := domain.Product{ID: 10, SKU: "MILK", Name: "우유", Category: "Dairy", Price: 3000}
+	src := &slowCatalog{fakeSource: fakeSource{warehouses: []domain.Warehouse{mapo}}, calls: make(chan struct{}, 1), release: make(chan struct{}),
+		before: []domain.Product{milk}, current: []domain.Product{milk}}
+	v := New(src, domain.DefaultLadder(), func() time.Time { return t0 })
+	first := make(chan error, 1)
+	go func() { first <- v.LoadCatalog(context.Background()) }()
+	<-src.calls
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := v.LoadCatalog(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a load whose caller gave up waiting: %v, want its context's error", err)
+	}
+	waiting := make(chan error, 3)
+	for range 3 {
+		go func() { waiting <- v.LoadCatalog(context.Background()) }()
+	}
+	for v.loadsAsked.Load() < 5 { // the three wait for their turn
+		time.Sleep(time.Millisecond)
+	}
+	close(src.release)
+	for _, ch := range []chan error{first, waiting, waiting, waiting} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.n != 2 {
+		t.Errorf("the catalog was read %d times, want 2: the first load, then one for the three that waited", src.n)
 	}
 }

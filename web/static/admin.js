@@ -46,8 +46,8 @@ async function load() {
   await Promise.all([loadSummary(), loadWaste(), loadOrders(), loadAtRisk()]);
 }
 
-// expiredAt is, per lot the socket said expired, the lot's commit
-// sequence then: an older listing does not bring it back.
+// expiredAt is, per lot the socket said expired, the seq it said it at.
+// Expiry is final: no listing or later message brings the lot back.
 const expiredAt = new Map();
 
 // mergeLots shows a listing's lots, each at the newest state known of it:
@@ -58,7 +58,7 @@ const expiredAt = new Map();
 function mergeLots({ listed, askedAt }) {
   const next = new Map();
   for (const l of listed) {
-    if (expiredAt.has(l.id) && expiredAt.get(l.id) >= l.seq) continue;
+    if (expiredAt.has(l.id)) continue; // expired is final: the listing was older
     const cur = lots.get(l.id);
     next.set(l.id, cur && cur.seq > l.seq ? cur : l);
   }
@@ -312,8 +312,11 @@ function follow() {
   if (stop) stop();
   stop = socket('/api/v1/admin/ws/stock?token=' + encodeURIComponent(state.token), (m) => {
     const before = lots.get(m.lot_id);
-    if (before && m.seq && before.seq >= m.seq) return; // older than what is shown
+    // An expiry is final whatever its seq (a node that missed the real
+    // one tells it with a seq of its own guessing).
+    if (m.state !== 'EXPIRED' && before && m.seq && before.seq >= m.seq) return; // older than what is shown
     if (m.state === 'EXPIRED') { lots.delete(m.lot_id); expiredAt.set(m.lot_id, m.seq || 0); }
+    else if (expiredAt.has(m.lot_id)) return; // a lot never comes back from expiry
     else lots.set(m.lot_id, { ...(before || {}), id: m.lot_id, product_id: m.product_id, warehouse_id: m.warehouse_id,
       on_hand: m.on_hand, state: m.state, expires_at: m.expires_at, seq: m.seq, heardAt: performance.now() });
     renderStock(`${m.warehouse_id}:${m.product_id}`); renderExpiring(); renderExpiryChart();
