@@ -242,11 +242,21 @@ func (v *View) CatchUp(ctx context.Context) error {
 		return err
 	}
 	take()
+	// The lots not seen are found under the read lock (browsing goes on
+	// meanwhile), then taken out under the write lock.
+	var unseen []int64
+	v.mu.RLock()
+	for id, r := range v.lots {
+		if r.mark != mark {
+			unseen = append(unseen, id)
+		}
+	}
+	v.mu.RUnlock()
 	var gone []domain.LotEvent
 	v.mu.Lock()
 	now := v.now()
-	for _, r := range v.lots {
-		if r.mark != mark {
+	for _, id := range unseen {
+		if r := v.lots[id]; r != nil && r.mark != mark {
 			// The expiry's commit came after what the view held: its seq
 			// is at least the next, newer than anything told of the lot.
 			gone = append(gone, domain.LotEvent{LotID: r.ID, ProductID: r.ProductID, WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt,
