@@ -221,7 +221,7 @@ func (v *View) CatchUp(ctx context.Context) error {
 		v.removed = nil
 		v.mu.Unlock()
 	}()
-	block := make([]domain.LotEvent, 0, lotBlock)
+	block, at := make([]domain.LotEvent, 0, lotBlock), v.now()
 	take := func() {
 		v.mu.Lock()
 		applied := v.catchUpLocked(block, mark)
@@ -233,7 +233,7 @@ func (v *View) CatchUp(ctx context.Context) error {
 	}
 	err := v.src.LiveLots(ctx, func(r LotRow) {
 		block = append(block, domain.LotEvent{LotID: r.ID, ProductID: r.ProductID, WarehouseID: r.WarehouseID, ExpiresAt: r.ExpiresAt,
-			OnHand: r.OnHand, State: r.State, Seq: r.Seq, DiscountPercent: r.DiscountPercent, At: v.now()})
+			OnHand: r.OnHand, State: r.State, Seq: r.Seq, DiscountPercent: r.DiscountPercent, At: at})
 		if len(block) == lotBlock {
 			take()
 		}
