@@ -70,14 +70,18 @@ type Node struct {
 	// LotSweepWorkers is how many of the sweep's transactions (500 lots
 	// each) run at once: MySQL's cores it may take from checkouts in an
 	// expiry storm.
-	LotSweepWorkers int      `yaml:"lot_sweep_workers"`
-	PublicURL       string   `yaml:"public_url"`
-	KakaoBaseURL    string   `yaml:"kakao_base_url"`
-	KakaoSecretKey  string   `yaml:"kakao_secret_key"`
-	KakaoCID        string   `yaml:"kakao_cid"`
-	KakaoTimeout    Duration `yaml:"kakao_timeout"`
-	KakaoFakeAddr   string   `yaml:"kakao_fake_addr"`
-	PaymentValidity Duration `yaml:"payment_validity"`
+	LotSweepWorkers int `yaml:"lot_sweep_workers"`
+	// ReadModelRefresh is how often the read model reads the lots again
+	// from MySQL and takes what it missed (an event dropped while Kafka
+	// was away); 0 only at start.
+	ReadModelRefresh Duration `yaml:"read_model_refresh"`
+	PublicURL        string   `yaml:"public_url"`
+	KakaoBaseURL     string   `yaml:"kakao_base_url"`
+	KakaoSecretKey   string   `yaml:"kakao_secret_key"`
+	KakaoCID         string   `yaml:"kakao_cid"`
+	KakaoTimeout     Duration `yaml:"kakao_timeout"`
+	KakaoFakeAddr    string   `yaml:"kakao_fake_addr"`
+	PaymentValidity  Duration `yaml:"payment_validity"`
 	// DealHold is how long a closing-soon deal line is held for its
 	// payer (regular lines: payment_validity).
 	DealHold       Duration         `yaml:"deal_hold"`
@@ -157,6 +161,7 @@ func Defaults() Node {
 		SweepInterval:    Duration(30 * time.Second),
 		LotSweepInterval: Duration(5 * time.Second),
 		LotSweepWorkers:  2,
+		ReadModelRefresh: Duration(5 * time.Minute),
 		KakaoSecretKey:   "DEV-shelflife-local",
 		KakaoCID:         "TC0ONETIME",
 		KakaoTimeout:     Duration(10 * time.Second),
@@ -239,6 +244,9 @@ func (c Node) Validate() error {
 	}
 	if c.PaymentValidity <= 0 || c.DealHold <= 0 || c.SagaStuckAfter <= 0 || c.OutboxInterval <= 0 || c.KakaoTimeout <= 0 {
 		errs = append(errs, errors.New("payment_validity, deal_hold, saga_stuck_after, outbox_interval and kakao_timeout must be positive"))
+	}
+	if c.ReadModelRefresh < 0 {
+		errs = append(errs, errors.New("read_model_refresh must not be negative (0: only at start)"))
 	}
 	if c.LotSweepWorkers < 1 || c.LotSweepWorkers > 32 {
 		errs = append(errs, fmt.Errorf("lot_sweep_workers %d: 1 to 32", c.LotSweepWorkers))

@@ -9,20 +9,21 @@ import (
 
 func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 	env := map[string]string{
-		"SHELFLIFE_HTTP_ADDR":         "127.0.0.1:9999",
-		"SHELFLIFE_MYSQL_DSN":         "u@tcp(db:3306)/x",
-		"SHELFLIFE_REDIS_ADDR":        "cache:6379",
-		"SHELFLIFE_KAFKA_BROKERS":     "k1:9092, k2:9092",
-		"SHELFLIFE_DEMO":              "true",
-		"SHELFLIFE_TOKEN_TTL":         "2h",
-		"SHELFLIFE_BCRYPT_COST":       "6",
-		"SHELFLIFE_CLUSTER_PORT":      "7001",
-		"SHELFLIFE_CLUSTER_PROVIDER":  "test",
-		"SHELFLIFE_MARKDOWN_LADDER":   "24h:40",
-		"SHELFLIFE_DEAL_LIMIT":        "2",
-		"SHELFLIFE_MARKDOWN":          "adaptive",
-		"SHELFLIFE_MARKDOWN_STEPS":    "35,55,75",
-		"SHELFLIFE_LOT_SWEEP_WORKERS": "1",
+		"SHELFLIFE_HTTP_ADDR":          "127.0.0.1:9999",
+		"SHELFLIFE_MYSQL_DSN":          "u@tcp(db:3306)/x",
+		"SHELFLIFE_REDIS_ADDR":         "cache:6379",
+		"SHELFLIFE_KAFKA_BROKERS":      "k1:9092, k2:9092",
+		"SHELFLIFE_DEMO":               "true",
+		"SHELFLIFE_TOKEN_TTL":          "2h",
+		"SHELFLIFE_BCRYPT_COST":        "6",
+		"SHELFLIFE_CLUSTER_PORT":       "7001",
+		"SHELFLIFE_CLUSTER_PROVIDER":   "test",
+		"SHELFLIFE_MARKDOWN_LADDER":    "24h:40",
+		"SHELFLIFE_DEAL_LIMIT":         "2",
+		"SHELFLIFE_MARKDOWN":           "adaptive",
+		"SHELFLIFE_MARKDOWN_STEPS":     "35,55,75",
+		"SHELFLIFE_LOT_SWEEP_WORKERS":  "1",
+		"SHELFLIFE_READ_MODEL_REFRESH": "90s",
 	}
 	cfg, err := Load("../configs/local.yaml", func(k string) string { return env[k] })
 	if err != nil {
@@ -32,7 +33,8 @@ func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 		len(cfg.KafkaBrokers) != 2 || cfg.KafkaBrokers[1] != "k2:9092" || !cfg.Demo ||
 		time.Duration(cfg.TokenTTL) != 2*time.Hour || cfg.BcryptCost != 6 || cfg.Cluster.Port != 7001 ||
 		cfg.MarkdownLadder.DiscountPercent(time.Hour) != 40 || cfg.DealLimit != 2 ||
-		cfg.Markdown != domain.AdaptiveMarkdown || cfg.MarkdownSteps.String() != "35,55,75" || cfg.LotSweepWorkers != 1 {
+		cfg.Markdown != domain.AdaptiveMarkdown || cfg.MarkdownSteps.String() != "35,55,75" || cfg.LotSweepWorkers != 1 ||
+		cfg.ReadModelRefresh.D() != 90*time.Second {
 		t.Errorf("overrides not applied: %+v", cfg)
 	}
 	names := EnvNames()
@@ -60,6 +62,7 @@ func TestConfigEnvironmentOverridesEveryKey(t *testing.T) {
 		{"SHELFLIFE_MARKDOWN_STEPS": "30,130"},
 		{"SHELFLIFE_DEAL_LIMIT": "five"},
 		{"SHELFLIFE_LOT_SWEEP_WORKERS": "0"},
+		{"SHELFLIFE_READ_MODEL_REFRESH": "-1m"},
 	}
 	for _, e := range bad {
 		if _, err := Load("", func(k string) string { return e[k] }); err == nil {

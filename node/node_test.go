@@ -85,43 +85,71 @@ func TestStartFailsCleanlyWhenMySQLIsUnreachable(t *testing.T) {
 // the cluster, before it listens to the others' announcements, reaches the
 // read model all the same: the catalog at once, the lots soon after.
 func TestReadModelCatchesUpWithChangesMadeWhileStarting(t *testing.T) {
-	cfg := testConfig(t)
-	at := time.Now()
 	var productID int64
 	hook := func(n *Node, step string) {
-		if step != "cluster" { // the read model is loaded; nothing is heard yet
-			return
+		if step == "cluster" { // the read model is loaded; nothing is heard yet
+			productID = writeUnannounced(t, n, "GAP", 42)
 		}
-		ctx := context.Background()
-		w, err := n.store.CreateWarehouse(ctx, domain.Warehouse{Name: "Gap", Region: "R", Lat: 37.5145, Lng: 127.1059, RadiusKm: 5})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		p, err := n.store.CreateProduct(ctx, domain.Product{SKU: "GAP", Name: "틈새", Category: "C", Price: 1000})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := n.store.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(10 * 24 * time.Hour), Received: 42}, at); err != nil {
-			t.Error(err)
-			return
-		}
-		productID = p.ID
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	n, err := Start(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), afterStep: hook})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
+	n := startWith(t, testConfig(t), hook)
 	if productID == 0 {
 		t.Fatal("the change was not made")
 	}
 	if _, ok := n.View().Product(productID); !ok {
 		t.Error("the product added while the node started is not in its catalog once it has started")
 	}
+	waitAvailableInJamsil(t, n, productID, 42, "the lot received while the node started")
+}
+
+// A catalog and lot change the node never heard of (announcements dropped
+// while Kafka was away) reach its read model by the next refresh.
+func TestReadModelRefreshTakesWhatItNeverHeard(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ReadModelRefresh = config.Duration(200 * time.Millisecond)
+	n := startWith(t, cfg, nil)
+	productID := writeUnannounced(t, n, "QUIET", 17)
+	waitAvailableInJamsil(t, n, productID, 17, "a lot the node never heard of")
+}
+
+// startWith starts a node, stopped when t ends.
+func startWith(t *testing.T, cfg config.Node, afterStep func(*Node, string)) *Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := Start(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), afterStep: afterStep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	return n
+}
+
+// writeUnannounced writes a warehouse in Songpa, a product sku and a lot
+// of received units of it to MySQL behind the node's back (nothing is
+// announced) and answers the product's id (0 after a failure, reported).
+func writeUnannounced(t *testing.T, n *Node, sku string, received int64) int64 {
+	ctx, at := context.Background(), time.Now()
+	w, err := n.store.CreateWarehouse(ctx, domain.Warehouse{Name: sku, Region: "R", Lat: 37.5145, Lng: 127.1059, RadiusKm: 5})
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	p, err := n.store.CreateProduct(ctx, domain.Product{SKU: sku, Name: "틈새 " + sku, Category: "C", Price: 1000})
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	if _, err := n.store.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(10 * 24 * time.Hour), Received: received}, at); err != nil {
+		t.Error(err)
+		return 0
+	}
+	return p.ID
+}
+
+// waitAvailableInJamsil waits up to 10 s for the node's read model to show
+// want units of the product near Jamsil.
+func waitAvailableInJamsil(t *testing.T, n *Node, productID, want int64, what string) {
+	t.Helper()
 	jamsil := domain.Point{Lat: 37.5133, Lng: 127.1001}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -131,11 +159,11 @@ func TestReadModelCatchesUpWithChangesMadeWhileStarting(t *testing.T) {
 				got = p.Available
 			}
 		}
-		if got == 42 {
-			break
+		if got == want {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the lot received while the node started: available %d in its read model after 10 s, want 42", got)
+			t.Fatalf("%s: available %d in the node's read model after 10 s, want %d", what, got, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

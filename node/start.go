@@ -217,19 +217,53 @@ func (n *Node) startConsumers(ctx context.Context) error {
 }
 
 // catchUpLots runs the read model's catch-up in the background, again
-// after a failure (MySQL away for a moment) until it succeeds; shutdown
-// cancels it.
+// after a failure (MySQL away for a moment) until it succeeds; then,
+// every read_model_refresh, it reads the catalog and the lots again and
+// takes what the node missed since (an announcement dropped while Kafka
+// was away). Shutdown cancels it.
 func (n *Node) catchUpLots() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		start := time.Now()
-		err := keepTrying(ctx, catchUpRetry, catchUpRetryMax, n.view.CatchUp, func(err error, wait time.Duration) {
+		err := keepTrying(ctx, catchUpRetry, catchUpRetryMax, func(ctx context.Context) error {
+			_, err := n.view.CatchUp(ctx)
+			return err
+		}, func(err error, wait time.Duration) {
 			n.log.Warn("read model catch-up failed; trying again", "error", err.Error(), "in", wait.String())
 		})
-		if err == nil {
-			n.log.Info("read model caught up", "took", time.Since(start).Round(time.Millisecond).String())
+		if err != nil {
+			return
+		}
+		n.log.Info("read model caught up", "took", time.Since(start).Round(time.Millisecond).String())
+		every := n.cfg.ReadModelRefresh.D()
+		if every <= 0 {
+			return
+		}
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			// The catalog too: its announcements are not kept either.
+			err := n.view.LoadCatalog(ctx)
+			changed := 0
+			if err == nil {
+				changed, err = n.view.CatchUp(ctx)
+			}
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				n.log.Warn("read model refresh failed", "error", err.Error())
+			case changed > 0:
+				// Missed events, or ones still on their way.
+				n.log.Info("read model refresh took lots newer in MySQL", "lots", changed)
+			}
 		}
 	}()
 	n.onShutdown("read model catch-up", func(context.Context) error {

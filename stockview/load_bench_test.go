@@ -57,7 +57,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		if err := v.CatchUp(context.Background()); err != nil {
+		if _, err := v.CatchUp(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -207,8 +207,9 @@ func (v *View) Load(ctx context.Context) error {
 // meanwhile are not undone, and a lot taken out of the view since the
 // catch-up began (heard expired) is not put back by a row read before.
 // A lot the view held before and the rows no longer list has expired.
-// Listeners are told of every lot that changed. One runs at a time.
-func (v *View) CatchUp(ctx context.Context) error {
+// Listeners are told of every lot that changed, and CatchUp answers how
+// many did. One runs at a time.
+func (v *View) CatchUp(ctx context.Context) (int, error) {
 	v.catchUpMu.Lock()
 	defer v.catchUpMu.Unlock()
 	v.mu.Lock()
@@ -222,10 +223,12 @@ func (v *View) CatchUp(ctx context.Context) error {
 		v.mu.Unlock()
 	}()
 	block, at := make([]domain.LotEvent, 0, lotBlock), v.now()
+	changed := 0
 	take := func() {
 		v.mu.Lock()
 		applied := v.catchUpLocked(block, mark)
 		v.mu.Unlock()
+		changed += len(applied)
 		if len(applied) > 0 {
 			v.notify(Change{Event: applied[len(applied)-1], Events: applied})
 		}
@@ -239,7 +242,7 @@ func (v *View) CatchUp(ctx context.Context) error {
 		}
 	})
 	if err != nil {
-		return err
+		return changed, err
 	}
 	take()
 	// The lots not seen are found under the read lock (browsing goes on
@@ -272,7 +275,7 @@ func (v *View) CatchUp(ctx context.Context) error {
 	if len(gone) > 0 {
 		v.notify(Change{Event: gone[len(gone)-1], Events: gone})
 	}
-	return nil
+	return changed + len(gone), nil
 }
 
 // catchUpLocked applies a block of the catch-up's rows and marks their

@@ -417,8 +417,12 @@ func TestCatchUpTakesWhatTheViewMissedAndKeepsWhatItHeard(t *testing.T) {
 	if err := v.LoadCatalog(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.CatchUp(context.Background()); err != nil {
+	n, err := v.CatchUp(context.Background())
+	if err != nil {
 		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("CatchUp changed %d lots, want 3 (100 sold down, 101 expired, 103 added)", n)
 	}
 	ps := v.Products(yeonhui, Filter{})
 	if got := available(ps, 10); got != 2+6 {
@@ -474,7 +478,7 @@ func TestCatchUpKeepsWhatItHearsWhileReading(t *testing.T) {
 		v.Apply(domain.LotEvent{LotID: 101, ProductID: 10, WarehouseID: 1, ExpiresAt: far, State: domain.Expired, Seq: 2})
 		v.Apply(domain.LotEvent{LotID: 102, ProductID: 10, WarehouseID: 1, ExpiresAt: far, OnHand: 3, State: domain.Regular, Seq: 0})
 	}
-	if err := v.CatchUp(context.Background()); err != nil {
+	if _, err := v.CatchUp(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := available(v.Products(yeonhui, Filter{}), 10); got != 5+3 {
@@ -486,11 +490,12 @@ func TestCatchUpKeepsWhatItHearsWhileReading(t *testing.T) {
 	changes := 0
 	stop := v.Subscribe(func(Change) { changes++ })
 	defer stop()
-	if err := v.CatchUp(context.Background()); err != nil {
+	n, err := v.CatchUp(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := available(v.Products(yeonhui, Filter{}), 10); got != 8 || changes != 0 {
-		t.Errorf("after a catch-up with nothing new: milk %d (want 8), %d changes told (want 0)", got, changes)
+	if got := available(v.Products(yeonhui, Filter{}), 10); got != 8 || changes != 0 || n != 0 {
+		t.Errorf("after a catch-up with nothing new: milk %d (want 8), %d changes told and %d counted (want 0)", got, changes, n)
 	}
 }
 
