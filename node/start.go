@@ -27,6 +27,7 @@ import (
 	"shelflife/kakaopay/kakaofake"
 	"shelflife/ordering"
 	"shelflife/payments"
+	"shelflife/periodic"
 	"shelflife/persistence/mysqlstore"
 	"shelflife/persistence/redisstore"
 	"shelflife/readiness"
@@ -217,10 +218,10 @@ func (n *Node) startConsumers(ctx context.Context) error {
 }
 
 // catchUpLots runs the read model's catch-up in the background, again
-// after a failure (MySQL away for a moment) until it succeeds; then,
-// every read_model_refresh, it reads the catalog and the lots again and
-// takes what the node missed since (an announcement dropped while Kafka
-// was away). Shutdown cancels it.
+// after a failure (MySQL away for a moment) until it succeeds; then every
+// read_model_refresh the catalog and the lots are read again, for what the
+// node missed since (an announcement dropped while Kafka was away).
+// Shutdown cancels both.
 func (n *Node) catchUpLots() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -233,37 +234,8 @@ func (n *Node) catchUpLots() {
 		}, func(err error, wait time.Duration) {
 			n.log.Warn("read model catch-up failed; trying again", "error", err.Error(), "in", wait.String())
 		})
-		if err != nil {
-			return
-		}
-		n.log.Info("read model caught up", "took", time.Since(start).Round(time.Millisecond).String())
-		every := n.cfg.ReadModelRefresh.D()
-		if every <= 0 {
-			return
-		}
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			// The catalog too: its announcements are not kept either.
-			err := n.view.LoadCatalog(ctx)
-			changed := 0
-			if err == nil {
-				changed, err = n.view.CatchUp(ctx)
-			}
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil:
-				n.log.Warn("read model refresh failed", "error", err.Error())
-			case changed > 0:
-				// Missed events, or ones still on their way.
-				n.log.Info("read model refresh took lots newer in MySQL", "lots", changed)
-			}
+		if err == nil {
+			n.log.Info("read model caught up", "took", time.Since(start).Round(time.Millisecond).String())
 		}
 	}()
 	n.onShutdown("read model catch-up", func(context.Context) error {
@@ -271,6 +243,29 @@ func (n *Node) catchUpLots() {
 		<-done
 		return nil
 	})
+	if every := n.cfg.ReadModelRefresh.D(); every > 0 {
+		p := periodic.StartLater(every, n.refreshReadModel)
+		n.onShutdown("read model refresh", p.Close)
+	}
+}
+
+// refreshReadModel reads the catalog and the lots again (catch-ups run one
+// at a time, so a refresh waits for the start's).
+func (n *Node) refreshReadModel(ctx context.Context) {
+	// The catalog too: its announcements are not kept either.
+	err := n.view.LoadCatalog(ctx)
+	changed := 0
+	if err == nil {
+		changed, err = n.view.CatchUp(ctx)
+	}
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		n.log.Warn("read model refresh failed", "error", err.Error())
+	case changed > 0:
+		// Missed events, or ones still on their way.
+		n.log.Info("read model refresh took lots newer in MySQL", "lots", changed)
+	}
 }
 
 // The read model's catch-up is tried again after catchUpRetry, doubling
