@@ -94,10 +94,10 @@ type Node struct {
 	// FaultCrashAfter makes the process kill itself (SIGKILL) right after an
 	// order saga reaches this step: HELD (stored with its holds, before
 	// the payment is made ready), READY, HOLDS_TAKEN (the payer's callback
-	// committed the holds; the pg_token's write, sent at the same time,
-	// may not have landed), DEDUCTING, COMMITTED (holds turned into
-	// deductions), APPROVING or APPROVED. For crash tests
-	// only; empty in every real configuration.
+	// committed the holds, before the pg_token's write), DEDUCTING and
+	// COMMITTED (an order resumed after a lot did not answer, or placed
+	// before holds: recorded, then its stock taken), APPROVING or
+	// APPROVED. For crash tests only; empty in every real configuration.
 	FaultCrashAfter string `yaml:"fault_crash_after"`
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) there.
 	// Keep it on a loopback or private address.

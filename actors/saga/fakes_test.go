@@ -100,6 +100,12 @@ func (s *fakeStore) BeginApproving(_ context.Context, id string, _ time.Time) er
 	})
 }
 
+func (s *fakeStore) BeginApprovingHeld(_ context.Context, id, pgToken string, _ time.Time) error {
+	return s.move("BeginApprovingHeld", id, []domain.Step{domain.StepReady}, func(o *domain.Order) {
+		o.Step, o.Status, o.Payment.PGToken = domain.StepApproving, domain.StatusProcessing, pgToken
+	})
+}
+
 func (s *fakeStore) SetPGToken(_ context.Context, id, pgToken string, _ time.Time) error {
 	return s.move("SetPGToken", id, []domain.Step{domain.StepApproving}, func(o *domain.Order) {
 		o.Payment.PGToken = pgToken

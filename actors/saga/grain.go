@@ -97,7 +97,7 @@ func (g *grain) Approve(req *opb.ApproveRequest, _ cluster.GrainContext) (*opb.S
 				return g.abort(ctx, o, domain.StatusExpired, domain.ReasonExpired)
 			}
 			if g.allHeld(o) {
-				return g.deductRecording(ctx, o, req.GetPgToken())
+				return g.takeHeld(ctx, o, req.GetPgToken())
 			}
 			var st *opb.SagaState
 			if o, st = g.beginDeducting(ctx, o, req.GetPgToken()); st != nil {

@@ -24,12 +24,12 @@ const OrderFailedTopic = "shelflife.order-failed"
 const StepApproved domain.Step = "APPROVED"
 
 // StepHeld is the moment a stored order (CREATED, its lines held) starts
-// on its payment; StepCommitted the moment every line's hold has become a
-// deduction, before APPROVING is recorded. StepHoldsTaken is the moment the
-// payer's callback has committed every hold of a held order while the
-// pg_token's write (DEDUCTING), sent at the same time, may or may not have
-// landed; it is heard on the goroutine that committed them. Deps.AfterStep
-// hears all three.
+// on its payment. StepHoldsTaken is the moment the payer's callback has
+// committed every hold of a held order, before its pg_token and APPROVING
+// are written (the order is still READY). StepCommitted is the same moment
+// for an order carried on from DEDUCTING (placed before holds, or resumed
+// after a lot did not answer): every line's stock taken, APPROVING not yet
+// recorded. Deps.AfterStep hears all three.
 const (
 	StepHeld       domain.Step = "HELD"
 	StepCommitted  domain.Step = "COMMITTED"
@@ -47,6 +47,9 @@ type Store interface {
 	BeginDeducting(ctx context.Context, id, pgToken string, now time.Time, lineWarehouses map[int]int64) error
 	SetLineWarehouse(ctx context.Context, id string, lineNo int, warehouseID int64) error
 	BeginApproving(ctx context.Context, id string, now time.Time) error
+	// BeginApprovingHeld records the payer's pg_token and moves a READY
+	// order whose holds were committed straight to APPROVING.
+	BeginApprovingHeld(ctx context.Context, id, pgToken string, now time.Time) error
 	// SetPGToken replaces the pg_token of an order at APPROVING whose
 	// approval was refused for its token (another step: ErrStepChanged).
 	SetPGToken(ctx context.Context, id, pgToken string, now time.Time) error
@@ -175,8 +178,8 @@ type Deps struct {
 	Stock Stock
 	// AfterStep, when set, runs after each step is persisted (READY,
 	// DEDUCTING, APPROVING), before a held order's payment is made ready
-	// (StepHeld), after its holds are committed (StepHoldsTaken, on
-	// another goroutine, then StepCommitted) and after the money is taken
+	// (StepHeld), after its holds are committed (StepHoldsTaken; from
+	// DEDUCTING, StepCommitted) and after the money is taken
 	// (StepApproved).
 	// Crash tests use it to stop the process exactly there.
 	AfterStep func(orderID string, step domain.Step)

@@ -77,16 +77,9 @@ func newWorld(o domain.Order) *world {
 		w.stock.held["o1-p4"], w.stock.warehouses[[2]int64{near, milk}] = 1, 4
 	}
 	deps := Deps{Store: w.store, Payments: w.pay, Stock: w.stock, URLs: urls{}, Clock: w.clk,
-		Places: places{{ID: near, Lat: 37.5, Lng: 127, RadiusKm: 10}, {ID: far, Lat: 37.6, Lng: 127.1, RadiusKm: 30}},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		AfterStep: func(_ string, s domain.Step) {
-			// HOLDS_TAKEN is heard on the goroutine that commits the holds,
-			// at no fixed place among the others; the steps of the grain's
-			// own goroutine are the ones compared.
-			if s != StepHoldsTaken {
-				w.steps = append(w.steps, s)
-			}
-		}}.withDefaults()
+		Places:    places{{ID: near, Lat: 37.5, Lng: 127, RadiusKm: 10}, {ID: far, Lat: 37.6, Lng: 127.1, RadiusKm: 30}},
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AfterStep: func(_ string, s domain.Step) { w.steps = append(w.steps, s) }}.withDefaults()
 	w.g = &grain{deps: &deps, id: "o1", stock: w.stock, log: deps.Logger}
 	return w
 }
@@ -153,9 +146,9 @@ func TestSagaTransitions(t *testing.T) {
 				lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHeld}}},
 		{"start: an order past CREATED is answered as it is", anOrder(domain.StepReady), nil, start,
 			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
-		{"approve: READY -> DEDUCTING (holds committed) -> APPROVING -> PAID", anOrder(domain.StepReady), nil, approve(theNonce),
+		{"approve: READY -> holds committed -> APPROVING -> PAID, DEDUCTING never written", anOrder(domain.StepReady), nil, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}}},
+				after: []domain.Step{StepHoldsTaken, domain.StepApproving, StepApproved}}},
 		{"approve: a forged nonce is refused", anOrder(domain.StepReady), nil, approve("forged"),
 			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
 				lotLeft: 8, nearLeft: 4}},
@@ -164,13 +157,13 @@ func TestSagaTransitions(t *testing.T) {
 			want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
 				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true}},
 		{"approve: the step not recorded -> UNAVAILABLE, still READY", anOrder(domain.StepReady),
-			func(w *world) { w.store.fail["BeginDeducting"] = errors.New("mysql gone") }, approve(theNonce),
+			func(w *world) { w.store.fail["BeginApprovingHeld"] = errors.New("mysql gone") }, approve(theNonce),
 			want{refusal: opb.Refusal_UNAVAILABLE, step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady,
-				lotLeft: 8, nearLeft: 4}},
+				lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHoldsTaken}}},
 		{"approve: the holds lapsed -> compensation 1, no money", anOrder(domain.StepReady),
 			func(w *world) { w.stock.lapse = true }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
-				lotLeft: 10, nearLeft: 5, restoredNow: true, outbox: true, cancelled: true, after: []domain.Step{domain.StepDeducting}}},
+				lotLeft: 10, nearLeft: 5, restoredNow: true, outbox: true, cancelled: true}},
 		{"approve, placed before holds: the deal sold out -> compensation 1", legacy(anOrder(domain.StepReady)),
 			func(w *world) { w.stock.lots[dealLot] = 1 }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonInsufficientStock, payment: domain.PaymentCancelled,
@@ -201,11 +194,11 @@ func TestSagaTransitions(t *testing.T) {
 		{"approve: payment declined -> compensation 2 through the outbox", anOrder(domain.StepReady),
 			func(w *world) { w.pay.approveErr = errors.New("card declined") }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusFailed, reason: domain.ReasonPaymentDeclined, payment: domain.PaymentDeclined,
-				lotLeft: 8, nearLeft: 4, outbox: true, after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving}}},
+				lotLeft: 8, nearLeft: 4, outbox: true, after: []domain.Step{StepHoldsTaken, domain.StepApproving}}},
 		{"approve: the pg_token refused -> waits at APPROVING for the payer's redirect, nothing given back", anOrder(domain.StepReady),
 			func(w *world) { w.pay.approveErr = badToken }, approve(theNonce),
 			want{refusal: opb.Refusal_BAD_CALLBACK, step: domain.StepApproving, status: domain.StatusProcessing, payment: domain.PaymentReady,
-				lotLeft: 8, nearLeft: 4, after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving}}},
+				lotLeft: 8, nearLeft: 4, after: []domain.Step{StepHoldsTaken, domain.StepApproving}}},
 		{"approve at APPROVING with another pg_token -> tried in its place -> PAID", anOrder(domain.StepApproving),
 			func(w *world) { w.pay.needToken = "pg-2" }, approveWith(theNonce, "pg-2"),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 10, nearLeft: 5, after: []domain.Step{StepApproved}}},
@@ -266,7 +259,7 @@ func TestSagaTransitions(t *testing.T) {
 		{"approve again: READY whose holds a cut callback committed -> PAID, nothing taken twice", anOrder(domain.StepReady),
 			func(w *world) { w.commitHeld() }, approve(theNonce),
 			want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-				after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}}},
+				after: []domain.Step{StepHoldsTaken, domain.StepApproving, StepApproved}}},
 		{"expire: READY within its validity stays", anOrder(domain.StepReady), nil, expire,
 			want{step: domain.StepReady, status: domain.StatusPaymentReady, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4}},
 		{"expire: READY past its validity -> EXPIRED, holds released", anOrder(domain.StepReady), func(w *world) { w.clk.Advance(time.Hour) }, expire,
@@ -411,15 +404,15 @@ func TestApprovalWhileTheOrderCannotBeReadIsUnavailable(t *testing.T) {
 	}
 }
 
-// The pg_token's write and the holds' commits go at once. When the write
-// fails after the commits, the order is still READY with its holds taken:
+// The holds are committed before the pg_token's write. When the write
+// fails, the order is still READY with its holds taken:
 // the payer's next callback finishes it with one charge, and an order
 // that expires instead gives every unit back and takes no money.
 func TestCommittedHoldsOfAnOrderLeftReady(t *testing.T) {
 	for _, then := range []string{"callback again", "expiry"} {
 		t.Run(then, func(t *testing.T) {
 			w := newWorld(anOrder(domain.StepReady))
-			w.store.fail["BeginDeducting"] = errors.New("mysql gone")
+			w.store.fail["BeginApprovingHeld"] = errors.New("mysql gone")
 			st, err := approve(theNonce)(w.g)
 			if err != nil {
 				t.Fatal(err)
@@ -430,14 +423,14 @@ func TestCommittedHoldsOfAnOrderLeftReady(t *testing.T) {
 			if len(w.stock.taken) != 2 || w.pay.approvals != 0 {
 				t.Fatalf("after the failed write: taken %v, approvals %d; want both lines committed, no approval", w.stock.taken, w.pay.approvals)
 			}
-			delete(w.store.fail, "BeginDeducting")
+			delete(w.store.fail, "BeginApprovingHeld")
 			if then == "callback again" {
 				st, err = approve(theNonce)(w.g)
 				if err != nil {
 					t.Fatal(err)
 				}
 				w.check(t, st, want{step: domain.StepDone, status: domain.StatusPaid, payment: domain.PaymentApproved, lotLeft: 8, nearLeft: 4,
-					after: []domain.Step{domain.StepDeducting, StepCommitted, domain.StepApproving, StepApproved}})
+					after: []domain.Step{StepHoldsTaken, StepHoldsTaken, domain.StepApproving, StepApproved}})
 				if w.pay.approvals != 1 {
 					t.Errorf("approvals %d, want 1", w.pay.approvals)
 				}
@@ -449,7 +442,7 @@ func TestCommittedHoldsOfAnOrderLeftReady(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.check(t, st, want{step: domain.StepDone, status: domain.StatusExpired, reason: domain.ReasonExpired, payment: domain.PaymentCancelled,
-				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true})
+				outbox: true, lotLeft: 10, nearLeft: 5, cancelled: true, restoredNow: true, after: []domain.Step{StepHoldsTaken}})
 			if w.pay.approvals != 0 {
 				t.Errorf("approvals %d, want none", w.pay.approvals)
 			}
@@ -479,6 +472,10 @@ func TestStaleActivationGivesNothingBackOfAPaidOrder(t *testing.T) {
 			func(g *grain) (*opb.SagaState, error) {
 				return g.Start(&opb.StartRequest{Order: opb.EncodeOrder(anOrder(domain.StepCreated))}, nil)
 			}},
+		{"a lot's stale activation refuses the commit of a READY copy's callback", func(w *world) {
+			stale(domain.StepReady)(w)
+			w.stock.taken, w.stock.held, w.stock.lapse = map[string]int64{}, map[string]int64{"o1-l9": 2, "o1-p4": 1}, true
+		}, approve(theNonce)},
 		{"a lot's stale activation refuses the commit of a DEDUCTING copy", func(w *world) {
 			stale(domain.StepDeducting)(w)
 			// The lot answers from memory that never saw the commit.

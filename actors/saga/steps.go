@@ -15,11 +15,11 @@ import (
 // The saga's steps, as persisted in MySQL:
 //
 //	(lines held by Holder, then the order stored)
-//	CREATED --ready--> READY --beginDeducting--> DEDUCTING --run (commit holds)--> APPROVING --approve--> DONE (PAID)
-//	READY --deductRecording (DEDUCTING written while the holds commit)--> DEDUCTING --> APPROVING --approve--> DONE (PAID)
+//	CREATED --ready--> READY --takeHeld (holds committed, then the pg_token)--> APPROVING --approve--> DONE (PAID)
+//	READY --beginDeducting (placed before holds, or a lot not answering)--> DEDUCTING --run (commit or allocate)--> APPROVING --approve--> DONE (PAID)
 //	CREATED --discard--> (no order: the payment could not be made ready; holds released)
 //	CREATED, READY --abort--> DONE (FAILED/EXPIRED, nothing taken, holds released)
-//	DEDUCTING --compensate--> DONE (FAILED, stock given back at once: compensation 1)
+//	READY, DEDUCTING --compensate--> DONE (FAILED, stock given back at once: compensation 1)
 //	APPROVING --compensate--> DONE (FAILED, stock given back through the outbox: compensation 2)
 //
 // Each function below makes one transition durable before acting on it.
@@ -151,38 +151,38 @@ type deduction struct {
 	reason pb.Reason
 }
 
-// deductRecording records the payer's pg_token (READY -> DEDUCTING) while
-// the holds are committed, for an order whose every line is held, and
-// carries on as run does: the money is asked for only once both are
-// durable. The two need no order between them. A crash after the commits
-// but before the step leaves the order READY with its holds taken: the
-// payer's next callback commits again (a committed hold answers OK), and
-// expiry or a cancel releases them, which gives a deduction back too. A
-// crash after the step is a saga resumed at DEDUCTING, which commits
-// again. So the approval waits for one durable write fewer.
-func (g *grain) deductRecording(ctx context.Context, o domain.Order, pgToken string) (*opb.SagaState, error) {
-	done := make(chan deduction, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				g.log.Error("commit holds panic", "panic", fmt.Sprint(r))
-				done <- deduction{reason: pb.Reason_UNAVAILABLE}
-			}
-		}()
-		ok, reason := g.deductAll(ctx, o)
-		if ok {
-			g.after(StepHoldsTaken)
+// takeHeld carries on after the payer approved an order whose every line
+// is held: it commits the holds, then records the payer's pg_token and
+// APPROVING in one write (READY -> APPROVING), then asks for the money.
+// The order skips DEDUCTING: a commit that cannot fail for stock needs
+// no step of its own, so a checkout costs one durable write fewer. A
+// crash after the commits but before the write leaves the order READY
+// with its holds taken: the payer's next callback commits again (a
+// committed hold answers OK), and expiry or a cancel releases them, which
+// gives a deduction back too. A refused commit (the hold lapsed) fails
+// the order from READY and gives back at once what was taken
+// (compensation 1). A lot that does not answer leaves the order at
+// DEDUCTING, with the pg_token, for the sweep to commit again.
+func (g *grain) takeHeld(ctx context.Context, o domain.Order, pgToken string) (*opb.SagaState, error) {
+	ok, reason := g.deductAll(ctx, o)
+	switch {
+	case reason == pb.Reason_UNAVAILABLE:
+		if _, st := g.beginDeducting(ctx, o, pgToken); st != nil {
+			return st, nil
 		}
-		done <- deduction{ok: ok, reason: reason}
-	}()
-	err := g.deps.Store.BeginDeducting(ctx, o.ID, pgToken, g.now(), nil)
-	d := <-done
+		return g.state(ctx, none)
+	case !ok:
+		return g.compensate(ctx, o, domain.StepReady, domain.ReasonInsufficientStock, domain.PaymentCancelled)
+	}
+	g.after(StepHoldsTaken)
+	err := g.deps.Store.BeginApprovingHeld(ctx, o.ID, pgToken, g.now())
 	switch {
 	case errors.Is(err, domain.ErrStepChanged):
-		// Another activation moved it on meanwhile: carry on from MySQL.
+		// Another activation moved it on meanwhile: one that reached
+		// APPROVING asks for the money itself; DEDUCTING is carried on.
 		g.known = nil
 		o, err := g.order(ctx)
-		if err != nil {
+		if err != nil || o.Step != domain.StepDeducting {
 			return g.state(ctx, none)
 		}
 		return g.run(ctx, o)
@@ -191,10 +191,10 @@ func (g *grain) deductRecording(ctx context.Context, o domain.Order, pgToken str
 		// payer's next callback or its expiry.
 		return g.unavailable(), nil
 	}
-	g.after(domain.StepDeducting)
+	g.after(domain.StepApproving)
 	o.Payment.PGToken = pgToken
-	g.moved(&o, domain.StepDeducting, domain.StatusProcessing, "")
-	return g.deducted(ctx, o, d)
+	g.moved(&o, domain.StepApproving, domain.StatusProcessing, "")
+	return g.approve(ctx, o)
 }
 
 // abort ends an order that took nothing, no stock and no money: CREATED or
@@ -489,14 +489,14 @@ func (g *grain) compensate(ctx context.Context, o domain.Order, from domain.Step
 		g.log.Error("fail order", "error", err.Error())
 		return g.unavailable(), nil
 	}
-	if from == domain.StepDeducting {
+	if from != domain.StepApproving {
 		// Compensation 1: nothing was paid; what was taken goes back now.
 		if err := Restore(ctx, g.stock, ev); err != nil {
 			g.log.Warn("restore after a failed deduction; the outbox event will retry", "error", err.Error())
 		}
 	}
 	o.Deleted, o.Payment.Status = true, payment
-	if from == domain.StepDeducting && o.Payment.TID != "" {
+	if from != domain.StepApproving && o.Payment.TID != "" {
 		if err := g.deps.Payments.Cancel(ctx, o.Payment.TID, o.Total); err != nil {
 			g.log.Warn("close payment of a failed order", "error", err.Error())
 		}

@@ -10,7 +10,7 @@
 //	    cluster to a lot living on the other member against the same request
 //	    to a lot living on itself (p50 ratio);
 //	orders: many concurrent orders stored and taken through READY,
-//	    DEDUCTING, APPROVING and PAID, with statements per order against multi-row
+//	    APPROVING and PAID, with statements per order against multi-row
 //	    INSERTs and one set-based statement per step in each shared commit
 //	    (wall time and MariaDB CPU per order);
 //	browse: GET /api/v1/products for an address against GET /healthz, the

@@ -13,7 +13,8 @@ import (
 )
 
 // sagaSteps measures what many concurrent checkouts write of their orders
-// (the order stored, then READY, DEDUCTING with the pg_token, APPROVING, PAID) two
+// (the order stored, then READY, APPROVING with the pg_token, PAID: the way
+// of an order whose lines were held) two
 // ways against the same server, in one run: every order and step its own
 // statements in the shared commits, and the orders of one commit in
 // multi-row INSERTs and the same step of its orders as one set-based
@@ -53,7 +54,7 @@ func sagaSteps(ctx context.Context, out io.Writer, dsn string, orders, callers i
 		}
 		runs = append(runs, run{name: name, elapsed: elapsed, cpu: after - before, cpuOK: okBefore && okAfter})
 	}
-	fmt.Fprintf(out, "\norders stored, then READY, DEDUCTING, APPROVING, PAID: %d orders, %d at once\n\n", orders, callers)
+	fmt.Fprintf(out, "\norders stored, then READY, APPROVING, PAID: %d orders, %d at once\n\n", orders, callers)
 	fmt.Fprintf(out, "%-24s %10s %22s\n", "mode", "wall ms", "MariaDB CPU ms/order")
 	for _, r := range runs {
 		cpu := "-"
@@ -115,8 +116,7 @@ func stepAll(ctx context.Context, store *mysqlstore.Store, orders []domain.Order
 				for _, step := range []func() error{
 					func() error { return store.CreateOrder(ctx, o, domain.OrderBounds{DealUnits: 5}) },
 					func() error { return store.SetReady(ctx, id, "T-"+id, "http://kakao/"+id, now) },
-					func() error { return store.BeginDeducting(ctx, id, "pg-"+id, now, nil) },
-					func() error { return store.BeginApproving(ctx, id, now) },
+					func() error { return store.BeginApprovingHeld(ctx, id, "pg-"+id, now) },
 					func() error { return store.MarkPaid(ctx, id, "A-"+id, now) },
 				} {
 					if err := step(); err != nil {

@@ -32,7 +32,10 @@ import (
 // after its holds and before its payment was ready (HELD), that the order
 // is closed with nothing taken and its holds released; killed once the
 // payer's callback committed the holds but before the pg_token's write
-// landed (HOLDS_TAKEN), that the payer's second callback pays it once.
+// (HOLDS_TAKEN), that the payer's second callback pays it once. An order
+// whose lines are all held goes from READY to APPROVING: DEDUCTING and
+// COMMITTED, steps of an order placed before holds or resumed after a lot
+// did not answer, are not on its way (the saga's own tests cover them).
 // Kafka and the
 // fake Kakao Pay live in the test process, so they survive the node, as
 // real ones would.
@@ -53,7 +56,7 @@ func TestCrashAtEveryStepBoundary(t *testing.T) {
 	}
 	defer stopFake()
 
-	for _, step := range []string{"HELD", "READY", "HOLDS_TAKEN", "DEDUCTING", "COMMITTED", "APPROVING", "APPROVED"} {
+	for _, step := range []string{"HELD", "READY", "HOLDS_TAKEN", "APPROVING", "APPROVED"} {
 		t.Run(step, func(t *testing.T) {
 			crashScenario(t, bin, step, broker.Addrs(), kakaoURL, fake)
 		})
@@ -289,21 +292,6 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 	}
 	var redirect string
 	db.QueryRow("SELECT redirect_url FROM payments WHERE order_id = ?", order.OrderID).Scan(&redirect)
-	var lock *sql.Tx
-	if step == "HOLDS_TAKEN" {
-		// The order's row is locked here, so the pg_token's write (sent
-		// with the commits) waits while the holds are committed and the
-		// node dies: it never lands, and the order is left READY with
-		// its stock taken.
-		if lock, err = db.Begin(); err != nil {
-			t.Fatal(err)
-		}
-		defer lock.Rollback()
-		var id string
-		if err := lock.QueryRow("SELECT id FROM orders WHERE id = ? FOR UPDATE", order.OrderID).Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noFollow.Post(redirect+"/approve", "application/x-www-form-urlencoded", nil)
 	if err != nil {
@@ -318,14 +306,6 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 			t.Fatalf("the callback was answered (%d) although the node should have died after %s", cresp.StatusCode, step)
 		}
 		first.waitKilled(t)
-		if lock != nil {
-			// MariaDB would carry out the dead node's waiting write once
-			// the lock goes: its connection is ended first (after a moment
-			// for bytes the node had sent to arrive).
-			time.Sleep(200 * time.Millisecond)
-			killWaitingOrderWrites(t, db)
-			lock.Rollback()
-		}
 		startNode(t, bin, env) // its sweep resumes the saga
 		if step == "HOLDS_TAKEN" {
 			// READY with its stock taken: the sweep leaves it to its payer
@@ -360,33 +340,6 @@ func crashScenario(t *testing.T, bin, step string, brokers []string, kakaoURL st
 		t.Fatalf("order %s is %s after the restart, want PAID", order.OrderID, status)
 	}
 	checkTakenOnce(t, db, fake, order.OrderID, l.ID)
-}
-
-// killWaitingOrderWrites ends the connections of this test's database whose
-// statement is an update of orders (waiting for the test's lock). There may
-// be none: a node killed before its write left it never sent one.
-func killWaitingOrderWrites(t *testing.T, db *sql.DB) {
-	t.Helper()
-	rows, err := db.Query(`SELECT ID FROM information_schema.PROCESSLIST
-		WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE '%UPDATE orders%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
-	t.Logf("writes of the order waiting for the lock, ended: %d", len(ids))
-	for _, id := range ids {
-		if _, err := db.Exec(fmt.Sprintf("KILL %d", id)); err != nil {
-			// Gone meanwhile (the server saw its client die): nothing
-			// left to end.
-			t.Logf("kill %d: %v", id, err)
-		}
-	}
 }
 
 // crashShop sets up one warehouse near the shopper Kim with 20 units of

@@ -90,6 +90,37 @@ func TestOrderStepsAreConditional(t *testing.T) {
 	}
 }
 
+// An order whose lines were held goes from READY straight to APPROVING
+// with the payer's pg_token, once, and from no other step; its status
+// and its lines' warehouses stay as they were.
+func TestBeginApprovingHeld(t *testing.T) {
+	s, ctx, at, mk := stepsStore(t)
+	mk("o-held", 1)
+	if err := s.BeginApprovingHeld(ctx, "o-held", "pg", at); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("approving before ready = %v, want ErrStepChanged", err)
+	}
+	if err := s.SetReady(ctx, "o-held", "T1", "http://kakao/T1", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginApprovingHeld(ctx, "o-held", "pg-token", at.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginApprovingHeld(ctx, "o-held", "pg-other", at); !errors.Is(err, domain.ErrStepChanged) {
+		t.Errorf("approving twice = %v, want ErrStepChanged", err)
+	}
+	o, _ := s.Order(ctx, "o-held")
+	if o.Step != domain.StepApproving || o.Status != domain.StatusProcessing || o.Payment.PGToken != "pg-token" ||
+		o.Payment.Status != domain.PaymentReady || !o.UpdatedAt.Equal(at.Add(time.Second)) {
+		t.Errorf("after approving: step %s status %s token %q payment %s updated %v", o.Step, o.Status, o.Payment.PGToken, o.Payment.Status, o.UpdatedAt)
+	}
+	if err := s.MarkPaid(ctx, "o-held", "A1", at); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ = s.Order(ctx, "o-held"); o.Status != domain.StatusPaid || o.Payment.PGToken != "pg-token" {
+		t.Errorf("after paid: %+v", o)
+	}
+}
+
 // Several lines, each with its own warehouse; a line not named keeps none.
 func TestBeginDeductingRecordsEachLinesWarehouse(t *testing.T) {
 	s, ctx, at, mk := stepsStore(t)

@@ -95,6 +95,12 @@ func (s *Store) BeginApproving(ctx context.Context, id string, now time.Time) er
 	return s.advance(ctx, id, domain.StepDeducting, domain.StepApproving, domain.StatusProcessing, now, "")
 }
 
+// BeginApprovingHeld records the payer's pg_token and moves an order
+// whose holds were all committed from READY straight to APPROVING.
+func (s *Store) BeginApprovingHeld(ctx context.Context, id, pgToken string, now time.Time) error {
+	return s.advance(ctx, id, domain.StepReady, domain.StepApproving, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
+}
+
 // SetPGToken replaces the pg_token of an order still at APPROVING.
 func (s *Store) SetPGToken(ctx context.Context, id, pgToken string, now time.Time) error {
 	return s.advance(ctx, id, domain.StepApproving, domain.StepApproving, domain.StatusProcessing, now, "p.pg_token = ?", pgToken)
