@@ -168,7 +168,7 @@ func (n *Node) startCluster(context.Context) (err error) {
 	// grain ownership move); only longer than that is worth a log line.
 	n.onShutdownTaking("cluster member", clusterLeave, func(context.Context) error { n.member.Shutdown(); return nil })
 	n.log.Info("cluster member started", "address", n.member.Address(), "provider", c.Provider)
-	n.lots = lot.NewClient(n.member.Cluster)
+	n.lots = lot.ClientFor(n.member.Cluster)
 	n.sagas = saga.NewClient(n.member.Cluster)
 	return nil
 }

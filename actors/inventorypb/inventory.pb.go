@@ -804,6 +804,370 @@ func (x *LotReleaseResponse) GetOnHand() int64 {
 	return 0
 }
 
+// LotOp is one request of a LotBatchRequest.
+type LotOp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Op:
+	//
+	//	*LotOp_Deduct
+	//	*LotOp_Reserve
+	//	*LotOp_Commit
+	//	*LotOp_Release
+	//	*LotOp_Restore
+	Op            isLotOp_Op `protobuf_oneof:"op"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LotOp) Reset() {
+	*x = LotOp{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LotOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LotOp) ProtoMessage() {}
+
+func (x *LotOp) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LotOp.ProtoReflect.Descriptor instead.
+func (*LotOp) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LotOp) GetOp() isLotOp_Op {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+func (x *LotOp) GetDeduct() *DeductRequest {
+	if x != nil {
+		if x, ok := x.Op.(*LotOp_Deduct); ok {
+			return x.Deduct
+		}
+	}
+	return nil
+}
+
+func (x *LotOp) GetReserve() *ReserveRequest {
+	if x != nil {
+		if x, ok := x.Op.(*LotOp_Reserve); ok {
+			return x.Reserve
+		}
+	}
+	return nil
+}
+
+func (x *LotOp) GetCommit() *CommitRequest {
+	if x != nil {
+		if x, ok := x.Op.(*LotOp_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+func (x *LotOp) GetRelease() *LotReleaseRequest {
+	if x != nil {
+		if x, ok := x.Op.(*LotOp_Release); ok {
+			return x.Release
+		}
+	}
+	return nil
+}
+
+func (x *LotOp) GetRestore() *RestoreRequest {
+	if x != nil {
+		if x, ok := x.Op.(*LotOp_Restore); ok {
+			return x.Restore
+		}
+	}
+	return nil
+}
+
+type isLotOp_Op interface {
+	isLotOp_Op()
+}
+
+type LotOp_Deduct struct {
+	Deduct *DeductRequest `protobuf:"bytes,1,opt,name=deduct,proto3,oneof"`
+}
+
+type LotOp_Reserve struct {
+	Reserve *ReserveRequest `protobuf:"bytes,2,opt,name=reserve,proto3,oneof"`
+}
+
+type LotOp_Commit struct {
+	Commit *CommitRequest `protobuf:"bytes,3,opt,name=commit,proto3,oneof"`
+}
+
+type LotOp_Release struct {
+	Release *LotReleaseRequest `protobuf:"bytes,4,opt,name=release,proto3,oneof"`
+}
+
+type LotOp_Restore struct {
+	Restore *RestoreRequest `protobuf:"bytes,5,opt,name=restore,proto3,oneof"`
+}
+
+func (*LotOp_Deduct) isLotOp_Op() {}
+
+func (*LotOp_Reserve) isLotOp_Op() {}
+
+func (*LotOp_Commit) isLotOp_Op() {}
+
+func (*LotOp_Release) isLotOp_Op() {}
+
+func (*LotOp_Restore) isLotOp_Op() {}
+
+// LotOpResult answers the LotOp at the same place, as the request alone
+// would have been answered.
+type LotOpResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Result:
+	//
+	//	*LotOpResult_Deduct
+	//	*LotOpResult_Reserve
+	//	*LotOpResult_Commit
+	//	*LotOpResult_Release
+	//	*LotOpResult_Restore
+	Result        isLotOpResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LotOpResult) Reset() {
+	*x = LotOpResult{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LotOpResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LotOpResult) ProtoMessage() {}
+
+func (x *LotOpResult) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LotOpResult.ProtoReflect.Descriptor instead.
+func (*LotOpResult) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LotOpResult) GetResult() isLotOpResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *LotOpResult) GetDeduct() *DeductResponse {
+	if x != nil {
+		if x, ok := x.Result.(*LotOpResult_Deduct); ok {
+			return x.Deduct
+		}
+	}
+	return nil
+}
+
+func (x *LotOpResult) GetReserve() *ReserveResponse {
+	if x != nil {
+		if x, ok := x.Result.(*LotOpResult_Reserve); ok {
+			return x.Reserve
+		}
+	}
+	return nil
+}
+
+func (x *LotOpResult) GetCommit() *CommitResponse {
+	if x != nil {
+		if x, ok := x.Result.(*LotOpResult_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+func (x *LotOpResult) GetRelease() *LotReleaseResponse {
+	if x != nil {
+		if x, ok := x.Result.(*LotOpResult_Release); ok {
+			return x.Release
+		}
+	}
+	return nil
+}
+
+func (x *LotOpResult) GetRestore() *RestoreResponse {
+	if x != nil {
+		if x, ok := x.Result.(*LotOpResult_Restore); ok {
+			return x.Restore
+		}
+	}
+	return nil
+}
+
+type isLotOpResult_Result interface {
+	isLotOpResult_Result()
+}
+
+type LotOpResult_Deduct struct {
+	Deduct *DeductResponse `protobuf:"bytes,1,opt,name=deduct,proto3,oneof"`
+}
+
+type LotOpResult_Reserve struct {
+	Reserve *ReserveResponse `protobuf:"bytes,2,opt,name=reserve,proto3,oneof"`
+}
+
+type LotOpResult_Commit struct {
+	Commit *CommitResponse `protobuf:"bytes,3,opt,name=commit,proto3,oneof"`
+}
+
+type LotOpResult_Release struct {
+	Release *LotReleaseResponse `protobuf:"bytes,4,opt,name=release,proto3,oneof"`
+}
+
+type LotOpResult_Restore struct {
+	Restore *RestoreResponse `protobuf:"bytes,5,opt,name=restore,proto3,oneof"`
+}
+
+func (*LotOpResult_Deduct) isLotOpResult_Result() {}
+
+func (*LotOpResult_Reserve) isLotOpResult_Result() {}
+
+func (*LotOpResult_Commit) isLotOpResult_Result() {}
+
+func (*LotOpResult_Release) isLotOpResult_Result() {}
+
+func (*LotOpResult_Restore) isLotOpResult_Result() {}
+
+// LotBatchRequest carries requests of several callers on one node to the
+// same lot, handled in order as if each had come alone (each idempotent
+// per its key): one message instead of many while a crowd calls a hot lot.
+type LotBatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ops           []*LotOp               `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LotBatchRequest) Reset() {
+	*x = LotBatchRequest{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LotBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LotBatchRequest) ProtoMessage() {}
+
+func (x *LotBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LotBatchRequest.ProtoReflect.Descriptor instead.
+func (*LotBatchRequest) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LotBatchRequest) GetOps() []*LotOp {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+type LotBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// OK, or why no request of the batch was handled (each result then
+	// absent); the callers ask again one by one.
+	Reason        Reason         `protobuf:"varint,1,opt,name=reason,proto3,enum=inventory.Reason" json:"reason,omitempty"`
+	Results       []*LotOpResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LotBatchResponse) Reset() {
+	*x = LotBatchResponse{}
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LotBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LotBatchResponse) ProtoMessage() {}
+
+func (x *LotBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LotBatchResponse.ProtoReflect.Descriptor instead.
+func (*LotBatchResponse) Descriptor() ([]byte, []int) {
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LotBatchResponse) GetReason() Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Reason_OK
+}
+
+func (x *LotBatchResponse) GetResults() []*LotOpResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type GetLotRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -812,7 +1176,7 @@ type GetLotRequest struct {
 
 func (x *GetLotRequest) Reset() {
 	*x = GetLotRequest{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +1188,7 @@ func (x *GetLotRequest) String() string {
 func (*GetLotRequest) ProtoMessage() {}
 
 func (x *GetLotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +1201,7 @@ func (x *GetLotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLotRequest.ProtoReflect.Descriptor instead.
 func (*GetLotRequest) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
 }
 
 type LotInfo struct {
@@ -865,7 +1229,7 @@ type LotInfo struct {
 
 func (x *LotInfo) Reset() {
 	*x = LotInfo{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[11]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1241,7 @@ func (x *LotInfo) String() string {
 func (*LotInfo) ProtoMessage() {}
 
 func (x *LotInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[11]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1254,7 @@ func (x *LotInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LotInfo.ProtoReflect.Descriptor instead.
 func (*LotInfo) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LotInfo) GetReason() Reason {
@@ -1012,7 +1376,7 @@ type AllocateRequest struct {
 
 func (x *AllocateRequest) Reset() {
 	*x = AllocateRequest{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[12]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1388,7 @@ func (x *AllocateRequest) String() string {
 func (*AllocateRequest) ProtoMessage() {}
 
 func (x *AllocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[12]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1401,7 @@ func (x *AllocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllocateRequest.ProtoReflect.Descriptor instead.
 func (*AllocateRequest) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AllocateRequest) GetOrderKey() string {
@@ -1079,7 +1443,7 @@ type LotTake struct {
 
 func (x *LotTake) Reset() {
 	*x = LotTake{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1455,7 @@ func (x *LotTake) String() string {
 func (*LotTake) ProtoMessage() {}
 
 func (x *LotTake) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1468,7 @@ func (x *LotTake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LotTake.ProtoReflect.Descriptor instead.
 func (*LotTake) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LotTake) GetLotId() int64 {
@@ -1140,7 +1504,7 @@ type AllocateResponse struct {
 
 func (x *AllocateResponse) Reset() {
 	*x = AllocateResponse{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[14]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1516,7 @@ func (x *AllocateResponse) String() string {
 func (*AllocateResponse) ProtoMessage() {}
 
 func (x *AllocateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[14]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1529,7 @@ func (x *AllocateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllocateResponse.ProtoReflect.Descriptor instead.
 func (*AllocateResponse) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AllocateResponse) GetReason() Reason {
@@ -1199,7 +1563,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[15]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1575,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[15]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1588,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{15}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReleaseRequest) GetOrderKey() string {
@@ -1253,7 +1617,7 @@ type CommitAllocationRequest struct {
 
 func (x *CommitAllocationRequest) Reset() {
 	*x = CommitAllocationRequest{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1629,7 @@ func (x *CommitAllocationRequest) String() string {
 func (*CommitAllocationRequest) ProtoMessage() {}
 
 func (x *CommitAllocationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[16]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1642,7 @@ func (x *CommitAllocationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitAllocationRequest.ProtoReflect.Descriptor instead.
 func (*CommitAllocationRequest) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CommitAllocationRequest) GetOrderKey() string {
@@ -1308,7 +1672,7 @@ type CommitAllocationResponse struct {
 
 func (x *CommitAllocationResponse) Reset() {
 	*x = CommitAllocationResponse{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[17]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1684,7 @@ func (x *CommitAllocationResponse) String() string {
 func (*CommitAllocationResponse) ProtoMessage() {}
 
 func (x *CommitAllocationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[17]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1697,7 @@ func (x *CommitAllocationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitAllocationResponse.ProtoReflect.Descriptor instead.
 func (*CommitAllocationResponse) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{17}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CommitAllocationResponse) GetReason() Reason {
@@ -1361,7 +1725,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[18]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1737,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_inventorypb_inventory_proto_msgTypes[18]
+	mi := &file_actors_inventorypb_inventory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1750,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{18}
+	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReleaseResponse) GetReason() Reason {
@@ -1454,7 +1818,26 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\x12LotReleaseResponse\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x1a\n" +
 	"\breleased\x18\x02 \x01(\x03R\breleased\x12\x17\n" +
-	"\aon_hand\x18\x03 \x01(\x03R\x06onHand\"\x0f\n" +
+	"\aon_hand\x18\x03 \x01(\x03R\x06onHand\"\x9d\x02\n" +
+	"\x05LotOp\x122\n" +
+	"\x06deduct\x18\x01 \x01(\v2\x18.inventory.DeductRequestH\x00R\x06deduct\x125\n" +
+	"\areserve\x18\x02 \x01(\v2\x19.inventory.ReserveRequestH\x00R\areserve\x122\n" +
+	"\x06commit\x18\x03 \x01(\v2\x18.inventory.CommitRequestH\x00R\x06commit\x128\n" +
+	"\arelease\x18\x04 \x01(\v2\x1c.inventory.LotReleaseRequestH\x00R\arelease\x125\n" +
+	"\arestore\x18\x05 \x01(\v2\x19.inventory.RestoreRequestH\x00R\arestoreB\x04\n" +
+	"\x02op\"\xac\x02\n" +
+	"\vLotOpResult\x123\n" +
+	"\x06deduct\x18\x01 \x01(\v2\x19.inventory.DeductResponseH\x00R\x06deduct\x126\n" +
+	"\areserve\x18\x02 \x01(\v2\x1a.inventory.ReserveResponseH\x00R\areserve\x123\n" +
+	"\x06commit\x18\x03 \x01(\v2\x19.inventory.CommitResponseH\x00R\x06commit\x129\n" +
+	"\arelease\x18\x04 \x01(\v2\x1d.inventory.LotReleaseResponseH\x00R\arelease\x126\n" +
+	"\arestore\x18\x05 \x01(\v2\x1a.inventory.RestoreResponseH\x00R\arestoreB\b\n" +
+	"\x06result\"5\n" +
+	"\x0fLotBatchRequest\x12\"\n" +
+	"\x03ops\x18\x01 \x03(\v2\x10.inventory.LotOpR\x03ops\"o\n" +
+	"\x10LotBatchResponse\x12)\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x120\n" +
+	"\aresults\x18\x02 \x03(\v2\x16.inventory.LotOpResultR\aresults\"\x0f\n" +
 	"\rGetLotRequest\"\xc5\x03\n" +
 	"\aLotInfo\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x15\n" +
@@ -1521,14 +1904,15 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\aChannel\x12\a\n" +
 	"\x03ANY\x10\x00\x12\v\n" +
 	"\aREGULAR\x10\x01\x12\b\n" +
-	"\x04DEAL\x10\x022\xb4\x03\n" +
+	"\x04DEAL\x10\x022\xfe\x03\n" +
 	"\x03Lot\x12E\n" +
 	"\x06Deduct\x12\x18.inventory.DeductRequest\x1a\x19.inventory.DeductResponse\"\x06\x82\xb5\x18\x02\b\x01\x12H\n" +
 	"\aRestore\x12\x19.inventory.RestoreRequest\x1a\x1a.inventory.RestoreResponse\"\x06\x82\xb5\x18\x02\b\x01\x12H\n" +
 	"\aReserve\x12\x19.inventory.ReserveRequest\x1a\x1a.inventory.ReserveResponse\"\x06\x82\xb5\x18\x02\b\x01\x12E\n" +
 	"\x06Commit\x12\x18.inventory.CommitRequest\x1a\x19.inventory.CommitResponse\"\x06\x82\xb5\x18\x02\b\x01\x12N\n" +
 	"\aRelease\x12\x1c.inventory.LotReleaseRequest\x1a\x1d.inventory.LotReleaseResponse\"\x06\x82\xb5\x18\x02\b\x01\x12;\n" +
-	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x012\x87\x02\n" +
+	"\x03Get\x12\x18.inventory.GetLotRequest\x1a\x12.inventory.LotInfo\"\x06\x82\xb5\x18\x02\b\x01\x12H\n" +
+	"\x05Batch\x12\x1a.inventory.LotBatchRequest\x1a\x1b.inventory.LotBatchResponse\"\x06\x82\xb5\x18\x02\b\x012\x87\x02\n" +
 	"\tWarehouse\x12K\n" +
 	"\bAllocate\x12\x1a.inventory.AllocateRequest\x1a\x1b.inventory.AllocateResponse\"\x06\x82\xb5\x18\x02\b\x01\x12H\n" +
 	"\aRelease\x12\x19.inventory.ReleaseRequest\x1a\x1a.inventory.ReleaseResponse\"\x06\x82\xb5\x18\x02\b\x01\x12c\n" +
@@ -1547,7 +1931,7 @@ func file_actors_inventorypb_inventory_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_inventorypb_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_actors_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_actors_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_actors_inventorypb_inventory_proto_goTypes = []any{
 	(Reason)(0),                      // 0: inventory.Reason
 	(Channel)(0),                     // 1: inventory.Channel
@@ -1561,15 +1945,19 @@ var file_actors_inventorypb_inventory_proto_goTypes = []any{
 	(*CommitResponse)(nil),           // 9: inventory.CommitResponse
 	(*LotReleaseRequest)(nil),        // 10: inventory.LotReleaseRequest
 	(*LotReleaseResponse)(nil),       // 11: inventory.LotReleaseResponse
-	(*GetLotRequest)(nil),            // 12: inventory.GetLotRequest
-	(*LotInfo)(nil),                  // 13: inventory.LotInfo
-	(*AllocateRequest)(nil),          // 14: inventory.AllocateRequest
-	(*LotTake)(nil),                  // 15: inventory.LotTake
-	(*AllocateResponse)(nil),         // 16: inventory.AllocateResponse
-	(*ReleaseRequest)(nil),           // 17: inventory.ReleaseRequest
-	(*CommitAllocationRequest)(nil),  // 18: inventory.CommitAllocationRequest
-	(*CommitAllocationResponse)(nil), // 19: inventory.CommitAllocationResponse
-	(*ReleaseResponse)(nil),          // 20: inventory.ReleaseResponse
+	(*LotOp)(nil),                    // 12: inventory.LotOp
+	(*LotOpResult)(nil),              // 13: inventory.LotOpResult
+	(*LotBatchRequest)(nil),          // 14: inventory.LotBatchRequest
+	(*LotBatchResponse)(nil),         // 15: inventory.LotBatchResponse
+	(*GetLotRequest)(nil),            // 16: inventory.GetLotRequest
+	(*LotInfo)(nil),                  // 17: inventory.LotInfo
+	(*AllocateRequest)(nil),          // 18: inventory.AllocateRequest
+	(*LotTake)(nil),                  // 19: inventory.LotTake
+	(*AllocateResponse)(nil),         // 20: inventory.AllocateResponse
+	(*ReleaseRequest)(nil),           // 21: inventory.ReleaseRequest
+	(*CommitAllocationRequest)(nil),  // 22: inventory.CommitAllocationRequest
+	(*CommitAllocationResponse)(nil), // 23: inventory.CommitAllocationResponse
+	(*ReleaseResponse)(nil),          // 24: inventory.ReleaseResponse
 }
 var file_actors_inventorypb_inventory_proto_depIdxs = []int32{
 	1,  // 0: inventory.DeductRequest.channel:type_name -> inventory.Channel
@@ -1579,35 +1967,50 @@ var file_actors_inventorypb_inventory_proto_depIdxs = []int32{
 	0,  // 4: inventory.ReserveResponse.reason:type_name -> inventory.Reason
 	0,  // 5: inventory.CommitResponse.reason:type_name -> inventory.Reason
 	0,  // 6: inventory.LotReleaseResponse.reason:type_name -> inventory.Reason
-	0,  // 7: inventory.LotInfo.reason:type_name -> inventory.Reason
-	0,  // 8: inventory.AllocateResponse.reason:type_name -> inventory.Reason
-	15, // 9: inventory.AllocateResponse.takes:type_name -> inventory.LotTake
-	0,  // 10: inventory.CommitAllocationResponse.reason:type_name -> inventory.Reason
-	15, // 11: inventory.CommitAllocationResponse.takes:type_name -> inventory.LotTake
-	0,  // 12: inventory.ReleaseResponse.reason:type_name -> inventory.Reason
-	2,  // 13: inventory.Lot.Deduct:input_type -> inventory.DeductRequest
-	4,  // 14: inventory.Lot.Restore:input_type -> inventory.RestoreRequest
-	6,  // 15: inventory.Lot.Reserve:input_type -> inventory.ReserveRequest
-	8,  // 16: inventory.Lot.Commit:input_type -> inventory.CommitRequest
-	10, // 17: inventory.Lot.Release:input_type -> inventory.LotReleaseRequest
-	12, // 18: inventory.Lot.Get:input_type -> inventory.GetLotRequest
-	14, // 19: inventory.Warehouse.Allocate:input_type -> inventory.AllocateRequest
-	17, // 20: inventory.Warehouse.Release:input_type -> inventory.ReleaseRequest
-	18, // 21: inventory.Warehouse.CommitAllocation:input_type -> inventory.CommitAllocationRequest
-	3,  // 22: inventory.Lot.Deduct:output_type -> inventory.DeductResponse
-	5,  // 23: inventory.Lot.Restore:output_type -> inventory.RestoreResponse
-	7,  // 24: inventory.Lot.Reserve:output_type -> inventory.ReserveResponse
-	9,  // 25: inventory.Lot.Commit:output_type -> inventory.CommitResponse
-	11, // 26: inventory.Lot.Release:output_type -> inventory.LotReleaseResponse
-	13, // 27: inventory.Lot.Get:output_type -> inventory.LotInfo
-	16, // 28: inventory.Warehouse.Allocate:output_type -> inventory.AllocateResponse
-	20, // 29: inventory.Warehouse.Release:output_type -> inventory.ReleaseResponse
-	19, // 30: inventory.Warehouse.CommitAllocation:output_type -> inventory.CommitAllocationResponse
-	22, // [22:31] is the sub-list for method output_type
-	13, // [13:22] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	2,  // 7: inventory.LotOp.deduct:type_name -> inventory.DeductRequest
+	6,  // 8: inventory.LotOp.reserve:type_name -> inventory.ReserveRequest
+	8,  // 9: inventory.LotOp.commit:type_name -> inventory.CommitRequest
+	10, // 10: inventory.LotOp.release:type_name -> inventory.LotReleaseRequest
+	4,  // 11: inventory.LotOp.restore:type_name -> inventory.RestoreRequest
+	3,  // 12: inventory.LotOpResult.deduct:type_name -> inventory.DeductResponse
+	7,  // 13: inventory.LotOpResult.reserve:type_name -> inventory.ReserveResponse
+	9,  // 14: inventory.LotOpResult.commit:type_name -> inventory.CommitResponse
+	11, // 15: inventory.LotOpResult.release:type_name -> inventory.LotReleaseResponse
+	5,  // 16: inventory.LotOpResult.restore:type_name -> inventory.RestoreResponse
+	12, // 17: inventory.LotBatchRequest.ops:type_name -> inventory.LotOp
+	0,  // 18: inventory.LotBatchResponse.reason:type_name -> inventory.Reason
+	13, // 19: inventory.LotBatchResponse.results:type_name -> inventory.LotOpResult
+	0,  // 20: inventory.LotInfo.reason:type_name -> inventory.Reason
+	0,  // 21: inventory.AllocateResponse.reason:type_name -> inventory.Reason
+	19, // 22: inventory.AllocateResponse.takes:type_name -> inventory.LotTake
+	0,  // 23: inventory.CommitAllocationResponse.reason:type_name -> inventory.Reason
+	19, // 24: inventory.CommitAllocationResponse.takes:type_name -> inventory.LotTake
+	0,  // 25: inventory.ReleaseResponse.reason:type_name -> inventory.Reason
+	2,  // 26: inventory.Lot.Deduct:input_type -> inventory.DeductRequest
+	4,  // 27: inventory.Lot.Restore:input_type -> inventory.RestoreRequest
+	6,  // 28: inventory.Lot.Reserve:input_type -> inventory.ReserveRequest
+	8,  // 29: inventory.Lot.Commit:input_type -> inventory.CommitRequest
+	10, // 30: inventory.Lot.Release:input_type -> inventory.LotReleaseRequest
+	16, // 31: inventory.Lot.Get:input_type -> inventory.GetLotRequest
+	14, // 32: inventory.Lot.Batch:input_type -> inventory.LotBatchRequest
+	18, // 33: inventory.Warehouse.Allocate:input_type -> inventory.AllocateRequest
+	21, // 34: inventory.Warehouse.Release:input_type -> inventory.ReleaseRequest
+	22, // 35: inventory.Warehouse.CommitAllocation:input_type -> inventory.CommitAllocationRequest
+	3,  // 36: inventory.Lot.Deduct:output_type -> inventory.DeductResponse
+	5,  // 37: inventory.Lot.Restore:output_type -> inventory.RestoreResponse
+	7,  // 38: inventory.Lot.Reserve:output_type -> inventory.ReserveResponse
+	9,  // 39: inventory.Lot.Commit:output_type -> inventory.CommitResponse
+	11, // 40: inventory.Lot.Release:output_type -> inventory.LotReleaseResponse
+	17, // 41: inventory.Lot.Get:output_type -> inventory.LotInfo
+	15, // 42: inventory.Lot.Batch:output_type -> inventory.LotBatchResponse
+	20, // 43: inventory.Warehouse.Allocate:output_type -> inventory.AllocateResponse
+	24, // 44: inventory.Warehouse.Release:output_type -> inventory.ReleaseResponse
+	23, // 45: inventory.Warehouse.CommitAllocation:output_type -> inventory.CommitAllocationResponse
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_actors_inventorypb_inventory_proto_init() }
@@ -1615,13 +2018,27 @@ func file_actors_inventorypb_inventory_proto_init() {
 	if File_actors_inventorypb_inventory_proto != nil {
 		return
 	}
+	file_actors_inventorypb_inventory_proto_msgTypes[10].OneofWrappers = []any{
+		(*LotOp_Deduct)(nil),
+		(*LotOp_Reserve)(nil),
+		(*LotOp_Commit)(nil),
+		(*LotOp_Release)(nil),
+		(*LotOp_Restore)(nil),
+	}
+	file_actors_inventorypb_inventory_proto_msgTypes[11].OneofWrappers = []any{
+		(*LotOpResult_Deduct)(nil),
+		(*LotOpResult_Reserve)(nil),
+		(*LotOpResult_Commit)(nil),
+		(*LotOpResult_Release)(nil),
+		(*LotOpResult_Restore)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_inventorypb_inventory_proto_rawDesc), len(file_actors_inventorypb_inventory_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -67,6 +67,7 @@ type Lot interface {
 	Commit(req *CommitRequest, respond func(*CommitResponse), onError func(error), ctx cluster.GrainContext) error
 	Release(req *LotReleaseRequest, respond func(*LotReleaseResponse), onError func(error), ctx cluster.GrainContext) error
 	Get(req *GetLotRequest, respond func(*LotInfo), onError func(error), ctx cluster.GrainContext) error
+	Batch(req *LotBatchRequest, respond func(*LotBatchResponse), onError func(error), ctx cluster.GrainContext) error
 }
 
 // LotGrainClient holds the base data for the LotGrain
@@ -237,6 +238,33 @@ func (g *LotGrainClient) Get(r *GetLotRequest, opts ...cluster.GrainCallOption) 
 	}
 }
 
+// Batch requests the execution on to the cluster with CallOptions
+func (g *LotGrainClient) Batch(r *LotBatchRequest, opts ...cluster.GrainCallOption) (*LotBatchResponse, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Lot"), slog.String("method", "Batch"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 6, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "Lot", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *LotBatchResponse:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // LotActor represents the actor structure
 type LotActor struct {
 	ctx     cluster.GrainContext
@@ -368,6 +396,24 @@ func (a *LotActor) Receive(ctx actor.Context) {
 				return
 			}
 			err = a.inner.Get(req, respond[*LotInfo](a.ctx), a.onError, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+		case 6:
+			req := &LotBatchRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Batch(LotBatchRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+			err = a.inner.Batch(req, respond[*LotBatchResponse](a.ctx), a.onError, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)

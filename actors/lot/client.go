@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
@@ -18,15 +19,43 @@ import (
 // reaches the lot's next activation. Each attempt has its own short
 // timeout: a request queued in a grain that stops is dropped without an
 // answer, and waiting for the caller's whole deadline would stall it.
+//
+// While a call to a lot is on its way, the calls to the same lot that
+// this node's callers make meanwhile wait and then go together, in one
+// LotBatchRequest (see gather.go): a crowd buying one hot lot costs its
+// grain a message per round trip, not one per shopper.
 type Client struct {
 	c              *cluster.Cluster
 	attemptTimeout time.Duration
 	maxAttempts    int
+	// lanes gathers calls per lot; nil: every call goes alone.
+	lanes *lanes
 }
 
 // NewClient calls lot grains through c.
 func NewClient(c *cluster.Cluster) *Client {
-	return &Client{c: c, attemptTimeout: 2 * time.Second, maxAttempts: 8}
+	const attempt = 2 * time.Second
+	return &Client{c: c, attemptTimeout: attempt, maxAttempts: 8, lanes: newLanes(c, attempt)}
+}
+
+// shared holds one client per cluster (ClientFor).
+var shared sync.Map
+
+// ClientFor is the client of c that this node's grains share, so that
+// the calls of every saga and warehouse on the node to one lot are
+// gathered together.
+func ClientFor(c *cluster.Cluster) *Client {
+	if v, ok := shared.Load(c); ok {
+		return v.(*Client)
+	}
+	v, _ := shared.LoadOrStore(c, NewClient(c))
+	return v.(*Client)
+}
+
+// Alone is a client of the same cluster whose every call goes alone,
+// never gathered with others (for comparison in make bench).
+func (c *Client) Alone() *Client {
+	return &Client{c: c.c, attemptTimeout: c.attemptTimeout, maxAttempts: c.maxAttempts}
 }
 
 // ErrNoAnswer means no activation answered within the deadline.
@@ -73,17 +102,23 @@ func call[T interface{ GetReason() pb.Reason }](ctx context.Context, c *Client, 
 // Deduct takes quantity from the lot for key.
 func (c *Client) Deduct(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel) (*pb.DeductResponse, error) {
 	req := &pb.DeductRequest{OrderKey: key, Quantity: quantity, Channel: ch}
-	return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.DeductResponse, error) {
-		return g.Deduct(req, cluster.WithTimeout(d))
-	})
+	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Deduct{Deduct: req}}, (*pb.LotOpResult).GetDeduct,
+		func() (*pb.DeductResponse, error) {
+			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.DeductResponse, error) {
+				return g.Deduct(req, cluster.WithTimeout(d))
+			})
+		})
 }
 
 // Restore puts back what key took from the lot (a marker if nothing yet).
 func (c *Client) Restore(ctx context.Context, lotID int64, key string) (*pb.RestoreResponse, error) {
 	req := &pb.RestoreRequest{OrderKey: key}
-	return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.RestoreResponse, error) {
-		return g.Restore(req, cluster.WithTimeout(d))
-	})
+	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Restore{Restore: req}}, (*pb.LotOpResult).GetRestore,
+		func() (*pb.RestoreResponse, error) {
+			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.RestoreResponse, error) {
+				return g.Restore(req, cluster.WithTimeout(d))
+			})
+		})
 }
 
 // Get answers the lot as last committed, activating it if needed.
@@ -103,24 +138,33 @@ func (c *Client) Wake(ctx context.Context, lotID int64) error {
 // the lot's expiry).
 func (c *Client) Reserve(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel, until time.Time) (*pb.ReserveResponse, error) {
 	req := &pb.ReserveRequest{OrderKey: key, Quantity: quantity, Channel: ch, UntilUnixMs: until.UnixMilli()}
-	return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.ReserveResponse, error) {
-		return g.Reserve(req, cluster.WithTimeout(d))
-	})
+	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Reserve{Reserve: req}}, (*pb.LotOpResult).GetReserve,
+		func() (*pb.ReserveResponse, error) {
+			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.ReserveResponse, error) {
+				return g.Reserve(req, cluster.WithTimeout(d))
+			})
+		})
 }
 
 // Commit turns key's hold on the lot into a deduction.
 func (c *Client) Commit(ctx context.Context, lotID int64, key string) (*pb.CommitResponse, error) {
 	req := &pb.CommitRequest{OrderKey: key}
-	return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.CommitResponse, error) {
-		return g.Commit(req, cluster.WithTimeout(d))
-	})
+	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Commit{Commit: req}}, (*pb.LotOpResult).GetCommit,
+		func() (*pb.CommitResponse, error) {
+			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.CommitResponse, error) {
+				return g.Commit(req, cluster.WithTimeout(d))
+			})
+		})
 }
 
 // Release gives back whatever key took from the lot, held or deducted (a
 // marker if nothing yet).
 func (c *Client) Release(ctx context.Context, lotID int64, key string) (*pb.LotReleaseResponse, error) {
 	req := &pb.LotReleaseRequest{OrderKey: key}
-	return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.LotReleaseResponse, error) {
-		return g.Release(req, cluster.WithTimeout(d))
-	})
+	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Release{Release: req}}, (*pb.LotOpResult).GetRelease,
+		func() (*pb.LotReleaseResponse, error) {
+			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.LotReleaseResponse, error) {
+				return g.Release(req, cluster.WithTimeout(d))
+			})
+		})
 }

@@ -229,21 +229,30 @@ func (g *grain) Release(req *pb.LotReleaseRequest, respond func(*pb.LotReleaseRe
 func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T), kind T, key string, fn func(time.Time, any) proto.Message) {
 	var answer proto.Message
 	g.safely(func() {
-		if g.core == nil || g.stopped {
-			answer = failure(kind, g.unavailable(), g.id())
-			return
+		answer = g.apply(ctx.Sender(), kind, key, fn)
+		if g.core != nil && !g.stopped {
+			g.flush()
+			g.rearm()
 		}
-		if g.core.needsLookup(key) {
-			g.park(key, parked{to: ctx.Sender(), kind: kind, fn: fn})
-			return
-		}
-		answer = fn(g.deps.Clock.Now(), ctx.Sender())
-		g.flush()
-		g.rearm()
 	})
 	if answer != nil {
 		respond(answer.(T))
 	}
+}
+
+// apply hands one request to the core, answering to: it returns the answer
+// when there is one now, else nil (its commit, or MySQL's answer about an
+// older key, will bring it). It starts no commit: the caller flushes once
+// it has applied what came together.
+func (g *grain) apply(to any, kind proto.Message, key string, fn func(time.Time, any) proto.Message) proto.Message {
+	if g.core == nil || g.stopped {
+		return failure(kind, g.unavailable(), g.id())
+	}
+	if g.core.needsLookup(key) {
+		g.park(key, parked{to: to, kind: kind, fn: fn})
+		return nil
+	}
+	return fn(g.deps.Clock.Now(), to)
 }
 
 // park queues a request until MySQL says what its key did; the first
@@ -470,8 +479,13 @@ func (g *grain) committed(r commitResult) []waiter {
 // but the actor system, so any goroutine may send.
 func (g *grain) reply(ws []waiter) {
 	for _, w := range ws {
-		if pid, ok := w.to.(*actor.PID); ok && pid != nil {
-			g.system.Root.Send(pid, w.msg)
+		switch to := w.to.(type) {
+		case *actor.PID:
+			if to != nil {
+				g.system.Root.Send(to, w.msg)
+			}
+		case *batchSlot:
+			to.answer(g.system, w.msg)
 		}
 	}
 }

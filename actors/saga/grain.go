@@ -47,7 +47,7 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 	g.log = g.deps.Logger.With("order", g.id)
 	g.stock = g.deps.Stock
 	if g.stock == nil {
-		g.stock = ClusterStock{Lots: lot.NewClient(ctx.Cluster()), Warehouses: warehouse.NewClient(ctx.Cluster())}
+		g.stock = ClusterStock{Lots: lot.ClientFor(ctx.Cluster()), Warehouses: warehouse.NewClient(ctx.Cluster())}
 	}
 }
 

@@ -122,7 +122,7 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 	g.log = g.deps.Logger.With("warehouse", ctx.Identity())
 	g.lots = g.deps.Lots
 	if g.lots == nil {
-		g.lots = lot.NewClient(ctx.Cluster())
+		g.lots = lot.ClientFor(ctx.Cluster())
 	}
 	g.inflight, g.inflightProduct = map[int64]int64{}, map[int64]int64{}
 	g.plans = map[PlanKey][]domain.Allocation{}

@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	levels := fs.String("n", "8,64,256", "concurrency levels")
 	browse := fs.Bool("browse", true, "also measure the browse rate on a node")
 	cross := fs.Bool("cross", true, "also compare a lot request on another member with one on the local member")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lot-grain runs (with -storm: of the storm minute) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lot-grain runs to this file, of the runs with calls sent alone to FILE.alone (with -storm: of the storm minute)")
 	stormOnly := fs.Bool("storm", false, "run the expiry storm alone (make bench-storm; flags -storm-*)")
 	so := stormFlags(fs)
 	ordersN := fs.Int("steps", 2000, "orders stored and taken through their saga steps with statements per order and set-based (0: skip)")
@@ -157,24 +157,32 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	fmt.Fprintf(out, "hot-lot deductions, %s per run, MySQL %s\n\n", *duration, mc.Addr)
 	fmt.Fprintf(out, "%-22s %5s %10s %10s %10s %9s\n", "mode", "N", "ops/s", "p50 ms", "p99 ms", "oversold")
 	hot := hotLot{store: store, client: client, product: p.ID, warehouse: w.ID, duration: *duration, cpuProfile: *cpuProfile}
-	type pair struct{ a, b result }
-	var pairs []pair
+	type trio struct{ a, b, c result }
+	var trios []trio
 	for _, n := range ns {
 		a, err := hot.measureSQL(ctx, n)
 		if err != nil {
 			return err
 		}
 		printRow(out, a)
-		b, err := hot.measureGrain(ctx, n)
+		b, err := hot.measureGrain(ctx, n, "b: lot grain", client, hot.cpuProfile)
 		if err != nil {
 			return err
 		}
 		printRow(out, b)
-		pairs = append(pairs, pair{a, b})
+		c, err := hot.measureGrain(ctx, n, "c: grain, not gathered", client.Alone(), cmp.Or(hot.cpuProfile, "-")+".alone")
+		if err != nil {
+			return err
+		}
+		printRow(out, c)
+		trios = append(trios, trio{a, b, c})
 	}
-	fmt.Fprintf(out, "\n%5s %14s %18s %9s\n", "N", "throughput b/a", "p99(b)/p99(a)", "oversold")
-	for _, pr := range pairs {
-		fmt.Fprintf(out, "%5d %14.1f %18.3f %9d\n", pr.a.n, pr.b.rate()/pr.a.rate(), pr.b.p99.Seconds()/pr.a.p99.Seconds(), pr.a.oversold+pr.b.oversold)
+	// b is the shop's way: a node's calls to one lot made while another is
+	// on its way go together in one batch. c sends each call alone.
+	fmt.Fprintf(out, "\n%5s %14s %18s %14s %9s\n", "N", "throughput b/a", "p99(b)/p99(a)", "c/a", "oversold")
+	for _, tr := range trios {
+		fmt.Fprintf(out, "%5d %14.1f %18.3f %14.1f %9d\n", tr.a.n, tr.b.rate()/tr.a.rate(), tr.b.p99.Seconds()/tr.a.p99.Seconds(),
+			tr.c.rate()/tr.a.rate(), tr.a.oversold+tr.b.oversold+tr.c.oversold)
 	}
 	if *ordersN > 0 {
 		var pids []int
@@ -308,24 +316,25 @@ func (h hotLot) measureSQL(ctx context.Context, n int) (result, error) {
 	return r, err
 }
 
-// measureGrain deducts through the lot grain, profiling it when asked.
-func (h hotLot) measureGrain(ctx context.Context, n int) (result, error) {
+// measureGrain deducts through the lot grain with client, profiling it
+// into the file profile when -cpuprofile asked.
+func (h hotLot) measureGrain(ctx context.Context, n int, name string, client *lot.Client, profile string) (result, error) {
 	id, err := h.newLot(ctx)
 	if err != nil {
 		return result{}, err
 	}
 	if h.cpuProfile != "" {
-		f, err := os.Create(h.cpuProfile)
+		f, err := os.Create(profile)
 		if err != nil {
 			return result{}, err
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	r, err := measure(ctx, "b: lot grain", n, h.duration, func() error {
+	r, err := measure(ctx, name, n, h.duration, func() error {
 		// The same context as the SQL baseline; the client bounds each
 		// attempt itself.
-		resp, err := h.client.Deduct(ctx, id, nextKey("b"), 1, pb.Channel_ANY)
+		resp, err := client.Deduct(ctx, id, nextKey("b"), 1, pb.Channel_ANY)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,107 @@
+package lot
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	pb "shelflife/actors/inventorypb"
+)
+
+// Batch handles the requests of a LotBatchRequest in their order, each as
+// if it had come alone, and starts one commit for all of them: a crowd's
+// requests gathered by the callers' node (Client) cost the grain one
+// message, and their writes share one group commit. The answer goes once
+// every request has one: at once for refusals and repeats, after the
+// commit for the rest.
+func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse), _ func(error), ctx cluster.GrainContext) error {
+	ops := req.GetOps()
+	if len(ops) == 0 {
+		respond(&pb.LotBatchResponse{})
+		return nil
+	}
+	b := &callBatch{to: ctx.Sender(), results: make([]*pb.LotOpResult, len(ops))}
+	b.left.Store(int64(len(ops)))
+	now := make([]waiter, 0, len(ops))
+	g.safely(func() {
+		for i, op := range ops {
+			slot := &batchSlot{b: b, i: i}
+			kind, key, fn := g.opHandler(op)
+			if fn == nil {
+				now = append(now, waiter{to: slot, msg: &pb.DeductResponse{Reason: pb.Reason_INVALID_ARGUMENT, LotId: g.id()}})
+				continue
+			}
+			if a := g.apply(slot, kind, key, fn); a != nil {
+				now = append(now, waiter{to: slot, msg: a})
+			}
+		}
+		if g.core != nil && !g.stopped {
+			g.flush()
+			g.rearm()
+		}
+	})
+	g.reply(now)
+	return nil
+}
+
+// opHandler is what handle is given for one request of a batch: its empty
+// answer, its key and the core's function; fn is nil for an empty op.
+func (g *grain) opHandler(op *pb.LotOp) (proto.Message, string, func(time.Time, any) proto.Message) {
+	switch o := op.GetOp().(type) {
+	case *pb.LotOp_Deduct:
+		return &pb.DeductResponse{}, o.Deduct.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.deduct(now, o.Deduct, to) }
+	case *pb.LotOp_Reserve:
+		return &pb.ReserveResponse{}, o.Reserve.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.reserve(now, o.Reserve, to) }
+	case *pb.LotOp_Commit:
+		return &pb.CommitResponse{}, o.Commit.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.commit(now, o.Commit, to) }
+	case *pb.LotOp_Release:
+		return &pb.LotReleaseResponse{}, o.Release.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.release(now, o.Release, to) }
+	case *pb.LotOp_Restore:
+		return &pb.RestoreResponse{}, o.Restore.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.restore(now, o.Restore, to) }
+	}
+	return nil, "", nil
+}
+
+// callBatch gathers the answers of one LotBatchRequest. Each slot is answered
+// once, by whichever goroutine has its answer (the grain's, or the one
+// sending a commit's answers); the last one sends the whole.
+type callBatch struct {
+	to      *actor.PID
+	results []*pb.LotOpResult
+	left    atomic.Int64
+}
+
+// batchSlot is the reply address of one request of a batch.
+type batchSlot struct {
+	b *callBatch
+	i int
+}
+
+// answer records msg as the slot's answer and, when it was the last one
+// missing, sends the batch's answer.
+func (s *batchSlot) answer(system *actor.ActorSystem, msg proto.Message) {
+	s.b.results[s.i] = opResult(msg)
+	if s.b.left.Add(-1) == 0 && s.b.to != nil {
+		system.Root.Send(s.b.to, &pb.LotBatchResponse{Results: s.b.results})
+	}
+}
+
+// opResult wraps one answer for a LotBatchResponse.
+func opResult(msg proto.Message) *pb.LotOpResult {
+	switch m := msg.(type) {
+	case *pb.DeductResponse:
+		return &pb.LotOpResult{Result: &pb.LotOpResult_Deduct{Deduct: m}}
+	case *pb.ReserveResponse:
+		return &pb.LotOpResult{Result: &pb.LotOpResult_Reserve{Reserve: m}}
+	case *pb.CommitResponse:
+		return &pb.LotOpResult{Result: &pb.LotOpResult_Commit{Commit: m}}
+	case *pb.LotReleaseResponse:
+		return &pb.LotOpResult{Result: &pb.LotOpResult_Release{Release: m}}
+	case *pb.RestoreResponse:
+		return &pb.LotOpResult{Result: &pb.LotOpResult_Restore{Restore: m}}
+	}
+	return &pb.LotOpResult{}
+}

@@ -1,0 +1,212 @@
+package gather
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sender records the batches it is given and answers each op doubled,
+// failing a batch when fail says so.
+type sender struct {
+	mu      sync.Mutex
+	batches [][]int
+	fail    bool
+}
+
+func (s *sender) send(_ string, ops []int) ([]int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches = append(s.batches, slices.Clone(ops))
+	if s.fail {
+		return nil, false
+	}
+	out := make([]int, len(ops))
+	for i, op := range ops {
+		out[i] = 2 * op
+	}
+	return out, true
+}
+
+func (s *sender) sent() [][]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.batches)
+}
+
+// holdAlone starts a call that runs alone and blocks until release is
+// closed; it returns once the call is running.
+func holdAlone(t *testing.T, g *Gatherer[string, int, int], key string, release chan struct{}) chan Outcome {
+	t.Helper()
+	running, out := make(chan struct{}), make(chan Outcome, 1)
+	go func() {
+		_, how := g.Do(context.Background(), key, 0, func() { close(running); <-release })
+		out <- how
+	}()
+	<-running
+	return out
+}
+
+// waitQueued waits until n calls wait in key's lane.
+func waitQueued(t *testing.T, g *Gatherer[string, int, int], key string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		v, ok := g.lanes.Load(key)
+		if ok {
+			l := v.(*lane[int, int])
+			l.mu.Lock()
+			queued := len(l.queue)
+			l.mu.Unlock()
+			if queued >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls never queued for %s", n, key)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestALoneCallRunsAloneAndLeavesNoLane(t *testing.T) {
+	s := &sender{}
+	g := New(8, s.send)
+	ran := false
+	if _, how := g.Do(t.Context(), "lot", 1, func() { ran = true }); how != Alone || !ran {
+		t.Fatalf("a lone call: %v, ran %v; want Alone", how, ran)
+	}
+	if len(s.sent()) != 0 {
+		t.Errorf("batches %v for a lone call", s.sent())
+	}
+	if _, ok := g.lanes.Load("lot"); ok {
+		t.Error("an idle lane is kept")
+	}
+}
+
+// Calls made while one is on its way wait, then go together, each
+// answered with its own result; calls for another key are not held up.
+func TestCallsMadeMeanwhileGoTogether(t *testing.T) {
+	s := &sender{}
+	g := New(8, s.send)
+	release := make(chan struct{})
+	first := holdAlone(t, g, "lot", release)
+
+	if _, how := g.Do(t.Context(), "other", 9, func() {}); how != Alone {
+		t.Errorf("a call for another key: %v, want Alone", how)
+	}
+	var wg sync.WaitGroup
+	got := make([]int, 5)
+	hows := make([]Outcome, 5)
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], hows[i] = g.Do(t.Context(), "lot", i+1, func() { t.Error("a queued call ran alone") })
+		}()
+	}
+	waitQueued(t, g, "lot", 5)
+	close(release)
+	wg.Wait()
+	if how := <-first; how != Alone {
+		t.Errorf("the first call: %v, want Alone", how)
+	}
+	for i := range 5 {
+		if hows[i] != Answered || got[i] != 2*(i+1) {
+			t.Errorf("call %d: %v %d, want Answered %d", i+1, hows[i], got[i], 2*(i+1))
+		}
+	}
+	b := s.sent()
+	if len(b) != 1 || len(b[0]) != 5 {
+		t.Errorf("batches %v, want the five calls in one", b)
+	}
+	if batches, calls := g.Gathered(); batches != 1 || calls != 5 {
+		t.Errorf("gathered %d batches of %d calls, want 1 of 5", batches, calls)
+	}
+}
+
+// A batch holds at most max calls; the rest go in the next.
+func TestBatchesAreBounded(t *testing.T) {
+	s := &sender{}
+	g := New(3, s.send)
+	release := make(chan struct{})
+	holdAlone(t, g, "lot", release)
+	var wg sync.WaitGroup
+	for i := range 7 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if v, how := g.Do(t.Context(), "lot", i, func() {}); how != Answered || v != 2*i {
+				t.Errorf("call %d: %v %d", i, how, v)
+			}
+		}()
+	}
+	waitQueued(t, g, "lot", 7)
+	close(release)
+	wg.Wait()
+	var sizes []int
+	for _, b := range s.sent() {
+		sizes = append(sizes, len(b))
+	}
+	if !slices.Equal(sizes, []int{3, 3, 1}) {
+		t.Errorf("batch sizes %v, want 3, 3, 1", sizes)
+	}
+}
+
+// A failed batch leaves every call in it unanswered (the caller then goes
+// alone), and the lane goes on.
+func TestAFailedBatchAnswersNobody(t *testing.T) {
+	s := &sender{fail: true}
+	g := New(8, s.send)
+	release := make(chan struct{})
+	holdAlone(t, g, "lot", release)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, how := g.Do(t.Context(), "lot", i, func() {}); how != Unanswered {
+				t.Errorf("call %d in a failed batch: %v, want Unanswered", i, how)
+			}
+		}()
+	}
+	waitQueued(t, g, "lot", 3)
+	close(release)
+	wg.Wait()
+	if _, how := g.Do(t.Context(), "lot", 1, func() {}); how != Alone {
+		t.Errorf("after the failed batch: %v, want Alone", how)
+	}
+}
+
+// A caller whose context ends while it waits leaves at once, and its call
+// is not sent.
+func TestAWaitingCallerLeavesWithItsContext(t *testing.T) {
+	s := &sender{}
+	g := New(8, s.send)
+	release := make(chan struct{})
+	holdAlone(t, g, "lot", release)
+	ctx, cancel := context.WithCancel(t.Context())
+	left := make(chan Outcome)
+	go func() {
+		_, how := g.Do(ctx, "lot", 41, func() {})
+		left <- how
+	}()
+	kept := make(chan int)
+	go func() {
+		v, _ := g.Do(t.Context(), "lot", 42, func() {})
+		kept <- v
+	}()
+	waitQueued(t, g, "lot", 2)
+	cancel()
+	if how := <-left; how != Unanswered {
+		t.Errorf("the caller that left: %v, want Unanswered", how)
+	}
+	close(release)
+	if v := <-kept; v != 84 {
+		t.Errorf("the caller that stayed: %d, want 84", v)
+	}
+	if b := s.sent(); len(b) != 1 || !slices.Equal(b[0], []int{42}) {
+		t.Errorf("batches %v, want only the call that stayed", b)
+	}
+}

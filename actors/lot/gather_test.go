@@ -1,0 +1,173 @@
+package lot_test
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+
+	pb "shelflife/actors/inventorypb"
+	"shelflife/actors/lot"
+)
+
+// A crowd of callers on both members, each member's callers through one
+// client, so that calls made while another is on its way are gathered
+// into batches: exactly the stock is held, the rest refused, and the holds
+// then committed or released through batches too; MySQL agrees.
+func TestGatheredCallsNeverOversell(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 100, 30*24*time.Hour)
+	ctx := ctxT(t)
+	clients := []*lot.Client{lot.NewClient(f.members[0].Cluster), lot.NewClient(f.members[1].Cluster)}
+	until := t0.Add(10 * time.Minute)
+
+	var mu sync.Mutex
+	reasons := map[pb.Reason]int{}
+	var held []string
+	var wg sync.WaitGroup
+	for i := range 1000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("o%d-l%d", i, id)
+			resp, err := clients[i%2].Reserve(ctx, id, key, 1, pb.Channel_ANY, until)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("reserve %s: %v", key, err)
+				return
+			}
+			reasons[resp.Reason]++
+			if resp.Reason == pb.Reason_OK {
+				held = append(held, key)
+			}
+		}()
+	}
+	wg.Wait()
+	if reasons[pb.Reason_OK] != 100 || reasons[pb.Reason_INSUFFICIENT_STOCK] != 900 {
+		t.Fatalf("answers %v, want 100 OK and 900 INSUFFICIENT_STOCK", reasons)
+	}
+	batches := int64(0)
+	for _, c := range clients {
+		b, calls := c.Gathered()
+		if b > 0 && calls < b {
+			t.Errorf("%d batches carried %d calls", b, calls)
+		}
+		batches += b
+	}
+	if batches == 0 {
+		t.Error("1,000 calls at once on one lot went without a single batch")
+	}
+	if r := f.checkConservation(t, id); r.held != 100 || r.onHand != 0 {
+		t.Errorf("after the holds: %+v, want 100 held, none on hand", r)
+	}
+
+	// Half the holds committed, half released, all at once, each twice.
+	for i, key := range held {
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := clients[i%2]
+				if i%2 == 0 {
+					if resp, err := c.Commit(ctx, id, key); err != nil || resp.Reason != pb.Reason_OK || resp.Quantity != 1 {
+						t.Errorf("commit %s: %v %v", key, resp, err)
+					}
+					return
+				}
+				if resp, err := c.Release(ctx, id, key); err != nil || resp.Reason != pb.Reason_OK {
+					t.Errorf("release %s: %v %v", key, resp, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if r := f.checkConservation(t, id); r.held != 0 || r.deducted != 50 || r.onHand != 50 {
+		t.Errorf("after commits and releases: %+v, want 50 deducted, 50 on hand, none held", r)
+	}
+}
+
+// A batch's requests are answered in their places, each as it would have
+// been alone: a repeat as the first, a refusal without a write, a reserve
+// after its key's release refused, an empty request refused.
+func TestBatchAnswersEachRequestAsAlone(t *testing.T) {
+	f := newFixture(t)
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	until := t0.Add(10 * time.Minute).UnixMilli()
+	g := pb.GetLotGrainClient(f.members[1].Cluster, strconv.FormatInt(id, 10))
+	reserve := func(key string, q int64) *pb.LotOp {
+		return &pb.LotOp{Op: &pb.LotOp_Reserve{Reserve: &pb.ReserveRequest{OrderKey: key, Quantity: q, UntilUnixMs: until}}}
+	}
+	ops := []*pb.LotOp{
+		reserve("a", 3),
+		reserve("a", 3),
+		{Op: &pb.LotOp_Deduct{Deduct: &pb.DeductRequest{OrderKey: "b", Quantity: 2}}},
+		reserve("big", 6),
+		{Op: &pb.LotOp_Commit{Commit: &pb.CommitRequest{OrderKey: "a"}}},
+		{Op: &pb.LotOp_Release{Release: &pb.LotReleaseRequest{OrderKey: "c"}}},
+		reserve("c", 1),
+		{Op: &pb.LotOp_Commit{Commit: &pb.CommitRequest{OrderKey: "nobody"}}},
+		{},
+	}
+	resp, err := g.Batch(&pb.LotBatchRequest{Ops: ops}, cluster.WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resp.GetResults()
+	if resp.GetReason() != pb.Reason_OK || len(res) != len(ops) {
+		t.Fatalf("batch answered %v with %d results, want OK and %d", resp.GetReason(), len(res), len(ops))
+	}
+	check := func(i int, got, want pb.Reason) {
+		t.Helper()
+		if got != want {
+			t.Errorf("request %d: %v, want %v", i, got, want)
+		}
+	}
+	check(0, res[0].GetReserve().GetReason(), pb.Reason_OK)
+	if res[0].GetReserve().GetQuantity() != 3 || res[1].GetReserve().GetQuantity() != 3 {
+		t.Errorf("the hold and its repeat: %v, %v; want 3 units each", res[0].GetReserve(), res[1].GetReserve())
+	}
+	check(1, res[1].GetReserve().GetReason(), pb.Reason_OK)
+	check(2, res[2].GetDeduct().GetReason(), pb.Reason_OK)
+	check(3, res[3].GetReserve().GetReason(), pb.Reason_INSUFFICIENT_STOCK)
+	check(4, res[4].GetCommit().GetReason(), pb.Reason_OK)
+	check(5, res[5].GetRelease().GetReason(), pb.Reason_OK)
+	check(6, res[6].GetReserve().GetReason(), pb.Reason_ALREADY_RESTORED)
+	check(7, res[7].GetCommit().GetReason(), pb.Reason_NO_HOLD)
+	check(8, res[8].GetDeduct().GetReason(), pb.Reason_INVALID_ARGUMENT)
+	if r := f.checkConservation(t, id); r.deducted != 5 || r.held != 0 || r.onHand != 5 {
+		t.Errorf("after the batch: %+v, want 5 deducted (3 committed, 2 deducted), none held, 5 on hand", r)
+	}
+	// The same batch again changes nothing and answers the same.
+	again, err := g.Batch(&pb.LotBatchRequest{Ops: ops}, cluster.WithTimeout(10*time.Second))
+	if err != nil || len(again.GetResults()) != len(ops) {
+		t.Fatalf("the batch again: %v, %v", again, err)
+	}
+	for i := range 7 {
+		if a, b := again.GetResults()[i], res[i]; fmt.Sprint(reasonOf(a)) != fmt.Sprint(reasonOf(b)) {
+			t.Errorf("request %d again: %v, first %v", i, reasonOf(a), reasonOf(b))
+		}
+	}
+	if r := f.checkConservation(t, id); r.deducted != 5 || r.onHand != 5 {
+		t.Errorf("after the batch again: %+v, want it unchanged", r)
+	}
+}
+
+func reasonOf(r *pb.LotOpResult) pb.Reason {
+	switch {
+	case r.GetDeduct() != nil:
+		return r.GetDeduct().GetReason()
+	case r.GetReserve() != nil:
+		return r.GetReserve().GetReason()
+	case r.GetCommit() != nil:
+		return r.GetCommit().GetReason()
+	case r.GetRelease() != nil:
+		return r.GetRelease().GetReason()
+	case r.GetRestore() != nil:
+		return r.GetRestore().GetReason()
+	}
+	return -1
+}
