@@ -166,7 +166,11 @@ func (n *Node) startCluster(context.Context) (err error) {
 	}
 	// Leaving the cluster gracefully waits a fixed 2 s (protoactor lets
 	// grain ownership move); only longer than that is worth a log line.
-	n.onShutdownTaking("cluster member", clusterLeave, func(context.Context) error { n.member.Shutdown(); return nil })
+	n.onShutdownTaking("cluster member", clusterLeave, func(context.Context) error {
+		n.member.Shutdown()
+		lot.ForgetClient(n.member.Cluster)
+		return nil
+	})
 	n.log.Info("cluster member started", "address", n.member.Address(), "provider", c.Provider)
 	n.lots = lot.ClientFor(n.member.Cluster)
 	n.sagas = saga.NewClient(n.member.Cluster)

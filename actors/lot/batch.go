@@ -25,24 +25,38 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 	}
 	b := &callBatch{to: ctx.Sender(), results: make([]*pb.LotOpResult, len(ops))}
 	b.left.Store(int64(len(ops)))
+	slots := make([]*batchSlot, len(ops))
+	for i := range slots {
+		slots[i] = &batchSlot{b: b, i: i}
+	}
 	now := make([]waiter, 0, len(ops))
+	handled := 0
 	g.safely(func() {
 		for i, op := range ops {
-			slot := &batchSlot{b: b, i: i}
 			kind, key, fn := g.opHandler(op)
 			if fn == nil {
-				now = append(now, waiter{to: slot, msg: &pb.DeductResponse{Reason: pb.Reason_INVALID_ARGUMENT, LotId: g.id()}})
-				continue
+				now = append(now, waiter{to: slots[i], msg: &pb.DeductResponse{Reason: pb.Reason_INVALID_ARGUMENT, LotId: g.id()}})
+			} else if a := g.apply(slots[i], kind, key, fn); a != nil {
+				now = append(now, waiter{to: slots[i], msg: a})
 			}
-			if a := g.apply(slot, kind, key, fn); a != nil {
-				now = append(now, waiter{to: slot, msg: a})
-			}
+			handled = i + 1
 		}
 		if g.core != nil && !g.stopped {
 			g.flush()
 			g.rearm()
 		}
 	})
+	// A panic stopped the grain part-way: what it never handled is refused
+	// as by a stopped grain, so the batch is answered and its callers ask
+	// the next activation (a slot the panic's clean-up answered keeps that
+	// answer).
+	for i := handled; i < len(ops); i++ {
+		kind, _, _ := g.opHandler(ops[i])
+		if kind == nil {
+			kind = &pb.DeductResponse{}
+		}
+		now = append(now, waiter{to: slots[i], msg: failure(kind, pb.Reason_STALE_OWNER, g.id())})
+	}
 	g.reply(now)
 	return nil
 }
@@ -76,13 +90,17 @@ type callBatch struct {
 
 // batchSlot is the reply address of one request of a batch.
 type batchSlot struct {
-	b *callBatch
-	i int
+	b        *callBatch
+	i        int
+	answered atomic.Bool
 }
 
-// answer records msg as the slot's answer and, when it was the last one
-// missing, sends the batch's answer.
+// answer records msg as the slot's answer, unless it has one, and, when
+// it was the last one missing, sends the batch's answer.
 func (s *batchSlot) answer(system *actor.ActorSystem, msg proto.Message) {
+	if !s.answered.CompareAndSwap(false, true) {
+		return
+	}
 	s.b.results[s.i] = opResult(msg)
 	if s.b.left.Add(-1) == 0 && s.b.to != nil {
 		system.Root.Send(s.b.to, &pb.LotBatchResponse{Results: s.b.results})

@@ -52,6 +52,9 @@ func ClientFor(c *cluster.Cluster) *Client {
 	return v.(*Client)
 }
 
+// ForgetClient drops c's shared client, once c has stopped.
+func ForgetClient(c *cluster.Cluster) { shared.Delete(c) }
+
 // Alone is a client of the same cluster whose every call goes alone,
 // never gathered with others (for comparison in make bench).
 func (c *Client) Alone() *Client {
@@ -81,8 +84,13 @@ func (r *refusal[T]) Error() string { return fmt.Sprintf("lot %d: %s", r.lotID, 
 // that answer is the result; otherwise the error is ErrNoAnswer with the
 // last cause.
 func call[T interface{ GetReason() pb.Reason }](ctx context.Context, c *Client, lotID int64, fn func(*pb.LotGrainClient, time.Duration) (T, error)) (T, error) {
+	return callAttempts(ctx, c, lotID, c.maxAttempts, fn)
+}
+
+// callAttempts is call with at most attempts attempts.
+func callAttempts[T interface{ GetReason() pb.Reason }](ctx context.Context, c *Client, lotID int64, attempts int, fn func(*pb.LotGrainClient, time.Duration) (T, error)) (T, error) {
 	g := pb.GetLotGrainClient(c.c, strconv.FormatInt(lotID, 10))
-	resp, err := grainctx.Retry(ctx, c.attemptTimeout, c.maxAttempts, func(d time.Duration) (T, error) {
+	resp, err := grainctx.Retry(ctx, c.attemptTimeout, attempts, func(d time.Duration) (T, error) {
 		r, err := fn(g, d)
 		if err == nil && retryable(r.GetReason()) {
 			return r, &refusal[T]{resp: r, lotID: lotID, reason: r.GetReason()}
@@ -103,10 +111,8 @@ func call[T interface{ GetReason() pb.Reason }](ctx context.Context, c *Client, 
 func (c *Client) Deduct(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel) (*pb.DeductResponse, error) {
 	req := &pb.DeductRequest{OrderKey: key, Quantity: quantity, Channel: ch}
 	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Deduct{Deduct: req}}, (*pb.LotOpResult).GetDeduct,
-		func() (*pb.DeductResponse, error) {
-			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.DeductResponse, error) {
-				return g.Deduct(req, cluster.WithTimeout(d))
-			})
+		func(g *pb.LotGrainClient, d time.Duration) (*pb.DeductResponse, error) {
+			return g.Deduct(req, cluster.WithTimeout(d))
 		})
 }
 
@@ -114,10 +120,8 @@ func (c *Client) Deduct(ctx context.Context, lotID int64, key string, quantity i
 func (c *Client) Restore(ctx context.Context, lotID int64, key string) (*pb.RestoreResponse, error) {
 	req := &pb.RestoreRequest{OrderKey: key}
 	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Restore{Restore: req}}, (*pb.LotOpResult).GetRestore,
-		func() (*pb.RestoreResponse, error) {
-			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.RestoreResponse, error) {
-				return g.Restore(req, cluster.WithTimeout(d))
-			})
+		func(g *pb.LotGrainClient, d time.Duration) (*pb.RestoreResponse, error) {
+			return g.Restore(req, cluster.WithTimeout(d))
 		})
 }
 
@@ -139,10 +143,8 @@ func (c *Client) Wake(ctx context.Context, lotID int64) error {
 func (c *Client) Reserve(ctx context.Context, lotID int64, key string, quantity int64, ch pb.Channel, until time.Time) (*pb.ReserveResponse, error) {
 	req := &pb.ReserveRequest{OrderKey: key, Quantity: quantity, Channel: ch, UntilUnixMs: until.UnixMilli()}
 	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Reserve{Reserve: req}}, (*pb.LotOpResult).GetReserve,
-		func() (*pb.ReserveResponse, error) {
-			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.ReserveResponse, error) {
-				return g.Reserve(req, cluster.WithTimeout(d))
-			})
+		func(g *pb.LotGrainClient, d time.Duration) (*pb.ReserveResponse, error) {
+			return g.Reserve(req, cluster.WithTimeout(d))
 		})
 }
 
@@ -150,10 +152,8 @@ func (c *Client) Reserve(ctx context.Context, lotID int64, key string, quantity 
 func (c *Client) Commit(ctx context.Context, lotID int64, key string) (*pb.CommitResponse, error) {
 	req := &pb.CommitRequest{OrderKey: key}
 	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Commit{Commit: req}}, (*pb.LotOpResult).GetCommit,
-		func() (*pb.CommitResponse, error) {
-			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.CommitResponse, error) {
-				return g.Commit(req, cluster.WithTimeout(d))
-			})
+		func(g *pb.LotGrainClient, d time.Duration) (*pb.CommitResponse, error) {
+			return g.Commit(req, cluster.WithTimeout(d))
 		})
 }
 
@@ -162,9 +162,7 @@ func (c *Client) Commit(ctx context.Context, lotID int64, key string) (*pb.Commi
 func (c *Client) Release(ctx context.Context, lotID int64, key string) (*pb.LotReleaseResponse, error) {
 	req := &pb.LotReleaseRequest{OrderKey: key}
 	return viaLane(ctx, c, lotID, &pb.LotOp{Op: &pb.LotOp_Release{Release: req}}, (*pb.LotOpResult).GetRelease,
-		func() (*pb.LotReleaseResponse, error) {
-			return call(ctx, c, lotID, func(g *pb.LotGrainClient, d time.Duration) (*pb.LotReleaseResponse, error) {
-				return g.Release(req, cluster.WithTimeout(d))
-			})
+		func(g *pb.LotGrainClient, d time.Duration) (*pb.LotReleaseResponse, error) {
+			return g.Release(req, cluster.WithTimeout(d))
 		})
 }

@@ -32,30 +32,35 @@ func newLanes(c *cluster.Cluster, attempt time.Duration) *lanes {
 
 // viaLane makes one call through lotID's lane: alone when nothing is on
 // its way to the lot, else gathered with the others. pick takes the
-// call's answer out of a batch's result. A call not answered in a batch
-// (the batch failed, or its answer asks to retry) goes alone, with
-// alone's retries; the requests are idempotent, so one that reached the
-// grain in the batch too does nothing twice.
+// call's answer out of a batch's result. The call that goes alone holds
+// the lane for one attempt: when that is not answered, or its answer asks
+// to retry, it is asked again with the client's retries and the lane goes
+// on meanwhile. A call not answered in a batch (the batch failed, or its
+// answer asks to retry) also goes alone with those retries; the requests
+// are idempotent, so one that reached the grain in the batch too does
+// nothing twice.
 func viaLane[T interface {
 	comparable
 	GetReason() pb.Reason
-}](ctx context.Context, c *Client, lotID int64, op *pb.LotOp, pick func(*pb.LotOpResult) T, alone func() (T, error)) (T, error) {
+}](ctx context.Context, c *Client, lotID int64, op *pb.LotOp, pick func(*pb.LotOpResult) T, fn func(*pb.LotGrainClient, time.Duration) (T, error)) (T, error) {
 	if c.lanes == nil {
-		return alone()
+		return call(ctx, c, lotID, fn)
 	}
 	var out T
 	var err error
-	res, how := c.lanes.Do(ctx, lotID, op, func() { out, err = alone() })
+	res, how := c.lanes.Do(ctx, lotID, op, func() { out, err = callAttempts(ctx, c, lotID, 1, fn) })
 	switch how {
 	case gather.Alone:
-		return out, err
+		if err == nil && !retryable(out.GetReason()) {
+			return out, nil
+		}
 	case gather.Answered:
 		var zero T
 		if r := pick(res); r != zero && !retryable(r.GetReason()) {
 			return r, nil
 		}
 	}
-	return alone()
+	return call(ctx, c, lotID, fn)
 }
 
 // Gathered reports how many batches this client sent and how many calls

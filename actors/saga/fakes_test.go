@@ -73,7 +73,10 @@ func (s *fakeStore) SetReady(_ context.Context, id, tid, redirect string, _ time
 	})
 }
 
-func (s *fakeStore) BeginDeducting(_ context.Context, id, pgToken string, _ time.Time, first map[int]int64) error {
+func (s *fakeStore) BeginDeducting(ctx context.Context, id, pgToken string, _ time.Time, first map[int]int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return s.move("BeginDeducting", id, []domain.Step{domain.StepReady}, func(o *domain.Order) {
 		o.Step, o.Status, o.Payment.PGToken = domain.StepDeducting, domain.StatusProcessing, pgToken
 		for i, l := range o.Lines {
@@ -100,7 +103,10 @@ func (s *fakeStore) BeginApproving(_ context.Context, id string, _ time.Time) er
 	})
 }
 
-func (s *fakeStore) BeginApprovingHeld(_ context.Context, id, pgToken string, _ time.Time) error {
+func (s *fakeStore) BeginApprovingHeld(ctx context.Context, id, pgToken string, _ time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return s.move("BeginApprovingHeld", id, []domain.Step{domain.StepReady}, func(o *domain.Order) {
 		o.Step, o.Status, o.Payment.PGToken = domain.StepApproving, domain.StatusProcessing, pgToken
 	})
@@ -202,6 +208,9 @@ type fakeStock struct {
 	// hold (NO_HOLD), a warehouse's allocation or hold the one whose write
 	// is fenced off (STALE_OWNER, passed on by the warehouse).
 	superseded bool
+	// slow, when set, makes every commit wait for its caller's deadline
+	// and then answer UNAVAILABLE, as a lot that does not answer does.
+	slow bool
 }
 
 func newFakeStock() *fakeStock {
@@ -288,7 +297,11 @@ func (s *fakeStock) CommitRegular(_ context.Context, w int64, key string, produc
 	return s.commit(key, func(q int64) { s.warehouses[[2]int64{w, product}] += q })
 }
 
-func (s *fakeStock) CommitDeal(_ context.Context, lot int64, key string) (pb.Reason, error) {
+func (s *fakeStock) CommitDeal(ctx context.Context, lot int64, key string) (pb.Reason, error) {
+	if s.slow {
+		<-ctx.Done()
+		return pb.Reason_UNAVAILABLE, ctx.Err()
+	}
 	return s.commit(key, func(q int64) { s.lots[lot] += q })
 }
 

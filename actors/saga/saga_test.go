@@ -386,6 +386,24 @@ func (s *flakyOrders) Order(ctx context.Context, id string) (domain.Order, error
 	return s.fakeStore.Order(ctx, id)
 }
 
+// A lot that does not answer may use the callback's whole time; the
+// payer's approval is still recorded (DEDUCTING with the pg_token), so
+// the sweep takes the order on instead of leaving it to expire.
+func TestApprovalRecordedWhenTheCommitsUseItsTime(t *testing.T) {
+	w := newWorld(anOrder(domain.StepReady))
+	w.g.deps.StepTimeout = 20 * time.Millisecond
+	w.stock.slow = true
+	if _, err := approve(theNonce)(w.g); err != nil {
+		t.Fatal(err)
+	}
+	if o := w.store.get("o1"); o.Step != domain.StepDeducting || o.Payment.PGToken != "pg" {
+		t.Errorf("after the slow commits: %s with pg_token %q, want DEDUCTING with pg", o.Step, o.Payment.PGToken)
+	}
+	if w.pay.approvals != 0 {
+		t.Errorf("%d approvals, want none before the stock is taken", w.pay.approvals)
+	}
+}
+
 // An approval whose order could not be read is refused as unavailable (the
 // payer's browser hears 503 and reloads), not answered with the order's
 // state as if no approval had come; the reload then completes it.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	pb "shelflife/actors/inventorypb"
 	opb "shelflife/actors/orderpb"
@@ -28,6 +29,10 @@ import (
 // leaves the order where it was, for the sweep to resume.
 
 var none = opb.Refusal_REFUSAL_NONE
+
+// stepWriteTime bounds a step's write that must not be left undone
+// because what came before it used the message's time.
+const stepWriteTime = 5 * time.Second
 
 // ready asks the payment provider for the payment: CREATED -> READY, or
 // the order discarded when the provider refuses or does not answer.
@@ -163,27 +168,33 @@ type deduction struct {
 // the order from READY and gives back at once what was taken
 // (compensation 1). A lot that does not answer leaves the order at
 // DEDUCTING, with the pg_token, for the sweep to commit again.
+//
+// The commits may spend most of the message's time (a lot that does not
+// answer is asked again for seconds), so the write after them has a time
+// of its own: the payer's approval is recorded whatever they took.
 func (g *grain) takeHeld(ctx context.Context, o domain.Order, pgToken string) (*opb.SagaState, error) {
 	ok, reason := g.deductAll(ctx, o)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stepWriteTime)
+	defer cancel()
 	switch {
 	case reason == pb.Reason_UNAVAILABLE:
-		if _, st := g.beginDeducting(ctx, o, pgToken); st != nil {
+		if _, st := g.beginDeducting(wctx, o, pgToken); st != nil {
 			return st, nil
 		}
-		return g.state(ctx, none)
+		return g.state(wctx, none)
 	case !ok:
-		return g.compensate(ctx, o, domain.StepReady, domain.ReasonInsufficientStock, domain.PaymentCancelled)
+		return g.compensate(wctx, o, domain.StepReady, domain.ReasonInsufficientStock, domain.PaymentCancelled)
 	}
 	g.after(StepHoldsTaken)
-	err := g.deps.Store.BeginApprovingHeld(ctx, o.ID, pgToken, g.now())
+	err := g.deps.Store.BeginApprovingHeld(wctx, o.ID, pgToken, g.now())
 	switch {
 	case errors.Is(err, domain.ErrStepChanged):
 		// Another activation moved it on meanwhile: one that reached
 		// APPROVING asks for the money itself; DEDUCTING is carried on.
 		g.known = nil
-		o, err := g.order(ctx)
+		o, err := g.order(wctx)
 		if err != nil || o.Step != domain.StepDeducting {
-			return g.state(ctx, none)
+			return g.state(wctx, none)
 		}
 		return g.run(ctx, o)
 	case err != nil:

@@ -64,8 +64,9 @@ func (g *Gatherer[K, Op, Res]) Do(ctx context.Context, key K, op Op, alone func(
 	var zero Res
 	l, p := g.join(ctx, key, op)
 	if p == nil {
+		// Deferred: a panic in alone must not leave the lane taken.
+		defer g.next(key, l)
 		alone()
-		g.next(key, l)
 		return zero, Alone
 	}
 	select {

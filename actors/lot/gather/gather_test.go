@@ -210,3 +210,16 @@ func TestAWaitingCallerLeavesWithItsContext(t *testing.T) {
 		t.Errorf("batches %v, want only the call that stayed", b)
 	}
 }
+
+// A call that panics while it runs alone leaves the lane free.
+func TestAPanicAloneLeavesTheLaneFree(t *testing.T) {
+	g := New(8, (&sender{}).send)
+	func() {
+		defer func() { _ = recover() }()
+		g.Do(t.Context(), "lot", 1, func() { panic("boom") })
+	}()
+	ran := false
+	if _, how := g.Do(t.Context(), "lot", 2, func() { ran = true }); how != Alone || !ran {
+		t.Errorf("the next call: %v, ran %v; want Alone", how, ran)
+	}
+}
