@@ -1114,12 +1114,11 @@ func (x *LotBatchRequest) GetOps() []*LotOp {
 	return nil
 }
 
+// LotBatchResponse has one result per request, in order; a grain that
+// cannot serve refuses each request as it would alone.
 type LotBatchResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// OK, or why no request of the batch was handled (each result then
-	// absent); the callers ask again one by one.
-	Reason        Reason         `protobuf:"varint,1,opt,name=reason,proto3,enum=inventory.Reason" json:"reason,omitempty"`
-	Results       []*LotOpResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*LotOpResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1152,13 +1151,6 @@ func (x *LotBatchResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use LotBatchResponse.ProtoReflect.Descriptor instead.
 func (*LotBatchResponse) Descriptor() ([]byte, []int) {
 	return file_actors_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
-}
-
-func (x *LotBatchResponse) GetReason() Reason {
-	if x != nil {
-		return x.Reason
-	}
-	return Reason_OK
 }
 
 func (x *LotBatchResponse) GetResults() []*LotOpResult {
@@ -1834,10 +1826,9 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\arestore\x18\x05 \x01(\v2\x1a.inventory.RestoreResponseH\x00R\arestoreB\b\n" +
 	"\x06result\"5\n" +
 	"\x0fLotBatchRequest\x12\"\n" +
-	"\x03ops\x18\x01 \x03(\v2\x10.inventory.LotOpR\x03ops\"o\n" +
-	"\x10LotBatchResponse\x12)\n" +
-	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x120\n" +
-	"\aresults\x18\x02 \x03(\v2\x16.inventory.LotOpResultR\aresults\"\x0f\n" +
+	"\x03ops\x18\x01 \x03(\v2\x10.inventory.LotOpR\x03ops\"D\n" +
+	"\x10LotBatchResponse\x120\n" +
+	"\aresults\x18\x01 \x03(\v2\x16.inventory.LotOpResultR\aresults\"\x0f\n" +
 	"\rGetLotRequest\"\xc5\x03\n" +
 	"\aLotInfo\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.inventory.ReasonR\x06reason\x12\x15\n" +
@@ -1978,39 +1969,38 @@ var file_actors_inventorypb_inventory_proto_depIdxs = []int32{
 	11, // 15: inventory.LotOpResult.release:type_name -> inventory.LotReleaseResponse
 	5,  // 16: inventory.LotOpResult.restore:type_name -> inventory.RestoreResponse
 	12, // 17: inventory.LotBatchRequest.ops:type_name -> inventory.LotOp
-	0,  // 18: inventory.LotBatchResponse.reason:type_name -> inventory.Reason
-	13, // 19: inventory.LotBatchResponse.results:type_name -> inventory.LotOpResult
-	0,  // 20: inventory.LotInfo.reason:type_name -> inventory.Reason
-	0,  // 21: inventory.AllocateResponse.reason:type_name -> inventory.Reason
-	19, // 22: inventory.AllocateResponse.takes:type_name -> inventory.LotTake
-	0,  // 23: inventory.CommitAllocationResponse.reason:type_name -> inventory.Reason
-	19, // 24: inventory.CommitAllocationResponse.takes:type_name -> inventory.LotTake
-	0,  // 25: inventory.ReleaseResponse.reason:type_name -> inventory.Reason
-	2,  // 26: inventory.Lot.Deduct:input_type -> inventory.DeductRequest
-	4,  // 27: inventory.Lot.Restore:input_type -> inventory.RestoreRequest
-	6,  // 28: inventory.Lot.Reserve:input_type -> inventory.ReserveRequest
-	8,  // 29: inventory.Lot.Commit:input_type -> inventory.CommitRequest
-	10, // 30: inventory.Lot.Release:input_type -> inventory.LotReleaseRequest
-	16, // 31: inventory.Lot.Get:input_type -> inventory.GetLotRequest
-	14, // 32: inventory.Lot.Batch:input_type -> inventory.LotBatchRequest
-	18, // 33: inventory.Warehouse.Allocate:input_type -> inventory.AllocateRequest
-	21, // 34: inventory.Warehouse.Release:input_type -> inventory.ReleaseRequest
-	22, // 35: inventory.Warehouse.CommitAllocation:input_type -> inventory.CommitAllocationRequest
-	3,  // 36: inventory.Lot.Deduct:output_type -> inventory.DeductResponse
-	5,  // 37: inventory.Lot.Restore:output_type -> inventory.RestoreResponse
-	7,  // 38: inventory.Lot.Reserve:output_type -> inventory.ReserveResponse
-	9,  // 39: inventory.Lot.Commit:output_type -> inventory.CommitResponse
-	11, // 40: inventory.Lot.Release:output_type -> inventory.LotReleaseResponse
-	17, // 41: inventory.Lot.Get:output_type -> inventory.LotInfo
-	15, // 42: inventory.Lot.Batch:output_type -> inventory.LotBatchResponse
-	20, // 43: inventory.Warehouse.Allocate:output_type -> inventory.AllocateResponse
-	24, // 44: inventory.Warehouse.Release:output_type -> inventory.ReleaseResponse
-	23, // 45: inventory.Warehouse.CommitAllocation:output_type -> inventory.CommitAllocationResponse
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	13, // 18: inventory.LotBatchResponse.results:type_name -> inventory.LotOpResult
+	0,  // 19: inventory.LotInfo.reason:type_name -> inventory.Reason
+	0,  // 20: inventory.AllocateResponse.reason:type_name -> inventory.Reason
+	19, // 21: inventory.AllocateResponse.takes:type_name -> inventory.LotTake
+	0,  // 22: inventory.CommitAllocationResponse.reason:type_name -> inventory.Reason
+	19, // 23: inventory.CommitAllocationResponse.takes:type_name -> inventory.LotTake
+	0,  // 24: inventory.ReleaseResponse.reason:type_name -> inventory.Reason
+	2,  // 25: inventory.Lot.Deduct:input_type -> inventory.DeductRequest
+	4,  // 26: inventory.Lot.Restore:input_type -> inventory.RestoreRequest
+	6,  // 27: inventory.Lot.Reserve:input_type -> inventory.ReserveRequest
+	8,  // 28: inventory.Lot.Commit:input_type -> inventory.CommitRequest
+	10, // 29: inventory.Lot.Release:input_type -> inventory.LotReleaseRequest
+	16, // 30: inventory.Lot.Get:input_type -> inventory.GetLotRequest
+	14, // 31: inventory.Lot.Batch:input_type -> inventory.LotBatchRequest
+	18, // 32: inventory.Warehouse.Allocate:input_type -> inventory.AllocateRequest
+	21, // 33: inventory.Warehouse.Release:input_type -> inventory.ReleaseRequest
+	22, // 34: inventory.Warehouse.CommitAllocation:input_type -> inventory.CommitAllocationRequest
+	3,  // 35: inventory.Lot.Deduct:output_type -> inventory.DeductResponse
+	5,  // 36: inventory.Lot.Restore:output_type -> inventory.RestoreResponse
+	7,  // 37: inventory.Lot.Reserve:output_type -> inventory.ReserveResponse
+	9,  // 38: inventory.Lot.Commit:output_type -> inventory.CommitResponse
+	11, // 39: inventory.Lot.Release:output_type -> inventory.LotReleaseResponse
+	17, // 40: inventory.Lot.Get:output_type -> inventory.LotInfo
+	15, // 41: inventory.Lot.Batch:output_type -> inventory.LotBatchResponse
+	20, // 42: inventory.Warehouse.Allocate:output_type -> inventory.AllocateResponse
+	24, // 43: inventory.Warehouse.Release:output_type -> inventory.ReleaseResponse
+	23, // 44: inventory.Warehouse.CommitAllocation:output_type -> inventory.CommitAllocationResponse
+	35, // [35:45] is the sub-list for method output_type
+	25, // [25:35] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_actors_inventorypb_inventory_proto_init() }

@@ -2,7 +2,6 @@ package lot
 
 import (
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -33,10 +32,10 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 	handled := 0
 	g.safely(func() {
 		for i, op := range ops {
-			kind, key, fn := g.opHandler(op)
-			if fn == nil {
-				now = append(now, waiter{to: slots[i], msg: &pb.DeductResponse{Reason: pb.Reason_INVALID_ARGUMENT, LotId: g.id()}})
-			} else if a := g.apply(slots[i], kind, key, fn); a != nil {
+			r := g.opRequest(op)
+			if r.fn == nil {
+				now = append(now, waiter{to: slots[i], msg: failure(r.kind, pb.Reason_INVALID_ARGUMENT, g.id())})
+			} else if a := g.apply(slots[i], r); a != nil {
 				now = append(now, waiter{to: slots[i], msg: a})
 			}
 			handled = i + 1
@@ -51,32 +50,28 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 	// the next activation (a slot the panic's clean-up answered keeps that
 	// answer).
 	for i := handled; i < len(ops); i++ {
-		kind, _, _ := g.opHandler(ops[i])
-		if kind == nil {
-			kind = &pb.DeductResponse{}
-		}
-		now = append(now, waiter{to: slots[i], msg: failure(kind, pb.Reason_STALE_OWNER, g.id())})
+		now = append(now, waiter{to: slots[i], msg: failure(g.opRequest(ops[i]).kind, pb.Reason_STALE_OWNER, g.id())})
 	}
 	g.reply(now)
 	return nil
 }
 
-// opHandler is what handle is given for one request of a batch: its empty
-// answer, its key and the core's function; fn is nil for an empty op.
-func (g *grain) opHandler(op *pb.LotOp) (proto.Message, string, func(time.Time, any) proto.Message) {
+// opRequest is one request of a batch as the core takes it; an empty one
+// has no handling and is answered as a Deduct.
+func (g *grain) opRequest(op *pb.LotOp) request {
 	switch o := op.GetOp().(type) {
 	case *pb.LotOp_Deduct:
-		return &pb.DeductResponse{}, o.Deduct.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.deduct(now, o.Deduct, to) }
+		return g.deductRequest(o.Deduct)
 	case *pb.LotOp_Reserve:
-		return &pb.ReserveResponse{}, o.Reserve.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.reserve(now, o.Reserve, to) }
+		return g.reserveRequest(o.Reserve)
 	case *pb.LotOp_Commit:
-		return &pb.CommitResponse{}, o.Commit.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.commit(now, o.Commit, to) }
+		return g.commitRequest(o.Commit)
 	case *pb.LotOp_Release:
-		return &pb.LotReleaseResponse{}, o.Release.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.release(now, o.Release, to) }
+		return g.releaseRequest(o.Release)
 	case *pb.LotOp_Restore:
-		return &pb.RestoreResponse{}, o.Restore.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.restore(now, o.Restore, to) }
+		return g.restoreRequest(o.Restore)
 	}
-	return nil, "", nil
+	return request{kind: &pb.DeductResponse{}}
 }
 
 // callBatch gathers the answers of one LotBatchRequest. Each slot is answered

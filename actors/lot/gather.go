@@ -23,7 +23,7 @@ func newLanes(c *cluster.Cluster, attempt time.Duration) *lanes {
 	return gather.New(defaultMaxBatch, func(lotID int64, ops []*pb.LotOp) ([]*pb.LotOpResult, bool) {
 		g := pb.GetLotGrainClient(c, strconv.FormatInt(lotID, 10))
 		resp, err := g.Batch(&pb.LotBatchRequest{Ops: ops}, cluster.WithTimeout(attempt))
-		if err != nil || resp.GetReason() != pb.Reason_OK {
+		if err != nil {
 			return nil, false
 		}
 		return resp.GetResults(), true

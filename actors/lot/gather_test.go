@@ -117,8 +117,8 @@ func TestBatchAnswersEachRequestAsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := resp.GetResults()
-	if resp.GetReason() != pb.Reason_OK || len(res) != len(ops) {
-		t.Fatalf("batch answered %v with %d results, want OK and %d", resp.GetReason(), len(res), len(ops))
+	if len(res) != len(ops) {
+		t.Fatalf("batch answered %d results, want %d", len(res), len(ops))
 	}
 	check := func(i int, got, want pb.Reason) {
 		t.Helper()

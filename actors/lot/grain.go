@@ -198,38 +198,66 @@ func (g *grain) ReceiveDefault(ctx cluster.GrainContext) {
 }
 
 func (g *grain) Deduct(req *pb.DeductRequest, respond func(*pb.DeductResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.DeductResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.deduct(now, req, to) })
+	handle(g, ctx, respond, g.deductRequest(req))
 	return nil
 }
 
 func (g *grain) Restore(req *pb.RestoreRequest, respond func(*pb.RestoreResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.RestoreResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.restore(now, req, to) })
+	handle(g, ctx, respond, g.restoreRequest(req))
 	return nil
 }
 
 func (g *grain) Reserve(req *pb.ReserveRequest, respond func(*pb.ReserveResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.ReserveResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.reserve(now, req, to) })
+	handle(g, ctx, respond, g.reserveRequest(req))
 	return nil
 }
 
 func (g *grain) Commit(req *pb.CommitRequest, respond func(*pb.CommitResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.CommitResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.commit(now, req, to) })
+	handle(g, ctx, respond, g.commitRequest(req))
 	return nil
 }
 
 func (g *grain) Release(req *pb.LotReleaseRequest, respond func(*pb.LotReleaseResponse), _ func(error), ctx cluster.GrainContext) error {
-	handle(g, ctx, respond, &pb.LotReleaseResponse{}, req.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.release(now, req, to) })
+	handle(g, ctx, respond, g.releaseRequest(req))
 	return nil
+}
+
+// request is one request for the core: an empty answer of its type (for
+// refusals), its idempotency key, and the core's handling of it (nil for
+// an empty request of a batch).
+type request struct {
+	kind proto.Message
+	key  string
+	fn   func(time.Time, any) proto.Message
+}
+
+func (g *grain) deductRequest(r *pb.DeductRequest) request {
+	return request{&pb.DeductResponse{}, r.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.deduct(now, r, to) }}
+}
+
+func (g *grain) restoreRequest(r *pb.RestoreRequest) request {
+	return request{&pb.RestoreResponse{}, r.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.restore(now, r, to) }}
+}
+
+func (g *grain) reserveRequest(r *pb.ReserveRequest) request {
+	return request{&pb.ReserveResponse{}, r.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.reserve(now, r, to) }}
+}
+
+func (g *grain) commitRequest(r *pb.CommitRequest) request {
+	return request{&pb.CommitResponse{}, r.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.commit(now, r, to) }}
+}
+
+func (g *grain) releaseRequest(r *pb.LotReleaseRequest) request {
+	return request{&pb.LotReleaseResponse{}, r.GetOrderKey(), func(now time.Time, to any) proto.Message { return g.core.release(now, r, to) }}
 }
 
 // handle runs one request through the core: it answers at once when the
 // core does (or the grain cannot serve), else the answer waits for its
-// commit, or first for MySQL's answer about an older key. kind is an empty
-// answer of the right type, for refusals.
-func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T), kind T, key string, fn func(time.Time, any) proto.Message) {
+// commit, or first for MySQL's answer about an older key.
+func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T), r request) {
 	var answer proto.Message
 	g.safely(func() {
-		answer = g.apply(ctx.Sender(), kind, key, fn)
+		answer = g.apply(ctx.Sender(), r)
 		if g.core != nil && !g.stopped {
 			g.flush()
 			g.rearm()
@@ -244,15 +272,15 @@ func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T)
 // when there is one now, else nil (its commit, or MySQL's answer about an
 // older key, will bring it). It starts no commit: the caller flushes once
 // it has applied what came together.
-func (g *grain) apply(to any, kind proto.Message, key string, fn func(time.Time, any) proto.Message) proto.Message {
+func (g *grain) apply(to any, r request) proto.Message {
 	if g.core == nil || g.stopped {
-		return failure(kind, g.unavailable(), g.id())
+		return failure(r.kind, g.unavailable(), g.id())
 	}
-	if g.core.needsLookup(key) {
-		g.park(key, parked{to: to, kind: kind, fn: fn})
+	if g.core.needsLookup(r.key) {
+		g.park(r.key, parked{to: to, kind: r.kind, fn: r.fn})
 		return nil
 	}
-	return fn(g.deps.Clock.Now(), to)
+	return r.fn(g.deps.Clock.Now(), to)
 }
 
 // park queues a request until MySQL says what its key did; the first

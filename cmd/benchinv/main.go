@@ -170,7 +170,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 			return err
 		}
 		printRow(out, b)
-		c, err := hot.measureGrain(ctx, n, "c: grain, not gathered", client.Alone(), cmp.Or(hot.cpuProfile, "-")+".alone")
+		c, err := hot.measureGrain(ctx, n, "c: grain, not gathered", client.Alone(), hot.cpuProfile+".alone")
 		if err != nil {
 			return err
 		}
