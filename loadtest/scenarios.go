@@ -173,6 +173,12 @@ type FlashResult struct {
 	SaleElapsed  time.Duration
 	// CheapestRate is /healthz's rate measured just before (0 if not).
 	CheapestRate float64
+	// CheapestCPU is the node's CPU per /healthz request in that
+	// measurement, in milliseconds (0 when not read): what the cheapest
+	// answer costs on this machine, the unit for the sale's CPU.
+	// CheapestClientCPU is the load generator's per request it made there:
+	// what the cheapest HTTP call costs its caller.
+	CheapestCPU, CheapestClientCPU float64
 	// PaidPageThenSoldOut counts shoppers given the payment page who paid
 	// there and were then refused for stock: 0 when the shop holds stock
 	// before it hands out a payment page.
@@ -229,7 +235,11 @@ func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashRe
 
 	res := FlashResult{Orders: map[string]string{}, Units: map[string]int64{}}
 	if c.Cheapest > 0 {
+		before := c.ReadCPU(ctx)
 		res.CheapestRate = ClosedLoop(ctx, c, "/healthz", c.Cheapest, rec, "cheapest_route")
+		if cpu, ok := PerCheckout(before, c.ReadCPU(ctx), int(res.CheapestRate*c.Cheapest.Seconds())); ok {
+			res.CheapestCPU, res.CheapestClientCPU = cpu.Node, cpu.LoadGenerator
+		}
 	}
 	// The floor: the same crowd at the same instant, each asking the
 	// cheapest route once, on connections already open as in the sale

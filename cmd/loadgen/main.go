@@ -69,7 +69,12 @@ type Report struct {
 	Verdict      *loadtest.Verdict             `json:"verdict,omitempty"`
 	BrowseRatio  float64                       `json:"browse_ratio,omitempty"`
 	CheapestRate float64                       `json:"cheapest_rate,omitempty"`
-	BrowseRate   float64                       `json:"browse_rate,omitempty"`
+	// CheapestCPUMS is the node's CPU per /healthz request while the
+	// cheapest route was measured (flash-sale), in milliseconds, and
+	// CheapestCallerCPUMS the load generator's per request it made.
+	CheapestCPUMS       float64 `json:"cpu_ms_per_cheapest_request,omitempty"`
+	CheapestCallerCPUMS float64 `json:"caller_cpu_ms_per_cheapest_request,omitempty"`
+	BrowseRate          float64 `json:"browse_rate,omitempty"`
 	// The flash sale: its HTTP requests, seconds, and its rate against the
 	// cheapest route measured just before it.
 	SaleRequests int64   `json:"sale_requests,omitempty"`
@@ -338,6 +343,7 @@ func (out *outcome) finish(sum loadtest.Summary) {
 		}
 		if r.Scenario == "flash-sale" {
 			r.Throughput, r.CheapestRate = sale.SaleRate(), sale.CheapestRate
+			r.CheapestCPUMS, r.CheapestCallerCPUMS = sale.CheapestCPU, sale.CheapestClientCPU
 			if sale.CheapestRate > 0 {
 				r.SaleRatio = sale.SaleRate() / sale.CheapestRate
 			}
@@ -465,6 +471,10 @@ func printSummary(w io.Writer, scenario string, tgts targets, sum loadtest.Summa
 		if c := r.CPUPerPaidCheckout; c != nil {
 			fmt.Fprintf(w, "CPU per paid checkout: node %.2f ms + MySQL %.2f ms = %.2f ms (the load generator beside them: %.2f ms)\n",
 				c.Node, c.MySQL, c.Total, c.LoadGenerator)
+			if r.CheapestCPUMS > 0 {
+				fmt.Fprintf(w, "the node's CPU per /healthz request just before: %.3f ms, a paid checkout %.0f times that (the caller's per request: %.3f ms)\n",
+					r.CheapestCPUMS, c.Node/r.CheapestCPUMS, r.CheapestCallerCPUMS)
+			}
 		}
 	}
 	if f := r.CallbackFlood; f != nil {

@@ -72,6 +72,11 @@ func TestFlashSaleOnADealLot(t *testing.T) {
 	if c := r.CPUPerPaidCheckout; c == nil || c.Node <= 0 || c.MySQL < 0 || c.Total != c.Node+c.MySQL || c.LoadGenerator <= 0 {
 		t.Errorf("cpu_ms_per_paid_checkout = %+v", c)
 	}
+	// What the cheapest answer cost while its rate was measured: the unit
+	// the checkout's CPU is read in.
+	if r.CheapestCPUMS <= 0 || r.CheapestCallerCPUMS <= 0 || !strings.Contains(text, "the node's CPU per /healthz request just before: ") {
+		t.Errorf("cpu_ms_per_cheapest_request %v, caller's %v\n%s", r.CheapestCPUMS, r.CheapestCallerCPUMS, text)
+	}
 	if !strings.Contains(text, "shoppers sent to pay for stock that was gone: ") || !strings.Contains(text, "CPU per paid checkout: ") {
 		t.Errorf("summary lacks the sold-out and CPU lines:\n%s", text)
 	}
