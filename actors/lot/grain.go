@@ -163,6 +163,12 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 }
 
 // Terminate cancels the timer; everything acknowledged is already in MySQL.
+// The cluster stops a grain on its own (a rebalance, the node leaving)
+// without waiting for its commit in flight: the requests still waiting,
+// for that commit or for a key's lookup, are answered STALE_OWNER now, so
+// their callers ask the next activation at once rather than after their
+// attempt's timeout. A commit that lands after all answers the repeat
+// there, from the ledger, as any repeat.
 func (g *grain) Terminate(cluster.GrainContext) {
 	if g.timer != nil {
 		g.timer.Stop()
@@ -171,6 +177,15 @@ func (g *grain) Terminate(cluster.GrainContext) {
 		g.deps.Active.remove(g.listed)
 		g.listed = 0
 	}
+	var waiting []waiter
+	g.safely(func() {
+		waiting = g.refuseParked()
+		if g.core != nil {
+			waiting = append(waiting, g.core.failAll(pb.Reason_STALE_OWNER)...)
+		}
+	})
+	g.stopped = true
+	g.reply(waiting)
 }
 
 // ReceiveDefault handles the grain's own messages: its timer's ticks and
@@ -531,6 +546,13 @@ func (g *grain) stop() {
 	}
 	// Requests waiting for a key's lookup are refused like those queued:
 	// their callers retry on the next activation.
+	g.reply(g.refuseParked())
+	g.system.Root.Poison(g.self)
+}
+
+// refuseParked empties the requests waiting for a key's lookup and returns
+// their refusals (STALE_OWNER: ask the next activation).
+func (g *grain) refuseParked() []waiter {
 	var refused []waiter
 	for _, ps := range g.parked {
 		for _, p := range ps {
@@ -538,6 +560,5 @@ func (g *grain) stop() {
 		}
 	}
 	g.parked = nil
-	g.reply(refused)
-	g.system.Root.Poison(g.self)
+	return refused
 }

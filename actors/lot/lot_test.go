@@ -532,3 +532,58 @@ func TestRepeatWhenTheClockIsAheadOfMySQL(t *testing.T) {
 		t.Errorf("lot %+v, want 4 deducted once", r)
 	}
 }
+
+// gatedStore holds the first commit at its gate.
+type gatedStore struct {
+	lot.Store
+	gate *membertest.Gate
+}
+
+func (s *gatedStore) CommitLot(ctx context.Context, c lot.Commit) error {
+	if err := s.gate.Pass(ctx); err != nil {
+		return err
+	}
+	return s.Store.CommitLot(ctx, c)
+}
+
+// The cluster stops a grain (a rebalance, a node leaving) while a request
+// waits for its commit: the request is answered then, and its caller's
+// retry reaches the next activation, well within one attempt's time (2 s);
+// the commit that lands late changes nothing twice.
+func TestAStoppedGrainAnswersWhatWaitsForItsCommit(t *testing.T) {
+	gate := membertest.NewGate(t)
+	f := newFixtureWith(t, func(d *lot.Deps) { d.Store = &gatedStore{Store: d.Store, gate: gate} })
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	type answer struct {
+		resp *pb.DeductResponse
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := f.client.Deduct(ctx, id, "held-up", 2, pb.Channel_ANY)
+		done <- answer{resp, err}
+	}()
+	select {
+	case <-gate.Entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the deduction's commit never started")
+	}
+	f.stopGrain(t, id)
+	a := <-done
+	if a.err != nil || a.resp.Reason != pb.Reason_OK {
+		t.Fatalf("deduction waiting when its grain stopped = %v, %v; want OK from the next activation within the second", a.resp, a.err)
+	}
+	gate.Open()
+	// The first activation's commit, released now, is refused (its epoch
+	// is gone) or, had it landed, answered by the repeat: once either way.
+	time.Sleep(200 * time.Millisecond)
+	if r := f.checkConservation(t, id); r.deducted != 2 || r.onHand != 8 {
+		t.Errorf("after the late commit: %+v; want 2 deducted, 8 on hand", r)
+	}
+	resp, err := f.client.Deduct(ctxT(t), id, "held-up", 2, pb.Channel_ANY)
+	if err != nil || resp.Reason != pb.Reason_OK || f.row(t, id).deducted != 2 {
+		t.Errorf("repeat = %v, %v; deducted %d", resp, err, f.row(t, id).deducted)
+	}
+}

@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -47,9 +48,17 @@ func (c *Client) Allocate(ctx context.Context, id int64, key string, product, qu
 
 func (c *Client) allocate(ctx context.Context, id int64, req *pb.AllocateRequest) (*pb.AllocateResponse, error) {
 	return call(ctx, c, id, func(g *pb.WarehouseGrainClient, opt cluster.GrainCallOption) (*pb.AllocateResponse, error) {
-		return g.Allocate(req, opt)
+		r, err := g.Allocate(req, opt)
+		if err == nil && r.GetReason() == pb.Reason_STALE_OWNER {
+			return r, errStopped
+		}
+		return r, err
 	})
 }
+
+// errStopped: the activation stopped before it planned the request (see
+// grain.Terminate); the next one is asked.
+var errStopped = errors.New("warehouse activation stopped before planning the request")
 
 // Release gives back what key took of product in warehouse id.
 func (c *Client) Release(ctx context.Context, id int64, key string, product int64) (*pb.ReleaseResponse, error) {

@@ -128,7 +128,20 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 	g.plans = map[PlanKey][]domain.Allocation{}
 }
 
-func (g *grain) Terminate(cluster.GrainContext) {}
+// Terminate answers the allocations not yet planned (queued, or waiting
+// for a product's plans in flight) STALE_OWNER: nothing was saved or held
+// for them, and the client asks the next activation at once rather than
+// after its attempt's timeout. The batch being planned is left to its
+// callers' timeout: its plans may be on their way to MySQL, where the next
+// activation must find them.
+func (g *grain) Terminate(cluster.GrainContext) {
+	for _, list := range [][]*allocation{g.queue, g.parked} {
+		for _, a := range list {
+			g.answer(a.to, &pb.AllocateResponse{Reason: pb.Reason_STALE_OWNER})
+		}
+	}
+	g.queue, g.parked = nil, nil
+}
 
 // ReceiveDefault handles what the grain's goroutines send back. A panic
 // answers the batch being planned UNAVAILABLE (its callers retry; saved

@@ -290,3 +290,73 @@ func TestAStaleLotActivationIsUnavailableNotARefusal(t *testing.T) {
 		t.Errorf("%d deducted, want 6", deducted)
 	}
 }
+
+// gatedPlans holds the first Plans read at its gate.
+type gatedPlans struct {
+	warehouse.Store
+	gate *membertest.Gate
+}
+
+func (s *gatedPlans) Plans(ctx context.Context, warehouseID int64, keys []warehouse.PlanKey) (map[warehouse.PlanKey][]domain.Allocation, error) {
+	if err := s.gate.Pass(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.Plans(ctx, warehouseID, keys)
+}
+
+// The cluster stops a warehouse grain (a rebalance, a node leaving) while
+// a request waits in its queue behind the batch being planned: the queued
+// request is answered then and asked again of the next activation, well
+// within one attempt's time (3 s). The stuck batch's own caller retries
+// after its attempt; in the end each order holds its units once.
+func TestAStoppedWarehouseAnswersItsQueue(t *testing.T) {
+	store, ctx, wh, milk, mk := milkWarehouse(t)
+	clk := clock.NewFake(t0)
+	lotID := mk(10, 10*24*time.Hour)
+	gate := membertest.NewGate(t)
+	ms := membertest.Start(t, 1,
+		lot.Kind(lot.Deps{Store: store, Clock: clk, Ladder: domain.DefaultLadder()}),
+		warehouse.Kind(warehouse.Deps{Store: &gatedPlans{Store: store, gate: gate}, Clock: clk}))
+	wc := warehouse.NewClient(ms[0].Cluster)
+	until := t0.Add(10 * time.Minute)
+	first := make(chan error, 1)
+	go func() {
+		r, err := wc.Hold(ctx, wh.ID, "order-1", milk.ID, 3, until)
+		if err == nil && r.Reason != pb.Reason_OK {
+			err = fmt.Errorf("reason %v", r.Reason)
+		}
+		first <- err
+	}()
+	select {
+	case <-gate.Entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first hold's batch never read its plans")
+	}
+	queued := make(chan error, 1)
+	go func() {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		r, err := wc.Hold(qctx, wh.ID, "order-2", milk.ID, 4, until)
+		if err == nil && r.Reason != pb.Reason_OK {
+			err = fmt.Errorf("reason %v", r.Reason)
+		}
+		queued <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // order-2 is in the queue
+	pid := ms[0].Cluster.Get(fmt.Sprint(wh.ID), "Warehouse")
+	if pid == nil {
+		t.Fatal("no warehouse activation")
+	}
+	ms[0].System.Root.StopFuture(pid).Wait()
+	if err := <-queued; err != nil {
+		t.Fatalf("the queued hold when its grain stopped: %v; want OK from the next activation within the second", err)
+	}
+	gate.Open()
+	if err := <-first; err != nil {
+		t.Fatalf("the stuck batch's hold, retried: %v", err)
+	}
+	var held int64
+	if err := store.DB().QueryRow("SELECT held FROM lots WHERE id = ?", lotID).Scan(&held); err != nil || held != 7 {
+		t.Errorf("held %d (%v), want 7", held, err)
+	}
+}
