@@ -2,6 +2,7 @@ package lot
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -29,10 +30,12 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 		slots[i] = &batchSlot{b: b, i: i}
 	}
 	now := make([]waiter, 0, len(ops))
+	kinds := make([]proto.Message, len(ops))
 	handled := 0
 	g.safely(func() {
 		for i, op := range ops {
 			r := g.opRequest(op)
+			kinds[i] = r.kind
 			if r.fn == nil {
 				now = append(now, waiter{to: slots[i], msg: failure(r.kind, pb.Reason_INVALID_ARGUMENT, g.id())})
 			} else if a := g.apply(slots[i], r); a != nil {
@@ -53,8 +56,27 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 		now = append(now, waiter{to: slots[i], msg: failure(g.opRequest(ops[i]).kind, pb.Reason_STALE_OWNER, g.id())})
 	}
 	g.reply(now)
+	if b.left.Load() > 0 {
+		// What is still waiting gets an answer within batchPatience. The
+		// answers to come are sent after this handler returns (by the
+		// commit's or the lookup's message), so the timer is in place.
+		system, id := g.system, g.id()
+		b.patience.Store(time.AfterFunc(batchPatience, func() {
+			for i, s := range slots {
+				s.answer(system, failure(kinds[i], pb.Reason_UNAVAILABLE, id))
+			}
+		}))
+	}
 	return nil
 }
+
+// batchPatience bounds how long a batch waits for its slowest request (a
+// key's ledger lookup, a slow commit): then the requests still unanswered
+// are answered UNAVAILABLE, and their callers ask again alone, where a
+// repeat is answered as its key stands. It is half the lot client's
+// attempt (2 s), so the requests a batch did answer reach their callers
+// before those give up on the batch.
+const batchPatience = time.Second
 
 // opRequest is one request of a batch as the core takes it; an empty one
 // has no handling and is answered as a Deduct.
@@ -81,6 +103,9 @@ type callBatch struct {
 	to      *actor.PID
 	results []*pb.LotOpResult
 	left    atomic.Int64
+	// patience answers what still waits after batchPatience; stopped
+	// once every request has its answer.
+	patience atomic.Pointer[time.Timer]
 }
 
 // batchSlot is the reply address of one request of a batch.
@@ -97,7 +122,13 @@ func (s *batchSlot) answer(system *actor.ActorSystem, msg proto.Message) {
 		return
 	}
 	s.b.results[s.i] = opResult(msg)
-	if s.b.left.Add(-1) == 0 && s.b.to != nil {
+	if s.b.left.Add(-1) != 0 {
+		return
+	}
+	if t := s.b.patience.Load(); t != nil {
+		t.Stop()
+	}
+	if s.b.to != nil {
 		system.Root.Send(s.b.to, &pb.LotBatchResponse{Results: s.b.results})
 	}
 }

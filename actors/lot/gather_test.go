@@ -1,6 +1,7 @@
 package lot_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	pb "shelflife/actors/inventorypb"
 	"shelflife/actors/lot"
+	"shelflife/cluster/membertest"
 )
 
 // A crowd of callers on both members, each member's callers through one
@@ -170,4 +172,65 @@ func reasonOf(r *pb.LotOpResult) pb.Reason {
 		return r.GetRestore().GetReason()
 	}
 	return -1
+}
+
+// lookupGate holds the first ledger lookup at its gate.
+type lookupGate struct {
+	lot.Store
+	gate *membertest.Gate
+}
+
+func (s *lookupGate) LedgerEntry(ctx context.Context, lotID int64, key string) (lot.LedgerEntry, bool, error) {
+	if err := s.gate.Pass(ctx); err != nil {
+		return lot.LedgerEntry{}, false, err
+	}
+	return s.Store.LedgerEntry(ctx, lotID, key)
+}
+
+// A batch does not wait past its patience (1 s) for its slowest request:
+// here a key the grain must look up in MySQL, whose lookup hangs. The
+// other request's answer comes in time, the waiting one is answered
+// UNAVAILABLE, and asked again once the lookup ends it takes its stock
+// once.
+func TestABatchDoesNotWaitForItsSlowestRequest(t *testing.T) {
+	gate := membertest.NewGate(t)
+	f := newFixtureWith(t, func(d *lot.Deps) { d.Store = &lookupGate{Store: d.Store, gate: gate} })
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	// A lot older than the ledger window loads only its last hour, so a
+	// key not dated within it ("unknown-key") must be looked up.
+	if _, err := f.store.DB().Exec("UPDATE lots SET created_at = ? WHERE id = ?", t0.Add(-72*time.Hour), id); err != nil {
+		t.Fatal(err)
+	}
+	recent := fmt.Sprintf("o%x%010x-p1", t0.UnixMilli(), 1)
+	ops := []*pb.LotOp{
+		{Op: &pb.LotOp_Deduct{Deduct: &pb.DeductRequest{OrderKey: recent, Quantity: 2}}},
+		{Op: &pb.LotOp_Deduct{Deduct: &pb.DeductRequest{OrderKey: "unknown-key", Quantity: 3}}},
+	}
+	g := pb.GetLotGrainClient(f.members[1].Cluster, strconv.FormatInt(id, 10))
+	start := time.Now()
+	resp, err := g.Batch(&pb.LotBatchRequest{Ops: ops}, cluster.WithTimeout(10*time.Second))
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.Entered:
+	default:
+		t.Fatal("no ledger lookup was made: the test does not test the batch's patience")
+	}
+	res := resp.GetResults()
+	if len(res) != 2 || res[0].GetDeduct().GetReason() != pb.Reason_OK || res[1].GetDeduct().GetReason() != pb.Reason_UNAVAILABLE {
+		t.Fatalf("batch = %v; want OK, then UNAVAILABLE for the request still waiting", res)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the batch took %s, beyond its patience and the lookup's own timeout", took)
+	}
+	gate.Open()
+	d, err := f.client.Deduct(ctxT(t), id, "unknown-key", 3, pb.Channel_ANY)
+	if err != nil || d.Reason != pb.Reason_OK || d.Quantity != 3 {
+		t.Fatalf("the waiting request asked again = %v, %v", d, err)
+	}
+	if r := f.checkConservation(t, id); r.deducted != 5 || r.onHand != 5 {
+		t.Errorf("lot %+v; want 5 deducted, 5 on hand", r)
+	}
 }
