@@ -30,12 +30,16 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 		slots[i] = &batchSlot{b: b, i: i}
 	}
 	now := make([]waiter, 0, len(ops))
-	kinds := make([]proto.Message, len(ops))
+	// lookups: the requests parked for a key's ledger lookup, with the
+	// answer type each takes.
+	var lookups []lookupSlot
 	handled := 0
 	g.safely(func() {
 		for i, op := range ops {
 			r := g.opRequest(op)
-			kinds[i] = r.kind
+			if r.fn != nil && g.core != nil && !g.stopped && g.core.needsLookup(r.key) {
+				lookups = append(lookups, lookupSlot{slots[i], r.kind})
+			}
 			if r.fn == nil {
 				now = append(now, waiter{to: slots[i], msg: failure(r.kind, pb.Reason_INVALID_ARGUMENT, g.id())})
 			} else if a := g.apply(slots[i], r); a != nil {
@@ -56,26 +60,35 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 		now = append(now, waiter{to: slots[i], msg: failure(g.opRequest(ops[i]).kind, pb.Reason_STALE_OWNER, g.id())})
 	}
 	g.reply(now)
-	if b.left.Load() > 0 {
-		// What is still waiting gets an answer within batchPatience. The
-		// answers to come are sent after this handler returns (by the
-		// commit's or the lookup's message), so the timer is in place.
+	if len(lookups) > 0 && b.left.Load() > 0 {
+		// A request parked for a lookup gets an answer within
+		// batchPatience. The answers to come are sent after this handler
+		// returns (by the commit's or the lookup's message), so the timer
+		// is in place.
 		system, id := g.system, g.id()
 		b.patience.Store(time.AfterFunc(batchPatience, func() {
-			for i, s := range slots {
-				s.answer(system, failure(kinds[i], pb.Reason_UNAVAILABLE, id))
+			for _, l := range lookups {
+				l.slot.answer(system, failure(l.kind, pb.Reason_UNAVAILABLE, id))
 			}
 		}))
 	}
 	return nil
 }
 
-// batchPatience bounds how long a batch waits for its slowest request (a
-// key's ledger lookup, a slow commit): then the requests still unanswered
-// are answered UNAVAILABLE, and their callers ask again alone, where a
-// repeat is answered as its key stands. It is half the lot client's
-// attempt (2 s), so the requests a batch did answer reach their callers
-// before those give up on the batch.
+// lookupSlot is a batch's request parked for a key's ledger lookup.
+type lookupSlot struct {
+	slot *batchSlot
+	kind proto.Message
+}
+
+// batchPatience bounds how long a batch waits for its requests parked for
+// a key's ledger lookup (a read that may take up to the write timeout to
+// fail): then they are answered UNAVAILABLE, and their callers ask again
+// alone, where the repeat waits for the same lookup. It is half the lot
+// client's attempt (2 s), so the requests a batch did answer reach their
+// callers before those give up on the batch. The requests waiting for a
+// commit are not cut short: they are answered together when the commit
+// ends, and asked alone they would only wait for the same commit.
 const batchPatience = time.Second
 
 // opRequest is one request of a batch as the core takes it; an empty one

@@ -234,3 +234,34 @@ func TestABatchDoesNotWaitForItsSlowestRequest(t *testing.T) {
 		t.Errorf("lot %+v; want 5 deducted, 5 on hand", r)
 	}
 }
+
+// A batch waiting for a slow commit is not cut short by its patience: its
+// requests are answered together when the commit ends (asked alone, they
+// would only wait for the same commit).
+func TestABatchWaitsForItsCommit(t *testing.T) {
+	gate := membertest.NewGate(t)
+	f := newFixtureWith(t, func(d *lot.Deps) { d.Store = &gatedStore{Store: d.Store, gate: gate} })
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	go func() {
+		<-gate.Entered
+		time.Sleep(1500 * time.Millisecond) // past the batch's patience
+		gate.Open()
+	}()
+	g := pb.GetLotGrainClient(f.members[1].Cluster, strconv.FormatInt(id, 10))
+	ops := []*pb.LotOp{
+		{Op: &pb.LotOp_Deduct{Deduct: &pb.DeductRequest{OrderKey: "a", Quantity: 2}}},
+		{Op: &pb.LotOp_Deduct{Deduct: &pb.DeductRequest{OrderKey: "b", Quantity: 3}}},
+	}
+	resp, err := g.Batch(&pb.LotBatchRequest{Ops: ops}, cluster.WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range resp.GetResults() {
+		if r.GetDeduct().GetReason() != pb.Reason_OK {
+			t.Errorf("request %d = %v; want OK once the slow commit ended", i, r)
+		}
+	}
+	if r := f.checkConservation(t, id); r.deducted != 5 {
+		t.Errorf("lot %+v; want 5 deducted", r)
+	}
+}

@@ -246,6 +246,9 @@ func (s *fakeStock) Allocate(_ context.Context, w int64, key string, product, qt
 func (s *fakeStock) DeductDeal(_ context.Context, lot int64, key string, qty int64) (pb.Reason, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.superseded {
+		return pb.Reason_STALE_OWNER, nil
+	}
 	have := s.lots[lot]
 	r, err := s.take(&have, key, qty, s.taken)
 	s.lots[lot] = have

@@ -187,6 +187,12 @@ func TestSagaTransitions(t *testing.T) {
 			func(w *world) { w.stock.superseded = true }, approve(theNonce),
 			want{step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4,
 				after: []domain.Step{domain.StepDeducting}}},
+		// The lot client's retries can end on an activation that is
+		// stopping (STALE_OWNER): that says nothing of the deal's stock.
+		{"approve, placed before holds: the deal lot's activation stopping (STALE_OWNER) -> left at DEDUCTING, not insufficient_stock",
+			legacy(anOrder(domain.StepReady)), func(w *world) { w.stock.superseded = true }, approve(theNonce),
+			want{step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 10, nearLeft: 5,
+				after: []domain.Step{domain.StepDeducting}}},
 		{"approve: stock unreachable -> left at DEDUCTING for the sweep", anOrder(domain.StepReady),
 			func(w *world) { w.stock.unavailable = true }, approve(theNonce),
 			want{step: domain.StepDeducting, status: domain.StatusProcessing, payment: domain.PaymentReady, lotLeft: 8, nearLeft: 4,

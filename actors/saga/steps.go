@@ -375,7 +375,9 @@ func (g *grain) commitLine(ctx context.Context, o domain.Order, l domain.OrderLi
 // deductDeal takes a deal line from its lot.
 func (g *grain) deductDeal(ctx context.Context, o domain.Order, l domain.OrderLine) pb.Reason {
 	r, err := g.stock.DeductDeal(ctx, l.LotID, l.Key(o.ID), l.Quantity)
-	if err != nil || r == pb.Reason_UNAVAILABLE {
+	// STALE_OWNER (the lot's retries ended on a stopping activation) says
+	// nothing of its stock.
+	if err != nil || r == pb.Reason_UNAVAILABLE || r == pb.Reason_STALE_OWNER {
 		g.log.Warn("deduct deal line", "lot", l.LotID, "error", fmt.Sprint(err))
 		return pb.Reason_UNAVAILABLE
 	}

@@ -133,11 +133,20 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 // for them, and the client asks the next activation at once rather than
 // after its attempt's timeout. The batch being planned is left to its
 // callers' timeout: its plans may be on their way to MySQL, where the next
-// activation must find them.
+// activation must find them. So is a queued repeat of one of its keys (a
+// caller that gave up on an attempt while the plan was being saved): asked
+// again at once, the next activation could plan the key afresh before the
+// first plan lands, and the two would merge in MySQL.
 func (g *grain) Terminate(cluster.GrainContext) {
+	planning := map[PlanKey]bool{}
+	for _, a := range g.batch {
+		planning[a.key()] = true
+	}
 	for _, list := range [][]*allocation{g.queue, g.parked} {
 		for _, a := range list {
-			g.answer(a.to, &pb.AllocateResponse{Reason: pb.Reason_STALE_OWNER})
+			if !planning[a.key()] {
+				g.answer(a.to, &pb.AllocateResponse{Reason: pb.Reason_STALE_OWNER})
+			}
 		}
 	}
 	g.queue, g.parked = nil, nil

@@ -342,7 +342,16 @@ func TestAStoppedWarehouseAnswersItsQueue(t *testing.T) {
 		}
 		queued <- err
 	}()
-	time.Sleep(100 * time.Millisecond) // order-2 is in the queue
+	// order-1's caller asking again (as after an attempt's timeout while
+	// its plan is being saved) waits in the queue too.
+	repeat := make(chan error, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := wc.Hold(rctx, wh.ID, "order-1", milk.ID, 3, until)
+		repeat <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // order-2 and the repeat are in the queue
 	pid := ms[0].Cluster.Get(fmt.Sprint(wh.ID), "Warehouse")
 	if pid == nil {
 		t.Fatal("no warehouse activation")
@@ -350,6 +359,12 @@ func TestAStoppedWarehouseAnswersItsQueue(t *testing.T) {
 	ms[0].System.Root.StopFuture(pid).Wait()
 	if err := <-queued; err != nil {
 		t.Fatalf("the queued hold when its grain stopped: %v; want OK from the next activation within the second", err)
+	}
+	// The repeat of the key being planned is not answered by the stopping
+	// grain: asked again at once, the next activation could plan it
+	// afresh before the first plan lands. It waits for its attempt.
+	if err := <-repeat; err == nil {
+		t.Error("the queued repeat of the key being planned was answered at once")
 	}
 	gate.Open()
 	if err := <-first; err != nil {
