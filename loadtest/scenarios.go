@@ -235,6 +235,7 @@ func FlashSale(ctx context.Context, c Config, site Site, rec *Recorder) (FlashRe
 
 	res := FlashResult{Orders: map[string]string{}, Units: map[string]int64{}}
 	if c.Cheapest > 0 {
+		// The same division as per paid checkout, over the requests made.
 		before := c.ReadCPU(ctx)
 		res.CheapestRate = ClosedLoop(ctx, c, "/healthz", c.Cheapest, rec, "cheapest_route")
 		if cpu, ok := PerCheckout(before, c.ReadCPU(ctx), int(res.CheapestRate*c.Cheapest.Seconds())); ok {

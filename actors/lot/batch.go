@@ -37,13 +37,12 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 	g.safely(func() {
 		for i, op := range ops {
 			r := g.opRequest(op)
-			if r.fn != nil && g.core != nil && !g.stopped && g.core.needsLookup(r.key) {
-				lookups = append(lookups, lookupSlot{slots[i], r.kind})
-			}
 			if r.fn == nil {
 				now = append(now, waiter{to: slots[i], msg: failure(r.kind, pb.Reason_INVALID_ARGUMENT, g.id())})
-			} else if a := g.apply(slots[i], r); a != nil {
+			} else if a, lookup := g.apply(slots[i], r); a != nil {
 				now = append(now, waiter{to: slots[i], msg: a})
+			} else if lookup {
+				lookups = append(lookups, lookupSlot{slots[i], r.kind})
 			}
 			handled = i + 1
 		}

@@ -272,7 +272,7 @@ func (g *grain) releaseRequest(r *pb.LotReleaseRequest) request {
 func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T), r request) {
 	var answer proto.Message
 	g.safely(func() {
-		answer = g.apply(ctx.Sender(), r)
+		answer, _ = g.apply(ctx.Sender(), r)
 		if g.core != nil && !g.stopped {
 			g.flush()
 			g.rearm()
@@ -285,17 +285,18 @@ func handle[T proto.Message](g *grain, ctx cluster.GrainContext, respond func(T)
 
 // apply hands one request to the core, answering to: it returns the answer
 // when there is one now, else nil (its commit, or MySQL's answer about an
-// older key, will bring it). It starts no commit: the caller flushes once
-// it has applied what came together.
-func (g *grain) apply(to any, r request) proto.Message {
+// older key, will bring it); lookup says it waits for MySQL's answer. It
+// starts no commit: the caller flushes once it has applied what came
+// together.
+func (g *grain) apply(to any, r request) (answer proto.Message, lookup bool) {
 	if g.core == nil || g.stopped {
-		return failure(r.kind, g.unavailable(), g.id())
+		return failure(r.kind, g.unavailable(), g.id()), false
 	}
 	if g.core.needsLookup(r.key) {
 		g.park(r.key, parked{to: to, kind: r.kind, fn: r.fn})
-		return nil
+		return nil, true
 	}
-	return r.fn(g.deps.Clock.Now(), to)
+	return r.fn(g.deps.Clock.Now(), to), false
 }
 
 // park queues a request until MySQL says what its key did; the first
