@@ -6,13 +6,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // FloodResult is what a callback flood sent and how the node answered.
@@ -80,17 +81,12 @@ func CallbackFlood(ctx context.Context, c Config, n, workers int) *FloodResult {
 
 // Status sends a GET and returns the status, without following redirects.
 func (c *Client) Status(ctx context.Context, url string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.noRedir.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	var status int
+	err := c.send(ctx, http.MethodGet, url, "", false, nil, func(resp *fasthttp.Response) error {
+		status = resp.StatusCode()
+		return nil
+	})
+	return status, err
 }
 
 // ResidentBytes reads a node's resident memory from its Prometheus metrics
