@@ -1071,8 +1071,13 @@ func (*LotOpResult_Restore) isLotOpResult_Result() {}
 // same lot, handled in order as if each had come alone (each idempotent
 // per its key): one message instead of many while a crowd calls a hot lot.
 type LotBatchRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ops           []*LotOp               `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ops   []*LotOp               `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
+	// partial asks for the answers the grain has at once (refusals, repeats
+	// of what is settled) without waiting for the batch's commit: a result
+	// left empty is still on its way, and its caller asks for it again (a
+	// repeat of a request waiting for a commit waits for the same commit).
+	Partial       bool `protobuf:"varint,2,opt,name=partial,proto3" json:"partial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1112,6 +1117,13 @@ func (x *LotBatchRequest) GetOps() []*LotOp {
 		return x.Ops
 	}
 	return nil
+}
+
+func (x *LotBatchRequest) GetPartial() bool {
+	if x != nil {
+		return x.Partial
+	}
+	return false
 }
 
 // LotBatchResponse has one result per request, in order; a grain that
@@ -1824,9 +1836,10 @@ const file_actors_inventorypb_inventory_proto_rawDesc = "" +
 	"\x06commit\x18\x03 \x01(\v2\x19.inventory.CommitResponseH\x00R\x06commit\x129\n" +
 	"\arelease\x18\x04 \x01(\v2\x1d.inventory.LotReleaseResponseH\x00R\arelease\x126\n" +
 	"\arestore\x18\x05 \x01(\v2\x1a.inventory.RestoreResponseH\x00R\arestoreB\b\n" +
-	"\x06result\"5\n" +
+	"\x06result\"O\n" +
 	"\x0fLotBatchRequest\x12\"\n" +
-	"\x03ops\x18\x01 \x03(\v2\x10.inventory.LotOpR\x03ops\"D\n" +
+	"\x03ops\x18\x01 \x03(\v2\x10.inventory.LotOpR\x03ops\x12\x18\n" +
+	"\apartial\x18\x02 \x01(\bR\apartial\"D\n" +
 	"\x10LotBatchResponse\x120\n" +
 	"\aresults\x18\x01 \x03(\v2\x16.inventory.LotOpResultR\aresults\"\x0f\n" +
 	"\rGetLotRequest\"\xc5\x03\n" +

@@ -16,14 +16,18 @@ import (
 // requests gathered by the callers' node (Client) cost the grain one
 // message, and their writes share one group commit. The answer goes once
 // every request has one: at once for refusals and repeats, after the
-// commit for the rest.
+// commit for the rest. A partial batch is answered at once with what is
+// answered at once; the rest are left empty, for its caller to ask again.
 func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse), _ func(error), ctx cluster.GrainContext) error {
 	ops := req.GetOps()
 	if len(ops) == 0 {
 		respond(&pb.LotBatchResponse{})
 		return nil
 	}
-	b := &callBatch{to: ctx.Sender(), results: make([]*pb.LotOpResult, len(ops))}
+	b := &callBatch{results: make([]*pb.LotOpResult, len(ops))}
+	if !req.GetPartial() {
+		b.to = ctx.Sender()
+	}
 	b.left.Store(int64(len(ops)))
 	slots := make([]*batchSlot, len(ops))
 	for i := range slots {
@@ -57,6 +61,22 @@ func (g *grain) Batch(req *pb.LotBatchRequest, respond func(*pb.LotBatchResponse
 	// answer).
 	for i := handled; i < len(ops); i++ {
 		now = append(now, waiter{to: slots[i], msg: failure(g.opRequest(ops[i]).kind, pb.Reason_STALE_OWNER, g.id())})
+	}
+	if req.GetPartial() {
+		// The caller does not wait for the commit: what it brings answers
+		// nobody (the batch has no one to send to), and the caller's
+		// repeats of those requests are answered with it.
+		results := make([]*pb.LotOpResult, len(ops))
+		for i := range results {
+			results[i] = &pb.LotOpResult{}
+		}
+		for _, w := range now {
+			if slot, ok := w.to.(*batchSlot); ok {
+				results[slot.i] = opResult(w.msg)
+			}
+		}
+		respond(&pb.LotBatchResponse{Results: results})
+		return nil
 	}
 	g.reply(now)
 	if len(lookups) > 0 && b.left.Load() > 0 {
@@ -112,7 +132,7 @@ func (g *grain) opRequest(op *pb.LotOp) request {
 // once, by whichever goroutine has its answer (the grain's, or the one
 // sending a commit's answers); the last one sends the whole.
 type callBatch struct {
-	to      *actor.PID
+	to      *actor.PID // nil: a partial batch, answered already
 	results []*pb.LotOpResult
 	left    atomic.Int64
 	// patience answers what still waits after batchPatience; stopped

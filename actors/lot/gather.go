@@ -2,11 +2,13 @@ package lot
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"shelflife/actors/grainctx"
 	pb "shelflife/actors/inventorypb"
 	"shelflife/actors/lot/gather"
 )
@@ -19,14 +21,45 @@ const defaultMaxBatch = 512
 // LotBatchRequest.
 type lanes = gather.Gatherer[int64, *pb.LotOp, *pb.LotOpResult]
 
+// newLanes gathers calls per lot. A batch with a hold in it goes partial:
+// the lot answers at once what it can (a crowd's refusals, repeats of
+// what is settled) and the lane sends its next batch then, so a refusal
+// never waits for another shopper's commit. The requests left waiting for
+// the commit are asked again together, outside the lane; each repeat
+// waits for the same commit. A batch of other requests (commits,
+// releases, deductions: a crowd is not refused those) is answered whole,
+// in one message.
 func newLanes(c *cluster.Cluster, attempt time.Duration) *lanes {
-	return gather.New(defaultMaxBatch, func(lotID int64, ops []*pb.LotOp) ([]*pb.LotOpResult, bool) {
+	return gather.New(defaultMaxBatch, func(lotID int64, ops []*pb.LotOp, answer func(int, *pb.LotOpResult), free func()) {
 		g := pb.GetLotGrainClient(c, strconv.FormatInt(lotID, 10))
-		resp, err := g.Batch(&pb.LotBatchRequest{Ops: ops}, cluster.WithTimeout(attempt))
-		if err != nil {
-			return nil, false
+		partial := slices.ContainsFunc(ops, func(op *pb.LotOp) bool { return op.GetReserve() != nil })
+		resp, err := g.Batch(&pb.LotBatchRequest{Ops: ops, Partial: partial}, cluster.WithTimeout(attempt))
+		free()
+		if err != nil || len(resp.GetResults()) != len(ops) {
+			return
 		}
-		return resp.GetResults(), true
+		var rest []int
+		for i, r := range resp.GetResults() {
+			if r.GetResult() == nil {
+				rest = append(rest, i)
+				continue
+			}
+			answer(i, r)
+		}
+		if len(rest) == 0 {
+			return
+		}
+		again := make([]*pb.LotOp, len(rest))
+		for j, i := range rest {
+			again[j] = ops[i]
+		}
+		resp, err = g.Batch(&pb.LotBatchRequest{Ops: again}, cluster.WithTimeout(attempt))
+		if err != nil || len(resp.GetResults()) != len(again) {
+			return
+		}
+		for j, i := range rest {
+			answer(i, resp.GetResults()[j])
+		}
 	})
 }
 
@@ -48,7 +81,23 @@ func viaLane[T interface {
 	}
 	var out T
 	var err error
-	res, how := c.lanes.Do(ctx, lotID, op, func() { out, err = callAttempts(ctx, c, lotID, 1, fn) })
+	res, how := c.lanes.Do(ctx, lotID, op, func(free func()) {
+		if op.GetReserve() != nil {
+			// A hold alone frees the lane once the lot has taken it, not
+			// after its commit, so that the calls queued behind it (in a
+			// crowd, refusals) go on meanwhile. A refusal or a settled
+			// repeat is answered here; a hold is asked again below and
+			// waits for its commit.
+			r, ok := partialAlone(ctx, c, lotID, op)
+			free()
+			var zero T
+			if v := pick(r); ok && v != zero && !retryable(v.GetReason()) {
+				out = v
+				return
+			}
+		}
+		out, err = callAttempts(ctx, c, lotID, 1, fn)
+	})
 	switch how {
 	case gather.Alone:
 		if err == nil && !retryable(out.GetReason()) {
@@ -61,6 +110,19 @@ func viaLane[T interface {
 		}
 	}
 	return call(ctx, c, lotID, fn)
+}
+
+// partialAlone sends op alone as a partial batch, for one attempt: its
+// result when the lot answered it at once, an empty one when it waits for
+// a commit; false when the lot did not answer.
+func partialAlone(ctx context.Context, c *Client, lotID int64, op *pb.LotOp) (*pb.LotOpResult, bool) {
+	g := pb.GetLotGrainClient(c.c, strconv.FormatInt(lotID, 10))
+	d := min(grainctx.Timeout(ctx, c.attemptTimeout), c.attemptTimeout)
+	resp, err := g.Batch(&pb.LotBatchRequest{Ops: []*pb.LotOp{op}, Partial: true}, cluster.WithTimeout(d))
+	if err != nil || len(resp.GetResults()) != 1 {
+		return nil, false
+	}
+	return resp.GetResults()[0], true
 }
 
 // Gathered reports how many batches this client sent and how many calls

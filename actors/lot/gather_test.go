@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,5 +264,172 @@ func TestABatchWaitsForItsCommit(t *testing.T) {
 	}
 	if r := f.checkConservation(t, id); r.deducted != 5 {
 		t.Errorf("lot %+v; want 5 deducted", r)
+	}
+}
+
+// A partial batch is answered at once with what needs no commit (here a
+// refusal and an invalid request), while its hold still waits for the
+// commit held at the gate; the hold asked again is answered when the
+// commit lands, and taken once.
+func TestAPartialBatchAnswersWhatNeedsNoCommit(t *testing.T) {
+	gate := membertest.NewGate(t)
+	f := newFixtureWith(t, func(d *lot.Deps) { d.Store = &gatedStore{Store: d.Store, gate: gate} })
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	until := t0.Add(10 * time.Minute).UnixMilli()
+	reserve := func(key string, q int64) *pb.LotOp {
+		return &pb.LotOp{Op: &pb.LotOp_Reserve{Reserve: &pb.ReserveRequest{OrderKey: key, Quantity: q, UntilUnixMs: until}}}
+	}
+	g := pb.GetLotGrainClient(f.members[1].Cluster, strconv.FormatInt(id, 10))
+	ops := []*pb.LotOp{reserve("a", 6), reserve("b", 6), {}}
+	resp, err := g.Batch(&pb.LotBatchRequest{Ops: ops, Partial: true}, cluster.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("the partial batch while its commit is held: %v", err)
+	}
+	select {
+	case <-gate.Entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hold started no commit: the test does not test a partial answer")
+	}
+	res := resp.GetResults()
+	if len(res) != 3 || res[0].GetResult() != nil || res[1].GetReserve().GetReason() != pb.Reason_INSUFFICIENT_STOCK ||
+		res[2].GetDeduct().GetReason() != pb.Reason_INVALID_ARGUMENT {
+		t.Fatalf("partial batch = %v; want the hold left empty, the refusal and the invalid request answered", res)
+	}
+	again := make(chan *pb.LotBatchResponse, 1)
+	go func() {
+		r, err := g.Batch(&pb.LotBatchRequest{Ops: ops[:1]}, cluster.WithTimeout(10*time.Second))
+		if err != nil {
+			t.Error(err)
+		}
+		again <- r
+	}()
+	select {
+	case r := <-again:
+		t.Fatalf("the hold asked again was answered before its commit: %v", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	gate.Open()
+	if r := (<-again).GetResults(); len(r) != 1 || r[0].GetReserve().GetReason() != pb.Reason_OK || r[0].GetReserve().GetQuantity() != 6 {
+		t.Fatalf("the hold asked again = %v; want OK, 6 units", r)
+	}
+	if r := f.checkConservation(t, id); r.held != 6 || r.onHand != 4 {
+		t.Errorf("lot %+v; want 6 held once, 4 on hand", r)
+	}
+}
+
+// commitGates holds the lot's n-th commit at gates[n-1].
+type commitGates struct {
+	lot.Store
+	n     atomic.Int64
+	gates []*membertest.Gate
+}
+
+func (s *commitGates) CommitLot(ctx context.Context, c lot.Commit) error {
+	if n := int(s.n.Add(1)); n <= len(s.gates) {
+		if err := s.gates[n-1].Pass(ctx); err != nil {
+			return err
+		}
+	}
+	return s.Store.CommitLot(ctx, c)
+}
+
+// Through the client, a shopper refused for stock in a batch is answered
+// while the hold that took the last units in the same batch still waits
+// for its commit; the hold is answered when that commit lands.
+func TestARefusalDoesNotWaitForAnotherHoldsCommit(t *testing.T) {
+	first, second := membertest.NewGate(t), membertest.NewGate(t)
+	f := newFixtureWith(t, func(d *lot.Deps) { d.Store = &commitGates{Store: d.Store, gates: []*membertest.Gate{first, second}} })
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	until := t0.Add(10 * time.Minute)
+	ctx := ctxT(t)
+	// A deduction alone whose commit is held keeps the lane (only a hold
+	// alone frees it early), so the two holds asked meanwhile go together
+	// in the next batch.
+	go func() {
+		if r, err := f.client.Deduct(ctx, id, "x", 1, pb.Channel_ANY); err != nil || r.GetReason() != pb.Reason_OK {
+			t.Errorf("the deduction = %v, %v", r, err)
+		}
+	}()
+	<-first.Entered
+	type answer struct {
+		key string
+		r   *pb.ReserveResponse
+	}
+	answers := make(chan answer, 2)
+	// Within 1.5 s: a batch answered whole would answer the refusal only
+	// when the held commit lands, or when the batch's attempt (2 s) gave
+	// up.
+	soon, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	for _, key := range []string{"w1", "w2"} {
+		go func() {
+			r, err := f.client.Reserve(soon, id, key, 9, pb.Channel_ANY, until)
+			if err != nil {
+				t.Error(err)
+			}
+			answers <- answer{key, r}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // both queue behind the held call
+	first.Open()
+	<-second.Entered
+	refused := <-answers
+	if refused.r.GetReason() != pb.Reason_INSUFFICIENT_STOCK {
+		t.Fatalf("first answer while the winner's commit is held: %s %v; want INSUFFICIENT_STOCK", refused.key, refused.r)
+	}
+	select {
+	case a := <-answers:
+		t.Fatalf("the winner %s was answered before its commit: %v", a.key, a.r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	second.Open()
+	if won := <-answers; won.r.GetReason() != pb.Reason_OK || won.r.GetQuantity() != 9 {
+		t.Fatalf("the winner %s = %v; want OK, 9 units", won.key, won.r)
+	}
+	if b, _ := f.client.Gathered(); b == 0 {
+		t.Error("no batch was sent: the test does not test a batch")
+	}
+	if r := f.checkConservation(t, id); r.held != 9 || r.deducted != 1 || r.onHand != 0 {
+		t.Errorf("lot %+v; want 9 held, 1 deducted, none on hand", r)
+	}
+}
+
+// A shopper refused for stock is answered while the hold that went alone
+// and took the last units still waits for its commit: that hold does not
+// keep the lot's lane until its commit lands.
+func TestARefusalDoesNotWaitForAHoldAlone(t *testing.T) {
+	gate := membertest.NewGate(t)
+	f := newFixtureWith(t, func(d *lot.Deps) { d.Store = &gatedStore{Store: d.Store, gate: gate} })
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	until := t0.Add(10 * time.Minute)
+	ctx := ctxT(t)
+	held := make(chan *pb.ReserveResponse, 1)
+	go func() {
+		r, err := f.client.Reserve(ctx, id, "winner", 10, pb.Channel_ANY, until)
+		if err != nil {
+			t.Error(err)
+		}
+		held <- r
+	}()
+	<-gate.Entered
+	// Within a second: waiting behind the winner, the late shopper would
+	// be answered only when the winner's attempt (2 s) gave up.
+	soon, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	r, err := f.client.Reserve(soon, id, "late", 1, pb.Channel_ANY, until)
+	if err != nil || r.GetReason() != pb.Reason_INSUFFICIENT_STOCK {
+		t.Fatalf("the late shopper = %v, %v; want INSUFFICIENT_STOCK", r, err)
+	}
+	select {
+	case r := <-held:
+		t.Fatalf("the winner was answered before its commit: %v", r)
+	default:
+	}
+	gate.Open()
+	if r := <-held; r.GetReason() != pb.Reason_OK || r.GetQuantity() != 10 {
+		t.Fatalf("the winner = %v; want OK, 10 units", r)
+	}
+	if r := f.checkConservation(t, id); r.held != 10 || r.onHand != 0 {
+		t.Errorf("lot %+v; want 10 held, none on hand", r)
 	}
 }

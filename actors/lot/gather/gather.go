@@ -4,6 +4,9 @@
 // go together in one batch. A single caller waits no longer than without
 // gathering, and a crowd on one key costs one message per round trip. It
 // knows nothing of actors: the lot client gives it the batch's sending.
+// A batch may answer its calls as their results come, and free its lane
+// for the next batch before its last answer (the lot client does, once the
+// lot has answered what it could at once).
 package gather
 
 import (
@@ -25,10 +28,16 @@ const (
 	Unanswered
 )
 
-// Gatherer keeps a lane per key. Send sends one batch and returns one
-// result per op, in order, or false when the batch failed.
+// Send sends one batch of ops for key. It hands op i's result to
+// answer(i, res) when it has it, at most once per op and only before it
+// returns, from its own goroutine; and it calls free once key's lane may
+// send its next batch (if it does not, its return frees the lane). An op
+// it did not answer when it returns goes Unanswered.
+type Send[K comparable, Op, Res any] func(key K, ops []Op, answer func(i int, res Res), free func())
+
+// Gatherer keeps a lane per key.
 type Gatherer[K comparable, Op, Res any] struct {
-	send    func(key K, ops []Op) ([]Res, bool)
+	send    Send[K, Op, Res]
 	max     int
 	lanes   sync.Map // K -> *lane
 	batches atomic.Int64
@@ -36,7 +45,7 @@ type Gatherer[K comparable, Op, Res any] struct {
 }
 
 // New gathers calls into batches of at most max ops, sent by send.
-func New[K comparable, Op, Res any](max int, send func(key K, ops []Op) ([]Res, bool)) *Gatherer[K, Op, Res] {
+func New[K comparable, Op, Res any](max int, send Send[K, Op, Res]) *Gatherer[K, Op, Res] {
 	return &Gatherer[K, Op, Res]{send: send, max: max}
 }
 
@@ -57,16 +66,18 @@ type result[Res any] struct {
 	ok  bool
 }
 
-// Do makes one call for key: alone() when nothing is on its way for key
-// (then what queued meanwhile is sent), else op in the next batch. A
-// result comes only with Answered.
-func (g *Gatherer[K, Op, Res]) Do(ctx context.Context, key K, op Op, alone func()) (Res, Outcome) {
+// Do makes one call for key: alone(free) when nothing is on its way for
+// key, else op in the next batch. What queued meanwhile is sent once alone
+// calls free or returns. A result comes only with Answered.
+func (g *Gatherer[K, Op, Res]) Do(ctx context.Context, key K, op Op, alone func(free func())) (Res, Outcome) {
 	var zero Res
 	l, p := g.join(ctx, key, op)
 	if p == nil {
+		var once sync.Once
+		free := func() { once.Do(func() { g.next(key, l) }) }
 		// Deferred: a panic in alone must not leave the lane taken.
-		defer g.next(key, l)
-		alone()
+		defer free()
+		alone(free)
 		return zero, Alone
 	}
 	select {
@@ -99,7 +110,8 @@ func (g *Gatherer[K, Op, Res]) join(ctx context.Context, key K, op Op) (*lane[Op
 }
 
 // next sends what queued in l as one batch, on a goroutine of its own (the
-// caller that ran alone returns at once), and again after it; an empty
+// caller that ran alone returns at once), and again once that batch frees
+// the lane or ends; an empty
 // queue leaves the lane idle and forgets it. A lane forgotten while a
 // caller was joining it still works: that caller runs alone, and for a
 // moment two batches of one key may be on their way, which only costs a
@@ -120,14 +132,18 @@ func (g *Gatherer[K, Op, Res]) next(key K, l *lane[Op, Res]) {
 	}
 	l.mu.Unlock()
 	go func() {
-		g.sendBatch(key, todo)
-		g.next(key, l)
+		var once sync.Once
+		free := func() { once.Do(func() { g.next(key, l) }) }
+		// Deferred: a panic in send must not leave the lane taken.
+		defer free()
+		g.sendBatch(key, todo, free)
 	}()
 }
 
 // sendBatch sends the ops of todo whose callers still wait, once, and
-// hands each its result.
-func (g *Gatherer[K, Op, Res]) sendBatch(key K, todo []*pending[Op, Res]) {
+// hands each its result as it comes; those send left unanswered learn it
+// when it returns.
+func (g *Gatherer[K, Op, Res]) sendBatch(key K, todo []*pending[Op, Res], free func()) {
 	live := make([]*pending[Op, Res], 0, len(todo))
 	ops := make([]Op, 0, len(todo))
 	for _, p := range todo {
@@ -142,16 +158,21 @@ func (g *Gatherer[K, Op, Res]) sendBatch(key K, todo []*pending[Op, Res]) {
 	}
 	g.batches.Add(1)
 	g.calls.Add(int64(len(live)))
-	res, ok := g.send(key, ops)
-	if !ok || len(res) != len(live) {
-		for _, p := range live {
-			p.done <- result[Res]{}
+	answered := make([]bool, len(live))
+	defer func() {
+		for i, p := range live {
+			if !answered[i] {
+				p.done <- result[Res]{}
+			}
 		}
-		return
-	}
-	for i, p := range live {
-		p.done <- result[Res]{res: res[i], ok: true}
-	}
+	}()
+	g.send(key, ops, func(i int, res Res) {
+		if i < 0 || i >= len(live) || answered[i] {
+			return
+		}
+		answered[i] = true
+		live[i].done <- result[Res]{res: res, ok: true}
+	}, free)
 }
 
 // Gathered reports how many batches were sent and how many calls went in
