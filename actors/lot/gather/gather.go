@@ -111,11 +111,10 @@ func (g *Gatherer[K, Op, Res]) join(ctx context.Context, key K, op Op) (*lane[Op
 
 // next sends what queued in l as one batch, on a goroutine of its own (the
 // caller that ran alone returns at once), and again once that batch frees
-// the lane or ends; an empty
-// queue leaves the lane idle and forgets it. A lane forgotten while a
-// caller was joining it still works: that caller runs alone, and for a
-// moment two batches of one key may be on their way, which only costs a
-// message.
+// the lane or ends; an empty queue leaves the lane idle and forgets it.
+// A lane forgotten while a caller was joining it still works: that caller
+// runs alone, and for a moment two batches of one key may be on their
+// way, which only costs a message.
 func (g *Gatherer[K, Op, Res]) next(key K, l *lane[Op, Res]) {
 	l.mu.Lock()
 	if len(l.queue) == 0 {
