@@ -433,3 +433,55 @@ func TestARefusalDoesNotWaitForAHoldAlone(t *testing.T) {
 		t.Errorf("lot %+v; want 10 held, none on hand", r)
 	}
 }
+
+// A restore gathered in one batch with a hold says how many units came
+// back: the hold goes partial, the restore goes whole (asked again while
+// its commit is pending, it would find the units back already and say 0).
+func TestARestoreBatchedWithAHoldSaysWhatCameBack(t *testing.T) {
+	first, second := membertest.NewGate(t), membertest.NewGate(t)
+	first.Open()
+	f := newFixtureWith(t, func(d *lot.Deps) { d.Store = &commitGates{Store: d.Store, gates: []*membertest.Gate{first, second}} })
+	id := f.newLot(t, 10, 30*24*time.Hour)
+	ctx := ctxT(t)
+	if r, err := f.client.Deduct(ctx, id, "d", 3, pb.Channel_ANY); err != nil || r.GetReason() != pb.Reason_OK {
+		t.Fatalf("deduct = %v, %v", r, err)
+	}
+	// A deduction alone whose commit is held keeps the lane, so the
+	// restore and the hold asked meanwhile go together.
+	go func() {
+		if r, err := f.client.Deduct(ctx, id, "x", 1, pb.Channel_ANY); err != nil || r.GetReason() != pb.Reason_OK {
+			t.Errorf("the deduction holding the lane = %v, %v", r, err)
+		}
+	}()
+	<-second.Entered
+	restored := make(chan *pb.RestoreResponse, 1)
+	go func() {
+		r, err := f.client.Restore(ctx, id, "d")
+		if err != nil {
+			t.Error(err)
+		}
+		restored <- r
+	}()
+	held := make(chan *pb.ReserveResponse, 1)
+	go func() {
+		r, err := f.client.Reserve(ctx, id, "r", 1, pb.Channel_ANY, t0.Add(10*time.Minute))
+		if err != nil {
+			t.Error(err)
+		}
+		held <- r
+	}()
+	time.Sleep(100 * time.Millisecond) // both queue behind the held deduction
+	second.Open()
+	if r := <-restored; r.GetReason() != pb.Reason_OK || r.GetRestored() != 3 {
+		t.Errorf("the restore = %v; want OK, 3 units back", r)
+	}
+	if r := <-held; r.GetReason() != pb.Reason_OK || r.GetQuantity() != 1 {
+		t.Errorf("the hold = %v; want OK, 1 unit", r)
+	}
+	if b, calls := f.client.Gathered(); b == 0 || calls < 2 {
+		t.Errorf("%d batches with %d calls: the restore and the hold did not go together", b, calls)
+	}
+	if r := f.checkConservation(t, id); r.deducted != 4 || r.restored != 3 || r.held != 1 {
+		t.Errorf("lot %+v; want 4 deducted, 3 restored, 1 held", r)
+	}
+}
