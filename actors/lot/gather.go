@@ -43,12 +43,12 @@ func newLanes(c *cluster.Cluster, attempt time.Duration) *lanes {
 			}
 		}
 		if len(holds) > 0 {
-			resp, err := g.Batch(&pb.LotBatchRequest{Ops: opsAt(ops, holds), Partial: true}, cluster.WithTimeout(attempt))
+			res, err := sendBatch(g, opsAt(ops, holds), true, attempt)
 			free()
 			// When the partial batch fails, its holds go unanswered (their
 			// callers ask alone); the other requests still go.
-			if err == nil && len(resp.GetResults()) == len(holds) {
-				for j, r := range resp.GetResults() {
+			if err == nil {
+				for j, r := range res {
 					if r.GetResult() == nil {
 						rest = append(rest, holds[j])
 					} else {
@@ -60,14 +60,27 @@ func newLanes(c *cluster.Cluster, attempt time.Duration) *lanes {
 		if len(rest) == 0 {
 			return
 		}
-		resp, err := g.Batch(&pb.LotBatchRequest{Ops: opsAt(ops, rest)}, cluster.WithTimeout(attempt))
-		if err != nil || len(resp.GetResults()) != len(rest) {
+		res, err := sendBatch(g, opsAt(ops, rest), false, attempt)
+		if err != nil {
 			return
 		}
 		for j, i := range rest {
-			answer(i, resp.GetResults()[j])
+			answer(i, res[j])
 		}
 	})
+}
+
+// sendBatch sends ops to g as one LotBatchRequest and returns its results,
+// one per op.
+func sendBatch(g *pb.LotGrainClient, ops []*pb.LotOp, partial bool, timeout time.Duration) ([]*pb.LotOpResult, error) {
+	resp, err := g.Batch(&pb.LotBatchRequest{Ops: ops, Partial: partial}, cluster.WithTimeout(timeout))
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.GetResults()) != len(ops) {
+		return nil, fmt.Errorf("a batch of %d requests answered %d results", len(ops), len(resp.GetResults()))
+	}
+	return resp.GetResults(), nil
 }
 
 // opsAt is ops[at[0]], ops[at[1]], ….
@@ -142,17 +155,13 @@ func viaLane[T interface {
 // waits for a commit.
 func partialAlone(ctx context.Context, c *Client, lotID int64, op *pb.LotOp) (*pb.LotOpResult, error) {
 	g := pb.GetLotGrainClient(c.c, strconv.FormatInt(lotID, 10))
-	d := min(grainctx.Timeout(ctx, c.attemptTimeout), c.attemptTimeout)
-	resp, err := grainctx.Within(ctx, func() (*pb.LotBatchResponse, error) {
-		return g.Batch(&pb.LotBatchRequest{Ops: []*pb.LotOp{op}, Partial: true}, cluster.WithTimeout(d))
+	res, err := grainctx.Retry(ctx, c.attemptTimeout, 1, func(d time.Duration) ([]*pb.LotOpResult, error) {
+		return sendBatch(g, []*pb.LotOp{op}, true, d)
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lot %d: %w", lotID, err)
 	}
-	if len(resp.GetResults()) != 1 {
-		return nil, fmt.Errorf("lot %d: a partial batch of one answered %d results", lotID, len(resp.GetResults()))
-	}
-	return resp.GetResults()[0], nil
+	return res[0], nil
 }
 
 // Gathered reports how many batches this client sent and how many calls
