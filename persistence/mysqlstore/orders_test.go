@@ -663,3 +663,42 @@ func TestOrdersPageByCursor(t *testing.T) {
 		}
 	}
 }
+
+// An order read back is the order that was stored: its own columns, its
+// payment's, and every line in line order, those without a lot or a
+// warehouse included. An order that was never stored is not found.
+func TestOrderReadsBackWhatWasStored(t *testing.T) {
+	s, ctx, at := orderStore(t, 30*time.Second)
+	w, _ := s.CreateWarehouse(ctx, domain.Warehouse{Name: "W", Region: "R", Lat: 37.5, Lng: 127, RadiusKm: 5})
+	p, _ := s.CreateProduct(ctx, domain.Product{SKU: "BACK", Name: "P", Category: "C", Price: 1000})
+	l, _ := s.CreateLot(ctx, domain.Lot{ProductID: p.ID, WarehouseID: w.ID, ExpiresAt: at.Add(30 * time.Hour), Received: 10}, at)
+	u, err := s.CreateUser(ctx, domain.User{Email: "back@shelflife.test", Name: "B", Role: domain.RoleShopper, PasswordHash: "x", CreatedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := domain.Order{ID: "o-back", UserID: u.ID, Status: domain.StatusCreated, Step: domain.StepCreated, Total: 5300,
+		Address: domain.Point{Lat: 37.51, Lng: 127.02}, FromCart: true, CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
+		Payment: domain.Payment{Status: domain.PaymentNone, Amount: 5300, Nonce: "n-back"},
+		Lines: []domain.OrderLine{
+			{LineNo: 1, Kind: domain.LineDeal, ProductID: p.ID, LotID: l.ID, WarehouseID: w.ID, Quantity: 2, UnitPrice: 650},
+			{LineNo: 2, Kind: domain.LineRegular, ProductID: p.ID, WarehouseID: w.ID, Quantity: 3, UnitPrice: 1000},
+			{LineNo: 3, Kind: domain.LineRegular, ProductID: p.ID, Quantity: 1, UnitPrice: 1000},
+		}}
+	// Lines given out of order are read back in order.
+	stored := want
+	stored.Lines = []domain.OrderLine{want.Lines[2], want.Lines[0], want.Lines[1]}
+	if err := s.CreateOrder(ctx, stored, domain.OrderBounds{DealUnits: 5}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Order(ctx, "o-back")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.CreatedAt, got.UpdatedAt, got.ExpiresAt = got.CreatedAt.UTC(), got.UpdatedAt.UTC(), got.ExpiresAt.UTC()
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("read back:\n %+v\nwant\n %+v", got, want)
+	}
+	if _, err := s.Order(ctx, "o-never"); !errors.Is(err, domain.ErrOrderNotFound) {
+		t.Errorf("an order never stored: %v, want ErrOrderNotFound", err)
+	}
+}
