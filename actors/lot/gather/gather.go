@@ -73,8 +73,7 @@ func (g *Gatherer[K, Op, Res]) Do(ctx context.Context, key K, op Op, alone func(
 	var zero Res
 	l, p := g.join(ctx, key, op)
 	if p == nil {
-		var once sync.Once
-		free := func() { once.Do(func() { g.next(key, l) }) }
+		free := g.freer(key, l)
 		// Deferred: a panic in alone must not leave the lane taken.
 		defer free()
 		alone(free)
@@ -131,12 +130,18 @@ func (g *Gatherer[K, Op, Res]) next(key K, l *lane[Op, Res]) {
 	}
 	l.mu.Unlock()
 	go func() {
-		var once sync.Once
-		free := func() { once.Do(func() { g.next(key, l) }) }
+		free := g.freer(key, l)
 		// Deferred: a panic in send must not leave the lane taken.
 		defer free()
 		g.sendBatch(key, todo, free)
 	}()
+}
+
+// freer is what frees l for its next batch: the first call sends it (see
+// next), later ones do nothing.
+func (g *Gatherer[K, Op, Res]) freer(key K, l *lane[Op, Res]) func() {
+	var once sync.Once
+	return func() { once.Do(func() { g.next(key, l) }) }
 }
 
 // sendBatch sends the ops of todo whose callers still wait, once, and
